@@ -1,0 +1,25 @@
+@{
+    RootModule           = 'LlmCpu.Module.dll'
+    ModuleVersion        = '0.1.0'
+    GUID                 = '5d0c9a3e-8f4b-4f7e-9c61-2b7f3f0a8e14'
+    Author               = 'LlmCpu contributors'
+    CompanyName          = 'LlmCpu'
+    Copyright            = '(c) LlmCpu contributors. MIT License.'
+    Description          = 'Runs large language models fast on ordinary CPUs: INT4 weights, higher-precision activations, kernels per instruction set.'
+    PowerShellVersion    = '7.6'
+    CompatiblePSEditions = @('Core')
+    CmdletsToExport      = @(
+        'Import-Model'
+        'Invoke-Generation'
+    )
+    FunctionsToExport    = @()
+    VariablesToExport    = @()
+    AliasesToExport      = @()
+    FormatsToProcess     = @('LlmCpu.Format.ps1xml')
+    PrivateData          = @{
+        PSData = @{
+            Tags       = @('LLM', 'Inference', 'INT4', 'Quantization', 'CPU', 'Llama')
+            LicenseUri = 'https://opensource.org/licenses/MIT'
+        }
+    }
+}

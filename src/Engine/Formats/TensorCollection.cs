@@ -1,0 +1,99 @@
+using System.Text.Json;
+
+namespace LlmCpu.Engine.Formats;
+
+/// <summary>
+/// The tensors of a Hugging Face checkpoint: one <c>model.safetensors</c>, or shards listed by
+/// <c>model.safetensors.index.json</c>. Owns the open files.
+/// </summary>
+public sealed class TensorCollection : IDisposable
+{
+    private readonly List<SafeTensorsFile> _files = [];
+    private readonly Dictionary<string, TensorData> _tensors = new(StringComparer.Ordinal);
+
+    public IReadOnlyDictionary<string, TensorData> Tensors => _tensors;
+
+    public long TotalFileBytes => _files.Sum(f => f.FileLength);
+
+    public IEnumerable<string> FilePaths => _files.Select(f => f.Path);
+
+    public static TensorCollection OpenFolder(string folder)
+    {
+        var collection = new TensorCollection();
+        try
+        {
+            string single = Path.Combine(folder, "model.safetensors");
+            string index = Path.Combine(folder, "model.safetensors.index.json");
+            if (File.Exists(single))
+            {
+                collection.Add(SafeTensorsFile.Open(single));
+            }
+            else if (File.Exists(index))
+            {
+                foreach (string shard in ReadShardNames(index)) collection.Add(SafeTensorsFile.Open(Path.Combine(folder, shard)));
+            }
+            else
+            {
+                throw new FileNotFoundException($"No model.safetensors or model.safetensors.index.json in '{folder}'.", single);
+            }
+            return collection;
+        }
+        catch
+        {
+            collection.Dispose();
+            throw;
+        }
+    }
+
+    private static IEnumerable<string> ReadShardNames(string indexPath)
+    {
+        using var document = ParseJson(indexPath);
+        if (!document.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
+            throw new ModelFormatException(indexPath, "weight_map", "is missing");
+        var names = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var entry in map.EnumerateObject())
+        {
+            string? shard = entry.Value.GetString();
+            if (string.IsNullOrEmpty(shard) || shard.Contains('/') || shard.Contains('\\') || shard.Contains(".."))
+                throw new ModelFormatException(indexPath, $"weight_map.{entry.Name}", $"'{shard}' is not a file name in the model folder");
+            names.Add(shard);
+        }
+        return names;
+    }
+
+    internal static JsonDocument ParseJson(string path)
+    {
+        try
+        {
+            return JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+        }
+        catch (JsonException ex)
+        {
+            throw new ModelFormatException(path, "JSON", ex.Message, ex);
+        }
+    }
+
+    private void Add(SafeTensorsFile file)
+    {
+        _files.Add(file);
+        foreach (var (name, tensor) in file.Tensors)
+        {
+            if (!_tensors.TryAdd(name, tensor)) throw new ModelFormatException(file.Path, $"tensor '{name}'", "appears in more than one shard");
+        }
+    }
+
+    public TensorData Require(string name, params long[] shape)
+    {
+        if (!_tensors.TryGetValue(name, out var tensor))
+            throw new ModelFormatException(_files.Count > 0 ? _files[0].Path : "model.safetensors", $"tensor '{name}'", "is missing");
+        if (!tensor.Shape.SequenceEqual(shape))
+            throw new ModelFormatException(_files[0].Path, $"tensor '{name}' shape", $"is [{string.Join(", ", tensor.Shape)}], expected [{string.Join(", ", shape)}]");
+        return tensor;
+    }
+
+    public void Dispose()
+    {
+        foreach (var file in _files) file.Dispose();
+        _files.Clear();
+    }
+}

@@ -1,0 +1,17 @@
+namespace LlmCpu.Engine;
+
+/// <summary>A model file is damaged, truncated or not what it claims to be. Names the file and the field at fault.</summary>
+public class ModelFormatException(string path, string field, string message, Exception? inner = null)
+    : Exception($"{System.IO.Path.GetFileName(path)}: {field}: {message}", inner)
+{
+    public string FilePath { get; } = path;
+
+    public string Field { get; } = field;
+}
+
+/// <summary>A well-formed model that this engine cannot run (an unknown architecture or tensor type).</summary>
+public class ModelNotSupportedException(string path, string field, string message)
+    : ModelFormatException(path, field, message);
+
+/// <summary>Generation was asked for something the model cannot do (a prompt longer than its context, say).</summary>
+public class GenerationArgumentException(string parameter, string message) : ArgumentException(message, parameter);

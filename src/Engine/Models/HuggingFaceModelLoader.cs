@@ -1,0 +1,73 @@
+using System.Diagnostics;
+using LlmCpu.Engine.Formats;
+using LlmCpu.Engine.Tokenization;
+using LlmCpu.Kernels.MatMul;
+
+namespace LlmCpu.Engine.Models;
+
+/// <summary>Loads a Hugging Face Llama folder: config.json, safetensors (single or sharded), tokenizer.model.</summary>
+public static class HuggingFaceModelLoader
+{
+    public static LanguageModel Load(string folder, LoadOptions options)
+    {
+        var clock = Stopwatch.StartNew();
+        var config = HuggingFaceConfig.Read(folder);
+        string tokenizerPath = Path.Combine(folder, "tokenizer.model");
+        if (!File.Exists(tokenizerPath)) throw new FileNotFoundException($"No tokenizer.model in '{folder}'.", tokenizerPath);
+        var tokenizer = SentencePieceTextTokenizer.Load(tokenizerPath);
+        if (tokenizer.VocabularySize > config.VocabularySize)
+            throw new ModelFormatException(tokenizerPath, "vocabulary", $"{tokenizer.VocabularySize} pieces exceed vocab_size {config.VocabularySize}");
+
+        using var tensors = TensorCollection.OpenFolder(folder);
+        var builder = new MatrixBuilder(options.Precision);
+        string stored = string.Join("/", tensors.Tensors.Values.Select(t => t.Type.ToString()).Distinct().Order());
+        var weights = ReadWeights(tensors, config, builder, options);
+        long fileBytes = tensors.TotalFileBytes;
+        options.Log.Verbose($"Loaded {config.LayerCount} layers from '{folder}' ({stored}) as {builder.FormatName} in {clock.Elapsed.TotalSeconds:F2} s.");
+        return new LanguageModel(Path.GetFileName(Path.TrimEndingDirectorySeparator(folder)), Path.GetFullPath(folder), config, weights, tokenizer,
+            stored, builder.FormatName, fileBytes, clock.Elapsed, storage: null);
+    }
+
+    private static ModelWeights ReadWeights(TensorCollection tensors, ModelConfig c, MatrixBuilder builder, LoadOptions options)
+    {
+        long d = c.EmbeddingLength, f = c.FeedForwardLength, v = c.VocabularySize, kv = c.KvDim;
+        var built = new List<IDisposable>();
+        try
+        {
+            var embedding = builder.Build(tensors.Require("model.embed_tokens.weight", v, d));
+            built.Add(embedding);
+            var layers = new LayerWeights[c.LayerCount];
+            for (int i = 0; i < c.LayerCount; i++)
+            {
+                options.Cancellation.ThrowIfCancellationRequested();
+                options.Log.Progress("Loading model", $"layer {i + 1} of {c.LayerCount}", 100 * i / c.LayerCount);
+                string p = $"model.layers.{i}.";
+                var qkv = builder.Build(
+                    tensors.Require(p + "self_attn.q_proj.weight", d, d),
+                    tensors.Require(p + "self_attn.k_proj.weight", kv, d),
+                    tensors.Require(p + "self_attn.v_proj.weight", kv, d));
+                built.Add(qkv);
+                var o = builder.Build(tensors.Require(p + "self_attn.o_proj.weight", d, d));
+                built.Add(o);
+                var gateUp = builder.Build(tensors.Require(p + "mlp.gate_proj.weight", f, d), tensors.Require(p + "mlp.up_proj.weight", f, d));
+                built.Add(gateUp);
+                var down = builder.Build(tensors.Require(p + "mlp.down_proj.weight", d, f));
+                built.Add(down);
+                layers[i] = new LayerWeights(
+                    MatrixBuilder.Vector(tensors.Require(p + "input_layernorm.weight", d)), qkv, o,
+                    MatrixBuilder.Vector(tensors.Require(p + "post_attention_layernorm.weight", d)), gateUp, down);
+            }
+            var norm = MatrixBuilder.Vector(tensors.Require("model.norm.weight", d));
+            WeightMatrix output = c.TiedEmbeddings && !tensors.Tensors.ContainsKey("lm_head.weight")
+                ? embedding
+                : builder.Build(tensors.Require("lm_head.weight", v, d));
+            options.Log.Progress("Loading model", "done", 100);
+            return new ModelWeights(embedding, layers, norm, output);
+        }
+        catch
+        {
+            foreach (var item in built) item.Dispose();
+            throw;
+        }
+    }
+}

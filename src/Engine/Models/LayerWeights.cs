@@ -1,0 +1,56 @@
+using LlmCpu.Kernels.MatMul;
+
+namespace LlmCpu.Engine.Models;
+
+/// <summary>
+/// One decoder layer. Q, K and V are stacked into one matrix (rows: Q then K then V) and so are the gate and up
+/// projections (rows: gate then up), so each takes one pass over the activations and one hand-off to the workers.
+/// </summary>
+public sealed class LayerWeights(float[] attentionNorm, WeightMatrix queryKeyValue, WeightMatrix attentionOutput,
+    float[] feedForwardNorm, WeightMatrix gateUp, WeightMatrix down) : IDisposable
+{
+    public float[] AttentionNorm { get; } = attentionNorm;
+
+    /// <summary>(dim + 2 * kvDim, dim)</summary>
+    public WeightMatrix QueryKeyValue { get; } = queryKeyValue;
+
+    /// <summary>(dim, dim)</summary>
+    public WeightMatrix AttentionOutput { get; } = attentionOutput;
+
+    public float[] FeedForwardNorm { get; } = feedForwardNorm;
+
+    /// <summary>(2 * ffn, dim)</summary>
+    public WeightMatrix GateUp { get; } = gateUp;
+
+    /// <summary>(dim, ffn)</summary>
+    public WeightMatrix Down { get; } = down;
+
+    public IEnumerable<WeightMatrix> Matrices => [QueryKeyValue, AttentionOutput, GateUp, Down];
+
+    public void Dispose()
+    {
+        foreach (var matrix in Matrices) matrix.Dispose();
+    }
+}
+
+public sealed class ModelWeights(WeightMatrix tokenEmbedding, LayerWeights[] layers, float[] outputNorm, WeightMatrix output) : IDisposable
+{
+    /// <summary>(vocab, dim); rows are looked up, never multiplied.</summary>
+    public WeightMatrix TokenEmbedding { get; } = tokenEmbedding;
+
+    public IReadOnlyList<LayerWeights> Layers { get; } = layers;
+
+    public float[] OutputNorm { get; } = outputNorm;
+
+    /// <summary>(vocab, dim)</summary>
+    public WeightMatrix Output { get; } = output;
+
+    public long ByteSize => TokenEmbedding.ByteSize + Output.ByteSize + Layers.Sum(l => l.Matrices.Sum(m => m.ByteSize));
+
+    public void Dispose()
+    {
+        TokenEmbedding.Dispose();
+        if (!ReferenceEquals(Output, TokenEmbedding)) Output.Dispose();
+        foreach (var layer in Layers) layer.Dispose();
+    }
+}

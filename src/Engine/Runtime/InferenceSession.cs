@@ -1,0 +1,174 @@
+using System.Numerics.Tensors;
+using LlmCpu.Engine.Models;
+using LlmCpu.Kernels.MatMul;
+using LlmCpu.Kernels.Memory;
+using LlmCpu.Kernels.Ops;
+using LlmCpu.Kernels.Threading;
+
+namespace LlmCpu.Engine.Runtime;
+
+/// <summary>
+/// One conversation with a model: its KV cache, its position, and every buffer the forward pass needs,
+/// all allocated when the session is created. <see cref="Prefill"/> runs the prompt in chunks of up to
+/// <see cref="MaxChunk"/> tokens (each weight matrix read once per chunk); <see cref="Decode"/> runs one token.
+/// Neither allocates. Not thread-safe: one session per thread of generation.
+/// </summary>
+public sealed unsafe class InferenceSession : IDisposable
+{
+    public const int MaxChunk = 64;
+
+    private readonly LanguageModel _model;
+    private readonly ModelConfig _c;
+    private readonly KvCachePool _cachePool;
+    private readonly KvCache _cache;
+    private readonly MatMulRunner _matmul;
+    private readonly AttentionJob _attention;
+    private readonly RotaryEmbedding _rope;
+    private readonly NativeBuffer _buffers;
+    private readonly int _qkvStride;
+
+    // Views into _buffers; shapes in comments.
+    private readonly float* _x;       // (chunk, dim) residual stream
+    private readonly float* _xb;      // (chunk, dim) normalized input of a sub-layer, then its output
+    private readonly float* _qkv;     // (chunk, dim + 2*kvDim) queries, keys, values
+    private readonly float* _attn;    // (chunk, dim) attention output before the output projection
+    private readonly float* _gateUp;  // (chunk, 2*ffn) gate then up projections
+    private readonly float* _hidden;  // (chunk, ffn) SwiGLU output
+    private readonly float* _scratch; // (ffn) sigmoid scratch
+    private readonly float* _logits;  // (vocab) logits of the last token
+
+    public InferenceSession(LanguageModel model, WorkerPool pool, int? contextLength = null, KvCachePool? cachePool = null)
+    {
+        _model = model;
+        _c = model.Config;
+        int capacity = contextLength is > 0 ? Math.Min(contextLength.Value, _c.ContextLength) : _c.ContextLength;
+        _cachePool = cachePool ?? KvCachePool.Shared;
+        _cache = _cachePool.Rent(_c.LayerCount, capacity, _c.KvDim);
+        _matmul = new MatMulRunner(pool);
+        _attention = new AttentionJob(_c.HeadCount, _c.KvHeadCount, _c.HeadDim, capacity);
+        _rope = new RotaryEmbedding(_c.HeadDim, capacity, _c.RopeTheta);
+        _qkvStride = _c.EmbeddingLength + 2 * _c.KvDim;
+
+        long dim = _c.EmbeddingLength, ffn = _c.FeedForwardLength;
+        long[] sizes = [MaxChunk * dim, MaxChunk * dim, MaxChunk * _qkvStride, MaxChunk * dim, MaxChunk * 2 * ffn, MaxChunk * ffn, ffn, _c.VocabularySize];
+        // Each view starts on a 64-byte boundary.
+        long total = sizes.Sum(s => (s + 15) / 16 * 16);
+        _buffers = NativeBuffer.ForFloats(total);
+        float* p = _buffers.Floats;
+        float* Next(long size) { float* view = p; p += (size + 15) / 16 * 16; return view; }
+        _x = Next(sizes[0]);
+        _xb = Next(sizes[1]);
+        _qkv = Next(sizes[2]);
+        _attn = Next(sizes[3]);
+        _gateUp = Next(sizes[4]);
+        _hidden = Next(sizes[5]);
+        _scratch = Next(sizes[6]);
+        _logits = Next(sizes[7]);
+    }
+
+    public LanguageModel Model => _model;
+
+    /// <summary>Tokens held in the cache so far.</summary>
+    public int Position { get; private set; }
+
+    /// <summary>Positions the cache holds.</summary>
+    public int Capacity => _cache.Capacity;
+
+    public long CacheBytes => _cache.ByteSize;
+
+    /// <summary>Logits of the last token run, (vocab). Valid until the next call.</summary>
+    public ReadOnlySpan<float> Logits => new(_logits, _c.VocabularySize);
+
+    /// <summary>Forgets the conversation; the cache is reused from position 0.</summary>
+    public void Reset() => Position = 0;
+
+    /// <summary>Runs <paramref name="tokens"/> through the model from the current position and returns the last token's logits.</summary>
+    public ReadOnlySpan<float> Prefill(ReadOnlySpan<int> tokens, CancellationToken cancellation = default)
+    {
+        if (tokens.IsEmpty) throw new ArgumentException("At least one token is needed.", nameof(tokens));
+        if (Position + tokens.Length > Capacity)
+            throw new GenerationArgumentException(nameof(tokens), $"{Position + tokens.Length} tokens exceed the context of {Capacity}.");
+        for (int start = 0; start < tokens.Length; start += MaxChunk)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var chunk = tokens.Slice(start, Math.Min(MaxChunk, tokens.Length - start));
+            Forward(chunk, computeLogits: start + chunk.Length == tokens.Length);
+        }
+        return Logits;
+    }
+
+    /// <summary>Runs one token and returns its logits.</summary>
+    public ReadOnlySpan<float> Decode(int token)
+    {
+        if (Position >= Capacity) throw new GenerationArgumentException(nameof(token), $"The context of {Capacity} tokens is full.");
+        Forward([token], computeLogits: true);
+        return Logits;
+    }
+
+    private void Forward(ReadOnlySpan<int> tokens, bool computeLogits)
+    {
+        var w = _model.Weights;
+        int n = tokens.Length, dim = _c.EmbeddingLength, kvDim = _c.KvDim, ffn = _c.FeedForwardLength;
+        int start = Position;
+
+        // x (n, dim) = embedding rows
+        for (int t = 0; t < n; t++)
+        {
+            int id = tokens[t];
+            if ((uint)id >= (uint)_c.VocabularySize) throw new GenerationArgumentException(nameof(tokens), $"Token id {id} is outside the vocabulary of {_c.VocabularySize}.");
+            w.TokenEmbedding.DequantizeRow(id, Row(_x, t, dim));
+        }
+
+        for (int l = 0; l < _c.LayerCount; l++)
+        {
+            var layer = w.Layers[l];
+            float* keys = _cache.Keys(l), values = _cache.Values(l);
+
+            // Attention block. xb (n, dim) = rmsnorm(x); qkv (n, dim + 2 kvDim) = xb Wqkv^T
+            for (int t = 0; t < n; t++) Normalization.RmsNorm(Row(_x, t, dim), layer.AttentionNorm, Row(_xb, t, dim), _c.NormEpsilon);
+            _matmul.Multiply(layer.QueryKeyValue, _xb, _qkv, n);
+            for (int t = 0; t < n; t++)
+            {
+                var row = Row(_qkv, t, _qkvStride);
+                _rope.Apply(row.Slice(0, dim), start + t);
+                _rope.Apply(row.Slice(dim, kvDim), start + t);
+                row.Slice(dim, kvDim).CopyTo(new Span<float>(keys + (long)(start + t) * kvDim, kvDim));
+                row.Slice(dim + kvDim, kvDim).CopyTo(new Span<float>(values + (long)(start + t) * kvDim, kvDim));
+            }
+            // attn (n, dim) = softmax(q k^T / sqrt(hd)) v, causal; xb (n, dim) = attn Wo^T; x += xb
+            _attention.Run(_matmul.Pool, _qkv, _qkvStride, keys, values, _attn, n, start);
+            _matmul.Multiply(layer.AttentionOutput, _attn, _xb, n);
+            TensorPrimitives.Add(new ReadOnlySpan<float>(_x, n * dim), new ReadOnlySpan<float>(_xb, n * dim), new Span<float>(_x, n * dim));
+
+            // Feed-forward block. xb = rmsnorm(x); gateUp (n, 2 ffn) = xb [Wgate; Wup]^T
+            for (int t = 0; t < n; t++) Normalization.RmsNorm(Row(_x, t, dim), layer.FeedForwardNorm, Row(_xb, t, dim), _c.NormEpsilon);
+            _matmul.Multiply(layer.GateUp, _xb, _gateUp, n);
+            // hidden (n, ffn) = silu(gate) * up; xb (n, dim) = hidden Wdown^T; x += xb
+            for (int t = 0; t < n; t++)
+            {
+                var gateUp = Row(_gateUp, t, 2 * ffn);
+                var hidden = Row(_hidden, t, ffn);
+                gateUp.Slice(0, ffn).CopyTo(hidden);
+                Activations.SwiGlu(hidden, gateUp.Slice(ffn, ffn), new Span<float>(_scratch, ffn));
+            }
+            _matmul.Multiply(layer.Down, _hidden, _xb, n);
+            TensorPrimitives.Add(new ReadOnlySpan<float>(_x, n * dim), new ReadOnlySpan<float>(_xb, n * dim), new Span<float>(_x, n * dim));
+        }
+        Position = start + n;
+
+        if (computeLogits)
+        {
+            // logits (vocab) = rmsnorm(x[last]) Wout^T
+            Normalization.RmsNorm(Row(_x, n - 1, dim), w.OutputNorm, Row(_xb, 0, dim), _c.NormEpsilon);
+            _matmul.Multiply(w.Output, _xb, _logits, 1);
+        }
+    }
+
+    private static Span<float> Row(float* matrix, int row, int width) => new(matrix + (long)row * width, width);
+
+    public void Dispose()
+    {
+        _cachePool.Return(_cache);
+        _buffers.Dispose();
+    }
+}

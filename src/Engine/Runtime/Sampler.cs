@@ -1,0 +1,116 @@
+using System.Numerics.Tensors;
+
+namespace LlmCpu.Engine.Runtime;
+
+/// <summary>
+/// Picks the next token from logits: greedy, or temperature with top-k and top-p, drawn from a seeded generator.
+/// All working arrays are allocated once per sampler, so sampling a token allocates nothing.
+/// </summary>
+public sealed class Sampler
+{
+    private readonly SamplingOptions _options;
+    private readonly Random _random;
+    private readonly float[] _values;
+    private readonly int[] _indices;
+
+    public Sampler(SamplingOptions options, int vocabularySize)
+    {
+        if (options.Temperature < 0 || float.IsNaN(options.Temperature)) throw new GenerationArgumentException(nameof(options.Temperature), "Temperature must be 0 or more.");
+        if (options.TopK < 0) throw new GenerationArgumentException(nameof(options.TopK), "TopK must be 0 or more.");
+        if (!(options.TopP > 0 && options.TopP <= 1)) throw new GenerationArgumentException(nameof(options.TopP), "TopP must be in (0, 1].");
+        _options = options;
+        _random = new Random(options.Seed);
+        _values = new float[vocabularySize];
+        _indices = new int[vocabularySize];
+    }
+
+    public int Sample(ReadOnlySpan<float> logits)
+    {
+        if (_options.Temperature == 0) return TensorPrimitives.IndexOfMax(logits);
+
+        int count = logits.Length;
+        int k = _options.TopK > 0 ? Math.Min(_options.TopK, count) : count;
+        // Candidates sorted by logit, descending: the top k by a partial selection, or all when k is the vocabulary.
+        if (k < count)
+        {
+            SelectTopK(logits, k);
+        }
+        else
+        {
+            logits.CopyTo(_values);
+            for (int i = 0; i < count; i++) _indices[i] = i;
+        }
+        var values = _values.AsSpan(0, k);
+        var indices = _indices.AsSpan(0, k);
+        values.Sort(indices, static (a, b) => b.CompareTo(a));
+
+        TensorPrimitives.Divide(values, _options.Temperature, values);
+        TensorPrimitives.SoftMax(values, values);
+
+        int kept = k;
+        if (_options.TopP < 1)
+        {
+            float cumulative = 0;
+            for (int i = 0; i < k; i++)
+            {
+                cumulative += values[i];
+                if (cumulative >= _options.TopP) { kept = i + 1; break; }
+            }
+        }
+        float total = TensorPrimitives.Sum(values.Slice(0, kept));
+        float draw = (float)_random.NextDouble() * total;
+        for (int i = 0; i < kept; i++)
+        {
+            draw -= values[i];
+            if (draw <= 0) return indices[i];
+        }
+        return indices[kept - 1];
+    }
+
+    /// <summary>Puts the k largest logits (unordered) and their ids in the first k slots, with a min-heap.</summary>
+    private void SelectTopK(ReadOnlySpan<float> logits, int k)
+    {
+        var heapValues = _values.AsSpan(0, k);
+        var heapIndices = _indices.AsSpan(0, k);
+        for (int i = 0; i < k; i++)
+        {
+            heapValues[i] = logits[i];
+            heapIndices[i] = i;
+            SiftUp(heapValues, heapIndices, i);
+        }
+        for (int i = k; i < logits.Length; i++)
+        {
+            if (logits[i] <= heapValues[0]) continue;
+            heapValues[0] = logits[i];
+            heapIndices[0] = i;
+            SiftDown(heapValues, heapIndices, k);
+        }
+    }
+
+    private static void SiftUp(Span<float> v, Span<int> ix, int i)
+    {
+        while (i > 0)
+        {
+            int parent = (i - 1) / 2;
+            if (v[parent] <= v[i]) break;
+            (v[parent], v[i]) = (v[i], v[parent]);
+            (ix[parent], ix[i]) = (ix[i], ix[parent]);
+            i = parent;
+        }
+    }
+
+    private static void SiftDown(Span<float> v, Span<int> ix, int count)
+    {
+        int i = 0;
+        while (true)
+        {
+            int left = 2 * i + 1, smallest = i;
+            if (left < count && v[left] < v[smallest]) smallest = left;
+            if (left + 1 < count && v[left + 1] < v[smallest]) smallest = left + 1;
+            if (smallest == i) return;
+            (v[smallest], v[i]) = (v[i], v[smallest]);
+            (ix[smallest], ix[i]) = (ix[i], ix[smallest]);
+            i = smallest;
+        }
+    }
+}

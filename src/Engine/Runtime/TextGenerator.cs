@@ -1,0 +1,76 @@
+using System.Diagnostics;
+using LlmCpu.Engine.Models;
+using LlmCpu.Engine.Tokenization;
+using LlmCpu.Kernels.Threading;
+
+namespace LlmCpu.Engine.Runtime;
+
+/// <summary>
+/// Prompt in, text out: tokenizes, runs the prompt, then samples one token at a time until an
+/// end-of-sequence token, the token limit, the context limit or cancellation. Cancellation is checked
+/// between tokens, so a stop request takes effect within one token's time.
+/// </summary>
+public sealed class TextGenerator(LanguageModel model, WorkerPool? pool = null)
+{
+    private readonly WorkerPool _pool = pool ?? WorkerPool.Shared;
+
+    public LanguageModel Model { get; } = model;
+
+    public GenerationResult Generate(string prompt, GenerationOptions options, CancellationToken cancellation = default,
+        Action<GeneratedToken>? onToken = null)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        if (options.MaxTokens < 0) throw new GenerationArgumentException(nameof(options.MaxTokens), "MaxTokens must be 0 or more.");
+        int[] promptIds = Model.Tokenizer.Encode(prompt, options.AddBos);
+        if (promptIds.Length == 0) throw new GenerationArgumentException(nameof(prompt), "The prompt is empty and no BOS token is added; there is nothing to continue.");
+        int capacity = Math.Min(options.ContextLength ?? Model.ContextLength, Model.ContextLength);
+        if (promptIds.Length > capacity)
+            throw new GenerationArgumentException(nameof(prompt), $"The prompt is {promptIds.Length} tokens; the context holds {capacity}.");
+
+        var sampler = new Sampler(options.Sampling, Model.VocabularySize);
+        var decoder = new StreamingDecoder(Model.Tokenizer, promptIds, options.MaxTokens);
+        var generated = new List<int>(options.MaxTokens);
+        using var session = new InferenceSession(Model, _pool, capacity);
+
+        var clock = Stopwatch.StartNew();
+        StopReason reason = StopReason.MaxTokens;
+        TimeSpan promptTime;
+        try
+        {
+            var logits = session.Prefill(promptIds, cancellation);
+            promptTime = clock.Elapsed;
+            clock.Restart();
+            while (generated.Count < options.MaxTokens)
+            {
+                if (cancellation.IsCancellationRequested) { reason = StopReason.Cancelled; break; }
+                int next = sampler.Sample(logits);
+                if (options.StopAtEos && Model.Config.EosTokenIds.Contains(next)) { reason = StopReason.EndOfSequence; break; }
+                generated.Add(next);
+                string piece = decoder.Append(next);
+                onToken?.Invoke(new GeneratedToken(next, piece, generated.Count - 1));
+                if (generated.Count == options.MaxTokens) break;
+                if (session.Position >= session.Capacity) { reason = StopReason.ContextFull; break; }
+                logits = session.Decode(next);
+            }
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            promptTime = clock.Elapsed;
+            reason = StopReason.Cancelled;
+        }
+
+        return new GenerationResult
+        {
+            Prompt = prompt,
+            Text = decoder.Text,
+            PromptTokens = promptIds.Length,
+            GeneratedTokens = generated.Count,
+            StopReason = reason,
+            PromptTime = promptTime,
+            GenerationTime = clock.Elapsed,
+            Seed = options.Sampling.Seed,
+            Model = Model.Name,
+            TokenIds = generated,
+        };
+    }
+}

@@ -1,0 +1,17 @@
+namespace LlmCpu.Engine.Tokenization;
+
+/// <summary>Turns text into token ids and back, with the model's special ids.</summary>
+public abstract class TextTokenizer
+{
+    public abstract string Kind { get; }
+
+    public abstract int BosTokenId { get; }
+
+    public abstract int VocabularySize { get; }
+
+    /// <summary>Token ids of <paramref name="text"/>, preceded by BOS when <paramref name="addBos"/> is set.</summary>
+    public abstract int[] Encode(string text, bool addBos);
+
+    /// <summary>Text of the ids; special tokens (BOS, EOS) decode to nothing.</summary>
+    public abstract string Decode(IEnumerable<int> ids);
+}

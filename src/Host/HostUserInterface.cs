@@ -1,0 +1,171 @@
+using System.Collections.ObjectModel;
+using System.Management.Automation;
+using System.Management.Automation.Host;
+using System.Security;
+
+namespace LlmCpu.Host;
+
+/// <summary>
+/// The host's UI: what Out-Default and Write-Host-style calls write goes to <c>stdout</c>; errors, warnings,
+/// verbose, debug and progress go to <c>stderr</c>. Interactive prompts read standard input.
+/// </summary>
+internal sealed class HostUserInterface(TextWriter stdout, TextWriter stderr) : PSHostUserInterface
+{
+    private readonly HostRawUserInterface _raw = new();
+    private bool _progressShown;
+
+    public override PSHostRawUserInterface RawUI => _raw;
+
+    public override void Write(string value) => Out(value, newLine: false);
+
+    public override void Write(ConsoleColor foregroundColor, ConsoleColor backgroundColor, string value) => Out(value, newLine: false);
+
+    public override void WriteLine(string value) => Out(value, newLine: true);
+
+    public override void WriteErrorLine(string value) => Err(value);
+
+    public override void WriteDebugLine(string message) => Err("DEBUG: " + message);
+
+    public override void WriteVerboseLine(string message) => Err("VERBOSE: " + message);
+
+    public override void WriteWarningLine(string message) => Err("WARNING: " + message);
+
+    public override void WriteInformation(InformationRecord record)
+    {
+        // Write-Host style messages (tagged PSHOST) reach the UI through Write/WriteLine already.
+    }
+
+    public override void WriteProgress(long sourceId, ProgressRecord record)
+    {
+        string line = $"{record.Activity}: {record.StatusDescription}" + (record.PercentComplete >= 0 ? $" ({record.PercentComplete}%)" : "");
+        lock (this)
+        {
+            if (Console.IsErrorRedirected)
+            {
+                if (record.RecordType != ProgressRecordType.Completed) stderr.WriteLine(line);
+                return;
+            }
+            if (record.RecordType == ProgressRecordType.Completed)
+            {
+                ClearProgress();
+                return;
+            }
+            stderr.Write("\r\u001b[2K" + line);
+            _progressShown = true;
+        }
+    }
+
+    public override bool SupportsVirtualTerminal => !Console.IsOutputRedirected;
+
+    /// <summary>Strips escape sequences unless they reach a terminal and $PSStyle.OutputRendering allows them, as pwsh's console host does.</summary>
+    private static string Render(string value, bool redirected)
+    {
+        var rendering = PSStyle.Instance.OutputRendering;
+        bool plain = rendering == OutputRendering.PlainText || (rendering == OutputRendering.Host && redirected);
+        return plain && value.Contains('\u001b') ? new System.Management.Automation.Internal.StringDecorated(value).ToString(OutputRendering.PlainText) : value;
+    }
+
+    private void Out(string value, bool newLine)
+    {
+        value = Render(value, Console.IsOutputRedirected);
+        lock (this)
+        {
+            ClearProgress();
+            if (newLine) stdout.WriteLine(value); else stdout.Write(value);
+            stdout.Flush();
+        }
+    }
+
+    private void Err(string value)
+    {
+        value = Render(value, Console.IsErrorRedirected);
+        lock (this)
+        {
+            ClearProgress();
+            stderr.WriteLine(value);
+            stderr.Flush();
+        }
+    }
+
+    internal void ClearProgress()
+    {
+        if (!_progressShown) return;
+        stderr.Write("\r\u001b[2K");
+        _progressShown = false;
+    }
+
+    public override string ReadLine() => Console.In.ReadLine() ?? "";
+
+    public override SecureString ReadLineAsSecureString()
+    {
+        var secure = new SecureString();
+        foreach (char c in ReadLine()) secure.AppendChar(c);
+        return secure;
+    }
+
+    public override Dictionary<string, PSObject> Prompt(string caption, string message, Collection<FieldDescription> descriptions)
+    {
+        var result = new Dictionary<string, PSObject>();
+        foreach (var field in descriptions)
+        {
+            Err($"{field.Name}: ");
+            result[field.Name] = new PSObject(ReadLine());
+        }
+        return result;
+    }
+
+    public override int PromptForChoice(string caption, string message, Collection<ChoiceDescription> choices, int defaultChoice) =>
+        throw new PSInvalidOperationException("llmcpu runs non-interactively and cannot ask for a choice; pass -Confirm:$false or -Force.");
+
+    public override PSCredential PromptForCredential(string caption, string message, string userName, string targetName) =>
+        throw new PSInvalidOperationException("llmcpu runs non-interactively and cannot ask for credentials.");
+
+    public override PSCredential PromptForCredential(string caption, string message, string userName, string targetName,
+        PSCredentialTypes allowedCredentialTypes, PSCredentialUIOptions options) =>
+        PromptForCredential(caption, message, userName, targetName);
+}
+
+/// <summary>Console geometry for the formatter: the terminal's width, or 120 columns when output is redirected.</summary>
+internal sealed class HostRawUserInterface : PSHostRawUserInterface
+{
+    private static int Width => Console.IsOutputRedirected ? 120 : Math.Max(40, SafeWidth());
+
+    private static int SafeWidth()
+    {
+        try { return Console.WindowWidth; } catch (IOException) { return 120; }
+    }
+
+    public override ConsoleColor BackgroundColor { get; set; } = ConsoleColor.Black;
+
+    public override ConsoleColor ForegroundColor { get; set; } = ConsoleColor.Gray;
+
+    public override Size BufferSize { get => new(Width, 9999); set { } }
+
+    public override Coordinates CursorPosition { get; set; }
+
+    public override int CursorSize { get; set; } = 1;
+
+    public override bool KeyAvailable => false;
+
+    public override Size MaxPhysicalWindowSize => new(Width, 50);
+
+    public override Size MaxWindowSize => new(Width, 50);
+
+    public override Coordinates WindowPosition { get; set; }
+
+    public override Size WindowSize { get => new(Width, 50); set { } }
+
+    public override string WindowTitle { get; set; } = "llmcpu";
+
+    public override void FlushInputBuffer() { }
+
+    public override BufferCell[,] GetBufferContents(Rectangle rectangle) => throw new NotSupportedException();
+
+    public override KeyInfo ReadKey(ReadKeyOptions options) => throw new NotSupportedException("llmcpu does not read keys.");
+
+    public override void ScrollBufferContents(Rectangle source, Coordinates destination, Rectangle clip, BufferCell fill) { }
+
+    public override void SetBufferContents(Coordinates origin, BufferCell[,] contents) { }
+
+    public override void SetBufferContents(Rectangle rectangle, BufferCell fill) { }
+}

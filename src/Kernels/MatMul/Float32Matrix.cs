@@ -1,0 +1,52 @@
+using System.Numerics.Tensors;
+using LlmCpu.Kernels.Memory;
+
+namespace LlmCpu.Kernels.MatMul;
+
+/// <summary>Unquantized FP32 weights, row-major (Rows, Columns).</summary>
+public sealed unsafe class Float32Matrix : WeightMatrix
+{
+    private readonly NativeBuffer _weights;
+
+    public Float32Matrix(int rows, int columns) : base(rows, columns)
+    {
+        _weights = NativeBuffer.ForFloats((long)rows * columns);
+    }
+
+    /// <summary>Copies row-major FP32 data of length Rows x Columns.</summary>
+    public static Float32Matrix FromRowMajor(ReadOnlySpan<float> data, int rows, int columns)
+    {
+        var m = new Float32Matrix(rows, columns);
+        data.Slice(0, checked(rows * columns)).CopyTo(new Span<float>(m._weights.Floats, rows * columns));
+        return m;
+    }
+
+    public override string Format => "F32";
+
+    public override long ByteSize => (long)Rows * Columns * sizeof(float);
+
+    /// <summary>Row <paramref name="row"/> of the weights, for filling at load time.</summary>
+    public Span<float> RowSpan(int row) => new(_weights.Floats + (long)row * Columns, Columns);
+
+    public override void MultiplyRows(float* input, float* output, int tokens, int rowBegin, int rowEnd)
+    {
+        int k = Columns;
+        for (int n = rowBegin; n < rowEnd; n++)
+        {
+            var row = new ReadOnlySpan<float>(_weights.Floats + (long)n * k, k);
+            for (int t = 0; t < tokens; t++)
+            {
+                output[(long)t * Rows + n] = TensorPrimitives.Dot(row, new ReadOnlySpan<float>(input + (long)t * k, k));
+            }
+        }
+    }
+
+    public override void DequantizeRow(int row, Span<float> destination) =>
+        new ReadOnlySpan<float>(_weights.Floats + (long)row * Columns, Columns).CopyTo(destination);
+
+    public override void Dispose()
+    {
+        _weights.Dispose();
+        base.Dispose();
+    }
+}

@@ -1,0 +1,45 @@
+using LlmCpu.Kernels.Threading;
+
+namespace LlmCpu.Kernels.MatMul;
+
+/// <summary>
+/// A weight matrix of <see cref="Rows"/> output features by <see cref="Columns"/> input features, in whatever
+/// storage format a subclass keeps it, multiplied by row-major FP32 activations:
+/// output (tokens, Rows) = input (tokens, Columns) x weights^T.
+/// </summary>
+public abstract unsafe class WeightMatrix : IDisposable
+{
+    protected WeightMatrix(int rows, int columns)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rows, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(columns, 1);
+        Rows = rows;
+        Columns = columns;
+    }
+
+    /// <summary>Output features (N).</summary>
+    public int Rows { get; }
+
+    /// <summary>Input features (K).</summary>
+    public int Columns { get; }
+
+    /// <summary>Storage format, for example "F32", "F16", "Q4 g128 sym".</summary>
+    public abstract string Format { get; }
+
+    /// <summary>Bytes of weights and scales a multiplication reads.</summary>
+    public abstract long ByteSize { get; }
+
+    /// <summary>How many output rows a worker's range is a multiple of (the tile height).</summary>
+    public virtual int RowGrain => 1;
+
+    /// <summary>
+    /// Computes output rows [rowBegin, rowEnd) for every token. <paramref name="input"/> is (tokens, Columns),
+    /// <paramref name="output"/> is (tokens, Rows); both row-major FP32.
+    /// </summary>
+    public abstract void MultiplyRows(float* input, float* output, int tokens, int rowBegin, int rowEnd);
+
+    /// <summary>Reconstructs row <paramref name="row"/> as FP32 (for embedding look-up and tests).</summary>
+    public abstract void DequantizeRow(int row, Span<float> destination);
+
+    public virtual void Dispose() => GC.SuppressFinalize(this);
+}

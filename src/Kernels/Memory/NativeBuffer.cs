@@ -1,0 +1,49 @@
+using System.Runtime.InteropServices;
+
+namespace LlmCpu.Kernels.Memory;
+
+/// <summary>
+/// A block of unmanaged memory aligned to 64 bytes (one cache line, one 512-bit vector).
+/// Kernels take raw pointers so that weights can live here or in a memory-mapped file alike,
+/// and so that worker threads can share them without pinning.
+/// </summary>
+public sealed unsafe class NativeBuffer : IDisposable
+{
+    public const int Alignment = 64;
+    private void* _pointer;
+
+    public NativeBuffer(long byteLength, bool zero = true)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(byteLength);
+        ByteLength = byteLength;
+        _pointer = NativeMemory.AlignedAlloc((nuint)Math.Max(byteLength, 1), Alignment);
+        if (zero) NativeMemory.Clear(_pointer, (nuint)byteLength);
+    }
+
+    public long ByteLength { get; }
+
+    public void* Pointer => _pointer != null ? _pointer : throw new ObjectDisposedException(nameof(NativeBuffer));
+
+    public static NativeBuffer ForFloats(long count) => new(checked(count * sizeof(float)));
+
+    public float* Floats => (float*)Pointer;
+
+    public Span<T> AsSpan<T>(long offsetElements, int length) where T : unmanaged
+    {
+        if (offsetElements < 0 || length < 0 || (offsetElements + length) * sizeof(T) > ByteLength)
+            throw new ArgumentOutOfRangeException(nameof(length));
+        return new Span<T>((T*)Pointer + offsetElements, length);
+    }
+
+    public void Dispose()
+    {
+        if (_pointer != null)
+        {
+            NativeMemory.AlignedFree(_pointer);
+            _pointer = null;
+        }
+        GC.SuppressFinalize(this);
+    }
+
+    ~NativeBuffer() => Dispose();
+}

@@ -1,0 +1,91 @@
+using System.Management.Automation;
+using LlmCpu.Engine.Models;
+using LlmCpu.Engine.Runtime;
+using LlmCpu.Module.Internal;
+
+namespace LlmCpu.Module.Commands;
+
+/// <summary>
+/// Invoke-Generation: continues a prompt with a model. The model comes from the pipeline
+/// (<c>Import-Model | Invoke-Generation -Prompt '...'</c>) or from -Model; prompts may also come from the pipeline,
+/// as strings or as objects with a Prompt property. Generation runs on the pipeline thread, so Ctrl+C stops it
+/// between two tokens.
+/// </summary>
+[Cmdlet(VerbsLifecycle.Invoke, "Generation")]
+[OutputType(typeof(GenerationResult))]
+public sealed class InvokeGenerationCommand : PSCmdlet
+{
+    private readonly CancellationTokenSource _stop = new();
+
+    [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    [ValidateNotNull]
+    public LanguageModel? Model { get; set; }
+
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [AllowEmptyString]
+    public string? Prompt { get; set; }
+
+    /// <summary>Most tokens to generate.</summary>
+    [Parameter]
+    [ValidateRange(0, 1 << 20)]
+    public int MaxTokens { get; set; } = 128;
+
+    /// <summary>0 is greedy decoding.</summary>
+    [Parameter]
+    [ValidateRange(0.0, 100.0)]
+    public float Temperature { get; set; } = 0.8f;
+
+    [Parameter]
+    [ValidateRange(0, int.MaxValue)]
+    public int TopK { get; set; } = 40;
+
+    [Parameter]
+    [ValidateRange(0.0001, 1.0)]
+    public float TopP { get; set; } = 0.95f;
+
+    /// <summary>Seed of the sampler; without it a random seed is chosen and reported in the result.</summary>
+    [Parameter]
+    public int? Seed { get; set; }
+
+    /// <summary>Worker threads, the calling thread included; 0 means one per core.</summary>
+    [Parameter]
+    [ValidateRange(0, 1024)]
+    public int Threads { get; set; }
+
+    /// <summary>Show the text on the host as it is generated (the result object still follows).</summary>
+    [Parameter]
+    public SwitchParameter Stream { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        var options = new GenerationOptions
+        {
+            MaxTokens = MaxTokens,
+            Sampling = new SamplingOptions
+            {
+                Temperature = Temperature,
+                TopK = TopK,
+                TopP = TopP,
+                Seed = Seed ?? Random.Shared.Next(),
+            },
+        };
+        var generator = new TextGenerator(Model!, WorkerPools.Get(Threads));
+        WriteVerbose($"Generating up to {MaxTokens} tokens with {Model!.Name} ({Model.Precision}), temperature {Temperature}, seed {options.Sampling.Seed}.");
+        try
+        {
+            var result = generator.Generate(Prompt ?? "", options, _stop.Token, token =>
+            {
+                if (Stream) WriteInformation(new HostInformationMessage { Message = token.Text, NoNewLine = true }, ["PSHOST"]);
+            });
+            if (result.StopReason == StopReason.Cancelled) throw new PipelineStoppedException();
+            if (Stream) WriteInformation(new HostInformationMessage { Message = "", NoNewLine = false }, ["PSHOST"]);
+            WriteObject(result);
+        }
+        catch (Exception ex) when (ErrorMapper.IsExpected(ex))
+        {
+            WriteError(ErrorMapper.ForGeneration(ex, Prompt));
+        }
+    }
+
+    protected override void StopProcessing() => _stop.Cancel();
+}

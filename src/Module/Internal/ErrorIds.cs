@@ -1,0 +1,13 @@
+namespace LlmCpu.Module.Internal;
+
+/// <summary>Stable ErrorIds: scripts and tests match on these, so they never change once shipped.</summary>
+internal static class ErrorIds
+{
+    public const string ModelNotFound = "ModelNotFound";
+    public const string ModelFormatInvalid = "ModelFormatInvalid";
+    public const string ModelNotSupported = "ModelNotSupported";
+    public const string ModelLoadFailed = "ModelLoadFailed";
+    public const string BundledModelMissing = "BundledModelMissing";
+    public const string GenerationArgumentInvalid = "GenerationArgumentInvalid";
+    public const string GenerationFailed = "GenerationFailed";
+}
