@@ -1,0 +1,82 @@
+using System.Diagnostics;
+using System.Text.Json;
+using LlmCpu.Tests.Support;
+
+namespace LlmCpu.Tests.Host;
+
+/// <summary>The llmcpu host as a user runs it: a child process, its stdout, stderr and exit code.</summary>
+public sealed class HostProcessTests
+{
+    private static (int ExitCode, string Stdout, string Stderr) RunHost(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        start.ArgumentList.Add(RepoPaths.HostAssembly);
+        foreach (string arg in args) start.ArgumentList.Add(arg);
+        using var process = Process.Start(start)!;
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        Assert.True(process.WaitForExit(120_000), "llmcpu did not finish in 2 minutes");
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    [Fact]
+    public void CommandGeneratesTextRenderedAsPowerShellRendersIt()
+    {
+        var (code, stdout, stderr) = RunHost("-Command", "Import-Model | Invoke-Generation -Prompt 'It is a truth universally acknowledged' -MaxTokens 16 -Seed 3");
+        Assert.True(code == 0, stderr);
+        Assert.Matches(@"(?m)^Prompt\s+: It is a truth universally acknowledged", stdout);
+        Assert.Matches(@"(?m)^Text\s+:.*\w", stdout);
+        Assert.DoesNotContain("\u001b[", stdout);
+    }
+
+    [Fact]
+    public void JsonOutputIsOneObjectPerLine()
+    {
+        var (code, stdout, stderr) = RunHost("-OutputFormat", "Json", "-Command", "$m = Import-Model; 'She was not', 'Mr. Darcy' | Invoke-Generation -Model $m -MaxTokens 3 -Seed 9");
+        Assert.True(code == 0, stderr);
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        foreach (string line in lines)
+        {
+            using var json = JsonDocument.Parse(line);
+            Assert.Equal(3, json.RootElement.GetProperty("GeneratedTokens").GetInt32());
+            Assert.Equal("MaxTokens", json.RootElement.GetProperty("StopReason").GetString());
+            Assert.Equal(JsonValueKind.String, json.RootElement.GetProperty("Text").ValueKind);
+        }
+    }
+
+    [Fact]
+    public void ATerminatingErrorExitsNonZeroWithTheErrorIdOnStderr()
+    {
+        var (code, stdout, stderr) = RunHost("-Command", "Import-Model -Path /no/such/model -ErrorAction Stop; 'not reached'");
+        Assert.Equal(1, code);
+        Assert.DoesNotContain("not reached", stdout);
+        Assert.Contains("ModelNotFound", stderr);
+    }
+
+    [Fact]
+    public void FileRunsAScriptWithArgumentsAndReturnsItsExitCode()
+    {
+        string script = Path.Combine(Path.GetTempPath(), $"llmcpu-{Guid.NewGuid()}.ps1");
+        File.WriteAllText(script, "param([string]$Name, [int]$Code) \"hello $Name\"; exit $Code");
+        try
+        {
+            var (code, stdout, _) = RunHost("-File", script, "-Name", "Emma Woodhouse", "-Code", "7");
+            Assert.Equal(7, code);
+            Assert.Contains("hello Emma Woodhouse", stdout);
+        }
+        finally
+        {
+            File.Delete(script);
+        }
+    }
+
+    [Fact]
+    public void UnknownOptionsPrintUsage()
+    {
+        var (code, _, stderr) = RunHost("-Bogus");
+        Assert.Equal(64, code);
+        Assert.Contains("Usage:", stderr);
+    }
+}
