@@ -73,6 +73,14 @@ public sealed class HostProcessTests
     }
 
     [Fact]
+    public void TheBuildScriptRunsUnderTheHost()
+    {
+        var (code, stdout, stderr) = RunHost("-File", Path.Combine(RepoPaths.Root, "build.ps1"), "-Task", "Docs");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("Every exported cmdlet has a page in docs/.", stdout);
+    }
+
+    [Fact]
     public void UnknownOptionsPrintUsage()
     {
         var (code, _, stderr) = RunHost("-Bogus");
