@@ -19,13 +19,14 @@ public static class HuggingFaceModelLoader
             throw new ModelFormatException(tokenizerPath, "vocabulary", $"{tokenizer.VocabularySize} pieces exceed vocab_size {config.VocabularySize}");
 
         using var tensors = TensorCollection.OpenFolder(folder);
-        var builder = new MatrixBuilder(options.Precision);
+        var builder = new MatrixBuilder(options.Precision, options.Int4Format, options.Activations);
         string stored = string.Join("/", tensors.Tensors.Values.Select(t => t.Type.ToString()).Distinct().Order());
         var weights = ReadWeights(tensors, config, builder, options);
+        string precision = builder.FormatName(tensors.Require("model.layers.0.self_attn.q_proj.weight", config.EmbeddingLength, config.EmbeddingLength).Type);
         long fileBytes = tensors.TotalFileBytes;
-        options.Log.Verbose($"Loaded {config.LayerCount} layers from '{folder}' ({stored}) as {builder.FormatName} in {clock.Elapsed.TotalSeconds:F2} s.");
+        options.Log.Verbose($"Loaded {config.LayerCount} layers from '{folder}' ({stored}) as {precision} in {clock.Elapsed.TotalSeconds:F2} s; kernel path {LlmCpu.Kernels.KernelDispatch.Description}.");
         return new LanguageModel(Path.GetFileName(Path.TrimEndingDirectorySeparator(folder)), Path.GetFullPath(folder), config, weights, tokenizer,
-            stored, builder.FormatName, fileBytes, clock.Elapsed, storage: null);
+            stored, precision, fileBytes, clock.Elapsed, storage: null);
     }
 
     private static ModelWeights ReadWeights(TensorCollection tensors, ModelConfig c, MatrixBuilder builder, LoadOptions options)
@@ -34,7 +35,7 @@ public static class HuggingFaceModelLoader
         var built = new List<IDisposable>();
         try
         {
-            var embedding = builder.Build(tensors.Require("model.embed_tokens.weight", v, d));
+            var embedding = builder.BuildEdge(tensors.Require("model.embed_tokens.weight", v, d));
             built.Add(embedding);
             var layers = new LayerWeights[c.LayerCount];
             for (int i = 0; i < c.LayerCount; i++)
@@ -60,7 +61,7 @@ public static class HuggingFaceModelLoader
             var norm = MatrixBuilder.Vector(tensors.Require("model.norm.weight", d));
             WeightMatrix output = c.TiedEmbeddings && !tensors.Tensors.ContainsKey("lm_head.weight")
                 ? embedding
-                : builder.Build(tensors.Require("lm_head.weight", v, d));
+                : builder.BuildEdge(tensors.Require("lm_head.weight", v, d));
             options.Log.Progress("Loading model", "done", 100);
             return new ModelWeights(embedding, layers, norm, output);
         }

@@ -170,5 +170,6 @@ public sealed unsafe class InferenceSession : IDisposable
     {
         _cachePool.Return(_cache);
         _buffers.Dispose();
+        _matmul.Dispose();
     }
 }

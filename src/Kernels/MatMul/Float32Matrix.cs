@@ -28,7 +28,7 @@ public sealed unsafe class Float32Matrix : WeightMatrix
     /// <summary>Row <paramref name="row"/> of the weights, for filling at load time.</summary>
     public Span<float> RowSpan(int row) => new(_weights.Floats + (long)row * Columns, Columns);
 
-    public override void MultiplyRows(float* input, float* output, int tokens, int rowBegin, int rowEnd)
+    public override void MultiplyRows(float* input, float* output, int tokens, int rowBegin, int rowEnd, ActivationScratch scratch)
     {
         int k = Columns;
         for (int n = rowBegin; n < rowEnd; n++)

@@ -7,8 +7,9 @@ namespace LlmCpu.Kernels.MatMul;
 /// One runner per inference session: it holds the arguments of the multiplication in flight, so a dispatch
 /// allocates nothing and sessions never share mutable state.
 /// </summary>
-public sealed unsafe class MatMulRunner(WorkerPool pool) : IRangeJob
+public sealed unsafe class MatMulRunner(WorkerPool pool) : IRangeJob, IDisposable
 {
+    private readonly ActivationScratch _scratch = new();
     private WeightMatrix? _matrix;
     private float* _input;
     private float* _output;
@@ -25,6 +26,7 @@ public sealed unsafe class MatMulRunner(WorkerPool pool) : IRangeJob
         _tokens = tokens;
         try
         {
+            matrix.Prepare(input, tokens, _scratch);
             Pool.Run(this, matrix.Rows, matrix.RowGrain);
         }
         finally
@@ -33,5 +35,7 @@ public sealed unsafe class MatMulRunner(WorkerPool pool) : IRangeJob
         }
     }
 
-    void IRangeJob.Execute(int begin, int end) => _matrix!.MultiplyRows(_input, _output, _tokens, begin, end);
+    void IRangeJob.Execute(int begin, int end) => _matrix!.MultiplyRows(_input, _output, _tokens, begin, end, _scratch);
+
+    public void Dispose() => _scratch.Dispose();
 }

@@ -33,10 +33,17 @@ public abstract unsafe class WeightMatrix : IDisposable
     public virtual int RowGrain => 1;
 
     /// <summary>
-    /// Computes output rows [rowBegin, rowEnd) for every token. <paramref name="input"/> is (tokens, Columns),
-    /// <paramref name="output"/> is (tokens, Rows); both row-major FP32.
+    /// Prepares the activations once per multiplication, on the calling thread, before the rows are split across
+    /// workers (for example, quantizes them to INT8). Nothing to do for unquantized formats.
     /// </summary>
-    public abstract void MultiplyRows(float* input, float* output, int tokens, int rowBegin, int rowEnd);
+    public virtual void Prepare(float* input, int tokens, ActivationScratch scratch) { }
+
+    /// <summary>
+    /// Computes output rows [rowBegin, rowEnd) for every token. <paramref name="input"/> is (tokens, Columns),
+    /// <paramref name="output"/> is (tokens, Rows); both row-major FP32. <paramref name="scratch"/> holds what
+    /// <see cref="Prepare"/> made of the input.
+    /// </summary>
+    public abstract void MultiplyRows(float* input, float* output, int tokens, int rowBegin, int rowEnd, ActivationScratch scratch);
 
     /// <summary>Reconstructs row <paramref name="row"/> as FP32 (for embedding look-up and tests).</summary>
     public abstract void DequantizeRow(int row, Span<float> destination);

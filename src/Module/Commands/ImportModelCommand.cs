@@ -1,5 +1,7 @@
 using System.Management.Automation;
 using LlmCpu.Engine.Models;
+using LlmCpu.Kernels;
+using LlmCpu.Kernels.Quantization;
 using LlmCpu.Module.Internal;
 
 namespace LlmCpu.Module.Commands;
@@ -31,6 +33,30 @@ public sealed class ImportModelCommand : PSCmdlet
     [ValidateNotNullOrEmpty]
     public string[]? LiteralPath { get; set; }
 
+    /// <summary>The precision weights are held in: as the file stores them (default), FP32, FP16, or INT4 quantized at load.</summary>
+    [Parameter]
+    public ModelPrecision Precision { get; set; } = ModelPrecision.AsStored;
+
+    /// <summary>Weights per INT4 scale: 32, 64, 128 (default) or -1 for one scale per row.</summary>
+    [Parameter]
+    [ValidateSet("32", "64", "128", "-1")]
+    public int GroupSize { get; set; } = 128;
+
+    /// <summary>INT4 with a zero point per group (min..max) instead of symmetric around zero.</summary>
+    [Parameter]
+    public SwitchParameter Asymmetric { get; set; }
+
+    /// <summary>How INT4 weights meet activations: Int8 (dynamic per-block quantization, the fast path) or Float32.</summary>
+    [Parameter]
+    public ActivationMode Activations { get; set; } = ActivationMode.Int8;
+
+    protected override void BeginProcessing()
+    {
+        WriteVerbose($"Kernel path: {KernelDispatch.Description}.");
+        if (Precision != ModelPrecision.Int4 && (MyInvocation.BoundParameters.ContainsKey(nameof(GroupSize)) || Asymmetric.IsPresent))
+            WriteWarning("-GroupSize and -Asymmetric apply only with -Precision Int4; they are ignored.");
+    }
+
     protected override void ProcessRecord()
     {
         foreach (string path in ResolvePaths())
@@ -40,6 +66,9 @@ public sealed class ImportModelCommand : PSCmdlet
                 var model = ModelLoader.Load(path, new LoadOptions
                 {
                     Log = new CmdletLog(this, activityId: 1),
+                    Precision = Precision,
+                    Int4Format = new Int4Format(GroupSize, Asymmetric.IsPresent),
+                    Activations = Activations,
                     Cancellation = _stop.Token,
                 });
                 WriteVerbose($"Model '{model.Name}': {model.Parameters:N0} parameters, {model.Precision}, {model.WeightBytes / 1048576.0:F1} MiB of weights, loaded in {model.LoadTime.TotalSeconds:F2} s.");

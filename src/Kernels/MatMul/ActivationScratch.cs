@@ -1,0 +1,113 @@
+using LlmCpu.Kernels.Memory;
+
+namespace LlmCpu.Kernels.MatMul;
+
+/// <summary>
+/// Activations prepared once per multiplication, before the work is split across threads: INT8 values with one
+/// scale and one integer sum per block (for INT4 x INT8), or FP32 values padded to the matrix's padded width with
+/// one sum per group (for INT4 x FP32). Buffers grow to the largest shape seen and are then reused, so steady-state
+/// decoding allocates nothing. One scratch per session.
+/// </summary>
+public sealed unsafe class ActivationScratch : IDisposable
+{
+    private NativeBuffer? _buffer;
+
+    /// <summary>(tokens, KPadded) INT8 activations.</summary>
+    public sbyte* Int8 { get; private set; }
+
+    /// <summary>(tokens, blocks) dequantization scale of each block.</summary>
+    public float* BlockScales { get; private set; }
+
+    /// <summary>(tokens, blocks) sum of the INT8 values of each block.</summary>
+    public int* BlockSums { get; private set; }
+
+    /// <summary>(tokens, KPadded) FP32 activations, zero past the real width.</summary>
+    public float* Float32 { get; private set; }
+
+    /// <summary>(tokens, groups) sum of the FP32 activations of each group.</summary>
+    public float* GroupSums { get; private set; }
+
+    public int KPadded { get; private set; }
+
+    public int BlockSize { get; private set; }
+
+    private void Ensure(long bytes)
+    {
+        if (_buffer != null && _buffer.ByteLength >= bytes) return;
+        _buffer?.Dispose();
+        _buffer = new NativeBuffer(bytes);
+    }
+
+    /// <summary>Dynamic symmetric INT8 quantization per block: scale = max|x| / 127, q = round(x / scale).</summary>
+    public void QuantizeInt8(float* input, int tokens, int columns, int kPadded, int blockSize)
+    {
+        int blocks = kPadded / blockSize;
+        long int8Bytes = Align((long)tokens * kPadded);
+        long scaleBytes = Align((long)tokens * blocks * sizeof(float));
+        Ensure(int8Bytes + 2 * scaleBytes);
+        byte* p = (byte*)_buffer!.Pointer;
+        Int8 = (sbyte*)p;
+        BlockScales = (float*)(p + int8Bytes);
+        BlockSums = (int*)(p + int8Bytes + scaleBytes);
+        KPadded = kPadded;
+        BlockSize = blockSize;
+        for (int t = 0; t < tokens; t++)
+        {
+            float* x = input + (long)t * columns;
+            sbyte* q = Int8 + (long)t * kPadded;
+            for (int b = 0; b < blocks; b++)
+            {
+                int start = b * blockSize;
+                int length = Math.Clamp(columns - start, 0, blockSize);
+                var values = new ReadOnlySpan<float>(x + Math.Min(start, columns), length);
+                float absMax = length > 0 ? System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(values) : 0;
+                absMax = MathF.Abs(absMax);
+                float scale = absMax / 127f;
+                float inverse = scale != 0 ? 1f / scale : 0;
+                int sum = 0;
+                for (int i = 0; i < length; i++)
+                {
+                    int v = (int)MathF.Round(values[i] * inverse);
+                    q[start + i] = (sbyte)v;
+                    sum += v;
+                }
+                for (int i = length; i < blockSize; i++) q[start + i] = 0;
+                BlockScales[(long)t * blocks + b] = scale;
+                BlockSums[(long)t * blocks + b] = sum;
+            }
+        }
+    }
+
+    /// <summary>Copies FP32 activations into rows of width <paramref name="kPadded"/> (zero-filled) and sums each group.</summary>
+    public void PadFloat32(float* input, int tokens, int columns, int kPadded, int groupSize)
+    {
+        int groups = kPadded / groupSize;
+        long floatBytes = Align((long)tokens * kPadded * sizeof(float));
+        Ensure(floatBytes + Align((long)tokens * groups * sizeof(float)));
+        byte* p = (byte*)_buffer!.Pointer;
+        Float32 = (float*)p;
+        GroupSums = (float*)(p + floatBytes);
+        KPadded = kPadded;
+        for (int t = 0; t < tokens; t++)
+        {
+            var row = new Span<float>(Float32 + (long)t * kPadded, kPadded);
+            new ReadOnlySpan<float>(input + (long)t * columns, columns).CopyTo(row);
+            row.Slice(columns).Clear();
+            for (int g = 0; g < groups; g++)
+            {
+                // Summed in order, as the scalar reference does.
+                float sum = 0;
+                foreach (float v in row.Slice(g * groupSize, groupSize)) sum += v;
+                GroupSums[(long)t * groups + g] = sum;
+            }
+        }
+    }
+
+    private static long Align(long bytes) => (bytes + 63) / 64 * 64;
+
+    public void Dispose()
+    {
+        _buffer?.Dispose();
+        _buffer = null;
+    }
+}

@@ -1,0 +1,55 @@
+using System.Numerics.Tensors;
+using LlmCpu.Kernels.Memory;
+
+namespace LlmCpu.Kernels.MatMul;
+
+/// <summary>
+/// FP16 weights, row-major, multiplied by FP32 activations: each row is widened to FP32 a slice at a time on the
+/// stack and dotted with the activations. Half the bytes of FP32 for the same results (FP16 values are exact in FP32).
+/// The widening and the dot product are TensorPrimitives', which pick AVX-512, AVX2 or 128-bit code by hardware.
+/// </summary>
+public sealed unsafe class Float16Matrix : WeightMatrix
+{
+    private const int Slice = 512;
+    private readonly NativeBuffer _weights;
+
+    public Float16Matrix(int rows, int columns) : base(rows, columns)
+    {
+        _weights = new NativeBuffer((long)rows * columns * sizeof(ushort));
+    }
+
+    public override string Format => "F16";
+
+    public override long ByteSize => (long)Rows * Columns * sizeof(ushort);
+
+    /// <summary>Row <paramref name="row"/> of the weights, for filling at load time.</summary>
+    public Span<Half> RowSpan(int row) => new((Half*)_weights.Pointer + (long)row * Columns, Columns);
+
+    public override void MultiplyRows(float* input, float* output, int tokens, int rowBegin, int rowEnd, ActivationScratch scratch)
+    {
+        int k = Columns;
+        Span<float> widened = stackalloc float[Slice];
+        for (int n = rowBegin; n < rowEnd; n++)
+        {
+            Half* row = (Half*)_weights.Pointer + (long)n * k;
+            for (int t = 0; t < tokens; t++) output[(long)t * Rows + n] = 0;
+            for (int start = 0; start < k; start += Slice)
+            {
+                int length = Math.Min(Slice, k - start);
+                var w = widened.Slice(0, length);
+                TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(row + start, length), w);
+                for (int t = 0; t < tokens; t++)
+                    output[(long)t * Rows + n] += TensorPrimitives.Dot(w, new ReadOnlySpan<float>(input + (long)t * k + start, length));
+            }
+        }
+    }
+
+    public override void DequantizeRow(int row, Span<float> destination) =>
+        TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((Half*)_weights.Pointer + (long)row * Columns, Columns), destination);
+
+    public override void Dispose()
+    {
+        _weights.Dispose();
+        base.Dispose();
+    }
+}

@@ -1,0 +1,159 @@
+using LlmCpu.Kernels.MatMul;
+using LlmCpu.Kernels.Memory;
+
+namespace LlmCpu.Kernels.Quantization;
+
+/*
+ * INT4 tile layout
+ * ================
+ * Rows are taken eight at a time (a tile). Along a row, weights come in chunks of 32. For one tile and one chunk,
+ * the 8 x 32 weights are 128 bytes: four row pairs, each 32 bytes, and byte j of a pair holds weight j of the
+ * pair's first row in its low nibble and weight j of its second row in its high nibble:
+ *
+ *   tile t, chunk c  (128 bytes, then chunk c+1 of the same tile follows)
+ *   +---------------------------+---------------------------+---------------------------+---------------------------+
+ *   | rows 0|1: 32 bytes        | rows 2|3: 32 bytes        | rows 4|5: 32 bytes        | rows 6|7: 32 bytes        |
+ *   | byte j = r1[j]<<4 | r0[j] | byte j = r3[j]<<4 | r2[j] | ...                       | ...                       |
+ *   +---------------------------+---------------------------+---------------------------+---------------------------+
+ *
+ *   quants: [tile][chunk][pair][32 bytes]      a tile is 8 rows x KPadded/2 bytes, read front to back
+ *   scales: [tile][group][8 rows] FP16          one 16-byte line per group of a tile
+ *   zeros:  [tile][group][8 rows] byte          asymmetric only; symmetric uses the implicit zero point 8
+ *
+ * A kernel for one tile therefore streams three arrays forward and never jumps back. "AND 0x0F" and ">> 4" of a
+ * 32-byte load give two whole rows of 32 values each, in the order of the activations, ready for vpdpbusd or
+ * vpmaddubsw (unsigned weights x signed int8 activations). Rows past N and columns past K are zero weights
+ * (quantized value = zero point), so the kernels never branch on edges inside a tile.
+ */
+
+/// <summary>A weight matrix quantized to INT4 in the tile layout described at the top of this file.</summary>
+public sealed unsafe class Int4Matrix : WeightMatrix
+{
+    public const int TileRows = 8;
+    public const int ChunkSize = 32;
+    public const int ChunkBytes = TileRows * ChunkSize / 2;
+
+    private readonly NativeBuffer _quants;
+    private readonly NativeBuffer _scales;
+    private readonly NativeBuffer? _zeros;
+
+    public Int4Matrix(int rows, int columns, Int4Format format, ActivationMode activations = ActivationMode.Int8) : base(rows, columns)
+    {
+        format.Validate();
+        Int4Format = format;
+        Activations = activations;
+        int chunks = (columns + ChunkSize - 1) / ChunkSize;
+        if (format.GroupSize == Int4Format.PerChannel)
+        {
+            KPadded = chunks * ChunkSize;
+            GroupSize = KPadded;
+            // Activation blocks: the largest of 128, 64, 32 that divides the row.
+            BlockSize = KPadded % 128 == 0 ? 128 : KPadded % 64 == 0 ? 64 : 32;
+        }
+        else
+        {
+            GroupSize = format.GroupSize;
+            KPadded = (columns + GroupSize - 1) / GroupSize * GroupSize;
+            BlockSize = GroupSize;
+        }
+        Tiles = (rows + TileRows - 1) / TileRows;
+        Groups = KPadded / GroupSize;
+        _quants = new NativeBuffer((long)Tiles * TileRows * KPadded / 2);
+        _scales = new NativeBuffer((long)Tiles * Groups * TileRows * sizeof(ushort));
+        if (format.Asymmetric) _zeros = new NativeBuffer((long)Tiles * Groups * TileRows);
+        // Until quantized, every weight is its zero point: an all-zero matrix.
+        NativeMemoryFill(_quants, 0x88);
+        if (_zeros != null) NativeMemoryFill(_zeros, 8);
+    }
+
+    private static void NativeMemoryFill(NativeBuffer buffer, byte value) =>
+        new Span<byte>(buffer.Pointer, checked((int)buffer.ByteLength)).Fill(value);
+
+    public Int4Format Int4Format { get; }
+
+    /// <summary>Whether multiplications quantize activations to INT8 (the fast mode) or keep them FP32.</summary>
+    public ActivationMode Activations { get; set; }
+
+    /// <summary>Columns rounded up to a whole number of groups (and chunks of 32).</summary>
+    public int KPadded { get; }
+
+    /// <summary>Weights per scale along a row (KPadded when per-channel).</summary>
+    public int GroupSize { get; }
+
+    public int Groups { get; }
+
+    /// <summary>Activations per INT8 scale: the group size, or a divisor of the row for per-channel weights.</summary>
+    public int BlockSize { get; }
+
+    public int Tiles { get; }
+
+    public override string Format => Int4Format.ToString();
+
+    public override long ByteSize => _quants.ByteLength + _scales.ByteLength + (_zeros?.ByteLength ?? 0);
+
+    public override int RowGrain => TileRows;
+
+    internal Int4View View => new(this, (byte*)_quants.Pointer, (ushort*)_scales.Pointer, _zeros == null ? null : (byte*)_zeros.Pointer);
+
+    /// <summary>Quantizes row-major FP32 weights (Rows x Columns) with round-to-nearest.</summary>
+    public static Int4Matrix Quantize(ReadOnlySpan<float> weights, int rows, int columns, Int4Format format, ActivationMode activations = ActivationMode.Int8)
+    {
+        if (weights.Length < (long)rows * columns) throw new ArgumentException("Fewer weights than rows x columns.", nameof(weights));
+        var matrix = new Int4Matrix(rows, columns, format, activations);
+        for (int r = 0; r < rows; r++) matrix.QuantizeRow(r, weights.Slice(r * columns, columns));
+        return matrix;
+    }
+
+    /// <summary>Quantizes one row of FP32 weights into place; rows can be filled one at a time while loading.</summary>
+    public void QuantizeRow(int row, ReadOnlySpan<float> values)
+    {
+        if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(row));
+        if (values.Length != Columns) throw new ArgumentException($"A row has {Columns} values.", nameof(values));
+        Span<byte> q = stackalloc byte[GroupSize <= 4096 ? GroupSize : 0];
+        byte[]? rented = GroupSize > 4096 ? new byte[GroupSize] : null;
+        if (rented != null) q = rented;
+        var view = View;
+        for (int g = 0; g < Groups; g++)
+        {
+            int start = g * GroupSize;
+            int length = Math.Clamp(Columns - start, 0, GroupSize);
+            var group = values.Slice(Math.Min(start, Columns), length);
+            q.Fill(8);
+            float scale;
+            byte zero = 8;
+            if (Int4Format.Asymmetric) (scale, zero) = Int4Quantizer.QuantizeAsymmetric(group, q);
+            else scale = Int4Quantizer.QuantizeSymmetric(group, q);
+            if (length < GroupSize) q.Slice(length).Fill(zero);
+            view.SetScale(row, g, (Half)scale);
+            if (_zeros != null) view.SetZero(row, g, zero);
+            for (int k = 0; k < GroupSize; k++) view.SetQuant(row, start + k, q[k]);
+        }
+    }
+
+    public override void DequantizeRow(int row, Span<float> destination)
+    {
+        var view = View;
+        for (int k = 0; k < Columns; k++)
+        {
+            int g = k / GroupSize;
+            destination[k] = (view.Quant(row, k) - view.Zero(row, g)) * view.Scale(row, g);
+        }
+    }
+
+    public override void Prepare(float* input, int tokens, ActivationScratch scratch)
+    {
+        if (Activations == ActivationMode.Int8) scratch.QuantizeInt8(input, tokens, Columns, KPadded, BlockSize);
+        else scratch.PadFloat32(input, tokens, Columns, KPadded, GroupSize);
+    }
+
+    public override void MultiplyRows(float* input, float* output, int tokens, int rowBegin, int rowEnd, ActivationScratch scratch) =>
+        Int4MatMul.Multiply(KernelDispatch.Best, View, Activations, scratch, output, tokens, rowBegin / TileRows, (rowEnd + TileRows - 1) / TileRows);
+
+    public override void Dispose()
+    {
+        _quants.Dispose();
+        _scales.Dispose();
+        _zeros?.Dispose();
+        base.Dispose();
+    }
+}

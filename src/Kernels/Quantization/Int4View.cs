@@ -1,0 +1,66 @@
+namespace LlmCpu.Kernels.Quantization;
+
+/// <summary>Raw pointers to an <see cref="Int4Matrix"/>'s arrays and its geometry, for the kernels.</summary>
+internal readonly unsafe struct Int4View
+{
+    public readonly byte* Quants;
+    public readonly ushort* Scales;
+    public readonly byte* Zeros; // null when symmetric
+    public readonly int Rows;
+    public readonly int Columns;
+    public readonly int KPadded;
+    public readonly int GroupSize;
+    public readonly int Groups;
+    public readonly int BlockSize;
+    public readonly int Chunks;
+
+    public Int4View(Int4Matrix m, byte* quants, ushort* scales, byte* zeros)
+    {
+        Quants = quants;
+        Scales = scales;
+        Zeros = zeros;
+        Rows = m.Rows;
+        Columns = m.Columns;
+        KPadded = m.KPadded;
+        GroupSize = m.GroupSize;
+        Groups = m.Groups;
+        BlockSize = m.BlockSize;
+        Chunks = m.KPadded / Int4Matrix.ChunkSize;
+    }
+
+    /// <summary>First byte of tile <paramref name="tile"/>'s quants.</summary>
+    public byte* Tile(int tile) => Quants + (long)tile * Int4Matrix.TileRows * KPadded / 2;
+
+    /// <summary>The 8 FP16 scales of a tile's group.</summary>
+    public ushort* TileScales(int tile, int group) => Scales + ((long)tile * Groups + group) * Int4Matrix.TileRows;
+
+    /// <summary>The 8 zero points of a tile's group (asymmetric only).</summary>
+    public byte* TileZeros(int tile, int group) => Zeros + ((long)tile * Groups + group) * Int4Matrix.TileRows;
+
+    private long QuantIndex(int row, int k, out bool high)
+    {
+        int tile = row / Int4Matrix.TileRows, r = row % Int4Matrix.TileRows;
+        high = (r & 1) != 0;
+        return (long)tile * Int4Matrix.TileRows * KPadded / 2 + (long)(k / Int4Matrix.ChunkSize) * Int4Matrix.ChunkBytes + r / 2 * 32 + k % 32;
+    }
+
+    public int Quant(int row, int k)
+    {
+        byte b = Quants[QuantIndex(row, k, out bool high)];
+        return high ? b >> 4 : b & 0x0F;
+    }
+
+    public void SetQuant(int row, int k, byte value)
+    {
+        long i = QuantIndex(row, k, out bool high);
+        Quants[i] = high ? (byte)((Quants[i] & 0x0F) | (value << 4)) : (byte)((Quants[i] & 0xF0) | value);
+    }
+
+    public float Scale(int row, int group) => (float)BitConverter.UInt16BitsToHalf(TileScales(row / 8, group)[row % 8]);
+
+    public void SetScale(int row, int group, Half value) => TileScales(row / 8, group)[row % 8] = BitConverter.HalfToUInt16Bits(value);
+
+    public int Zero(int row, int group) => Zeros == null ? 8 : TileZeros(row / 8, group)[row % 8];
+
+    public void SetZero(int row, int group, byte value) => TileZeros(row / 8, group)[row % 8] = value;
+}
