@@ -17,46 +17,60 @@ namespace LlmCpu.Kernels.Quantization;
 /// </summary>
 internal static unsafe partial class Int4MatMul
 {
+    /// <summary>Activation bytes a token block may occupy, so that it stays in L2 while every tile of a range passes over it.</summary>
+    private const int TokenBlockBytes = 256 * 1024;
+
     public static void Multiply(KernelPath path, in Int4View w, ActivationMode mode, ActivationScratch scratch, float* output,
         int tokens, int tileBegin, int tileEnd)
     {
+        // A GEMM walks tokens in blocks that fit in L2 and, for each block, every tile of the range: each tile's
+        // weights then come from memory once per block and from L1 for the block's other tokens.
+        int bytesPerToken = mode == ActivationMode.Int8 ? w.KPadded : w.KPadded * sizeof(float);
+        int tokenBlock = Math.Clamp(TokenBlockBytes / bytesPerToken, 1, 64);
+        for (int first = 0; first < tokens; first += tokenBlock)
+        {
+            int last = Math.Min(tokens, first + tokenBlock);
+            for (int tile = tileBegin; tile < tileEnd; tile++) MultiplyTile(path, w, mode, scratch, output, tile, first, last);
+        }
+    }
+
+    private static void MultiplyTile(KernelPath path, in Int4View w, ActivationMode mode, ActivationScratch scratch, float* output,
+        int tile, int firstToken, int lastToken)
+    {
         float* result = stackalloc float[Int4Matrix.TileRows];
         int blocks = w.KPadded / w.BlockSize;
-        for (int tile = tileBegin; tile < tileEnd; tile++)
+        int rowBase = tile * Int4Matrix.TileRows;
+        int rowCount = Math.Min(Int4Matrix.TileRows, w.Rows - rowBase);
+        for (int t = firstToken; t < lastToken; t++)
         {
-            int rowBase = tile * Int4Matrix.TileRows;
-            int rowCount = Math.Min(Int4Matrix.TileRows, w.Rows - rowBase);
-            for (int t = 0; t < tokens; t++)
+            if (mode == ActivationMode.Int8)
             {
-                if (mode == ActivationMode.Int8)
+                sbyte* x = scratch.Int8 + (long)t * w.KPadded;
+                float* scales = scratch.BlockScales + (long)t * blocks;
+                int* sums = scratch.BlockSums + (long)t * blocks;
+                switch (path)
                 {
-                    sbyte* x = scratch.Int8 + (long)t * w.KPadded;
-                    float* scales = scratch.BlockScales + (long)t * blocks;
-                    int* sums = scratch.BlockSums + (long)t * blocks;
-                    switch (path)
-                    {
-                        case KernelPath.Avx512: TileInt8Avx512(w, tile, x, scales, sums, result); break;
-                        case KernelPath.Avx2Vnni: TileInt8Avx2(w, tile, x, scales, sums, result, vnni: true); break;
-                        case KernelPath.Avx2: TileInt8Avx2(w, tile, x, scales, sums, result, vnni: false); break;
-                        case KernelPath.Vector128: TileInt8Vector128(w, tile, x, scales, sums, result); break;
-                        default: TileInt8Scalar(w, tile, x, scales, sums, result); break;
-                    }
+                    case KernelPath.Avx512: TileInt8Avx512(w, tile, x, scales, sums, result); break;
+                    case KernelPath.Avx2Vnni: TileInt8Avx2(w, tile, x, scales, sums, result, vnni: true); break;
+                    case KernelPath.Avx2: TileInt8Avx2(w, tile, x, scales, sums, result, vnni: false); break;
+                    case KernelPath.Vector128: TileInt8Vector128(w, tile, x, scales, sums, result); break;
+                    default: TileInt8Scalar(w, tile, x, scales, sums, result); break;
                 }
-                else
-                {
-                    float* x = scratch.Float32 + (long)t * w.KPadded;
-                    float* groupSums = scratch.GroupSums + (long)t * w.Groups;
-                    switch (path)
-                    {
-                        case KernelPath.Avx512: TileFloat32Avx512(w, tile, x, groupSums, result); break;
-                        case KernelPath.Avx2Vnni or KernelPath.Avx2: TileFloat32Avx2(w, tile, x, groupSums, result); break;
-                        case KernelPath.Vector128: TileFloat32Vector128(w, tile, x, groupSums, result); break;
-                        default: TileFloat32Scalar(w, tile, x, groupSums, result); break;
-                    }
-                }
-                float* o = output + (long)t * w.Rows + rowBase;
-                for (int r = 0; r < rowCount; r++) o[r] = result[r];
             }
+            else
+            {
+                float* x = scratch.Float32 + (long)t * w.KPadded;
+                float* groupSums = scratch.GroupSums + (long)t * w.Groups;
+                switch (path)
+                {
+                    case KernelPath.Avx512: TileFloat32Avx512(w, tile, x, groupSums, result); break;
+                    case KernelPath.Avx2Vnni or KernelPath.Avx2: TileFloat32Avx2(w, tile, x, groupSums, result); break;
+                    case KernelPath.Vector128: TileFloat32Vector128(w, tile, x, groupSums, result); break;
+                    default: TileFloat32Scalar(w, tile, x, groupSums, result); break;
+                }
+            }
+            float* o = output + (long)t * w.Rows + rowBase;
+            for (int r = 0; r < rowCount; r++) o[r] = result[r];
         }
     }
 
