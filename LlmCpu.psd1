@@ -11,6 +11,7 @@
     CmdletsToExport      = @(
         'Import-Model'
         'Invoke-Generation'
+        'ConvertTo-Int4Model'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -59,6 +59,9 @@ public sealed class LanguageModel : IDisposable
 
     public TextTokenizer Tokenizer { get; }
 
+    /// <summary>The quantization report embedded in an INT4 model file, or null for other files.</summary>
+    public Formats.Llmc.QuantizationReport? Quantization { get; init; }
+
     public override string ToString() => $"{Name} ({Architecture}, {Precision})";
 
     public void Dispose()

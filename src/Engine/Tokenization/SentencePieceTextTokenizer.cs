@@ -6,16 +6,25 @@ namespace LlmCpu.Engine.Tokenization;
 public sealed class SentencePieceTextTokenizer : TextTokenizer
 {
     private readonly SentencePieceTokenizer _tokenizer;
+    private readonly byte[] _modelBytes;
 
-    private SentencePieceTextTokenizer(SentencePieceTokenizer tokenizer) => _tokenizer = tokenizer;
-
-    public static SentencePieceTextTokenizer Load(string path)
+    private SentencePieceTextTokenizer(SentencePieceTokenizer tokenizer, byte[] modelBytes)
     {
-        using var stream = File.OpenRead(path);
+        _tokenizer = tokenizer;
+        _modelBytes = modelBytes;
+    }
+
+    public static SentencePieceTextTokenizer Load(string path) => Load(File.ReadAllBytes(path), path);
+
+    /// <summary>Loads a serialized SentencePiece ModelProto; <paramref name="sourcePath"/> names it in errors.</summary>
+    public static SentencePieceTextTokenizer Load(byte[] modelBytes, string sourcePath)
+    {
+        string path = sourcePath;
+        using var stream = new MemoryStream(modelBytes, writable: false);
         try
         {
             // BOS is added by Encode on request, not by the library, so that callers control it.
-            return new SentencePieceTextTokenizer(LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false));
+            return new SentencePieceTextTokenizer(LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false), modelBytes);
         }
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or NotSupportedException or FormatException
                                    or Google.Protobuf.InvalidProtocolBufferException)
@@ -40,5 +49,13 @@ public sealed class SentencePieceTextTokenizer : TextTokenizer
         return result;
     }
 
-    public override string Decode(IEnumerable<int> ids) => _tokenizer.Decode(ids, considerSpecialTokens: false);
+    /// <summary>The serialized SentencePiece model, for embedding it in other model files.</summary>
+    public ReadOnlySpan<byte> ModelBytes => _modelBytes;
+
+    /// <summary>Ids outside the vocabulary (a model may have more output rows than pieces) decode to nothing.</summary>
+    public override string Decode(IEnumerable<int> ids)
+    {
+        int count = VocabularySize;
+        return _tokenizer.Decode(ids.Where(id => (uint)id < (uint)count), considerSpecialTokens: false);
+    }
 }

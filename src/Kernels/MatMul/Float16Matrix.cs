@@ -11,19 +11,29 @@ namespace LlmCpu.Kernels.MatMul;
 public sealed unsafe class Float16Matrix : WeightMatrix
 {
     private const int Slice = 512;
-    private readonly NativeBuffer _weights;
+    private readonly NativeBuffer? _owned;
+    private readonly Half* _weights;
 
     public Float16Matrix(int rows, int columns) : base(rows, columns)
     {
-        _weights = new NativeBuffer((long)rows * columns * sizeof(ushort));
+        _owned = new NativeBuffer((long)rows * columns * sizeof(ushort));
+        _weights = (Half*)_owned.Pointer;
     }
+
+    private Float16Matrix(int rows, int columns, Half* weights) : base(rows, columns) => _weights = weights;
+
+    /// <summary>A matrix over row-major FP16 weights the caller keeps alive (for example, in a mapped file).</summary>
+    public static Float16Matrix FromMemory(int rows, int columns, Half* weights) => new(rows, columns, weights);
+
+    /// <summary>Start of the row-major weights, for writing them to a file unchanged.</summary>
+    public nint RawWeights => (nint)_weights;
 
     public override string Format => "F16";
 
     public override long ByteSize => (long)Rows * Columns * sizeof(ushort);
 
     /// <summary>Row <paramref name="row"/> of the weights, for filling at load time.</summary>
-    public Span<Half> RowSpan(int row) => new((Half*)_weights.Pointer + (long)row * Columns, Columns);
+    public Span<Half> RowSpan(int row) => new(_weights + (long)row * Columns, Columns);
 
     public override void MultiplyRows(float* input, float* output, int tokens, int rowBegin, int rowEnd, ActivationScratch scratch)
     {
@@ -31,7 +41,7 @@ public sealed unsafe class Float16Matrix : WeightMatrix
         Span<float> widened = stackalloc float[Slice];
         for (int n = rowBegin; n < rowEnd; n++)
         {
-            Half* row = (Half*)_weights.Pointer + (long)n * k;
+            Half* row = _weights + (long)n * k;
             for (int t = 0; t < tokens; t++) output[(long)t * Rows + n] = 0;
             for (int start = 0; start < k; start += Slice)
             {
@@ -45,11 +55,11 @@ public sealed unsafe class Float16Matrix : WeightMatrix
     }
 
     public override void DequantizeRow(int row, Span<float> destination) =>
-        TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((Half*)_weights.Pointer + (long)row * Columns, Columns), destination);
+        TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(_weights + (long)row * Columns, Columns), destination);
 
     public override void Dispose()
     {
-        _weights.Dispose();
+        _owned?.Dispose();
         base.Dispose();
     }
 }

@@ -33,41 +33,96 @@ public sealed unsafe class Int4Matrix : WeightMatrix
     public const int ChunkSize = 32;
     public const int ChunkBytes = TileRows * ChunkSize / 2;
 
-    private readonly NativeBuffer _quants;
-    private readonly NativeBuffer _scales;
-    private readonly NativeBuffer? _zeros;
+    private readonly byte* _quants;
+    private readonly ushort* _scales;
+    private readonly byte* _zeros;
+    private readonly NativeBuffer[] _owned;
 
-    public Int4Matrix(int rows, int columns, Int4Format format, ActivationMode activations = ActivationMode.Int8) : base(rows, columns)
+    /// <summary>An all-zero matrix in memory it owns, to be filled with <see cref="QuantizeRow"/> or <see cref="SetGroup"/>.</summary>
+    public Int4Matrix(int rows, int columns, Int4Format format, ActivationMode activations = ActivationMode.Int8)
+        : this(rows, columns, format, activations, external: null)
     {
-        format.Validate();
-        Int4Format = format;
-        Activations = activations;
-        int chunks = (columns + ChunkSize - 1) / ChunkSize;
-        if (format.GroupSize == Int4Format.PerChannel)
-        {
-            KPadded = chunks * ChunkSize;
-            GroupSize = KPadded;
-            // Activation blocks: the largest of 128, 64, 32 that divides the row.
-            BlockSize = KPadded % 128 == 0 ? 128 : KPadded % 64 == 0 ? 64 : 32;
-        }
-        else
-        {
-            GroupSize = format.GroupSize;
-            KPadded = (columns + GroupSize - 1) / GroupSize * GroupSize;
-            BlockSize = GroupSize;
-        }
-        Tiles = (rows + TileRows - 1) / TileRows;
-        Groups = KPadded / GroupSize;
-        _quants = new NativeBuffer((long)Tiles * TileRows * KPadded / 2);
-        _scales = new NativeBuffer((long)Tiles * Groups * TileRows * sizeof(ushort));
-        if (format.Asymmetric) _zeros = new NativeBuffer((long)Tiles * Groups * TileRows);
-        // Until quantized, every weight is its zero point: an all-zero matrix.
-        NativeMemoryFill(_quants, 0x88);
-        if (_zeros != null) NativeMemoryFill(_zeros, 8);
     }
 
-    private static void NativeMemoryFill(NativeBuffer buffer, byte value) =>
-        new Span<byte>(buffer.Pointer, checked((int)buffer.ByteLength)).Fill(value);
+    /// <summary>
+    /// A matrix over arrays that already hold the tile layout (for example, inside a memory-mapped model file);
+    /// the caller keeps that memory alive and unchanged for the life of the matrix.
+    /// </summary>
+    public static Int4Matrix FromMemory(int rows, int columns, Int4Format format, ActivationMode activations, byte* quants, ushort* scales, byte* zeros)
+    {
+        if (format.Asymmetric == (zeros == null)) throw new ArgumentException("Zero points are required exactly when the format is asymmetric.", nameof(zeros));
+        return new Int4Matrix(rows, columns, format, activations, ((nint)quants, (nint)scales, (nint)zeros));
+    }
+
+    private Int4Matrix(int rows, int columns, Int4Format format, ActivationMode activations, (nint Quants, nint Scales, nint Zeros)? external)
+        : base(rows, columns)
+    {
+        var geometry = Int4Geometry.For(rows, columns, format);
+        Int4Format = format;
+        Activations = activations;
+        KPadded = geometry.KPadded;
+        GroupSize = geometry.GroupSize;
+        BlockSize = geometry.BlockSize;
+        Tiles = geometry.Tiles;
+        Groups = geometry.Groups;
+        QuantBytes = geometry.QuantBytes;
+        ScaleBytes = geometry.ScaleBytes;
+        ZeroBytes = geometry.ZeroBytes;
+        if (external is { } memory)
+        {
+            _quants = (byte*)memory.Quants;
+            _scales = (ushort*)memory.Scales;
+            _zeros = (byte*)memory.Zeros;
+            _owned = [];
+            return;
+        }
+        var quants = new NativeBuffer(QuantBytes);
+        var scales = new NativeBuffer(ScaleBytes);
+        var zeros = format.Asymmetric ? new NativeBuffer(ZeroBytes) : null;
+        _owned = zeros == null ? [quants, scales] : [quants, scales, zeros];
+        _quants = (byte*)quants.Pointer;
+        _scales = (ushort*)scales.Pointer;
+        _zeros = zeros == null ? null : (byte*)zeros.Pointer;
+        // Until quantized, every weight is its zero point: an all-zero matrix.
+        Fill(_quants, QuantBytes, 0x88);
+        if (_zeros != null) Fill(_zeros, ZeroBytes, 8);
+    }
+
+    private static void Fill(byte* start, long length, byte value)
+    {
+        for (long offset = 0; offset < length; offset += int.MaxValue)
+            new Span<byte>(start + offset, (int)Math.Min(int.MaxValue, length - offset)).Fill(value);
+    }
+
+    /// <summary>Bytes of the packed quants array ([tile][chunk][pair][32]).</summary>
+    public long QuantBytes { get; }
+
+    /// <summary>Bytes of the FP16 scales array ([tile][group][8]).</summary>
+    public long ScaleBytes { get; }
+
+    /// <summary>Bytes of the zero-point array ([tile][group][8]); 0 when symmetric.</summary>
+    public long ZeroBytes { get; }
+
+    /// <summary>The three arrays as stored, for writing them to a file unchanged.</summary>
+    public (nint Quants, nint Scales, nint Zeros) RawArrays => ((nint)_quants, (nint)_scales, (nint)_zeros);
+
+    /// <summary>
+    /// Sets one group of one row from already-quantized values (0..15, zero point 8 when symmetric): how exactly
+    /// representable formats such as ggml's Q4_0 are repacked without requantizing.
+    /// </summary>
+    public void SetGroup(int row, int group, Half scale, ReadOnlySpan<byte> quants, byte zero = 8)
+    {
+        if ((uint)row >= (uint)Rows || (uint)group >= (uint)Groups) throw new ArgumentOutOfRangeException(nameof(group));
+        if (quants.Length > GroupSize) throw new ArgumentException($"A group holds {GroupSize} values.", nameof(quants));
+        var view = View;
+        view.SetScale(row, group, scale);
+        if (_zeros != null) view.SetZero(row, group, zero);
+        for (int k = 0; k < quants.Length; k++)
+        {
+            if (quants[k] > 15) throw new ArgumentOutOfRangeException(nameof(quants), "4-bit values are 0..15.");
+            view.SetQuant(row, group * GroupSize + k, quants[k]);
+        }
+    }
 
     public Int4Format Int4Format { get; }
 
@@ -89,11 +144,11 @@ public sealed unsafe class Int4Matrix : WeightMatrix
 
     public override string Format => Int4Format.ToString();
 
-    public override long ByteSize => _quants.ByteLength + _scales.ByteLength + (_zeros?.ByteLength ?? 0);
+    public override long ByteSize => QuantBytes + ScaleBytes + ZeroBytes;
 
     public override int RowGrain => TileRows;
 
-    internal Int4View View => new(this, (byte*)_quants.Pointer, (ushort*)_scales.Pointer, _zeros == null ? null : (byte*)_zeros.Pointer);
+    internal Int4View View => new(this, _quants, _scales, _zeros);
 
     /// <summary>Quantizes row-major FP32 weights (Rows x Columns) with round-to-nearest.</summary>
     public static Int4Matrix Quantize(ReadOnlySpan<float> weights, int rows, int columns, Int4Format format, ActivationMode activations = ActivationMode.Int8)
@@ -151,9 +206,7 @@ public sealed unsafe class Int4Matrix : WeightMatrix
 
     public override void Dispose()
     {
-        _quants.Dispose();
-        _scales.Dispose();
-        _zeros?.Dispose();
+        foreach (var buffer in _owned) buffer.Dispose();
         base.Dispose();
     }
 }

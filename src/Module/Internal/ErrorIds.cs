@@ -10,4 +10,5 @@ internal static class ErrorIds
     public const string BundledModelMissing = "BundledModelMissing";
     public const string GenerationArgumentInvalid = "GenerationArgumentInvalid";
     public const string GenerationFailed = "GenerationFailed";
+    public const string DestinationExists = "DestinationExists";
 }

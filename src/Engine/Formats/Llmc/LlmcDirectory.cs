@@ -1,0 +1,94 @@
+using System.Text.Json.Serialization;
+
+namespace LlmCpu.Engine.Formats.Llmc;
+
+/// <summary>Where a blob is in the file and its XXH64, as hexadecimal.</summary>
+public sealed record LlmcBlob(long Offset, long Length, string Xxh64);
+
+/// <summary>One tensor: its kind ("int4", "f16", "f32"), shape, quantization and blobs.</summary>
+public sealed record LlmcTensor
+{
+    public required string Name { get; init; }
+
+    public required string Kind { get; init; }
+
+    public required int Rows { get; init; }
+
+    public required int Columns { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? GroupSize { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public bool? Asymmetric { get; init; }
+
+    /// <summary>The arrays: "data" for float tensors; "quants", "scales" and (asymmetric) "zeros" for INT4.</summary>
+    public required Dictionary<string, LlmcBlob> Blobs { get; init; }
+}
+
+/// <summary>The file's directory (UTF-8 JSON at the end of the file).</summary>
+public sealed record LlmcDirectory
+{
+    public required string Name { get; init; }
+
+    public required LlmcConfig Config { get; init; }
+
+    public required string TokenizerKind { get; init; }
+
+    public required LlmcBlob Tokenizer { get; init; }
+
+    public required QuantizationReport Quantization { get; init; }
+
+    public required List<LlmcTensor> Tensors { get; init; }
+}
+
+/// <summary>The model configuration as stored (ModelConfig's fields).</summary>
+public sealed record LlmcConfig(string Architecture, int EmbeddingLength, int LayerCount, int HeadCount, int KvHeadCount,
+    int FeedForwardLength, int VocabularySize, int ContextLength, float NormEpsilon, float RopeTheta, bool TiedEmbeddings,
+    int BosTokenId, int[] EosTokenIds);
+
+/// <summary>How the weights were quantized and, when measured, how close the result is to the float model.</summary>
+public sealed record QuantizationReport
+{
+    public required string Recipe { get; init; }
+
+    public required string Format { get; init; }
+
+    public required int GroupSize { get; init; }
+
+    public required bool Asymmetric { get; init; }
+
+    public required string Activations { get; init; }
+
+    /// <summary>Precision kept for the token embedding and output projection.</summary>
+    public required string EdgePrecision { get; init; }
+
+    public required string SourcePrecision { get; init; }
+
+    public required string Source { get; init; }
+
+    public required string CreatedBy { get; init; }
+
+    public required DateTimeOffset Created { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public AccuracyReport? Accuracy { get; init; }
+}
+
+/// <summary>Agreement of the quantized model with the float model on an evaluation text.</summary>
+public sealed record AccuracyReport
+{
+    public required int Tokens { get; init; }
+
+    public required double FloatPerplexity { get; init; }
+
+    public required double QuantizedPerplexity { get; init; }
+
+    /// <summary>Mean KL divergence of the quantized next-token distribution from the float one, in nats.</summary>
+    public required double MeanKlDivergence { get; init; }
+
+    /// <summary>Share of positions where both models rank the same token first.</summary>
+    public required double TopTokenAgreement { get; init; }
+
+    public double PerplexityIncrease => FloatPerplexity > 0 ? QuantizedPerplexity / FloatPerplexity - 1 : 0;
+}

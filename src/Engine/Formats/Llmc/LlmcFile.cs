@@ -1,0 +1,136 @@
+using System.Text.Json;
+
+namespace LlmCpu.Engine.Formats.Llmc;
+
+/// <summary>
+/// An LlmCpu INT4 model file, mapped and checked: header, directory and (unless told not to) the checksum of every
+/// blob. Blobs are used in place; the file stays mapped until this object is disposed.
+/// </summary>
+public sealed unsafe class LlmcFile : IDisposable
+{
+    private readonly MappedFile _file;
+
+    private LlmcFile(MappedFile file, LlmcDirectory directory)
+    {
+        _file = file;
+        Directory = directory;
+    }
+
+    public string Path => _file.Path;
+
+    public long Length => _file.Length;
+
+    public LlmcDirectory Directory { get; }
+
+    public static LlmcFile Open(string path, bool verifyChecksums = true)
+    {
+        var file = new MappedFile(path);
+        try
+        {
+            var directory = ReadDirectory(file);
+            var result = new LlmcFile(file, directory);
+            result.CheckBlobs(verifyChecksums);
+            return result;
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    private static LlmcDirectory ReadDirectory(MappedFile file)
+    {
+        string path = file.Path;
+        if (file.Length < LlmcLayout.HeaderSize) throw new ModelFormatException(path, "header", $"file is {file.Length} bytes, shorter than the {LlmcLayout.HeaderSize}-byte header");
+        var header = file.Span(0, LlmcLayout.HeaderSize);
+        if (!header[..8].SequenceEqual(LlmcLayout.Magic)) throw new ModelFormatException(path, "magic", "is not LLMCINT4: not an LlmCpu INT4 model file");
+        uint version = BitConverter.ToUInt32(header[8..]);
+        if (version != LlmcLayout.Version) throw new ModelNotSupportedException(path, "version", $"{version} is not supported (this engine reads version {LlmcLayout.Version})");
+        if (BitConverter.ToUInt64(header[48..]) != XxHash64.Hash(header[..48])) throw new ModelFormatException(path, "header checksum", "does not match: the header is damaged");
+        long directoryOffset = BitConverter.ToInt64(header[16..]);
+        long directoryLength = BitConverter.ToInt64(header[24..]);
+        long fileLength = BitConverter.ToInt64(header[40..]);
+        if (fileLength != file.Length) throw new ModelFormatException(path, "file length", $"the header records {fileLength} bytes but the file has {file.Length}: it is truncated or has trailing data");
+        if (directoryOffset < LlmcLayout.HeaderSize || directoryLength <= 0 || directoryLength > int.MaxValue || directoryOffset > file.Length - directoryLength)
+            throw new ModelFormatException(path, "directory offset", $"[{directoryOffset}, +{directoryLength}] is outside the file");
+        var directoryBytes = file.Span(directoryOffset, (int)directoryLength);
+        if (BitConverter.ToUInt64(header[32..]) != XxHash64.Hash(directoryBytes)) throw new ModelFormatException(path, "directory checksum", "does not match: the directory is damaged");
+        LlmcDirectory? directory;
+        try
+        {
+            directory = JsonSerializer.Deserialize<LlmcDirectory>(directoryBytes, LlmcWriter.Json);
+        }
+        catch (JsonException ex)
+        {
+            throw new ModelFormatException(path, "directory", ex.Message, ex);
+        }
+        return directory ?? throw new ModelFormatException(path, "directory", "is empty");
+    }
+
+    private void CheckBlobs(bool verifyChecksums)
+    {
+        long limit = BitConverter.ToInt64(_file.Span(16, 8));
+        CheckBlob(Directory.Tokenizer, "tokenizer", Directory.Tokenizer.Length, limit, verifyChecksums);
+        foreach (var tensor in Directory.Tensors)
+        {
+            if (tensor.Rows <= 0 || tensor.Columns <= 0) throw new ModelFormatException(Path, $"tensor '{tensor.Name}' shape", $"{tensor.Rows}x{tensor.Columns} is not positive");
+            foreach (var (name, blob) in tensor.Blobs)
+                CheckBlob(blob, $"tensor '{tensor.Name}' {name}", ExpectedLength(tensor, name), limit, verifyChecksums);
+        }
+    }
+
+    /// <summary>The byte length a blob must have for its tensor's shape; computed with overflow checks.</summary>
+    private long ExpectedLength(LlmcTensor tensor, string blob)
+    {
+        try
+        {
+            checked
+            {
+                long elements = (long)tensor.Rows * tensor.Columns;
+                return (tensor.Kind, blob) switch
+                {
+                    ("f32", "data") => elements * 4,
+                    ("f16", "data") => elements * 2,
+                    ("int4", _) => Int4Lengths(tensor, blob),
+                    _ => throw new ModelFormatException(Path, $"tensor '{tensor.Name}' {blob}", $"is not a blob of a '{tensor.Kind}' tensor"),
+                };
+            }
+        }
+        catch (OverflowException)
+        {
+            throw new ModelFormatException(Path, $"tensor '{tensor.Name}' shape", "byte size overflows");
+        }
+    }
+
+    private long Int4Lengths(LlmcTensor tensor, string blob)
+    {
+        var format = new Kernels.Quantization.Int4Format(tensor.GroupSize ?? 0, tensor.Asymmetric ?? false);
+        try { format.Validate(); }
+        catch (ArgumentOutOfRangeException) { throw new ModelFormatException(Path, $"tensor '{tensor.Name}' groupSize", $"{tensor.GroupSize} is not 32, 64, 128 or -1"); }
+        var geometry = Kernels.Quantization.Int4Geometry.For(tensor.Rows, tensor.Columns, format);
+        return blob switch
+        {
+            "quants" => geometry.QuantBytes,
+            "scales" => geometry.ScaleBytes,
+            "zeros" when format.Asymmetric => geometry.ZeroBytes,
+            _ => throw new ModelFormatException(Path, $"tensor '{tensor.Name}' {blob}", "is not a blob of this INT4 tensor"),
+        };
+    }
+
+    private void CheckBlob(LlmcBlob blob, string field, long expectedLength, long limit, bool verifyChecksum)
+    {
+        if (blob.Length != expectedLength) throw new ModelFormatException(Path, field + " length", $"is {blob.Length}, expected {expectedLength}");
+        if (blob.Offset < LlmcLayout.HeaderSize || blob.Offset % LlmcLayout.Alignment != 0 || blob.Offset > limit - blob.Length)
+            throw new ModelFormatException(Path, field + " offset", $"{blob.Offset} is misaligned or outside the data area");
+        if (verifyChecksum && XxHash64.Hash(_file.Pointer + blob.Offset, blob.Length).ToString("x16") != blob.Xxh64)
+            throw new ModelFormatException(Path, field + " checksum", "does not match: the data is damaged");
+    }
+
+    /// <summary>Start of a blob's bytes in the mapping.</summary>
+    public byte* Pointer(LlmcBlob blob) => _file.Pointer + blob.Offset;
+
+    public byte[] ReadBytes(LlmcBlob blob) => _file.Span(blob.Offset, checked((int)blob.Length)).ToArray();
+
+    public void Dispose() => _file.Dispose();
+}

@@ -1,0 +1,21 @@
+namespace LlmCpu.Engine.Formats.Llmc;
+
+/// <summary>
+/// Constants of the LlmCpu INT4 model file (.llmc); docs/file-format.md is the specification.
+/// </summary>
+public static class LlmcLayout
+{
+    /// <summary>"LLMCINT4" in ASCII.</summary>
+    public static ReadOnlySpan<byte> Magic => "LLMCINT4"u8;
+
+    public const uint Version = 1;
+
+    /// <summary>Every blob and the directory start on a multiple of this, so mapped arrays are cache-line aligned.</summary>
+    public const int Alignment = 64;
+
+    public const int HeaderSize = 64;
+
+    public const string Extension = ".llmc";
+
+    public static long Align(long offset) => (offset + Alignment - 1) / Alignment * Alignment;
+}

@@ -1,0 +1,60 @@
+using LlmCpu.Engine.Diagnostics;
+using LlmCpu.Engine.Formats.Llmc;
+using LlmCpu.Engine.Tokenization;
+
+namespace LlmCpu.Engine.Models;
+
+/// <summary>Writes a loaded model as an LlmCpu INT4 model file, tensors in their kernel layout.</summary>
+public static class LlmcModelWriter
+{
+    public static void Write(LanguageModel model, string destination, QuantizationReport report, bool overwrite,
+        IEngineLog? log = null, CancellationToken cancellation = default)
+    {
+        log ??= NullEngineLog.Instance;
+        if (model.Tokenizer is not SentencePieceTextTokenizer tokenizer)
+            throw new ModelNotSupportedException(model.Path, "tokenizer", $"a {model.Tokenizer.Kind} tokenizer cannot be embedded in an INT4 model file yet (SentencePiece can)");
+        var c = model.Config;
+        var w = model.Weights;
+        using var writer = new LlmcWriter(destination, overwrite);
+        writer.AddMatrix(LlmcTensorNames.TokenEmbedding, w.TokenEmbedding);
+        for (int i = 0; i < w.Layers.Count; i++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            log.Progress("Writing INT4 model", $"layer {i + 1} of {w.Layers.Count}", 100 * i / w.Layers.Count);
+            var layer = w.Layers[i];
+            writer.AddVector(LlmcTensorNames.AttentionNorm(i), layer.AttentionNorm);
+            writer.AddMatrix(LlmcTensorNames.QueryKeyValue(i), layer.QueryKeyValue);
+            writer.AddMatrix(LlmcTensorNames.AttentionOutput(i), layer.AttentionOutput);
+            writer.AddVector(LlmcTensorNames.FeedForwardNorm(i), layer.FeedForwardNorm);
+            writer.AddMatrix(LlmcTensorNames.GateUp(i), layer.GateUp);
+            writer.AddMatrix(LlmcTensorNames.Down(i), layer.Down);
+        }
+        writer.AddVector(LlmcTensorNames.OutputNorm, w.OutputNorm);
+        if (!ReferenceEquals(w.Output, w.TokenEmbedding)) writer.AddMatrix(LlmcTensorNames.Output, w.Output);
+        cancellation.ThrowIfCancellationRequested();
+        var config = new LlmcConfig(c.Architecture, c.EmbeddingLength, c.LayerCount, c.HeadCount, c.KvHeadCount, c.FeedForwardLength,
+            c.VocabularySize, c.ContextLength, c.NormEpsilon, c.RopeTheta, ReferenceEquals(w.Output, w.TokenEmbedding), c.BosTokenId, [.. c.EosTokenIds]);
+        writer.Complete(model.Name, config, tokenizer.Kind, tokenizer.ModelBytes, report);
+        log.Progress("Writing INT4 model", "done", 100);
+    }
+}
+
+/// <summary>Tensor names inside an LlmCpu INT4 model file.</summary>
+public static class LlmcTensorNames
+{
+    public const string TokenEmbedding = "token_embedding";
+    public const string Output = "output";
+    public const string OutputNorm = "output_norm";
+
+    public static string AttentionNorm(int layer) => $"layers.{layer}.attn_norm";
+
+    public static string QueryKeyValue(int layer) => $"layers.{layer}.qkv";
+
+    public static string AttentionOutput(int layer) => $"layers.{layer}.attn_output";
+
+    public static string FeedForwardNorm(int layer) => $"layers.{layer}.ffn_norm";
+
+    public static string GateUp(int layer) => $"layers.{layer}.gate_up";
+
+    public static string Down(int layer) => $"layers.{layer}.down";
+}
