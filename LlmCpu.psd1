@@ -12,6 +12,7 @@
         'Import-Model'
         'Invoke-Generation'
         'ConvertTo-Int4Model'
+        'New-SyntheticModel'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -4,12 +4,13 @@ using LlmCpu.Bench;
 // dotnet run -c Release --project bench/LlmCpu.Bench -- gemv | gemm | handoff   (figures as JSON lines)
 // dotnet run -c Release --project bench/LlmCpu.Bench -- bdn [BenchmarkDotNet arguments]
 string command = args.Length > 0 ? args[0].ToLowerInvariant() : "help";
-int rounds = args.Length > 1 && int.TryParse(args[1], out int r) ? r : 0;
+int rounds = args.Length > 1 && command != "profile" && int.TryParse(args[1], out int r) ? r : 0;
 switch (command)
 {
     case "gemv": FigureCommands.Gemv(rounds > 0 ? rounds : 50); break;
     case "gemm": FigureCommands.Gemm(rounds > 0 ? rounds : 3); break;
     case "handoff": FigureCommands.HandOff(); break;
+    case "profile": ModelProfile.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : Environment.ProcessorCount); break;
     case "bdn": BenchmarkSwitcher.FromAssembly(typeof(Int4GemvBenchmarks).Assembly).Run(args[1..]); break;
     default:
         Console.Error.WriteLine("Commands: gemv [rounds], gemm [rounds], handoff, bdn [BenchmarkDotNet arguments]");

@@ -30,6 +30,8 @@ public static unsafe class LlmcModelLoader
             config.Validate(path);
             if (d.TokenizerKind != "SentencePiece") throw new ModelNotSupportedException(path, "tokenizerKind", $"'{d.TokenizerKind}' is not supported");
             var tokenizer = SentencePieceTextTokenizer.Load(file.ReadBytes(d.Tokenizer), path);
+            if (tokenizer.VocabularySize > config.VocabularySize)
+                throw new ModelFormatException(path, "tokenizer", $"{tokenizer.VocabularySize} pieces exceed the vocabulary of {config.VocabularySize}");
             if (options.Precision is not (ModelPrecision.AsStored or ModelPrecision.Int4))
                 options.Log.Warning($"'{path}' is an INT4 model file; it loads as stored ({d.Quantization.Format}), not as {options.Precision}.");
 

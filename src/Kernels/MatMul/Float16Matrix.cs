@@ -1,12 +1,16 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using LlmCpu.Kernels.Memory;
+using LlmCpu.Kernels.Ops;
 
 namespace LlmCpu.Kernels.MatMul;
 
 /// <summary>
-/// FP16 weights, row-major, multiplied by FP32 activations: each row is widened to FP32 a slice at a time on the
-/// stack and dotted with the activations. Half the bytes of FP32 for the same results (FP16 values are exact in FP32).
-/// The widening and the dot product are TensorPrimitives', which pick AVX-512, AVX2 or 128-bit code by hardware.
+/// FP16 weights, row-major, multiplied by FP32 activations. Half the bytes of FP32 for the same results (FP16 values
+/// are exact in FP32). With AVX2 the halves are widened in registers; otherwise each row is widened a slice at a time
+/// on the stack with TensorPrimitives (which picks 512-, 256- or 128-bit code by hardware) and dotted.
 /// </summary>
 public sealed unsafe class Float16Matrix : WeightMatrix
 {
@@ -35,8 +39,14 @@ public sealed unsafe class Float16Matrix : WeightMatrix
     /// <summary>Row <paramref name="row"/> of the weights, for filling at load time.</summary>
     public Span<Half> RowSpan(int row) => new(_weights + (long)row * Columns, Columns);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void MultiplyRows(float* input, float* output, int tokens, int rowBegin, int rowEnd, ActivationScratch scratch)
     {
+        if (Avx2.IsSupported && Fma.IsSupported && KernelDispatch.Best >= KernelPath.Avx2)
+        {
+            MultiplyRowsAvx2(input, output, tokens, rowBegin, rowEnd);
+            return;
+        }
         int k = Columns;
         Span<float> widened = stackalloc float[Slice];
         for (int n = rowBegin; n < rowEnd; n++)
@@ -50,6 +60,33 @@ public sealed unsafe class Float16Matrix : WeightMatrix
                 TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(row + start, length), w);
                 for (int t = 0; t < tokens; t++)
                     output[(long)t * Rows + n] += TensorPrimitives.Dot(w, new ReadOnlySpan<float>(input + (long)t * k + start, length));
+            }
+        }
+    }
+
+    /// <summary>AVX2: eight halves widened exactly in registers and multiplied with x by FMA, four accumulators deep.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void MultiplyRowsAvx2(float* input, float* output, int tokens, int rowBegin, int rowEnd)
+    {
+        int k = Columns, whole = k / 32 * 32;
+        for (int n = rowBegin; n < rowEnd; n++)
+        {
+            ushort* row = (ushort*)(_weights + (long)n * k);
+            for (int t = 0; t < tokens; t++)
+            {
+                float* x = input + (long)t * k;
+                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                int i = 0;
+                for (; i < whole; i += 32)
+                {
+                    a0 = Fma.MultiplyAdd(HalfConversion.ToSingle8(row + i), Vector256.Load(x + i), a0);
+                    a1 = Fma.MultiplyAdd(HalfConversion.ToSingle8(row + i + 8), Vector256.Load(x + i + 8), a1);
+                    a2 = Fma.MultiplyAdd(HalfConversion.ToSingle8(row + i + 16), Vector256.Load(x + i + 16), a2);
+                    a3 = Fma.MultiplyAdd(HalfConversion.ToSingle8(row + i + 24), Vector256.Load(x + i + 24), a3);
+                }
+                float sum = Vector256.Sum((a0 + a1) + (a2 + a3));
+                for (; i < k; i++) sum += (float)BitConverter.UInt16BitsToHalf(row[i]) * x[i];
+                output[(long)t * Rows + n] = sum;
             }
         }
     }

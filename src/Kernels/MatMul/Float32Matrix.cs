@@ -38,6 +38,7 @@ public sealed unsafe class Float32Matrix : WeightMatrix
     /// <summary>Row <paramref name="row"/> of the weights, for filling at load time.</summary>
     public Span<float> RowSpan(int row) => new(_weights + (long)row * Columns, Columns);
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public override void MultiplyRows(float* input, float* output, int tokens, int rowBegin, int rowEnd, ActivationScratch scratch)
     {
         int k = Columns;

@@ -11,6 +11,7 @@ internal static unsafe partial class Int4MatMul
     /// product accumulates in its own 8-lane int32 register through vpdpbusd (AVX-VNNI) or vpmaddubsw + vpmaddwd.
     /// At the end of a block a horizontal-add tree turns the eight registers into one vector of eight row sums.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static void TileInt8Avx2(in Int4View w, int tile, sbyte* x, float* xScales, int* xSums, float* result, bool vnni)
     {
         int blocks = w.KPadded / w.BlockSize, chunksPerBlock = w.BlockSize / Int4Matrix.ChunkSize;
@@ -84,24 +85,12 @@ internal static unsafe partial class Int4MatMul
             ? Vector256.Create(8)
             : Avx2.ConvertToVector256Int32(w.TileZeros(tile, group));
         var corrected = rowSums - zeros * Vector256.Create(xSum);
-        var scale = HalfToFloat8(w.TileScales(tile, group)) * Vector256.Create(xScale);
+        var scale = Ops.HalfConversion.ToSingle8(w.TileScales(tile, group)) * Vector256.Create(xScale);
         return acc + Avx.ConvertToVector256Single(corrected) * scale;
     }
 
-    /// <summary>
-    /// Eight FP16 values to FP32, exactly: the magnitude bits shifted into a float's exponent/mantissa position and
-    /// scaled by 2^112 (which also makes subnormal halves exact), then the sign.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<float> HalfToFloat8(ushort* halves)
-    {
-        var h = Avx2.ConvertToVector256Int32(halves);
-        var sign = (h & Vector256.Create(0x8000)) << 16;
-        var magnitude = ((h & Vector256.Create(0x7FFF)) << 13).AsSingle() * Vector256.Create(5.192297e33f); // 2^112
-        return (magnitude.AsInt32() | sign).AsSingle();
-    }
-
     /// <summary>FP32 activations: nibbles widened to int32 and to float, multiplied with x by FMA, summed per group.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static void TileFloat32Avx2(in Int4View w, int tile, float* x, float* groupSums, float* result)
     {
         byte* tq = w.Tile(tile);

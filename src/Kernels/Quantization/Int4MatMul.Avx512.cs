@@ -11,6 +11,7 @@ internal static unsafe partial class Int4MatMul
     /// register and ">> 4" rows 1 and 3. The activations are repeated in both halves, and vpmaddubsw + vpmaddwd
     /// accumulate two rows per 512-bit register. (.NET exposes no 512-bit VNNI, so vpdpbusd is not used here.)
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static void TileInt8Avx512(in Int4View w, int tile, sbyte* x, float* xScales, int* xSums, float* result)
     {
         int blocks = w.KPadded / w.BlockSize, chunksPerBlock = w.BlockSize / Int4Matrix.ChunkSize;
@@ -45,6 +46,7 @@ internal static unsafe partial class Int4MatMul
     private static Vector512<byte> High(Vector512<byte> v, Vector512<byte> mask) => Avx512BW.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
 
     /// <summary>FP32 activations: 16 nibbles at a time widened (vpmovzxbd) to floats and multiplied with x by FMA.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static void TileFloat32Avx512(in Int4View w, int tile, float* x, float* groupSums, float* result)
     {
         byte* tq = w.Tile(tile);

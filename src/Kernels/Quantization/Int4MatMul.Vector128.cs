@@ -8,6 +8,7 @@ internal static unsafe partial class Int4MatMul
     /// Portable 128-bit path (SSE2, ARM64 AdvSimd): nibbles and activations widened to 16 bits, multiplied (the
     /// products fit: 15 x 127), widened to 32 bits and summed; one row at a time, finished as the reference does.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static void TileInt8Vector128(in Int4View w, int tile, sbyte* x, float* xScales, int* xSums, float* result)
     {
         int blocks = w.KPadded / w.BlockSize, chunksPerBlock = w.BlockSize / Int4Matrix.ChunkSize;
@@ -47,6 +48,7 @@ internal static unsafe partial class Int4MatMul
     }
 
     /// <summary>FP32 activations, 4 lanes at a time.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static void TileFloat32Vector128(in Int4View w, int tile, float* x, float* groupSums, float* result)
     {
         byte* tq = w.Tile(tile);

@@ -20,6 +20,7 @@ internal static unsafe partial class Int4MatMul
     /// <summary>Activation bytes a token block may occupy, so that it stays in L2 while every tile of a range passes over it.</summary>
     private const int TokenBlockBytes = 256 * 1024;
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static void Multiply(KernelPath path, in Int4View w, ActivationMode mode, ActivationScratch scratch, float* output,
         int tokens, int tileBegin, int tileEnd)
     {
@@ -34,6 +35,7 @@ internal static unsafe partial class Int4MatMul
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static void MultiplyTile(KernelPath path, in Int4View w, ActivationMode mode, ActivationScratch scratch, float* output,
         int tile, int firstToken, int lastToken)
     {
@@ -77,6 +79,7 @@ internal static unsafe partial class Int4MatMul
     private static float HalfToFloat(ushort bits) => (float)BitConverter.UInt16BitsToHalf(bits);
 
     /// <summary>The reference: one weight at a time, exactly the arithmetic the header describes.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static void TileInt8Scalar(in Int4View w, int tile, sbyte* x, float* xScales, int* xSums, float* result)
     {
         int blocks = w.KPadded / w.BlockSize, chunksPerBlock = w.BlockSize / Int4Matrix.ChunkSize;
@@ -106,6 +109,7 @@ internal static unsafe partial class Int4MatMul
     }
 
     /// <summary>The reference for FP32 activations: out[r] = sum over groups of scale * (sum(q * x) - zero * sum(x)).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static void TileFloat32Scalar(in Int4View w, int tile, float* x, float* groupSums, float* result)
     {
         byte* tq = w.Tile(tile);

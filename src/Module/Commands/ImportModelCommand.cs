@@ -29,7 +29,7 @@ public sealed class ImportModelCommand : PSCmdlet
 
     /// <summary>A path taken literally, without wildcard expansion.</summary>
     [Parameter(Mandatory = true, ParameterSetName = ParameterSets.LiteralPath, ValueFromPipelineByPropertyName = true)]
-    [Alias("PSPath", "LP")]
+    [Alias("PSPath", "LP", "FullName")]
     [ValidateNotNullOrEmpty]
     public string[]? LiteralPath { get; set; }
 

@@ -11,4 +11,5 @@ internal static class ErrorIds
     public const string GenerationArgumentInvalid = "GenerationArgumentInvalid";
     public const string GenerationFailed = "GenerationFailed";
     public const string DestinationExists = "DestinationExists";
+    public const string WriteFailed = "WriteFailed";
 }

@@ -1,0 +1,106 @@
+using LlmCpu.Engine.Diagnostics;
+using LlmCpu.Engine.Formats.Llmc;
+using LlmCpu.Kernels.MatMul;
+using LlmCpu.Kernels.Quantization;
+
+namespace LlmCpu.Engine.Models;
+
+/// <summary>
+/// Writes random-weight models with real shapes, for speed work where real weights of that size cannot be had.
+/// INT4 tensors are filled with random 4-bit codes and scales directly (the same kind of values a quantizer
+/// produces, about N(0, 0.02)), one tensor at a time, so no FP32 copy of a matrix, let alone the model, exists.
+/// </summary>
+public static unsafe class SyntheticModelWriter
+{
+    /// <summary>Scale of a random INT4 group: codes -8..7 times this spread weights over about +-0.04.</summary>
+    private const float TypicalScale = 0.005f;
+
+    public static void WriteLlmc(SyntheticShape shape, string destination, Int4Format format, byte[] sentencePieceTokenizer, int seed,
+        bool overwrite, IEngineLog? log = null, CancellationToken cancellation = default)
+    {
+        log ??= NullEngineLog.Instance;
+        var config = shape.ToConfig();
+        config.Validate(destination);
+        var random = new Xoshiro(seed);
+        int dim = shape.EmbeddingLength, kvDim = config.KvDim, ffn = shape.FeedForwardLength, vocab = shape.VocabularySize;
+        using var writer = new LlmcWriter(destination, overwrite);
+        using (var embedding = RandomFloat16(vocab, dim, random)) writer.AddMatrix(LlmcTensorNames.TokenEmbedding, embedding);
+        var ones = Enumerable.Repeat(1f, dim).ToArray();
+        for (int i = 0; i < shape.LayerCount; i++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            log.Progress("Writing synthetic model", $"layer {i + 1} of {shape.LayerCount}", 100 * i / shape.LayerCount);
+            writer.AddVector(LlmcTensorNames.AttentionNorm(i), ones);
+            using (var m = RandomInt4(dim + 2 * kvDim, dim, format, random)) writer.AddMatrix(LlmcTensorNames.QueryKeyValue(i), m);
+            using (var m = RandomInt4(dim, dim, format, random)) writer.AddMatrix(LlmcTensorNames.AttentionOutput(i), m);
+            writer.AddVector(LlmcTensorNames.FeedForwardNorm(i), ones);
+            using (var m = RandomInt4(2 * ffn, dim, format, random)) writer.AddMatrix(LlmcTensorNames.GateUp(i), m);
+            using (var m = RandomInt4(dim, ffn, format, random)) writer.AddMatrix(LlmcTensorNames.Down(i), m);
+        }
+        writer.AddVector(LlmcTensorNames.OutputNorm, ones);
+        using (var output = RandomFloat16(vocab, dim, random)) writer.AddMatrix(LlmcTensorNames.Output, output);
+        var stored = new LlmcConfig("llama", dim, shape.LayerCount, shape.HeadCount, shape.KvHeadCount, ffn, vocab, shape.ContextLength,
+            config.NormEpsilon, config.RopeTheta, false, 1, [2]);
+        var report = new QuantizationReport
+        {
+            Recipe = "random (synthetic weights)", Format = format.ToString(), GroupSize = format.GroupSize, Asymmetric = format.Asymmetric,
+            Activations = nameof(ActivationMode.Int8), EdgePrecision = "F16", SourcePrecision = "none", Source = shape.Name,
+            CreatedBy = "LlmCpu " + typeof(SyntheticModelWriter).Assembly.GetName().Version?.ToString(3), Created = DateTimeOffset.UtcNow,
+        };
+        writer.Complete($"{shape.Name} (random)", stored, "SentencePiece", sentencePieceTokenizer, report);
+        log.Progress("Writing synthetic model", "done", 100);
+    }
+
+    private static Int4Matrix RandomInt4(int rows, int columns, Int4Format format, Xoshiro random)
+    {
+        var matrix = new Int4Matrix(rows, columns, format);
+        var (quants, scales, zeros) = matrix.RawArrays;
+        random.Fill((byte*)quants, matrix.QuantBytes);
+        var s = (ushort*)scales;
+        for (long i = 0; i < matrix.ScaleBytes / 2; i++) s[i] = BitConverter.HalfToUInt16Bits((Half)(TypicalScale * (0.5f + random.NextFloat())));
+        if (zeros != 0) new Span<byte>((byte*)zeros, checked((int)matrix.ZeroBytes)).Fill(8);
+        return matrix;
+    }
+
+    private static Float16Matrix RandomFloat16(int rows, int columns, Xoshiro random)
+    {
+        var matrix = new Float16Matrix(rows, columns);
+        for (int r = 0; r < rows; r++)
+        {
+            var row = matrix.RowSpan(r);
+            for (int k = 0; k < columns; k++) row[k] = (Half)((random.NextFloat() - 0.5f) * 0.08f);
+        }
+        return matrix;
+    }
+
+    /// <summary>xoshiro256** (Blackman and Vigna): fast, seeded, good enough for random weights.</summary>
+    private sealed class Xoshiro
+    {
+        private ulong _s0, _s1, _s2, _s3;
+
+        public Xoshiro(int seed)
+        {
+            ulong x = (ulong)seed + 0x9E3779B97F4A7C15UL;
+            ulong SplitMix() { x += 0x9E3779B97F4A7C15UL; ulong z = x; z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL; z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL; return z ^ (z >> 31); }
+            _s0 = SplitMix(); _s1 = SplitMix(); _s2 = SplitMix(); _s3 = SplitMix();
+        }
+
+        public ulong Next()
+        {
+            ulong result = System.Numerics.BitOperations.RotateLeft(_s1 * 5, 7) * 9;
+            ulong t = _s1 << 17;
+            _s2 ^= _s0; _s3 ^= _s1; _s1 ^= _s2; _s0 ^= _s3; _s2 ^= t;
+            _s3 = System.Numerics.BitOperations.RotateLeft(_s3, 45);
+            return result;
+        }
+
+        public float NextFloat() => (Next() >> 40) * (1f / (1 << 24));
+
+        public void Fill(byte* destination, long length)
+        {
+            long i = 0;
+            for (; i + 8 <= length; i += 8) *(ulong*)(destination + i) = Next();
+            for (; i < length; i++) destination[i] = (byte)Next();
+        }
+    }
+}
