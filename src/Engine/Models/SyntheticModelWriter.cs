@@ -21,6 +21,9 @@ public static unsafe class SyntheticModelWriter
         log ??= NullEngineLog.Instance;
         var config = shape.ToConfig();
         config.Validate(destination);
+        var tokenizer = Tokenization.SentencePieceTextTokenizer.Load(sentencePieceTokenizer, "tokenizer");
+        if (tokenizer.VocabularySize > shape.VocabularySize)
+            throw new ArgumentException($"The tokenizer has {tokenizer.VocabularySize} pieces, more than the shape's vocabulary of {shape.VocabularySize}.", nameof(sentencePieceTokenizer));
         var random = new Xoshiro(seed);
         int dim = shape.EmbeddingLength, kvDim = config.KvDim, ffn = shape.FeedForwardLength, vocab = shape.VocabularySize;
         using var writer = new LlmcWriter(destination, overwrite);

@@ -16,7 +16,7 @@ public sealed class SyntheticModelWriterTests : IDisposable
     [Fact]
     public void WritesALoadableModelWithTheShapeAskedFor()
     {
-        var shape = new SyntheticShape("tiny", 256, 2, 8, 2, 512, 1000, 128);
+        var shape = new SyntheticShape("tiny", 256, 2, 8, 2, 512, 4096, 128);
         string path = Path.Combine(_dir, "tiny.llmc");
         SyntheticModelWriter.WriteLlmc(shape, path, new Int4Format(32, false), Tokenizer, seed: 7, overwrite: false);
         using var model = ModelLoader.Load(path);
@@ -37,6 +37,14 @@ public sealed class SyntheticModelWriterTests : IDisposable
         using var mb = ModelLoader.Load(b);
         var options = new GenerationOptions { MaxTokens = 8, Sampling = SamplingOptions.Greedy, StopAtEos = false };
         Assert.Equal(new TextGenerator(ma).Generate("x", options).TokenIds, new TextGenerator(mb).Generate("x", options).TokenIds);
+    }
+
+    [Fact]
+    public void AVocabularySmallerThanTheTokenizerIsRefusedBeforeWriting()
+    {
+        var shape = new SyntheticShape("tiny", 128, 1, 4, 4, 256, 300, 64);
+        Assert.Throws<ArgumentException>(() => SyntheticModelWriter.WriteLlmc(shape, Path.Combine(_dir, "v.llmc"), Int4Format.Default, Tokenizer, 1, false));
+        Assert.Empty(Directory.GetFiles(_dir));
     }
 
     [Fact]
