@@ -73,3 +73,37 @@ Describe 'Invoke-Generation' {
             Should -Throw -ErrorId 'GenerationArgumentInvalid,LlmCpu.Module.Commands.InvokeGenerationCommand'
     }
 }
+
+Describe 'ConvertTo-Int4Model' {
+    It 'writes an INT4 file that Import-Model maps' {
+        $file = Join-Path $TestDrive 'austen-q4.llmc'
+        $result = $model | ConvertTo-Int4Model -Destination $file -GroupSize 32
+        $result.Format | Should -Be 'Q4 g32 sym'
+        $loaded = Import-Model $file
+        $loaded.Precision | Should -Be 'Q4 g32 sym'
+        ($loaded | Invoke-Generation -Prompt 'Mr. Darcy' -MaxTokens 8 -Seed 1).GeneratedTokens | Should -Be 8
+    }
+
+    It 'keeps an existing file unless -Force is given' {
+        $file = Join-Path $TestDrive 'exists.llmc'
+        Set-Content $file 'old'
+        { ConvertTo-Int4Model -Path $model.Path -Destination $file -ErrorAction Stop } |
+            Should -Throw -ErrorId 'DestinationExists,LlmCpu.Module.Commands.ConvertToInt4ModelCommand'
+        Get-Content $file | Should -Be 'old'
+    }
+
+    It 'writes nothing with -WhatIf' {
+        $file = Join-Path $TestDrive 'whatif.llmc'
+        ConvertTo-Int4Model -Path $model.Path -Destination $file -WhatIf
+        $file | Should -Not -Exist
+    }
+}
+
+Describe 'New-SyntheticModel' {
+    It 'writes a TinyLlama-shaped model that loads' {
+        $file = Join-Path $TestDrive 'tiny.llmc'
+        $synthetic = New-SyntheticModel -Shape TinyLlama-1.1B -Destination $file | Import-Model
+        $synthetic.Parameters | Should -Be 1100048384
+        $synthetic.LayerCount | Should -Be 22
+    }
+}

@@ -42,7 +42,11 @@ public sealed class Sampler
         }
         var values = _values.AsSpan(0, k);
         var indices = _indices.AsSpan(0, k);
-        values.Sort(indices, static (a, b) => b.CompareTo(a));
+        // Descending by sorting the negated logits ascending: the default comparer sorts without allocating,
+        // where a Comparison delegate would be wrapped in a new comparer object on every call.
+        TensorPrimitives.Negate(values, values);
+        values.Sort(indices);
+        TensorPrimitives.Negate(values, values);
 
         TensorPrimitives.Divide(values, _options.Temperature, values);
         TensorPrimitives.SoftMax(values, values);

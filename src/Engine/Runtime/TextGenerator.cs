@@ -46,8 +46,8 @@ public sealed class TextGenerator(LanguageModel model, WorkerPool? pool = null)
                 int next = sampler.Sample(logits);
                 if (options.StopAtEos && Model.Config.EosTokenIds.Contains(next)) { reason = StopReason.EndOfSequence; break; }
                 generated.Add(next);
-                string piece = decoder.Append(next);
-                onToken?.Invoke(new GeneratedToken(next, piece, generated.Count - 1));
+                // Text is decoded per token only for a listener; otherwise once at the end, keeping the loop allocation-free.
+                if (onToken != null) onToken(new GeneratedToken(next, decoder.Append(next), generated.Count - 1));
                 if (generated.Count == options.MaxTokens) break;
                 if (session.Position >= session.Capacity) { reason = StopReason.ContextFull; break; }
                 logits = session.Decode(next);
@@ -59,6 +59,7 @@ public sealed class TextGenerator(LanguageModel model, WorkerPool? pool = null)
             reason = StopReason.Cancelled;
         }
 
+        if (onToken == null) decoder.AppendRange(generated);
         return new GenerationResult
         {
             Prompt = prompt,

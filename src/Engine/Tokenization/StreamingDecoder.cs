@@ -35,6 +35,9 @@ public sealed class StreamingDecoder
         return piece;
     }
 
+    /// <summary>Adds tokens without producing their text piece by piece.</summary>
+    public void AppendRange(IEnumerable<int> ids) => _ids.AddRange(ids);
+
     /// <summary>The whole answer so far.</summary>
     public string Text
     {
