@@ -8,7 +8,8 @@ internal static unsafe partial class Int4MatMul
 {
     /// <summary>
     /// AVX2: per chunk, four 32-byte loads give the tile's eight rows (low and high nibbles); each row's int8 dot
-    /// product accumulates in its own 8-lane int32 register through vpdpbusd (AVX-VNNI) or vpmaddubsw + vpmaddwd.
+    /// product accumulates in its own register: int32 lanes through vpdpbusd (AVX-VNNI), or 16-bit lanes through
+    /// vpmaddubsw, widened by one vpmaddwd per block.
     /// At the end of a block a horizontal-add tree turns the eight registers into one vector of eight row sums.
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
@@ -18,19 +19,21 @@ internal static unsafe partial class Int4MatMul
         byte* p = w.Tile(tile);
         var mask = Vector256.Create((byte)0x0F);
         var acc = Vector256<float>.Zero;
+        var ones = Vector256.Create((short)1);
         for (int b = 0; b < blocks; b++)
         {
-            Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
             sbyte* xb = x + b * w.BlockSize;
-            for (int c = 0; c < chunksPerBlock; c++, p += Int4Matrix.ChunkBytes)
+            Vector256<int> sums;
+            if (vnni)
             {
-                var xv = Vector256.Load(xb + c * 32);
-                var v0 = Vector256.Load(p);
-                var v1 = Vector256.Load(p + 32);
-                var v2 = Vector256.Load(p + 64);
-                var v3 = Vector256.Load(p + 96);
-                if (vnni)
+                Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+                for (int c = 0; c < chunksPerBlock; c++, p += Int4Matrix.ChunkBytes)
                 {
+                    var xv = Vector256.Load(xb + c * 32);
+                    var v0 = Vector256.Load(p);
+                    var v1 = Vector256.Load(p + 32);
+                    var v2 = Vector256.Load(p + 64);
+                    var v3 = Vector256.Load(p + 96);
                     a0 = AvxVnni.MultiplyWideningAndAdd(a0, v0 & mask, xv);
                     a1 = AvxVnni.MultiplyWideningAndAdd(a1, High(v0, mask), xv);
                     a2 = AvxVnni.MultiplyWideningAndAdd(a2, v1 & mask, xv);
@@ -40,20 +43,35 @@ internal static unsafe partial class Int4MatMul
                     a6 = AvxVnni.MultiplyWideningAndAdd(a6, v3 & mask, xv);
                     a7 = AvxVnni.MultiplyWideningAndAdd(a7, High(v3, mask), xv);
                 }
-                else
+                sums = RowSums(a0, a1, a2, a3, a4, a5, a6, a7);
+            }
+            else
+            {
+                // vpmaddubsw pairs sum to at most 2 x 15 x 127 = 3810, so up to 8 chunks (a block has at most 4)
+                // accumulate in 16-bit lanes; one vpmaddwd per row and block widens them.
+                Vector256<short> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+                for (int c = 0; c < chunksPerBlock; c++, p += Int4Matrix.ChunkBytes)
                 {
-                    a0 += DotBytes(v0 & mask, xv);
-                    a1 += DotBytes(High(v0, mask), xv);
-                    a2 += DotBytes(v1 & mask, xv);
-                    a3 += DotBytes(High(v1, mask), xv);
-                    a4 += DotBytes(v2 & mask, xv);
-                    a5 += DotBytes(High(v2, mask), xv);
-                    a6 += DotBytes(v3 & mask, xv);
-                    a7 += DotBytes(High(v3, mask), xv);
+                    var xv = Vector256.Load(xb + c * 32);
+                    var v0 = Vector256.Load(p);
+                    var v1 = Vector256.Load(p + 32);
+                    var v2 = Vector256.Load(p + 64);
+                    var v3 = Vector256.Load(p + 96);
+                    a0 += Avx2.MultiplyAddAdjacent(v0 & mask, xv);
+                    a1 += Avx2.MultiplyAddAdjacent(High(v0, mask), xv);
+                    a2 += Avx2.MultiplyAddAdjacent(v1 & mask, xv);
+                    a3 += Avx2.MultiplyAddAdjacent(High(v1, mask), xv);
+                    a4 += Avx2.MultiplyAddAdjacent(v2 & mask, xv);
+                    a5 += Avx2.MultiplyAddAdjacent(High(v2, mask), xv);
+                    a6 += Avx2.MultiplyAddAdjacent(v3 & mask, xv);
+                    a7 += Avx2.MultiplyAddAdjacent(High(v3, mask), xv);
                 }
+                sums = RowSums(Avx2.MultiplyAddAdjacent(a0, ones), Avx2.MultiplyAddAdjacent(a1, ones), Avx2.MultiplyAddAdjacent(a2, ones),
+                    Avx2.MultiplyAddAdjacent(a3, ones), Avx2.MultiplyAddAdjacent(a4, ones), Avx2.MultiplyAddAdjacent(a5, ones),
+                    Avx2.MultiplyAddAdjacent(a6, ones), Avx2.MultiplyAddAdjacent(a7, ones));
             }
             int g = b * w.BlockSize / w.GroupSize;
-            acc = CombineBlock(w, tile, g, RowSums(a0, a1, a2, a3, a4, a5, a6, a7), xScales[b], xSums[b], acc);
+            acc = CombineBlock(w, tile, g, sums, xScales[b], xSums[b], acc);
         }
         acc.Store(result);
     }
@@ -61,11 +79,6 @@ internal static unsafe partial class Int4MatMul
     /// <summary>The high nibbles of each byte, as bytes 0..15.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<byte> High(Vector256<byte> v, Vector256<byte> mask) => Avx2.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
-
-    /// <summary>u8 x s8 products summed in fours into int32 lanes, without VNNI: vpmaddubsw then vpmaddwd with ones.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> DotBytes(Vector256<byte> weights, Vector256<sbyte> x) =>
-        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(weights, x), Vector256.Create((short)1));
 
     /// <summary>Eight 8-lane accumulators (one per row) to one vector whose lane r is row r's total.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

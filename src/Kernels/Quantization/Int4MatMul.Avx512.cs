@@ -21,7 +21,8 @@ internal static unsafe partial class Int4MatMul
         var acc = Vector256<float>.Zero;
         for (int b = 0; b < blocks; b++)
         {
-            Vector512<int> a02 = default, a13 = default, a46 = default, a57 = default;
+            // 16-bit accumulation as in the AVX2 path: a block has at most 4 chunks, each pair sum at most 3810.
+            Vector512<short> a02 = default, a13 = default, a46 = default, a57 = default;
             sbyte* xb = x + b * w.BlockSize;
             for (int c = 0; c < chunksPerBlock; c++, p += Int4Matrix.ChunkBytes)
             {
@@ -29,13 +30,17 @@ internal static unsafe partial class Int4MatMul
                 var xv = Vector512.Create(x256, x256);
                 var v0 = Vector512.Load(p);
                 var v1 = Vector512.Load(p + 64);
-                a02 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(v0 & mask, xv), ones);
-                a13 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(High(v0, mask), xv), ones);
-                a46 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(v1 & mask, xv), ones);
-                a57 += Avx512BW.MultiplyAddAdjacent(Avx512BW.MultiplyAddAdjacent(High(v1, mask), xv), ones);
+                a02 += Avx512BW.MultiplyAddAdjacent(v0 & mask, xv);
+                a13 += Avx512BW.MultiplyAddAdjacent(High(v0, mask), xv);
+                a46 += Avx512BW.MultiplyAddAdjacent(v1 & mask, xv);
+                a57 += Avx512BW.MultiplyAddAdjacent(High(v1, mask), xv);
             }
-            var sums = RowSums(a02.GetLower(), a13.GetLower(), a02.GetUpper(), a13.GetUpper(),
-                               a46.GetLower(), a57.GetLower(), a46.GetUpper(), a57.GetUpper());
+            var w02 = Avx512BW.MultiplyAddAdjacent(a02, ones);
+            var w13 = Avx512BW.MultiplyAddAdjacent(a13, ones);
+            var w46 = Avx512BW.MultiplyAddAdjacent(a46, ones);
+            var w57 = Avx512BW.MultiplyAddAdjacent(a57, ones);
+            var sums = RowSums(w02.GetLower(), w13.GetLower(), w02.GetUpper(), w13.GetUpper(),
+                               w46.GetLower(), w57.GetLower(), w46.GetUpper(), w57.GetUpper());
             int g = b * w.BlockSize / w.GroupSize;
             acc = CombineBlock(w, tile, g, sums, xScales[b], xSums[b], acc);
         }
