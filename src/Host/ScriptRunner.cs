@@ -86,6 +86,11 @@ public sealed class ScriptRunner(TextWriter stdout, TextWriter stderr)
             ui.ClearProgress();
         }
 
+        if (ps.InvocationStateInfo.State == PSInvocationState.Stopped)
+        {
+            ui.WriteErrorLine("Stopped.");
+            return 130;
+        }
         if (host.ExitCode is { } requested) return requested;
         if (runspace.SessionStateProxy.GetVariable("LASTEXITCODE") is int code && code != 0) return code;
         return ps.HadErrors ? 1 : 0;

@@ -80,6 +80,26 @@ public sealed class HostProcessTests
         Assert.Contains("Every exported cmdlet has a page in docs/.", stdout);
     }
 
+    [SkippableFact]
+    public void CtrlCStopsTheRunningPipelineAndExits130()
+    {
+        Skip.If(OperatingSystem.IsWindows(), "SIGINT is sent with kill(1), which Windows lacks; Ctrl+C there goes through the console.");
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        start.ArgumentList.Add(RepoPaths.HostAssembly);
+        start.ArgumentList.Add("-Command");
+        start.ArgumentList.Add("$m = Import-Model; 'started'; while ($true) { $m | Invoke-Generation -Prompt 'She' -MaxTokens 200 -Temperature 1 | Out-Null }");
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        Assert.Equal("started", process.StandardOutput.ReadLine());
+        Thread.Sleep(1000); // generating now
+        var clock = Stopwatch.StartNew();
+        using (var kill = Process.Start("kill", ["-s", "INT", process.Id.ToString()])) kill.WaitForExit();
+        Assert.True(process.WaitForExit(15_000), "llmcpu did not stop within 15 s of SIGINT");
+        Assert.Equal(130, process.ExitCode);
+        Assert.Contains("Stopped.", stderr.Result);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15));
+    }
+
     [Fact]
     public void UnknownOptionsPrintUsage()
     {
