@@ -12,9 +12,7 @@ public static class HuggingFaceModelLoader
     {
         var clock = Stopwatch.StartNew();
         var config = HuggingFaceConfig.Read(folder);
-        string tokenizerPath = Path.Combine(folder, "tokenizer.model");
-        if (!File.Exists(tokenizerPath)) throw new FileNotFoundException($"No tokenizer.model in '{folder}'.", tokenizerPath);
-        var tokenizer = SentencePieceTextTokenizer.Load(tokenizerPath);
+        var (tokenizer, tokenizerPath) = LoadTokenizer(folder);
         if (tokenizer.VocabularySize > config.VocabularySize)
             throw new ModelFormatException(tokenizerPath, "vocabulary", $"{tokenizer.VocabularySize} pieces exceed vocab_size {config.VocabularySize}");
 
@@ -27,6 +25,16 @@ public static class HuggingFaceModelLoader
         options.Log.Verbose($"Loaded {config.LayerCount} layers from '{folder}' ({stored}) as {precision} in {clock.Elapsed.TotalSeconds:F2} s; kernel path {LlmCpu.Kernels.KernelDispatch.Description}.");
         return new LanguageModel(Path.GetFileName(Path.TrimEndingDirectorySeparator(folder)), Path.GetFullPath(folder), config, weights, tokenizer,
             stored, precision, fileBytes, clock.Elapsed, storage: null);
+    }
+
+    /// <summary>tokenizer.model (SentencePiece) when present, else tokenizer.json (byte-level BPE).</summary>
+    private static (TextTokenizer Tokenizer, string Path) LoadTokenizer(string folder)
+    {
+        string sentencePiece = Path.Combine(folder, "tokenizer.model");
+        if (File.Exists(sentencePiece)) return (SentencePieceTextTokenizer.Load(sentencePiece), sentencePiece);
+        string json = Path.Combine(folder, "tokenizer.json");
+        if (File.Exists(json)) return (ByteLevelBpeTextTokenizer.FromTokenizerJson(json), json);
+        throw new FileNotFoundException($"No tokenizer.model or tokenizer.json in '{folder}'.", sentencePiece);
     }
 
     private static ModelWeights ReadWeights(TensorCollection tensors, ModelConfig c, MatrixBuilder builder, LoadOptions options)

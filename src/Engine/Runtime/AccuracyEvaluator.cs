@@ -15,7 +15,7 @@ public static class AccuracyEvaluator
         CancellationToken cancellation = default)
     {
         pool ??= WorkerPool.Shared;
-        int[] ids = reference.Tokenizer.Encode(text, addBos: true);
+        int[] ids = reference.Tokenizer.Encode(text, reference.Tokenizer.AddBosByDefault);
         int count = Math.Min(ids.Length, Math.Min(reference.ContextLength, candidate.ContextLength));
         if (count < 2) throw new GenerationArgumentException(nameof(text), "The evaluation text needs at least one token after BOS.");
         using var a = new InferenceSession(reference, pool, count);

@@ -10,8 +10,8 @@ public sealed record GenerationOptions
     /// <summary>Positions to reserve for prompt and answer; defaults to the model's context length.</summary>
     public int? ContextLength { get; init; }
 
-    /// <summary>Prepend the beginning-of-sequence token to the prompt.</summary>
-    public bool AddBos { get; init; } = true;
+    /// <summary>Prepend the beginning-of-sequence token to the prompt; null follows the tokenizer's convention.</summary>
+    public bool? AddBos { get; init; }
 
     /// <summary>Stop when an end-of-sequence token is sampled (it is not part of the text).</summary>
     public bool StopAtEos { get; init; } = true;

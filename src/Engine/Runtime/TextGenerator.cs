@@ -21,7 +21,7 @@ public sealed class TextGenerator(LanguageModel model, WorkerPool? pool = null)
     {
         ArgumentNullException.ThrowIfNull(prompt);
         if (options.MaxTokens < 0) throw new GenerationArgumentException(nameof(options.MaxTokens), "MaxTokens must be 0 or more.");
-        int[] promptIds = Model.Tokenizer.Encode(prompt, options.AddBos);
+        int[] promptIds = Model.Tokenizer.Encode(prompt, options.AddBos ?? Model.Tokenizer.AddBosByDefault);
         if (promptIds.Length == 0) throw new GenerationArgumentException(nameof(prompt), "The prompt is empty and no BOS token is added; there is nothing to continue.");
         int capacity = Math.Min(options.ContextLength ?? Model.ContextLength, Model.ContextLength);
         if (promptIds.Length > capacity)

@@ -73,7 +73,7 @@ public sealed class ByteLevelBpeTextTokenizer : TextTokenizer
     public int EosTokenId { get; }
 
     /// <summary>Whether the model itself asks for BOS in front of a prompt.</summary>
-    public bool AddBosByDefault { get; }
+    public override bool AddBosByDefault { get; }
 
     /// <summary>The pre-tokenizer's GGUF name, or "tokenizer.json".</summary>
     public string PreTokenizer { get; }

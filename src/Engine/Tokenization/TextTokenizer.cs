@@ -9,6 +9,9 @@ public abstract class TextTokenizer
 
     public abstract int VocabularySize { get; }
 
+    /// <summary>Whether prompts start with BOS unless told otherwise (Llama: yes; GPT-2 and Qwen2: no).</summary>
+    public virtual bool AddBosByDefault => true;
+
     /// <summary>Token ids of <paramref name="text"/>, preceded by BOS when <paramref name="addBos"/> is set.</summary>
     public abstract int[] Encode(string text, bool addBos);
 

@@ -1,0 +1,47 @@
+using System.Text.Json;
+using LlmCpu.Engine.Models;
+using LlmCpu.Engine.Runtime;
+using LlmCpu.Engine.Tokenization;
+using LlmCpu.Tests.Support;
+
+namespace LlmCpu.Tests.Engine.Models;
+
+/// <summary>A Hugging Face folder with tokenizer.json (byte-level BPE) and no tokenizer.model loads and generates.</summary>
+public sealed class HuggingFaceTokenizerJsonTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("llmcpu-tokjson-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>GPT-2's printable stand-ins for the 256 byte values.</summary>
+    private static List<string> ByteSymbols()
+    {
+        var printable = Enumerable.Range('!', '~' - '!' + 1).Concat(Enumerable.Range('¡', '¬' - '¡' + 1)).Concat(Enumerable.Range('®', 'ÿ' - '®' + 1)).ToHashSet();
+        int next = 256;
+        return Enumerable.Range(0, 256).Select(b => ((char)(printable.Contains(b) ? b : next++)).ToString()).ToList();
+    }
+
+    [Fact]
+    public void LoadsWithTheByteLevelTokenizer()
+    {
+        foreach (string file in new[] { "config.json", "generation_config.json", "model.safetensors" })
+            File.Copy(Path.Combine(RepoPaths.FixtureModel, file), Path.Combine(_dir, file));
+        var symbols = ByteSymbols();
+        var vocab = symbols.Select((s, i) => (s, i)).ToDictionary(p => p.s, p => p.i);
+        vocab["Ġt"] = 256;
+        vocab["he"] = 257;
+        var tokenizerJson = new
+        {
+            model = new { type = "BPE", vocab, merges = new[] { "Ġ t", "h e" } },
+            pre_tokenizer = new { type = "ByteLevel", add_prefix_space = false, use_regex = true },
+            added_tokens = Array.Empty<object>(),
+        };
+        File.WriteAllText(Path.Combine(_dir, "tokenizer.json"), JsonSerializer.Serialize(tokenizerJson));
+
+        using var model = ModelLoader.Load(_dir);
+        Assert.IsType<ByteLevelBpeTextTokenizer>(model.Tokenizer);
+        Assert.Equal([vocab["t"], vocab["he"]], model.Tokenizer.Encode("the", addBos: false));
+        var result = new TextGenerator(model).Generate("the sea", new GenerationOptions { MaxTokens = 4, Sampling = SamplingOptions.Greedy, StopAtEos = false });
+        Assert.Equal(4, result.GeneratedTokens);
+    }
+}
