@@ -1,12 +1,16 @@
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 
 namespace LlmCpu.Kernels.Threading;
 
 /// <summary>
-/// Persistent worker threads that run one <see cref="IRangeJob"/> at a time, split into contiguous ranges.
-/// The calling thread takes the first range itself, so a pool of N threads starts N-1 workers.
-/// Workers spin briefly after each job (the next matmul usually follows within microseconds) and then sleep,
-/// so an idle pool costs nothing. One dispatch per matmul; no allocation per dispatch.
+/// Persistent worker threads that run one <see cref="IRangeJob"/> at a time. A job's items are cut into a few
+/// contiguous chunks per thread (each a multiple of the grain); the calling thread and the workers claim chunks
+/// in order from one atomic ticket until none remain. The caller works too, so a pool of N threads starts N-1
+/// workers, and a worker that the OS has not scheduled yet costs nothing: the others take its chunks, where a fixed
+/// split would make everyone wait for it (on a busy machine that wait is a scheduler quantum per matmul).
+/// Workers spin briefly after each job (the next matmul usually follows within microseconds) and then sleep, so an
+/// idle pool costs nothing. One dispatch per matmul; no allocation per dispatch.
 /// </summary>
 public sealed class WorkerPool : IDisposable
 {
@@ -14,17 +18,27 @@ public sealed class WorkerPool : IDisposable
     // matmuls of a forward pass, far shorter than the gap between two user requests.
     private const int SpinIterations = 4000;
 
+    // Chunks per thread: enough to rebalance around a late or slow thread, few enough to keep ranges long.
+    private const int ChunksPerThread = 4;
+
     private readonly Thread[] _workers;
     private readonly object _sleepLock = new();
     private readonly object _dispatchLock = new();
+
+    // The job in flight; written before the ticket that publishes it.
     private IRangeJob? _job;
     private int _itemCount;
     private int _grain;
+    private int _chunks;
+    private int _units;
+
+    // High 32 bits: the job's generation; low 32 bits: the next chunk to claim.
+    private long _ticket;
     private long _generation;
-    private int _pending;
+    private int _remaining;
     private int _sleepers;
     private volatile bool _disposed;
-    private ExceptionDispatchInfoHolder? _failure;
+    private ExceptionDispatchInfo? _failure;
 
     public WorkerPool(int threadCount)
     {
@@ -33,12 +47,10 @@ public sealed class WorkerPool : IDisposable
         _workers = new Thread[threadCount - 1];
         for (int i = 0; i < _workers.Length; i++)
         {
-            int index = i + 1;
-            _workers[i] = new Thread(() => WorkerLoop(index))
+            _workers[i] = new Thread(WorkerLoop)
             {
                 IsBackground = true,
-                Name = $"LlmCpu worker {index}",
-                Priority = ThreadPriority.AboveNormal,
+                Name = $"LlmCpu worker {i + 1}",
             };
             _workers[i].Start();
         }
@@ -56,8 +68,8 @@ public sealed class WorkerPool : IDisposable
     }
 
     /// <summary>
-    /// Runs <paramref name="job"/> over <paramref name="itemCount"/> items, split into one contiguous range per thread,
-    /// each range a multiple of <paramref name="grain"/> items (the last takes the remainder). Returns when all ranges are done.
+    /// Runs <paramref name="job"/> over <paramref name="itemCount"/> items in contiguous ranges, each a multiple of
+    /// <paramref name="grain"/> items (the last takes the remainder). Returns when every range is done.
     /// </summary>
     public void Run(IRangeJob job, int itemCount, int grain = 1)
     {
@@ -70,50 +82,66 @@ public sealed class WorkerPool : IDisposable
     private void RunLocked(IRangeJob job, int itemCount, int grain)
     {
         grain = Math.Max(1, grain);
-        int threads = Math.Min(ThreadCount, (itemCount + grain - 1) / grain);
-        if (threads <= 1)
+        int units = (itemCount + grain - 1) / grain;
+        int chunks = Math.Min(units, ThreadCount == 1 ? 1 : ThreadCount * ChunksPerThread);
+        if (chunks <= 1 || ThreadCount == 1)
         {
             job.Execute(0, itemCount);
             return;
         }
 
+        long generation = _generation + 1;
         _job = job;
         _itemCount = itemCount;
         _grain = grain;
+        _units = units;
+        _chunks = chunks;
         _failure = null;
-        Volatile.Write(ref _pending, _workers.Length);
-        Interlocked.Increment(ref _generation);
+        Volatile.Write(ref _remaining, chunks);
+        Interlocked.Exchange(ref _ticket, generation << 32);
+        Interlocked.Exchange(ref _generation, generation);
         if (Volatile.Read(ref _sleepers) > 0)
         {
             lock (_sleepLock) Monitor.PulseAll(_sleepLock);
         }
 
-        try
-        {
-            RunRange(0);
-        }
-        finally
-        {
-            var spinner = new SpinWait();
-            while (Volatile.Read(ref _pending) != 0) spinner.SpinOnce(-1);
-            _job = null;
-        }
-        _failure?.Rethrow();
+        RunChunks(generation);
+        var spinner = new SpinWait();
+        while (Volatile.Read(ref _remaining) != 0) spinner.SpinOnce(-1);
+        _job = null;
+        _failure?.Throw();
     }
 
-    private void RunRange(int index)
+    /// <summary>Claims and runs chunks of job <paramref name="generation"/> until none is left.</summary>
+    private void RunChunks(long generation)
     {
-        int threads = Math.Min(ThreadCount, (_itemCount + _grain - 1) / _grain);
-        if (index >= threads) return;
-        int units = (_itemCount + _grain - 1) / _grain;
-        int beginUnit = (int)((long)units * index / threads);
-        int endUnit = (int)((long)units * (index + 1) / threads);
-        int begin = beginUnit * _grain;
-        int end = Math.Min(_itemCount, endUnit * _grain);
-        if (begin < end) _job!.Execute(begin, end);
+        while (true)
+        {
+            long ticket = Volatile.Read(ref _ticket);
+            if (ticket >> 32 != generation) return;
+            int index = (int)ticket;
+            if (index >= _chunks) return;
+            if (Interlocked.CompareExchange(ref _ticket, ticket + 1, ticket) != ticket) continue;
+            try
+            {
+                int beginUnit = (int)((long)_units * index / _chunks);
+                int endUnit = (int)((long)_units * (index + 1) / _chunks);
+                int begin = beginUnit * _grain;
+                int end = Math.Min(_itemCount, endUnit * _grain);
+                if (begin < end) _job!.Execute(begin, end);
+            }
+            catch (Exception ex)
+            {
+                Interlocked.CompareExchange(ref _failure, ExceptionDispatchInfo.Capture(ex), null);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _remaining);
+            }
+        }
     }
 
-    private void WorkerLoop(int index)
+    private void WorkerLoop()
     {
         long seen = 0;
         while (true)
@@ -135,18 +163,7 @@ public sealed class WorkerPool : IDisposable
             }
             if (_disposed) return;
             seen = Volatile.Read(ref _generation);
-            try
-            {
-                RunRange(index);
-            }
-            catch (Exception ex)
-            {
-                _failure ??= new ExceptionDispatchInfoHolder(ex);
-            }
-            finally
-            {
-                Interlocked.Decrement(ref _pending);
-            }
+            RunChunks(seen);
         }
     }
 
@@ -158,7 +175,7 @@ public sealed class WorkerPool : IDisposable
         for (int i = 0; i < rounds; i++)
         {
             long start = Stopwatch.GetTimestamp();
-            Run(job, ThreadCount);
+            Run(job, ThreadCount * ChunksPerThread);
             samples[i] = Stopwatch.GetElapsedTime(start).TotalSeconds;
         }
         Array.Sort(samples);
@@ -168,14 +185,6 @@ public sealed class WorkerPool : IDisposable
     private sealed class EmptyJob : IRangeJob
     {
         public void Execute(int begin, int end) { }
-    }
-
-    private sealed class ExceptionDispatchInfoHolder(Exception exception)
-    {
-        private readonly System.Runtime.ExceptionServices.ExceptionDispatchInfo _info =
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(exception);
-
-        public void Rethrow() => _info.Throw();
     }
 
     public void Dispose()

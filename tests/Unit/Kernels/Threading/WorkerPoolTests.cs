@@ -43,6 +43,27 @@ public sealed class WorkerPoolTests
     }
 
     [Fact]
+    public void RangesAreContiguousAndInOrderOfClaim()
+    {
+        using var pool = new WorkerPool(2);
+        var job = new CountingJob(64);
+        pool.Run(job, 64, 8);
+        var ranges = job.Ranges.OrderBy(r => r.Begin).ToList();
+        for (int i = 1; i < ranges.Count; i++) Assert.Equal(ranges[i - 1].End, ranges[i].Begin);
+        Assert.Equal(0, ranges[0].Begin);
+        Assert.Equal(64, ranges[^1].End);
+    }
+
+    [Fact]
+    public void ConcurrentCallersTakeTurns()
+    {
+        using var pool = new WorkerPool(2);
+        var jobs = Enumerable.Range(0, 4).Select(_ => new CountingJob(500)).ToArray();
+        Parallel.ForEach(jobs, job => { for (int i = 0; i < 50; i++) pool.Run(job, 500, 4); });
+        Assert.All(jobs, job => Assert.All(job.Hits, h => Assert.Equal(50, h)));
+    }
+
+    [Fact]
     public void AWorkerExceptionReachesTheCaller()
     {
         using var pool = new WorkerPool(2);
@@ -60,6 +81,6 @@ public sealed class WorkerPoolTests
         Thread.Sleep(200); // long past the spin phase: the worker is asleep
         var job = new CountingJob(100);
         pool.Run(job, 100);
-        Assert.Equal(2, job.Ranges.Count);
+        Assert.All(job.Hits, h => Assert.Equal(1, h));
     }
 }
