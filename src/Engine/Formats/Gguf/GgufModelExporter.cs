@@ -1,0 +1,126 @@
+using LlmCpu.Engine.Models;
+using LlmCpu.Engine.Tokenization;
+using LlmCpu.Kernels.MatMul;
+
+namespace LlmCpu.Engine.Formats.Gguf;
+
+/// <summary>
+/// Writes a loaded Llama model as a GGUF file llama.cpp loads: its tensor names, the <c>llama.*</c> hyperparameters,
+/// the SentencePiece vocabulary, and the query/key rows in llama.cpp's rotary order. Every matrix is read back row by
+/// row from the engine's own storage (whatever its precision), split where the engine stacks several projections into
+/// one matrix, and encoded as the file type asks; so a model loaded as INT4 with groups of 32 exports to Q4_0 without
+/// further loss (its values are already on the Q4_0 grid, and ggml's quantizer maps them back to the same codes).
+/// </summary>
+public static class GgufModelExporter
+{
+    private const string Activity = "Exporting GGUF";
+
+    /// <exception cref="ArgumentException">The type is not one of F32, F16, Q8_0, Q4_0, or a row does not fill whole blocks.</exception>
+    /// <exception cref="OutputFileExistsException">The file exists and <see cref="GgufExportOptions.Overwrite"/> is not set.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled; no file is left behind.</exception>
+    public static void Export(LanguageModel model, string path, GgufExportOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        options ??= new GgufExportOptions();
+        var writer = CreateWriter(model, options);
+        options.Log.Verbose($"Writing {writer.Tensors.Count} tensors ({options.Type}) to '{path}', {writer.FileSize / (1024.0 * 1024.0):F1} MiB.");
+        writer.WriteFile(path, options.Overwrite, options.Cancellation);
+        options.Log.Progress(Activity, "done", 100);
+    }
+
+    /// <summary>Everything <see cref="Export"/> writes, described but not yet written; data is read from the model when written.</summary>
+    public static GgufWriter CreateWriter(LanguageModel model, GgufExportOptions options)
+    {
+        var type = options.Type;
+        if (!Enum.IsDefined(type) || !GgmlQuantizer.CanEncode(type))
+            throw new ArgumentOutOfRangeException(nameof(options), type, "Models are exported as F32, F16, Q8_0 or Q4_0.");
+        var config = model.Config;
+        if (config.Architecture != LlamaGgufMetadata.Architecture)
+            throw new ModelNotSupportedException(model.Path, "architecture", $"'{config.Architecture}' cannot be exported; Llama models can");
+        if (model.Tokenizer is not SentencePieceTextTokenizer)
+            throw new ModelNotSupportedException(model.Path, "tokenizer", $"a {model.Tokenizer.Kind} tokenizer cannot be exported yet; SentencePiece can");
+        string tokenizerPath = System.IO.Path.Combine(model.Path, "tokenizer.model");
+        if (!File.Exists(tokenizerPath)) throw new FileNotFoundException($"No tokenizer.model in '{model.Path}'.", tokenizerPath);
+
+        var writer = new GgufWriter();
+        LlamaGgufMetadata.Add(writer, config, options.Name ?? model.Name, type);
+        SentencePieceGgufMetadata.Add(writer, SentencePieceVocabulary.Load(tokenizerPath), config);
+        AddTensors(writer, model, options);
+        return writer;
+    }
+
+    private static void AddTensors(GgufWriter writer, LanguageModel model, GgufExportOptions options)
+    {
+        var config = model.Config;
+        var weights = model.Weights;
+        var layerType = options.Type;
+        var edgeType = layerType is GgmlType.F32 or GgmlType.F16 || options.QuantizeEmbeddingAndOutput ? layerType : GgmlType.F16;
+        int d = config.EmbeddingLength, kv = config.KvDim, f = config.FeedForwardLength;
+        var progress = new ExportProgress(options.Log);
+
+        AddMatrix(writer, progress, "token_embd.weight", edgeType, weights.TokenEmbedding, 0, config.VocabularySize);
+        for (int i = 0; i < config.LayerCount; i++)
+        {
+            var layer = weights.Layers[i];
+            string p = $"blk.{i}.";
+            AddVector(writer, progress, p + "attn_norm.weight", layer.AttentionNorm);
+            AddMatrix(writer, progress, p + "attn_q.weight", layerType, layer.QueryKeyValue, 0, d,
+                row => LlamaRotaryRowOrder.SourceRow(row, d, config.HeadCount));
+            AddMatrix(writer, progress, p + "attn_k.weight", layerType, layer.QueryKeyValue, d, kv,
+                row => LlamaRotaryRowOrder.SourceRow(row, kv, config.KvHeadCount));
+            AddMatrix(writer, progress, p + "attn_v.weight", layerType, layer.QueryKeyValue, d + kv, kv);
+            AddMatrix(writer, progress, p + "attn_output.weight", layerType, layer.AttentionOutput, 0, d);
+            AddVector(writer, progress, p + "ffn_norm.weight", layer.FeedForwardNorm);
+            AddMatrix(writer, progress, p + "ffn_gate.weight", layerType, layer.GateUp, 0, f);
+            AddMatrix(writer, progress, p + "ffn_up.weight", layerType, layer.GateUp, f, f);
+            AddMatrix(writer, progress, p + "ffn_down.weight", layerType, layer.Down, 0, d);
+        }
+        AddVector(writer, progress, "output_norm.weight", weights.OutputNorm);
+        // Without output.weight llama.cpp multiplies by the token embedding: how tied embeddings are stored.
+        if (!ReferenceEquals(weights.Output, weights.TokenEmbedding))
+            AddMatrix(writer, progress, "output.weight", edgeType, weights.Output, 0, config.VocabularySize);
+        progress.Total = writer.Tensors.Sum(t => t.ByteSize);
+    }
+
+    /// <summary>Rows [firstRow, firstRow + rows) of <paramref name="matrix"/>, row r taken from firstRow + sourceRow(r).</summary>
+    private static void AddMatrix(GgufWriter writer, ExportProgress progress, string name, GgmlType type, WeightMatrix matrix,
+        int firstRow, int rows, Func<int, int>? sourceRow = null)
+    {
+        if (firstRow + rows > matrix.Rows)
+            throw new InvalidOperationException($"Tensor '{name}': rows [{firstRow}, {firstRow + rows}) lie outside the engine's matrix of {matrix.Rows}.");
+        int columns = matrix.Columns;
+        if (columns % GgmlBlockLayout.ElementsPerBlock(type) != 0)
+            throw new ArgumentException($"Tensor '{name}' has rows of {columns} values; {type} needs a multiple of {GgmlBlockLayout.ElementsPerBlock(type)}.");
+        writer.AddTensor(name, type, [columns, rows], (info, destination, cancellation) =>
+        {
+            progress.Report(info);
+            var values = new float[columns];
+            var encoded = new byte[GgmlQuantizer.RowBytes(type, columns)];
+            for (int r = 0; r < rows; r++)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                matrix.DequantizeRow(firstRow + (sourceRow?.Invoke(r) ?? r), values);
+                GgmlQuantizer.Encode(type, values, encoded);
+                destination.Write(encoded);
+            }
+        });
+    }
+
+    private static void AddVector(GgufWriter writer, ExportProgress progress, string name, float[] values) =>
+        writer.AddTensor(name, GgmlType.F32, [values.Length], (info, destination, _) =>
+        {
+            progress.Report(info);
+            var encoded = new byte[GgmlQuantizer.RowBytes(GgmlType.F32, values.Length)];
+            GgmlQuantizer.EncodeF32(values, encoded);
+            destination.Write(encoded);
+        });
+
+    /// <summary>Reports each tensor as it starts, with the share of the data written before it.</summary>
+    private sealed class ExportProgress(Diagnostics.IEngineLog log)
+    {
+        public long Total { get; set; }
+
+        public void Report(GgufTensorInfo tensor) =>
+            log.Progress(Activity, tensor.Name, Total > 0 ? (int)Math.Min(99, tensor.Offset * 100 / Total) : -1);
+    }
+}

@@ -1,0 +1,54 @@
+using LlmCpu.Engine.Models;
+using LlmCpu.Kernels.MatMul;
+using LlmCpu.Kernels.Quantization;
+
+namespace LlmCpu.Tests.Support;
+
+/// <summary>
+/// A copy of a model whose layer matrices are rows passed through a function (for example, through a ggml quantizer
+/// and back), so the engine can compute with exactly the weights a quantized file holds: as FP32, or as INT4 when the
+/// rows already lie on that format's grid (Q4_0 values do on INT4 g32 symmetric's). The token embedding and output
+/// projection are copied unchanged (as FP32, which holds FP16 values exactly).
+/// </summary>
+public static class TransformedModel
+{
+    public delegate float[] RowTransform(float[] row);
+
+    public static LanguageModel Create(LanguageModel source, RowTransform layerRows, Int4Format? int4 = null)
+    {
+        var weights = source.Weights;
+        WeightMatrix Layer(WeightMatrix matrix) => int4 is { } format ? CopyInt4(matrix, layerRows, format) : Copy(matrix, layerRows);
+        var layers = weights.Layers.Select(l => new LayerWeights(
+            (float[])l.AttentionNorm.Clone(), Layer(l.QueryKeyValue), Layer(l.AttentionOutput),
+            (float[])l.FeedForwardNorm.Clone(), Layer(l.GateUp), Layer(l.Down))).ToArray();
+        var embedding = Copy(weights.TokenEmbedding, row => row);
+        var output = ReferenceEquals(weights.Output, weights.TokenEmbedding) ? embedding : Copy(weights.Output, row => row);
+        var copy = new ModelWeights(embedding, layers, (float[])weights.OutputNorm.Clone(), output);
+        return new LanguageModel(source.Name, source.Path, source.Config, copy, source.Tokenizer, source.StoredPrecision, "F32",
+            source.FileSizeBytes, TimeSpan.Zero, storage: null);
+    }
+
+    private static Int4Matrix CopyInt4(WeightMatrix matrix, RowTransform transform, Int4Format format)
+    {
+        var copy = new Int4Matrix(matrix.Rows, matrix.Columns, format);
+        var row = new float[matrix.Columns];
+        for (int r = 0; r < matrix.Rows; r++)
+        {
+            matrix.DequantizeRow(r, row);
+            copy.QuantizeRow(r, transform(row));
+        }
+        return copy;
+    }
+
+    private static Float32Matrix Copy(WeightMatrix matrix, RowTransform transform)
+    {
+        var copy = new Float32Matrix(matrix.Rows, matrix.Columns);
+        var row = new float[matrix.Columns];
+        for (int r = 0; r < matrix.Rows; r++)
+        {
+            matrix.DequantizeRow(r, row);
+            transform(row).CopyTo(copy.RowSpan(r));
+        }
+        return copy;
+    }
+}
