@@ -4,8 +4,10 @@ namespace LlmCpu.Kernels.Quantization;
 public static class Int4Quantizer
 {
     /// <summary>
-    /// Symmetric: the value of largest magnitude maps to -8 exactly (as ggml's Q4_0 does, using the full range
-    /// -8..7 rather than -7..7), q = round(x / scale) + 8, clamped to 0..15. Returns the scale.
+    /// Symmetric, exactly as ggml's Q4_0 reference quantizer: the value of largest magnitude maps to -8 (using the
+    /// full range -8..7), q = min(15, trunc(x / d + 8.5)) with the FP32 d = max / -8, and d is stored as FP16. A model
+    /// quantized here with group size 32 therefore holds the same codes and scales as llama.cpp's Q4_0 of the same
+    /// weights. Returns the stored (FP16-rounded) scale.
     /// </summary>
     public static float QuantizeSymmetric(ReadOnlySpan<float> group, Span<byte> quants)
     {
@@ -14,11 +16,10 @@ public static class Int4Quantizer
         {
             if (MathF.Abs(v) > absMax) { absMax = MathF.Abs(v); max = v; }
         }
-        // Rounded to FP16 first, so quantization uses the scale the kernels will use.
-        float scale = (float)(Half)(max / -8f);
-        float inverse = scale != 0 ? 1f / scale : 0;
-        for (int i = 0; i < group.Length; i++) quants[i] = (byte)Math.Clamp((int)MathF.Round(group[i] * inverse) + 8, 0, 15);
-        return scale;
+        float d = max / -8f;
+        float inverse = d != 0 ? 1f / d : 0;
+        for (int i = 0; i < group.Length; i++) quants[i] = (byte)Math.Min(15, (int)(group[i] * inverse + 8.5f));
+        return (float)(Half)d;
     }
 
     /// <summary>Asymmetric: min..max spread over 0..15 with an integer zero point. Returns scale and zero point.</summary>
