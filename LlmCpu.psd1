@@ -13,6 +13,7 @@
         'Invoke-Generation'
         'ConvertTo-Int4Model'
         'New-SyntheticModel'
+        'ConvertTo-Gguf'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
