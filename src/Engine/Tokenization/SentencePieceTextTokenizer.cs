@@ -12,6 +12,16 @@ public sealed class SentencePieceTextTokenizer : TextTokenizer
     public static SentencePieceTextTokenizer Load(string path)
     {
         using var stream = File.OpenRead(path);
+        return Load(stream, path, "tokenizer model");
+    }
+
+    /// <summary>
+    /// Reads a serialized SentencePiece ModelProto from <paramref name="stream"/>; failures name
+    /// <paramref name="path"/> and <paramref name="field"/> as the source (the model may be built in memory from
+    /// another file's metadata).
+    /// </summary>
+    internal static SentencePieceTextTokenizer Load(Stream stream, string path, string field)
+    {
         try
         {
             // BOS is added by Encode on request, not by the library, so that callers control it.
@@ -20,7 +30,7 @@ public sealed class SentencePieceTextTokenizer : TextTokenizer
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or NotSupportedException or FormatException
                                    or Google.Protobuf.InvalidProtocolBufferException)
         {
-            throw new ModelFormatException(path, "tokenizer model", ex.Message, ex);
+            throw new ModelFormatException(path, field, ex.Message, ex);
         }
     }
 
