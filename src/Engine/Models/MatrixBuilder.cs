@@ -8,7 +8,9 @@ namespace LlmCpu.Engine.Models;
 /// Builds kernel matrices from file tensors in the precision asked for, stacking several tensors' rows into one
 /// matrix where asked. With <see cref="ModelPrecision.Int4"/> the layer matrices are quantized with round-to-nearest
 /// as they are read, one row at a time (no FP32 copy of a whole matrix is held); the token embedding and the output
-/// projection stay FP16, as the accuracy of the next-token distribution depends most on them.
+/// projection stay FP16, as the accuracy of the next-token distribution depends most on them. Data a file already stores
+/// as symmetric INT4 in groups of 32 (ggml's Q4_0) is copied into <see cref="Int4Matrix"/> exactly, never requantized,
+/// when the precision asked for is as stored or that same format.
 /// </summary>
 public sealed class MatrixBuilder(ModelPrecision precision, Int4Format int4Format, ActivationMode activations = ActivationMode.Int8)
 {
@@ -28,24 +30,56 @@ public sealed class MatrixBuilder(ModelPrecision precision, Int4Format int4Forma
     };
 
     /// <summary>A layer matrix whose rows are the rows of <paramref name="parts"/> in order.</summary>
-    public WeightMatrix Build(params TensorData[] parts) => Build(Precision, parts);
+    public WeightMatrix Build(params TensorData[] parts) => Build(Precision, Wrap(parts));
+
+    /// <summary>A layer matrix whose rows are the rows of <paramref name="parts"/> in order.</summary>
+    public WeightMatrix Build(params IMatrixSource[] parts) => Build(Precision, parts);
 
     /// <summary>The token embedding or output projection: FP16 when quantizing, else as for layers.</summary>
-    public WeightMatrix BuildEdge(TensorData tensor) =>
-        Build(Precision == ModelPrecision.Int4 ? ModelPrecision.Float16 : Precision, [tensor]);
+    public WeightMatrix BuildEdge(TensorData tensor) => BuildEdge(new TensorDataSource(tensor));
 
-    private WeightMatrix Build(ModelPrecision precision, TensorData[] parts)
+    /// <summary>
+    /// The token embedding or output projection: FP16 when quantizing (their accuracy matters most), except that data
+    /// already stored as INT4 is kept as it is, since FP16 would not make it more accurate; else as for layers.
+    /// </summary>
+    public WeightMatrix BuildEdge(IMatrixSource source)
     {
-        int columns = (int)parts[0].Shape[^1];
-        int rows = checked((int)parts.Sum(p => p.ElementCount / columns));
-        if (precision == ModelPrecision.AsStored) precision = parts[0].Type == TensorType.F16 ? ModelPrecision.Float16 : ModelPrecision.Float32;
+        var precision = Precision;
+        if (precision == ModelPrecision.Int4) precision = source.StoredPrecision == ModelPrecision.Int4 ? ModelPrecision.AsStored : ModelPrecision.Float16;
+        return Build(precision, [source]);
+    }
+
+    /// <summary>
+    /// Whether <see cref="Build(IMatrixSource[])"/> copies these parts' INT4 blocks as they are rather than converting
+    /// them: they all store symmetric INT4 in groups of 32, and the precision asked for is as stored or that very format.
+    /// </summary>
+    public bool CopiesInt4Exactly(params IMatrixSource[] parts) => CopiesInt4Exactly(Precision, parts);
+
+    private bool CopiesInt4Exactly(ModelPrecision precision, IMatrixSource[] parts) =>
+        parts.All(p => p.StoredPrecision == ModelPrecision.Int4)
+        && (precision == ModelPrecision.AsStored || (precision == ModelPrecision.Int4 && Int4Format == StoredInt4Format));
+
+    /// <summary>The INT4 format of data stored as INT4 (ggml's Q4_0): symmetric, groups of 32.</summary>
+    public static Int4Format StoredInt4Format { get; } = new(32, false);
+
+    private WeightMatrix Build(ModelPrecision precision, IMatrixSource[] parts)
+    {
+        int columns = parts[0].Columns;
+        if (parts.Any(p => p.Columns != columns)) throw new ArgumentException("Stacked parts must have the same number of columns.", nameof(parts));
+        int rows = checked(parts.Sum(p => p.Rows));
+        if (CopiesInt4Exactly(precision, parts)) return CopyInt4(parts, rows, columns);
+        if (precision == ModelPrecision.AsStored)
+        {
+            // Parts that disagree (or INT4 parts stacked with others) are held in FP32, which holds every one exactly.
+            precision = parts.All(p => p.StoredPrecision == ModelPrecision.Float16) ? ModelPrecision.Float16 : ModelPrecision.Float32;
+        }
         switch (precision)
         {
             case ModelPrecision.Float16:
             {
                 var matrix = new Float16Matrix(rows, columns);
                 var buffer = new float[columns];
-                ForEachRow(parts, columns, buffer, (row, values) =>
+                ForEachRow(parts, buffer, (row, values) =>
                 {
                     var target = matrix.RowSpan(row);
                     for (int i = 0; i < columns; i++) target[i] = (Half)values[i];
@@ -55,33 +89,63 @@ public sealed class MatrixBuilder(ModelPrecision precision, Int4Format int4Forma
             case ModelPrecision.Int4:
             {
                 var matrix = new Int4Matrix(rows, columns, Int4Format, Activations);
-                ForEachRow(parts, columns, new float[columns], (row, values) => matrix.QuantizeRow(row, values));
+                ForEachRow(parts, new float[columns], (row, values) => matrix.QuantizeRow(row, values));
                 return matrix;
             }
             default:
             {
                 var matrix = new Float32Matrix(rows, columns);
-                ForEachRow(parts, columns, new float[columns], (row, values) => values.CopyTo(matrix.RowSpan(row)));
+                ForEachRow(parts, new float[columns], (row, values) => values.CopyTo(matrix.RowSpan(row)));
                 return matrix;
             }
         }
     }
 
+    private Int4Matrix CopyInt4(IMatrixSource[] parts, int rows, int columns)
+    {
+        var format = StoredInt4Format;
+        var matrix = new Int4Matrix(rows, columns, format, Activations);
+        try
+        {
+            int groups = matrix.Groups;
+            var quants = new byte[groups * format.GroupSize];
+            var scales = new Half[groups];
+            int row = 0;
+            foreach (var part in parts)
+            {
+                for (int r = 0; r < part.Rows; r++, row++)
+                {
+                    // Columns are a whole number of groups in files that store INT4 blocks; any padding stays the zero point.
+                    quants.AsSpan().Fill(8);
+                    part.ReadInt4Row(r, quants.AsSpan(0, columns), scales);
+                    for (int g = 0; g < groups; g++) matrix.SetGroup(row, g, scales[g], quants.AsSpan(g * format.GroupSize, format.GroupSize));
+                }
+            }
+            return matrix;
+        }
+        catch
+        {
+            matrix.Dispose();
+            throw;
+        }
+    }
+
     private delegate void RowAction(int row, ReadOnlySpan<float> values);
 
-    private static void ForEachRow(TensorData[] parts, int columns, float[] buffer, RowAction action)
+    private static void ForEachRow(IMatrixSource[] parts, float[] buffer, RowAction action)
     {
         int row = 0;
         foreach (var part in parts)
         {
-            long partRows = part.ElementCount / columns;
-            for (long r = 0; r < partRows; r++, row++)
+            for (int r = 0; r < part.Rows; r++, row++)
             {
-                part.ReadAsFloat32(r * columns, buffer);
+                part.ReadRow(r, buffer);
                 action(row, buffer);
             }
         }
     }
+
+    private static IMatrixSource[] Wrap(TensorData[] parts) => Array.ConvertAll(parts, p => (IMatrixSource)new TensorDataSource(p));
 
     public static float[] Vector(TensorData tensor)
     {

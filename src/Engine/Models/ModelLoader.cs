@@ -9,22 +9,25 @@ public static class ModelLoader
         if (Directory.Exists(path)) return HuggingFaceModelLoader.Load(path, options);
         if (File.Exists(path))
         {
-            if (path.EndsWith(Formats.Llmc.LlmcLayout.Extension, StringComparison.OrdinalIgnoreCase) || HasLlmcMagic(path))
-                return LlmcModelLoader.Load(path, options);
+            // By extension first, then by magic bytes: downloads often lose their extension.
+            if (HasExtensionOrMagic(path, Formats.Llmc.LlmcLayout.Extension, Formats.Llmc.LlmcLayout.Magic)) return LlmcModelLoader.Load(path, options);
+            if (HasExtensionOrMagic(path, ".gguf", "GGUF"u8)) return GgufModelLoader.Load(path, options);
             // A file inside a Hugging Face folder (config.json or a safetensors file) names its folder.
             string? folder = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
             if (folder != null && File.Exists(System.IO.Path.Combine(folder, "config.json"))
                 && (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".json", StringComparison.OrdinalIgnoreCase)))
                 return HuggingFaceModelLoader.Load(folder, options);
-            throw new ModelNotSupportedException(path, "file type", "is not a model this engine reads (a Hugging Face folder with config.json and safetensors, or an LlmCpu INT4 .llmc file)");
+            throw new ModelNotSupportedException(path, "file type",
+                "is not a model this engine reads (a GGUF file, an LlmCpu INT4 .llmc file, or a Hugging Face folder with config.json and safetensors)");
         }
         throw new FileNotFoundException($"Model path '{path}' does not exist.", path);
     }
 
-    private static bool HasLlmcMagic(string path)
+    private static bool HasExtensionOrMagic(string path, string extension, ReadOnlySpan<byte> magic)
     {
+        if (path.EndsWith(extension, StringComparison.OrdinalIgnoreCase)) return true;
+        Span<byte> start = stackalloc byte[magic.Length];
         using var stream = File.OpenRead(path);
-        Span<byte> magic = stackalloc byte[8];
-        return stream.ReadAtLeast(magic, 8, throwOnEndOfStream: false) == 8 && magic.SequenceEqual(Formats.Llmc.LlmcLayout.Magic);
+        return stream.ReadAtLeast(start, magic.Length, throwOnEndOfStream: false) == magic.Length && start.SequenceEqual(magic);
     }
 }

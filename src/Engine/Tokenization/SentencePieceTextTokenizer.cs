@@ -16,10 +16,12 @@ public sealed class SentencePieceTextTokenizer : TextTokenizer
 
     public static SentencePieceTextTokenizer Load(string path) => Load(File.ReadAllBytes(path), path);
 
-    /// <summary>Loads a serialized SentencePiece ModelProto; <paramref name="sourcePath"/> names it in errors.</summary>
-    public static SentencePieceTextTokenizer Load(byte[] modelBytes, string sourcePath)
+    /// <summary>
+    /// Loads a serialized SentencePiece ModelProto; failures name <paramref name="path"/> and <paramref name="field"/>
+    /// as the source (the model may be built in memory from another file's metadata).
+    /// </summary>
+    public static SentencePieceTextTokenizer Load(byte[] modelBytes, string path, string field = "tokenizer model")
     {
-        string path = sourcePath;
         using var stream = new MemoryStream(modelBytes, writable: false);
         try
         {
@@ -29,7 +31,7 @@ public sealed class SentencePieceTextTokenizer : TextTokenizer
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or NotSupportedException or FormatException
                                    or Google.Protobuf.InvalidProtocolBufferException)
         {
-            throw new ModelFormatException(path, "tokenizer model", ex.Message, ex);
+            throw new ModelFormatException(path, field, ex.Message, ex);
         }
     }
 

@@ -106,24 +106,6 @@ public sealed unsafe class Int4Matrix : WeightMatrix
     /// <summary>The three arrays as stored, for writing them to a file unchanged.</summary>
     public (nint Quants, nint Scales, nint Zeros) RawArrays => ((nint)_quants, (nint)_scales, (nint)_zeros);
 
-    /// <summary>
-    /// Sets one group of one row from already-quantized values (0..15, zero point 8 when symmetric): how exactly
-    /// representable formats such as ggml's Q4_0 are repacked without requantizing.
-    /// </summary>
-    public void SetGroup(int row, int group, Half scale, ReadOnlySpan<byte> quants, byte zero = 8)
-    {
-        if ((uint)row >= (uint)Rows || (uint)group >= (uint)Groups) throw new ArgumentOutOfRangeException(nameof(group));
-        if (quants.Length > GroupSize) throw new ArgumentException($"A group holds {GroupSize} values.", nameof(quants));
-        var view = View;
-        view.SetScale(row, group, scale);
-        if (_zeros != null) view.SetZero(row, group, zero);
-        for (int k = 0; k < quants.Length; k++)
-        {
-            if (quants[k] > 15) throw new ArgumentOutOfRangeException(nameof(quants), "4-bit values are 0..15.");
-            view.SetQuant(row, group * GroupSize + k, quants[k]);
-        }
-    }
-
     public Int4Format Int4Format { get; }
 
     /// <summary>Whether multiplications quantize activations to INT8 (the fast mode) or keep them FP32.</summary>
@@ -182,6 +164,41 @@ public sealed unsafe class Int4Matrix : WeightMatrix
             view.SetScale(row, g, (Half)scale);
             if (_zeros != null) view.SetZero(row, g, zero);
             for (int k = 0; k < GroupSize; k++) view.SetQuant(row, start + k, q[k]);
+        }
+    }
+
+    /// <summary>
+    /// Stores one group of weights that are already quantized, as they are: <paramref name="quants"/> holds
+    /// <see cref="GroupSize"/> 4-bit values (0..15, one per byte), <paramref name="scale"/> the group's FP16 scale and
+    /// <paramref name="zero"/> its zero point (always 8 when symmetric). Values past <see cref="Columns"/> are stored as
+    /// the zero point whatever they hold, as the kernels expect. This imports formats that already are this one
+    /// (ggml's Q4_0 is symmetric INT4 in groups of 32 with FP16 scales) exactly, without quantizing again.
+    /// </summary>
+    public void SetGroup(int row, int group, Half scale, ReadOnlySpan<byte> quants, byte zero = 8)
+    {
+        if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(row));
+        if ((uint)group >= (uint)Groups) throw new ArgumentOutOfRangeException(nameof(group));
+        if (quants.Length != GroupSize) throw new ArgumentException($"A group has {GroupSize} values.", nameof(quants));
+        if (zero > 15 || (_zeros == null && zero != 8))
+            throw new ArgumentOutOfRangeException(nameof(zero), zero, _zeros == null ? "A symmetric matrix's zero point is 8." : "A zero point is 0..15.");
+        int bad = quants.IndexOfAnyExceptInRange((byte)0, (byte)15);
+        if (bad >= 0) throw new ArgumentOutOfRangeException(nameof(quants), quants[bad], $"Value {bad} is not a 4-bit quant.");
+        var view = View;
+        view.SetScale(row, group, scale);
+        if (_zeros != null) view.SetZero(row, group, zero);
+        // A group is whole chunks of 32; in each, this row's 32 values are one nibble of 32 consecutive bytes.
+        int r = row % TileRows;
+        bool high = (r & 1) != 0;
+        byte* rowPair = view.Tile(row / TileRows) + r / 2 * 32;
+        int start = group * GroupSize;
+        for (int c = 0; c < GroupSize; c += ChunkSize)
+        {
+            byte* bytes = rowPair + (long)((start + c) / ChunkSize) * ChunkBytes;
+            for (int j = 0; j < ChunkSize; j++)
+            {
+                byte q = start + c + j < Columns ? quants[c + j] : zero;
+                bytes[j] = high ? (byte)((bytes[j] & 0x0F) | (q << 4)) : (byte)((bytes[j] & 0xF0) | q);
+            }
         }
     }
 

@@ -22,7 +22,7 @@ public sealed class ImportModelCommand : PSCmdlet
 
     private readonly CancellationTokenSource _stop = new();
 
-    /// <summary>A Hugging Face model folder (config.json, safetensors, tokenizer.model) or a file inside one. Wildcards allowed.</summary>
+    /// <summary>A GGUF file, a Hugging Face model folder (config.json, safetensors, tokenizer.model) or a file inside one. Wildcards allowed.</summary>
     [Parameter(Position = 0, ParameterSetName = ParameterSets.Path, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
     public string[]? Path { get; set; }

@@ -67,6 +67,32 @@ public sealed class ImportModelCommandTests : IDisposable
     }
 
     [Fact]
+    public void LoadsAGgufFile()
+    {
+        string path = TinyLlamaGguf.Create().Write(Path.Combine(_dir, "tiny.gguf"));
+        var result = _ps.Run("Import-Model -Path $p", new Dictionary<string, object?> { ["p"] = path });
+        Assert.Empty(result.Errors);
+        var model = Assert.IsType<LanguageModel>(Assert.Single(result.Output).BaseObject);
+        Assert.Equal("tiny", model.Name);
+        Assert.Equal(path, model.Path);
+    }
+
+    [Fact]
+    public void ADamagedGgufIsModelFormatInvalidNamingFileAndField()
+    {
+        // Cut short: the last tensor's bytes now run past the end of the file.
+        var writer = TinyLlamaGguf.Create();
+        writer.TruncateBy = 1000;
+        string path = writer.Write(Path.Combine(_dir, "damaged.gguf"));
+        var result = _ps.Run("Import-Model -Path $p", new Dictionary<string, object?> { ["p"] = path });
+        var error = Assert.Single(result.Errors);
+        Assert.Equal("ModelFormatInvalid,LlmCpu.Module.Commands.ImportModelCommand", error.FullyQualifiedErrorId);
+        Assert.Equal(ErrorCategory.InvalidData, error.CategoryInfo.Category);
+        Assert.Equal(path, error.TargetObject);
+        Assert.Contains("tensor 'output.weight' offset", error.Exception.Message);
+    }
+
+    [Fact]
     public void AnUnsupportedArchitectureIsModelNotSupported()
     {
         string folder = Path.Combine(_dir, "gpt2");

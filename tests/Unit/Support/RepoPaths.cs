@@ -7,6 +7,9 @@ public static class RepoPaths
 
     public static string FixtureModel => Path.Combine(Root, "fixtures", "austen-llama");
 
+    /// <summary>Test data committed beside the tests (tests/Unit/TestData).</summary>
+    public static string TestData => Path.Combine(Root, "tests", "Unit", "TestData");
+
     public static string ModuleManifest => Path.Combine(AppContext.BaseDirectory, "Modules", "LlmCpu", "LlmCpu.psd1");
 
     public static string HostAssembly => Path.Combine(AppContext.BaseDirectory, "llmcpu.dll");

@@ -13,7 +13,7 @@ internal static class GgufHeaderEncoder
     // "GGUF" as it appears in the file.
     private static ReadOnlySpan<byte> Magic => "GGUF"u8;
 
-    public static byte[] Encode(IReadOnlyList<KeyValuePair<string, GgufValue>> metadata, IReadOnlyList<GgufTensorInfo> tensors)
+    public static byte[] Encode(IReadOnlyList<KeyValuePair<string, GgufValue>> metadata, IReadOnlyList<GgufTensorLayout> tensors)
     {
         using var buffer = new MemoryStream();
         // BinaryWriter is little-endian on every platform, as GGUF requires.
@@ -28,7 +28,7 @@ internal static class GgufHeaderEncoder
                 WriteString(writer, key);
                 writer.Write((uint)value.Type);
                 if (value.Type == GgufValueType.Array) WriteArray(writer, value);
-                else WriteScalar(writer, value.Type, value.Payload);
+                else WriteScalar(writer, value.Type, value.Value);
             }
             foreach (var tensor in tensors)
             {
@@ -44,8 +44,8 @@ internal static class GgufHeaderEncoder
 
     private static void WriteArray(BinaryWriter writer, GgufValue value)
     {
-        var elementType = value.ElementType!.Value;
-        var items = (System.Array)value.Payload;
+        var elementType = value.ElementType;
+        var items = (System.Array)value.Value;
         writer.Write((uint)elementType);
         writer.Write((ulong)items.LongLength);
         foreach (object? item in items) WriteScalar(writer, elementType, item!);

@@ -120,7 +120,7 @@ public static class GgufModelExporter
     {
         public long Total { get; set; }
 
-        public void Report(GgufTensorInfo tensor) =>
+        public void Report(GgufTensorLayout tensor) =>
             log.Progress(Activity, tensor.Name, Total > 0 ? (int)Math.Min(99, tensor.Offset * 100 / Total) : -1);
     }
 }

@@ -1,34 +1,19 @@
 namespace LlmCpu.Engine.Formats.Gguf;
 
 /// <summary>
-/// A tensor as a GGUF file describes it: name, ggml type, and dimensions innermost first (a matrix of
-/// <c>rows</c> x <c>columns</c> is <c>[columns, rows]</c>), and where its data starts, relative to the data section.
+/// A tensor in a GGUF file. <see cref="Dimensions"/> are ggml's ne[], innermost first: a weight matrix of
+/// N output rows by K input columns is listed as [K, N], and its rows lie one after another, each
+/// <see cref="RowBytes"/> long.
 /// </summary>
-public sealed class GgufTensorInfo
+public sealed unsafe class GgufTensorInfo
 {
-    /// <summary>ggml keeps names in 64-byte buffers with a terminating zero.</summary>
-    public const int MaxNameBytes = 63;
-
-    /// <summary>ggml tensors have at most four dimensions.</summary>
-    public const int MaxDimensions = 4;
-
-    public GgufTensorInfo(string name, GgmlType type, IReadOnlyList<long> dimensions, long offset)
+    internal GgufTensorInfo(string name, GgmlType type, long[] dimensions, long elementCount, long byteLength, ulong offset)
     {
-        ArgumentException.ThrowIfNullOrEmpty(name);
-        if (System.Text.Encoding.UTF8.GetByteCount(name) > MaxNameBytes)
-            throw new ArgumentException($"Tensor name '{name}' is longer than {MaxNameBytes} UTF-8 bytes.", nameof(name));
-        if (dimensions.Count is < 1 or > MaxDimensions)
-            throw new ArgumentException($"Tensor '{name}' has {dimensions.Count} dimensions; GGUF allows 1 to {MaxDimensions}.", nameof(dimensions));
-        if (dimensions.Any(d => d < 1))
-            throw new ArgumentException($"Tensor '{name}' has a dimension below 1: [{string.Join(", ", dimensions)}].", nameof(dimensions));
-        int perBlock = GgmlBlockLayout.ElementsPerBlock(type);
-        if (dimensions[0] % perBlock != 0)
-            throw new ArgumentException($"Tensor '{name}': rows of {dimensions[0]} elements are not whole {type} blocks of {perBlock}.", nameof(dimensions));
         Name = name;
         Type = type;
-        Dimensions = dimensions.ToArray();
-        ElementCount = Dimensions.Aggregate(1L, (a, b) => checked(a * b));
-        ByteSize = GgmlBlockLayout.ByteCount(type, ElementCount);
+        Dimensions = dimensions;
+        ElementCount = elementCount;
+        ByteLength = byteLength;
         Offset = offset;
     }
 
@@ -36,16 +21,33 @@ public sealed class GgufTensorInfo
 
     public GgmlType Type { get; }
 
-    /// <summary>Innermost (contiguous) dimension first.</summary>
+    /// <summary>ne[0], ne[1], ...: the first is the row length.</summary>
     public IReadOnlyList<long> Dimensions { get; }
 
     public long ElementCount { get; }
 
-    /// <summary>Bytes of the tensor's data, without the padding that follows it.</summary>
-    public long ByteSize { get; }
+    public long ByteLength { get; }
 
-    /// <summary>Start of the data, relative to the start of the file's data section; a multiple of the alignment.</summary>
-    public long Offset { get; }
+    /// <summary>Offset of the tensor's bytes from the start of the data section, as the file states it.</summary>
+    public ulong Offset { get; }
 
-    public override string ToString() => $"{Name} {Type} [{string.Join(", ", Dimensions)}] at {Offset}";
+    /// <summary>Elements in a row (ne[0]).</summary>
+    public long Columns => Dimensions.Count > 0 ? Dimensions[0] : 1;
+
+    /// <summary>Rows: the product of all dimensions after the first.</summary>
+    public long Rows => Columns == 0 ? 0 : ElementCount / Columns;
+
+    public long RowBytes => Type.ByteCount(Columns);
+
+    /// <summary>Start of the tensor's bytes in the mapped file; set once the offset has been checked, valid while the file is open.</summary>
+    public byte* Data { get; internal set; }
+
+    /// <summary>The bytes of row <paramref name="row"/>.</summary>
+    public ReadOnlySpan<byte> Row(long row)
+    {
+        if ((ulong)row >= (ulong)Rows) throw new ArgumentOutOfRangeException(nameof(row));
+        return new ReadOnlySpan<byte>(Data + row * RowBytes, checked((int)RowBytes));
+    }
+
+    public override string ToString() => $"{Name} {Type} [{string.Join(", ", Dimensions)}]";
 }

@@ -1,31 +1,54 @@
 namespace LlmCpu.Engine.Formats.Gguf;
 
 /// <summary>
-/// One GGUF metadata value: a scalar, a string, or an array of scalars or strings (arrays of arrays are not
-/// needed by any key this library writes, so they are not offered). Made through the static factories, which
-/// fix the stored type: <c>GgufValue.UInt32(4096)</c> and <c>GgufValue.Int32(4096)</c> are different values to a reader.
+/// One GGUF metadata value: a scalar, a string, or an array (read arrays may nest; the writer's factories offer
+/// arrays of scalars or strings). The static factories fix the stored type: <c>GgufValue.UInt32(4096)</c> and
+/// <c>GgufValue.Int32(4096)</c> are different values to a reader.
 /// </summary>
 public sealed class GgufValue
 {
-    private readonly object _payload;
-
-    private GgufValue(GgufValueType type, object payload, GgufValueType? elementType = null)
+    internal GgufValue(GgufValueType type, object value, GgufValueType elementType = GgufValueType.UInt8)
     {
         Type = type;
-        _payload = payload;
+        Value = value;
         ElementType = elementType;
     }
 
     public GgufValueType Type { get; }
 
     /// <summary>The element type when <see cref="Type"/> is <see cref="GgufValueType.Array"/>.</summary>
-    public GgufValueType? ElementType { get; }
+    public GgufValueType ElementType { get; }
+
+    /// <summary>The value: a boxed scalar, a string, or a .NET array for array values.</summary>
+    public object Value { get; }
+
+    public bool IsArray => Type == GgufValueType.Array;
 
     /// <summary>Elements of an array value; 1 for anything else.</summary>
-    public long Count => _payload is System.Array array ? array.LongLength : 1;
+    public int Count => Value is System.Array array ? array.Length : 1;
 
-    /// <summary>The value as given to the factory (an array for array values).</summary>
-    public object Payload => _payload;
+    /// <summary>The value as an integer when it is one (of any width that fits), else null.</summary>
+    public long? AsInt64() => Value switch
+    {
+        byte v => v,
+        sbyte v => v,
+        ushort v => v,
+        short v => v,
+        uint v => v,
+        int v => v,
+        long v => v,
+        ulong v when v <= long.MaxValue => (long)v,
+        _ => null,
+    };
+
+    /// <summary>The value as a floating-point number when it is numeric, else null.</summary>
+    public double? AsDouble() => Value switch
+    {
+        float v => v,
+        double v => v,
+        ulong v => v,
+        _ => AsInt64(),
+    };
 
     public static GgufValue UInt8(byte value) => new(GgufValueType.UInt8, value);
     public static GgufValue Int8(sbyte value) => new(GgufValueType.Int8, value);
@@ -64,5 +87,11 @@ public sealed class GgufValue
     public static GgufValue Array(IEnumerable<double> values) => new(GgufValueType.Array, values.ToArray(), GgufValueType.Float64);
     public static GgufValue Array(IEnumerable<bool> values) => new(GgufValueType.Array, values.ToArray(), GgufValueType.Bool);
 
-    public override string ToString() => Type == GgufValueType.Array ? $"{ElementType}[{Count}]" : $"{Type} {_payload}";
+    public override string ToString() => Value switch
+    {
+        string s => s,
+        System.Array array => $"{ElementType}[{array.Length}]",
+        IFormattable f => f.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
+        _ => Value.ToString() ?? "",
+    };
 }

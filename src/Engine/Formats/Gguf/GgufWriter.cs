@@ -14,7 +14,7 @@ public sealed class GgufWriter
 
     private readonly List<KeyValuePair<string, GgufValue>> _metadata = [];
     private readonly HashSet<string> _keys = new(StringComparer.Ordinal);
-    private readonly List<GgufTensorInfo> _tensors = [];
+    private readonly List<GgufTensorLayout> _tensors = [];
     private readonly List<GgufTensorContent> _contents = [];
     private readonly HashSet<string> _tensorNames = new(StringComparer.Ordinal);
     private long _dataSize;
@@ -31,13 +31,13 @@ public sealed class GgufWriter
 
     public IReadOnlyList<KeyValuePair<string, GgufValue>> Metadata => _metadata;
 
-    public IReadOnlyList<GgufTensorInfo> Tensors => _tensors;
+    public IReadOnlyList<GgufTensorLayout> Tensors => _tensors;
 
     public void AddMetadata(string key, GgufValue value)
     {
         ArgumentException.ThrowIfNullOrEmpty(key);
         ArgumentNullException.ThrowIfNull(value);
-        if (key == AlignmentKey && !(value.Type == GgufValueType.UInt32 && (uint)value.Payload == Alignment))
+        if (key == AlignmentKey && !(value.Type == GgufValueType.UInt32 && (uint)value.Value == Alignment))
             throw new ArgumentException($"{AlignmentKey} is set from the writer's alignment ({Alignment}) and must be a UInt32 equal to it.", nameof(value));
         if (!_keys.Add(key)) throw new ArgumentException($"Metadata key '{key}' was already added.", nameof(key));
         _metadata.Add(new(key, value));
@@ -45,11 +45,11 @@ public sealed class GgufWriter
 
     /// <summary>Describes a tensor whose data <paramref name="content"/> will write; returns where it will lie.</summary>
     /// <param name="dimensions">Innermost first: a matrix of rows x columns is [columns, rows].</param>
-    public GgufTensorInfo AddTensor(string name, GgmlType type, IReadOnlyList<long> dimensions, GgufTensorContent content)
+    public GgufTensorLayout AddTensor(string name, GgmlType type, IReadOnlyList<long> dimensions, GgufTensorContent content)
     {
         ArgumentNullException.ThrowIfNull(content);
         if (!Enum.IsDefined(type)) throw new ArgumentOutOfRangeException(nameof(type), type, "Not a ggml type.");
-        var info = new GgufTensorInfo(name, type, dimensions, _dataSize);
+        var info = new GgufTensorLayout(name, type, dimensions, _dataSize);
         if (!_tensorNames.Add(name)) throw new ArgumentException($"Tensor '{name}' was already added.", nameof(name));
         _tensors.Add(info);
         _contents.Add(content);

@@ -5,7 +5,7 @@ namespace LlmCpu.Engine.Formats.Gguf;
 /// file and refuses any beyond the tensor's size, so a writer that miscounts fails at once, naming the tensor,
 /// instead of shifting every tensor after it.
 /// </summary>
-internal sealed class TensorDataStream(Stream inner, GgufTensorInfo tensor) : Stream
+internal sealed class TensorDataStream(Stream inner, GgufTensorLayout tensor) : Stream
 {
     public long Written { get; private set; }
 

@@ -24,7 +24,7 @@ public sealed class GgufModelExporterTests(FixtureModel fixture) : IClassFixture
         {
             Assert.True(metadata.ContainsKey(key), $"{key} is missing");
             Assert.Equal(type, metadata[key].Type);
-            Assert.Equal(value, metadata[key].Payload);
+            Assert.Equal(value, metadata[key].Value);
         }
         Is("general.architecture", GgufValueType.String, "llama");
         Is("general.name", GgufValueType.String, "austen-llama");
@@ -45,9 +45,9 @@ public sealed class GgufModelExporterTests(FixtureModel fixture) : IClassFixture
         Is("tokenizer.ggml.unknown_token_id", GgufValueType.UInt32, 0u);
         Is("tokenizer.ggml.add_bos_token", GgufValueType.Bool, true);
         Is("tokenizer.ggml.add_eos_token", GgufValueType.Bool, false);
-        var tokens = (string[])metadata["tokenizer.ggml.tokens"].Payload;
-        var scores = (float[])metadata["tokenizer.ggml.scores"].Payload;
-        var types = (int[])metadata["tokenizer.ggml.token_type"].Payload;
+        var tokens = (string[])metadata["tokenizer.ggml.tokens"].Value;
+        var scores = (float[])metadata["tokenizer.ggml.scores"].Value;
+        var types = (int[])metadata["tokenizer.ggml.token_type"].Value;
         Assert.Equal(4096, tokens.Length);
         Assert.Equal(4096, scores.Length);
         Assert.Equal(new[] { "<unk>", "<s>", "</s>", "<0x00>" }, tokens.Take(4));
