@@ -107,3 +107,13 @@ Describe 'New-SyntheticModel' {
         $synthetic.LayerCount | Should -Be 22
     }
 }
+
+Describe 'ConvertTo-Gguf' {
+    It 'writes a Q4_0 GGUF that Import-Model reads back' {
+        $file = Join-Path $TestDrive 'austen-q4_0.gguf'
+        Import-Model -Precision Int4 -GroupSize 32 | ConvertTo-Gguf $file -Type Q4_0 | Should -Exist
+        $back = Import-Model $file
+        $back.Precision | Should -Be 'Q4 g32 sym'
+        ($back | Invoke-Generation -Prompt 'She was not' -MaxTokens 4 -Seed 1).GeneratedTokens | Should -Be 4
+    }
+}

@@ -119,7 +119,7 @@ public sealed class GgufModelLoaderValidationTests : IDisposable
             case "vocab size disagreeing": writer.Add("llama.vocab_size", 300u); break;
             case "rope scaling": writer.Add("llama.rope.scaling.type", "yarn"); break;
             case "partial rotary": writer.Add("llama.rope.dimension_count", 8u); break;
-            case "other tokenizer": writer.Remove("tokenizer.ggml.model").Add("tokenizer.ggml.model", "gpt2"); break;
+            case "other tokenizer": writer.Remove("tokenizer.ggml.model").Add("tokenizer.ggml.model", "rwkv"); break;
             case "eos outside the vocabulary": writer.Remove("tokenizer.ggml.eos_token_id").Add("tokenizer.ggml.eos_token_id", 5000u); break;
         }
         string path = Write(writer);
