@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Management.Automation;
+using LlmCpu.Engine.Formats.Gguf;
 using LlmCpu.Engine.Models;
 using LlmCpu.Kernels.Quantization;
 using LlmCpu.Module.Internal;
@@ -25,6 +26,12 @@ public sealed class NewSyntheticModelCommand : PSCmdlet
     [ValidateNotNullOrEmpty]
     public string? Destination { get; set; }
 
+    /// <summary>Llmc (LlmCpu INT4 file, the default), GgufQ4_0 or GgufF16 (llama.cpp's format).</summary>
+    [Parameter]
+    [ValidateSet("Llmc", "GgufQ4_0", "GgufF16", IgnoreCase = true)]
+    public string Format { get; set; } = "Llmc";
+
+    /// <summary>INT4 group size of an Llmc file.</summary>
     [Parameter]
     [ValidateSet("32", "64", "128", "-1")]
     public int GroupSize { get; set; } = 128;
@@ -50,14 +57,21 @@ public sealed class NewSyntheticModelCommand : PSCmdlet
         }
         var shape = SyntheticShape.Find(Shape!);
         var format = new Int4Format(GroupSize, Asymmetric.IsPresent);
-        if (!ShouldProcess(destination, $"Write a random-weight {shape.Name} model ({format})")) return;
+        string description = Format.Equals("Llmc", StringComparison.OrdinalIgnoreCase) ? format.ToString() : Format;
+        if (!ShouldProcess(destination, $"Write a random-weight {shape.Name} model ({description})")) return;
         string tokenizer = Path.Combine(ModulePaths.BundledModel, "tokenizer.model");
         try
         {
             var clock = Stopwatch.StartNew();
-            SyntheticModelWriter.WriteLlmc(shape, destination, format, File.ReadAllBytes(tokenizer), Seed, Force.IsPresent,
-                new CmdletLog(this, activityId: 3), _stop.Token);
-            WriteVerbose($"Wrote {shape.Name} ({format}) to '{destination}' in {clock.Elapsed.TotalSeconds:F1} s.");
+            var log = new CmdletLog(this, activityId: 3);
+            byte[] tokenizerBytes = File.ReadAllBytes(tokenizer);
+            switch (Format.ToLowerInvariant())
+            {
+                case "ggufq4_0": SyntheticGgufWriter.Write(shape, destination, GgmlType.Q4_0, tokenizerBytes, Seed, Force.IsPresent, log, _stop.Token); break;
+                case "gguff16": SyntheticGgufWriter.Write(shape, destination, GgmlType.F16, tokenizerBytes, Seed, Force.IsPresent, log, _stop.Token); break;
+                default: SyntheticModelWriter.WriteLlmc(shape, destination, format, tokenizerBytes, Seed, Force.IsPresent, log, _stop.Token); break;
+            }
+            WriteVerbose($"Wrote {shape.Name} ({description}) to '{destination}' in {clock.Elapsed.TotalSeconds:F1} s.");
             WriteObject(new FileInfo(destination));
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)

@@ -47,6 +47,21 @@ public sealed class SyntheticModelWriterTests : IDisposable
         Assert.Empty(Directory.GetFiles(_dir));
     }
 
+    [Theory]
+    [InlineData(LlmCpu.Engine.Formats.Gguf.GgmlType.Q4_0, "Q4 g32 sym")]
+    [InlineData(LlmCpu.Engine.Formats.Gguf.GgmlType.F16, "F16")]
+    public void WritesALoadableGguf(LlmCpu.Engine.Formats.Gguf.GgmlType type, string precision)
+    {
+        var shape = new SyntheticShape("tiny", 256, 2, 8, 2, 512, 4096, 128);
+        string path = Path.Combine(_dir, "tiny.gguf");
+        SyntheticGgufWriter.Write(shape, path, type, Tokenizer, seed: 5, overwrite: false);
+        using var model = ModelLoader.Load(path);
+        Assert.Equal(shape.ToConfig().ParameterCount, model.Parameters);
+        Assert.Equal(precision, model.Precision);
+        var result = new TextGenerator(model).Generate("She", new GenerationOptions { MaxTokens = 5, Sampling = SamplingOptions.Greedy, StopAtEos = false });
+        Assert.Equal(5, result.GeneratedTokens);
+    }
+
     [Fact]
     public void PresetsHaveTheRealShapes()
     {

@@ -1,0 +1,87 @@
+using LlmCpu.Engine.Diagnostics;
+using LlmCpu.Engine.Formats.Gguf;
+using LlmCpu.Engine.Tokenization;
+
+namespace LlmCpu.Engine.Models;
+
+/// <summary>
+/// Writes random-weight GGUF models with real shapes, as llama.cpp's tools would lay them out: every matrix Q4_0
+/// (like a "pure" Q4_0 quantization) or F16, norms F32, the bundled SentencePiece vocabulary padded to the shape's
+/// vocabulary. Q4_0 blocks are written directly as random 4-bit codes with random FP16 scales, tensor by tensor
+/// through the streaming writer, so no matrix is ever held as FP32 and no model is ever held whole.
+/// </summary>
+public static class SyntheticGgufWriter
+{
+    public static void Write(SyntheticShape shape, string destination, GgmlType type, byte[] sentencePieceTokenizer, int seed,
+        bool overwrite, IEngineLog? log = null, CancellationToken cancellation = default)
+    {
+        if (type is not (GgmlType.Q4_0 or GgmlType.F16)) throw new ArgumentOutOfRangeException(nameof(type), type, "Synthetic GGUF models are Q4_0 or F16.");
+        log ??= NullEngineLog.Instance;
+        var config = shape.ToConfig();
+        config.Validate(destination);
+        var random = new Xoshiro(seed);
+        var writer = new GgufWriter();
+        LlamaGgufMetadata.Add(writer, config, $"{shape.Name} (random)", type);
+        SentencePieceGgufMetadata.Add(writer, SentencePieceVocabulary.Parse(sentencePieceTokenizer), config);
+
+        int d = shape.EmbeddingLength, kv = config.KvDim, f = shape.FeedForwardLength, v = shape.VocabularySize;
+        void Matrix(string name, int rows, int columns) =>
+            writer.AddTensor(name, type, [columns, rows], (_, stream, token) => WriteRandomRows(stream, type, rows, columns, random, token));
+        void Ones(string name) =>
+            writer.AddTensor(name, GgmlType.F32, [d], (_, stream, _) =>
+            {
+                var bytes = new byte[d * sizeof(float)];
+                MemoryMarshalFill(bytes, 1f);
+                stream.Write(bytes);
+            });
+
+        Matrix("token_embd.weight", v, d);
+        for (int i = 0; i < shape.LayerCount; i++)
+        {
+            string p = $"blk.{i}.";
+            Ones(p + "attn_norm.weight");
+            Matrix(p + "attn_q.weight", d, d);
+            Matrix(p + "attn_k.weight", kv, d);
+            Matrix(p + "attn_v.weight", kv, d);
+            Matrix(p + "attn_output.weight", d, d);
+            Ones(p + "ffn_norm.weight");
+            Matrix(p + "ffn_gate.weight", f, d);
+            Matrix(p + "ffn_up.weight", f, d);
+            Matrix(p + "ffn_down.weight", d, f);
+        }
+        Ones("output_norm.weight");
+        Matrix("output.weight", v, d);
+        log.Verbose($"Writing {writer.Tensors.Count} random {type} tensors, {writer.FileSize / 1048576.0:F1} MiB, to '{destination}'.");
+        writer.WriteFile(destination, overwrite, cancellation);
+    }
+
+    private static void MemoryMarshalFill(byte[] bytes, float value)
+    {
+        for (int i = 0; i < bytes.Length; i += 4) BitConverter.TryWriteBytes(bytes.AsSpan(i), value);
+    }
+
+    /// <summary>Rows of random weights of about N(0, 0.02): Q4_0 blocks of random codes, or FP16 values.</summary>
+    private static unsafe void WriteRandomRows(Stream stream, GgmlType type, int rows, int columns, Xoshiro random, CancellationToken cancellation)
+    {
+        var row = new byte[GgmlQuantizer.RowBytes(type, columns)];
+        for (int r = 0; r < rows; r++)
+        {
+            if ((r & 1023) == 0) cancellation.ThrowIfCancellationRequested();
+            fixed (byte* p = row)
+            {
+                if (type == GgmlType.Q4_0)
+                {
+                    random.Fill(p, row.Length);
+                    // Each 18-byte block starts with its FP16 scale; the 16 bytes after it are the codes.
+                    for (int b = 0; b < row.Length; b += 18)
+                        *(ushort*)(p + b) = BitConverter.HalfToUInt16Bits((Half)(0.005f * (0.5f + random.NextFloat())));
+                }
+                else
+                {
+                    for (int k = 0; k < columns; k++) ((Half*)p)[k] = (Half)((random.NextFloat() - 0.5f) * 0.08f);
+                }
+            }
+            stream.Write(row);
+        }
+    }
+}
