@@ -39,12 +39,7 @@ public sealed class ConvertToGgufCommand : PSCmdlet
     protected override void ProcessRecord()
     {
         string destination = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Destination!);
-        if (File.Exists(destination) && !Force)
-        {
-            WriteError(new ErrorRecord(new IOException($"'{destination}' exists; use -Force to overwrite it."), ErrorIds.DestinationExists,
-                ErrorCategory.ResourceExists, destination));
-            return;
-        }
+        if (!OutputFile.MayWrite(this, destination, Force)) return;
         if (!ShouldProcess(destination, $"Write {Model!.Name} as a {Type} GGUF")) return;
         try
         {

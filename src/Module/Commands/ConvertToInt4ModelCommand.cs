@@ -49,12 +49,7 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
     {
         string source = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path!);
         string destination = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Destination!);
-        if (File.Exists(destination) && !Force)
-        {
-            WriteError(new ErrorRecord(new IOException($"'{destination}' exists; use -Force to overwrite it."), ErrorIds.DestinationExists,
-                ErrorCategory.ResourceExists, destination));
-            return;
-        }
+        if (!OutputFile.MayWrite(this, destination, Force)) return;
         var format = new Int4Format(GroupSize, Asymmetric.IsPresent);
         if (!ShouldProcess(destination, $"Write {format} model converted from '{source}'")) return;
         try

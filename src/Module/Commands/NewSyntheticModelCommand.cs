@@ -49,12 +49,7 @@ public sealed class NewSyntheticModelCommand : PSCmdlet
     protected override void ProcessRecord()
     {
         string destination = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Destination!);
-        if (File.Exists(destination) && !Force)
-        {
-            WriteError(new ErrorRecord(new IOException($"'{destination}' exists; use -Force to overwrite it."), ErrorIds.DestinationExists,
-                ErrorCategory.ResourceExists, destination));
-            return;
-        }
+        if (!OutputFile.MayWrite(this, destination, Force)) return;
         var shape = SyntheticShape.Find(Shape!);
         var format = new Int4Format(GroupSize, Asymmetric.IsPresent);
         string description = Format.Equals("Llmc", StringComparison.OrdinalIgnoreCase) ? format.ToString() : Format;

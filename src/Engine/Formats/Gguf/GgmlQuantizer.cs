@@ -20,7 +20,7 @@ public static class GgmlQuantizer
     public static bool CanEncode(GgmlType type) => type is GgmlType.F32 or GgmlType.F16 or GgmlType.Q8_0 or GgmlType.Q4_0;
 
     /// <summary>Bytes of one row of <paramref name="columns"/> values in <paramref name="type"/>.</summary>
-    public static int RowBytes(GgmlType type, int columns) => checked((int)GgmlBlockLayout.ByteCount(type, columns));
+    public static int RowBytes(GgmlType type, int columns) => checked((int)type.ByteCount(columns));
 
     /// <summary>Encodes <paramref name="row"/> into <paramref name="destination"/> (<see cref="RowBytes"/> bytes).</summary>
     public static void Encode(GgmlType type, ReadOnlySpan<float> row, Span<byte> destination)

@@ -98,7 +98,13 @@ public static class GgmlTypeInfo
         TryGetBlock(type, out _, out int bytes) ? bytes : throw new ArgumentOutOfRangeException(nameof(type), type, "Unknown ggml type.");
 
     /// <summary>Bytes of <paramref name="elements"/> elements; <paramref name="elements"/> must be a whole number of blocks.</summary>
-    public static long ByteCount(this GgmlType type, long elements) => checked(elements / type.BlockSize() * type.BlockBytes());
+    public static long ByteCount(this GgmlType type, long elements)
+    {
+        int perBlock = type.BlockSize();
+        if (elements < 0 || elements % perBlock != 0)
+            throw new ArgumentException($"{elements} elements are not a whole number of {type} blocks of {perBlock}.", nameof(elements));
+        return checked(elements / perBlock * type.BlockBytes());
+    }
 
     /// <summary>Whether <see cref="GgmlDequantizer"/> converts this type to FP32.</summary>
     public static bool CanDequantize(this GgmlType type) => type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16

@@ -89,8 +89,8 @@ public static class GgufModelExporter
         if (firstRow + rows > matrix.Rows)
             throw new InvalidOperationException($"Tensor '{name}': rows [{firstRow}, {firstRow + rows}) lie outside the engine's matrix of {matrix.Rows}.");
         int columns = matrix.Columns;
-        if (columns % GgmlBlockLayout.ElementsPerBlock(type) != 0)
-            throw new ArgumentException($"Tensor '{name}' has rows of {columns} values; {type} needs a multiple of {GgmlBlockLayout.ElementsPerBlock(type)}.");
+        if (columns % type.BlockSize() != 0)
+            throw new ArgumentException($"Tensor '{name}' has rows of {columns} values; {type} needs a multiple of {type.BlockSize()}.");
         writer.AddTensor(name, type, [columns, rows], (info, destination, cancellation) =>
         {
             progress.Report(info);

@@ -21,14 +21,14 @@ public sealed class GgufTensorLayout
             throw new ArgumentException($"Tensor '{name}' has {dimensions.Count} dimensions; GGUF allows 1 to {MaxDimensions}.", nameof(dimensions));
         if (dimensions.Any(d => d < 1))
             throw new ArgumentException($"Tensor '{name}' has a dimension below 1: [{string.Join(", ", dimensions)}].", nameof(dimensions));
-        int perBlock = GgmlBlockLayout.ElementsPerBlock(type);
+        int perBlock = type.BlockSize();
         if (dimensions[0] % perBlock != 0)
             throw new ArgumentException($"Tensor '{name}': rows of {dimensions[0]} elements are not whole {type} blocks of {perBlock}.", nameof(dimensions));
         Name = name;
         Type = type;
         Dimensions = dimensions.ToArray();
         ElementCount = Dimensions.Aggregate(1L, (a, b) => checked(a * b));
-        ByteSize = GgmlBlockLayout.ByteCount(type, ElementCount);
+        ByteSize = type.ByteCount(ElementCount);
         Offset = offset;
     }
 
