@@ -36,7 +36,7 @@ public static class Int4ModelConverter
         }
         var report = new QuantizationReport
         {
-            Recipe = "round-to-nearest",
+            Recipe = format.Recipe == Int4Recipe.MinimizeError ? "minimize-error scale search" : "round-to-nearest",
             Format = format.ToString(),
             GroupSize = format.GroupSize,
             Asymmetric = format.Asymmetric,

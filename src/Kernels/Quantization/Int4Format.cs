@@ -5,7 +5,7 @@ namespace LlmCpu.Kernels.Quantization;
 /// per row), and whether each group also has a zero point (asymmetric) or uses the implicit zero point 8 (symmetric).
 /// Scales are stored as FP16.
 /// </summary>
-public readonly record struct Int4Format(int GroupSize, bool Asymmetric)
+public readonly record struct Int4Format(int GroupSize, bool Asymmetric, Int4Recipe Recipe = Int4Recipe.RoundToNearest)
 {
     public const int PerChannel = -1;
 
@@ -17,7 +17,18 @@ public readonly record struct Int4Format(int GroupSize, bool Asymmetric)
             throw new ArgumentOutOfRangeException(nameof(GroupSize), GroupSize, "Group size must be 32, 64, 128 or -1 (per channel).");
     }
 
-    public override string ToString() => $"Q4 {(GroupSize == PerChannel ? "per-channel" : "g" + GroupSize)} {(Asymmetric ? "asym" : "sym")}";
+    public override string ToString() =>
+        $"Q4 {(GroupSize == PerChannel ? "per-channel" : "g" + GroupSize)} {(Asymmetric ? "asym" : "sym")}{(Recipe == Int4Recipe.MinimizeError ? " mse" : "")}";
+}
+
+/// <summary>How each group's scale (and zero point) is chosen.</summary>
+public enum Int4Recipe
+{
+    /// <summary>The scale maps the largest magnitude (or the range) onto the code range: ggml's Q4_0 rule when symmetric.</summary>
+    RoundToNearest,
+
+    /// <summary>The scale among a set of slightly smaller candidates that minimizes the group's squared error (clipping outliers when it pays).</summary>
+    MinimizeError,
 }
 
 /// <summary>How activations meet INT4 weights in a multiplication.</summary>

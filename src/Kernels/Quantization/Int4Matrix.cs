@@ -156,10 +156,7 @@ public sealed unsafe class Int4Matrix : WeightMatrix
             int length = Math.Clamp(Columns - start, 0, GroupSize);
             var group = values.Slice(Math.Min(start, Columns), length);
             q.Fill(8);
-            float scale;
-            byte zero = 8;
-            if (Int4Format.Asymmetric) (scale, zero) = Int4Quantizer.QuantizeAsymmetric(group, q);
-            else scale = Int4Quantizer.QuantizeSymmetric(group, q);
+            var (scale, zero) = Int4Quantizer.Quantize(group, q, Int4Format.Asymmetric, Int4Format.Recipe);
             if (length < GroupSize) q.Slice(length).Fill(zero);
             view.SetScale(row, g, (Half)scale);
             if (_zeros != null) view.SetZero(row, g, zero);

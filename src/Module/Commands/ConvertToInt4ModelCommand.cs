@@ -33,6 +33,10 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
     [Parameter]
     public SwitchParameter Asymmetric { get; set; }
 
+    /// <summary>How INT4 scales are chosen: RoundToNearest (the default; ggml's Q4_0 rule) or MinimizeError (a scale search per group).</summary>
+    [Parameter]
+    public Int4Recipe Recipe { get; set; } = Int4Recipe.RoundToNearest;
+
     /// <summary>The activation mode recorded as the file's default (Int8 or Float32).</summary>
     [Parameter]
     public ActivationMode Activations { get; set; } = ActivationMode.Int8;
@@ -50,7 +54,7 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
         string source = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path!);
         string destination = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Destination!);
         if (!OutputFile.MayWrite(this, destination, Force)) return;
-        var format = new Int4Format(GroupSize, Asymmetric.IsPresent);
+        var format = new Int4Format(GroupSize, Asymmetric.IsPresent, Recipe);
         if (!ShouldProcess(destination, $"Write {format} model converted from '{source}'")) return;
         try
         {

@@ -46,6 +46,10 @@ public sealed class ImportModelCommand : PSCmdlet
     [Parameter]
     public SwitchParameter Asymmetric { get; set; }
 
+    /// <summary>How INT4 scales are chosen: RoundToNearest (the default; ggml's Q4_0 rule) or MinimizeError (a scale search per group).</summary>
+    [Parameter]
+    public Int4Recipe Recipe { get; set; } = Int4Recipe.RoundToNearest;
+
     /// <summary>How INT4 weights meet activations: Int8 (dynamic per-block quantization, the fast path) or Float32.</summary>
     [Parameter]
     public ActivationMode Activations { get; set; } = ActivationMode.Int8;
@@ -67,7 +71,7 @@ public sealed class ImportModelCommand : PSCmdlet
                 {
                     Log = new CmdletLog(this, activityId: 1),
                     Precision = Precision,
-                    Int4Format = new Int4Format(GroupSize, Asymmetric.IsPresent),
+                    Int4Format = new Int4Format(GroupSize, Asymmetric.IsPresent, Recipe),
                     Activations = Activations,
                     Cancellation = _stop.Token,
                 });
