@@ -25,10 +25,11 @@ public sealed class NodeLlamaCppExportTests(NodeLlamaCpp llamaCpp, ITestOutputHe
     private const string Prompt = "It is a truth universally acknowledged";
     private const int Tokens = 32;
 
-    // Measured: 3.6e-4 (F16), 7.5e-3 (Q8_0 against FP32 weights), 4.3e-3 and 7.7e-3 (Q4_0 against INT4 weights). The F16 bound is
-    // ten times below what a wrong rotary row order causes; the quantized bound is there to catch block layout errors.
-    private const float F16LogitTolerance = 4e-3f;
-    private const float QuantizedLogitTolerance = 2e-2f;
+    // Measured on the trained fixture: 4.7e-3 (F16), 7.9e-2 (Q8_0 against FP32 weights: llama.cpp rounds activations to
+    // Q8_0 blocks). The F16 bound sits well below what a wrong rotary row order causes; the quantized bound catches block
+    // layout errors, which move logits by whole units.
+    private const float F16LogitTolerance = 1e-2f;
+    private const float QuantizedLogitTolerance = 0.15f;
 
     private readonly string _folder = Directory.CreateTempSubdirectory("llmcpu-gguf-export-").FullName;
 
@@ -66,11 +67,18 @@ public sealed class NodeLlamaCppExportTests(NodeLlamaCpp llamaCpp, ITestOutputHe
         AssertSameContinuation(Compare(model, model, GgmlType.Q4_0), QuantizedLogitTolerance);
     }
 
-    private sealed record Comparison(int[] Engine, int[] LlamaCpp, float MaxLogitError);
+    private sealed record Comparison(int[] Engine, int[] LlamaCpp, float MaxLogitError, float[] Margins);
 
+    /// <summary>
+    /// The greedy tokens must agree at least up to the first near tie: a step where the engine's two best logits are closer
+    /// than twice the logit tolerance, so that arithmetic differences within the tolerance may legitimately pick the other.
+    /// </summary>
     private static void AssertSameContinuation(Comparison comparison, float tolerance)
     {
-        Assert.Equal(comparison.Engine, comparison.LlamaCpp);
+        int firstNearTie = Array.FindIndex(comparison.Margins, m => m < 2 * tolerance);
+        int required = firstNearTie < 0 ? comparison.Engine.Length : firstNearTie + 1;
+        int agree = comparison.Engine.Zip(comparison.LlamaCpp).TakeWhile(p => p.First == p.Second).Count();
+        Assert.True(agree >= required, $"greedy tokens agree for {agree} steps; {required} required (first near tie at {firstNearTie})");
         Assert.True(comparison.MaxLogitError <= tolerance, $"max |logit difference| {comparison.MaxLogitError} exceeds {tolerance}");
     }
 
@@ -100,7 +108,8 @@ public sealed class NodeLlamaCppExportTests(NodeLlamaCpp llamaCpp, ITestOutputHe
                          $"max |logit difference| over {comparable} steps {maxError:G3}");
         output.WriteLine($"  engine:    {string.Join(' ', engine)}");
         output.WriteLine($"  llama.cpp: {string.Join(' ', llama.Tokens)}");
-        return new Comparison(engine, llama.Tokens, maxError);
+        var margins = engineLogits.Select(l => { var sorted = l.OrderDescending().Take(2).ToArray(); return sorted[0] - sorted[1]; }).ToArray();
+        return new Comparison(engine, llama.Tokens, maxError, margins);
     }
 
     private static (int[] Tokens, float[][] Logits) EngineGreedy(LanguageModel model, int[] promptIds, int count)
