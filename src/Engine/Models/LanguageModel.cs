@@ -43,6 +43,15 @@ public sealed class LanguageModel : IDisposable
     /// <summary>Bytes of weights held for computation.</summary>
     public long WeightBytes => Weights.ByteSize;
 
+    /// <summary>
+    /// Bytes of weights the engine holds in its own memory. A model mapped in its compute layout (an INT4 .llmc file)
+    /// holds almost nothing here: its weights are the file's pages, shared with the page cache and read lazily.
+    /// </summary>
+    public long ResidentBytes => Weights.OwnedBytes;
+
+    /// <summary>Bytes of weights used in place from a memory-mapped file.</summary>
+    public long MappedBytes => Weights.MappedBytes;
+
     public int ContextLength => Config.ContextLength;
 
     public int VocabularySize => Config.VocabularySize;

@@ -47,6 +47,18 @@ public sealed class ModelWeights(WeightMatrix tokenEmbedding, LayerWeights[] lay
 
     public long ByteSize => TokenEmbedding.ByteSize + Output.ByteSize + Layers.Sum(l => l.Matrices.Sum(m => m.ByteSize));
 
+    /// <summary>Bytes of weights held in memory the engine allocated (copies and conversions), not counting mapped file pages.</summary>
+    public long OwnedBytes =>
+        TokenEmbedding.OwnedBytes + (ReferenceEquals(Output, TokenEmbedding) ? 0 : Output.OwnedBytes)
+        + Layers.Sum(l => l.Matrices.Sum(m => m.OwnedBytes) + (l.AttentionNorm.Length + l.FeedForwardNorm.Length) * sizeof(float))
+        + OutputNorm.Length * sizeof(float);
+
+    /// <summary>Bytes of weight matrices used in place from a memory-mapped file.</summary>
+    public long MappedBytes => AllMatrices.Where(m => m.OwnedBytes == 0).Sum(m => m.ByteSize);
+
+    private IEnumerable<WeightMatrix> AllMatrices =>
+        Layers.SelectMany(l => l.Matrices).Append(TokenEmbedding).Concat(ReferenceEquals(Output, TokenEmbedding) ? [] : [Output]);
+
     public void Dispose()
     {
         TokenEmbedding.Dispose();

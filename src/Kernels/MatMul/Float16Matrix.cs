@@ -36,6 +36,8 @@ public sealed unsafe class Float16Matrix : WeightMatrix
 
     public override long ByteSize => (long)Rows * Columns * sizeof(ushort);
 
+    public override long OwnedBytes => _owned?.ByteLength ?? 0;
+
     /// <summary>Row <paramref name="row"/> of the weights, for filling at load time.</summary>
     public Span<Half> RowSpan(int row) => new(_weights + (long)row * Columns, Columns);
 

@@ -35,6 +35,8 @@ public sealed unsafe class Float32Matrix : WeightMatrix
 
     public override long ByteSize => (long)Rows * Columns * sizeof(float);
 
+    public override long OwnedBytes => _owned?.ByteLength ?? 0;
+
     /// <summary>Row <paramref name="row"/> of the weights, for filling at load time.</summary>
     public Span<float> RowSpan(int row) => new(_weights + (long)row * Columns, Columns);
 

@@ -29,6 +29,9 @@ public abstract unsafe class WeightMatrix : IDisposable
     /// <summary>Bytes of weights and scales a multiplication reads.</summary>
     public abstract long ByteSize { get; }
 
+    /// <summary>Bytes this matrix allocated itself; 0 when it reads memory it was given (a mapped file).</summary>
+    public virtual long OwnedBytes => ByteSize;
+
     /// <summary>How many output rows a worker's range is a multiple of (the tile height).</summary>
     public virtual int RowGrain => 1;
 

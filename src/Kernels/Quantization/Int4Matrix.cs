@@ -128,6 +128,8 @@ public sealed unsafe class Int4Matrix : WeightMatrix
 
     public override long ByteSize => QuantBytes + ScaleBytes + ZeroBytes;
 
+    public override long OwnedBytes => _owned.Sum(b => b.ByteLength);
+
     public override int RowGrain => TileRows;
 
     internal Int4View View => new(this, _quants, _scales, _zeros);

@@ -33,6 +33,11 @@ public sealed class LlmcFileTests : IDisposable
         Assert.Equal(new TextGenerator(atLoad).Generate("She was not", options).TokenIds, new TextGenerator(fromFile).Generate("She was not", options).TokenIds);
         // The mapped file is smaller than the F16 source: 4-bit layers, F16 edges.
         Assert.True(fromFile.FileSizeBytes < atLoad.FileSizeBytes, $"{fromFile.FileSizeBytes} >= {atLoad.FileSizeBytes}");
+        // Its weights are used in place: only the norms are copied into the process.
+        Assert.Equal(fromFile.WeightBytes, fromFile.MappedBytes);
+        Assert.Equal((2L * fromFile.LayerCount + 1) * fromFile.Config.EmbeddingLength * sizeof(float), fromFile.ResidentBytes);
+        Assert.Equal(0, atLoad.MappedBytes);
+        Assert.True(atLoad.ResidentBytes >= atLoad.WeightBytes);
     }
 
     [Fact]
