@@ -94,10 +94,10 @@ internal static unsafe partial class Int4MatMul
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<float> CombineBlock(in Int4View w, int tile, int group, Vector256<int> rowSums, float xScale, int xSum, Vector256<float> acc)
     {
-        var zeros = w.Zeros == null
-            ? Vector256.Create(8)
-            : Avx2.ConvertToVector256Int32(w.TileZeros(tile, group));
-        var corrected = rowSums - zeros * Vector256.Create(xSum);
+        // Symmetric: the zero point is 8 for every row, so the correction is one broadcast (no vpmulld).
+        var corrected = w.Zeros == null
+            ? rowSums - Vector256.Create(8 * xSum)
+            : rowSums - Avx2.ConvertToVector256Int32(w.TileZeros(tile, group)) * Vector256.Create(xSum);
         var scale = Ops.HalfConversion.ToSingle8(w.TileScales(tile, group)) * Vector256.Create(xScale);
         return acc + Avx.ConvertToVector256Single(corrected) * scale;
     }
