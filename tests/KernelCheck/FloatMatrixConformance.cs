@@ -11,7 +11,7 @@ public static class FloatMatrixConformance
 {
     public static IEnumerable<ConformanceResult> Run()
     {
-        foreach (var (rows, columns, tokens) in new[] { (1, 1, 1), (7, 33, 2), (13, 1025, 3), (5, 4096, 1) })
+        foreach (var (rows, columns, tokens) in new[] { (1, 1, 1), (7, 33, 2), (13, 1025, 3), (64, 256, 5), (5, 4096, 1) })
         {
             var random = new Random(rows * 31 + columns);
             var w = Enumerable.Range(0, rows * columns).Select(_ => (float)(Half)(random.NextDouble() * 2 - 1)).ToArray();
