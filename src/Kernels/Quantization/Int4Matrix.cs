@@ -157,7 +157,6 @@ public sealed unsafe class Int4Matrix : WeightMatrix
             int start = g * GroupSize;
             int length = Math.Clamp(Columns - start, 0, GroupSize);
             var group = values.Slice(Math.Min(start, Columns), length);
-            q.Fill(8);
             var (scale, zero) = Int4Quantizer.Quantize(group, q, Int4Format.Asymmetric, Int4Format.Recipe);
             if (length < GroupSize) q.Slice(length).Fill(zero);
             view.SetScale(row, g, (Half)scale);
