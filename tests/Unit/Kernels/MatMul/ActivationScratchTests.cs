@@ -1,0 +1,53 @@
+using LlmCpu.Kernels.MatMul;
+
+namespace LlmCpu.Tests.Kernels.MatMul;
+
+/// <summary>
+/// Dynamic INT8 quantization of activations against the rule written out one value at a time: scale = max|x| / 127,
+/// q = round half to even (x / scale), and the block's sum of q. The vector path must give the same bytes.
+/// </summary>
+public sealed unsafe class ActivationScratchTests
+{
+    [Theory]
+    [InlineData(1, 4096, 4096, 32)]
+    [InlineData(3, 4096, 4096, 128)]
+    [InlineData(2, 100, 128, 32)]   // a short last block (columns past 100 are zero)
+    [InlineData(2, 300, 384, 128)]
+    [InlineData(1, 64, 64, 64)]
+    public void Int8QuantizationMatchesTheScalarRule(int tokens, int columns, int kPadded, int blockSize)
+    {
+        var random = new Random(columns * 31 + blockSize);
+        var input = new float[tokens * columns];
+        for (int i = 0; i < input.Length; i++)
+        {
+            // The first half has a 127 in every 13 values, so its blocks have scale 1 and 2.5, -3.5 and 0.5 are
+            // exact ties, which must round to even; the second half is random with some large values.
+            input[i] = i < input.Length / 2
+                ? (i % 13) switch { 0 => 0f, 1 => 2.5f, 2 => -3.5f, 3 => 127f, 4 => 0.5f, _ => (float)(random.NextDouble() * 254 - 127) }
+                : (float)(random.NextDouble() * 2 - 1) * (i % 5 == 0 ? 100f : 1f);
+        }
+        using var scratch = new ActivationScratch();
+        fixed (float* x = input) scratch.QuantizeInt8(x, tokens, columns, kPadded, blockSize);
+
+        int blocks = kPadded / blockSize;
+        for (int t = 0; t < tokens; t++)
+        {
+            for (int b = 0; b < blocks; b++)
+            {
+                int start = b * blockSize, length = Math.Clamp(columns - start, 0, blockSize);
+                float absMax = 0;
+                for (int i = 0; i < length; i++) absMax = Math.Max(absMax, Math.Abs(input[t * columns + start + i]));
+                float scale = absMax / 127f, inverse = scale != 0 ? 1f / scale : 0;
+                int sum = 0;
+                for (int i = 0; i < blockSize; i++)
+                {
+                    int expected = i < length ? (int)MathF.Round(input[t * columns + start + i] * inverse, MidpointRounding.ToEven) : 0;
+                    sum += expected;
+                    Assert.Equal(expected, (int)scratch.Int8[(long)t * kPadded + start + i]);
+                }
+                Assert.Equal(scale, scratch.BlockScales[t * blocks + b]);
+                Assert.Equal(sum, scratch.BlockSums[t * blocks + b]);
+            }
+        }
+    }
+}
