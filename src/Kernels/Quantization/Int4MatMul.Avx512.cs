@@ -7,42 +7,46 @@ namespace LlmCpu.Kernels.Quantization;
 internal static unsafe partial class Int4MatMul
 {
     /// <summary>
-    /// AVX-512 BW: a 64-byte load covers two row pairs, so "AND 0x0F" gives rows 0 and 2 in the two halves of one
-    /// register and ">> 4" rows 1 and 3. The activations are repeated in both halves, and vpmaddubsw + vpmaddwd
-    /// accumulate two rows per 512-bit register. (.NET exposes no 512-bit VNNI, so vpdpbusd is not used here.)
+    /// AVX-512 BW: a 64-byte load holds four rows, one per 128-bit quarter; "AND 0x0F" gives their weights 0..15 and
+    /// ">> 4" their weights 16..31, multiplied by the activations 0..15 and 16..31 broadcast to every quarter. Two
+    /// registers accumulate the tile's eight rows; at the end of a block their 256-bit halves are exactly the AVX2
+    /// path's row-pair registers, and the same tree finishes. (.NET exposes no 512-bit VNNI, so vpdpbusd is not used.)
     /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void TileInt8Avx512(in Int4View w, int tile, sbyte* x, float* xScales, int* xSums, float* result)
     {
-        int blocks = w.KPadded / w.BlockSize, chunksPerBlock = w.BlockSize / Int4Matrix.ChunkSize;
         byte* p = w.Tile(tile);
+        ushort* scales = w.TileScales(tile, 0);
+        byte* zeros = w.Zeros == null ? null : w.TileZeros(tile, 0);
+        int groups = w.Groups, blocksPerGroup = w.GroupSize / w.BlockSize, chunksPerBlock = w.BlockSize / Int4Matrix.ChunkSize;
         var mask = Vector512.Create((byte)0x0F);
         var ones = Vector512.Create((short)1);
         var acc = Vector256<float>.Zero;
-        for (int b = 0; b < blocks; b++)
+        int b = 0;
+        for (int g = 0; g < groups; g++, scales += Int4Matrix.TileRows)
         {
-            // 16-bit accumulation as in the AVX2 path: a block has at most 4 chunks, each pair sum at most 3810.
-            Vector512<short> a02 = default, a13 = default, a46 = default, a57 = default;
-            sbyte* xb = x + b * w.BlockSize;
-            for (int c = 0; c < chunksPerBlock; c++, p += Int4Matrix.ChunkBytes)
+            var groupScale = Ops.HalfConversion.ToSingle8(scales);
+            byte* groupZeros = zeros == null ? null : zeros + g * Int4Matrix.TileRows;
+            for (int end = b + blocksPerGroup; b < end; b++)
             {
-                var x256 = Vector256.Load(xb + c * 32);
-                var xv = Vector512.Create(x256, x256);
-                var v0 = Vector512.Load(p);
-                var v1 = Vector512.Load(p + 64);
-                a02 += Avx512BW.MultiplyAddAdjacent(v0 & mask, xv);
-                a13 += Avx512BW.MultiplyAddAdjacent(High(v0, mask), xv);
-                a46 += Avx512BW.MultiplyAddAdjacent(v1 & mask, xv);
-                a57 += Avx512BW.MultiplyAddAdjacent(High(v1, mask), xv);
+                // 16-bit accumulation as in the AVX2 path: at most 4 chunks of 4 products of at most 15 x 128 per element.
+                Vector512<short> a0123 = default, a4567 = default;
+                for (int c = 0; c < chunksPerBlock; c++, p += Int4Matrix.ChunkBytes, x += Int4Matrix.ChunkSize)
+                {
+                    Sse.Prefetch0(p + PrefetchDistance);
+                    Sse.Prefetch0(p + PrefetchDistance + 64);
+                    var xa = Avx512F.BroadcastVector128ToVector512((int*)x).AsSByte();
+                    var xb = Avx512F.BroadcastVector128ToVector512((int*)(x + 16)).AsSByte();
+                    var v0 = Vector512.Load(p);
+                    var v1 = Vector512.Load(p + 64);
+                    a0123 += Avx512BW.MultiplyAddAdjacent(v0 & mask, xa) + Avx512BW.MultiplyAddAdjacent(High(v0, mask), xb);
+                    a4567 += Avx512BW.MultiplyAddAdjacent(v1 & mask, xa) + Avx512BW.MultiplyAddAdjacent(High(v1, mask), xb);
+                }
+                var w0123 = Avx512BW.MultiplyAddAdjacent(a0123, ones);
+                var w4567 = Avx512BW.MultiplyAddAdjacent(a4567, ones);
+                var sums = RowSums32(w0123.GetLower(), w0123.GetUpper(), w4567.GetLower(), w4567.GetUpper());
+                acc = CombineBlock(sums, groupScale * Vector256.Create(xScales[b]), xSums + b, groupZeros, acc);
             }
-            var w02 = Avx512BW.MultiplyAddAdjacent(a02, ones);
-            var w13 = Avx512BW.MultiplyAddAdjacent(a13, ones);
-            var w46 = Avx512BW.MultiplyAddAdjacent(a46, ones);
-            var w57 = Avx512BW.MultiplyAddAdjacent(a57, ones);
-            var sums = RowSums(w02.GetLower(), w13.GetLower(), w02.GetUpper(), w13.GetUpper(),
-                               w46.GetLower(), w57.GetLower(), w46.GetUpper(), w57.GetUpper());
-            int g = b * w.BlockSize / w.GroupSize;
-            acc = CombineBlock(w, tile, g, sums, xScales[b], xSums[b], acc);
         }
         acc.Store(result);
     }
@@ -68,12 +72,13 @@ internal static unsafe partial class Int4MatMul
                 var x1 = Vector512.Load(x + c * 32 + 16);
                 for (int pair = 0; pair < 4; pair++)
                 {
+                    // Lower halves: row 2 x pair's weights 0..15 (low nibbles) and 16..31 (high); upper halves: the next row's.
                     var v = Vector256.Load(tq + (long)c * Int4Matrix.ChunkBytes + pair * 32);
                     var lo = v & mask;
                     var hi = High(v, mask);
                     sums[2 * pair] = Avx512F.FusedMultiplyAdd(ToFloats(lo.GetLower()), x0, sums[2 * pair]);
-                    sums[2 * pair] = Avx512F.FusedMultiplyAdd(ToFloats(lo.GetUpper()), x1, sums[2 * pair]);
-                    sums[2 * pair + 1] = Avx512F.FusedMultiplyAdd(ToFloats(hi.GetLower()), x0, sums[2 * pair + 1]);
+                    sums[2 * pair] = Avx512F.FusedMultiplyAdd(ToFloats(hi.GetLower()), x1, sums[2 * pair]);
+                    sums[2 * pair + 1] = Avx512F.FusedMultiplyAdd(ToFloats(lo.GetUpper()), x0, sums[2 * pair + 1]);
                     sums[2 * pair + 1] = Avx512F.FusedMultiplyAdd(ToFloats(hi.GetUpper()), x1, sums[2 * pair + 1]);
                 }
             }

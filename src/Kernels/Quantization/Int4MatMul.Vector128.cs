@@ -24,11 +24,11 @@ internal static unsafe partial class Int4MatMul
                 var acc = Vector128<int>.Zero;
                 for (int c = b * chunksPerBlock; c < (b + 1) * chunksPerBlock; c++)
                 {
-                    byte* pair = tq + (long)c * Int4Matrix.ChunkBytes + r / 2 * 32;
+                    // One 16-byte load is the row's chunk: low nibbles weights 0..15, high nibbles 16..31.
+                    var v = Vector128.Load(tq + (long)c * Int4Matrix.ChunkBytes + r * Int4Matrix.RowChunkBytes);
                     for (int half = 0; half < 2; half++)
                     {
-                        var v = Vector128.Load(pair + half * 16);
-                        var q = (r & 1) == 0 ? v & mask : Vector128.ShiftRightLogical(v, 4);
+                        var q = half == 0 ? v & mask : Vector128.ShiftRightLogical(v, 4);
                         var xv = Vector128.Load(x + c * 32 + half * 16);
                         acc += DotWidened(Vector128.WidenLower(q).AsInt16(), Vector128.WidenLower(xv));
                         acc += DotWidened(Vector128.WidenUpper(q).AsInt16(), Vector128.WidenUpper(xv));
@@ -63,11 +63,10 @@ internal static unsafe partial class Int4MatMul
                 var sum = Vector128<float>.Zero;
                 for (int c = g * chunksPerGroup; c < (g + 1) * chunksPerGroup; c++)
                 {
-                    byte* pair = tq + (long)c * Int4Matrix.ChunkBytes + r / 2 * 32;
+                    var v = Vector128.Load(tq + (long)c * Int4Matrix.ChunkBytes + r * Int4Matrix.RowChunkBytes);
                     for (int half = 0; half < 2; half++)
                     {
-                        var v = Vector128.Load(pair + half * 16);
-                        var q = (r & 1) == 0 ? v & mask : Vector128.ShiftRightLogical(v, 4);
+                        var q = half == 0 ? v & mask : Vector128.ShiftRightLogical(v, 4);
                         float* xc = x + c * 32 + half * 16;
                         var lo = Vector128.WidenLower(q);
                         var hi = Vector128.WidenUpper(q);

@@ -94,10 +94,10 @@ internal static unsafe partial class Int4MatMul
                 int dot = 0;
                 for (int c = b * chunksPerBlock; c < (b + 1) * chunksPerBlock; c++)
                 {
-                    byte* pair = tq + (long)c * Int4Matrix.ChunkBytes + r / 2 * 32;
+                    byte* bytes = tq + (long)c * Int4Matrix.ChunkBytes + r * Int4Matrix.RowChunkBytes;
                     for (int j = 0; j < 32; j++)
                     {
-                        int q = (r & 1) == 0 ? pair[j] & 0x0F : pair[j] >> 4;
+                        int q = j < 16 ? bytes[j] & 0x0F : bytes[j - 16] >> 4;
                         dot += q * x[c * 32 + j];
                     }
                 }
@@ -123,10 +123,10 @@ internal static unsafe partial class Int4MatMul
                 float sum = 0;
                 for (int c = g * chunksPerGroup; c < (g + 1) * chunksPerGroup; c++)
                 {
-                    byte* pair = tq + (long)c * Int4Matrix.ChunkBytes + r / 2 * 32;
+                    byte* bytes = tq + (long)c * Int4Matrix.ChunkBytes + r * Int4Matrix.RowChunkBytes;
                     for (int j = 0; j < 32; j++)
                     {
-                        int q = (r & 1) == 0 ? pair[j] & 0x0F : pair[j] >> 4;
+                        int q = j < 16 ? bytes[j] & 0x0F : bytes[j - 16] >> 4;
                         sum += q * x[c * 32 + j];
                     }
                 }

@@ -7,23 +7,26 @@ namespace LlmCpu.Kernels.Quantization;
  * INT4 tile layout
  * ================
  * Rows are taken eight at a time (a tile). Along a row, weights come in chunks of 32. For one tile and one chunk,
- * the 8 x 32 weights are 128 bytes: four row pairs, each 32 bytes, and byte j of a pair holds weight j of the
- * pair's first row in its low nibble and weight j of its second row in its high nibble:
+ * the 8 x 32 weights are 128 bytes: each row's 16 bytes in turn, and byte j of a row holds weight j of the chunk in
+ * its low nibble and weight j + 16 in its high nibble (the nibble order of a ggml Q4_0 block):
  *
  *   tile t, chunk c  (128 bytes, then chunk c+1 of the same tile follows)
- *   +---------------------------+---------------------------+---------------------------+---------------------------+
- *   | rows 0|1: 32 bytes        | rows 2|3: 32 bytes        | rows 4|5: 32 bytes        | rows 6|7: 32 bytes        |
- *   | byte j = r1[j]<<4 | r0[j] | byte j = r3[j]<<4 | r2[j] | ...                       | ...                       |
- *   +---------------------------+---------------------------+---------------------------+---------------------------+
+ *   +----------------+----------------+----------------+----------------+-- ... --+----------------+
+ *   | row 0          | row 1          | row 2          | row 3          |         | row 7          |
+ *   | 16 bytes       | 16 bytes       | 16 bytes       | 16 bytes       |         | 16 bytes       |
+ *   +----------------+----------------+----------------+----------------+-- ... --+----------------+
+ *   byte j of a row = w[j + 16] << 4 | w[j]          (j = 0..15)
  *
- *   quants: [tile][chunk][pair][32 bytes]      a tile is 8 rows x KPadded/2 bytes, read front to back
+ *   quants: [tile][chunk][row][16 bytes]        a tile is 8 rows x KPadded/2 bytes, read front to back
  *   scales: [tile][group][8 rows] FP16          one 16-byte line per group of a tile
  *   zeros:  [tile][group][8 rows] byte          asymmetric only; symmetric uses the implicit zero point 8
  *
- * A kernel for one tile therefore streams three arrays forward and never jumps back. "AND 0x0F" and ">> 4" of a
- * 32-byte load give two whole rows of 32 values each, in the order of the activations, ready for vpdpbusd or
- * vpmaddubsw (unsigned weights x signed int8 activations). Rows past N and columns past K are zero weights
- * (quantized value = zero point), so the kernels never branch on edges inside a tile.
+ * A kernel for one tile therefore streams three arrays forward and never jumps back. A 32-byte load holds two rows
+ * (one per 128-bit half); "AND 0x0F" gives both rows' weights 0..15 and ">> 4" their weights 16..31. Multiplying
+ * those by the activations 0..15 and 16..31 (each repeated in both halves) and adding leaves each row's partial sums
+ * in its own half, so the reduction to one value per row needs few shuffles. A 16-byte load is one row, for 128-bit
+ * and scalar code. Rows past N and columns past K are zero weights (quantized value = zero point), so the kernels
+ * never branch on edges inside a tile.
  */
 
 /// <summary>A weight matrix quantized to INT4 in the tile layout described at the top of this file.</summary>
@@ -32,6 +35,9 @@ public sealed unsafe class Int4Matrix : WeightMatrix
     public const int TileRows = 8;
     public const int ChunkSize = 32;
     public const int ChunkBytes = TileRows * ChunkSize / 2;
+
+    /// <summary>Bytes of one row in one chunk.</summary>
+    public const int RowChunkBytes = ChunkSize / 2;
 
     private readonly byte* _quants;
     private readonly ushort* _scales;
@@ -184,18 +190,17 @@ public sealed unsafe class Int4Matrix : WeightMatrix
         var view = View;
         view.SetScale(row, group, scale);
         if (_zeros != null) view.SetZero(row, group, zero);
-        // A group is whole chunks of 32; in each, this row's 32 values are one nibble of 32 consecutive bytes.
-        int r = row % TileRows;
-        bool high = (r & 1) != 0;
-        byte* rowPair = view.Tile(row / TileRows) + r / 2 * 32;
+        // A group is whole chunks of 32; in each, this row owns 16 bytes (weights j and j + 16 in byte j).
+        byte* rowBytes = view.Tile(row / TileRows) + row % TileRows * RowChunkBytes;
         int start = group * GroupSize;
         for (int c = 0; c < GroupSize; c += ChunkSize)
         {
-            byte* bytes = rowPair + (long)((start + c) / ChunkSize) * ChunkBytes;
-            for (int j = 0; j < ChunkSize; j++)
+            byte* bytes = rowBytes + (long)((start + c) / ChunkSize) * ChunkBytes;
+            for (int j = 0; j < RowChunkBytes; j++)
             {
-                byte q = start + c + j < Columns ? quants[c + j] : zero;
-                bytes[j] = high ? (byte)((bytes[j] & 0x0F) | (q << 4)) : (byte)((bytes[j] & 0xF0) | q);
+                byte low = start + c + j < Columns ? quants[c + j] : zero;
+                byte high = start + c + j + RowChunkBytes < Columns ? quants[c + j + RowChunkBytes] : zero;
+                bytes[j] = (byte)(high << 4 | low);
             }
         }
     }

@@ -39,9 +39,10 @@ internal readonly unsafe struct Int4View
 
     private long QuantIndex(int row, int k, out bool high)
     {
-        int tile = row / Int4Matrix.TileRows, r = row % Int4Matrix.TileRows;
-        high = (r & 1) != 0;
-        return (long)tile * Int4Matrix.TileRows * KPadded / 2 + (long)(k / Int4Matrix.ChunkSize) * Int4Matrix.ChunkBytes + r / 2 * 32 + k % 32;
+        int tile = row / Int4Matrix.TileRows, r = row % Int4Matrix.TileRows, j = k % Int4Matrix.ChunkSize;
+        high = j >= Int4Matrix.RowChunkBytes;
+        return (long)tile * Int4Matrix.TileRows * KPadded / 2 + (long)(k / Int4Matrix.ChunkSize) * Int4Matrix.ChunkBytes
+            + r * Int4Matrix.RowChunkBytes + j % Int4Matrix.RowChunkBytes;
     }
 
     public int Quant(int row, int k)

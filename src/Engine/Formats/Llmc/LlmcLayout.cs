@@ -8,7 +8,8 @@ public static class LlmcLayout
     /// <summary>"LLMCINT4" in ASCII.</summary>
     public static ReadOnlySpan<byte> Magic => "LLMCINT4"u8;
 
-    public const uint Version = 1;
+    /// <summary>2: INT4 tiles store each row's 32-column chunk as 16 bytes (Q4_0 nibble order); 1 interleaved row pairs.</summary>
+    public const uint Version = 2;
 
     /// <summary>Every blob and the directory start on a multiple of this, so mapped arrays are cache-line aligned.</summary>
     public const int Alignment = 64;
