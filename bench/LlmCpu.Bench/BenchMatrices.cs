@@ -1,3 +1,4 @@
+using LlmCpu.Kernels.Memory;
 using LlmCpu.Kernels.Quantization;
 
 namespace LlmCpu.Bench;
@@ -25,5 +26,32 @@ public static class BenchMatrices
     {
         var random = new Random(seed);
         return Enumerable.Range(0, tokens * columns).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+    }
+
+    /// <summary>
+    /// Copies of <paramref name="matrix"/> in separate memory, enough that together they exceed
+    /// <paramref name="totalBytes"/>: a benchmark that cycles through them reads memory, not a last-level cache that
+    /// still holds the previous call's weights. The copies own their buffers through <paramref name="buffers"/>.
+    /// </summary>
+    public static unsafe List<Int4Matrix> CopiesBeyond(Int4Matrix matrix, long totalBytes, List<NativeBuffer> buffers)
+    {
+        var copies = new List<Int4Matrix> { matrix };
+        var (quants, scales, zeros) = matrix.RawArrays;
+        while ((long)copies.Count * matrix.ByteSize < totalBytes)
+        {
+            var q = Copy((byte*)quants, matrix.QuantBytes, buffers);
+            var s = Copy((byte*)scales, matrix.ScaleBytes, buffers);
+            var z = zeros == 0 ? null : Copy((byte*)zeros, matrix.ZeroBytes, buffers);
+            copies.Add(Int4Matrix.FromMemory(matrix.Rows, matrix.Columns, matrix.Int4Format, matrix.Activations, q, (ushort*)s, z));
+        }
+        return copies;
+    }
+
+    private static unsafe byte* Copy(byte* source, long bytes, List<NativeBuffer> buffers)
+    {
+        var buffer = new NativeBuffer(bytes, zero: false);
+        buffers.Add(buffer);
+        Buffer.MemoryCopy(source, buffer.Pointer, bytes, bytes);
+        return (byte*)buffer.Pointer;
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 using System.Text.Json;
 using LlmCpu.Kernels;
 using LlmCpu.Kernels.MatMul;
@@ -17,18 +18,27 @@ public static unsafe class FigureCommands
 {
     private static void Print(object figure) => Console.WriteLine(JsonSerializer.Serialize(figure));
 
-    /// <summary>INT4 x INT8 GEMV (one token) on 4096 x 11008, group sizes 32 and 128, at 1 and 2 threads; with this run's read bandwidth.</summary>
+    /// <summary>Weights a memory-bound figure cycles through: well past a 32 MiB last-level cache.</summary>
+    private const long BeyondCacheBytes = 96L << 20;
+
+    /// <summary>
+    /// INT4 x INT8 GEMV (one token) on 4096 x 11008, group sizes 32 and 128, at 1 and 2 threads, against this machine's
+    /// read bandwidth measured side by side: rounds alternate a plain read of one copy of the matrix's bytes (vector
+    /// loads and integer adds, split across the same threads) with a GEMV on another copy. The copies together
+    /// exceed the last-level cache, so both read memory, as decoding does with a model far larger than any cache.
+    /// The fraction is the median of the rounds' ratios, so a slow spell on a shared machine slows both sides.
+    /// </summary>
     public static void Gemv(int rounds)
     {
-        var bandwidth = new Dictionary<int, double>();
-        foreach (int threads in new[] { 1, 2 }) bandwidth[threads] = MeasureReadBandwidth(threads);
         foreach (int groupSize in new[] { 32, 128 })
         {
             using var matrix = BenchMatrices.RandomInt4(BenchMatrices.Outputs, BenchMatrices.Inputs, new Int4Format(groupSize, false));
+            var buffers = new List<NativeBuffer>();
+            var copies = BenchMatrices.CopiesBeyond(matrix, BeyondCacheBytes, buffers);
             var x = BenchMatrices.RandomActivations(1, BenchMatrices.Inputs);
             foreach (int threads in new[] { 1, 2 })
             {
-                double seconds = TimeMultiply(matrix, x, 1, threads, rounds);
+                var (seconds, readSeconds, ratio) = TimeAgainstReads(copies, x, threads, rounds);
                 Print(new
                 {
                     kernel = "int4-gemv",
@@ -39,10 +49,121 @@ public static unsafe class FigureCommands
                     seconds,
                     isa = KernelDispatch.Best.ToString(),
                     gbPerSecond = Math.Round(matrix.ByteSize / seconds / 1e9, 2),
-                    readBandwidthGbPerSecond = Math.Round(bandwidth[threads], 2),
-                    fractionOfBandwidth = Math.Round(matrix.ByteSize / seconds / 1e9 / bandwidth[threads], 3),
+                    readBandwidthGbPerSecond = Math.Round(matrix.ByteSize / readSeconds / 1e9, 2),
+                    fractionOfBandwidth = Math.Round(ratio, 3),
+                    copies = copies.Count,
                 });
             }
+            foreach (var buffer in buffers) buffer.Dispose();
+        }
+    }
+
+    /// <summary>Medians of: GEMV seconds, seconds to read the same bytes, and the per-round ratio read / GEMV.</summary>
+    private static (double Seconds, double ReadSeconds, double Ratio) TimeAgainstReads(List<Int4Matrix> copies, float[] x, int threads, int rounds)
+    {
+        using var pool = new WorkerPool(threads);
+        using var runner = new MatMulRunner(pool);
+        var reader = new ReadJob();
+        var y = new float[copies[0].Rows];
+        var gemv = new double[rounds];
+        var read = new double[rounds];
+        var ratio = new double[rounds];
+        fixed (float* px = x)
+        fixed (float* py = y)
+        {
+            for (int i = -3; i < rounds; i++)
+            {
+                var readCopy = copies[(2 * i + 6) % copies.Count];
+                var gemvCopy = copies[(2 * i + 7) % copies.Count];
+                long start = Stopwatch.GetTimestamp();
+                reader.Read(pool, readCopy);
+                double r = Stopwatch.GetElapsedTime(start).TotalSeconds;
+                start = Stopwatch.GetTimestamp();
+                runner.Multiply(gemvCopy, px, py, 1);
+                double g = Stopwatch.GetElapsedTime(start).TotalSeconds;
+                if (i < 0) continue; // warm-up
+                read[i] = r;
+                gemv[i] = g;
+                ratio[i] = r / g;
+            }
+        }
+        return (Median(gemv), Median(read), Median(ratio));
+    }
+
+    private static double Median(double[] values)
+    {
+        var sorted = values.ToArray();
+        Array.Sort(sorted);
+        return sorted[sorted.Length / 2];
+    }
+
+    /// <summary>Reads a matrix's arrays once, 64 KiB units split across the pool's threads as a GEMV's rows are.</summary>
+    private sealed class ReadJob : IRangeJob
+    {
+        private const int Unit = 64 * 1024;
+        private byte* _quants;
+        private byte* _scales;
+        private long _quantBytes;
+        private long _scaleBytes;
+        public int Sink;
+
+        public void Read(WorkerPool pool, Int4Matrix matrix)
+        {
+            var (quants, scales, _) = matrix.RawArrays;
+            _quants = (byte*)quants;
+            _scales = (byte*)scales;
+            _quantBytes = matrix.QuantBytes;
+            _scaleBytes = matrix.ScaleBytes;
+            long units = (_quantBytes + _scaleBytes + Unit - 1) / Unit;
+            pool.Run(this, (int)units);
+        }
+
+        public void Execute(int begin, int end)
+        {
+            Vector256<int> a = default, b = default, c = default, d = default;
+            for (long offset = (long)begin * Unit; offset < (long)end * Unit; offset += Unit)
+            {
+                // The quants, then the scales, as one byte range.
+                bool inQuants = offset < _quantBytes;
+                byte* p = inQuants ? _quants + offset : _scales + (offset - _quantBytes);
+                long length = Math.Min(Unit, inQuants ? _quantBytes - offset : _scaleBytes - (offset - _quantBytes));
+                long i = 0;
+                for (; i + 128 <= length; i += 128)
+                {
+                    a += Vector256.Load((int*)(p + i));
+                    b += Vector256.Load((int*)(p + i + 32));
+                    c += Vector256.Load((int*)(p + i + 64));
+                    d += Vector256.Load((int*)(p + i + 96));
+                }
+                for (; i < length; i++) a += Vector256.Create((int)p[i]);
+            }
+            Sink = Vector256.Sum(a + b + c + d);
+        }
+    }
+
+    /// <summary>
+    /// INT4 x INT8 GEMV on a matrix small enough to stay in L2 (128 x 4096, under 300 KB), one thread: the kernel's arithmetic
+    /// throughput with memory out of the way. When it is far above the read bandwidth, a GEMV below the bandwidth
+    /// is waiting on loads, not on arithmetic.
+    /// </summary>
+    public static void GemvInCache(int rounds)
+    {
+        foreach (int groupSize in new[] { 32, 128 })
+        {
+            using var matrix = BenchMatrices.RandomInt4(128, BenchMatrices.Inputs, new Int4Format(groupSize, false));
+            var x = BenchMatrices.RandomActivations(1, BenchMatrices.Inputs);
+            double seconds = TimeMultiply(matrix, x, 1, 1, rounds * 100);
+            Print(new
+            {
+                kernel = "int4-gemv-l2",
+                activations = "int8",
+                groupSize,
+                threads = 1,
+                bytes = matrix.ByteSize,
+                seconds,
+                isa = KernelDispatch.Best.ToString(),
+                gbPerSecond = Math.Round(matrix.ByteSize / seconds / 1e9, 2),
+            });
         }
     }
 
@@ -83,8 +204,13 @@ public static unsafe class FigureCommands
         }
     }
 
-    private static double TimeMultiply(WeightMatrix matrix, float[] x, int tokens, int threads, int rounds)
+    private static double TimeMultiply(WeightMatrix matrix, float[] x, int tokens, int threads, int rounds) =>
+        TimeMultiply([matrix], x, tokens, threads, rounds);
+
+    /// <summary>Median seconds of one multiplication, call i using matrix i mod count.</summary>
+    private static double TimeMultiply(IReadOnlyList<WeightMatrix> matrices, float[] x, int tokens, int threads, int rounds)
     {
+        var matrix = matrices[0];
         using var pool = new WorkerPool(threads);
         using var runner = new MatMulRunner(pool);
         var y = new float[tokens * matrix.Rows];
@@ -92,11 +218,12 @@ public static unsafe class FigureCommands
         fixed (float* px = x)
         fixed (float* py = y)
         {
-            for (int i = 0; i < Math.Min(5, rounds); i++) runner.Multiply(matrix, px, py, tokens);
+            for (int i = 0; i < Math.Min(5, rounds); i++) runner.Multiply(matrices[i % matrices.Count], px, py, tokens);
             for (int i = 0; i < rounds; i++)
             {
+                var next = matrices[i % matrices.Count];
                 long start = Stopwatch.GetTimestamp();
-                runner.Multiply(matrix, px, py, tokens);
+                runner.Multiply(next, px, py, tokens);
                 samples[i] = Stopwatch.GetElapsedTime(start).TotalSeconds;
             }
         }

@@ -10,6 +10,7 @@ int rounds = args.Length > 1 && command is not ("profile" or "model") && int.Try
 switch (command)
 {
     case "gemv": FigureCommands.Gemv(rounds > 0 ? rounds : 50); break;
+    case "gemv-l2": FigureCommands.GemvInCache(rounds > 0 ? rounds : 50); break;
     case "gemm": FigureCommands.Gemm(rounds > 0 ? rounds : 3); break;
     case "handoff": FigureCommands.HandOff(); break;
     case "model": ModelBench.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : Environment.ProcessorCount, args.Length > 3 ? int.Parse(args[3]) : 3); break;
