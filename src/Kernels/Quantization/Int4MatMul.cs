@@ -39,11 +39,29 @@ internal static unsafe partial class Int4MatMul
     private static void MultiplyTile(KernelPath path, in Int4View w, ActivationMode mode, ActivationScratch scratch, float* output,
         int tile, int firstToken, int lastToken)
     {
-        float* result = stackalloc float[Int4Matrix.TileRows];
+        float* result = stackalloc float[2 * Int4Matrix.TileRows];
         int blocks = w.KPadded / w.BlockSize;
         int rowBase = tile * Int4Matrix.TileRows;
         int rowCount = Math.Min(Int4Matrix.TileRows, w.Rows - rowBase);
-        for (int t = firstToken; t < lastToken; t++)
+        int t = firstToken;
+        if (path == KernelPath.Avx2 && mode == ActivationMode.Int8)
+        {
+            // Tokens two at a time share the weights' unpacking; an odd last token takes the single-token kernel.
+            for (; t + 2 <= lastToken; t += 2)
+            {
+                long first = (long)t * w.KPadded, firstBlock = (long)t * blocks;
+                TileInt8Avx2TwoTokens(w, tile, scratch.Int8 + first, scratch.Int8 + first + w.KPadded,
+                    scratch.BlockScales + firstBlock, scratch.BlockScales + firstBlock + blocks,
+                    scratch.BlockSums + firstBlock, scratch.BlockSums + firstBlock + blocks, result, result + Int4Matrix.TileRows);
+                float* o = output + (long)t * w.Rows + rowBase;
+                for (int r = 0; r < rowCount; r++)
+                {
+                    o[r] = result[r];
+                    o[w.Rows + r] = result[Int4Matrix.TileRows + r];
+                }
+            }
+        }
+        for (; t < lastToken; t++)
         {
             if (mode == ActivationMode.Int8)
             {
