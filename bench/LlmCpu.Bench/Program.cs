@@ -1,7 +1,7 @@
 using BenchmarkDotNet.Running;
 using LlmCpu.Bench;
 
-// dotnet run -c Release --project bench/LlmCpu.Bench -- gemv | gemm | handoff   (figures as JSON lines)
+// dotnet run -c Release --project bench/LlmCpu.Bench -- gemv | gemv-l2 | gemm | handoff   (figures as JSON lines)
 // dotnet run -c Release --project bench/LlmCpu.Bench -- model <model path> [threads] [repetitions]   (pp512 / tg128)
 // dotnet run -c Release --project bench/LlmCpu.Bench -- profile <model path> [threads]   (GEMV time per matrix)
 // dotnet run -c Release --project bench/LlmCpu.Bench -- bdn [BenchmarkDotNet arguments]
@@ -17,7 +17,7 @@ switch (command)
     case "profile": ModelProfile.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : Environment.ProcessorCount); break;
     case "bdn": BenchmarkSwitcher.FromAssembly(typeof(Int4GemvBenchmarks).Assembly).Run(args[1..]); break;
     default:
-        Console.Error.WriteLine("Commands: gemv [rounds], gemm [rounds], handoff, model <path> [threads] [repetitions], profile <path> [threads], bdn [BenchmarkDotNet arguments]");
+        Console.Error.WriteLine("Commands: gemv [rounds], gemv-l2 [rounds], gemm [rounds], handoff, model <path> [threads] [repetitions], profile <path> [threads], bdn [BenchmarkDotNet arguments]");
         return 64;
 }
 return 0;
