@@ -26,7 +26,7 @@ public enum KernelPath
 public static class KernelDispatch
 {
     /// <summary>The best path this machine supports (honours DOTNET_EnableAVX512F=0 and friends).</summary>
-    public static KernelPath Best { get; } = Detect();
+    public static KernelPath Best => Selection.Value.Best;
 
     public static bool IsSupported(KernelPath path) => path switch
     {
@@ -42,15 +42,40 @@ public static class KernelDispatch
     public static IReadOnlyList<KernelPath> Supported { get; } =
         Enum.GetValues<KernelPath>().Where(IsSupported).OrderByDescending(p => p).ToArray();
 
-    /// <summary>A line for diagnostics, for example "Avx512 (supported: Avx512, Avx2Vnni, Avx2, Vector128, Scalar)".</summary>
-    public static string Description => $"{Best} (supported: {string.Join(", ", Supported)})";
+    /// <summary>Paths the hardware supports that disagreed with the scalar reference at start-up, and so are not used.</summary>
+    public static IReadOnlyList<KernelPath> FailedSelfCheck => Selection.Value.Failed;
 
-    private static KernelPath Detect()
+    /// <summary>
+    /// A line for diagnostics, for example "Avx512 (supported: Avx512, Avx2Vnni, Avx2, Vector128, Scalar)", naming
+    /// any path that failed its start-up check.
+    /// </summary>
+    public static string Description => $"{Best} (supported: {string.Join(", ", Supported)})" +
+        (FailedSelfCheck.Count > 0 ? $"; failed the start-up check against the scalar reference: {string.Join(", ", FailedSelfCheck)}" : "");
+
+    private static readonly Lazy<(KernelPath Best, KernelPath[] Failed)> Selection = new(() => Select(Highest(), Quantization.Int4SelfCheck.Passes));
+
+    /// <summary>The best supported path, or a lower one named by LLMCPU_KERNEL_PATH (which can never raise it).</summary>
+    private static KernelPath Highest()
     {
-        // LLMCPU_KERNEL_PATH can only lower the path, never raise it past what the hardware has.
         var best = Enum.GetValues<KernelPath>().Where(IsSupported).Max();
         string? requested = Environment.GetEnvironmentVariable("LLMCPU_KERNEL_PATH");
-        if (requested != null && Enum.TryParse<KernelPath>(requested, ignoreCase: true, out var path) && path < best && IsSupported(path)) return path;
+        if (requested != null && Enum.TryParse<KernelPath>(requested, ignoreCase: true, out var path) && path < best && IsSupported(path)) best = path;
         return best;
+    }
+
+    /// <summary>
+    /// The first supported path at or below <paramref name="highest"/> that passes <paramref name="check"/>, and the
+    /// ones that failed. At start-up the check compares a path with the scalar reference on small matrices: a path
+    /// that disagrees (an instruction set the tests never ran on, a runtime's code-generation fault) gives way.
+    /// </summary>
+    internal static (KernelPath Best, KernelPath[] Failed) Select(KernelPath highest, Func<KernelPath, bool> check)
+    {
+        var failed = new List<KernelPath>();
+        foreach (var candidate in Enum.GetValues<KernelPath>().Where(p => p <= highest && IsSupported(p)).OrderByDescending(p => p))
+        {
+            if (check(candidate)) return (candidate, failed.ToArray());
+            failed.Add(candidate);
+        }
+        return (KernelPath.Scalar, failed.ToArray());
     }
 }
