@@ -100,7 +100,7 @@ public sealed unsafe class Int4Matrix : WeightMatrix
             new Span<byte>(start + offset, (int)Math.Min(int.MaxValue, length - offset)).Fill(value);
     }
 
-    /// <summary>Bytes of the packed quants array ([tile][chunk][pair][32]).</summary>
+    /// <summary>Bytes of the packed quants array ([tile][chunk][row][16]).</summary>
     public long QuantBytes { get; }
 
     /// <summary>Bytes of the FP16 scales array ([tile][group][8]).</summary>
