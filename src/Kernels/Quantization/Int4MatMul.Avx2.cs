@@ -24,11 +24,12 @@ internal static unsafe partial class Int4MatMul
     }
 
     /// <summary>
-    /// How far ahead of the chunk in hand the kernels ask for weights (16 chunks). The hardware prefetcher alone
+    /// How far ahead of the chunk in hand the kernels ask for weights (24 chunks). The hardware prefetcher alone
     /// leaves a single core's GEMV at about 0.75-0.8 of the read bandwidth because the arithmetic between loads
-    /// limits how many misses are in flight; 1 KiB ahead measured 0.86-0.96, 2 KiB 0.92-1.0 (`bench -- gemv`).
+    /// limits how many misses are in flight. Measured with `bench -- gemv`: 1 KiB ahead 0.86-0.96; 2 KiB 0.89-1.0
+    /// but g128 (less arithmetic per byte, so less lead time) at 0.82-0.89 on two threads; 3 KiB 0.91-1.03 for both.
     /// </summary>
-    internal const int PrefetchDistance = 2048;
+    internal const int PrefetchDistance = 3072;
 
     /// <summary>
     /// Groups of one chunk (group size 32, the Q4_0 layout), so one block per group: the 16-bit partial sums go
