@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 using System.Text.Json;
 using LlmCpu.Kernels;
@@ -229,41 +228,5 @@ public static unsafe class FigureCommands
         }
         Array.Sort(samples);
         return samples[rounds / 2];
-    }
-
-    /// <summary>Read bandwidth from memory: summing a 1 GiB buffer split across the threads, best of 5.</summary>
-    public static double MeasureReadBandwidth(int threads)
-    {
-        const long bytes = 1L << 30;
-        using var buffer = new NativeBuffer(bytes);
-        // Touch every page, so the measurement reads memory rather than the shared zero page.
-        for (long offset = 0; offset < bytes; offset += 1 << 24) new Span<byte>((byte*)buffer.Pointer + offset, 1 << 24).Fill(1);
-        using var pool = new WorkerPool(threads);
-        var job = new SumJob((float*)buffer.Pointer, bytes / sizeof(float), threads);
-        double best = double.MaxValue;
-        for (int i = 0; i < 5; i++)
-        {
-            long start = Stopwatch.GetTimestamp();
-            pool.Run(job, threads);
-            best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalSeconds);
-        }
-        return bytes / best / 1e9;
-    }
-
-    private sealed class SumJob(float* data, long count, int parts) : IRangeJob
-    {
-        public float Sink;
-
-        public void Execute(int begin, int end)
-        {
-            for (int part = begin; part < end; part++)
-            {
-                long start = count * part / parts, stop = count * (part + 1) / parts;
-                float sum = 0;
-                for (long offset = start; offset < stop; offset += 1 << 20)
-                    sum += TensorPrimitives.Sum(new ReadOnlySpan<float>(data + offset, (int)Math.Min(1 << 20, stop - offset)));
-                Sink = sum;
-            }
-        }
     }
 }
