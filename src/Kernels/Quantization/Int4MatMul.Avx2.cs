@@ -31,6 +31,14 @@ internal static unsafe partial class Int4MatMul
     /// </summary>
     internal const int PrefetchDistance = 3072;
 
+    /// <summary>Asks for the two cache lines of the chunk <see cref="PrefetchDistance"/> bytes past <paramref name="chunk"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PrefetchChunk(byte* chunk)
+    {
+        Sse.Prefetch0(chunk + PrefetchDistance);
+        Sse.Prefetch0(chunk + PrefetchDistance + 64);
+    }
+
     /// <summary>
     /// Groups of one chunk (group size 32, the Q4_0 layout), so one block per group: the 16-bit partial sums go
     /// straight into a 16-bit tree.
@@ -47,8 +55,7 @@ internal static unsafe partial class Int4MatMul
         var acc = Vector256<float>.Zero;
         for (int g = 0; g < groups; g++, p += Int4Matrix.ChunkBytes, x += Int4Matrix.ChunkSize, scales += Int4Matrix.TileRows)
         {
-            Sse.Prefetch0(p + PrefetchDistance);
-            Sse.Prefetch0(p + PrefetchDistance + 64);
+            PrefetchChunk(p);
             var xa = Avx2.BroadcastVector128ToVector256(x);
             var xb = Avx2.BroadcastVector128ToVector256(x + 16);
             var sums = RowSums16(
@@ -86,8 +93,7 @@ internal static unsafe partial class Int4MatMul
                 Vector256<short> a01 = default, a23 = default, a45 = default, a67 = default;
                 for (int c = 0; c < chunksPerBlock; c++, p += Int4Matrix.ChunkBytes, x += Int4Matrix.ChunkSize)
                 {
-                    Sse.Prefetch0(p + PrefetchDistance);
-                    Sse.Prefetch0(p + PrefetchDistance + 64);
+                    PrefetchChunk(p);
                     var xa = Avx2.BroadcastVector128ToVector256(x);
                     var xb = Avx2.BroadcastVector128ToVector256(x + 16);
                     a01 += RowPair16(Vector256.Load(p), mask, xa, xb);
@@ -123,8 +129,7 @@ internal static unsafe partial class Int4MatMul
                 Vector256<int> a01 = default, a23 = default, a45 = default, a67 = default;
                 for (int c = 0; c < chunksPerBlock; c++, p += Int4Matrix.ChunkBytes, x += Int4Matrix.ChunkSize)
                 {
-                    Sse.Prefetch0(p + PrefetchDistance);
-                    Sse.Prefetch0(p + PrefetchDistance + 64);
+                    PrefetchChunk(p);
                     var xa = Avx2.BroadcastVector128ToVector256(x);
                     var xb = Avx2.BroadcastVector128ToVector256(x + 16);
                     a01 = RowPairVnni(a01, Vector256.Load(p), mask, xa, xb);

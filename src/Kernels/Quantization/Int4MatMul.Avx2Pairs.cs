@@ -32,8 +32,7 @@ internal static unsafe partial class Int4MatMul
         var acc1 = Vector256<float>.Zero;
         for (int g = 0; g < groups; g++, p += Int4Matrix.ChunkBytes, x0 += Int4Matrix.ChunkSize, x1 += Int4Matrix.ChunkSize, scales += Int4Matrix.TileRows)
         {
-            Sse.Prefetch0(p + PrefetchDistance);
-            Sse.Prefetch0(p + PrefetchDistance + 64);
+            PrefetchChunk(p);
             var xa0 = Avx2.BroadcastVector128ToVector256(x0);
             var xb0 = Avx2.BroadcastVector128ToVector256(x0 + 16);
             var xa1 = Avx2.BroadcastVector128ToVector256(x1);
@@ -86,8 +85,7 @@ internal static unsafe partial class Int4MatMul
                 Vector256<short> a01t1 = default, a23t1 = default, a45t1 = default, a67t1 = default;
                 for (int c = 0; c < chunksPerBlock; c++, p += Int4Matrix.ChunkBytes, x0 += Int4Matrix.ChunkSize, x1 += Int4Matrix.ChunkSize)
                 {
-                    Sse.Prefetch0(p + PrefetchDistance);
-                    Sse.Prefetch0(p + PrefetchDistance + 64);
+                    PrefetchChunk(p);
                     var xa0 = Avx2.BroadcastVector128ToVector256(x0);
                     var xb0 = Avx2.BroadcastVector128ToVector256(x0 + 16);
                     var xa1 = Avx2.BroadcastVector128ToVector256(x1);

@@ -33,8 +33,7 @@ internal static unsafe partial class Int4MatMul
                 Vector512<short> a0123 = default, a4567 = default;
                 for (int c = 0; c < chunksPerBlock; c++, p += Int4Matrix.ChunkBytes, x += Int4Matrix.ChunkSize)
                 {
-                    Sse.Prefetch0(p + PrefetchDistance);
-                    Sse.Prefetch0(p + PrefetchDistance + 64);
+                    PrefetchChunk(p);
                     var xa = Avx512F.BroadcastVector128ToVector512((int*)x).AsSByte();
                     var xb = Avx512F.BroadcastVector128ToVector512((int*)(x + 16)).AsSByte();
                     var v0 = Vector512.Load(p);
