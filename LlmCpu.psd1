@@ -14,6 +14,7 @@
         'ConvertTo-Int4Model'
         'New-SyntheticModel'
         'ConvertTo-Gguf'
+        'Remove-Model'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

@@ -55,8 +55,8 @@ public unsafe class Int4GemvBenchmarks
             AddJob(Job.ShortRun.WithId("Scalar").WithEnvironmentVariable("LLMCPU_KERNEL_PATH", "Scalar").AsBaseline());
             AddJob(Job.ShortRun.WithId("Vector128").WithEnvironmentVariable("DOTNET_EnableAVX2", "0"));
             AddJob(Job.ShortRun.WithId("Avx2").WithEnvironmentVariables(
-                new EnvironmentVariable("DOTNET_EnableAVX512F", "0"), new EnvironmentVariable("DOTNET_EnableAVXVNNI", "0")));
-            AddJob(Job.ShortRun.WithId("Avx2Vnni").WithEnvironmentVariable("DOTNET_EnableAVX512F", "0"));
+                new EnvironmentVariable("DOTNET_EnableAVX512", "0"), new EnvironmentVariable("DOTNET_EnableAVXVNNI", "0")));
+            AddJob(Job.ShortRun.WithId("Avx2Vnni").WithEnvironmentVariable("DOTNET_EnableAVX512", "0"));
             AddJob(Job.ShortRun.WithId("Best"));
         }
     }

@@ -15,3 +15,13 @@ public class ModelNotSupportedException(string path, string field, string messag
 
 /// <summary>Generation was asked for something the model cannot do (a prompt longer than its context, say).</summary>
 public class GenerationArgumentException(string parameter, string message) : ArgumentException(message, parameter);
+
+/// <summary>
+/// A forward pass produced values that are not finite (NaN or infinity): the weights are broken or the model's
+/// activations overflow. Names the layer where the values first stopped being finite, when known.
+/// </summary>
+public class ModelNumericException(string message, int? layer = null) : Exception(message)
+{
+    /// <summary>The decoder layer (0-based) whose output was first found not finite; null when the logits were checked alone.</summary>
+    public int? Layer { get; } = layer;
+}

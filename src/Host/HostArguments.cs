@@ -28,7 +28,8 @@ public sealed record HostArguments
           -Command, -c       The script to run.
           -File, -f          A script file; the remaining arguments are passed to it.
           -OutputFormat, -o  Text (default): objects as PowerShell formats them.
-                             Json: one JSON object per output object, one per line.
+                             Json: one JSON object per output object, one per line; text for
+                             the host (Write-Host, Invoke-Generation -Stream) goes to stderr.
           -Help, -h, -?      This text.
         Errors, warnings, verbose messages and progress go to standard error. The exit code is 0 on success,
         1 when the script fails (a terminating error, or errors from its last pipeline), 130 when stopped with Ctrl+C,

@@ -6,12 +6,14 @@ using System.Security;
 namespace LlmCpu.Host;
 
 /// <summary>
-/// The host's UI: what Out-Default and Write-Host-style calls write goes to <c>stdout</c>; errors, warnings,
-/// verbose, debug and progress go to <c>stderr</c>. Interactive prompts read standard input.
+/// The host's UI: what Out-Default and Write-Host-style calls write goes to <paramref name="hostText"/> (standard
+/// output, except in JSON mode, where standard output carries only JSON lines and host text goes to standard error);
+/// errors, warnings, verbose, debug and progress go to <c>stderr</c>. Interactive prompts read standard input.
 /// </summary>
-internal sealed class HostUserInterface(TextWriter stdout, TextWriter stderr) : PSHostUserInterface
+internal sealed class HostUserInterface(TextWriter hostText, TextWriter stderr) : PSHostUserInterface
 {
     private readonly HostRawUserInterface _raw = new();
+    private readonly ProgressLines _progressLines = new();
     private bool _progressShown;
 
     public override PSHostRawUserInterface RawUI => _raw;
@@ -42,7 +44,7 @@ internal sealed class HostUserInterface(TextWriter stdout, TextWriter stderr) : 
         {
             if (Console.IsErrorRedirected)
             {
-                if (record.RecordType != ProgressRecordType.Completed) stderr.WriteLine(line);
+                if (_progressLines.LineFor(sourceId, record) is { } throttled) stderr.WriteLine(throttled);
                 return;
             }
             if (record.RecordType == ProgressRecordType.Completed)
@@ -67,12 +69,12 @@ internal sealed class HostUserInterface(TextWriter stdout, TextWriter stderr) : 
 
     private void Out(string value, bool newLine)
     {
-        value = Render(value, Console.IsOutputRedirected);
+        value = Render(value, ReferenceEquals(hostText, stderr) ? Console.IsErrorRedirected : Console.IsOutputRedirected);
         lock (this)
         {
             ClearProgress();
-            if (newLine) stdout.WriteLine(value); else stdout.Write(value);
-            stdout.Flush();
+            if (newLine) hostText.WriteLine(value); else hostText.Write(value);
+            hostText.Flush();
         }
     }
 

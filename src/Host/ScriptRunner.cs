@@ -20,7 +20,9 @@ public sealed class ScriptRunner(TextWriter stdout, TextWriter stderr)
 
     public int Run(HostArguments arguments)
     {
-        var ui = new HostUserInterface(stdout, stderr);
+        // In JSON mode standard output is one JSON object per line and nothing else: text for the host (Write-Host,
+        // Invoke-Generation -Stream) goes to standard error there.
+        var ui = new HostUserInterface(arguments.OutputFormat == OutputFormat.Json ? stderr : stdout, stderr);
         var host = new LlmCpuHost(ui);
         using var runspace = RunspaceFactory.CreateRunspace(host, InitialSessionState.CreateDefault2());
         runspace.Open();

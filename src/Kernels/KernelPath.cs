@@ -25,7 +25,7 @@ public enum KernelPath
 /// <summary>Which path this process runs, decided once at start-up from what the processor and runtime support.</summary>
 public static class KernelDispatch
 {
-    /// <summary>The best path this machine supports (honours DOTNET_EnableAVX512F=0 and friends).</summary>
+    /// <summary>The best path this machine supports (honours DOTNET_EnableAVX512=0 and friends; .NET 10 ignores the older DOTNET_EnableAVX512F).</summary>
     public static KernelPath Best => Selection.Value.Best;
 
     public static bool IsSupported(KernelPath path) => path switch

@@ -6,6 +6,9 @@ namespace LlmCpu.Engine.Formats;
 /// <summary>Reads <c>config.json</c> (and <c>generation_config.json</c> for end-of-sequence ids) of a Hugging Face Llama checkpoint.</summary>
 public static class HuggingFaceConfig
 {
+    /// <summary>transformers' LlamaConfig default for <c>rms_norm_eps</c>, used when config.json leaves it out.</summary>
+    public const float DefaultRmsNormEpsilon = 1e-6f;
+
     private static readonly HashSet<string> SupportedArchitectures = new(StringComparer.Ordinal)
     {
         "LlamaForCausalLM", "MistralForCausalLM",
@@ -39,7 +42,7 @@ public static class HuggingFaceConfig
             FeedForwardLength = RequiredInt(root, path, "intermediate_size"),
             VocabularySize = RequiredInt(root, path, "vocab_size"),
             ContextLength = OptionalInt(root, path, "max_position_embeddings") ?? 2048,
-            NormEpsilon = (float)(OptionalDouble(root, path, "rms_norm_eps") ?? 1e-6),
+            NormEpsilon = (float)(OptionalDouble(root, path, "rms_norm_eps") ?? DefaultRmsNormEpsilon),
             RopeTheta = (float)(OptionalDouble(root, path, "rope_theta") ?? 10000.0),
             TiedEmbeddings = root.TryGetProperty("tie_word_embeddings", out var tied) && tied.ValueKind == JsonValueKind.True,
             BosTokenId = OptionalInt(root, path, "bos_token_id") ?? 1,
@@ -47,6 +50,7 @@ public static class HuggingFaceConfig
         };
         if (root.TryGetProperty("rope_scaling", out var scaling) && scaling.ValueKind == JsonValueKind.Object)
             throw new ModelNotSupportedException(path, "rope_scaling", "RoPE scaling is not supported yet");
+        RefuseWhatChangesTheMath(root, path, config);
 
         string generationPath = Path.Combine(folder, "generation_config.json");
         if (File.Exists(generationPath))
@@ -56,6 +60,29 @@ public static class HuggingFaceConfig
         }
         config.Validate(path);
         return config;
+    }
+
+    /// <summary>
+    /// Fields that change the computation and that the engine does not implement are refused, never ignored: a model
+    /// run without them would load and produce plausible but wrong text.
+    /// </summary>
+    private static void RefuseWhatChangesTheMath(JsonElement root, string path, ModelConfig config)
+    {
+        // Mistral's sliding window: past the window, attention must skip the oldest positions. A window at least as long
+        // as the context never skips anything, so only a shorter one is refused.
+        if (OptionalInt(root, path, "sliding_window") is { } window && window < config.ContextLength)
+            throw new ModelNotSupportedException(path, "sliding_window",
+                $"sliding-window attention ({window} of {config.ContextLength} positions) is not supported yet");
+        foreach (string bias in (string[])["attention_bias", "mlp_bias"])
+        {
+            if (root.TryGetProperty(bias, out var value) && value.ValueKind == JsonValueKind.True)
+                throw new ModelNotSupportedException(path, bias, "projection biases are not supported yet");
+        }
+        if (OptionalInt(root, path, "head_dim") is { } headDim && headDim != config.HeadDim)
+            throw new ModelNotSupportedException(path, "head_dim",
+                $"{headDim} differs from hidden_size / num_attention_heads = {config.HeadDim}; separate head dimensions are not supported");
+        if (OptionalDouble(root, path, "partial_rotary_factor") is { } partial && partial != 1.0)
+            throw new ModelNotSupportedException(path, "partial_rotary_factor", $"{partial}: partial rotary embedding is not supported yet");
     }
 
     private static int[]? ReadEos(JsonElement root, string path)

@@ -6,9 +6,19 @@ namespace LlmCpu.Engine.Models;
 /// A loaded model: configuration, weights in kernel layout, tokenizer, and where it came from.
 /// Thread-safe to share: sessions created from it hold all mutable state.
 /// </summary>
+/// <remarks>
+/// Disposing frees the weights, but not under a session still running on them: each session holds a reference, and
+/// the memory goes when the last one ends. After <see cref="Dispose"/>, starting a session (or any use of the weights)
+/// throws <see cref="ObjectDisposedException"/> instead of reading freed memory.
+/// </remarks>
 public sealed class LanguageModel : IDisposable
 {
     private readonly IDisposable? _storage;
+    private readonly ModelWeights _weights;
+    private readonly object _lifetime = new();
+    private int _users;
+    private bool _disposeRequested;
+    private bool _freed;
 
     internal LanguageModel(string name, string path, ModelConfig config, ModelWeights weights, TextTokenizer tokenizer,
         string storedPrecision, string precision, long fileSizeBytes, TimeSpan loadTime, IDisposable? storage)
@@ -16,7 +26,7 @@ public sealed class LanguageModel : IDisposable
         Name = name;
         Path = path;
         Config = config;
-        Weights = weights;
+        _weights = weights;
         Tokenizer = tokenizer;
         StoredPrecision = storedPrecision;
         Precision = precision;
@@ -41,16 +51,16 @@ public sealed class LanguageModel : IDisposable
     public long FileSizeBytes { get; }
 
     /// <summary>Bytes of weights held for computation.</summary>
-    public long WeightBytes => Weights.ByteSize;
+    public long WeightBytes => _weights.ByteSize;
 
     /// <summary>
     /// Bytes of weights the engine holds in its own memory. A model mapped in its compute layout (an INT4 .llmc file)
     /// holds almost nothing here: its weights are the file's pages, shared with the page cache and read lazily.
     /// </summary>
-    public long ResidentBytes => Weights.OwnedBytes;
+    public long ResidentBytes => _weights.OwnedBytes;
 
     /// <summary>Bytes of weights used in place from a memory-mapped file.</summary>
-    public long MappedBytes => Weights.MappedBytes;
+    public long MappedBytes => _weights.MappedBytes;
 
     public int ContextLength => Config.ContextLength;
 
@@ -64,7 +74,18 @@ public sealed class LanguageModel : IDisposable
 
     public ModelConfig Config { get; }
 
-    internal ModelWeights Weights { get; }
+    /// <summary>The weights; throws <see cref="ObjectDisposedException"/> once the model is disposed.</summary>
+    internal ModelWeights Weights
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_disposeRequested, this);
+            return _weights;
+        }
+    }
+
+    /// <summary>Whether <see cref="Dispose"/> has been called (the memory may still be in use by a running session).</summary>
+    public bool IsDisposed => Volatile.Read(ref _disposeRequested);
 
     public TextTokenizer Tokenizer { get; }
 
@@ -73,9 +94,55 @@ public sealed class LanguageModel : IDisposable
 
     public override string ToString() => $"{Name} ({Architecture}, {Precision})";
 
+    /// <summary>Keeps the weights allocated until the matching <see cref="ReleaseSessionReference"/>.</summary>
+    /// <exception cref="ObjectDisposedException">The model has been disposed.</exception>
+    internal void AddSessionReference()
+    {
+        lock (_lifetime)
+        {
+            ObjectDisposedException.ThrowIf(_disposeRequested, this);
+            _users++;
+        }
+    }
+
+    internal void ReleaseSessionReference()
+    {
+        lock (_lifetime)
+        {
+            if (--_users == 0 && _disposeRequested) Free();
+        }
+    }
+
+    /// <summary>Runs <paramref name="work"/> with the weights kept allocated for its duration (exports and conversions).</summary>
+    internal T Use<T>(Func<ModelWeights, T> work)
+    {
+        AddSessionReference();
+        try
+        {
+            return work(_weights);
+        }
+        finally
+        {
+            ReleaseSessionReference();
+        }
+    }
+
+    /// <summary>Frees the weights now, or when the last running session ends. A second call does nothing.</summary>
     public void Dispose()
     {
-        Weights.Dispose();
+        lock (_lifetime)
+        {
+            if (_disposeRequested) return;
+            _disposeRequested = true;
+            if (_users == 0) Free();
+        }
+    }
+
+    private void Free()
+    {
+        if (_freed) return;
+        _freed = true;
+        _weights.Dispose();
         _storage?.Dispose();
     }
 }

@@ -59,10 +59,17 @@ public sealed class ModelWeights(WeightMatrix tokenEmbedding, LayerWeights[] lay
     private IEnumerable<WeightMatrix> AllMatrices =>
         Layers.SelectMany(l => l.Matrices).Append(TokenEmbedding).Concat(ReferenceEquals(Output, TokenEmbedding) ? [] : [Output]);
 
+    /// <summary>
+    /// Matrices these weights use but do not own (a converted model sharing the unchanged matrices of its source):
+    /// <see cref="Dispose"/> leaves them to their owner.
+    /// </summary>
+    public IReadOnlySet<WeightMatrix> Borrowed { get; init; } = new HashSet<WeightMatrix>();
+
     public void Dispose()
     {
-        TokenEmbedding.Dispose();
-        if (!ReferenceEquals(Output, TokenEmbedding)) Output.Dispose();
-        foreach (var layer in Layers) layer.Dispose();
+        foreach (var matrix in AllMatrices)
+        {
+            if (!Borrowed.Contains(matrix)) matrix.Dispose();
+        }
     }
 }

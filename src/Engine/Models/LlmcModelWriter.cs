@@ -13,8 +13,13 @@ public static class LlmcModelWriter
         log ??= NullEngineLog.Instance;
         if (model.Tokenizer is not SentencePieceTextTokenizer tokenizer)
             throw new ModelNotSupportedException(model.Path, "tokenizer", $"a {model.Tokenizer.Kind} tokenizer cannot be embedded in an INT4 model file yet (SentencePiece can)");
+        model.Use(weights => { Write(model, weights, tokenizer, destination, report, overwrite, log, cancellation); return 0; });
+    }
+
+    private static void Write(LanguageModel model, ModelWeights w, SentencePieceTextTokenizer tokenizer, string destination,
+        QuantizationReport report, bool overwrite, IEngineLog log, CancellationToken cancellation)
+    {
         var c = model.Config;
-        var w = model.Weights;
         using var writer = new LlmcWriter(destination, overwrite);
         writer.AddMatrix(LlmcTensorNames.TokenEmbedding, w.TokenEmbedding);
         for (int i = 0; i < w.Layers.Count; i++)

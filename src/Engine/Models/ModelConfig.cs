@@ -21,7 +21,11 @@ public sealed record ModelConfig
 
     public required int ContextLength { get; init; }
 
-    public float NormEpsilon { get; init; } = 1e-5f;
+    /// <summary>
+    /// RMSNorm epsilon. Required, with no default here: each file format has its own convention for a missing value
+    /// (Hugging Face Llama: 1e-6; GGUF: the key is mandatory), and its reader states it.
+    /// </summary>
+    public required float NormEpsilon { get; init; }
 
     public float RopeTheta { get; init; } = 10000f;
 

@@ -60,7 +60,7 @@ public static class SyntheticGgufWriter
         for (int i = 0; i < bytes.Length; i += 4) BitConverter.TryWriteBytes(bytes.AsSpan(i), value);
     }
 
-    /// <summary>Rows of random weights of about N(0, 0.02): Q4_0 blocks of random codes, or FP16 values.</summary>
+    /// <summary>Rows of random zero-mean weights with a spread of about 0.02: Q4_0 blocks of random codes, or FP16 values.</summary>
     private static unsafe void WriteRandomRows(Stream stream, GgmlType type, int rows, int columns, Xoshiro random, CancellationToken cancellation)
     {
         var row = new byte[GgmlQuantizer.RowBytes(type, columns)];
@@ -71,8 +71,8 @@ public static class SyntheticGgufWriter
             {
                 if (type == GgmlType.Q4_0)
                 {
-                    random.Fill(p, row.Length);
-                    // Each 18-byte block starts with its FP16 scale; the 16 bytes after it are the codes.
+                    random.FillZeroMeanInt4(p, row.Length);
+                    // Each 18-byte block starts with its FP16 scale; the 16 bytes after it are the codes (zero-mean).
                     for (int b = 0; b < row.Length; b += 18)
                         *(ushort*)(p + b) = BitConverter.HalfToUInt16Bits((Half)(0.005f * (0.5f + random.NextFloat())));
                 }

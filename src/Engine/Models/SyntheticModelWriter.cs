@@ -8,7 +8,8 @@ namespace LlmCpu.Engine.Models;
 /// <summary>
 /// Writes random-weight models with real shapes, for speed work where real weights of that size cannot be had.
 /// INT4 tensors are filled with random 4-bit codes and scales directly (the same kind of values a quantizer
-/// produces, about N(0, 0.02)), one tensor at a time, so no FP32 copy of a matrix, let alone the model, exists.
+/// produces: zero mean, a standard deviation of about 0.02, so activations stay finite through every layer), one
+/// tensor at a time, so no FP32 copy of a matrix, let alone the model, exists.
 /// </summary>
 public static unsafe class SyntheticModelWriter
 {
@@ -58,7 +59,7 @@ public static unsafe class SyntheticModelWriter
     {
         var matrix = new Int4Matrix(rows, columns, format);
         var (quants, scales, zeros) = matrix.RawArrays;
-        random.Fill((byte*)quants, matrix.QuantBytes);
+        random.FillZeroMeanInt4((byte*)quants, matrix.QuantBytes);
         var s = (ushort*)scales;
         for (long i = 0; i < matrix.ScaleBytes / 2; i++) s[i] = BitConverter.HalfToUInt16Bits((Half)(TypicalScale * (0.5f + random.NextFloat())));
         if (zeros != 0) new Span<byte>((byte*)zeros, checked((int)matrix.ZeroBytes)).Fill(8);

@@ -29,4 +29,23 @@ internal sealed unsafe class Xoshiro
         for (; i + 8 <= length; i += 8) *(ulong*)(destination + i) = Next();
         for (; i < length; i++) destination[i] = (byte)Next();
     }
+
+    /// <summary>
+    /// Fills bytes with pairs of random 4-bit codes for weights (code - 8) * scale that average zero: nibble 0 (which
+    /// would be -8, with no +8 to balance it) becomes 8, so values -7..7 each come 1/16 of the time and 0 comes 2/16.
+    /// Uniform codes 0..15 would give every weight a mean of -0.5 * scale, which a matrix turns into a bias of
+    /// -0.5 * scale * sum(x) per output; over a few layers of a real-sized model that grows until it overflows.
+    /// </summary>
+    public void FillZeroMeanInt4(byte* destination, long length)
+    {
+        Fill(destination, length);
+        var table = ZeroMeanInt4Pairs;
+        for (long i = 0; i < length; i++) destination[i] = table[destination[i]];
+    }
+
+    private static readonly byte[] ZeroMeanInt4Pairs = Enumerable.Range(0, 256).Select(b =>
+    {
+        int low = b & 0xF, high = b >> 4;
+        return (byte)((low == 0 ? 8 : low) | (high == 0 ? 8 : high) << 4);
+    }).ToArray();
 }

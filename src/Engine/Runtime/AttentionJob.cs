@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
+using LlmCpu.Kernels.Ops;
 using LlmCpu.Kernels.Threading;
 
 namespace LlmCpu.Engine.Runtime;
@@ -77,7 +78,7 @@ internal sealed unsafe class AttentionJob : IRangeJob
                         scores[s] = TensorPrimitives.Dot(query, new ReadOnlySpan<float>(k + (long)s * _kvDim, _headDim)) * _scale;
                 }
                 var weights = scores.Slice(0, length);
-                TensorPrimitives.SoftMax(weights, weights);
+                Softmax.Apply(weights, weights);
                 if (Vector256.IsHardwareAccelerated && _headDim % 8 == 0)
                 {
                     WeightedSum256(weights, v, output);

@@ -18,6 +18,7 @@ public sealed unsafe class InferenceSession : IDisposable
     public const int MaxChunk = 64;
 
     private readonly LanguageModel _model;
+    private readonly ModelWeights _weights;
     private readonly ModelConfig _c;
     private readonly KvCachePool _cachePool;
     private readonly KvCache _cache;
@@ -26,6 +27,7 @@ public sealed unsafe class InferenceSession : IDisposable
     private readonly RotaryEmbedding _rope;
     private readonly NativeBuffer _buffers;
     private readonly int _qkvStride;
+    private bool _disposed;
 
     // Views into _buffers; shapes in comments.
     private readonly float* _x;       // (chunk, dim) residual stream
@@ -37,11 +39,24 @@ public sealed unsafe class InferenceSession : IDisposable
     private readonly float* _scratch; // (ffn) sigmoid scratch
     private readonly float* _logits;  // (vocab) logits of the last token
 
+    /// <summary>Positions of cache are allocated in multiples of this, so caches of requests of similar length pool together.</summary>
+    public const int CapacityGrain = 256;
+
+    /// <param name="contextLength">
+    /// Positions the session needs (prompt plus answer); the cache holds at least that many, rounded up to
+    /// <see cref="CapacityGrain"/> and capped at the model's context. Null asks for the model's whole context.
+    /// </param>
+    /// <exception cref="ObjectDisposedException">The model has been disposed.</exception>
     public InferenceSession(LanguageModel model, WorkerPool pool, int? contextLength = null, KvCachePool? cachePool = null)
     {
         _model = model;
         _c = model.Config;
-        int capacity = contextLength is > 0 ? Math.Min(contextLength.Value, _c.ContextLength) : _c.ContextLength;
+        int capacity = contextLength is > 0
+            ? (int)Math.Min((contextLength.Value + (long)CapacityGrain - 1) / CapacityGrain * CapacityGrain, _c.ContextLength)
+            : _c.ContextLength;
+        // The weights stay allocated while a session uses them, even if the model is disposed meanwhile.
+        model.AddSessionReference();
+        _weights = model.Weights;
         _cachePool = cachePool ?? KvCachePool.Shared;
         _cache = _cachePool.Rent(_c.LayerCount, capacity, _c.KvDim);
         _matmul = new MatMulRunner(pool);
@@ -83,31 +98,37 @@ public sealed unsafe class InferenceSession : IDisposable
     public void Reset() => Position = 0;
 
     /// <summary>Runs <paramref name="tokens"/> through the model from the current position and returns the last token's logits.</summary>
+    /// <exception cref="OperationCanceledException">
+    /// Cancelled between two layers; the tokens of the chunk in flight are not kept (<see cref="Position"/> stays where
+    /// that chunk began), so the session can go on from there.
+    /// </exception>
+    /// <exception cref="ModelNumericException">A layer's output or the logits are not finite.</exception>
     public ReadOnlySpan<float> Prefill(ReadOnlySpan<int> tokens, CancellationToken cancellation = default)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         if (tokens.IsEmpty) throw new ArgumentException("At least one token is needed.", nameof(tokens));
         if (Position + tokens.Length > Capacity)
             throw new GenerationArgumentException(nameof(tokens), $"{Position + tokens.Length} tokens exceed the context of {Capacity}.");
         for (int start = 0; start < tokens.Length; start += MaxChunk)
         {
-            cancellation.ThrowIfCancellationRequested();
             var chunk = tokens.Slice(start, Math.Min(MaxChunk, tokens.Length - start));
-            Forward(chunk, computeLogits: start + chunk.Length == tokens.Length);
+            Forward(chunk, computeLogits: start + chunk.Length == tokens.Length, cancellation);
         }
         return Logits;
     }
 
     /// <summary>Runs one token and returns its logits.</summary>
-    public ReadOnlySpan<float> Decode(int token)
+    public ReadOnlySpan<float> Decode(int token, CancellationToken cancellation = default)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         if (Position >= Capacity) throw new GenerationArgumentException(nameof(token), $"The context of {Capacity} tokens is full.");
-        Forward([token], computeLogits: true);
+        Forward([token], computeLogits: true, cancellation);
         return Logits;
     }
 
-    private void Forward(ReadOnlySpan<int> tokens, bool computeLogits)
+    private void Forward(ReadOnlySpan<int> tokens, bool computeLogits, CancellationToken cancellation)
     {
-        var w = _model.Weights;
+        var w = _weights;
         int n = tokens.Length, dim = _c.EmbeddingLength, kvDim = _c.KvDim, ffn = _c.FeedForwardLength;
         int start = Position;
 
@@ -121,6 +142,8 @@ public sealed unsafe class InferenceSession : IDisposable
 
         for (int l = 0; l < _c.LayerCount; l++)
         {
+            // Checked per layer, so a stop request during a long prefill chunk waits for one layer, not the whole chunk.
+            cancellation.ThrowIfCancellationRequested();
             var layer = w.Layers[l];
             float* keys = _cache.Keys(l), values = _cache.Values(l);
 
@@ -153,6 +176,10 @@ public sealed unsafe class InferenceSession : IDisposable
             }
             _matmul.Multiply(layer.Down, _hidden, _xb, n);
             TensorPrimitives.Add(new ReadOnlySpan<float>(_x, n * dim), new ReadOnlySpan<float>(_xb, n * dim), new Span<float>(_x, n * dim));
+            // One sum over the residual stream (dim values a token, far cheaper than the layer) catches NaN and
+            // infinity where they first appear, so a broken model is named as such instead of sampling token 0.
+            if (!float.IsFinite(TensorPrimitives.Sum(new ReadOnlySpan<float>(_x, n * dim))))
+                throw new ModelNumericException($"Layer {l} of {_model.Name} produced values that are not finite (NaN or infinity); the model's weights are damaged or its activations overflow.", l);
         }
         Position = start + n;
 
@@ -161,15 +188,21 @@ public sealed unsafe class InferenceSession : IDisposable
             // logits (vocab) = rmsnorm(x[last]) Wout^T
             Normalization.RmsNorm(Row(_x, n - 1, dim), w.OutputNorm, Row(_xb, 0, dim), _c.NormEpsilon);
             _matmul.Multiply(w.Output, _xb, _logits, 1);
+            if (!float.IsFinite(TensorPrimitives.Sum(Logits)))
+                throw new ModelNumericException($"The output layer of {_model.Name} produced logits that are not finite (NaN or infinity).");
         }
     }
 
     private static Span<float> Row(float* matrix, int row, int width) => new(matrix + (long)row * width, width);
 
+    /// <summary>Returns the cache to its pool and releases the model; a second call does nothing.</summary>
     public void Dispose()
     {
+        if (_disposed) return;
+        _disposed = true;
         _cachePool.Return(_cache);
         _buffers.Dispose();
         _matmul.Dispose();
+        _model.ReleaseSessionReference();
     }
 }

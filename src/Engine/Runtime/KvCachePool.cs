@@ -28,10 +28,12 @@ public sealed class KvCachePool : IDisposable
         return new KvCache(layers, capacity, kvDim);
     }
 
+    /// <exception cref="InvalidOperationException">The cache is already in the pool: two sessions would share it.</exception>
     public void Return(KvCache cache)
     {
         lock (_lock)
         {
+            if (_idle.Contains(cache)) throw new InvalidOperationException("This KV cache was returned to the pool twice.");
             if (_idle.Count < MaxIdle)
             {
                 _idle.Add(cache);

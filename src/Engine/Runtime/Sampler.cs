@@ -24,9 +24,15 @@ public sealed class Sampler
         _indices = new int[vocabularySize];
     }
 
+    /// <exception cref="ModelNumericException">A logit is NaN or +infinity, or every logit is -infinity: there is no distribution to draw from.</exception>
     public int Sample(ReadOnlySpan<float> logits)
     {
-        if (_options.Temperature == 0) return TensorPrimitives.IndexOfMax(logits);
+        // IndexOfMax reports the first NaN if there is one, so one pass both finds the best token and checks the logits.
+        int best = TensorPrimitives.IndexOfMax(logits);
+        float top = best >= 0 ? logits[best] : float.NaN;
+        if (float.IsNaN(top) || float.IsInfinity(top))
+            throw new ModelNumericException($"The logits hold {(float.IsNegativeInfinity(top) ? "no finite value" : top.ToString(System.Globalization.CultureInfo.InvariantCulture))}; no token can be sampled.");
+        if (_options.Temperature == 0) return best;
 
         int count = logits.Length;
         int k = _options.TopK > 0 ? Math.Min(_options.TopK, count) : count;
@@ -48,20 +54,26 @@ public sealed class Sampler
         values.Sort(indices);
         TensorPrimitives.Negate(values, values);
 
+        // Probabilities of (logit - max) / temperature. Subtracting the maximum first keeps exp in range at any
+        // temperature (a logit of 30 at temperature 0.01 is 3000, far past exp's float range) and makes the draw
+        // independent of a constant added to every logit.
+        TensorPrimitives.Subtract(values, values[0], values);
         TensorPrimitives.Divide(values, _options.Temperature, values);
-        TensorPrimitives.SoftMax(values, values);
+        TensorPrimitives.Exp(values, values);
 
         int kept = k;
+        float total = TensorPrimitives.Sum(values);
         if (_options.TopP < 1)
         {
+            float threshold = _options.TopP * total;
             float cumulative = 0;
             for (int i = 0; i < k; i++)
             {
                 cumulative += values[i];
-                if (cumulative >= _options.TopP) { kept = i + 1; break; }
+                if (cumulative >= threshold) { kept = i + 1; break; }
             }
+            total = TensorPrimitives.Sum(values.Slice(0, kept));
         }
-        float total = TensorPrimitives.Sum(values.Slice(0, kept));
         float draw = (float)_random.NextDouble() * total;
         for (int i = 0; i < kept; i++)
         {

@@ -41,6 +41,7 @@ public sealed class ConvertToGgufCommand : PSCmdlet
         string destination = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Destination!);
         if (!OutputFile.MayWrite(this, destination, Force)) return;
         if (!ShouldProcess(destination, $"Write {Model!.Name} as a {Type} GGUF")) return;
+        var log = new CmdletLog(this, activityId: 4);
         try
         {
             GgufModelExporter.Export(Model!, destination, new GgufExportOptions
@@ -48,7 +49,7 @@ public sealed class ConvertToGgufCommand : PSCmdlet
                 Type = Enum.Parse<GgmlType>(Type),
                 QuantizeEmbeddingAndOutput = QuantizeEmbeddingAndOutput.IsPresent,
                 Overwrite = Force.IsPresent,
-                Log = new CmdletLog(this, activityId: 4),
+                Log = log,
                 Cancellation = _stop.Token,
             });
             WriteObject(new FileInfo(destination));
@@ -57,13 +58,17 @@ public sealed class ConvertToGgufCommand : PSCmdlet
         {
             throw new PipelineStoppedException();
         }
-        catch (ModelNotSupportedException ex)
-        {
-            WriteError(new ErrorRecord(ex, ErrorIds.ModelNotSupported, ErrorCategory.NotImplemented, Model!.Path));
-        }
         catch (Exception ex) when (ErrorMapper.IsExpected(ex))
         {
-            WriteError(new ErrorRecord(ex, ErrorIds.WriteFailed, ErrorCategory.WriteError, destination));
+            WriteError(ErrorMapper.ForWrite(ex, destination, Model));
+        }
+        catch (Exception ex) when (ErrorMapper.IsDefect(ex))
+        {
+            ThrowTerminatingError(ErrorMapper.Defect(ex, Model));
+        }
+        finally
+        {
+            log.Complete();
         }
     }
 

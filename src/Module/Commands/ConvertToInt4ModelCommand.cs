@@ -6,23 +6,37 @@ using LlmCpu.Module.Internal;
 namespace LlmCpu.Module.Commands;
 
 /// <summary>
-/// ConvertTo-Int4Model: quantizes a float model to INT4 and writes an LlmCpu INT4 model file (.llmc) that loads as a
-/// memory map. The model's path binds from the pipeline, so <c>Import-Model x | ConvertTo-Int4Model -Destination y</c> works.
+/// ConvertTo-Int4Model: quantizes a model to INT4 and writes an LlmCpu INT4 model file (.llmc) that loads as a memory
+/// map. It converts a model object from the pipeline (<c>Import-Model x | ConvertTo-Int4Model y.llmc</c>) as loaded,
+/// or the model at -Path.
 /// </summary>
-[Cmdlet(VerbsData.ConvertTo, "Int4Model", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+[Cmdlet(VerbsData.ConvertTo, "Int4Model", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium,
+    DefaultParameterSetName = ParameterSets.Path)]
 [OutputType(typeof(Int4ConversionResult))]
 public sealed class ConvertToInt4ModelCommand : PSCmdlet
 {
+    private static class ParameterSets
+    {
+        public const string Path = "Path";
+        public const string Model = "Model";
+    }
+
     private readonly CancellationTokenSource _stop = new();
 
-    /// <summary>The float model: a Hugging Face folder, or any path Import-Model reads.</summary>
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
+    /// <summary>The model to convert: a Hugging Face folder, or any path Import-Model reads.</summary>
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ParameterSets.Path, ValueFromPipelineByPropertyName = true)]
     [Alias("FullName", "PSPath")]
     [ValidateNotNullOrEmpty]
     public string? Path { get; set; }
 
+    /// <summary>A loaded model (from Import-Model); its weights are converted as they are held in memory.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = ParameterSets.Model, ValueFromPipeline = true)]
+    [ValidateNotNull]
+    public LanguageModel? Model { get; set; }
+
     /// <summary>The .llmc file to write.</summary>
-    [Parameter(Mandatory = true, Position = 1)]
+    [Parameter(Mandatory = true, Position = 1, ParameterSetName = ParameterSets.Path)]
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ParameterSets.Model)]
     [ValidateNotNullOrEmpty]
     public string? Destination { get; set; }
 
@@ -41,7 +55,7 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
     [Parameter]
     public ActivationMode Activations { get; set; } = ActivationMode.Int8;
 
-    /// <summary>Text to measure the INT4 model against the float model on (perplexity, KL divergence, top-token agreement); the result is embedded in the file.</summary>
+    /// <summary>Text to measure the INT4 model against the unquantized model on (perplexity, KL divergence, top-token agreement); the result is embedded in the file.</summary>
     [Parameter]
     public string? EvaluationText { get; set; }
 
@@ -51,15 +65,18 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
 
     protected override void ProcessRecord()
     {
-        string source = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path!);
+        string? source = Model is null ? SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path!) : null;
+        object target = (object?)Model ?? source!;
         string destination = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Destination!);
         if (!OutputFile.MayWrite(this, destination, Force)) return;
         var format = new Int4Format(GroupSize, Asymmetric.IsPresent, Recipe);
-        if (!ShouldProcess(destination, $"Write {format} model converted from '{source}'")) return;
+        if (!ShouldProcess(destination, $"Write {format} model converted from '{Model?.Name ?? source}'")) return;
+        var log = new CmdletLog(this, activityId: 2);
         try
         {
-            var result = Int4ModelConverter.Convert(source, destination, format, Activations, overwrite: Force.IsPresent, EvaluationText,
-                new CmdletLog(this, activityId: 2), _stop.Token);
+            var result = Model is null
+                ? Int4ModelConverter.Convert(source!, destination, format, Activations, overwrite: Force.IsPresent, EvaluationText, log, _stop.Token)
+                : Int4ModelConverter.Convert(Model, destination, format, Activations, overwrite: Force.IsPresent, EvaluationText, log, _stop.Token);
             WriteObject(result);
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
@@ -68,7 +85,15 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
         }
         catch (Exception ex) when (ErrorMapper.IsExpected(ex))
         {
-            WriteError(ErrorMapper.ForLoad(ex, source));
+            WriteError(ErrorMapper.ForWrite(ex, destination, target));
+        }
+        catch (Exception ex) when (ErrorMapper.IsDefect(ex))
+        {
+            ThrowTerminatingError(ErrorMapper.Defect(ex, target));
+        }
+        finally
+        {
+            log.Complete();
         }
     }
 

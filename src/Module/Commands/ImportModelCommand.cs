@@ -65,11 +65,12 @@ public sealed class ImportModelCommand : PSCmdlet
     {
         foreach (string path in ResolvePaths())
         {
+            var log = new CmdletLog(this, activityId: 1);
             try
             {
                 var model = ModelLoader.Load(path, new LoadOptions
                 {
-                    Log = new CmdletLog(this, activityId: 1),
+                    Log = log,
                     Precision = Precision,
                     Int4Format = new Int4Format(GroupSize, Asymmetric.IsPresent, Recipe),
                     Activations = Activations,
@@ -86,6 +87,14 @@ public sealed class ImportModelCommand : PSCmdlet
             {
                 // One bad path among several is reported and the rest still load.
                 WriteError(ErrorMapper.ForLoad(ex, path));
+            }
+            catch (Exception ex) when (ErrorMapper.IsDefect(ex))
+            {
+                ThrowTerminatingError(ErrorMapper.Defect(ex, path));
+            }
+            finally
+            {
+                log.Complete();
             }
         }
     }

@@ -8,20 +8,33 @@ namespace LlmCpu.Module.Commands;
 /// <summary>
 /// Invoke-Generation: continues a prompt with a model. The model comes from the pipeline
 /// (<c>Import-Model | Invoke-Generation -Prompt '...'</c>) or from -Model; prompts may also come from the pipeline,
-/// as strings or as objects with a Prompt property. Generation runs on the pipeline thread, so Ctrl+C stops it
-/// between two tokens.
+/// as strings or as objects with a Prompt property (and a Model property, which binds too). Generation runs on the
+/// pipeline thread, so Ctrl+C stops it within one layer's time.
 /// </summary>
-[Cmdlet(VerbsLifecycle.Invoke, "Generation")]
+/// <remarks>
+/// Two parameter sets keep a model from ever binding to -Prompt (a model object would otherwise convert to its display
+/// string and become the prompt): in <c>ModelFromPipeline</c> the model is the pipeline object and the prompt a
+/// parameter; in <c>PromptFromPipeline</c> prompts are the pipeline objects and the model a parameter.
+/// </remarks>
+[Cmdlet(VerbsLifecycle.Invoke, "Generation", DefaultParameterSetName = ParameterSets.ModelFromPipeline)]
 [OutputType(typeof(GenerationResult))]
 public sealed class InvokeGenerationCommand : PSCmdlet
 {
+    private static class ParameterSets
+    {
+        public const string ModelFromPipeline = "ModelFromPipeline";
+        public const string PromptFromPipeline = "PromptFromPipeline";
+    }
+
     private readonly CancellationTokenSource _stop = new();
 
-    [Parameter(Mandatory = true, ValueFromPipeline = true)]
+    [Parameter(Mandatory = true, ParameterSetName = ParameterSets.ModelFromPipeline, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, ParameterSetName = ParameterSets.PromptFromPipeline, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNull]
     public LanguageModel? Model { get; set; }
 
-    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ParameterSets.ModelFromPipeline, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ParameterSets.PromptFromPipeline, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [AllowEmptyString]
     public string? Prompt { get; set; }
 
@@ -47,9 +60,9 @@ public sealed class InvokeGenerationCommand : PSCmdlet
     [Parameter]
     public int? Seed { get; set; }
 
-    /// <summary>Worker threads, the calling thread included; 0 means one per core.</summary>
+    /// <summary>Worker threads, the calling thread included; 0 means one per logical processor, which is also the most used.</summary>
     [Parameter]
-    [ValidateRange(0, 1024)]
+    [ValidateRange(0, int.MaxValue)]
     public int Threads { get; set; }
 
     /// <summary>Show the text on the host as it is generated (the result object still follows).</summary>
@@ -69,21 +82,28 @@ public sealed class InvokeGenerationCommand : PSCmdlet
                 Seed = Seed ?? Random.Shared.Next(),
             },
         };
-        var generator = new TextGenerator(Model!, WorkerPools.Get(Threads));
-        WriteVerbose($"Generating up to {MaxTokens} tokens with {Model!.Name} ({Model.Precision}), temperature {Temperature}, seed {options.Sampling.Seed}.");
+        using var pool = WorkerPools.Rent(Threads, WriteWarning);
+        var generator = new TextGenerator(Model!, pool.Pool);
+        WriteVerbose($"Generating up to {MaxTokens} tokens with {Model!.Name} ({Model.Precision}), temperature {Temperature}, seed {options.Sampling.Seed}, {pool.Pool.ThreadCount} threads.");
         try
         {
             var result = generator.Generate(Prompt ?? "", options, _stop.Token, token =>
             {
                 if (Stream) WriteInformation(new HostInformationMessage { Message = token.Text, NoNewLine = true }, ["PSHOST"]);
             });
+            // PowerShell writes nothing more once a pipeline is stopping: the partial text cannot be returned as an
+            // object. With -Stream it has been shown as it came (and is in -InformationVariable); see about_LlmCpu.
             if (result.StopReason == StopReason.Cancelled) throw new PipelineStoppedException();
             if (Stream) WriteInformation(new HostInformationMessage { Message = "", NoNewLine = false }, ["PSHOST"]);
             WriteObject(result);
         }
         catch (Exception ex) when (ErrorMapper.IsExpected(ex))
         {
-            WriteError(ErrorMapper.ForGeneration(ex, Prompt));
+            WriteError(ErrorMapper.ForGeneration(ex, Prompt, Model));
+        }
+        catch (Exception ex) when (ErrorMapper.IsDefect(ex))
+        {
+            ThrowTerminatingError(ErrorMapper.Defect(ex, Model));
         }
     }
 

@@ -55,10 +55,10 @@ public sealed class NewSyntheticModelCommand : PSCmdlet
         string description = Format.Equals("Llmc", StringComparison.OrdinalIgnoreCase) ? format.ToString() : Format;
         if (!ShouldProcess(destination, $"Write a random-weight {shape.Name} model ({description})")) return;
         string tokenizer = Path.Combine(ModulePaths.BundledModel, "tokenizer.model");
+        var log = new CmdletLog(this, activityId: 3);
         try
         {
             var clock = Stopwatch.StartNew();
-            var log = new CmdletLog(this, activityId: 3);
             byte[] tokenizerBytes = File.ReadAllBytes(tokenizer);
             switch (Format.ToLowerInvariant())
             {
@@ -75,7 +75,15 @@ public sealed class NewSyntheticModelCommand : PSCmdlet
         }
         catch (Exception ex) when (ErrorMapper.IsExpected(ex))
         {
-            WriteError(new ErrorRecord(ex, ErrorIds.WriteFailed, ErrorCategory.WriteError, destination));
+            WriteError(ErrorMapper.ForWrite(ex, destination, Shape));
+        }
+        catch (Exception ex) when (ErrorMapper.IsDefect(ex))
+        {
+            ThrowTerminatingError(ErrorMapper.Defect(ex, Shape));
+        }
+        finally
+        {
+            log.Complete();
         }
     }
 

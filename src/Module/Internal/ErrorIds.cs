@@ -7,9 +7,14 @@ internal static class ErrorIds
     public const string ModelFormatInvalid = "ModelFormatInvalid";
     public const string ModelNotSupported = "ModelNotSupported";
     public const string ModelLoadFailed = "ModelLoadFailed";
+    public const string ModelDisposed = "ModelDisposed";
+    public const string ModelNumericError = "ModelNumericError";
     public const string BundledModelMissing = "BundledModelMissing";
     public const string GenerationArgumentInvalid = "GenerationArgumentInvalid";
     public const string GenerationFailed = "GenerationFailed";
     public const string DestinationExists = "DestinationExists";
     public const string WriteFailed = "WriteFailed";
+
+    /// <summary>A defect in LlmCpu itself, not in the input: the message says what went wrong and should be reported.</summary>
+    public const string InternalError = "InternalError";
 }

@@ -16,8 +16,8 @@ public sealed class IsaChildProcessTests
     public static IEnumerable<object[]> Cases() =>
     [
         [KernelPath.Avx512, new string[0]],
-        [KernelPath.Avx2Vnni, new[] { "DOTNET_EnableAVX512F=0" }],
-        [KernelPath.Avx2, new[] { "DOTNET_EnableAVX512F=0", "DOTNET_EnableAVXVNNI=0" }],
+        [KernelPath.Avx2Vnni, new[] { "DOTNET_EnableAVX512=0" }],
+        [KernelPath.Avx2, new[] { "DOTNET_EnableAVX512=0", "DOTNET_EnableAVXVNNI=0" }],
         [KernelPath.Vector128, new[] { "DOTNET_EnableAVX2=0" }],
         [KernelPath.Scalar, new[] { "DOTNET_EnableHWIntrinsic=0" }],
     ];

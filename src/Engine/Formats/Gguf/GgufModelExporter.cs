@@ -22,9 +22,14 @@ public static class GgufModelExporter
     {
         ArgumentNullException.ThrowIfNull(model);
         options ??= new GgufExportOptions();
-        var writer = CreateWriter(model, options);
-        options.Log.Verbose($"Writing {writer.Tensors.Count} tensors ({options.Type}) to '{path}', {writer.FileSize / (1024.0 * 1024.0):F1} MiB.");
-        writer.WriteFile(path, options.Overwrite, options.Cancellation);
+        // The writer reads the weights as it writes: they must stay allocated even if the model is disposed meanwhile.
+        model.Use(_ =>
+        {
+            var writer = CreateWriter(model, options);
+            options.Log.Verbose($"Writing {writer.Tensors.Count} tensors ({options.Type}) to '{path}', {writer.FileSize / (1024.0 * 1024.0):F1} MiB.");
+            writer.WriteFile(path, options.Overwrite, options.Cancellation);
+            return 0;
+        });
         options.Log.Progress(Activity, "done", 100);
     }
 
@@ -37,14 +42,13 @@ public static class GgufModelExporter
         var config = model.Config;
         if (config.Architecture != LlamaGgufMetadata.Architecture)
             throw new ModelNotSupportedException(model.Path, "architecture", $"'{config.Architecture}' cannot be exported; Llama models can");
-        if (model.Tokenizer is not SentencePieceTextTokenizer)
+        if (model.Tokenizer is not SentencePieceTextTokenizer tokenizer)
             throw new ModelNotSupportedException(model.Path, "tokenizer", $"a {model.Tokenizer.Kind} tokenizer cannot be exported yet; SentencePiece can");
-        string tokenizerPath = System.IO.Path.Combine(model.Path, "tokenizer.model");
-        if (!File.Exists(tokenizerPath)) throw new FileNotFoundException($"No tokenizer.model in '{model.Path}'.", tokenizerPath);
 
         var writer = new GgufWriter();
         LlamaGgufMetadata.Add(writer, config, options.Name ?? model.Name, type);
-        SentencePieceGgufMetadata.Add(writer, SentencePieceVocabulary.Load(tokenizerPath), config);
+        // The vocabulary the model was loaded with, whatever file it came from (tokenizer.model, GGUF metadata, .llmc).
+        SentencePieceGgufMetadata.Add(writer, SentencePieceVocabulary.Parse(tokenizer.ModelBytes.ToArray()), config);
         AddTensors(writer, model, options);
         return writer;
     }

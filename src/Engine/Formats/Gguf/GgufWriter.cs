@@ -59,42 +59,21 @@ public sealed class GgufWriter
 
     /// <summary>Writes the file at <paramref name="path"/> through a temporary file in the same folder.</summary>
     /// <exception cref="OutputFileExistsException">The file exists and <paramref name="overwrite"/> is not set.</exception>
+    /// <exception cref="OutputWriteException">The destination cannot be written (missing folder, a folder, no access, disk full).</exception>
     /// <exception cref="OperationCanceledException">Cancelled; nothing is left at <paramref name="path"/> or beside it.</exception>
     public void WriteFile(string path, bool overwrite = false, CancellationToken cancellation = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        string target = Path.GetFullPath(path);
-        string folder = Path.GetDirectoryName(target) ?? throw new ArgumentException($"'{path}' names no file.", nameof(path));
-        if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"Folder '{folder}' does not exist.");
-        if (Directory.Exists(target)) throw new IOException($"'{target}' is a folder.");
-        // Checked before any data is written, so a refusal costs nothing; checked again by the final rename.
-        if (!overwrite && File.Exists(target)) throw new OutputFileExistsException(target);
-
-        // A dot-file with a unique suffix: never mistaken for the output, and two writers never share one.
-        string temporary = Path.Combine(folder, $".{Path.GetFileName(target)}.{Guid.NewGuid():N}.partial");
+        using var output = new TemporaryOutputFile(path, overwrite, FileAccess.Write, FileOptions.SequentialScan);
         try
         {
-            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20, FileOptions.SequentialScan))
-            {
-                WriteTo(stream, cancellation);
-                // On disk before the rename, so that the name never points at data still in the page cache only.
-                stream.Flush(flushToDisk: true);
-            }
-            cancellation.ThrowIfCancellationRequested();
-            try
-            {
-                File.Move(temporary, target, overwrite);
-            }
-            catch (IOException) when (!overwrite && File.Exists(target))
-            {
-                throw new OutputFileExistsException(target);
-            }
+            WriteTo(output.Stream, cancellation);
         }
-        catch
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            TryDelete(temporary);
-            throw;
+            throw output.Describe(ex);
         }
+        cancellation.ThrowIfCancellationRequested();
+        output.Commit();
     }
 
     /// <summary>Writes the whole file to <paramref name="destination"/>, which need not be seekable.</summary>
@@ -137,15 +116,4 @@ public sealed class GgufWriter
         if (padding > 0) destination.Write(new byte[padding]);
     }
 
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // The original failure matters more than a leftover temporary file, whose name says what it is.
-        }
-    }
 }

@@ -13,25 +13,32 @@ public sealed unsafe class LlmcWriter : IDisposable
 {
     internal static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase, WriteIndented = false };
 
-    private readonly string _destination;
-    private readonly string _temporary;
-    private readonly bool _overwrite;
+    private readonly TemporaryOutputFile _output;
     private readonly FileStream _stream;
     private readonly List<LlmcTensor> _tensors = [];
     private readonly byte[] _copyBuffer = new byte[1 << 20];
-    private bool _completed;
 
     public LlmcWriter(string destination, bool overwrite)
     {
-        _destination = Path.GetFullPath(destination);
-        _overwrite = overwrite;
-        if (File.Exists(_destination) && !overwrite) throw new IOException($"'{_destination}' exists; overwrite it explicitly.");
-        _temporary = Path.Combine(Path.GetDirectoryName(_destination)!, $".{Path.GetFileName(_destination)}.{Guid.NewGuid():N}.partial");
-        _stream = new FileStream(_temporary, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16);
-        _stream.Write(new byte[LlmcLayout.HeaderSize]); // the header is written last, when the directory's place is known
+        _output = new TemporaryOutputFile(destination, overwrite, FileAccess.ReadWrite);
+        _stream = _output.Stream;
+        Write(new byte[LlmcLayout.HeaderSize]); // the header is written last, when the directory's place is known
     }
 
-    public string Destination => _destination;
+    public string Destination => _output.Destination;
+
+    /// <summary>Writes bytes, reporting a file-system failure against the destination rather than the temporary file.</summary>
+    private void Write(ReadOnlySpan<byte> bytes)
+    {
+        try
+        {
+            _stream.Write(bytes);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw _output.Describe(ex);
+        }
+    }
 
     /// <summary>Writes one weight matrix in its in-memory layout (INT4 tiles, FP16 or FP32 rows).</summary>
     public void AddMatrix(string name, WeightMatrix matrix)
@@ -82,7 +89,7 @@ public sealed unsafe class LlmcWriter : IDisposable
             int chunk = (int)Math.Min(_copyBuffer.Length, length - done);
             new ReadOnlySpan<byte>(data + done, chunk).CopyTo(_copyBuffer);
             hash.Append(_copyBuffer.AsSpan(0, chunk));
-            _stream.Write(_copyBuffer, 0, chunk);
+            Write(_copyBuffer.AsSpan(0, chunk));
             done += chunk;
         }
         Pad();
@@ -92,7 +99,7 @@ public sealed unsafe class LlmcWriter : IDisposable
     private void Pad()
     {
         long padding = LlmcLayout.Align(_stream.Position) - _stream.Position;
-        if (padding > 0) _stream.Write(new byte[padding]);
+        if (padding > 0) Write(new byte[padding]);
     }
 
     /// <summary>Writes the tokenizer, the directory and the header, then moves the file into place.</summary>
@@ -106,7 +113,7 @@ public sealed unsafe class LlmcWriter : IDisposable
         };
         byte[] directoryBytes = JsonSerializer.SerializeToUtf8Bytes(directory, Json);
         long directoryOffset = _stream.Position;
-        _stream.Write(directoryBytes);
+        Write(directoryBytes);
         long fileLength = _stream.Position;
 
         var header = new byte[LlmcLayout.HeaderSize];
@@ -119,17 +126,10 @@ public sealed unsafe class LlmcWriter : IDisposable
         BitConverter.TryWriteBytes(header.AsSpan(40), fileLength);
         BitConverter.TryWriteBytes(header.AsSpan(48), XxHash64.Hash(header.AsSpan(0, 48)));
         _stream.Position = 0;
-        _stream.Write(header);
-        _stream.Flush(flushToDisk: true);
-        _stream.Dispose();
-        File.Move(_temporary, _destination, _overwrite);
-        _completed = true;
+        Write(header);
+        _output.Commit();
     }
 
-    public void Dispose()
-    {
-        if (_completed) return;
-        _stream.Dispose();
-        try { File.Delete(_temporary); } catch (IOException) { }
-    }
+    /// <summary>Deletes the temporary file unless <see cref="Complete"/> put it in place.</summary>
+    public void Dispose() => _output.Dispose();
 }

@@ -118,7 +118,8 @@ public sealed class LlmcFileTests : IDisposable
     {
         string destination = Path.Combine(_dir, "exists.llmc");
         File.WriteAllText(destination, "keep me");
-        Assert.Throws<IOException>(() => Convert(new Int4Format(128, false), "exists.llmc"));
+        var error = Assert.Throws<LlmCpu.Engine.OutputFileExistsException>(() => Convert(new Int4Format(128, false), "exists.llmc"));
+        Assert.Equal(destination, error.FilePath);
         Assert.Equal("keep me", File.ReadAllText(destination));
     }
 }
