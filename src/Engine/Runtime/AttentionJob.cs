@@ -18,6 +18,7 @@ internal sealed unsafe class AttentionJob : IRangeJob
     private readonly int _capacity;
     private readonly float _scale;
     private readonly float[] _scores; // (heads, capacity): one row per head, so workers never share one
+    private readonly bool _vector256;
 
     // Arguments of the call in flight.
     private float* _qkv;     // (tokens, qkvStride), queries at column 0
@@ -28,8 +29,13 @@ internal sealed unsafe class AttentionJob : IRangeJob
     private int _tokens;
     private int _startPosition;
 
-    public AttentionJob(int heads, int kvHeads, int headDim, int capacity)
+    /// <param name="allowVector256">
+    /// Use 256-bit vectors where the head dimension allows (a multiple of 8). Off, every head takes the portable path
+    /// that odd head sizes and processors without 256-bit vectors run; tests turn it off to check that path here.
+    /// </param>
+    public AttentionJob(int heads, int kvHeads, int headDim, int capacity, bool allowVector256 = true)
     {
+        _vector256 = allowVector256 && Vector256.IsHardwareAccelerated && headDim % 8 == 0;
         _heads = heads;
         _headDim = headDim;
         _kvDim = kvHeads * headDim;
@@ -68,7 +74,7 @@ internal sealed unsafe class AttentionJob : IRangeJob
                 float* k = _keys + kvOffset;
                 float* v = _values + kvOffset;
                 float* output = _output + (long)t * dim + h * _headDim;
-                if (Vector256.IsHardwareAccelerated && _headDim % 8 == 0)
+                if (_vector256)
                 {
                     Scores256(q, k, scores, length);
                 }
@@ -79,7 +85,7 @@ internal sealed unsafe class AttentionJob : IRangeJob
                 }
                 var weights = scores.Slice(0, length);
                 Softmax.Apply(weights, weights);
-                if (Vector256.IsHardwareAccelerated && _headDim % 8 == 0)
+                if (_vector256)
                 {
                     WeightedSum256(weights, v, output);
                 }
