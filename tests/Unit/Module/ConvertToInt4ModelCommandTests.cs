@@ -27,6 +27,9 @@ public sealed class ConvertToInt4ModelCommandTests : IDisposable
         Assert.Equal("Q4 g32 sym", conversion.Format);
         Assert.True(conversion.FileSizeBytes < conversion.SourceFileSizeBytes);
         Assert.Equal(8, ((LlmCpu.Engine.Runtime.GenerationResult)result.Output[1].BaseObject).GeneratedTokens);
+        using var original = ModelLoader.Load(RepoPaths.FixtureModel);
+        using var converted = ModelLoader.Load(Path.Combine(_dir, "a.llmc"));
+        GreedyAgreement.AssertAgrees(original, converted, original.Tokenizer.Encode("Mr. Darcy", addBos: true), 24);
     }
 
     [Fact]

@@ -14,13 +14,15 @@ public static class TransformedModel
 {
     public delegate float[] RowTransform(float[] row);
 
-    public static LanguageModel Create(LanguageModel source, RowTransform layerRows, Int4Format? int4 = null)
+    /// <param name="poison">A layer whose feed-forward down projection gets one weight set to this value (NaN, say).</param>
+    public static LanguageModel Create(LanguageModel source, RowTransform layerRows, Int4Format? int4 = null, (int Layer, float Value)? poison = null)
     {
         var weights = source.Weights;
         WeightMatrix Layer(WeightMatrix matrix) => int4 is { } format ? CopyInt4(matrix, layerRows, format) : Copy(matrix, layerRows);
         var layers = weights.Layers.Select(l => new LayerWeights(
             (float[])l.AttentionNorm.Clone(), Layer(l.QueryKeyValue), Layer(l.AttentionOutput),
             (float[])l.FeedForwardNorm.Clone(), Layer(l.GateUp), Layer(l.Down))).ToArray();
+        if (poison is { } p) ((Float32Matrix)layers[p.Layer].Down).RowSpan(3)[5] = p.Value;
         var embedding = Copy(weights.TokenEmbedding, row => row);
         var output = ReferenceEquals(weights.Output, weights.TokenEmbedding) ? embedding : Copy(weights.Output, row => row);
         var copy = new ModelWeights(embedding, layers, (float[])weights.OutputNorm.Clone(), output);
