@@ -79,7 +79,7 @@ public sealed class LanguageModel : IDisposable
     {
         get
         {
-            ObjectDisposedException.ThrowIf(_disposeRequested, this);
+            if (_disposeRequested) throw Disposed();
             return _weights;
         }
     }
@@ -100,7 +100,7 @@ public sealed class LanguageModel : IDisposable
     {
         lock (_lifetime)
         {
-            ObjectDisposedException.ThrowIf(_disposeRequested, this);
+            if (_disposeRequested) throw Disposed();
             _users++;
         }
     }
@@ -126,6 +126,9 @@ public sealed class LanguageModel : IDisposable
             ReleaseSessionReference();
         }
     }
+
+    private ObjectDisposedException Disposed() =>
+        new(ToString(), $"The model '{Name}' has been removed (Remove-Model or Dispose) and its memory freed; load it again to use it.");
 
     /// <summary>Frees the weights now, or when the last running session ends. A second call does nothing.</summary>
     public void Dispose()

@@ -17,7 +17,7 @@ public sealed class Sampler
     {
         if (options.Temperature < 0 || float.IsNaN(options.Temperature)) throw new GenerationArgumentException(nameof(options.Temperature), "Temperature must be 0 or more.");
         if (options.TopK < 0) throw new GenerationArgumentException(nameof(options.TopK), "TopK must be 0 or more.");
-        if (!(options.TopP > 0 && options.TopP <= 1)) throw new GenerationArgumentException(nameof(options.TopP), "TopP must be in (0, 1].");
+        if (!(options.TopP >= 0 && options.TopP <= 1)) throw new GenerationArgumentException(nameof(options.TopP), "TopP must be in [0, 1].");
         _options = options;
         _random = new Random(options.Seed);
         _values = new float[vocabularySize];

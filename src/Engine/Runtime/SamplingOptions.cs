@@ -9,7 +9,7 @@ public sealed record SamplingOptions
     /// <summary>Keep only the k most likely tokens; 0 keeps all.</summary>
     public int TopK { get; init; } = 40;
 
-    /// <summary>Keep the smallest set of tokens whose probabilities sum to at least p; 1 keeps all.</summary>
+    /// <summary>Keep the smallest set of tokens whose probabilities sum to at least p; 1 keeps all, 0 only the most likely.</summary>
     public float TopP { get; init; } = 0.95f;
 
     /// <summary>Seed of the random draw; the same seed, prompt and options give the same text.</summary>

@@ -11,7 +11,7 @@ namespace LlmCpu.Module.Commands;
 /// or the model at -Path.
 /// </summary>
 [Cmdlet(VerbsData.ConvertTo, "Int4Model", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium,
-    DefaultParameterSetName = ParameterSets.Path)]
+    DefaultParameterSetName = ParameterSets.Model)]
 [OutputType(typeof(Int4ConversionResult))]
 public sealed class ConvertToInt4ModelCommand : PSCmdlet
 {

@@ -52,8 +52,9 @@ public sealed class InvokeGenerationCommand : PSCmdlet
     [ValidateRange(0, int.MaxValue)]
     public int TopK { get; set; } = 40;
 
+    /// <summary>Keep the most likely tokens whose probabilities sum to at least this; 0 keeps only the most likely one, 1 keeps all.</summary>
     [Parameter]
-    [ValidateRange(0.0001, 1.0)]
+    [ValidateRange(0.0, 1.0)]
     public float TopP { get; set; } = 0.95f;
 
     /// <summary>Seed of the sampler; without it a random seed is chosen and reported in the result.</summary>

@@ -7,9 +7,12 @@ namespace LlmCpu.Tests.Host;
 /// <summary>The llmcpu host as a user runs it: a child process, its stdout, stderr and exit code.</summary>
 public sealed class HostProcessTests
 {
-    private static (int ExitCode, string Stdout, string Stderr) RunHost(params string[] args)
+    private static (int ExitCode, string Stdout, string Stderr) RunHost(params string[] args) => RunHost(new Dictionary<string, string>(), args);
+
+    private static (int ExitCode, string Stdout, string Stderr) RunHost(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        foreach (var (name, value) in environment) start.Environment[name] = value;
         start.ArgumentList.Add(RepoPaths.HostAssembly);
         foreach (string arg in args) start.ArgumentList.Add(arg);
         using var process = Process.Start(start)!;
@@ -98,6 +101,55 @@ public sealed class HostProcessTests
         Assert.Equal(130, process.ExitCode);
         Assert.Contains("Stopped.", stderr.Result);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15));
+    }
+
+    [Fact]
+    public void JsonModeWithStreamKeepsStandardOutputToJsonLines()
+    {
+        var (code, stdout, stderr) = RunHost("-OutputFormat", "Json", "-Command",
+            "Import-Model | Invoke-Generation -Prompt 'It is a truth universally acknowledged' -Stream -MaxTokens 12 -Seed 2");
+        Assert.True(code == 0, stderr);
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        using var json = JsonDocument.Parse(Assert.Single(lines));
+        string text = json.RootElement.GetProperty("Text").GetString()!;
+        Assert.False(string.IsNullOrWhiteSpace(text));
+        // The streamed text goes to standard error in JSON mode.
+        Assert.Contains(text.Trim(), stderr);
+    }
+
+    [Fact]
+    public void ProgressToARedirectedStandardErrorIsThrottledAndCompleted()
+    {
+        string folder = Directory.CreateTempSubdirectory("llmcpu-progress-").FullName;
+        try
+        {
+            var (code, _, stderr) = RunHost("-Command", $"Import-Model | ConvertTo-Gguf '{folder}/a.gguf' | Out-Null");
+            Assert.True(code == 0, stderr);
+            var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("Exporting GGUF")).ToArray();
+            // One line per tensor once came to 77 lines that never reached 100%.
+            Assert.InRange(lines.Length, 2, 6);
+            Assert.EndsWith("done (100%)", lines[^1].TrimEnd());
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void TheKernelPathVariableLowersThePathWithTheSameTokens()
+    {
+        const string script = "Import-Model -Precision Int4 -GroupSize 32 -Verbose | Invoke-Generation -Prompt 'She was not' -Temperature 0 -MaxTokens 16 | ForEach-Object Text";
+        var (code, best, bestErr) = RunHost("-Command", script);
+        Assert.True(code == 0, bestErr);
+        foreach (string path in new[] { "Scalar", "Vector128" })
+        {
+            var (forcedCode, forced, forcedErr) = RunHost(new Dictionary<string, string> { ["LLMCPU_KERNEL_PATH"] = path }, "-Command", script);
+            Assert.True(forcedCode == 0, forcedErr);
+            Assert.Contains($"Kernel path: {path} (supported:", forcedErr);
+            // INT8 activations: every path gives the reference's bits, so the same greedy text.
+            Assert.Equal(best, forced);
+        }
     }
 
     [Fact]

@@ -31,6 +31,37 @@ public sealed class ConvertToGgufCommandTests : IDisposable
     }
 
     [Fact]
+    public void ModelsLoadedFromLlmcAndGgufExportWithTheVocabularyTheyHold()
+    {
+        // No tokenizer.model beside these files: the vocabulary comes from the loaded model itself.
+        var result = _ps.Run("""
+            Import-Model | ConvertTo-Int4Model "$d/a.llmc" -GroupSize 32 | Out-Null
+            Import-Model "$d/a.llmc" | ConvertTo-Gguf "$d/b.gguf" -Type Q4_0 | Out-Null
+            Import-Model "$d/b.gguf" | ConvertTo-Gguf "$d/c.gguf" -Type Q4_0 | Out-Null
+            """, new Dictionary<string, object?> { ["d"] = _dir });
+        Assert.Empty(result.Errors);
+        using var llmc = ModelLoader.Load(Path.Combine(_dir, "a.llmc"));
+        using var b = ModelLoader.Load(Path.Combine(_dir, "b.gguf"));
+        using var c = ModelLoader.Load(Path.Combine(_dir, "c.gguf"));
+        var reference = FixtureReference.Load();
+        foreach (var prompt in reference.Prompts)
+        {
+            Assert.Equal(prompt.Ids, b.Tokenizer.Encode(prompt.Text, addBos: true));
+            Assert.Equal(prompt.Ids, c.Tokenizer.Encode(prompt.Text, addBos: true));
+        }
+        // INT4 g32 to Q4_0 and back is exact: the three compute the same logits.
+        var ids = reference.Prompts[0].Ids;
+        float[] Logits(LanguageModel model)
+        {
+            using var session = new InferenceSession(model, LlmCpu.Kernels.Threading.WorkerPool.Shared);
+            return session.Prefill(ids).ToArray();
+        }
+        var expected = Logits(llmc);
+        Assert.Equal(expected, Logits(b));
+        Assert.Equal(expected, Logits(c));
+    }
+
+    [Fact]
     public void AnExistingDestinationNeedsForce()
     {
         File.WriteAllText(Path.Combine(_dir, "x.gguf"), "old");

@@ -1,5 +1,8 @@
 using System.Management.Automation;
 using LlmCpu.Engine.Models;
+using LlmCpu.Engine.Runtime;
+using LlmCpu.Kernels.Quantization;
+using LlmCpu.Kernels.Threading;
 using LlmCpu.Tests.Support;
 
 namespace LlmCpu.Tests.Module;
@@ -33,9 +36,68 @@ public sealed class ConvertToInt4ModelCommandTests : IDisposable
     }
 
     [Fact]
+    public void ALoadedModelIsConvertedAsItIsHeld()
+    {
+        // Already INT4 g32: kept exactly, so the file computes exactly what the object in memory computes.
+        var result = _ps.Run("""
+            $m = Import-Model -Precision Int4 -GroupSize 32
+            $m | ConvertTo-Int4Model "$d/kept.llmc" -GroupSize 32 3>&1
+            """, new Dictionary<string, object?> { ["d"] = _dir });
+        Assert.Empty(result.Errors);
+        var conversion = Assert.IsType<Int4ConversionResult>(Assert.Single(result.Output).BaseObject);
+        Assert.Equal("Q4 g32 sym", conversion.Format);
+        var inMemory = (LanguageModel)((PSObject)_ps.GetVariable("m")!).BaseObject;
+        using var fromFile = ModelLoader.Load(Path.Combine(_dir, "kept.llmc"));
+        var ids = inMemory.Tokenizer.Encode("It is a truth universally acknowledged", addBos: true);
+        using var a = new InferenceSession(inMemory, WorkerPool.Shared);
+        using var b = new InferenceSession(fromFile, WorkerPool.Shared);
+        Assert.Equal(a.Prefill(ids).ToArray(), b.Prefill(ids).ToArray());
+    }
+
+    [Fact]
+    public void QuantizingAgainWarnsFromAnObjectAndFromAPath()
+    {
+        var result = _ps.Run("""
+            $m = Import-Model -Precision Int4 -GroupSize 32
+            $m | ConvertTo-Int4Model "$d/g128.llmc" -GroupSize 128 3>&1
+            $m | ConvertTo-Int4Model "$d/g32.llmc" -GroupSize 32
+            ConvertTo-Int4Model -Path "$d/g32.llmc" -Destination "$d/g64.llmc" -GroupSize 64 3>&1
+            """, new Dictionary<string, object?> { ["d"] = _dir });
+        Assert.Empty(result.Errors);
+        var warnings = result.Output.Select(o => o.BaseObject).OfType<WarningRecord>().ToArray();
+        Assert.Equal(2, warnings.Length);
+        Assert.All(warnings, w => Assert.Contains("quantized again", w.Message));
+        Assert.Contains("Q4 g32 sym", warnings[0].Message);
+        var formats = result.Output.Select(o => o.BaseObject).OfType<Int4ConversionResult>().Select(c => c.Format).ToArray();
+        Assert.Equal(["Q4 g128 sym", "Q4 g32 sym", "Q4 g64 sym"], formats);
+        using var g64 = ModelLoader.Load(Path.Combine(_dir, "g64.llmc"));
+        Assert.Equal("Q4 g64 sym", g64.Precision);
+        Assert.Equal(new Int4Format(64, false), Assert.IsType<Int4Matrix>(g64.Weights.Layers[0].Down).Int4Format);
+    }
+
+    [Fact]
+    public void AsymmetricAndActivationsAreRecordedInTheFile()
+    {
+        var result = _ps.Run("""Import-Model | ConvertTo-Int4Model "$d/asym.llmc" -GroupSize 64 -Asymmetric -Activations Float32 -Recipe MinimizeError""",
+            new Dictionary<string, object?> { ["d"] = _dir });
+        Assert.Empty(result.Errors);
+        using var model = ModelLoader.Load(Path.Combine(_dir, "asym.llmc"));
+        var report = model.Quantization!;
+        Assert.True(report.Asymmetric);
+        Assert.Equal(64, report.GroupSize);
+        Assert.Equal("Float32", report.Activations);
+        Assert.Equal("minimize-error scale search", report.Recipe);
+        var matrix = Assert.IsType<Int4Matrix>(model.Weights.Layers[2].QueryKeyValue);
+        Assert.True(matrix.Int4Format.Asymmetric);
+        Assert.Equal(64, matrix.Int4Format.GroupSize);
+    }
+
+    [Fact]
     public void WhatIfWritesNothing()
     {
-        var result = _ps.Run("ConvertTo-Int4Model -Path (Import-Model).Path -Destination \"$d/w.llmc\" -WhatIf", new Dictionary<string, object?> { ["d"] = _dir });
+        // Both positional forms: a path and a destination, or a model from the pipeline and a destination.
+        var result = _ps.Run("ConvertTo-Int4Model (Import-Model).Path \"$d/w.llmc\" -WhatIf; Import-Model | ConvertTo-Int4Model \"$d/v.llmc\" -WhatIf",
+            new Dictionary<string, object?> { ["d"] = _dir });
         Assert.Empty(result.Errors);
         Assert.Empty(Directory.GetFiles(_dir));
     }

@@ -50,12 +50,122 @@ public sealed class InvokeGenerationCommandTests : IDisposable
     }
 
     [Fact]
-    public void APromptLongerThanTheContextIsAnInvalidArgumentError()
+    public void APromptLongerThanTheContextIsAnInvalidArgumentErrorTargetingAShortPreview()
     {
         var result = _ps.Run("Import-Model | Invoke-Generation -Prompt ('word ' * 2000) -MaxTokens 1");
         var error = Assert.Single(result.Errors);
         Assert.Equal("GenerationArgumentInvalid,LlmCpu.Module.Commands.InvokeGenerationCommand", error.FullyQualifiedErrorId);
         Assert.Equal(ErrorCategory.InvalidArgument, error.CategoryInfo.Category);
+        var target = Assert.IsType<string>(error.TargetObject);
+        Assert.StartsWith("word word", target);
+        Assert.True(target.Length <= 61, $"the target is {target.Length} characters");
+    }
+
+    [Fact]
+    public void AModelNeverBindsToThePrompt()
+    {
+        // The model object once converted to its display string and became the prompt.
+        var result = _ps.Run("Import-Model | Invoke-Generation -MaxTokens 2");
+        Assert.Empty(result.Output);
+        var error = Assert.Single(result.Errors);
+        Assert.StartsWith("InputObjectMissingMandatory,", error.FullyQualifiedErrorId);
+        Assert.Contains("Prompt", error.Exception.Message);
+    }
+
+    [Fact]
+    public void ObjectsWithModelAndPromptPropertiesBindBoth()
+    {
+        var result = _ps.Run("""
+            $m = Import-Model
+            [pscustomobject]@{ Model = $m; Prompt = 'Mr. Darcy' }, [pscustomobject]@{ Model = $m; Prompt = 'She was not' } |
+                Invoke-Generation -MaxTokens 3 -Seed 1
+            """);
+        Assert.Empty(result.Errors);
+        Assert.Equal(["Mr. Darcy", "She was not"], result.Output.Select(o => ((GenerationResult)o.BaseObject).Prompt));
+    }
+
+    [Fact]
+    public void ARemovedModelIsAModelDisposedErrorNotACrash()
+    {
+        var result = _ps.Run("""
+            $m = Import-Model
+            $m | Remove-Model
+            $m | Remove-Model
+            $m | Invoke-Generation -Prompt 'x' -MaxTokens 2
+            $n = Import-Model
+            $n.Dispose()
+            $n | Invoke-Generation -Prompt 'x' -MaxTokens 2
+            $m.IsDisposed
+            """);
+        Assert.Equal(2, result.Errors.Count);
+        Assert.All(result.Errors, e =>
+        {
+            Assert.Equal("ModelDisposed,LlmCpu.Module.Commands.InvokeGenerationCommand", e.FullyQualifiedErrorId);
+            Assert.Equal(ErrorCategory.InvalidOperation, e.CategoryInfo.Category);
+            Assert.Contains("removed", e.Exception.Message);
+        });
+        Assert.Equal(true, Assert.Single(result.Output).BaseObject);
+    }
+
+    [Fact]
+    public void ThreadsAboveTheProcessorCountAreCappedWithAWarning()
+    {
+        int before = System.Diagnostics.Process.GetCurrentProcess().Threads.Count;
+        var result = _ps.Run("Import-Model | Invoke-Generation -Prompt 'She was not' -Threads 999 -MaxTokens 4 -Temperature 0 3>&1");
+        Assert.Empty(result.Errors);
+        var warning = Assert.IsType<WarningRecord>(result.Output[0].BaseObject);
+        Assert.Contains($"using {Environment.ProcessorCount}", warning.Message);
+        Assert.IsType<GenerationResult>(result.Output[1].BaseObject);
+        int after = System.Diagnostics.Process.GetCurrentProcess().Threads.Count;
+        Assert.True(after - before < 50, $"the process went from {before} to {after} threads");
+    }
+
+    [Fact]
+    public void WorkerPoolsDoNotPileUpOnePerThreadCount()
+    {
+        var result = _ps.Run("""
+            $m = Import-Model
+            foreach ($t in 1, 2, 1, 3, 1, 0) { $null = $m | Invoke-Generation -Prompt 'x' -MaxTokens 1 -Threads $t }
+            $pools = (Get-Module LlmCpu).ImplementingAssembly.GetType('LlmCpu.Module.Internal.WorkerPools')
+            $pools.GetProperty('LivePools', [System.Reflection.BindingFlags]'NonPublic,Static').GetValue($null)
+            """);
+        Assert.Empty(result.Errors);
+        Assert.InRange((int)result.Output.Last().BaseObject, 0, 1);
+    }
+
+    [Fact]
+    public void StreamedPiecesMakeUpTheText()
+    {
+        var result = _ps.Run("""
+            $r = Import-Model | Invoke-Generation -Prompt 'It is a truth universally acknowledged' -Stream -MaxTokens 24 -Seed 4 -InformationVariable pieces
+            $r.Text
+            ($pieces | ForEach-Object { $_.MessageData.Message }) -join ''
+            """);
+        Assert.Empty(result.Errors);
+        string text = (string)result.Output[0].BaseObject;
+        Assert.False(string.IsNullOrWhiteSpace(text));
+        Assert.Equal(text, (string)result.Output[1].BaseObject);
+    }
+
+    [Fact]
+    public void SamplingParametersReachTheSampler()
+    {
+        // Top-k 1 and a tiny top-p both leave only the most likely token: the greedy continuation, at any temperature
+        // and seed, and on one thread as on all.
+        var result = _ps.Run("""
+            $m = Import-Model
+            ($m | Invoke-Generation -Prompt 'She was not' -MaxTokens 16 -Temperature 0).Text
+            ($m | Invoke-Generation -Prompt 'She was not' -MaxTokens 16 -Temperature 1.5 -TopK 1 -Seed 5).Text
+            ($m | Invoke-Generation -Prompt 'She was not' -MaxTokens 16 -Temperature 1.5 -TopK 0 -TopP 0 -Seed 6).Text
+            ($m | Invoke-Generation -Prompt 'She was not' -MaxTokens 16 -Temperature 0 -Threads 1).Text
+            ($m | Invoke-Generation -Prompt 'She was not' -MaxTokens 16 -Temperature 3 -TopK 0 -TopP 1 -Seed 7).Text
+            """);
+        Assert.Empty(result.Errors);
+        var texts = result.Output.Select(o => (string)o.BaseObject).ToArray();
+        Assert.Equal(texts[0], texts[1]);
+        Assert.Equal(texts[0], texts[2]);
+        Assert.Equal(texts[0], texts[3]);
+        Assert.NotEqual(texts[0], texts[4]); // temperature 3 over the whole vocabulary: not the greedy text
     }
 
     [Fact]

@@ -137,7 +137,7 @@ public sealed class SamplerTests
     [Theory]
     [InlineData(-1f, 40, 0.9f)]
     [InlineData(1f, -1, 0.9f)]
-    [InlineData(1f, 40, 0f)]
+    [InlineData(1f, 40, -0.1f)]
     [InlineData(1f, 40, 1.5f)]
     public void InvalidOptionsAreRefused(float temperature, int topK, float topP) =>
         Assert.Throws<GenerationArgumentException>(() => new Sampler(new SamplingOptions { Temperature = temperature, TopK = topK, TopP = topP }, 10));

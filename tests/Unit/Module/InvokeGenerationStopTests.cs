@@ -1,0 +1,48 @@
+using System.Diagnostics;
+using System.Management.Automation;
+using System.Management.Automation.Runspaces;
+using LlmCpu.Tests.Support;
+
+namespace LlmCpu.Tests.Module;
+
+/// <summary>
+/// Ctrl+C (PowerShell's Stop) during a generation that would run for a minute: the pipeline stops within a fraction
+/// of a second, during decoding and during a long prompt. Were the cmdlet not to pass its stop token to the Engine, the
+/// generation would run to its end first and these would fail.
+/// </summary>
+[Collection(SyntheticTinyLlamaCollection.Name)]
+public sealed class InvokeGenerationStopTests(SyntheticTinyLlama tinyLlama)
+{
+    private static readonly TimeSpan StopBound = TimeSpan.FromSeconds(1);
+
+    [Theory]
+    [InlineData("decode", "'It is a truth'", 1500)]
+    [InlineData("prefill", "('It is a truth universally acknowledged, that a single man in possession of a good fortune ' * 60)", 2)]
+    public void StoppingReturnsPromptly(string phase, string prompt, int maxTokens)
+    {
+        using var runspace = RunspaceFactory.CreateRunspace(InitialSessionState.CreateDefault2());
+        runspace.Open();
+        using var ps = PowerShell.Create();
+        ps.Runspace = runspace;
+        ps.AddScript($"""
+            Import-Module '{RepoPaths.ModuleManifest}'
+            $m = Import-Model -LiteralPath '{tinyLlama.Path}'
+            $global:started = [DateTime]::UtcNow
+            $m | Invoke-Generation -Prompt {prompt} -MaxTokens {maxTokens} -Seed 1 -Stream -InformationVariable global:pieces
+            """);
+        var handle = ps.BeginInvoke();
+        Thread.Sleep(1500);
+        Assert.False(handle.IsCompleted, $"the {phase} finished before it could be stopped");
+        var clock = Stopwatch.StartNew();
+        ps.Stop();
+        var elapsed = clock.Elapsed;
+        Assert.Equal(PSInvocationState.Stopped, ps.InvocationStateInfo.State);
+        Assert.True(elapsed < StopBound, $"stopping the {phase} took {elapsed.TotalMilliseconds:F0} ms");
+        if (phase == "decode")
+        {
+            // What was generated before the stop was shown as it came, and is in -InformationVariable.
+            var pieces = (System.Collections.IEnumerable)runspace.SessionStateProxy.GetVariable("pieces");
+            Assert.NotEmpty(pieces.Cast<object>());
+        }
+    }
+}
