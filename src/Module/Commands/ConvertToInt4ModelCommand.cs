@@ -15,6 +15,8 @@ namespace LlmCpu.Module.Commands;
 [OutputType(typeof(Int4ConversionResult))]
 public sealed class ConvertToInt4ModelCommand : PSCmdlet
 {
+    // Model is the default set: PowerShell tries the default set first when binding pipeline input, and a model
+    // object also has a Path property that would otherwise bind by name and reload the model from disk.
     private static class ParameterSets
     {
         public const string Path = "Path";
@@ -24,7 +26,7 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
     private readonly CancellationTokenSource _stop = new();
 
     /// <summary>The model to convert: a Hugging Face folder, or any path Import-Model reads.</summary>
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ParameterSets.Path, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, ParameterSetName = ParameterSets.Path, ValueFromPipelineByPropertyName = true)]
     [Alias("FullName", "PSPath")]
     [ValidateNotNullOrEmpty]
     public string? Path { get; set; }
@@ -34,9 +36,8 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
     [ValidateNotNull]
     public LanguageModel? Model { get; set; }
 
-    /// <summary>The .llmc file to write.</summary>
-    [Parameter(Mandatory = true, Position = 1, ParameterSetName = ParameterSets.Path)]
-    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ParameterSets.Model)]
+    /// <summary>The .llmc file to write; the one positional parameter, so <c>$model | ConvertTo-Int4Model out.llmc</c> works.</summary>
+    [Parameter(Mandatory = true, Position = 0)]
     [ValidateNotNullOrEmpty]
     public string? Destination { get; set; }
 

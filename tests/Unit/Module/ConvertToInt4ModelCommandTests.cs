@@ -68,7 +68,10 @@ public sealed class ConvertToInt4ModelCommandTests : IDisposable
         Assert.Equal(2, warnings.Length);
         Assert.All(warnings, w => Assert.Contains("quantized again", w.Message));
         Assert.Contains("Q4 g32 sym", warnings[0].Message);
-        var formats = result.Output.Select(o => o.BaseObject).OfType<Int4ConversionResult>().Select(c => c.Format).ToArray();
+        var conversions = result.Output.Select(o => o.BaseObject).OfType<Int4ConversionResult>().ToArray();
+        // A model object converts as the object, not reloaded from its path.
+        Assert.Equal(Path.Combine(_dir, "g32.llmc"), conversions[2].Source);
+        var formats = conversions.Select(c => c.Format).ToArray();
         Assert.Equal(["Q4 g128 sym", "Q4 g32 sym", "Q4 g64 sym"], formats);
         using var g64 = ModelLoader.Load(Path.Combine(_dir, "g64.llmc"));
         Assert.Equal("Q4 g64 sym", g64.Precision);
@@ -95,8 +98,9 @@ public sealed class ConvertToInt4ModelCommandTests : IDisposable
     [Fact]
     public void WhatIfWritesNothing()
     {
-        // Both positional forms: a path and a destination, or a model from the pipeline and a destination.
-        var result = _ps.Run("ConvertTo-Int4Model (Import-Model).Path \"$d/w.llmc\" -WhatIf; Import-Model | ConvertTo-Int4Model \"$d/v.llmc\" -WhatIf",
+        // The destination is positional beside a -Path or a model from the pipeline.
+        var result = _ps.Run("ConvertTo-Int4Model -Path (Import-Model).Path \"$d/w.llmc\" -WhatIf; Import-Model | ConvertTo-Int4Model \"$d/v.llmc\" -WhatIf; " +
+            "Get-Item (Import-Model).Path | ConvertTo-Int4Model \"$d/u.llmc\" -WhatIf",
             new Dictionary<string, object?> { ["d"] = _dir });
         Assert.Empty(result.Errors);
         Assert.Empty(Directory.GetFiles(_dir));

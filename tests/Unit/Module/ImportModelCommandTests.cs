@@ -105,6 +105,48 @@ public sealed class ImportModelCommandTests : IDisposable
     }
 
     [Fact]
+    public void PrecisionOptionsReachTheWeights()
+    {
+        var result = _ps.Run("""
+            Import-Model -Precision Int4 -GroupSize 64 -Asymmetric -Activations Float32 -Recipe MinimizeError
+            Import-Model -Precision Float32
+            """);
+        Assert.Empty(result.Errors);
+        using var int4 = (LanguageModel)result.Output[0].BaseObject;
+        using var f32 = (LanguageModel)result.Output[1].BaseObject;
+        Assert.Equal("Q4 g64 asym mse", int4.Precision);
+        var matrix = Assert.IsType<LlmCpu.Kernels.Quantization.Int4Matrix>(int4.Weights.Layers[0].GateUp);
+        Assert.Equal(new LlmCpu.Kernels.Quantization.Int4Format(64, true, LlmCpu.Kernels.Quantization.Int4Recipe.MinimizeError), matrix.Int4Format);
+        Assert.Equal(LlmCpu.Kernels.Quantization.ActivationMode.Float32, matrix.Activations);
+        Assert.Equal("F32", f32.Precision);
+        Assert.IsType<LlmCpu.Kernels.MatMul.Float32Matrix>(f32.Weights.Layers[0].GateUp);
+    }
+
+    [Fact]
+    public void ADefectIsAnInternalErrorNotTheUsersMistake()
+    {
+        // An ArgumentException from inside the engine is a bug, not bad input: it must not read as InvalidArgument.
+        var result = _ps.Run("""
+            $mapper = (Get-Module LlmCpu).ImplementingAssembly.GetType('LlmCpu.Module.Internal.ErrorMapper')
+            $flags = [System.Reflection.BindingFlags]'Public,Static'
+            $bug = [System.ArgumentException]::new('rows must be positive')
+            $mapper.GetMethod('IsExpected', $flags).Invoke($null, @($bug))
+            $mapper.GetMethod('IsDefect', $flags).Invoke($null, @($bug))
+            $mapper.GetMethod('IsDefect', $flags).Invoke($null, @([System.InvalidOperationException]::new('x')))
+            $mapper.GetMethod('IsExpected', $flags).Invoke($null, @([LlmCpu.Engine.GenerationArgumentException]::new('Prompt', 'too long')))
+            $mapper.GetMethod('IsDefect', $flags).Invoke($null, @([System.Management.Automation.PipelineStoppedException]::new()))
+            $record = $mapper.GetMethod('Defect', $flags).Invoke($null, @($bug, 'target'))
+            $record.FullyQualifiedErrorId
+            $record.CategoryInfo.Category
+            $record.ErrorDetails.Message
+            """);
+        Assert.Empty(result.Errors);
+        var values = result.Output.Select(o => o.BaseObject.ToString()!).ToArray();
+        Assert.Equal(["False", "True", "True", "True", "False", "InternalError", "NotSpecified"], values.Take(7));
+        Assert.Contains("Internal error in LlmCpu (ArgumentException): rows must be positive", values[7]);
+    }
+
+    [Fact]
     public void OneBadPathDoesNotStopTheOthers()
     {
         var result = _ps.Run("Import-Model -Path $bad, $good", new Dictionary<string, object?> { ["bad"] = Path.Combine(_dir, "none"), ["good"] = RepoPaths.FixtureModel });

@@ -62,6 +62,29 @@ public sealed class InvokeGenerationCommandTests : IDisposable
     }
 
     [Fact]
+    public void AModelThatComputesNaNIsAModelNumericErrorNamingTheLayer()
+    {
+        string folder = Directory.CreateTempSubdirectory("llmcpu-nan-").FullName;
+        try
+        {
+            string path = Path.Combine(folder, "broken.gguf");
+            using (var original = LlmCpu.Engine.Models.ModelLoader.Load(RepoPaths.FixtureModel))
+            using (var broken = TransformedModel.Create(original, row => row, poison: (2, float.NaN)))
+                LlmCpu.Engine.Formats.Gguf.GgufModelExporter.Export(broken, path, new LlmCpu.Engine.Formats.Gguf.GgufExportOptions { Type = LlmCpu.Engine.Formats.Gguf.GgmlType.F32 });
+            var result = _ps.Run("Import-Model $p | Invoke-Generation -Prompt 'Mr. Darcy' -MaxTokens 4", new Dictionary<string, object?> { ["p"] = path });
+            Assert.Empty(result.Output);
+            var error = Assert.Single(result.Errors);
+            Assert.Equal("ModelNumericError,LlmCpu.Module.Commands.InvokeGenerationCommand", error.FullyQualifiedErrorId);
+            Assert.Equal(ErrorCategory.InvalidResult, error.CategoryInfo.Category);
+            Assert.Contains("Layer 2", error.Exception.Message);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public void AModelNeverBindsToThePrompt()
     {
         // The model object once converted to its display string and became the prompt.

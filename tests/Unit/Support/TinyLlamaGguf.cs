@@ -18,8 +18,12 @@ public static class TinyLlamaGguf
     public static int Vocabulary => Tokens.Length;
 
     /// <param name="matrices">The type of every weight matrix, except those named in <paramref name="overrides"/>.</param>
-    public static TestGgufWriter Create(GgmlType matrices = GgmlType.F32, bool tied = false, IReadOnlyDictionary<string, GgmlType>? overrides = null)
+    /// <param name="width">Embedding and feed-forward width; K-quants need multiples of 256.</param>
+    public static TestGgufWriter Create(GgmlType matrices = GgmlType.F32, bool tied = false, IReadOnlyDictionary<string, GgmlType>? overrides = null,
+        int width = 0)
     {
+        int Embedding = width > 0 ? width : TinyLlamaGguf.Embedding, FeedForward = width > 0 ? width : TinyLlamaGguf.FeedForward;
+        int KvDim = Embedding / Heads * KvHeads;
         var random = new Random(42);
         var types = Tokens.Select((t, i) => i == 0 ? 2 : i < 3 ? 3 : i < 259 ? 6 : 1).ToArray();
         var scores = Tokens.Select((t, i) => i < 259 ? 0f : -(i - 258f)).ToArray();
@@ -72,7 +76,7 @@ public static class TinyLlamaGguf
             GgmlType.F16 => MemoryMarshal.AsBytes(Array.ConvertAll(values, v => (Half)v).AsSpan()).ToArray(),
             GgmlType.Q4_0 => GgmlReferenceQuantizer.QuantizeQ4_0(values),
             GgmlType.Q8_0 => GgmlReferenceQuantizer.QuantizeQ8_0(values),
-            _ => throw new ArgumentOutOfRangeException(nameof(type)),
+            _ => RandomGgmlBlocks.Create(type, rows, columns, random),
         };
         writer.AddTensor(name, type, [(ulong)columns, (ulong)rows], data);
     }

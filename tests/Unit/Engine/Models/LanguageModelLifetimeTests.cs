@@ -64,24 +64,27 @@ public sealed class LanguageModelLifetimeTests
         var model = LoadFixture();
         var ids = model.Tokenizer.Encode("It is a truth universally acknowledged", addBos: true);
         using var started = new Barrier(5);
-        var workers = Enumerable.Range(0, 4).Select(_ => Task.Run(() =>
+        var outcomes = new string[4];
+        var threads = Enumerable.Range(0, 4).Select(t => new Thread(() =>
         {
             started.SignalAndWait();
             try
             {
-                using var session = new InferenceSession(model, new WorkerPool(1), contextLength: 64);
+                using var pool = new WorkerPool(1);
+                using var session = new InferenceSession(model, pool, contextLength: 64);
                 var logits = session.Prefill(ids);
                 for (int i = 0; i < 20; i++) logits = session.Decode(i + 5);
-                return logits.ToArray().All(float.IsFinite) ? "finished" : "non-finite";
+                outcomes[t] = logits.ToArray().All(float.IsFinite) ? "finished" : "non-finite";
             }
             catch (ObjectDisposedException)
             {
-                return "refused";
+                outcomes[t] = "refused";
             }
         })).ToArray();
+        foreach (var thread in threads) thread.Start();
         started.SignalAndWait();
         model.Dispose();
-        var outcomes = workers.Select(w => w.Result).ToArray();
+        foreach (var thread in threads) thread.Join();
         Assert.All(outcomes, o => Assert.Contains(o, new[] { "finished", "refused" }));
     }
 }

@@ -1,31 +1,39 @@
+using LlmCpu.Engine.Models;
 using LlmCpu.Engine.Runtime;
+using LlmCpu.Kernels.Quantization;
 using LlmCpu.Kernels.Threading;
 using LlmCpu.Tests.Support;
 
 namespace LlmCpu.Tests.Engine.Runtime;
 
 /// <summary>The per-token hot path allocates nothing: decode steps and sampling, in every precision.</summary>
-public sealed class AllocationTests(FixtureModel fixture) : IClassFixture<FixtureModel>
+public sealed class AllocationTests
 {
+    public static IEnumerable<object[]> Precisions() =>
+    [
+        ["as stored (F16)", new LoadOptions()],
+        ["F32", new LoadOptions { Precision = ModelPrecision.Float32 }],
+        ["INT4 g128, INT8 activations", new LoadOptions { Precision = ModelPrecision.Int4 }],
+        ["INT4 g32 asymmetric", new LoadOptions { Precision = ModelPrecision.Int4, Int4Format = new Int4Format(32, true) }],
+        ["INT4 per channel", new LoadOptions { Precision = ModelPrecision.Int4, Int4Format = new Int4Format(-1, false) }],
+        ["INT4 g64, FP32 activations", new LoadOptions { Precision = ModelPrecision.Int4, Int4Format = new Int4Format(64, false), Activations = ActivationMode.Float32 }],
+    ];
+
     [Theory]
-    [InlineData(LlmCpu.Engine.Models.ModelPrecision.AsStored)]
-    [InlineData(LlmCpu.Engine.Models.ModelPrecision.Int4)]
-    public void DecodeAndSampleAllocateNothing(LlmCpu.Engine.Models.ModelPrecision precision)
+    [MemberData(nameof(Precisions))]
+    public void DecodeAndSampleAllocateNothing(string name, LoadOptions options)
     {
-        using var model = precision == LlmCpu.Engine.Models.ModelPrecision.AsStored
-            ? null
-            : LlmCpu.Engine.Models.ModelLoader.Load(RepoPaths.FixtureModel, new LlmCpu.Engine.Models.LoadOptions { Precision = precision });
-        var target = model ?? fixture.Model;
+        using var model = ModelLoader.Load(RepoPaths.FixtureModel, options);
         using var pool = new WorkerPool(2);
-        using var session = new InferenceSession(target, pool);
-        var sampler = new Sampler(new SamplingOptions { Seed = 1 }, target.VocabularySize);
-        var logits = session.Prefill(target.Tokenizer.Encode("She was not", addBos: true));
+        using var session = new InferenceSession(model, pool);
+        var sampler = new Sampler(new SamplingOptions { Seed = 1 }, model.VocabularySize);
+        var logits = session.Prefill(model.Tokenizer.Encode("She was not", addBos: true));
         int token = sampler.Sample(logits);
         for (int i = 0; i < 8; i++) token = sampler.Sample(session.Decode(token)); // warm up: JIT, scratch buffers
 
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 32; i++) token = sampler.Sample(session.Decode(token));
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal(0, allocated);
+        Assert.True(allocated == 0, $"{name}: {allocated} bytes allocated over 32 tokens");
     }
 }
