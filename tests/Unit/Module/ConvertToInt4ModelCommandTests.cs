@@ -100,7 +100,7 @@ public sealed class ConvertToInt4ModelCommandTests : IDisposable
     {
         // The destination is positional beside a -Path or a model from the pipeline.
         var result = _ps.Run("ConvertTo-Int4Model -Path (Import-Model).Path \"$d/w.llmc\" -WhatIf; Import-Model | ConvertTo-Int4Model \"$d/v.llmc\" -WhatIf; " +
-            "Get-Item (Import-Model).Path | ConvertTo-Int4Model \"$d/u.llmc\" -WhatIf",
+            "[System.IO.DirectoryInfo]::new((Import-Model).Path) | ConvertTo-Int4Model \"$d/u.llmc\" -WhatIf",
             new Dictionary<string, object?> { ["d"] = _dir });
         Assert.Empty(result.Errors);
         Assert.Empty(Directory.GetFiles(_dir));
