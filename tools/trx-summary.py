@@ -1,9 +1,18 @@
-"""Prints the closing line of a test run, 'N passed, N failed, N skipped', from a .trx results file."""
+"""Prints the closing lines of a test run from a .trx results file: each skipped test with its reason, then
+'N passed, N failed, N skipped'. A skip is never silent: CI logs say which checks did not run and why."""
 import sys
 import xml.etree.ElementTree as ET
 
 ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
-counters = ET.parse(sys.argv[1]).getroot().find("t:ResultSummary/t:Counters", ns)
+root = ET.parse(sys.argv[1]).getroot()
+for result in root.iterfind("t:Results/t:UnitTestResult", ns):
+    if result.get("outcome") != "NotExecuted":
+        continue
+    reason = result.findtext("t:Output/t:ErrorInfo/t:Message", default="", namespaces=ns).strip()
+    if not reason:
+        reason = result.findtext("t:Output/t:StdOut", default="", namespaces=ns).strip()
+    print(f"skipped: {result.get('testName')}: {reason or 'no reason given'}")
+counters = root.find("t:ResultSummary/t:Counters", ns)
 passed = int(counters.get("passed", 0))
 failed = int(counters.get("failed", 0)) + int(counters.get("error", 0)) + int(counters.get("timeout", 0)) + int(counters.get("aborted", 0))
 # Skipped tests count in "total" but neither as executed nor in any outcome attribute.

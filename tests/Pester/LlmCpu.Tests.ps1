@@ -8,6 +8,12 @@ BeforeAll {
     }
     Import-Module $manifest -Force
     $script:model = Import-Model
+    # Outputs of the PyTorch reference implementation for the bundled model.
+    $script:reference = Get-Content -Raw (Join-Path $PSScriptRoot '../../fixtures/austen-llama/reference.json') | ConvertFrom-Json
+    # Greedy token ids of a model, for comparing two models that must compute the same thing.
+    function script:Get-GreedyTokens($m, [string]$prompt) {
+        ($m | Invoke-Generation -Prompt $prompt -Temperature 0 -MaxTokens 24).TokenIds
+    }
 }
 
 Describe 'Module manifest' {
@@ -47,11 +53,18 @@ Describe 'Import-Model' {
 }
 
 Describe 'Invoke-Generation' {
-    It 'takes the model from the pipeline and returns a result object' {
-        $result = $model | Invoke-Generation -Prompt 'It is a truth universally acknowledged' -MaxTokens 16 -Seed 1
-        $result.GeneratedTokens | Should -Be 16
-        $result.Text | Should -Not -BeNullOrEmpty
+    It 'takes the model from the pipeline and continues greedily as the reference implementation does' {
+        $prompt = $reference.prompts[0]
+        $result = $model | Invoke-Generation -Prompt $prompt.text -Temperature 0 -MaxTokens 32
+        # The reference's 32 greedy tokens, up to the end-of-sequence token (id 2), which ends the text.
+        $expected = foreach ($token in $prompt.greedy) { if ($token -eq 2) { break }; $token }
+        $result.TokenIds | Should -Be $expected
+        $result.PromptTokens | Should -Be $prompt.ids.Count
         $result.TokensPerSecond | Should -BeGreaterThan 0
+    }
+
+    It 'never takes the model as the prompt' {
+        { Import-Model | Invoke-Generation -ErrorAction Stop } | Should -Throw -ErrorId 'InputObjectMissingMandatory,LlmCpu.Module.Commands.InvokeGenerationCommand'
     }
 
     It 'is deterministic when greedy' {
@@ -81,7 +94,15 @@ Describe 'ConvertTo-Int4Model' {
         $result.Format | Should -Be 'Q4 g32 sym'
         $loaded = Import-Model $file
         $loaded.Precision | Should -Be 'Q4 g32 sym'
-        ($loaded | Invoke-Generation -Prompt 'Mr. Darcy' -MaxTokens 8 -Seed 1).GeneratedTokens | Should -Be 8
+        # The file computes what the same quantization computes in memory.
+        $inMemory = Import-Model -Precision Int4 -GroupSize 32
+        Get-GreedyTokens $loaded 'Mr. Darcy' | Should -Be (Get-GreedyTokens $inMemory 'Mr. Darcy')
+    }
+
+    It 'reports an unwritable destination as WriteFailed naming it' {
+        $file = Join-Path $TestDrive 'no/such/folder/x.llmc'
+        { $model | ConvertTo-Int4Model $file -ErrorAction Stop } |
+            Should -Throw -ErrorId 'WriteFailed,LlmCpu.Module.Commands.ConvertToInt4ModelCommand'
     }
 
     It 'keeps an existing file unless -Force is given' {
@@ -114,6 +135,17 @@ Describe 'ConvertTo-Gguf' {
         Import-Model -Precision Int4 -GroupSize 32 | ConvertTo-Gguf $file -Type Q4_0 | Should -Exist
         $back = Import-Model $file
         $back.Precision | Should -Be 'Q4 g32 sym'
-        ($back | Invoke-Generation -Prompt 'She was not' -MaxTokens 4 -Seed 1).GeneratedTokens | Should -Be 4
+        # INT4 g32 to Q4_0 is exact: the same tokens as the model it was written from.
+        Get-GreedyTokens $back 'She was not' | Should -Be (Get-GreedyTokens (Import-Model -Precision Int4 -GroupSize 32) 'She was not')
+    }
+}
+
+Describe 'Remove-Model' {
+    It 'frees a model; using it afterwards is ModelDisposed' {
+        $m = Import-Model
+        $m | Remove-Model
+        $m.IsDisposed | Should -BeTrue
+        { $m | Invoke-Generation -Prompt 'x' -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ModelDisposed,LlmCpu.Module.Commands.InvokeGenerationCommand'
     }
 }

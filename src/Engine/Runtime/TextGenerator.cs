@@ -8,7 +8,7 @@ namespace LlmCpu.Engine.Runtime;
 /// <summary>
 /// Prompt in, text out: tokenizes, runs the prompt, then samples one token at a time until an
 /// end-of-sequence token, the token limit, the context limit or cancellation. Cancellation is checked
-/// between tokens, so a stop request takes effect within one token's time.
+/// between layers, so a stop request takes effect within one layer's time, during the prompt too.
 /// </summary>
 public sealed class TextGenerator(LanguageModel model, WorkerPool? pool = null)
 {
