@@ -6,22 +6,137 @@ namespace LlmCpu.Kernels.Quantization;
 
 internal static unsafe partial class Int4MatMul
 {
-    /// <summary>
-    /// AVX2: per chunk, four 32-byte loads hold the tile's eight rows, two rows per load (one per 128-bit half).
-    /// "AND 0x0F" gives both rows' weights 0..15 and ">> 4" their weights 16..31; multiplied by the activations 0..15
-    /// and 16..31 (each broadcast to both halves) and added, each half holds one row's partial sums. Four registers
-    /// accumulate the tile's eight rows, and at the end of an activation block a short tree of unpacks and adds turns
-    /// them into one vector of eight row sums, which is scaled and added to the tile's result.
-    /// The group's FP16 scales are converted once per group, and the loops walk groups and blocks by pointer, so no
-    /// division or reload of the view's fields happens inside them.
-    /// </summary>
+    /*
+     * AVX2 register tile: 8 rows x T tokens (T = 2, 1). Per chunk, four 32-byte loads hold rows 0-3 and 4-7 of each
+     * half; "AND 0x0F" and ">> 4" give, per four rows, registers of one octet of weights each, multiplied by that
+     * octet's activations broadcast to every row's 64-bit lane (vpmaddubsw) and added as 16-bit sums: rows 0-3 in one
+     * accumulator, rows 4-7 in another. 16-bit sums are widened (vpmaddwd by 1) every two chunks (at most 16 products of
+     * at most 15 x 127 per element). At the end of an activation block, vphaddd adds each row's two 32-bit lanes and
+     * one vpermd puts the eight rows in order. AVX2 has 16 vector registers: T = 2 holds both tokens' accumulators
+     * next to the eight weight registers; more tokens would spill every accumulator on each chunk.
+     */
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void TileInt8Avx2(in Int4View w, int tile, sbyte* x, float* xScales, int* xSums, float* result, bool vnni)
+    internal static void TileInt8Avx2<T>(in Int4View w, int tile, in TokenInt8 x, float* result) where T : struct, ITokenCount
     {
-        if (vnni) TileInt8AvxVnni(w, tile, x, xScales, xSums, result);
-        else if (w.GroupSize == Int4Matrix.ChunkSize) TileInt8Avx2OneChunk(w, tile, x, xScales, xSums, result);
-        else TileInt8Avx2Blocks(w, tile, x, xScales, xSums, result);
+        byte* p = w.Tile(tile);
+        ushort* scales = w.TileScales(tile, 0);
+        byte* zeros = w.Zeros == null ? null : w.TileZeros(tile, 0);
+        int groups = w.Groups, blocksPerGroup = w.GroupSize / w.BlockSize, chunksPerBlock = w.BlockSize / Int4Matrix.ChunkSize;
+        int stride = x.Stride, blocks = x.Blocks;
+        sbyte* xp = x.Values;
+        var mask = Vector256.Create((byte)0x0F);
+        var ones = Vector256.Create((short)1);
+        Vector256<float> f0 = default, f1 = default;
+        int b = 0;
+        for (int g = 0; g < groups; g++, scales += Int4Matrix.TileRows)
+        {
+            var groupScale = Ops.HalfConversion.ToSingle8(scales);
+            byte* groupZeros = zeros == null ? null : zeros + g * Int4Matrix.TileRows;
+            for (int end = b + blocksPerGroup; b < end; b++)
+            {
+                Vector256<int> s03 = default, s47 = default, t03 = default, t47 = default;
+                for (int c = 0; c < chunksPerBlock; c += 2)
+                {
+                    Vector256<short> a03 = default, a47 = default, b03 = default, b47 = default;
+                    for (int pairEnd = Math.Min(chunksPerBlock, c + 2), i = c; i < pairEnd; i++, p += Int4Matrix.ChunkBytes, xp += Int4Matrix.ChunkSize)
+                    {
+                        PrefetchChunk(p);
+                        var (l0, h0) = Nibbles(Vector256.Load(p), mask);
+                        var (l2, h2) = Nibbles(Vector256.Load(p + Int4Matrix.HalfChunkBytes), mask);
+                        a03 += Octets(l0, h0, l2, h2, xp);
+                        if (T.Value > 1) b03 += Octets(l0, h0, l2, h2, xp + stride);
+                        var (l1, h1) = Nibbles(Vector256.Load(p + 32), mask);
+                        var (l3, h3) = Nibbles(Vector256.Load(p + Int4Matrix.HalfChunkBytes + 32), mask);
+                        a47 += Octets(l1, h1, l3, h3, xp);
+                        if (T.Value > 1) b47 += Octets(l1, h1, l3, h3, xp + stride);
+                    }
+                    s03 += Avx2.MultiplyAddAdjacent(a03, ones);
+                    s47 += Avx2.MultiplyAddAdjacent(a47, ones);
+                    if (T.Value > 1) t03 += Avx2.MultiplyAddAdjacent(b03, ones);
+                    if (T.Value > 1) t47 += Avx2.MultiplyAddAdjacent(b47, ones);
+                }
+                f0 = CombineBlock(RowSums(s03, s47), groupScale * Vector256.Create(x.Scales[b]), x.Sums + b, groupZeros, f0);
+                if (T.Value > 1)
+                    f1 = CombineBlock(RowSums(t03, t47), groupScale * Vector256.Create(x.Scales[blocks + b]), x.Sums + blocks + b, groupZeros, f1);
+            }
+        }
+        f0.Store(result);
+        if (T.Value > 1) f1.Store(result + Int4Matrix.TileRows);
     }
+
+    /// <summary>AVX-VNNI: as <see cref="TileInt8Avx2{T}"/>, but vpdpbusd accumulates each row's products straight into 32-bit lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void TileInt8AvxVnni<T>(in Int4View w, int tile, in TokenInt8 x, float* result) where T : struct, ITokenCount
+    {
+        byte* p = w.Tile(tile);
+        ushort* scales = w.TileScales(tile, 0);
+        byte* zeros = w.Zeros == null ? null : w.TileZeros(tile, 0);
+        int groups = w.Groups, blocksPerGroup = w.GroupSize / w.BlockSize, chunksPerBlock = w.BlockSize / Int4Matrix.ChunkSize;
+        int stride = x.Stride, blocks = x.Blocks;
+        sbyte* xp = x.Values;
+        var mask = Vector256.Create((byte)0x0F);
+        Vector256<float> f0 = default, f1 = default;
+        int b = 0;
+        for (int g = 0; g < groups; g++, scales += Int4Matrix.TileRows)
+        {
+            var groupScale = Ops.HalfConversion.ToSingle8(scales);
+            byte* groupZeros = zeros == null ? null : zeros + g * Int4Matrix.TileRows;
+            for (int end = b + blocksPerGroup; b < end; b++)
+            {
+                Vector256<int> s03 = default, s47 = default, t03 = default, t47 = default;
+                for (int c = 0; c < chunksPerBlock; c++, p += Int4Matrix.ChunkBytes, xp += Int4Matrix.ChunkSize)
+                {
+                    PrefetchChunk(p);
+                    var (l0, h0) = Nibbles(Vector256.Load(p), mask);
+                    var (l2, h2) = Nibbles(Vector256.Load(p + Int4Matrix.HalfChunkBytes), mask);
+                    s03 = OctetsVnni(s03, l0, h0, l2, h2, xp);
+                    if (T.Value > 1) t03 = OctetsVnni(t03, l0, h0, l2, h2, xp + stride);
+                    var (l1, h1) = Nibbles(Vector256.Load(p + 32), mask);
+                    var (l3, h3) = Nibbles(Vector256.Load(p + Int4Matrix.HalfChunkBytes + 32), mask);
+                    s47 = OctetsVnni(s47, l1, h1, l3, h3, xp);
+                    if (T.Value > 1) t47 = OctetsVnni(t47, l1, h1, l3, h3, xp + stride);
+                }
+                f0 = CombineBlock(RowSums(s03, s47), groupScale * Vector256.Create(x.Scales[b]), x.Sums + b, groupZeros, f0);
+                if (T.Value > 1)
+                    f1 = CombineBlock(RowSums(t03, t47), groupScale * Vector256.Create(x.Scales[blocks + b]), x.Sums + blocks + b, groupZeros, f1);
+            }
+        }
+        f0.Store(result);
+        if (T.Value > 1) f1.Store(result + Int4Matrix.TileRows);
+    }
+
+    /// <summary>A 32-byte load's low and high nibbles as bytes 0..15: four rows' weights of two octets.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<byte> Low, Vector256<byte> High) Nibbles(Vector256<byte> v, Vector256<byte> mask) => (v & mask, High(v, mask));
+
+    /// <summary>
+    /// One token's products with four rows of a chunk: the octet registers of the first half (weights 0..7 low,
+    /// 16..23 high) and second half (8..15 low, 24..31 high) times those octets' activations broadcast to every row's
+    /// 64-bit lane, as 16-bit pair sums added together.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> Octets(Vector256<byte> low0, Vector256<byte> high0, Vector256<byte> low1, Vector256<byte> high1, sbyte* x) =>
+        Avx2.MultiplyAddAdjacent(low0, Vector256.Create(*(long*)x).AsSByte())
+        + Avx2.MultiplyAddAdjacent(high0, Vector256.Create(*(long*)(x + 16)).AsSByte())
+        + Avx2.MultiplyAddAdjacent(low1, Vector256.Create(*(long*)(x + 8)).AsSByte())
+        + Avx2.MultiplyAddAdjacent(high1, Vector256.Create(*(long*)(x + 24)).AsSByte());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> OctetsVnni(Vector256<int> acc, Vector256<byte> low0, Vector256<byte> high0, Vector256<byte> low1, Vector256<byte> high1, sbyte* x)
+    {
+        acc = AvxVnni.MultiplyWideningAndAdd(acc, low0, Vector256.Create(*(long*)x).AsSByte());
+        acc = AvxVnni.MultiplyWideningAndAdd(acc, high0, Vector256.Create(*(long*)(x + 16)).AsSByte());
+        acc = AvxVnni.MultiplyWideningAndAdd(acc, low1, Vector256.Create(*(long*)(x + 8)).AsSByte());
+        return AvxVnni.MultiplyWideningAndAdd(acc, high1, Vector256.Create(*(long*)(x + 24)).AsSByte());
+    }
+
+    /// <summary>
+    /// Eight row sums in order from rows 0-3 and rows 4-7, each row's sum in two adjacent 32-bit lanes: vphaddd gives
+    /// rows 0, 1, 4, 5 | 2, 3, 6, 7 (it adds within 128-bit halves), and vpermd restores the order.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> RowSums(Vector256<int> rows03, Vector256<int> rows47) =>
+        Avx2.PermuteVar8x32(Avx2.HorizontalAdd(rows03, rows47), Vector256.Create(0, 1, 4, 5, 2, 3, 6, 7));
 
     /// <summary>
     /// How far ahead of the chunk in hand the kernels ask for weights (24 chunks). The hardware prefetcher alone
@@ -39,160 +154,9 @@ internal static unsafe partial class Int4MatMul
         Sse.Prefetch0(chunk + PrefetchDistance + 64);
     }
 
-    /// <summary>
-    /// Groups of one chunk (group size 32, the Q4_0 layout), so one block per group: the 16-bit partial sums go
-    /// straight into a 16-bit tree.
-    /// An element of the tree's last level sums 16 products of at most 15 x 128 = 30720, so it cannot overflow.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TileInt8Avx2OneChunk(in Int4View w, int tile, sbyte* x, float* xScales, int* xSums, float* result)
-    {
-        byte* p = w.Tile(tile);
-        ushort* scales = w.TileScales(tile, 0);
-        byte* zeros = w.Zeros == null ? null : w.TileZeros(tile, 0);
-        int groups = w.Groups;
-        var mask = Vector256.Create((byte)0x0F);
-        var acc = Vector256<float>.Zero;
-        for (int g = 0; g < groups; g++, p += Int4Matrix.ChunkBytes, x += Int4Matrix.ChunkSize, scales += Int4Matrix.TileRows)
-        {
-            PrefetchChunk(p);
-            var xa = Avx2.BroadcastVector128ToVector256(x);
-            var xb = Avx2.BroadcastVector128ToVector256(x + 16);
-            var sums = RowSums16(
-                RowPair16(Vector256.Load(p), mask, xa, xb),
-                RowPair16(Vector256.Load(p + 32), mask, xa, xb),
-                RowPair16(Vector256.Load(p + 64), mask, xa, xb),
-                RowPair16(Vector256.Load(p + 96), mask, xa, xb));
-            var scale = Ops.HalfConversion.ToSingle8(scales) * Vector256.Create(xScales[g]);
-            acc = CombineBlock(sums, scale, xSums + g, zeros == null ? null : zeros + g * Int4Matrix.TileRows, acc);
-        }
-        acc.Store(result);
-    }
-
-    /// <summary>
-    /// Blocks of several chunks (group sizes 64 and 128, per-channel): 16-bit accumulation across the block's chunks
-    /// (at most 4 chunks of 4 products of at most 15 x 128 per element), widened by vpmaddwd, then a 32-bit tree.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TileInt8Avx2Blocks(in Int4View w, int tile, sbyte* x, float* xScales, int* xSums, float* result)
-    {
-        byte* p = w.Tile(tile);
-        ushort* scales = w.TileScales(tile, 0);
-        byte* zeros = w.Zeros == null ? null : w.TileZeros(tile, 0);
-        int groups = w.Groups, blocksPerGroup = w.GroupSize / w.BlockSize, chunksPerBlock = w.BlockSize / Int4Matrix.ChunkSize;
-        var mask = Vector256.Create((byte)0x0F);
-        var ones = Vector256.Create((short)1);
-        var acc = Vector256<float>.Zero;
-        int b = 0;
-        for (int g = 0; g < groups; g++, scales += Int4Matrix.TileRows)
-        {
-            var groupScale = Ops.HalfConversion.ToSingle8(scales);
-            byte* groupZeros = zeros == null ? null : zeros + g * Int4Matrix.TileRows;
-            for (int end = b + blocksPerGroup; b < end; b++)
-            {
-                Vector256<short> a01 = default, a23 = default, a45 = default, a67 = default;
-                for (int c = 0; c < chunksPerBlock; c++, p += Int4Matrix.ChunkBytes, x += Int4Matrix.ChunkSize)
-                {
-                    PrefetchChunk(p);
-                    var xa = Avx2.BroadcastVector128ToVector256(x);
-                    var xb = Avx2.BroadcastVector128ToVector256(x + 16);
-                    a01 += RowPair16(Vector256.Load(p), mask, xa, xb);
-                    a23 += RowPair16(Vector256.Load(p + 32), mask, xa, xb);
-                    a45 += RowPair16(Vector256.Load(p + 64), mask, xa, xb);
-                    a67 += RowPair16(Vector256.Load(p + 96), mask, xa, xb);
-                }
-                var sums = RowSums32(Avx2.MultiplyAddAdjacent(a01, ones), Avx2.MultiplyAddAdjacent(a23, ones),
-                    Avx2.MultiplyAddAdjacent(a45, ones), Avx2.MultiplyAddAdjacent(a67, ones));
-                acc = CombineBlock(sums, groupScale * Vector256.Create(xScales[b]), xSums + b, groupZeros, acc);
-            }
-        }
-        acc.Store(result);
-    }
-
-    /// <summary>AVX-VNNI: vpdpbusd accumulates each row pair's products straight into 32-bit lanes.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TileInt8AvxVnni(in Int4View w, int tile, sbyte* x, float* xScales, int* xSums, float* result)
-    {
-        byte* p = w.Tile(tile);
-        ushort* scales = w.TileScales(tile, 0);
-        byte* zeros = w.Zeros == null ? null : w.TileZeros(tile, 0);
-        int groups = w.Groups, blocksPerGroup = w.GroupSize / w.BlockSize, chunksPerBlock = w.BlockSize / Int4Matrix.ChunkSize;
-        var mask = Vector256.Create((byte)0x0F);
-        var acc = Vector256<float>.Zero;
-        int b = 0;
-        for (int g = 0; g < groups; g++, scales += Int4Matrix.TileRows)
-        {
-            var groupScale = Ops.HalfConversion.ToSingle8(scales);
-            byte* groupZeros = zeros == null ? null : zeros + g * Int4Matrix.TileRows;
-            for (int end = b + blocksPerGroup; b < end; b++)
-            {
-                Vector256<int> a01 = default, a23 = default, a45 = default, a67 = default;
-                for (int c = 0; c < chunksPerBlock; c++, p += Int4Matrix.ChunkBytes, x += Int4Matrix.ChunkSize)
-                {
-                    PrefetchChunk(p);
-                    var xa = Avx2.BroadcastVector128ToVector256(x);
-                    var xb = Avx2.BroadcastVector128ToVector256(x + 16);
-                    a01 = RowPairVnni(a01, Vector256.Load(p), mask, xa, xb);
-                    a23 = RowPairVnni(a23, Vector256.Load(p + 32), mask, xa, xb);
-                    a45 = RowPairVnni(a45, Vector256.Load(p + 64), mask, xa, xb);
-                    a67 = RowPairVnni(a67, Vector256.Load(p + 96), mask, xa, xb);
-                }
-                var sums = RowSums32(a01, a23, a45, a67);
-                acc = CombineBlock(sums, groupScale * Vector256.Create(xScales[b]), xSums + b, groupZeros, acc);
-            }
-        }
-        acc.Store(result);
-    }
-
-    /// <summary>
-    /// Two rows' products with one chunk of activations, as 16-bit pair sums: the lower half holds the first row's
-    /// eight partial sums, the upper half the second row's.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<short> RowPair16(Vector256<byte> v, Vector256<byte> mask, Vector256<sbyte> xa, Vector256<sbyte> xb) =>
-        Avx2.MultiplyAddAdjacent(v & mask, xa) + Avx2.MultiplyAddAdjacent(High(v, mask), xb);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> RowPairVnni(Vector256<int> acc, Vector256<byte> v, Vector256<byte> mask, Vector256<sbyte> xa, Vector256<sbyte> xb) =>
-        AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(acc, v & mask, xa), High(v, mask), xb);
-
     /// <summary>The high nibbles of each byte, as bytes 0..15.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<byte> High(Vector256<byte> v, Vector256<byte> mask) => Avx2.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
-
-    /*
-     * Row-sum trees. Input: four row-pair registers, the lower 128-bit half of register p holding row 2p's partial
-     * sums and the upper half row 2p+1's. Level 1 interleaves registers p01 and p23 (and p45, p67) and adds, leaving
-     * rows 0, 2 (1, 3) alternating in each half; level 2 interleaves 64-bit quarters and adds, leaving rows 0, 2, 4, 6
-     * in the lower half and 1, 3, 5, 7 in the upper; one vpermd puts them in order.
-     */
-
-    /// <summary>vpermd control that takes rows 0, 2, 4, 6 | 1, 3, 5, 7 to 0..7 (a constant, not a static field, so no class-init check).</summary>
-    private static Vector256<int> RowOrder
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7);
-    }
-
-    /// <summary>The tree on 16-bit elements (levels 1 and 2 interleave 32- and 64-bit units), widened by vpmaddwd at the end.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<int> RowSums16(Vector256<short> p01, Vector256<short> p23, Vector256<short> p45, Vector256<short> p67)
-    {
-        var t = Avx2.UnpackLow(p01.AsInt32(), p23.AsInt32()).AsInt16() + Avx2.UnpackHigh(p01.AsInt32(), p23.AsInt32()).AsInt16();
-        var u = Avx2.UnpackLow(p45.AsInt32(), p67.AsInt32()).AsInt16() + Avx2.UnpackHigh(p45.AsInt32(), p67.AsInt32()).AsInt16();
-        var rows = Avx2.UnpackLow(t.AsInt64(), u.AsInt64()).AsInt16() + Avx2.UnpackHigh(t.AsInt64(), u.AsInt64()).AsInt16();
-        return Avx2.PermuteVar8x32(Avx2.MultiplyAddAdjacent(rows, Vector256.Create((short)1)), RowOrder);
-    }
-
-    /// <summary>The tree on 32-bit elements.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<int> RowSums32(Vector256<int> p01, Vector256<int> p23, Vector256<int> p45, Vector256<int> p67)
-    {
-        var t = Avx2.UnpackLow(p01, p23) + Avx2.UnpackHigh(p01, p23);
-        var u = Avx2.UnpackLow(p45, p67) + Avx2.UnpackHigh(p45, p67);
-        var rows = Avx2.UnpackLow(t.AsInt64(), u.AsInt64()).AsInt32() + Avx2.UnpackHigh(t.AsInt64(), u.AsInt64()).AsInt32();
-        return Avx2.PermuteVar8x32(rows, RowOrder);
-    }
 
     /// <summary>
     /// acc + float(rowSums - zero * xSum) * scale, lane by lane, in the reference's order (scale is the weights'
@@ -229,7 +193,8 @@ internal static unsafe partial class Int4MatMul
                 for (int pair = 0; pair < 4; pair++)
                 {
                     // Lower halves: row 2 x pair's weights 0..15 (low nibbles) and 16..31 (high); upper halves: the next row's.
-                    var v = Vector256.Load(tq + (long)c * Int4Matrix.ChunkBytes + pair * 32);
+                    byte* chunk = tq + (long)c * Int4Matrix.ChunkBytes;
+                    var v = Vector256.Create(Int4View.RowChunk(chunk, 2 * pair), Int4View.RowChunk(chunk, 2 * pair + 1));
                     var low = v & mask;
                     var high = High(v, mask);
                     sums[2 * pair] = Accumulate32(sums[2 * pair], low.GetLower(), high.GetLower(), x0, x1, x2, x3);

@@ -24,8 +24,8 @@ internal static unsafe partial class Int4MatMul
                 var acc = Vector128<int>.Zero;
                 for (int c = b * chunksPerBlock; c < (b + 1) * chunksPerBlock; c++)
                 {
-                    // One 16-byte load is the row's chunk: low nibbles weights 0..15, high nibbles 16..31.
-                    var v = Vector128.Load(tq + (long)c * Int4Matrix.ChunkBytes + r * Int4Matrix.RowChunkBytes);
+                    // The row's two halves of the chunk: low nibbles weights 0..15, high nibbles 16..31.
+                    var v = Int4View.RowChunk(tq + (long)c * Int4Matrix.ChunkBytes, r);
                     for (int half = 0; half < 2; half++)
                     {
                         var q = half == 0 ? v & mask : Vector128.ShiftRightLogical(v, 4);
@@ -63,7 +63,7 @@ internal static unsafe partial class Int4MatMul
                 var sum = Vector128<float>.Zero;
                 for (int c = g * chunksPerGroup; c < (g + 1) * chunksPerGroup; c++)
                 {
-                    var v = Vector128.Load(tq + (long)c * Int4Matrix.ChunkBytes + r * Int4Matrix.RowChunkBytes);
+                    var v = Int4View.RowChunk(tq + (long)c * Int4Matrix.ChunkBytes, r);
                     for (int half = 0; half < 2; half++)
                     {
                         var q = half == 0 ? v & mask : Vector128.ShiftRightLogical(v, 4);

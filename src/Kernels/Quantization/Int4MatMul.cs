@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using LlmCpu.Kernels.MatMul;
 
 namespace LlmCpu.Kernels.Quantization;
@@ -7,8 +8,9 @@ namespace LlmCpu.Kernels.Quantization;
 /// given, and the scalar reference every other path is tested against. The SIMD paths live in the partial-class
 /// files beside this one (Int4MatMul.Avx512.cs, .Avx2.cs, .Vector128.cs).
 ///
-/// A kernel computes the 8 outputs of one tile (8 weight rows) for one token. A GEMV is one token; a GEMM runs the
-/// tokens inside each tile, so the tile's weights are read from memory once and from cache for the other tokens.
+/// A kernel computes the 8 outputs of one tile (8 weight rows) for a few tokens at once: each chunk of weights is
+/// loaded and unpacked once and multiplied with every token of the group, so a GEMM (a prompt) reads and unpacks its
+/// weights once per token group rather than once per token. A GEMV (decoding one token) is a group of one.
 ///
 /// INT8 arithmetic, per row r and activation block b (which lies in weight group g):
 ///   out[r] += float(dot(q[r, b], xq[b]) - zero[r, g] * sum(xq[b])) * (scale[r, g] * xscale[b])
@@ -20,7 +22,10 @@ internal static unsafe partial class Int4MatMul
     /// <summary>Activation bytes a token block may occupy, so that it stays in L2 while every tile of a range passes over it.</summary>
     private const int TokenBlockBytes = 256 * 1024;
 
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    /// <summary>Tokens a kernel call handles at most (the AVX-512 kernel's register tile); results go through a buffer this large.</summary>
+    internal const int MaxTokenGroup = 8;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Multiply(KernelPath path, in Int4View w, ActivationMode mode, ActivationScratch scratch, float* output,
         int tokens, int tileBegin, int tileEnd)
     {
@@ -28,80 +33,88 @@ internal static unsafe partial class Int4MatMul
         // weights then come from memory once per block and from L1 for the block's other tokens.
         int bytesPerToken = mode == ActivationMode.Int8 ? w.KPadded : w.KPadded * sizeof(float);
         int tokenBlock = Math.Clamp(TokenBlockBytes / bytesPerToken, 1, 64);
+        float* result = stackalloc float[MaxTokenGroup * Int4Matrix.TileRows];
         for (int first = 0; first < tokens; first += tokenBlock)
         {
             int last = Math.Min(tokens, first + tokenBlock);
-            for (int tile = tileBegin; tile < tileEnd; tile++) MultiplyTile(path, w, mode, scratch, output, tile, first, last);
+            for (int tile = tileBegin; tile < tileEnd; tile++) MultiplyTile(path, w, mode, scratch, output, tile, first, last, result);
         }
     }
 
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    /// <summary>One tile for tokens [firstToken, lastToken), in groups as large as the path's kernel takes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MultiplyTile(KernelPath path, in Int4View w, ActivationMode mode, ActivationScratch scratch, float* output,
-        int tile, int firstToken, int lastToken)
+        int tile, int firstToken, int lastToken, float* result)
     {
-        float* result = stackalloc float[2 * Int4Matrix.TileRows];
-        int blocks = w.KPadded / w.BlockSize;
         int rowBase = tile * Int4Matrix.TileRows;
         int rowCount = Math.Min(Int4Matrix.TileRows, w.Rows - rowBase);
-        int t = firstToken;
-        if (path == KernelPath.Avx2 && mode == ActivationMode.Int8)
+        for (int t = firstToken; t < lastToken;)
         {
-            // Tokens two at a time share the weights' unpacking; an odd last token takes the single-token kernel.
-            for (; t + 2 <= lastToken; t += 2)
+            int count = mode == ActivationMode.Int8
+                ? MultiplyTileInt8(path, w, scratch, tile, t, lastToken - t, result)
+                : MultiplyTileFloat32(path, w, scratch, tile, t, result);
+            for (int i = 0; i < count; i++)
             {
-                long first = (long)t * w.KPadded, firstBlock = (long)t * blocks;
-                TileInt8Avx2TwoTokens(w, tile, scratch.Int8 + first, scratch.Int8 + first + w.KPadded,
-                    scratch.BlockScales + firstBlock, scratch.BlockScales + firstBlock + blocks,
-                    scratch.BlockSums + firstBlock, scratch.BlockSums + firstBlock + blocks, result, result + Int4Matrix.TileRows);
-                float* o = output + (long)t * w.Rows + rowBase;
-                for (int r = 0; r < rowCount; r++)
-                {
-                    o[r] = result[r];
-                    o[w.Rows + r] = result[Int4Matrix.TileRows + r];
-                }
+                float* o = output + (long)(t + i) * w.Rows + rowBase;
+                for (int r = 0; r < rowCount; r++) o[r] = result[i * Int4Matrix.TileRows + r];
             }
+            t += count;
         }
-        for (; t < lastToken; t++)
+    }
+
+    /// <summary>Runs the path's INT8 kernel on as many of <paramref name="available"/> tokens as it takes; returns how many it ran.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int MultiplyTileInt8(KernelPath path, in Int4View w, ActivationScratch scratch, int tile, int token, int available, float* result)
+    {
+        var x = new TokenInt8(scratch, token, w.KPadded / w.BlockSize);
+        switch (path)
         {
-            if (mode == ActivationMode.Int8)
-            {
-                sbyte* x = scratch.Int8 + (long)t * w.KPadded;
-                float* scales = scratch.BlockScales + (long)t * blocks;
-                int* sums = scratch.BlockSums + (long)t * blocks;
-                switch (path)
-                {
-                    case KernelPath.Avx512: TileInt8Avx512(w, tile, x, scales, sums, result); break;
-                    case KernelPath.Avx2Vnni: TileInt8Avx2(w, tile, x, scales, sums, result, vnni: true); break;
-                    case KernelPath.Avx2: TileInt8Avx2(w, tile, x, scales, sums, result, vnni: false); break;
-                    case KernelPath.Vector128: TileInt8Vector128(w, tile, x, scales, sums, result); break;
-                    default: TileInt8Scalar(w, tile, x, scales, sums, result); break;
-                }
-            }
-            else
-            {
-                float* x = scratch.Float32 + (long)t * w.KPadded;
-                float* groupSums = scratch.GroupSums + (long)t * w.Groups;
-                switch (path)
-                {
-                    case KernelPath.Avx512: TileFloat32Avx512(w, tile, x, groupSums, result); break;
-                    case KernelPath.Avx2Vnni or KernelPath.Avx2: TileFloat32Avx2(w, tile, x, groupSums, result); break;
-                    case KernelPath.Vector128: TileFloat32Vector128(w, tile, x, groupSums, result); break;
-                    default: TileFloat32Scalar(w, tile, x, groupSums, result); break;
-                }
-            }
-            float* o = output + (long)t * w.Rows + rowBase;
-            for (int r = 0; r < rowCount; r++) o[r] = result[r];
+            case KernelPath.Avx512:
+                if (available >= 8) { TileInt8Avx512<Eight>(w, tile, x, result); return 8; }
+                if (available >= 4) { TileInt8Avx512<Four>(w, tile, x, result); return 4; }
+                if (available >= 2) { TileInt8Avx512<Two>(w, tile, x, result); return 2; }
+                TileInt8Avx512<One>(w, tile, x, result);
+                return 1;
+            case KernelPath.Avx2Vnni:
+                if (available >= 2) { TileInt8AvxVnni<Two>(w, tile, x, result); return 2; }
+                TileInt8AvxVnni<One>(w, tile, x, result);
+                return 1;
+            case KernelPath.Avx2:
+                if (available >= 2) { TileInt8Avx2<Two>(w, tile, x, result); return 2; }
+                TileInt8Avx2<One>(w, tile, x, result);
+                return 1;
+            case KernelPath.Vector128:
+                TileInt8Vector128(w, tile, x.Values, x.Scales, x.Sums, result);
+                return 1;
+            default:
+                TileInt8Scalar(w, tile, x.Values, x.Scales, x.Sums, result);
+                return 1;
         }
+    }
+
+    /// <summary>The path's FP32-activation kernel for one token.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int MultiplyTileFloat32(KernelPath path, in Int4View w, ActivationScratch scratch, int tile, int token, float* result)
+    {
+        float* x = scratch.Float32 + (long)token * w.KPadded;
+        float* groupSums = scratch.GroupSums + (long)token * w.Groups;
+        switch (path)
+        {
+            case KernelPath.Avx512: TileFloat32Avx512(w, tile, x, groupSums, result); break;
+            case KernelPath.Avx2Vnni or KernelPath.Avx2: TileFloat32Avx2(w, tile, x, groupSums, result); break;
+            case KernelPath.Vector128: TileFloat32Vector128(w, tile, x, groupSums, result); break;
+            default: TileFloat32Scalar(w, tile, x, groupSums, result); break;
+        }
+        return 1;
     }
 
     private static float HalfToFloat(ushort bits) => (float)BitConverter.UInt16BitsToHalf(bits);
 
     /// <summary>The reference: one weight at a time, exactly the arithmetic the header describes.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void TileInt8Scalar(in Int4View w, int tile, sbyte* x, float* xScales, int* xSums, float* result)
     {
         int blocks = w.KPadded / w.BlockSize, chunksPerBlock = w.BlockSize / Int4Matrix.ChunkSize;
-        byte* tq = w.Tile(tile);
         for (int r = 0; r < Int4Matrix.TileRows; r++) result[r] = 0;
         for (int b = 0; b < blocks; b++)
         {
@@ -112,12 +125,7 @@ internal static unsafe partial class Int4MatMul
                 int dot = 0;
                 for (int c = b * chunksPerBlock; c < (b + 1) * chunksPerBlock; c++)
                 {
-                    byte* bytes = tq + (long)c * Int4Matrix.ChunkBytes + r * Int4Matrix.RowChunkBytes;
-                    for (int j = 0; j < 32; j++)
-                    {
-                        int q = j < 16 ? bytes[j] & 0x0F : bytes[j - 16] >> 4;
-                        dot += q * x[c * 32 + j];
-                    }
+                    for (int j = 0; j < 32; j++) dot += Weight(w, tile, r, c, j) * x[c * 32 + j];
                 }
                 int zero = w.Zeros == null ? 8 : w.TileZeros(tile, g)[r];
                 float scale = HalfToFloat(scales[r]) * xScales[b];
@@ -127,10 +135,9 @@ internal static unsafe partial class Int4MatMul
     }
 
     /// <summary>The reference for FP32 activations: out[r] = sum over groups of scale * (sum(q * x) - zero * sum(x)).</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void TileFloat32Scalar(in Int4View w, int tile, float* x, float* groupSums, float* result)
     {
-        byte* tq = w.Tile(tile);
         int chunksPerGroup = w.GroupSize / Int4Matrix.ChunkSize;
         for (int r = 0; r < Int4Matrix.TileRows; r++) result[r] = 0;
         for (int g = 0; g < w.Groups; g++)
@@ -141,16 +148,63 @@ internal static unsafe partial class Int4MatMul
                 float sum = 0;
                 for (int c = g * chunksPerGroup; c < (g + 1) * chunksPerGroup; c++)
                 {
-                    byte* bytes = tq + (long)c * Int4Matrix.ChunkBytes + r * Int4Matrix.RowChunkBytes;
-                    for (int j = 0; j < 32; j++)
-                    {
-                        int q = j < 16 ? bytes[j] & 0x0F : bytes[j - 16] >> 4;
-                        sum += q * x[c * 32 + j];
-                    }
+                    for (int j = 0; j < 32; j++) sum += Weight(w, tile, r, c, j) * x[c * 32 + j];
                 }
                 int zero = w.Zeros == null ? 8 : w.TileZeros(tile, g)[r];
                 result[r] += HalfToFloat(scales[r]) * (sum - zero * groupSums[g]);
             }
         }
     }
+
+    /// <summary>Weight j (0..31) of row r of a tile's chunk c, as its 4-bit code.</summary>
+    private static int Weight(in Int4View w, int tile, int r, int c, int j)
+    {
+        byte code = *w.RowChunkByte(tile * Int4Matrix.TileRows + r, c, j % Int4Matrix.RowChunkBytes);
+        return j < Int4Matrix.RowChunkBytes ? code & 0x0F : code >> 4;
+    }
+}
+
+/// <summary>The INT8 activations of a run of tokens from one token on, as the kernels read them.</summary>
+internal readonly unsafe struct TokenInt8(ActivationScratch scratch, int token, int blocks)
+{
+    /// <summary>(tokens, KPadded) INT8 values from the first token.</summary>
+    public readonly sbyte* Values = scratch.Int8 + (long)token * scratch.KPadded;
+
+    /// <summary>(tokens, blocks) block scales from the first token.</summary>
+    public readonly float* Scales = scratch.BlockScales + (long)token * blocks;
+
+    /// <summary>(tokens, blocks) block sums from the first token.</summary>
+    public readonly int* Sums = scratch.BlockSums + (long)token * blocks;
+
+    /// <summary>Distance between two tokens' values.</summary>
+    public readonly int Stride = scratch.KPadded;
+
+    /// <summary>Distance between two tokens' block scales (and sums).</summary>
+    public readonly int Blocks = blocks;
+}
+
+/// <summary>How many tokens a kernel instance handles: a constant per type, so the JIT compiles away the unused ones.</summary>
+internal interface ITokenCount
+{
+    static abstract int Value { get; }
+}
+
+internal readonly struct One : ITokenCount
+{
+    public static int Value => 1;
+}
+
+internal readonly struct Two : ITokenCount
+{
+    public static int Value => 2;
+}
+
+internal readonly struct Four : ITokenCount
+{
+    public static int Value => 4;
+}
+
+internal readonly struct Eight : ITokenCount
+{
+    public static int Value => 8;
 }

@@ -4,29 +4,32 @@ using LlmCpu.Kernels.Memory;
 namespace LlmCpu.Kernels.Quantization;
 
 /*
- * INT4 tile layout
- * ================
- * Rows are taken eight at a time (a tile). Along a row, weights come in chunks of 32. For one tile and one chunk,
- * the 8 x 32 weights are 128 bytes: each row's 16 bytes in turn, and byte j of a row holds weight j of the chunk in
- * its low nibble and weight j + 16 in its high nibble (the nibble order of a ggml Q4_0 block):
+ * INT4 tile layout (version 3)
+ * ============================
+ * Rows are taken eight at a time (a tile). Along a row, weights come in chunks of 32. Each row's chunk is 16 bytes in
+ * ggml's Q4_0 nibble order (byte j holds weight j in its low nibble and weight j + 16 in its high nibble); those 16
+ * bytes are cut in two halves of 8, and a chunk of a tile (128 bytes) holds first every row's first half, then every
+ * row's second half:
  *
  *   tile t, chunk c  (128 bytes, then chunk c+1 of the same tile follows)
- *   +----------------+----------------+----------------+----------------+-- ... --+----------------+
- *   | row 0          | row 1          | row 2          | row 3          |         | row 7          |
- *   | 16 bytes       | 16 bytes       | 16 bytes       | 16 bytes       |         | 16 bytes       |
- *   +----------------+----------------+----------------+----------------+-- ... --+----------------+
- *   byte j of a row = w[j + 16] << 4 | w[j]          (j = 0..15)
+ *   +--------+--------+-- ... --+--------+--------+--------+-- ... --+--------+
+ *   | row 0  | row 1  |         | row 7  | row 0  | row 1  |         | row 7  |
+ *   | bytes  | bytes  |         | bytes  | bytes  | bytes  |         | bytes  |
+ *   | 0..7   | 0..7   |         | 0..7   | 8..15  | 8..15  |         | 8..15  |
+ *   +--------+--------+-- ... --+--------+--------+--------+-- ... --+--------+
+ *   first half: low nibbles weights 0..7, high nibbles 16..23; second half: low 8..15, high 24..31
  *
- *   quants: [tile][chunk][row][16 bytes]        a tile is 8 rows x KPadded/2 bytes, read front to back
+ *   quants: [tile][chunk][half][row][8 bytes]   a tile is 8 rows x KPadded/2 bytes, read front to back
  *   scales: [tile][group][8 rows] FP16          one 16-byte line per group of a tile
  *   zeros:  [tile][group][8 rows] byte          asymmetric only; symmetric uses the implicit zero point 8
  *
- * A kernel for one tile therefore streams three arrays forward and never jumps back. A 32-byte load holds two rows
- * (one per 128-bit half); "AND 0x0F" gives both rows' weights 0..15 and ">> 4" their weights 16..31. Multiplying
- * those by the activations 0..15 and 16..31 (each repeated in both halves) and adding leaves each row's partial sums
- * in its own half, so the reduction to one value per row needs few shuffles. A 16-byte load is one row, for 128-bit
- * and scalar code. Rows past N and columns past K are zero weights (quantized value = zero point), so the kernels
- * never branch on edges inside a tile.
+ * Why: "AND 0x0F" of a 64-byte half gives eight rows' weights of one octet of the chunk (8 consecutive weights per
+ * row, in row order) and ">> 4" the octet 16 weights further; multiplied by that octet's activations broadcast to
+ * every row (a 64-bit broadcast) and summed pairwise, each row's products stay in its own 64-bit lane. A row's sum is
+ * then two 32-bit lanes, never a tree across registers, and one register of weights serves every token of a GEMM.
+ * A 32-byte load is four rows of a half (AVX2). A row's 16 bytes, put back together from its two halves, are its Q4_0
+ * chunk, which the scalar and 128-bit code read. Rows past N and columns past K are zero weights (quantized value = zero
+ * point), so the kernels never branch on edges inside a tile. Version 2 kept each row's 16 bytes whole.
  */
 
 /// <summary>A weight matrix quantized to INT4 in the tile layout described at the top of this file.</summary>
@@ -36,8 +39,14 @@ public sealed unsafe class Int4Matrix : WeightMatrix
     public const int ChunkSize = 32;
     public const int ChunkBytes = TileRows * ChunkSize / 2;
 
-    /// <summary>Bytes of one row in one chunk.</summary>
+    /// <summary>Bytes of one row in one chunk (its Q4_0 block of codes).</summary>
     public const int RowChunkBytes = ChunkSize / 2;
+
+    /// <summary>Bytes of one half of a chunk: every row's 8 bytes of that half.</summary>
+    public const int HalfChunkBytes = ChunkBytes / 2;
+
+    /// <summary>Bytes of one row in one half of a chunk.</summary>
+    public const int RowHalfBytes = RowChunkBytes / 2;
 
     private readonly byte* _quants;
     private readonly ushort* _scales;
@@ -190,17 +199,15 @@ public sealed unsafe class Int4Matrix : WeightMatrix
         var view = View;
         view.SetScale(row, group, scale);
         if (_zeros != null) view.SetZero(row, group, zero);
-        // A group is whole chunks of 32; in each, this row owns 16 bytes (weights j and j + 16 in byte j).
-        byte* rowBytes = view.Tile(row / TileRows) + row % TileRows * RowChunkBytes;
+        // A group is whole chunks of 32; in each, this row owns 16 bytes (weights j and j + 16 in byte j), split in two halves.
         int start = group * GroupSize;
         for (int c = 0; c < GroupSize; c += ChunkSize)
         {
-            byte* bytes = rowBytes + (long)((start + c) / ChunkSize) * ChunkBytes;
             for (int j = 0; j < RowChunkBytes; j++)
             {
                 byte low = start + c + j < Columns ? quants[c + j] : zero;
                 byte high = start + c + j + RowChunkBytes < Columns ? quants[c + j + RowChunkBytes] : zero;
-                bytes[j] = (byte)(high << 4 | low);
+                *view.RowChunkByte(row, (start + c) / ChunkSize, j) = (byte)(high << 4 | low);
             }
         }
     }

@@ -21,7 +21,7 @@ internal static unsafe class Int4SelfCheck
     public static bool Passes(KernelPath path)
     {
         if (path == KernelPath.Scalar) return true;
-        const int rows = 20, columns = 300, tokens = 3;
+        const int rows = 20, columns = 300, tokens = 15; // 8 + 4 + 2 + 1: every token-group size a kernel has
         var random = new Random(20231100);
         var weights = new float[rows * columns];
         var input = new float[tokens * columns];

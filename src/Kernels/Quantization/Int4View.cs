@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 namespace LlmCpu.Kernels.Quantization;
 
 /// <summary>Raw pointers to an <see cref="Int4Matrix"/>'s arrays and its geometry, for the kernels.</summary>
@@ -37,12 +38,21 @@ internal readonly unsafe struct Int4View
     /// <summary>The 8 zero points of a tile's group (asymmetric only).</summary>
     public byte* TileZeros(int tile, int group) => Zeros + ((long)tile * Groups + group) * Int4Matrix.TileRows;
 
+    /// <summary>Byte <paramref name="j"/> (0..15) of a row's 16-byte Q4_0 block in chunk <paramref name="chunk"/>: weights j and j + 16.</summary>
+    public byte* RowChunkByte(int row, int chunk, int j) =>
+        Tile(row / Int4Matrix.TileRows) + (long)chunk * Int4Matrix.ChunkBytes + j / Int4Matrix.RowHalfBytes * Int4Matrix.HalfChunkBytes
+        + row % Int4Matrix.TileRows * Int4Matrix.RowHalfBytes + j % Int4Matrix.RowHalfBytes;
+
+    /// <summary>The 16 bytes of row <paramref name="r"/> (0..7) of a tile's chunk starting at <paramref name="chunk"/>, in Q4_0 order.</summary>
+    public static Vector128<byte> RowChunk(byte* chunk, int r) =>
+        Vector128.Create(*(ulong*)(chunk + r * Int4Matrix.RowHalfBytes),
+            *(ulong*)(chunk + Int4Matrix.HalfChunkBytes + r * Int4Matrix.RowHalfBytes)).AsByte();
+
     private long QuantIndex(int row, int k, out bool high)
     {
-        int tile = row / Int4Matrix.TileRows, r = row % Int4Matrix.TileRows, j = k % Int4Matrix.ChunkSize;
+        int j = k % Int4Matrix.ChunkSize;
         high = j >= Int4Matrix.RowChunkBytes;
-        return (long)tile * Int4Matrix.TileRows * KPadded / 2 + (long)(k / Int4Matrix.ChunkSize) * Int4Matrix.ChunkBytes
-            + r * Int4Matrix.RowChunkBytes + j % Int4Matrix.RowChunkBytes;
+        return RowChunkByte(row, k / Int4Matrix.ChunkSize, j % Int4Matrix.RowChunkBytes) - Quants;
     }
 
     public int Quant(int row, int k)

@@ -8,8 +8,11 @@ public static class LlmcLayout
     /// <summary>"LLMCINT4" in ASCII.</summary>
     public static ReadOnlySpan<byte> Magic => "LLMCINT4"u8;
 
-    /// <summary>2: INT4 tiles store each row's 32-column chunk as 16 bytes (Q4_0 nibble order); 1 interleaved row pairs.</summary>
-    public const uint Version = 2;
+    /// <summary>
+    /// 3: each row's 16-byte chunk is split in two 8-byte halves, all rows' first halves before all second halves (see
+    /// Int4Matrix), so a row's products stay in its own lane; 2 stored each row's chunk whole; 1 interleaved row pairs.
+    /// </summary>
+    public const uint Version = 3;
 
     /// <summary>Every blob and the directory start on a multiple of this, so mapped arrays are cache-line aligned.</summary>
     public const int Alignment = 64;
