@@ -4,9 +4,10 @@ using LlmCpu.Bench;
 // dotnet run -c Release --project bench/LlmCpu.Bench -- gemv | gemv-l2 | gemm | handoff   (figures as JSON lines)
 // dotnet run -c Release --project bench/LlmCpu.Bench -- model <model path> [threads] [repetitions]   (pp512 / tg128)
 // dotnet run -c Release --project bench/LlmCpu.Bench -- profile <model path> [threads]   (GEMV time per matrix)
+// dotnet run -c Release --project bench/LlmCpu.Bench -- prefill-profile <model path> [threads] [tokens]   (share of each stage)
 // dotnet run -c Release --project bench/LlmCpu.Bench -- bdn [BenchmarkDotNet arguments]
 string command = args.Length > 0 ? args[0].ToLowerInvariant() : "help";
-int rounds = args.Length > 1 && command is not ("profile" or "model") && int.TryParse(args[1], out int r) ? r : 0;
+int rounds = args.Length > 1 && command is not ("profile" or "model" or "prefill-profile") && int.TryParse(args[1], out int r) ? r : 0;
 switch (command)
 {
     case "gemv": FigureCommands.Gemv(rounds > 0 ? rounds : 50); break;
@@ -15,9 +16,10 @@ switch (command)
     case "handoff": FigureCommands.HandOff(); break;
     case "model": ModelBench.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : Environment.ProcessorCount, args.Length > 3 ? int.Parse(args[3]) : 3); break;
     case "profile": ModelProfile.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : Environment.ProcessorCount); break;
+    case "prefill-profile": PrefillProfile.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : Environment.ProcessorCount, args.Length > 3 ? int.Parse(args[3]) : 512); break;
     case "bdn": BenchmarkSwitcher.FromAssembly(typeof(Int4GemvBenchmarks).Assembly).Run(args[1..]); break;
     default:
-        Console.Error.WriteLine("Commands: gemv [rounds], gemv-l2 [rounds], gemm [rounds], handoff, model <path> [threads] [repetitions], profile <path> [threads], bdn [BenchmarkDotNet arguments]");
+        Console.Error.WriteLine("Commands: gemv [rounds], gemv-l2 [rounds], gemm [rounds], handoff, model <path> [threads] [repetitions], profile <path> [threads], prefill-profile <path> [threads] [tokens], bdn [BenchmarkDotNet arguments]");
         return 64;
 }
 return 0;

@@ -1,33 +1,46 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
-using LlmCpu.Kernels.Ops;
 using LlmCpu.Kernels.Threading;
 
 namespace LlmCpu.Engine.Runtime;
 
 /// <summary>
-/// Causal grouped-query attention for a chunk of tokens whose keys and values are already in the cache,
-/// split across workers by query head. Query head h reads key/value head h / (heads / kvHeads).
+/// Causal grouped-query attention for a chunk of tokens whose keys and values are already in the cache, as a blocked
+/// kernel with an online softmax. A work item is one key/value head and a tile of query rows: the query heads that
+/// share that key/value head (so they share every read of its keys and values) for a few tokens. The item walks the
+/// cached positions in blocks of <see cref="KvCache.KeyBlock"/>: scores of all its rows against the block (keys are
+/// stored transposed, so 8 positions are one vector load and no sum across a register is needed), then for each row
+/// the running maximum, the rescale of what was accumulated so far, and the weighted sum of the block's values.
+/// Nothing is allocated; the scratch of an item lives on its worker's stack.
 /// </summary>
 internal sealed unsafe class AttentionJob : IRangeJob
 {
+    /// <summary>Query rows one work item handles at most: 32 rows x 64 positions of scores is 8 KB of stack.</summary>
+    private const int MaxRows = 32;
+
+    private const int KeyBlock = KvCache.KeyBlock;
+
     private readonly int _heads;
     private readonly int _headDim;
     private readonly int _kvDim;
     private readonly int _groupSize;
-    private readonly int _capacity;
+    private readonly int _headsPerItem;
+    private readonly int _headSlices;
     private readonly float _scale;
-    private readonly float[] _scores; // (heads, capacity): one row per head, so workers never share one
     private readonly bool _vector256;
 
     // Arguments of the call in flight.
     private float* _qkv;     // (tokens, qkvStride), queries at column 0
     private int _qkvStride;
-    private float* _keys;    // (capacity, kvDim)
-    private float* _values;  // (capacity, kvDim)
+    private float* _keys;    // (kvDim, keyStride), transposed
+    private int _keyStride;
+    private float* _values;  // (positions, kvDim)
     private float* _output;  // (tokens, dim)
     private int _tokens;
     private int _startPosition;
+    private int _tokensPerItem;
+    private int _tokenTiles;
 
     /// <param name="allowVector256">
     /// Use 256-bit vectors where the head dimension allows (a multiple of 8). Off, every head takes the portable path
@@ -35,91 +48,226 @@ internal sealed unsafe class AttentionJob : IRangeJob
     /// </param>
     public AttentionJob(int heads, int kvHeads, int headDim, int capacity, bool allowVector256 = true)
     {
-        _vector256 = allowVector256 && Vector256.IsHardwareAccelerated && headDim % 8 == 0;
         _heads = heads;
         _headDim = headDim;
         _kvDim = kvHeads * headDim;
         _groupSize = heads / kvHeads;
-        _capacity = capacity;
+        // A group larger than a tile (multi-query attention with many heads) is split into slices of query heads.
+        _headsPerItem = Math.Min(_groupSize, MaxRows);
+        _headSlices = (_groupSize + _headsPerItem - 1) / _headsPerItem;
         _scale = 1f / MathF.Sqrt(headDim);
-        _scores = new float[(long)heads * capacity];
+        _vector256 = allowVector256 && Vector256.IsHardwareAccelerated && headDim % 8 == 0;
+        _ = capacity;
     }
 
-    public void Run(WorkerPool pool, float* qkv, int qkvStride, float* keys, float* values, float* output, int tokens, int startPosition)
+    /// <summary>attn (tokens, dim) = softmax(q k^T / sqrt(hd)) v over positions 0..start+t for token t.</summary>
+    public void Run(WorkerPool pool, float* qkv, int qkvStride, float* keys, int keyStride, float* values, float* output, int tokens, int startPosition)
     {
         _qkv = qkv;
         _qkvStride = qkvStride;
         _keys = keys;
+        _keyStride = keyStride;
         _values = values;
         _output = output;
         _tokens = tokens;
         _startPosition = startPosition;
-        pool.Run(this, _heads);
+        _tokensPerItem = Math.Max(1, MaxRows / _headsPerItem);
+        _tokenTiles = (tokens + _tokensPerItem - 1) / _tokensPerItem;
+        pool.Run(this, _tokenTiles * (_heads / _groupSize) * _headSlices);
     }
 
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public void Execute(int begin, int end)
     {
-        int dim = _heads * _headDim;
-        for (int h = begin; h < end; h++)
-        {
-            int kvOffset = h / _groupSize * _headDim;
-            var scores = new Span<float>(_scores, h * _capacity, _capacity);
-            for (int t = 0; t < _tokens; t++)
-            {
-                int length = _startPosition + t + 1; // causal: positions 0..p
-                var query = new ReadOnlySpan<float>(_qkv + (long)t * _qkvStride + h * _headDim, _headDim);
+        for (int item = begin; item < end; item++) RunItem(item);
+    }
 
-                float* q = _qkv + (long)t * _qkvStride + h * _headDim;
-                float* k = _keys + kvOffset;
-                float* v = _values + kvOffset;
-                float* output = _output + (long)t * dim + h * _headDim;
-                if (_vector256)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void RunItem(int item)
+    {
+        int kvHeads = _heads / _groupSize;
+        int slice = item % _headSlices;
+        int kvHead = item / _headSlices % kvHeads;
+        int tokenTile = item / _headSlices / kvHeads;
+        int firstHead = kvHead * _groupSize + slice * _headsPerItem;
+        int heads = Math.Min(_headsPerItem, _groupSize - slice * _headsPerItem);
+        int firstToken = tokenTile * _tokensPerItem;
+        int tokens = Math.Min(_tokensPerItem, _tokens - firstToken);
+        int rows = heads * tokens;
+        int hd = _headDim;
+
+        // Row r is query head firstHead + r % heads of token firstToken + r / heads.
+        float** query = stackalloc float*[MaxRows];
+        float** output = stackalloc float*[MaxRows];
+        int* length = stackalloc int[MaxRows];
+        float* maximum = stackalloc float[MaxRows];
+        float* total = stackalloc float[MaxRows];
+        float* scores = stackalloc float[MaxRows * KeyBlock]; // (rows, KeyBlock), then the block's weights
+        for (int r = 0; r < rows; r++)
+        {
+            int t = firstToken + r / heads, h = firstHead + r % heads;
+            query[r] = _qkv + (long)t * _qkvStride + h * hd;
+            output[r] = _output + (long)t * (_heads * hd) + h * hd;
+            length[r] = _startPosition + t + 1;
+            maximum[r] = float.NegativeInfinity;
+            total[r] = 0;
+            new Span<float>(output[r], hd).Clear();
+        }
+        int positions = _startPosition + firstToken + tokens;
+        float* keys = _keys + (long)kvHead * hd * _keyStride;
+        float* values = _values + kvHead * hd;
+
+        for (int block = 0; block < positions; block += KeyBlock)
+        {
+            int width = Math.Min(KeyBlock, positions - block);
+            Scores(query, rows, keys + block, scores, width);
+            // Per row: the running maximum, the rescale of what was accumulated, and this block's weights (0 past the
+            // row's causal length, so every row can share one loop over the block's values).
+            for (int r = 0; r < rows; r++)
+            {
+                var row = new Span<float>(scores + r * KeyBlock, width);
+                int valid = Math.Clamp(length[r] - block, 0, width);
+                if (valid == 0)
                 {
-                    Scores256(q, k, scores, length);
+                    row.Clear();
+                    continue;
                 }
-                else
+                float blockMax = TensorPrimitives.Max(row.Slice(0, valid));
+                float newMax = MathF.Max(maximum[r], blockMax);
+                float rescale = MathF.Exp(maximum[r] - newMax); // 0 for the first block (maximum is -infinity)
+                TensorPrimitives.Subtract(row.Slice(0, valid), newMax, row.Slice(0, valid));
+                TensorPrimitives.Exp(row.Slice(0, valid), row.Slice(0, valid));
+                row.Slice(valid).Clear();
+                total[r] = total[r] * rescale + TensorPrimitives.Sum(row.Slice(0, valid));
+                maximum[r] = newMax;
+                if (rescale != 1f) TensorPrimitives.Multiply(new ReadOnlySpan<float>(output[r], hd), rescale, new Span<float>(output[r], hd));
+            }
+            WeightedValues(output, rows, scores, values + (long)block * _kvDim, width);
+        }
+        for (int r = 0; r < rows; r++) TensorPrimitives.Divide(new ReadOnlySpan<float>(output[r], hd), total[r], new Span<float>(output[r], hd));
+    }
+
+    /// <summary>scores[r, s] = q_r . k[block + s] * scale for s below <paramref name="width"/> (and whatever beyond, up to the block).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Scores(float** query, int rows, float* keys, float* scores, int width)
+    {
+        int hd = _headDim;
+        long stride = _keyStride;
+        if (!_vector256)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                for (int s = 0; s < width; s++)
                 {
-                    for (int s = 0; s < length; s++)
-                        scores[s] = TensorPrimitives.Dot(query, new ReadOnlySpan<float>(k + (long)s * _kvDim, _headDim)) * _scale;
+                    float dot = 0;
+                    for (int d = 0; d < hd; d++) dot += query[r][d] * keys[d * stride + s];
+                    scores[r * KeyBlock + s] = dot * _scale;
                 }
-                var weights = scores.Slice(0, length);
-                Softmax.Apply(weights, weights);
-                if (_vector256)
+            }
+            return;
+        }
+        var scale = Vector256.Create(_scale);
+        // Register tile: 4 rows x 16 positions (8 accumulators); the key block stays in L1 across row tiles.
+        for (int s = 0; s < width; s += 16)
+        {
+            int r = 0;
+            for (; r + 4 <= rows; r += 4)
+            {
+                float* q0 = query[r], q1 = query[r + 1], q2 = query[r + 2], q3 = query[r + 3];
+                Vector256<float> a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default, a30 = default, a31 = default;
+                for (int d = 0; d < hd; d++)
                 {
-                    WeightedSum256(weights, v, output);
+                    float* k = keys + d * stride + s;
+                    var k0 = Vector256.Load(k);
+                    var k1 = Vector256.Load(k + 8);
+                    var b0 = Vector256.Create(q0[d]);
+                    a00 += b0 * k0;
+                    a01 += b0 * k1;
+                    var b1 = Vector256.Create(q1[d]);
+                    a10 += b1 * k0;
+                    a11 += b1 * k1;
+                    var b2 = Vector256.Create(q2[d]);
+                    a20 += b2 * k0;
+                    a21 += b2 * k1;
+                    var b3 = Vector256.Create(q3[d]);
+                    a30 += b3 * k0;
+                    a31 += b3 * k1;
                 }
-                else
+                float* o = scores + r * KeyBlock + s;
+                (a00 * scale).Store(o);
+                (a01 * scale).Store(o + 8);
+                (a10 * scale).Store(o + KeyBlock);
+                (a11 * scale).Store(o + KeyBlock + 8);
+                (a20 * scale).Store(o + 2 * KeyBlock);
+                (a21 * scale).Store(o + 2 * KeyBlock + 8);
+                (a30 * scale).Store(o + 3 * KeyBlock);
+                (a31 * scale).Store(o + 3 * KeyBlock + 8);
+            }
+            for (; r < rows; r++)
+            {
+                float* q = query[r];
+                Vector256<float> a0 = default, a1 = default;
+                for (int d = 0; d < hd; d++)
                 {
-                    var outputSpan = new Span<float>(output, _headDim);
-                    outputSpan.Clear();
-                    for (int s = 0; s < length; s++)
-                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(v + (long)s * _kvDim, _headDim), weights[s], outputSpan, outputSpan);
+                    float* k = keys + d * stride + s;
+                    var b = Vector256.Create(q[d]);
+                    a0 += b * Vector256.Load(k);
+                    a1 += b * Vector256.Load(k + 8);
                 }
+                (a0 * scale).Store(scores + r * KeyBlock + s);
+                (a1 * scale).Store(scores + r * KeyBlock + s + 8);
             }
         }
     }
 
-    /// <summary>scores[s] = q . k[s] * scale for every cached position, 8 lanes at a time (a call per position costs more than the work).</summary>
-    private void Scores256(float* q, float* k, Span<float> scores, int length)
+    /// <summary>output_r += sum over the block's positions s of weight[r, s] * v[s].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void WeightedValues(float** output, int rows, float* weights, float* values, int width)
     {
-        for (int s = 0; s < length; s++)
+        int hd = _headDim, kvDim = _kvDim;
+        if (!_vector256)
         {
-            float* key = k + (long)s * _kvDim;
-            var acc = Vector256<float>.Zero;
-            for (int i = 0; i < _headDim; i += 8) acc += Vector256.Load(q + i) * Vector256.Load(key + i);
-            scores[s] = Vector256.Sum(acc) * _scale;
+            for (int r = 0; r < rows; r++)
+            {
+                for (int s = 0; s < width; s++)
+                {
+                    float p = weights[r * KeyBlock + s];
+                    float* v = values + (long)s * kvDim;
+                    for (int d = 0; d < hd; d++) output[r][d] += p * v[d];
+                }
+            }
+            return;
         }
-    }
-
-    /// <summary>output = sum over positions of weight[s] * v[s], accumulated 8 lanes at a time in place.</summary>
-    private void WeightedSum256(ReadOnlySpan<float> weights, float* v, float* output)
-    {
-        for (int i = 0; i < _headDim; i += 8)
+        // Register tile: 4 rows x 8 dimensions; each value vector is loaded once for the four rows.
+        for (int d = 0; d < hd; d += 8)
         {
-            var acc = Vector256<float>.Zero;
-            for (int s = 0; s < weights.Length; s++) acc += Vector256.Load(v + (long)s * _kvDim + i) * Vector256.Create(weights[s]);
-            acc.Store(output + i);
+            int r = 0;
+            for (; r + 4 <= rows; r += 4)
+            {
+                var a0 = Vector256.Load(output[r] + d);
+                var a1 = Vector256.Load(output[r + 1] + d);
+                var a2 = Vector256.Load(output[r + 2] + d);
+                var a3 = Vector256.Load(output[r + 3] + d);
+                float* w = weights + r * KeyBlock;
+                for (int s = 0; s < width; s++)
+                {
+                    var v = Vector256.Load(values + (long)s * kvDim + d);
+                    a0 += Vector256.Create(w[s]) * v;
+                    a1 += Vector256.Create(w[KeyBlock + s]) * v;
+                    a2 += Vector256.Create(w[2 * KeyBlock + s]) * v;
+                    a3 += Vector256.Create(w[3 * KeyBlock + s]) * v;
+                }
+                a0.Store(output[r] + d);
+                a1.Store(output[r + 1] + d);
+                a2.Store(output[r + 2] + d);
+                a3.Store(output[r + 3] + d);
+            }
+            for (; r < rows; r++)
+            {
+                var a = Vector256.Load(output[r] + d);
+                float* w = weights + r * KeyBlock;
+                for (int s = 0; s < width; s++) a += Vector256.Create(w[s]) * Vector256.Load(values + (long)s * kvDim + d);
+                a.Store(output[r] + d);
+            }
         }
     }
 }

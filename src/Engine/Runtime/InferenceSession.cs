@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Numerics.Tensors;
 using LlmCpu.Engine.Models;
 using LlmCpu.Kernels.MatMul;
@@ -94,6 +95,9 @@ public sealed unsafe class InferenceSession : IDisposable
     /// <summary>Logits of the last token run, (vocab). Valid until the next call.</summary>
     public ReadOnlySpan<float> Logits => new(_logits, _c.VocabularySize);
 
+    /// <summary>Stage timings of every forward pass while set (for profiling); null, the default, costs nothing.</summary>
+    public ForwardTimings? Timings { get; set; }
+
     /// <summary>Forgets the conversation; the cache is reused from position 0.</summary>
     public void Reset() => Position = 0;
 
@@ -129,8 +133,16 @@ public sealed unsafe class InferenceSession : IDisposable
     private void Forward(ReadOnlySpan<int> tokens, bool computeLogits, CancellationToken cancellation)
     {
         var w = _weights;
-        int n = tokens.Length, dim = _c.EmbeddingLength, kvDim = _c.KvDim, ffn = _c.FeedForwardLength;
+        int n = tokens.Length, dim = _c.EmbeddingLength, kvDim = _c.KvDim, ffn = _c.FeedForwardLength, keyStride = _cache.KeyStride;
         int start = Position;
+        var timings = Timings;
+        long mark = Stopwatch.GetTimestamp();
+        void Done(ForwardTimings.Stage stage)
+        {
+            if (timings == null) return;
+            timings.Add(stage, mark);
+            mark = Stopwatch.GetTimestamp();
+        }
 
         // x (n, dim) = embedding rows
         for (int t = 0; t < n; t++)
@@ -139,6 +151,7 @@ public sealed unsafe class InferenceSession : IDisposable
             if ((uint)id >= (uint)_c.VocabularySize) throw new GenerationArgumentException(nameof(tokens), $"Token id {id} is outside the vocabulary of {_c.VocabularySize}.");
             w.TokenEmbedding.DequantizeRow(id, Row(_x, t, dim));
         }
+        Done(ForwardTimings.Stage.Embedding);
 
         for (int l = 0; l < _c.LayerCount; l++)
         {
@@ -149,23 +162,32 @@ public sealed unsafe class InferenceSession : IDisposable
 
             // Attention block. xb (n, dim) = rmsnorm(x); qkv (n, dim + 2 kvDim) = xb Wqkv^T
             for (int t = 0; t < n; t++) Normalization.RmsNorm(Row(_x, t, dim), layer.AttentionNorm, Row(_xb, t, dim), _c.NormEpsilon);
+            Done(ForwardTimings.Stage.Norms);
             _matmul.Multiply(layer.QueryKeyValue, _xb, _qkv, n);
+            Done(ForwardTimings.Stage.QueryKeyValue);
             for (int t = 0; t < n; t++)
             {
                 var row = Row(_qkv, t, _qkvStride);
                 _rope.Apply(row.Slice(0, dim), start + t);
                 _rope.Apply(row.Slice(dim, kvDim), start + t);
-                row.Slice(dim, kvDim).CopyTo(new Span<float>(keys + (long)(start + t) * kvDim, kvDim));
+                // keys (kvDim, keyStride) transposed: column start + t; values (capacity, kvDim): row start + t
+                for (int j = 0; j < kvDim; j++) keys[(long)j * keyStride + start + t] = row[dim + j];
                 row.Slice(dim + kvDim, kvDim).CopyTo(new Span<float>(values + (long)(start + t) * kvDim, kvDim));
             }
+            Done(ForwardTimings.Stage.RotaryAndCache);
             // attn (n, dim) = softmax(q k^T / sqrt(hd)) v, causal; xb (n, dim) = attn Wo^T; x += xb
-            _attention.Run(_matmul.Pool, _qkv, _qkvStride, keys, values, _attn, n, start);
+            _attention.Run(_matmul.Pool, _qkv, _qkvStride, keys, keyStride, values, _attn, n, start);
+            Done(ForwardTimings.Stage.Attention);
             _matmul.Multiply(layer.AttentionOutput, _attn, _xb, n);
+            Done(ForwardTimings.Stage.AttentionOutput);
             TensorPrimitives.Add(new ReadOnlySpan<float>(_x, n * dim), new ReadOnlySpan<float>(_xb, n * dim), new Span<float>(_x, n * dim));
+            Done(ForwardTimings.Stage.Residual);
 
             // Feed-forward block. xb = rmsnorm(x); gateUp (n, 2 ffn) = xb [Wgate; Wup]^T
             for (int t = 0; t < n; t++) Normalization.RmsNorm(Row(_x, t, dim), layer.FeedForwardNorm, Row(_xb, t, dim), _c.NormEpsilon);
+            Done(ForwardTimings.Stage.Norms);
             _matmul.Multiply(layer.GateUp, _xb, _gateUp, n);
+            Done(ForwardTimings.Stage.GateUp);
             // hidden (n, ffn) = silu(gate) * up; xb (n, dim) = hidden Wdown^T; x += xb
             for (int t = 0; t < n; t++)
             {
@@ -174,12 +196,15 @@ public sealed unsafe class InferenceSession : IDisposable
                 gateUp.Slice(0, ffn).CopyTo(hidden);
                 Activations.SwiGlu(hidden, gateUp.Slice(ffn, ffn), new Span<float>(_scratch, ffn));
             }
+            Done(ForwardTimings.Stage.Activation);
             _matmul.Multiply(layer.Down, _hidden, _xb, n);
+            Done(ForwardTimings.Stage.Down);
             TensorPrimitives.Add(new ReadOnlySpan<float>(_x, n * dim), new ReadOnlySpan<float>(_xb, n * dim), new Span<float>(_x, n * dim));
             // One sum over the residual stream (dim values a token, far cheaper than the layer) catches NaN and
             // infinity where they first appear, so a broken model is named as such instead of sampling token 0.
             if (!float.IsFinite(TensorPrimitives.Sum(new ReadOnlySpan<float>(_x, n * dim))))
                 throw new ModelNumericException($"Layer {l} of {_model.Name} produced values that are not finite (NaN or infinity); the model's weights are damaged or its activations overflow.", l);
+            Done(ForwardTimings.Stage.Residual);
         }
         Position = start + n;
 
@@ -190,6 +215,7 @@ public sealed unsafe class InferenceSession : IDisposable
             _matmul.Multiply(w.Output, _xb, _logits, 1);
             if (!float.IsFinite(TensorPrimitives.Sum(Logits)))
                 throw new ModelNumericException($"The output layer of {_model.Name} produced logits that are not finite (NaN or infinity).");
+            Done(ForwardTimings.Stage.Logits);
         }
     }
 

@@ -12,7 +12,7 @@ public sealed unsafe class AttentionJobTests
 {
     public static IEnumerable<object[]> Cases() =>
         from vector in new[] { true, false }
-        from shape in new (int Heads, int KvHeads, int HeadDim)[] { (8, 2, 32), (4, 4, 64), (6, 1, 6), (2, 2, 10) }
+        from shape in new (int Heads, int KvHeads, int HeadDim)[] { (8, 2, 32), (4, 4, 64), (6, 1, 6), (2, 2, 10), (40, 1, 16) }
         from chunk in new (int Start, int Tokens)[] { (0, 1), (0, 64), (60, 10), (150, 1), (200, 37) }
         from spread in new[] { 1.0, 40.0 }
         select new object[] { vector, shape.Heads, shape.KvHeads, shape.HeadDim, chunk.Start, chunk.Tokens, spread };
@@ -31,14 +31,20 @@ public sealed unsafe class AttentionJobTests
         var values = Enumerable.Range(0, capacity * kvDim).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
         var output = new float[tokens * dim];
 
+        // The cache keeps keys transposed: dimension j of position p at j * keyStride + p.
+        int keyStride = (capacity + LlmCpu.Engine.Runtime.KvCache.KeyBlock - 1) / LlmCpu.Engine.Runtime.KvCache.KeyBlock * LlmCpu.Engine.Runtime.KvCache.KeyBlock;
+        var transposed = new float[kvDim * keyStride];
+        for (int p = 0; p < capacity; p++)
+            for (int j = 0; j < kvDim; j++) transposed[j * keyStride + p] = keys[p * kvDim + j];
+
         var job = new AttentionJob(heads, kvHeads, headDim, capacity, vector256);
         using var pool = new WorkerPool(2);
         fixed (float* q = qkv)
-        fixed (float* k = keys)
+        fixed (float* k = transposed)
         fixed (float* v = values)
         fixed (float* o = output)
         {
-            job.Run(pool, q, stride, k, v, o, tokens, start);
+            job.Run(pool, q, stride, k, keyStride, v, o, tokens, start);
         }
 
         double scale = 1 / Math.Sqrt(headDim);
