@@ -15,6 +15,7 @@
         'New-SyntheticModel'
         'ConvertTo-Gguf'
         'Remove-Model'
+        'Measure-TokenLatency'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()

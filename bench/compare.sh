@@ -27,6 +27,7 @@ Environment:
                    compare-models/       the synthetic model files (written on first use)
                    compare-results/      raw JSON lines, logs and the table of each run
   JOBS           parallel jobs for the llama.cpp build (default 2)
+  OMP_WAIT_POLICY  how llama.cpp's OpenMP threads wait (default here: passive; see bench/README.md)
 
 Files compared (random weights with the exact shapes of TinyLlama-1.1B, written by New-SyntheticModel):
   *-q4_0.gguf     Q4_0 GGUF, both engines
@@ -61,6 +62,10 @@ llama_bin="$llama_dir/build/bin"
 models="$cache/compare-models"
 results="$cache/compare-results"
 jobs="${JOBS:-2}"
+# llama.cpp's CPU backend runs its threads through OpenMP. With OpenMP's active waiting a thread spins at every
+# barrier; on a machine shared with other work the spinning thread holds the core that the thread it waits for
+# needs, and decoding slows several times over. Passive waiting unless the caller chooses otherwise.
+omp_wait="${OMP_WAIT_POLICY:-passive}"
 llama_targets=(llama-bench llama-perplexity llama-quantize llama-simple llama-tokenize)
 
 log() { printf '%s\n' "$*" >&2; }
@@ -111,8 +116,11 @@ build_llama() {
 # ---------------------------------------------------------------- LlmCpu
 build_llmcpu() {
     log "Building LlmCpu (Release): bench/LlmCpu.Bench, src/Host"
-    dotnet build "$repo/bench/LlmCpu.Bench" -c Release --nologo -v quiet >&2
-    dotnet build "$repo/src/Host" -c Release --nologo -v quiet >&2
+    local project out
+    for project in bench/LlmCpu.Bench src/Host; do
+        out="$(dotnet build "$repo/$project" -c Release --nologo -v quiet 2>&1)" \
+            || { printf '%s\n' "$out" >&2; log "compare.sh: dotnet build $project failed"; exit 70; }
+    done
 }
 bench_dll="$repo/bench/LlmCpu.Bench/bin/Release/net10.0/LlmCpu.Bench.dll"
 host_dll="$repo/src/Host/bin/Release/net10.0/llmcpu.dll"
@@ -168,7 +176,7 @@ record() { # engine round ours-file llama-file output-file
     python3 - "$@" >>"$raw" <<'PY'
 import json, os, sys
 engine, rnd, ours, theirs, out = sys.argv[1:6]
-row = os.path.basename(ours) + ("" if ours == theirs else " vs " + os.path.basename(theirs))
+row = os.path.basename(ours) + ("" if ours == theirs else " | " + os.path.basename(theirs))
 text = open(out).read()
 if engine == "llama.cpp":
     start = text.find("[")
@@ -176,6 +184,7 @@ if engine == "llama.cpp":
     for o in items:
         test = f"pp{o['n_prompt']}" if o.get("n_gen", 0) == 0 else f"tg{o['n_gen']}"
         print(json.dumps({"engine": engine, "round": int(rnd), "row": row, "file": theirs, "test": test,
+                          "ompWaitPolicy": os.environ.get("OMP_WAIT_POLICY", ""),
                           "tokensPerSecond": o["avg_ts"], "sd": o["stddev_ts"], "raw": o}))
 else:
     for line in text.splitlines():
@@ -191,10 +200,10 @@ PY
 
 run_llama() { # round ours-file llama-file
     local out="$work/llama.out"
-    if ! "$llama_bin/llama-bench" -m "$3" -t "$threads" -p 512 -n 128 -r "$reps" -o json >"$out" 2>>"$logfile"; then
+    if ! OMP_WAIT_POLICY="$omp_wait" "$llama_bin/llama-bench" -m "$3" -t "$threads" -p 512 -n 128 -r "$reps" -o json >"$out" 2>>"$logfile"; then
         log "compare.sh: llama-bench failed on $3 (log: $logfile)"; exit 70
     fi
-    record llama.cpp "$1" "$2" "$3" "$out"
+    OMP_WAIT_POLICY="$omp_wait" record llama.cpp "$1" "$2" "$3" "$out"
 }
 run_ours() { # round ours-file llama-file
     local out="$work/llmcpu.out"
@@ -239,7 +248,8 @@ for f in avx2 avx512f avx512bw avx512_vnni avx_vnni; do
 done
 commit="$(git -C "$llama_dir" rev-parse --short=8 HEAD)"
 ggml="$(sed -n 's/^set(GGML_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)).*/\2/p' "$llama_dir/ggml/CMakeLists.txt" | paste -sd.)"
-header="CPU: ${cpu:-unknown} (family ${family:-?}, model ${cpumodel:-?}, $(nproc) logical CPUs); ISA: ${isa% }; threads: $threads; date: $(date -u '+%Y-%m-%d %H:%M UTC'); llama.cpp: $commit (ggml $ggml); rounds: $rounds, repetitions: $reps"
+load_start="$(cut -d' ' -f1 /proc/loadavg)"
+header="CPU: ${cpu:-unknown} (family ${family:-?}, model ${cpumodel:-?}, $(nproc) logical CPUs); ISA: ${isa% }; threads: $threads; date: $(date -u '+%Y-%m-%d %H:%M UTC'); llama.cpp: $commit (ggml $ggml, OMP_WAIT_POLICY=$omp_wait); rounds: $rounds, repetitions: $reps"
 
 log "Comparing: $rounds round(s), $threads thread(s), $reps repetition(s); raw figures: $raw"
 mapfile -t pair_list < <(pairs)
@@ -253,6 +263,7 @@ for ((r = 1; r <= rounds; r++)); do
     done
 done
 
+header+="; load average (1 min) at start: $load_start, at end: $(cut -d' ' -f1 /proc/loadavg)"
 python3 - "$raw" "$header" >"$table" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
@@ -278,7 +289,11 @@ for key in order:
     row, test = key
     l, o = data[key].get("llama.cpp", []), data[key].get("LlmCpu", [])
     ratio = f"{(sum(o) / len(o)) / (sum(l) / len(l)):.2f}" if l and o else "–"
-    name = f"`{row}`" + (f" (LlmCpu: {precision[row]})" if precision.get(row) else "")
+    ours, _, theirs = row.partition(" | ")
+    notes = [f"LlmCpu: {precision[row]}"] if precision.get(row) else []
+    if theirs:
+        notes.append(f"llama.cpp: `{theirs}`")
+    name = f"`{ours}`" + (f" ({'; '.join(notes)})" if notes else "")
     print(f"| {name} | {test} | {cell(l)} | {cell(o)} | {ratio} |")
 PY
 

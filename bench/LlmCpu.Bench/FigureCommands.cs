@@ -62,7 +62,7 @@ public static unsafe class FigureCommands
     {
         using var pool = new WorkerPool(threads);
         using var runner = new MatMulRunner(pool);
-        var reader = new ReadJob();
+        var reader = new ReadBandwidth();
         var y = new float[copies[0].Rows];
         var gemv = new double[rounds];
         var read = new double[rounds];
@@ -75,7 +75,8 @@ public static unsafe class FigureCommands
                 var readCopy = copies[(2 * i + 6) % copies.Count];
                 var gemvCopy = copies[(2 * i + 7) % copies.Count];
                 long start = Stopwatch.GetTimestamp();
-                reader.Read(pool, readCopy);
+                var (quants, scales, _) = readCopy.RawArrays;
+                reader.Read(pool, (quants, readCopy.QuantBytes), (scales, readCopy.ScaleBytes));
                 double r = Stopwatch.GetElapsedTime(start).TotalSeconds;
                 start = Stopwatch.GetTimestamp();
                 runner.Multiply(gemvCopy, px, py, 1);
@@ -94,50 +95,6 @@ public static unsafe class FigureCommands
         var sorted = values.ToArray();
         Array.Sort(sorted);
         return sorted[sorted.Length / 2];
-    }
-
-    /// <summary>Reads a matrix's arrays once, 64 KiB units split across the pool's threads as a GEMV's rows are.</summary>
-    private sealed class ReadJob : IRangeJob
-    {
-        private const int Unit = 64 * 1024;
-        private byte* _quants;
-        private byte* _scales;
-        private long _quantBytes;
-        private long _scaleBytes;
-        public int Sink;
-
-        public void Read(WorkerPool pool, Int4Matrix matrix)
-        {
-            var (quants, scales, _) = matrix.RawArrays;
-            _quants = (byte*)quants;
-            _scales = (byte*)scales;
-            _quantBytes = matrix.QuantBytes;
-            _scaleBytes = matrix.ScaleBytes;
-            long units = (_quantBytes + _scaleBytes + Unit - 1) / Unit;
-            pool.Run(this, (int)units);
-        }
-
-        public void Execute(int begin, int end)
-        {
-            Vector256<int> a = default, b = default, c = default, d = default;
-            for (long offset = (long)begin * Unit; offset < (long)end * Unit; offset += Unit)
-            {
-                // The quants, then the scales, as one byte range.
-                bool inQuants = offset < _quantBytes;
-                byte* p = inQuants ? _quants + offset : _scales + (offset - _quantBytes);
-                long length = Math.Min(Unit, inQuants ? _quantBytes - offset : _scaleBytes - (offset - _quantBytes));
-                long i = 0;
-                for (; i + 128 <= length; i += 128)
-                {
-                    a += Vector256.Load((int*)(p + i));
-                    b += Vector256.Load((int*)(p + i + 32));
-                    c += Vector256.Load((int*)(p + i + 64));
-                    d += Vector256.Load((int*)(p + i + 96));
-                }
-                for (; i < length; i++) a += Vector256.Create((int)p[i]);
-            }
-            Sink = Vector256.Sum(a + b + c + d);
-        }
     }
 
     /// <summary>

@@ -1,15 +1,13 @@
-using System.Diagnostics;
 using System.Text.Json;
 using LlmCpu.Engine.Models;
 using LlmCpu.Engine.Runtime;
-using LlmCpu.Kernels;
 using LlmCpu.Kernels.Threading;
 
 namespace LlmCpu.Bench;
 
 /// <summary>
-/// End-to-end figures in the shape of llama-bench: pp512 (prompt processing, 512 tokens in one pass) and tg128
-/// (128 tokens generated one at a time), tokens per second as mean and standard deviation over repetitions.
+/// End-to-end figures in the shape of llama-bench, from the engine's own benchmark (the one Measure-TokenLatency runs):
+/// pp512 and tg128, tokens per second as mean and standard deviation over repetitions, one JSON line per test.
 /// </summary>
 public static class ModelBench
 {
@@ -17,42 +15,21 @@ public static class ModelBench
     {
         using var model = ModelLoader.Load(path);
         using var pool = new WorkerPool(threads);
-        int capacity = Math.Min(model.ContextLength, promptTokens + generatedTokens + 1);
-        var random = new Random(7);
-        var prompt = Enumerable.Range(0, Math.Min(promptTokens, capacity - 1)).Select(_ => random.Next(3, model.Tokenizer.VocabularySize)).ToArray();
-        var pp = new List<double>();
-        var tg = new List<double>();
-        using var session = new InferenceSession(model, pool, capacity);
-        for (int r = 0; r < repetitions + 1; r++)
+        var summary = TokenLatencyBenchmark.Run(model, new TokenLatencyOptions
         {
-            session.Reset();
-            long start = Stopwatch.GetTimestamp();
-            session.Prefill(prompt);
-            double prefill = Stopwatch.GetElapsedTime(start).TotalSeconds;
-
-            session.Reset();
-            session.Decode(1);
-            int token = 1;
-            int steps = Math.Min(generatedTokens, capacity - 2);
-            start = Stopwatch.GetTimestamp();
-            for (int i = 0; i < steps; i++) token = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(session.Decode(token));
-            double generation = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            if (r == 0) continue; // warm-up
-            pp.Add(prompt.Length / prefill);
-            tg.Add(steps / generation);
+            PromptTokens = Math.Min(promptTokens, model.ContextLength),
+            GenerateTokens = Math.Min(generatedTokens, model.ContextLength - 1),
+            Repetitions = repetitions,
+        }, pool);
+        foreach (var test in summary.Tests)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                model = model.Name, precision = model.Precision, sizeBytes = model.FileSizeBytes, parameters = model.Parameters, threads,
+                isa = test.KernelPath, test = test.Test, tokensPerSecond = test.TokensPerSecond, sd = test.StandardDeviation,
+                repetitions = test.Repetitions, p50Ms = test.P50Milliseconds, p99Ms = test.P99Milliseconds,
+                readBandwidthGBps = test.ReadBandwidthGBps, fractionOfBandwidth = test.FractionOfBandwidth,
+            }));
         }
-        Print(model, threads, $"pp{prompt.Length}", pp);
-        Print(model, threads, $"tg{Math.Min(generatedTokens, capacity - 2)}", tg);
-    }
-
-    private static void Print(LanguageModel model, int threads, string test, List<double> samples)
-    {
-        double mean = samples.Average();
-        double sd = Math.Sqrt(samples.Sum(s => (s - mean) * (s - mean)) / Math.Max(1, samples.Count - 1));
-        Console.WriteLine(JsonSerializer.Serialize(new
-        {
-            model = model.Name, precision = model.Precision, sizeBytes = model.FileSizeBytes, parameters = model.Parameters, threads,
-            isa = KernelDispatch.Best.ToString(), test, tokensPerSecond = Math.Round(mean, 2), sd = Math.Round(sd, 2), repetitions = samples.Count,
-        }));
     }
 }

@@ -28,7 +28,7 @@ internal static class ErrorMapper
         string? preview = prompt is { Length: > PromptPreviewLength } ? prompt[..PromptPreviewLength] + "…" : prompt;
         return exception switch
         {
-            GenerationArgumentException => new ErrorRecord(exception, ErrorIds.GenerationArgumentInvalid, ErrorCategory.InvalidArgument, preview),
+            GenerationArgumentException => new ErrorRecord(exception, ErrorIds.GenerationArgumentInvalid, ErrorCategory.InvalidArgument, preview ?? model),
             _ => Common(exception, model) ?? new ErrorRecord(exception, ErrorIds.GenerationFailed, ErrorCategory.NotSpecified, preview),
         };
     }

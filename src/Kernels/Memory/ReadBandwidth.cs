@@ -1,0 +1,80 @@
+using System.Diagnostics;
+using System.Runtime.Intrinsics;
+using LlmCpu.Kernels.Threading;
+
+namespace LlmCpu.Kernels.Memory;
+
+/// <summary>
+/// Read bandwidth from memory as the kernels see it: a plain vector read of memory regions, split across a worker
+/// pool's threads in 64 KiB units the way a GEMV splits its rows. A GEMV or a decode step that reads N bytes cannot
+/// beat N / (this bandwidth); measured beside it, in the same run and on the same threads, the ratio says how close
+/// a kernel is to the memory's limit on the machine as it is at that moment (shared machines drift).
+/// </summary>
+public sealed unsafe class ReadBandwidth : IRangeJob
+{
+    private const int Unit = 64 * 1024;
+
+    private readonly List<(nint Start, long Length, long FirstUnit)> _regions = [];
+    private long _units;
+    private int _sink;
+
+    /// <summary>Reads the regions once on the pool's threads.</summary>
+    public void Read(WorkerPool pool, params (nint Start, long Length)[] regions)
+    {
+        _regions.Clear();
+        _units = 0;
+        foreach (var (start, length) in regions)
+        {
+            _regions.Add((start, length, _units));
+            _units += (length + Unit - 1) / Unit;
+        }
+        pool.Run(this, checked((int)_units));
+    }
+
+    /// <summary>
+    /// Median GB/s of <paramref name="rounds"/> reads of a fresh buffer of <paramref name="bytes"/> (by default 512 MiB,
+    /// larger than any last-level cache this runs on, so the figure is memory's, not a cache's).
+    /// </summary>
+    public static double MeasureGBps(WorkerPool pool, long bytes = 512L << 20, int rounds = 5)
+    {
+        using var buffer = new NativeBuffer(bytes, zero: true); // zeroing touches every page: no first-touch faults in the timing
+        var reader = new ReadBandwidth();
+        var samples = new double[rounds];
+        reader.Read(pool, ((nint)buffer.Pointer, bytes)); // warm-up
+        for (int i = 0; i < rounds; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            reader.Read(pool, ((nint)buffer.Pointer, bytes));
+            samples[i] = bytes / Stopwatch.GetElapsedTime(start).TotalSeconds / 1e9;
+        }
+        Array.Sort(samples);
+        return samples[rounds / 2];
+    }
+
+    void IRangeJob.Execute(int begin, int end)
+    {
+        Vector256<int> a = default, b = default, c = default, d = default;
+        foreach (var (regionStart, regionLength, firstUnit) in _regions)
+        {
+            long regionUnits = (regionLength + Unit - 1) / Unit;
+            long from = Math.Max(begin, firstUnit), to = Math.Min(end, firstUnit + regionUnits);
+            for (long unit = from; unit < to; unit++)
+            {
+                long offset = (unit - firstUnit) * Unit;
+                byte* p = (byte*)regionStart + offset;
+                long length = Math.Min(Unit, regionLength - offset);
+                long i = 0;
+                for (; i + 128 <= length; i += 128)
+                {
+                    a += Vector256.Load((int*)(p + i));
+                    b += Vector256.Load((int*)(p + i + 32));
+                    c += Vector256.Load((int*)(p + i + 64));
+                    d += Vector256.Load((int*)(p + i + 96));
+                }
+                for (; i < length; i++) a += Vector256.Create((int)p[i]);
+            }
+        }
+        // Kept so the JIT cannot drop the loads.
+        Volatile.Write(ref _sink, Vector256.Sum(a + b + c + d));
+    }
+}

@@ -1,0 +1,69 @@
+using LlmCpu.Engine;
+using LlmCpu.Engine.Runtime;
+using LlmCpu.Kernels.Threading;
+using LlmCpu.Tests.Support;
+
+namespace LlmCpu.Tests.Engine.Runtime;
+
+public sealed class TokenLatencyBenchmarkTests(FixtureModel fixture) : IClassFixture<FixtureModel>
+{
+    [Fact]
+    public void ReportsBothTestsWithConsistentFigures()
+    {
+        using var pool = new WorkerPool(2);
+        var summary = TokenLatencyBenchmark.Run(fixture.Model,
+            new TokenLatencyOptions { PromptTokens = 48, GenerateTokens = 16, Repetitions = 3, WarmUp = 1 }, pool);
+        Assert.Equal(["pp48", "tg16"], summary.Tests.Select(t => t.Test));
+        foreach (var test in summary.Tests)
+        {
+            Assert.Equal(3, test.Repetitions);
+            Assert.True(test.TokensPerSecond > 0 && test.StandardDeviation >= 0);
+            Assert.True(test.P50Milliseconds > 0 && test.P50Milliseconds <= test.P90Milliseconds && test.P90Milliseconds <= test.P99Milliseconds);
+            Assert.Equal(2, test.Threads);
+            Assert.Equal(fixture.Model.WeightBytes, test.ModelBytes);
+        }
+        var pp = summary.Tests[0];
+        var tg = summary.Tests[1];
+        // The prompt's first-token time is its whole time: tokens / mean time is the rate's ballpark (the mean of rates
+        // and the rate of the mean time differ by the spread only).
+        Assert.InRange(pp.FirstTokenMilliseconds, 0.5 * 1000 * 48 / pp.TokensPerSecond, 2.0 * 1000 * 48 / pp.TokensPerSecond);
+        Assert.Equal(summary.PromptTokensPerSecond, pp.TokensPerSecond);
+        Assert.Equal(summary.GenerateTokensPerSecond, tg.TokensPerSecond);
+        // Decode's bandwidth: every weight but the embedding table (and the small KV cache), times tokens per second.
+        var w = fixture.Model.Weights;
+        double weights = w.ByteSize - w.TokenEmbedding.ByteSize;
+        Assert.InRange(tg.BandwidthGBps!.Value, 0.99 * weights * tg.TokensPerSecond / 1e9, 1.1 * weights * tg.TokensPerSecond / 1e9);
+        Assert.True(tg.ReadBandwidthGBps > 0.5, $"read bandwidth {tg.ReadBandwidthGBps} GB/s");
+        Assert.Equal(Math.Round(tg.BandwidthGBps.Value / tg.ReadBandwidthGBps!.Value, 3), tg.FractionOfBandwidth!.Value, 2);
+        Assert.Null(pp.FractionOfBandwidth);
+    }
+
+    [Fact]
+    public void ZeroSkipsATest()
+    {
+        using var pool = new WorkerPool(1);
+        var summary = TokenLatencyBenchmark.Run(fixture.Model,
+            new TokenLatencyOptions { PromptTokens = 0, GenerateTokens = 4, Repetitions = 1, WarmUp = 0, MeasureBandwidth = false }, pool);
+        Assert.Equal("tg4", Assert.Single(summary.Tests).Test);
+        Assert.Null(summary.PromptTokensPerSecond);
+        Assert.Null(summary.Tests[0].FractionOfBandwidth);
+    }
+
+    [Theory]
+    [InlineData(257, 8, 1)]
+    [InlineData(8, 256, 1)]
+    [InlineData(8, 8, 0)]
+    public void CountsTheModelCannotRunAreRefused(int prompt, int generate, int repetitions)
+    {
+        var options = new TokenLatencyOptions { PromptTokens = prompt, GenerateTokens = generate, Repetitions = repetitions };
+        Assert.Throws<GenerationArgumentException>(() => TokenLatencyBenchmark.Run(fixture.Model, options, WorkerPool.Shared));
+    }
+
+    [Fact]
+    public void CancellationStopsBetweenTokens()
+    {
+        using var stop = new CancellationTokenSource();
+        stop.Cancel();
+        Assert.ThrowsAny<OperationCanceledException>(() => TokenLatencyBenchmark.Run(fixture.Model, new TokenLatencyOptions { PromptTokens = 8 }, WorkerPool.Shared, cancellation: stop.Token));
+    }
+}
