@@ -26,6 +26,8 @@ public sealed unsafe class InferenceSession : IDisposable
     private readonly MatMulRunner _matmul;
     private readonly AttentionJob _attention;
     private readonly RotaryEmbedding _rope;
+    private readonly TokenRowsJob _rows;
+    private int _layer; // the layer the forward pass is in, for the element-wise stages
     private readonly NativeBuffer _buffers;
     private readonly int _qkvStride;
     private bool _disposed;
@@ -37,7 +39,6 @@ public sealed unsafe class InferenceSession : IDisposable
     private readonly float* _attn;    // (chunk, dim) attention output before the output projection
     private readonly float* _gateUp;  // (chunk, 2*ffn) gate then up projections
     private readonly float* _hidden;  // (chunk, ffn) SwiGLU output
-    private readonly float* _scratch; // (ffn) sigmoid scratch
     private readonly float* _logits;  // (vocab) logits of the last token
 
     /// <summary>Positions of cache are allocated in multiples of this, so caches of requests of similar length pool together.</summary>
@@ -63,10 +64,11 @@ public sealed unsafe class InferenceSession : IDisposable
         _matmul = new MatMulRunner(pool);
         _attention = new AttentionJob(_c.HeadCount, _c.KvHeadCount, _c.HeadDim, capacity);
         _rope = new RotaryEmbedding(_c.HeadDim, capacity, _c.RopeTheta);
+        _rows = new TokenRowsJob(RunRows);
         _qkvStride = _c.EmbeddingLength + 2 * _c.KvDim;
 
         long dim = _c.EmbeddingLength, ffn = _c.FeedForwardLength;
-        long[] sizes = [MaxChunk * dim, MaxChunk * dim, MaxChunk * _qkvStride, MaxChunk * dim, MaxChunk * 2 * ffn, MaxChunk * ffn, ffn, _c.VocabularySize];
+        long[] sizes = [MaxChunk * dim, MaxChunk * dim, MaxChunk * _qkvStride, MaxChunk * dim, MaxChunk * 2 * ffn, MaxChunk * ffn, _c.VocabularySize];
         // Each view starts on a 64-byte boundary.
         long total = sizes.Sum(s => (s + 15) / 16 * 16);
         _buffers = NativeBuffer.ForFloats(total);
@@ -78,8 +80,7 @@ public sealed unsafe class InferenceSession : IDisposable
         _attn = Next(sizes[3]);
         _gateUp = Next(sizes[4]);
         _hidden = Next(sizes[5]);
-        _scratch = Next(sizes[6]);
-        _logits = Next(sizes[7]);
+        _logits = Next(sizes[6]);
     }
 
     public LanguageModel Model => _model;
@@ -161,19 +162,13 @@ public sealed unsafe class InferenceSession : IDisposable
             float* keys = _cache.Keys(l), values = _cache.Values(l);
 
             // Attention block. xb (n, dim) = rmsnorm(x); qkv (n, dim + 2 kvDim) = xb Wqkv^T
-            for (int t = 0; t < n; t++) Normalization.RmsNorm(Row(_x, t, dim), layer.AttentionNorm, Row(_xb, t, dim), _c.NormEpsilon);
+            _layer = l;
+            _rows.Run(_matmul.Pool, TokenRowsJob.Stage.AttentionNorm, n);
             Done(ForwardTimings.Stage.Norms);
             _matmul.Multiply(layer.QueryKeyValue, _xb, _qkv, n);
             Done(ForwardTimings.Stage.QueryKeyValue);
-            for (int t = 0; t < n; t++)
-            {
-                var row = Row(_qkv, t, _qkvStride);
-                _rope.Apply(row.Slice(0, dim), start + t);
-                _rope.Apply(row.Slice(dim, kvDim), start + t);
-                // keys (kvDim, keyStride) transposed: column start + t; values (capacity, kvDim): row start + t
-                for (int j = 0; j < kvDim; j++) keys[(long)j * keyStride + start + t] = row[dim + j];
-                row.Slice(dim + kvDim, kvDim).CopyTo(new Span<float>(values + (long)(start + t) * kvDim, kvDim));
-            }
+            // Rotary embedding of q and k, then k and v into the cache at positions start..start+n-1.
+            _rows.Run(_matmul.Pool, TokenRowsJob.Stage.RotaryAndCache, n);
             Done(ForwardTimings.Stage.RotaryAndCache);
             // attn (n, dim) = softmax(q k^T / sqrt(hd)) v, causal; xb (n, dim) = attn Wo^T; x += xb
             _attention.Run(_matmul.Pool, _qkv, _qkvStride, keys, keyStride, values, _attn, n, start);
@@ -184,18 +179,12 @@ public sealed unsafe class InferenceSession : IDisposable
             Done(ForwardTimings.Stage.Residual);
 
             // Feed-forward block. xb = rmsnorm(x); gateUp (n, 2 ffn) = xb [Wgate; Wup]^T
-            for (int t = 0; t < n; t++) Normalization.RmsNorm(Row(_x, t, dim), layer.FeedForwardNorm, Row(_xb, t, dim), _c.NormEpsilon);
+            _rows.Run(_matmul.Pool, TokenRowsJob.Stage.FeedForwardNorm, n);
             Done(ForwardTimings.Stage.Norms);
             _matmul.Multiply(layer.GateUp, _xb, _gateUp, n);
             Done(ForwardTimings.Stage.GateUp);
             // hidden (n, ffn) = silu(gate) * up; xb (n, dim) = hidden Wdown^T; x += xb
-            for (int t = 0; t < n; t++)
-            {
-                var gateUp = Row(_gateUp, t, 2 * ffn);
-                var hidden = Row(_hidden, t, ffn);
-                gateUp.Slice(0, ffn).CopyTo(hidden);
-                Activations.SwiGlu(hidden, gateUp.Slice(ffn, ffn), new Span<float>(_scratch, ffn));
-            }
+            _rows.Run(_matmul.Pool, TokenRowsJob.Stage.GatedActivation, n);
             Done(ForwardTimings.Stage.Activation);
             _matmul.Multiply(layer.Down, _hidden, _xb, n);
             Done(ForwardTimings.Stage.Down);
@@ -216,6 +205,45 @@ public sealed unsafe class InferenceSession : IDisposable
             if (!float.IsFinite(TensorPrimitives.Sum(Logits)))
                 throw new ModelNumericException($"The output layer of {_model.Name} produced logits that are not finite (NaN or infinity).");
             Done(ForwardTimings.Stage.Logits);
+        }
+    }
+
+    /// <summary>An element-wise stage for tokens [begin, end) of the chunk in flight, on whichever thread runs it.</summary>
+    private void RunRows(TokenRowsJob.Stage stage, int begin, int end)
+    {
+        var layer = _weights.Layers[_layer];
+        int dim = _c.EmbeddingLength, kvDim = _c.KvDim, ffn = _c.FeedForwardLength;
+        switch (stage)
+        {
+            case TokenRowsJob.Stage.AttentionNorm:
+                for (int t = begin; t < end; t++) Normalization.RmsNorm(Row(_x, t, dim), layer.AttentionNorm, Row(_xb, t, dim), _c.NormEpsilon);
+                break;
+            case TokenRowsJob.Stage.FeedForwardNorm:
+                for (int t = begin; t < end; t++) Normalization.RmsNorm(Row(_x, t, dim), layer.FeedForwardNorm, Row(_xb, t, dim), _c.NormEpsilon);
+                break;
+            case TokenRowsJob.Stage.RotaryAndCache:
+            {
+                float* keys = _cache.Keys(_layer), values = _cache.Values(_layer);
+                long keyStride = _cache.KeyStride;
+                for (int t = begin; t < end; t++)
+                {
+                    int position = Position + t;
+                    var row = Row(_qkv, t, _qkvStride);
+                    _rope.Apply(row.Slice(0, dim), position);
+                    _rope.Apply(row.Slice(dim, kvDim), position);
+                    // keys (kvDim, keyStride) transposed: column `position`; values (capacity, kvDim): row `position`
+                    for (int j = 0; j < kvDim; j++) keys[j * keyStride + position] = row[dim + j];
+                    row.Slice(dim + kvDim, kvDim).CopyTo(new Span<float>(values + (long)position * kvDim, kvDim));
+                }
+                break;
+            }
+            case TokenRowsJob.Stage.GatedActivation:
+                for (int t = begin; t < end; t++)
+                {
+                    var gateUp = Row(_gateUp, t, 2 * ffn);
+                    Activations.SwiGlu(gateUp.Slice(0, ffn), gateUp.Slice(ffn, ffn), Row(_hidden, t, ffn));
+                }
+                break;
         }
     }
 

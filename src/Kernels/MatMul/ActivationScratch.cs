@@ -33,6 +33,9 @@ public sealed unsafe class ActivationScratch : IDisposable
 
     public int BlockSize { get; private set; }
 
+    /// <summary>Weights per group of the FP32 layout (the sums in <see cref="GroupSums"/> are per group).</summary>
+    public int GroupSize { get; private set; }
+
     private void Ensure(long bytes)
     {
         if (_buffer != null && _buffer.ByteLength >= bytes) return;
@@ -41,8 +44,17 @@ public sealed unsafe class ActivationScratch : IDisposable
     }
 
     /// <summary>Dynamic symmetric INT8 quantization per block: scale = max|x| / 127, q = round(x / scale).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void QuantizeInt8(float* input, int tokens, int columns, int kPadded, int blockSize)
+    {
+        LayOutInt8(tokens, kPadded, blockSize);
+        QuantizeInt8Tokens(input, 0, tokens, columns);
+    }
+
+    /// <summary>
+    /// Sizes the buffers for <paramref name="tokens"/> INT8 rows (may allocate: call on one thread), after which
+    /// <see cref="QuantizeInt8Tokens"/> can fill disjoint ranges of tokens on several threads at once.
+    /// </summary>
+    public void LayOutInt8(int tokens, int kPadded, int blockSize)
     {
         int blocks = kPadded / blockSize;
         long int8Bytes = Align((long)tokens * kPadded);
@@ -54,7 +66,14 @@ public sealed unsafe class ActivationScratch : IDisposable
         BlockSums = (int*)(p + int8Bytes + scaleBytes);
         KPadded = kPadded;
         BlockSize = blockSize;
-        for (int t = 0; t < tokens; t++)
+    }
+
+    /// <summary>Quantizes tokens [<paramref name="first"/>, <paramref name="last"/>) into the layout <see cref="LayOutInt8"/> made.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void QuantizeInt8Tokens(float* input, int first, int last, int columns)
+    {
+        int kPadded = KPadded, blockSize = BlockSize, blocks = kPadded / blockSize;
+        for (int t = first; t < last; t++)
         {
             float* x = input + (long)t * columns;
             sbyte* q = Int8 + (long)t * kPadded;
@@ -123,8 +142,14 @@ public sealed unsafe class ActivationScratch : IDisposable
     }
 
     /// <summary>Copies FP32 activations into rows of width <paramref name="kPadded"/> (zero-filled) and sums each group.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void PadFloat32(float* input, int tokens, int columns, int kPadded, int groupSize)
+    {
+        LayOutFloat32(tokens, kPadded, groupSize);
+        PadFloat32Tokens(input, 0, tokens, columns);
+    }
+
+    /// <summary>Sizes the buffers for <paramref name="tokens"/> FP32 rows (may allocate: call on one thread).</summary>
+    public void LayOutFloat32(int tokens, int kPadded, int groupSize)
     {
         int groups = kPadded / groupSize;
         long floatBytes = Align((long)tokens * kPadded * sizeof(float));
@@ -133,7 +158,15 @@ public sealed unsafe class ActivationScratch : IDisposable
         Float32 = (float*)p;
         GroupSums = (float*)(p + floatBytes);
         KPadded = kPadded;
-        for (int t = 0; t < tokens; t++)
+        GroupSize = groupSize;
+    }
+
+    /// <summary>Pads and sums tokens [<paramref name="first"/>, <paramref name="last"/>) into the layout <see cref="LayOutFloat32"/> made.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void PadFloat32Tokens(float* input, int first, int last, int columns)
+    {
+        int kPadded = KPadded, groupSize = GroupSize, groups = kPadded / groupSize;
+        for (int t = first; t < last; t++)
         {
             var row = new Span<float>(Float32 + (long)t * kPadded, kPadded);
             new ReadOnlySpan<float>(input + (long)t * columns, columns).CopyTo(row);

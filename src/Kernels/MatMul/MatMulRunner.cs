@@ -7,15 +7,28 @@ namespace LlmCpu.Kernels.MatMul;
 /// One runner per inference session: it holds the arguments of the multiplication in flight, so a dispatch
 /// allocates nothing and sessions never share mutable state.
 /// </summary>
-public sealed unsafe class MatMulRunner(WorkerPool pool) : IRangeJob, IDisposable
+public sealed unsafe class MatMulRunner : IRangeJob, IDisposable
 {
+    /// <summary>
+    /// Tokens from which the activations are prepared (quantized to INT8) on every worker, by token: below it one
+    /// thread does it faster than a second hand-off costs.
+    /// </summary>
+    private const int ParallelPrepareTokens = 8;
+
     private readonly ActivationScratch _scratch = new();
+    private readonly PrepareJob _prepare;
     private WeightMatrix? _matrix;
     private float* _input;
     private float* _output;
     private int _tokens;
 
-    public WorkerPool Pool { get; } = pool;
+    public MatMulRunner(WorkerPool pool)
+    {
+        Pool = pool;
+        _prepare = new PrepareJob(this);
+    }
+
+    public WorkerPool Pool { get; }
 
     /// <summary>output (tokens, matrix.Rows) = input (tokens, matrix.Columns) x matrix^T.</summary>
     public void Multiply(WeightMatrix matrix, float* input, float* output, int tokens)
@@ -26,7 +39,15 @@ public sealed unsafe class MatMulRunner(WorkerPool pool) : IRangeJob, IDisposabl
         _tokens = tokens;
         try
         {
-            matrix.Prepare(input, tokens, _scratch);
+            if (tokens >= ParallelPrepareTokens && Pool.ThreadCount > 1)
+            {
+                matrix.PrepareLayout(tokens, _scratch);
+                Pool.Run(_prepare, tokens);
+            }
+            else
+            {
+                matrix.Prepare(input, tokens, _scratch);
+            }
             Pool.Run(this, matrix.Rows, matrix.RowGrain);
         }
         finally
@@ -36,6 +57,12 @@ public sealed unsafe class MatMulRunner(WorkerPool pool) : IRangeJob, IDisposabl
     }
 
     void IRangeJob.Execute(int begin, int end) => _matrix!.MultiplyRows(_input, _output, _tokens, begin, end, _scratch);
+
+    /// <summary>The activation preparation of the multiplication in flight, split by tokens.</summary>
+    private sealed class PrepareJob(MatMulRunner runner) : IRangeJob
+    {
+        public void Execute(int begin, int end) => runner._matrix!.PrepareTokens(runner._input, begin, end, runner._scratch);
+    }
 
     public void Dispose() => _scratch.Dispose();
 }

@@ -36,10 +36,23 @@ public abstract unsafe class WeightMatrix : IDisposable
     public virtual int RowGrain => 1;
 
     /// <summary>
-    /// Prepares the activations once per multiplication, on the calling thread, before the rows are split across
-    /// workers (for example, quantizes them to INT8). Nothing to do for unquantized formats.
+    /// Prepares the activations once per multiplication, before the rows are split across workers (for example,
+    /// quantizes them to INT8): <see cref="PrepareLayout"/> then <see cref="PrepareTokens"/> for every token.
     /// </summary>
-    public virtual void Prepare(float* input, int tokens, ActivationScratch scratch) { }
+    public void Prepare(float* input, int tokens, ActivationScratch scratch)
+    {
+        PrepareLayout(tokens, scratch);
+        PrepareTokens(input, 0, tokens, scratch);
+    }
+
+    /// <summary>Sizes <paramref name="scratch"/> for <paramref name="tokens"/> tokens, on the calling thread (it may allocate).</summary>
+    public virtual void PrepareLayout(int tokens, ActivationScratch scratch) { }
+
+    /// <summary>
+    /// Prepares tokens [<paramref name="first"/>, <paramref name="last"/>) into the layout <see cref="PrepareLayout"/> made;
+    /// disjoint ranges may run on several threads at once. Nothing to do for unquantized formats.
+    /// </summary>
+    public virtual void PrepareTokens(float* input, int first, int last, ActivationScratch scratch) { }
 
     /// <summary>
     /// Computes output rows [rowBegin, rowEnd) for every token. <paramref name="input"/> is (tokens, Columns),

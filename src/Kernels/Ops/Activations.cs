@@ -4,11 +4,15 @@ namespace LlmCpu.Kernels.Ops;
 
 public static class Activations
 {
-    /// <summary>SwiGLU in place: gate = silu(gate) * up, with silu(x) = x * sigmoid(x). <paramref name="scratch"/> is gate-sized.</summary>
-    public static void SwiGlu(Span<float> gate, ReadOnlySpan<float> up, Span<float> scratch)
+    /// <summary>
+    /// SwiGLU: destination = silu(gate) * up, with silu(x) = x * sigmoid(x). <paramref name="destination"/> may be
+    /// <paramref name="gate"/> itself only when no other span overlaps it; it needs no scratch, so rows can run on
+    /// several threads at once.
+    /// </summary>
+    public static void SwiGlu(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> destination)
     {
-        TensorPrimitives.Sigmoid(gate, scratch);
-        TensorPrimitives.Multiply(gate, scratch, gate);
-        TensorPrimitives.Multiply(gate, up, gate);
+        TensorPrimitives.Sigmoid(gate, destination);
+        TensorPrimitives.Multiply(destination, gate, destination);
+        TensorPrimitives.Multiply(destination, up, destination);
     }
 }

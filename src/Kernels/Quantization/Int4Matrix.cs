@@ -222,10 +222,16 @@ public sealed unsafe class Int4Matrix : WeightMatrix
         }
     }
 
-    public override void Prepare(float* input, int tokens, ActivationScratch scratch)
+    public override void PrepareLayout(int tokens, ActivationScratch scratch)
     {
-        if (Activations == ActivationMode.Int8) scratch.QuantizeInt8(input, tokens, Columns, KPadded, BlockSize);
-        else scratch.PadFloat32(input, tokens, Columns, KPadded, GroupSize);
+        if (Activations == ActivationMode.Int8) scratch.LayOutInt8(tokens, KPadded, BlockSize);
+        else scratch.LayOutFloat32(tokens, KPadded, GroupSize);
+    }
+
+    public override void PrepareTokens(float* input, int first, int last, ActivationScratch scratch)
+    {
+        if (Activations == ActivationMode.Int8) scratch.QuantizeInt8Tokens(input, first, last, Columns);
+        else scratch.PadFloat32Tokens(input, first, last, Columns);
     }
 
     public override void MultiplyRows(float* input, float* output, int tokens, int rowBegin, int rowEnd, ActivationScratch scratch) =>

@@ -72,7 +72,7 @@ public sealed class ElementwiseOpsTests
         var gate = RandomVector(random, length, 30);
         var up = RandomVector(random, length, 3);
         var actual = (float[])gate.Clone();
-        Activations.SwiGlu(actual, up, new float[length]);
+        Activations.SwiGlu(gate, up, actual);
         for (int i = 0; i < length; i++)
         {
             double g = gate[i];
