@@ -15,13 +15,24 @@ public sealed record Int4ConversionResult(string Source, string Destination, str
 /// Quantizes a model to INT4 and writes an LlmCpu INT4 model file with the quantization report embedded; optionally
 /// measures accuracy against the unquantized model first. Layer matrices already in the requested INT4 layout are
 /// kept exactly; float ones are quantized; INT4 ones in another layout are dequantized and quantized again, with a
-/// warning (error added to error). The token embedding and output projection stay FP16 (or as stored when INT4).
+/// warning (error added to error). The output projection is quantized to <paramref name="outputFormat"/> unless that
+/// is null; the token embedding (looked up a row at a time, never multiplied) stays FP16, or as stored when INT4.
 /// </summary>
+/// <remarks>
+/// Why the output projection is INT4 by default: decoding reads it whole for every token, and in FP16 it is a fifth
+/// of a 1.1B model's bytes. Measured on the bundled model's held-out novel (30 windows of 256 tokens, layers g128,
+/// against F16): output F16 perplexity +0.11%, KL 0.0082; output INT4 g32 asymmetric +0.21%, KL 0.0132; g32
+/// symmetric +0.47%; g128 +0.89%. Groups of 32 with a zero point cost the least and keep the model well inside
+/// the 1% bar, while decode reads 17% fewer bytes than with FP16 (fewer than a pure Q4_0 GGUF of the same model).
+/// </remarks>
 public static class Int4ModelConverter
 {
+    /// <summary>The output projection's default format: see the remarks on <see cref="Int4ModelConverter"/>.</summary>
+    public static Int4Format DefaultOutputFormat { get; } = new(32, true);
+
     /// <summary>Converts the model at <paramref name="source"/> (any path <see cref="ModelLoader"/> reads).</summary>
     public static Int4ConversionResult Convert(string source, string destination, Int4Format format, ActivationMode activations,
-        bool overwrite, string? evaluationText, IEngineLog? log = null, CancellationToken cancellation = default)
+        bool overwrite, string? evaluationText, IEngineLog? log = null, CancellationToken cancellation = default, Int4Format? outputFormat = null)
     {
         log ??= NullEngineLog.Instance;
         var clock = Stopwatch.StartNew();
@@ -34,23 +45,25 @@ public static class Int4ModelConverter
         Func<LanguageModel>? reference = string.IsNullOrEmpty(evaluationText)
             ? null
             : () => ModelLoader.Load(source, new LoadOptions { Log = log, Cancellation = cancellation });
-        var result = Convert(loaded, reference, destination, format, activations, overwrite, evaluationText, log, cancellation);
+        var result = Convert(loaded, reference, destination, format, activations, overwrite, evaluationText, log, cancellation, outputFormat);
         return result with { Duration = clock.Elapsed };
     }
 
     /// <summary>Converts a loaded model; <paramref name="model"/> itself is the reference for <paramref name="evaluationText"/>.</summary>
+    /// <param name="outputFormat">The output projection's INT4 format; null keeps it as it is (FP16 when float).</param>
     public static Int4ConversionResult Convert(LanguageModel model, string destination, Int4Format format, ActivationMode activations,
-        bool overwrite, string? evaluationText, IEngineLog? log = null, CancellationToken cancellation = default) =>
-        Convert(model, null, destination, format, activations, overwrite, evaluationText, log ?? NullEngineLog.Instance, cancellation);
+        bool overwrite, string? evaluationText, IEngineLog? log = null, CancellationToken cancellation = default, Int4Format? outputFormat = null) =>
+        Convert(model, null, destination, format, activations, overwrite, evaluationText, log ?? NullEngineLog.Instance, cancellation, outputFormat);
 
     private static Int4ConversionResult Convert(LanguageModel model, Func<LanguageModel>? loadReference, string destination, Int4Format format,
-        ActivationMode activations, bool overwrite, string? evaluationText, IEngineLog log, CancellationToken cancellation)
+        ActivationMode activations, bool overwrite, string? evaluationText, IEngineLog log, CancellationToken cancellation, Int4Format? outputFormat)
     {
         format.Validate();
+        outputFormat?.Validate();
         var clock = Stopwatch.StartNew();
         return model.Use(weights =>
         {
-            using var quantized = Quantize(model, weights, format, activations, log, cancellation);
+            using var quantized = Quantize(model, weights, format, activations, outputFormat, log, cancellation);
             AccuracyReport? accuracy = null;
             if (!string.IsNullOrEmpty(evaluationText))
             {
@@ -68,7 +81,7 @@ public static class Int4ModelConverter
                 GroupSize = format.GroupSize,
                 Asymmetric = format.Asymmetric,
                 Activations = activations.ToString(),
-                EdgePrecision = weights.TokenEmbedding.Format,
+                EdgePrecision = $"embedding {quantized.Weights.TokenEmbedding.Format}, output {quantized.Weights.Output.Format}",
                 SourcePrecision = model.StoredPrecision,
                 Source = Path.GetFileName(Path.TrimEndingDirectorySeparator(model.Path)),
                 CreatedBy = "LlmCpu " + typeof(Int4ModelConverter).Assembly.GetName().Version?.ToString(3),
@@ -86,12 +99,13 @@ public static class Int4ModelConverter
     /// are; dispose it before its source.
     /// </summary>
     private static LanguageModel Quantize(LanguageModel model, ModelWeights weights, Int4Format format, ActivationMode activations,
-        IEngineLog log, CancellationToken cancellation)
+        Int4Format? outputFormat, IEngineLog log, CancellationToken cancellation)
     {
         var borrowed = new HashSet<WeightMatrix>();
         var made = new List<WeightMatrix>();
         var requantized = new HashSet<string>();
-        WeightMatrix Layer(WeightMatrix matrix)
+        WeightMatrix Layer(WeightMatrix matrix) => ToInt4(matrix, format);
+        WeightMatrix ToInt4(WeightMatrix matrix, Int4Format format)
         {
             if (matrix is Int4Matrix q && SameLayout(q.Int4Format, format))
             {
@@ -140,7 +154,10 @@ public static class Int4ModelConverter
                 layers[i] = new LayerWeights(l.AttentionNorm, Layer(l.QueryKeyValue), Layer(l.AttentionOutput), l.FeedForwardNorm,
                     Layer(l.GateUp), Layer(l.Down));
             }
-            var output = ReferenceEquals(weights.Output, weights.TokenEmbedding) ? embedding : Edge(weights.Output);
+            // A tied output is the embedding table itself, kept as the embedding is.
+            // An output already in INT4 (a Q4_0 GGUF's, say) is kept: quantizing it again would only add error.
+            var output = ReferenceEquals(weights.Output, weights.TokenEmbedding) ? embedding
+                : outputFormat is { } outFormat && weights.Output is not Int4Matrix ? ToInt4(weights.Output, outFormat) : Edge(weights.Output);
             log.Progress("Quantizing", "done", 100);
             if (requantized.Count > 0)
                 log.Warning($"'{model.Name}' holds {string.Join(", ", requantized)} weights; they are dequantized and quantized again to {format}, " +

@@ -42,13 +42,15 @@ public static unsafe class SyntheticModelWriter
             using (var m = RandomInt4(dim, ffn, format, random)) writer.AddMatrix(LlmcTensorNames.Down(i), m);
         }
         writer.AddVector(LlmcTensorNames.OutputNorm, ones);
-        using (var output = RandomFloat16(vocab, dim, random)) writer.AddMatrix(LlmcTensorNames.Output, output);
+        // The output projection in the format ConvertTo-Int4Model gives it, so a synthetic file reads what a converted one reads.
+        using (var output = RandomInt4(vocab, dim, Int4ModelConverter.DefaultOutputFormat, random)) writer.AddMatrix(LlmcTensorNames.Output, output);
         var stored = new LlmcConfig("llama", dim, shape.LayerCount, shape.HeadCount, shape.KvHeadCount, ffn, vocab, shape.ContextLength,
             config.NormEpsilon, config.RopeTheta, false, 1, [2]);
         var report = new QuantizationReport
         {
             Recipe = "random (synthetic weights)", Format = format.ToString(), GroupSize = format.GroupSize, Asymmetric = format.Asymmetric,
-            Activations = nameof(ActivationMode.Int8), EdgePrecision = "F16", SourcePrecision = "none", Source = shape.Name,
+            Activations = nameof(ActivationMode.Int8), EdgePrecision = $"embedding F16, output {Int4ModelConverter.DefaultOutputFormat}",
+            SourcePrecision = "none", Source = shape.Name,
             CreatedBy = "LlmCpu " + typeof(SyntheticModelWriter).Assembly.GetName().Version?.ToString(3), Created = DateTimeOffset.UtcNow,
         };
         writer.Complete($"{shape.Name} (random)", stored, "SentencePiece", sentencePieceTokenizer, report);

@@ -56,6 +56,14 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
     [Parameter]
     public ActivationMode Activations { get; set; } = ActivationMode.Int8;
 
+    /// <summary>
+    /// The output projection's precision: Int4 (the default: groups of 32 with a zero point, measured to cost little and
+    /// to cut a fifth of decode's bytes) or Float16.
+    /// </summary>
+    [Parameter]
+    [ValidateSet("Int4", "Float16")]
+    public string OutputProjection { get; set; } = "Int4";
+
     /// <summary>Text to measure the INT4 model against the unquantized model on (perplexity, KL divergence, top-token agreement); the result is embedded in the file.</summary>
     [Parameter]
     public string? EvaluationText { get; set; }
@@ -73,11 +81,12 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
         var format = new Int4Format(GroupSize, Asymmetric.IsPresent, Recipe);
         if (!ShouldProcess(destination, $"Write {format} model converted from '{Model?.Name ?? source}'")) return;
         var log = new CmdletLog(this, activityId: 2);
+        Int4Format? outputFormat = OutputProjection == "Int4" ? Int4ModelConverter.DefaultOutputFormat : null;
         try
         {
             var result = Model is null
-                ? Int4ModelConverter.Convert(source!, destination, format, Activations, overwrite: Force.IsPresent, EvaluationText, log, _stop.Token)
-                : Int4ModelConverter.Convert(Model, destination, format, Activations, overwrite: Force.IsPresent, EvaluationText, log, _stop.Token);
+                ? Int4ModelConverter.Convert(source!, destination, format, Activations, overwrite: Force.IsPresent, EvaluationText, log, _stop.Token, outputFormat)
+                : Int4ModelConverter.Convert(Model, destination, format, Activations, overwrite: Force.IsPresent, EvaluationText, log, _stop.Token, outputFormat);
             WriteObject(result);
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)

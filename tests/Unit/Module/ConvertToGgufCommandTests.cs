@@ -35,7 +35,7 @@ public sealed class ConvertToGgufCommandTests : IDisposable
     {
         // No tokenizer.model beside these files: the vocabulary comes from the loaded model itself.
         var result = _ps.Run("""
-            Import-Model | ConvertTo-Int4Model "$d/a.llmc" -GroupSize 32 | Out-Null
+            Import-Model | ConvertTo-Int4Model "$d/a.llmc" -GroupSize 32 -OutputProjection Float16 | Out-Null
             Import-Model "$d/a.llmc" | ConvertTo-Gguf "$d/b.gguf" -Type Q4_0 | Out-Null
             Import-Model "$d/b.gguf" | ConvertTo-Gguf "$d/c.gguf" -Type Q4_0 | Out-Null
             """, new Dictionary<string, object?> { ["d"] = _dir });

@@ -41,7 +41,7 @@ public sealed class ConvertToInt4ModelCommandTests : IDisposable
         // Already INT4 g32: kept exactly, so the file computes exactly what the object in memory computes.
         var result = _ps.Run("""
             $m = Import-Model -Precision Int4 -GroupSize 32
-            $m | ConvertTo-Int4Model "$d/kept.llmc" -GroupSize 32 3>&1
+            $m | ConvertTo-Int4Model "$d/kept.llmc" -GroupSize 32 -OutputProjection Float16 3>&1
             """, new Dictionary<string, object?> { ["d"] = _dir });
         Assert.Empty(result.Errors);
         var conversion = Assert.IsType<Int4ConversionResult>(Assert.Single(result.Output).BaseObject);
@@ -52,6 +52,24 @@ public sealed class ConvertToInt4ModelCommandTests : IDisposable
         using var a = new InferenceSession(inMemory, WorkerPool.Shared);
         using var b = new InferenceSession(fromFile, WorkerPool.Shared);
         Assert.Equal(a.Prefill(ids).ToArray(), b.Prefill(ids).ToArray());
+    }
+
+    [Fact]
+    public void TheOutputProjectionIsInt4ByDefaultAndStaysCloseToTheOriginal()
+    {
+        var result = _ps.Run("Import-Model | ConvertTo-Int4Model \"$d/out.llmc\"; Import-Model | ConvertTo-Int4Model \"$d/f16.llmc\" -OutputProjection Float16",
+            new Dictionary<string, object?> { ["d"] = _dir });
+        Assert.Empty(result.Errors);
+        using var int4Output = ModelLoader.Load(Path.Combine(_dir, "out.llmc"));
+        using var f16Output = ModelLoader.Load(Path.Combine(_dir, "f16.llmc"));
+        Assert.Equal(new Int4Format(32, true), Assert.IsType<Int4Matrix>(int4Output.Weights.Output).Int4Format);
+        Assert.IsType<LlmCpu.Kernels.MatMul.Float16Matrix>(f16Output.Weights.Output);
+        Assert.IsType<LlmCpu.Kernels.MatMul.Float16Matrix>(int4Output.Weights.TokenEmbedding);
+        Assert.Equal("embedding F16, output Q4 g32 asym", int4Output.Quantization!.EdgePrecision);
+        // Decode reads fewer bytes; the clear choices stay the same.
+        Assert.True(int4Output.WeightBytes - int4Output.Weights.TokenEmbedding.ByteSize < 0.9 * (f16Output.WeightBytes - f16Output.Weights.TokenEmbedding.ByteSize));
+        using var original = ModelLoader.Load(RepoPaths.FixtureModel);
+        foreach (var prompt in FixtureReference.Load().Prompts) GreedyAgreement.AssertAgrees(original, int4Output, prompt.Ids, 24);
     }
 
     [Fact]
