@@ -32,6 +32,27 @@ public sealed unsafe class MappedFile : IDisposable
         return new ReadOnlySpan<byte>(_pointer + offset, length);
     }
 
+    /// <summary>
+    /// Tells the kernel this process no longer needs the whole pages inside [start, start + length) of the mapping
+    /// (Linux madvise MADV_DONTNEED; elsewhere nothing): they leave the process's resident set but stay in the page
+    /// cache, and reading them again maps them back. Partial pages at either end are kept.
+    /// </summary>
+    public void ReleasePages(byte* start, long length)
+    {
+        if (!OperatingSystem.IsLinux() || _pointer == null || length <= 0) return;
+        long page = Environment.SystemPageSize;
+        long first = ((long)start + page - 1) / page * page, last = ((long)start + length) / page * page;
+        if (last > first) _ = NativeMethods.madvise((nint)first, (nuint)(last - first), NativeMethods.MadviseDontNeed);
+    }
+
+    private static class NativeMethods
+    {
+        public const int MadviseDontNeed = 4;
+
+        [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+        public static extern int madvise(nint address, nuint length, int advice);
+    }
+
     public void Dispose()
     {
         if (_view != null && _pointer != null)

@@ -34,9 +34,9 @@ internal sealed class GgufMatrixSource : IMatrixSource
 
     public void ReadRow(int row, Span<float> destination) => GgmlDequantizer.Dequantize(_tensor.Type, _tensor.Row(row), destination.Slice(0, Columns));
 
-    public void ReadInt4Row(int row, Span<byte> quants, Span<Half> scales)
+    public ReadOnlySpan<byte> ReadQ4_0Row(int row)
     {
         if (_tensor.Type != GgmlType.Q4_0) throw new NotSupportedException($"Tensor '{Name}' holds {_tensor.Type} blocks, not Q4_0.");
-        GgmlLegacyQuants.UnpackQ4_0(_tensor.Row(row), quants.Slice(0, Columns), scales);
+        return _tensor.Row(row);
     }
 }

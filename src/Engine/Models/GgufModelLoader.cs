@@ -25,7 +25,7 @@ public static class GgufModelLoader
         var tensors = new GgufLlamaTensors(file, config);
         var builder = new MatrixBuilder(options.Precision, options.Int4Format, options.Activations);
         ReportConversions(tensors, builder, options);
-        var weights = ReadWeights(tensors, config, builder, options);
+        var weights = ReadWeights(tensors, config, builder, options, file);
         string stored = string.Join("/", file.TensorList.Select(t => t.Type.ToString()).Distinct().Order(StringComparer.Ordinal));
         string precision = weights.Layers[0].QueryKeyValue.Format;
         options.Log.Verbose($"Loaded {config.LayerCount} layers from '{path}' (GGUF v{file.Version}, {stored}, {file.FileLength / 1048576.0:F1} MiB) as {precision} in {clock.Elapsed.TotalSeconds:F2} s; kernel path {LlmCpu.Kernels.KernelDispatch.Description}.");
@@ -66,30 +66,16 @@ public static class GgufModelLoader
 
     private static List<GgmlType> Types(IEnumerable<GgufMatrixSource> sources) => sources.Select(m => m.Type).Distinct().Order().ToList();
 
-    private static ModelWeights ReadWeights(GgufLlamaTensors tensors, ModelConfig c, MatrixBuilder builder, LoadOptions options)
+    private static ModelWeights ReadWeights(GgufLlamaTensors tensors, ModelConfig c, MatrixBuilder builder, LoadOptions options, GgufFile file)
     {
         var built = new List<IDisposable>();
         try
         {
             var embedding = builder.BuildEdge(tensors.TokenEmbedding());
             built.Add(embedding);
-            var layers = new LayerWeights[c.LayerCount];
-            for (int i = 0; i < c.LayerCount; i++)
-            {
-                options.Cancellation.ThrowIfCancellationRequested();
-                options.Log.Progress("Loading model", $"layer {i + 1} of {c.LayerCount}", 100 * i / c.LayerCount);
-                var qkv = builder.Build(tensors.Query(i), tensors.Key(i), tensors.Value(i));
-                built.Add(qkv);
-                var o = builder.Build(tensors.Matrix(i, "attn_output", c.EmbeddingLength, c.EmbeddingLength));
-                built.Add(o);
-                var gateUp = builder.Build(tensors.Matrix(i, "ffn_gate", c.FeedForwardLength, c.EmbeddingLength),
-                    tensors.Matrix(i, "ffn_up", c.FeedForwardLength, c.EmbeddingLength));
-                built.Add(gateUp);
-                var down = builder.Build(tensors.Matrix(i, "ffn_down", c.EmbeddingLength, c.FeedForwardLength));
-                built.Add(down);
-                layers[i] = new LayerWeights(tensors.Vector($"blk.{i}.attn_norm.weight", c.EmbeddingLength), qkv, o,
-                    tensors.Vector($"blk.{i}.ffn_norm.weight", c.EmbeddingLength), gateUp, down);
-            }
+            file.ReleaseTensorPages(tensors.TokenEmbedding().Name);
+            var layers = ParallelLayers.Build(c.LayerCount, i => BuildLayer(tensors, c, builder, file, i), options);
+            built.AddRange(layers);
             var norm = tensors.Vector("output_norm.weight", c.EmbeddingLength);
             WeightMatrix output = c.TiedEmbeddings ? embedding : builder.BuildEdge(tensors.Output());
             options.Log.Progress("Loading model", "done", 100);
@@ -98,6 +84,34 @@ public static class GgufModelLoader
         catch
         {
             foreach (var item in built) item.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>One layer's matrices, built from the file and its pages released from this process once they are copied.</summary>
+    private static LayerWeights BuildLayer(GgufLlamaTensors tensors, ModelConfig c, MatrixBuilder builder, GgufFile file, int i)
+    {
+        var built = new List<WeightMatrix>();
+        try
+        {
+            var qkv = builder.Build(tensors.Query(i), tensors.Key(i), tensors.Value(i));
+            built.Add(qkv);
+            var o = builder.Build(tensors.Matrix(i, "attn_output", c.EmbeddingLength, c.EmbeddingLength));
+            built.Add(o);
+            var gateUp = builder.Build(tensors.Matrix(i, "ffn_gate", c.FeedForwardLength, c.EmbeddingLength),
+                tensors.Matrix(i, "ffn_up", c.FeedForwardLength, c.EmbeddingLength));
+            built.Add(gateUp);
+            var down = builder.Build(tensors.Matrix(i, "ffn_down", c.EmbeddingLength, c.FeedForwardLength));
+            built.Add(down);
+            var layer = new LayerWeights(tensors.Vector($"blk.{i}.attn_norm.weight", c.EmbeddingLength), qkv, o,
+                tensors.Vector($"blk.{i}.ffn_norm.weight", c.EmbeddingLength), gateUp, down);
+            foreach (string role in (string[])["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"])
+                file.ReleaseTensorPages($"blk.{i}.{role}.weight");
+            return layer;
+        }
+        catch
+        {
+            foreach (var matrix in built) matrix.Dispose();
             throw;
         }
     }

@@ -37,6 +37,35 @@ public static class HuggingFaceModelLoader
         throw new FileNotFoundException($"No tokenizer.model or tokenizer.json in '{folder}'.", sentencePiece);
     }
 
+    /// <summary>One layer's matrices: Q, K and V stacked, gate and up stacked.</summary>
+    private static LayerWeights BuildLayer(TensorCollection tensors, MatrixBuilder builder, int i, long d, long f, long kv)
+    {
+        string p = $"model.layers.{i}.";
+        var built = new List<WeightMatrix>();
+        try
+        {
+            var qkv = builder.Build(
+                tensors.Require(p + "self_attn.q_proj.weight", d, d),
+                tensors.Require(p + "self_attn.k_proj.weight", kv, d),
+                tensors.Require(p + "self_attn.v_proj.weight", kv, d));
+            built.Add(qkv);
+            var o = builder.Build(tensors.Require(p + "self_attn.o_proj.weight", d, d));
+            built.Add(o);
+            var gateUp = builder.Build(tensors.Require(p + "mlp.gate_proj.weight", f, d), tensors.Require(p + "mlp.up_proj.weight", f, d));
+            built.Add(gateUp);
+            var down = builder.Build(tensors.Require(p + "mlp.down_proj.weight", d, f));
+            built.Add(down);
+            return new LayerWeights(
+                MatrixBuilder.Vector(tensors.Require(p + "input_layernorm.weight", d)), qkv, o,
+                MatrixBuilder.Vector(tensors.Require(p + "post_attention_layernorm.weight", d)), gateUp, down);
+        }
+        catch
+        {
+            foreach (var matrix in built) matrix.Dispose();
+            throw;
+        }
+    }
+
     private static ModelWeights ReadWeights(TensorCollection tensors, ModelConfig c, MatrixBuilder builder, LoadOptions options)
     {
         long d = c.EmbeddingLength, f = c.FeedForwardLength, v = c.VocabularySize, kv = c.KvDim;
@@ -45,27 +74,8 @@ public static class HuggingFaceModelLoader
         {
             var embedding = builder.BuildEdge(tensors.Require("model.embed_tokens.weight", v, d));
             built.Add(embedding);
-            var layers = new LayerWeights[c.LayerCount];
-            for (int i = 0; i < c.LayerCount; i++)
-            {
-                options.Cancellation.ThrowIfCancellationRequested();
-                options.Log.Progress("Loading model", $"layer {i + 1} of {c.LayerCount}", 100 * i / c.LayerCount);
-                string p = $"model.layers.{i}.";
-                var qkv = builder.Build(
-                    tensors.Require(p + "self_attn.q_proj.weight", d, d),
-                    tensors.Require(p + "self_attn.k_proj.weight", kv, d),
-                    tensors.Require(p + "self_attn.v_proj.weight", kv, d));
-                built.Add(qkv);
-                var o = builder.Build(tensors.Require(p + "self_attn.o_proj.weight", d, d));
-                built.Add(o);
-                var gateUp = builder.Build(tensors.Require(p + "mlp.gate_proj.weight", f, d), tensors.Require(p + "mlp.up_proj.weight", f, d));
-                built.Add(gateUp);
-                var down = builder.Build(tensors.Require(p + "mlp.down_proj.weight", d, f));
-                built.Add(down);
-                layers[i] = new LayerWeights(
-                    MatrixBuilder.Vector(tensors.Require(p + "input_layernorm.weight", d)), qkv, o,
-                    MatrixBuilder.Vector(tensors.Require(p + "post_attention_layernorm.weight", d)), gateUp, down);
-            }
+            var layers = ParallelLayers.Build(c.LayerCount, i => BuildLayer(tensors, builder, i, d, f, kv), options);
+            built.AddRange(layers);
             var norm = MatrixBuilder.Vector(tensors.Require("model.norm.weight", d));
             WeightMatrix output = c.TiedEmbeddings && !tensors.Tensors.ContainsKey("lm_head.weight")
                 ? embedding

@@ -16,7 +16,7 @@ public interface IMatrixSource
     /// <summary>
     /// What <see cref="ModelPrecision.AsStored"/> keeps: <see cref="ModelPrecision.Float32"/>,
     /// <see cref="ModelPrecision.Float16"/>, or <see cref="ModelPrecision.Int4"/> for data that already is symmetric
-    /// INT4 with an FP16 scale per 32 values and is copied exactly (see <see cref="ReadInt4Row"/>).
+    /// INT4 with an FP16 scale per 32 values and is copied exactly (see <see cref="ReadQ4_0Row"/>).
     /// </summary>
     ModelPrecision StoredPrecision { get; }
 
@@ -24,9 +24,9 @@ public interface IMatrixSource
     void ReadRow(int row, Span<float> destination);
 
     /// <summary>
-    /// Only where <see cref="StoredPrecision"/> is <see cref="ModelPrecision.Int4"/>: row <paramref name="row"/>'s
-    /// 4-bit values (0..15, one per byte, <see cref="Columns"/> of them; value = (q - 8) * scale) and its FP16 scales,
-    /// one per 32 values.
+    /// Only where <see cref="StoredPrecision"/> is <see cref="ModelPrecision.Int4"/>: row <paramref name="row"/> as
+    /// ggml Q4_0 blocks (per 32 values: the FP16 scale, then 16 bytes, byte j holding value j in its low nibble and
+    /// value j + 16 in its high nibble; value = (q - 8) * scale), the bytes as stored, valid while the source is open.
     /// </summary>
-    void ReadInt4Row(int row, Span<byte> quants, Span<Half> scales);
+    ReadOnlySpan<byte> ReadQ4_0Row(int row);
 }

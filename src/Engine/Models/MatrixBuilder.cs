@@ -103,23 +103,14 @@ public sealed class MatrixBuilder(ModelPrecision precision, Int4Format int4Forma
 
     private Int4Matrix CopyInt4(IMatrixSource[] parts, int rows, int columns)
     {
-        var format = StoredInt4Format;
-        var matrix = new Int4Matrix(rows, columns, format, Activations);
+        var matrix = new Int4Matrix(rows, columns, StoredInt4Format, Activations);
         try
         {
-            int groups = matrix.Groups;
-            var quants = new byte[groups * format.GroupSize];
-            var scales = new Half[groups];
             int row = 0;
             foreach (var part in parts)
             {
-                for (int r = 0; r < part.Rows; r++, row++)
-                {
-                    // Columns are a whole number of groups in files that store INT4 blocks; any padding stays the zero point.
-                    quants.AsSpan().Fill(8);
-                    part.ReadInt4Row(r, quants.AsSpan(0, columns), scales);
-                    for (int g = 0; g < groups; g++) matrix.SetGroup(row, g, scales[g], quants.AsSpan(g * format.GroupSize, format.GroupSize));
-                }
+                // Q4_0's codes are already this layout's nibbles: a copy of bytes, not an unpack and repack.
+                for (int r = 0; r < part.Rows; r++, row++) matrix.SetQ4_0Row(row, part.ReadQ4_0Row(r));
             }
             return matrix;
         }

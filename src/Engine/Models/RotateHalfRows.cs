@@ -41,5 +41,5 @@ internal sealed class RotateHalfRows : IMatrixSource
 
     public void ReadRow(int row, Span<float> destination) => _interleaved.ReadRow(InterleavedRow(row, _headDim), destination);
 
-    public void ReadInt4Row(int row, Span<byte> quants, Span<Half> scales) => _interleaved.ReadInt4Row(InterleavedRow(row, _headDim), quants, scales);
+    public ReadOnlySpan<byte> ReadQ4_0Row(int row) => _interleaved.ReadQ4_0Row(InterleavedRow(row, _headDim));
 }

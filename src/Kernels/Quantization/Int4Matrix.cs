@@ -212,6 +212,31 @@ public sealed unsafe class Int4Matrix : WeightMatrix
         }
     }
 
+    /// <summary>
+    /// Stores row <paramref name="row"/> from ggml Q4_0 blocks (18 bytes per 32 values: the FP16 scale, then 16 bytes of
+    /// codes with value j in the low nibble of byte j and value j + 16 in its high nibble), exactly: those 16 bytes are
+    /// this layout's row chunk, so they are copied as they are. The matrix must be symmetric with groups of 32, and the
+    /// blocks must cover the row (GGUF rows are whole blocks).
+    /// </summary>
+    public void SetQ4_0Row(int row, ReadOnlySpan<byte> blocks)
+    {
+        const int blockBytes = 2 + RowChunkBytes;
+        if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(row));
+        if (Int4Format.GroupSize != ChunkSize || Int4Format.Asymmetric) throw new InvalidOperationException($"Q4_0 rows fit a symmetric group-32 matrix, not {Int4Format}.");
+        if (blocks.Length != Groups * blockBytes || Columns != KPadded)
+            throw new ArgumentException($"A row of {Columns} values is {Columns / ChunkSize} Q4_0 blocks of {blockBytes} bytes.", nameof(blocks));
+        var view = View;
+        byte* rowBytes = view.Tile(row / TileRows) + row % TileRows * RowHalfBytes;
+        for (int g = 0; g < Groups; g++)
+        {
+            var block = blocks.Slice(g * blockBytes, blockBytes);
+            view.TileScales(row / TileRows, g)[row % TileRows] = (ushort)(block[0] | block[1] << 8);
+            byte* chunk = rowBytes + (long)g * ChunkBytes;
+            block.Slice(2, RowHalfBytes).CopyTo(new Span<byte>(chunk, RowHalfBytes));
+            block.Slice(2 + RowHalfBytes, RowHalfBytes).CopyTo(new Span<byte>(chunk + HalfChunkBytes, RowHalfBytes));
+        }
+    }
+
     public override void DequantizeRow(int row, Span<float> destination)
     {
         var view = View;

@@ -173,5 +173,15 @@ public sealed class GgufFile : IDisposable
         tensor.Data = _file.Pointer + DataOffset + (long)tensor.Offset;
     }
 
+    /// <summary>
+    /// Drops the pages of tensor <paramref name="name"/> from this process's resident memory once its data has been
+    /// copied elsewhere (they stay in the page cache, and a later read maps them back), so a load that repacks a
+    /// model does not hold the file and the repacked copy at once.
+    /// </summary>
+    public unsafe void ReleaseTensorPages(string name)
+    {
+        if (_tensors.TryGetValue(name, out var tensor) && tensor.Data != null) _file.ReleasePages(tensor.Data, tensor.ByteLength);
+    }
+
     public void Dispose() => _file.Dispose();
 }
