@@ -57,7 +57,7 @@ public sealed class CancellationTests(SyntheticTinyLlama tinyLlama, Xunit.Abstra
         Assert.Equal(0, result.GeneratedTokens);
         Assert.True(latency < StopBound, $"returned {latency.TotalMilliseconds:F0} ms after the stop request");
         // The time so far was prompt time, counted once.
-        Assert.True(result.PromptTime <= clock.Elapsed && result.PromptTime > TimeSpan.FromMilliseconds(500), $"prompt time {result.PromptTime}");
+        Assert.True(result.PromptTime <= clock.Elapsed && result.PromptTime > TimeSpan.Zero, $"prompt time {result.PromptTime} of {clock.Elapsed}");
         Assert.Equal(TimeSpan.Zero, result.GenerationTime);
 
         var after = generator.Generate("Mr. Darcy", new GenerationOptions { MaxTokens = 3, Sampling = SamplingOptions.Greedy, StopAtEos = false });
