@@ -51,7 +51,7 @@ public static class FloatMatrixConformance
         fixed (float* py = y)
         {
             matrix.Prepare(px, tokens, scratch);
-            matrix.MultiplyRows(px, py, tokens, 0, matrix.Rows, scratch);
+            matrix.MultiplyRows(px, py, matrix.Rows, tokens, 0, matrix.Rows, scratch);
         }
         return y;
     }

@@ -34,9 +34,7 @@ internal sealed class GgufMatrixSource : IMatrixSource
 
     public void ReadRow(int row, Span<float> destination) => GgmlDequantizer.Dequantize(_tensor.Type, _tensor.Row(row), destination.Slice(0, Columns));
 
-    public ReadOnlySpan<byte> ReadQ4_0Row(int row)
-    {
-        if (_tensor.Type != GgmlType.Q4_0) throw new NotSupportedException($"Tensor '{Name}' holds {_tensor.Type} blocks, not Q4_0.");
-        return _tensor.Row(row);
-    }
+    public GgmlType? BlockType => _tensor.Type;
+
+    public ReadOnlySpan<byte> ReadBlockRow(int row) => _tensor.Row(row);
 }

@@ -16,17 +16,20 @@ public interface IMatrixSource
     /// <summary>
     /// What <see cref="ModelPrecision.AsStored"/> keeps: <see cref="ModelPrecision.Float32"/>,
     /// <see cref="ModelPrecision.Float16"/>, or <see cref="ModelPrecision.Int4"/> for data that already is symmetric
-    /// INT4 with an FP16 scale per 32 values and is copied exactly (see <see cref="ReadQ4_0Row"/>).
+    /// INT4 with an FP16 scale per 32 values and is copied exactly (see <see cref="ReadBlockRow"/>).
     /// </summary>
     ModelPrecision StoredPrecision { get; }
 
     /// <summary>Row <paramref name="row"/> as FP32 (<see cref="Columns"/> values).</summary>
     void ReadRow(int row, Span<float> destination);
 
+    /// <summary>The ggml block type the file stores the tensor in; null for tensors that are not ggml blocks (safetensors).</summary>
+    Formats.Gguf.GgmlType? BlockType { get; }
+
     /// <summary>
-    /// Only where <see cref="StoredPrecision"/> is <see cref="ModelPrecision.Int4"/>: row <paramref name="row"/> as
-    /// ggml Q4_0 blocks (per 32 values: the FP16 scale, then 16 bytes, byte j holding value j in its low nibble and
-    /// value j + 16 in its high nibble; value = (q - 8) * scale), the bytes as stored, valid while the source is open.
+    /// Row <paramref name="row"/> as the ggml blocks the file stores (for Q4_0, per 32 values: the FP16 scale, then 16
+    /// bytes, byte j holding value j in its low nibble and value j + 16 in its high nibble), valid while the source is
+    /// open. Only where <see cref="BlockType"/> is not null.
     /// </summary>
-    ReadOnlySpan<byte> ReadQ4_0Row(int row);
+    ReadOnlySpan<byte> ReadBlockRow(int row);
 }

@@ -1,4 +1,5 @@
 using LlmCpu.Engine.Formats;
+using LlmCpu.Engine.Formats.Gguf;
 using LlmCpu.Kernels.MatMul;
 using LlmCpu.Kernels.Quantization;
 
@@ -70,7 +71,15 @@ public sealed class MatrixBuilder(ModelPrecision precision, Int4Format int4Forma
         if (CopiesInt4Exactly(precision, parts)) return CopyInt4(parts, rows, columns);
         if (precision == ModelPrecision.AsStored)
         {
-            // Parts that disagree (or INT4 parts stacked with others) are held in FP32, which holds every one exactly.
+            if (parts.All(p => p.BlockType == GgmlType.Q4_K)) return CopyQ4K(parts, rows, columns);
+            // Parts stored in different compact formats (Q4_K and Q4_0, say) are each kept as stored and stacked, when
+            // they read the same prepared activations; otherwise the stack is held in FP32, which holds every part exactly.
+            if (parts.Length > 1 && parts.All(p => p.BlockType is GgmlType.Q4_K or GgmlType.Q4_0))
+            {
+                var stacked = parts.Select(p => Build(ModelPrecision.AsStored, [p])).ToArray();
+                if (stacked.Select(m => m.ActivationLayout).Distinct().Count() == 1) return new StackedMatrix(stacked);
+                foreach (var matrix in stacked) matrix.Dispose();
+            }
             precision = parts.All(p => p.StoredPrecision == ModelPrecision.Float16) ? ModelPrecision.Float16 : ModelPrecision.Float32;
         }
         switch (precision)
@@ -101,6 +110,26 @@ public sealed class MatrixBuilder(ModelPrecision precision, Int4Format int4Forma
         }
     }
 
+    /// <summary>Q4_K rows copied exactly into the kernels' Q4_K tile layout.</summary>
+    private static Q4KMatrix CopyQ4K(IMatrixSource[] parts, int rows, int columns)
+    {
+        var matrix = new Q4KMatrix(rows, columns);
+        try
+        {
+            int row = 0;
+            foreach (var part in parts)
+            {
+                for (int r = 0; r < part.Rows; r++, row++) matrix.SetRow(row, part.ReadBlockRow(r));
+            }
+            return matrix;
+        }
+        catch
+        {
+            matrix.Dispose();
+            throw;
+        }
+    }
+
     private Int4Matrix CopyInt4(IMatrixSource[] parts, int rows, int columns)
     {
         var matrix = new Int4Matrix(rows, columns, StoredInt4Format, Activations);
@@ -110,7 +139,7 @@ public sealed class MatrixBuilder(ModelPrecision precision, Int4Format int4Forma
             foreach (var part in parts)
             {
                 // Q4_0's codes are already this layout's nibbles: a copy of bytes, not an unpack and repack.
-                for (int r = 0; r < part.Rows; r++, row++) matrix.SetQ4_0Row(row, part.ReadQ4_0Row(r));
+                for (int r = 0; r < part.Rows; r++, row++) matrix.SetQ4_0Row(row, part.ReadBlockRow(r));
             }
             return matrix;
         }

@@ -41,5 +41,7 @@ internal sealed class RotateHalfRows : IMatrixSource
 
     public void ReadRow(int row, Span<float> destination) => _interleaved.ReadRow(InterleavedRow(row, _headDim), destination);
 
-    public ReadOnlySpan<byte> ReadQ4_0Row(int row) => _interleaved.ReadQ4_0Row(InterleavedRow(row, _headDim));
+    public Formats.Gguf.GgmlType? BlockType => _interleaved.BlockType;
+
+    public ReadOnlySpan<byte> ReadBlockRow(int row) => _interleaved.ReadBlockRow(InterleavedRow(row, _headDim));
 }

@@ -24,6 +24,7 @@ internal sealed class TensorDataSource : IMatrixSource
 
     public void ReadRow(int row, Span<float> destination) => _tensor.ReadAsFloat32((long)row * Columns, destination.Slice(0, Columns));
 
-    public ReadOnlySpan<byte> ReadQ4_0Row(int row) =>
-        throw new NotSupportedException($"Tensor '{Name}' holds {_tensor.Type} values, not INT4 blocks.");
+    public Formats.Gguf.GgmlType? BlockType => null;
+
+    public ReadOnlySpan<byte> ReadBlockRow(int row) => throw new NotSupportedException($"Tensor '{Name}' holds {_tensor.Type} values, not ggml blocks.");
 }

@@ -42,11 +42,11 @@ public sealed unsafe class Float16Matrix : WeightMatrix
     public Span<Half> RowSpan(int row) => new(_weights + (long)row * Columns, Columns);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public override void MultiplyRows(float* input, float* output, int tokens, int rowBegin, int rowEnd, ActivationScratch scratch)
+    public override void MultiplyRows(float* input, float* output, int outputStride, int tokens, int rowBegin, int rowEnd, ActivationScratch scratch)
     {
         if (Avx2.IsSupported && Fma.IsSupported && KernelDispatch.Best >= KernelPath.Avx2)
         {
-            MultiplyRowsAvx2(input, output, tokens, rowBegin, rowEnd);
+            MultiplyRowsAvx2(input, output, outputStride, tokens, rowBegin, rowEnd);
             return;
         }
         int k = Columns;
@@ -54,21 +54,21 @@ public sealed unsafe class Float16Matrix : WeightMatrix
         for (int n = rowBegin; n < rowEnd; n++)
         {
             Half* row = _weights + (long)n * k;
-            for (int t = 0; t < tokens; t++) output[(long)t * Rows + n] = 0;
+            for (int t = 0; t < tokens; t++) output[(long)t * outputStride + n] = 0;
             for (int start = 0; start < k; start += Slice)
             {
                 int length = Math.Min(Slice, k - start);
                 var w = widened.Slice(0, length);
                 TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(row + start, length), w);
                 for (int t = 0; t < tokens; t++)
-                    output[(long)t * Rows + n] += TensorPrimitives.Dot(w, new ReadOnlySpan<float>(input + (long)t * k + start, length));
+                    output[(long)t * outputStride + n] += TensorPrimitives.Dot(w, new ReadOnlySpan<float>(input + (long)t * k + start, length));
             }
         }
     }
 
     /// <summary>AVX2: eight halves widened exactly in registers and multiplied with x by FMA, four accumulators deep.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void MultiplyRowsAvx2(float* input, float* output, int tokens, int rowBegin, int rowEnd)
+    private void MultiplyRowsAvx2(float* input, float* output, int outputStride, int tokens, int rowBegin, int rowEnd)
     {
         int k = Columns, whole = k / 32 * 32;
         for (int n = rowBegin; n < rowEnd; n++)
@@ -88,7 +88,7 @@ public sealed unsafe class Float16Matrix : WeightMatrix
                 }
                 float sum = Vector256.Sum((a0 + a1) + (a2 + a3));
                 for (; i < k; i++) sum += (float)BitConverter.UInt16BitsToHalf(row[i]) * x[i];
-                output[(long)t * Rows + n] = sum;
+                output[(long)t * outputStride + n] = sum;
             }
         }
     }

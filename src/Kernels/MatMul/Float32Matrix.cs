@@ -41,7 +41,7 @@ public sealed unsafe class Float32Matrix : WeightMatrix
     public Span<float> RowSpan(int row) => new(_weights + (long)row * Columns, Columns);
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public override void MultiplyRows(float* input, float* output, int tokens, int rowBegin, int rowEnd, ActivationScratch scratch)
+    public override void MultiplyRows(float* input, float* output, int outputStride, int tokens, int rowBegin, int rowEnd, ActivationScratch scratch)
     {
         int k = Columns;
         for (int n = rowBegin; n < rowEnd; n++)
@@ -49,7 +49,7 @@ public sealed unsafe class Float32Matrix : WeightMatrix
             var row = new ReadOnlySpan<float>(_weights + (long)n * k, k);
             for (int t = 0; t < tokens; t++)
             {
-                output[(long)t * Rows + n] = TensorPrimitives.Dot(row, new ReadOnlySpan<float>(input + (long)t * k, k));
+                output[(long)t * outputStride + n] = TensorPrimitives.Dot(row, new ReadOnlySpan<float>(input + (long)t * k, k));
             }
         }
     }

@@ -56,7 +56,7 @@ public sealed unsafe class MatMulRunner : IRangeJob, IDisposable
         }
     }
 
-    void IRangeJob.Execute(int begin, int end) => _matrix!.MultiplyRows(_input, _output, _tokens, begin, end, _scratch);
+    void IRangeJob.Execute(int begin, int end) => _matrix!.MultiplyRows(_input, _output, _matrix.Rows, _tokens, begin, end, _scratch);
 
     /// <summary>The activation preparation of the multiplication in flight, split by tokens.</summary>
     private sealed class PrepareJob(MatMulRunner runner) : IRangeJob

@@ -55,11 +55,18 @@ public abstract unsafe class WeightMatrix : IDisposable
     public virtual void PrepareTokens(float* input, int first, int last, ActivationScratch scratch) { }
 
     /// <summary>
-    /// Computes output rows [rowBegin, rowEnd) for every token. <paramref name="input"/> is (tokens, Columns),
-    /// <paramref name="output"/> is (tokens, Rows); both row-major FP32. <paramref name="scratch"/> holds what
+    /// Computes output rows [rowBegin, rowEnd) for every token. <paramref name="input"/> is (tokens, Columns); output row
+    /// n of token t goes to <paramref name="output"/>[t * <paramref name="outputStride"/> + n] (the stride is Rows for a
+    /// matrix of its own, more when it is a part of a <see cref="StackedMatrix"/>). <paramref name="scratch"/> holds what
     /// <see cref="Prepare"/> made of the input.
     /// </summary>
-    public abstract void MultiplyRows(float* input, float* output, int tokens, int rowBegin, int rowEnd, ActivationScratch scratch);
+    public abstract void MultiplyRows(float* input, float* output, int outputStride, int tokens, int rowBegin, int rowEnd, ActivationScratch scratch);
+
+    /// <summary>
+    /// What <see cref="Prepare"/> makes of the activations, as a key: matrices whose keys are equal read the same prepared
+    /// activations, so they can be stacked into one multiplication (<see cref="StackedMatrix"/>).
+    /// </summary>
+    public virtual string ActivationLayout => "float32";
 
     /// <summary>Reconstructs row <paramref name="row"/> as FP32 (for embedding look-up and tests).</summary>
     public abstract void DequantizeRow(int row, Span<float> destination);

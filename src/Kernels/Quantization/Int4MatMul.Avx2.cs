@@ -16,11 +16,10 @@ internal static unsafe partial class Int4MatMul
      * next to the eight weight registers; more tokens would spill every accumulator on each chunk.
      */
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void TileInt8Avx2<T>(in Int4View w, int tile, in TokenInt8 x, float* result) where T : struct, ITokenCount
+    internal static void TileInt8Avx2<T, S>(in Int4View w, ref S scales, int tile, in TokenInt8 x, float* result)
+        where T : struct, ITokenCount where S : struct, IGroupScales
     {
         byte* p = w.Tile(tile);
-        ushort* scales = w.TileScales(tile, 0);
-        byte* zeros = w.Zeros == null ? null : w.TileZeros(tile, 0);
         int groups = w.Groups, blocksPerGroup = w.GroupSize / w.BlockSize, chunksPerBlock = w.BlockSize / Int4Matrix.ChunkSize;
         int stride = x.Stride, blocks = x.Blocks;
         sbyte* xp = x.Values;
@@ -28,10 +27,9 @@ internal static unsafe partial class Int4MatMul
         var ones = Vector256.Create((short)1);
         Vector256<float> f0 = default, f1 = default;
         int b = 0;
-        for (int g = 0; g < groups; g++, scales += Int4Matrix.TileRows)
+        for (int g = 0; g < groups; g++)
         {
-            var groupScale = Ops.HalfConversion.ToSingle8(scales);
-            byte* groupZeros = zeros == null ? null : zeros + g * Int4Matrix.TileRows;
+            scales.BeginGroup(tile, g);
             for (int end = b + blocksPerGroup; b < end; b++)
             {
                 Vector256<int> s03 = default, s47 = default, t03 = default, t47 = default;
@@ -55,9 +53,8 @@ internal static unsafe partial class Int4MatMul
                     if (T.Value > 1) t03 += Avx2.MultiplyAddAdjacent(b03, ones);
                     if (T.Value > 1) t47 += Avx2.MultiplyAddAdjacent(b47, ones);
                 }
-                f0 = CombineBlock(RowSums(s03, s47), groupScale * Vector256.Create(x.Scales[b]), x.Sums + b, groupZeros, f0);
-                if (T.Value > 1)
-                    f1 = CombineBlock(RowSums(t03, t47), groupScale * Vector256.Create(x.Scales[blocks + b]), x.Sums + blocks + b, groupZeros, f1);
+                f0 = scales.Combine(RowSums(s03, s47), x.Scales[b], x.Sums + b, f0);
+                if (T.Value > 1) f1 = scales.Combine(RowSums(t03, t47), x.Scales[blocks + b], x.Sums + blocks + b, f1);
             }
         }
         f0.Store(result);
@@ -66,21 +63,19 @@ internal static unsafe partial class Int4MatMul
 
     /// <summary>AVX-VNNI: as <see cref="TileInt8Avx2{T}"/>, but vpdpbusd accumulates each row's products straight into 32-bit lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void TileInt8AvxVnni<T>(in Int4View w, int tile, in TokenInt8 x, float* result) where T : struct, ITokenCount
+    internal static void TileInt8AvxVnni<T, S>(in Int4View w, ref S scales, int tile, in TokenInt8 x, float* result)
+        where T : struct, ITokenCount where S : struct, IGroupScales
     {
         byte* p = w.Tile(tile);
-        ushort* scales = w.TileScales(tile, 0);
-        byte* zeros = w.Zeros == null ? null : w.TileZeros(tile, 0);
         int groups = w.Groups, blocksPerGroup = w.GroupSize / w.BlockSize, chunksPerBlock = w.BlockSize / Int4Matrix.ChunkSize;
         int stride = x.Stride, blocks = x.Blocks;
         sbyte* xp = x.Values;
         var mask = Vector256.Create((byte)0x0F);
         Vector256<float> f0 = default, f1 = default;
         int b = 0;
-        for (int g = 0; g < groups; g++, scales += Int4Matrix.TileRows)
+        for (int g = 0; g < groups; g++)
         {
-            var groupScale = Ops.HalfConversion.ToSingle8(scales);
-            byte* groupZeros = zeros == null ? null : zeros + g * Int4Matrix.TileRows;
+            scales.BeginGroup(tile, g);
             for (int end = b + blocksPerGroup; b < end; b++)
             {
                 Vector256<int> s03 = default, s47 = default, t03 = default, t47 = default;
@@ -96,9 +91,8 @@ internal static unsafe partial class Int4MatMul
                     s47 = OctetsVnni(s47, l1, h1, l3, h3, xp);
                     if (T.Value > 1) t47 = OctetsVnni(t47, l1, h1, l3, h3, xp + stride);
                 }
-                f0 = CombineBlock(RowSums(s03, s47), groupScale * Vector256.Create(x.Scales[b]), x.Sums + b, groupZeros, f0);
-                if (T.Value > 1)
-                    f1 = CombineBlock(RowSums(t03, t47), groupScale * Vector256.Create(x.Scales[blocks + b]), x.Sums + blocks + b, groupZeros, f1);
+                f0 = scales.Combine(RowSums(s03, s47), x.Scales[b], x.Sums + b, f0);
+                if (T.Value > 1) f1 = scales.Combine(RowSums(t03, t47), x.Scales[blocks + b], x.Sums + blocks + b, f1);
             }
         }
         f0.Store(result);
@@ -157,19 +151,6 @@ internal static unsafe partial class Int4MatMul
     /// <summary>The high nibbles of each byte, as bytes 0..15.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<byte> High(Vector256<byte> v, Vector256<byte> mask) => Avx2.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
-
-    /// <summary>
-    /// acc + float(rowSums - zero * xSum) * scale, lane by lane, in the reference's order (scale is the weights'
-    /// scale times the block's activation scale). Symmetric weights (zeros null) have the zero point 8 in every row,
-    /// so the correction is one broadcast and a shift.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<float> CombineBlock(Vector256<int> rowSums, Vector256<float> scale, int* xSum, byte* zeros, Vector256<float> acc)
-    {
-        var xs = Vector256.Create(*xSum);
-        var corrected = zeros == null ? rowSums - (xs << 3) : rowSums - Avx2.ConvertToVector256Int32(zeros) * xs;
-        return acc + Avx.ConvertToVector256Single(corrected) * scale;
-    }
 
     /// <summary>FP32 activations: nibbles widened to int32 and to float, multiplied with x by FMA, summed per group.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]

@@ -22,11 +22,10 @@ internal static unsafe partial class Int4MatMul
      * multiply-add pairs are vpmaddubsw + vpmaddwd.
      */
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void TileInt8Avx512<T>(in Int4View w, int tile, in TokenInt8 x, float* result) where T : struct, ITokenCount
+    internal static void TileInt8Avx512<T, S>(in Int4View w, ref S scales, int tile, in TokenInt8 x, float* result)
+        where T : struct, ITokenCount where S : struct, IGroupScales
     {
         byte* p = w.Tile(tile);
-        ushort* scales = w.TileScales(tile, 0);
-        byte* zeros = w.Zeros == null ? null : w.TileZeros(tile, 0);
         int groups = w.Groups, blocksPerGroup = w.GroupSize / w.BlockSize, chunksPerBlock = w.BlockSize / Int4Matrix.ChunkSize;
         int stride = x.Stride, blocks = x.Blocks;
         sbyte* xp = x.Values;
@@ -36,10 +35,9 @@ internal static unsafe partial class Int4MatMul
         var ones = Vector512.Create((short)1);
         Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default, f4 = default, f5 = default, f6 = default, f7 = default;
         int b = 0;
-        for (int g = 0; g < groups; g++, scales += Int4Matrix.TileRows)
+        for (int g = 0; g < groups; g++)
         {
-            var groupScale = Ops.HalfConversion.ToSingle8(scales);
-            byte* groupZeros = zeros == null ? null : zeros + g * Int4Matrix.TileRows;
+            scales.BeginGroup(tile, g);
             for (int end = b + blocksPerGroup; b < end; b++)
             {
                 Vector512<int> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
@@ -73,14 +71,14 @@ internal static unsafe partial class Int4MatMul
                     if (T.Value > 4) s6 += Avx512BW.MultiplyAddAdjacent(a6, ones);
                     if (T.Value > 4) s7 += Avx512BW.MultiplyAddAdjacent(a7, ones);
                 }
-                f0 = CombineLanePairs(s0, groupScale, xScales[b], xSums + b, groupZeros, f0);
-                if (T.Value > 1) f1 = CombineLanePairs(s1, groupScale, xScales[blocks + b], xSums + blocks + b, groupZeros, f1);
-                if (T.Value > 2) f2 = CombineLanePairs(s2, groupScale, xScales[2 * blocks + b], xSums + 2 * blocks + b, groupZeros, f2);
-                if (T.Value > 2) f3 = CombineLanePairs(s3, groupScale, xScales[3 * blocks + b], xSums + 3 * blocks + b, groupZeros, f3);
-                if (T.Value > 4) f4 = CombineLanePairs(s4, groupScale, xScales[4 * blocks + b], xSums + 4 * blocks + b, groupZeros, f4);
-                if (T.Value > 4) f5 = CombineLanePairs(s5, groupScale, xScales[5 * blocks + b], xSums + 5 * blocks + b, groupZeros, f5);
-                if (T.Value > 4) f6 = CombineLanePairs(s6, groupScale, xScales[6 * blocks + b], xSums + 6 * blocks + b, groupZeros, f6);
-                if (T.Value > 4) f7 = CombineLanePairs(s7, groupScale, xScales[7 * blocks + b], xSums + 7 * blocks + b, groupZeros, f7);
+                f0 = scales.Combine(LanePairs(s0), xScales[b], xSums + b, f0);
+                if (T.Value > 1) f1 = scales.Combine(LanePairs(s1), xScales[blocks + b], xSums + blocks + b, f1);
+                if (T.Value > 2) f2 = scales.Combine(LanePairs(s2), xScales[2 * blocks + b], xSums + 2 * blocks + b, f2);
+                if (T.Value > 2) f3 = scales.Combine(LanePairs(s3), xScales[3 * blocks + b], xSums + 3 * blocks + b, f3);
+                if (T.Value > 4) f4 = scales.Combine(LanePairs(s4), xScales[4 * blocks + b], xSums + 4 * blocks + b, f4);
+                if (T.Value > 4) f5 = scales.Combine(LanePairs(s5), xScales[5 * blocks + b], xSums + 5 * blocks + b, f5);
+                if (T.Value > 4) f6 = scales.Combine(LanePairs(s6), xScales[6 * blocks + b], xSums + 6 * blocks + b, f6);
+                if (T.Value > 4) f7 = scales.Combine(LanePairs(s7), xScales[7 * blocks + b], xSums + 7 * blocks + b, f7);
             }
         }
         f0.Store(result);
@@ -104,14 +102,10 @@ internal static unsafe partial class Int4MatMul
         + Avx512BW.MultiplyAddAdjacent(low1, Vector512.Create(*(long*)(x + 8)).AsSByte())
         + Avx512BW.MultiplyAddAdjacent(high1, Vector512.Create(*(long*)(x + 24)).AsSByte());
 
-    /// <summary>Row r's two 32-bit lanes (2r, 2r + 1) added, narrowed to eight row sums and combined with the block's scales.</summary>
+    /// <summary>Row r's two 32-bit lanes (2r, 2r + 1) added and narrowed to eight row sums in order (vpshufd, add, vpmovqd).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> CombineLanePairs(Vector512<int> lanes, Vector256<float> groupScale, float xScale, int* xSum, byte* zeros, Vector256<float> acc)
-    {
-        var pairs = lanes + Avx512F.Shuffle(lanes, 0b10_11_00_01);
-        var rowSums = Avx512F.ConvertToVector256Int32(pairs.AsInt64());
-        return CombineBlock(rowSums, groupScale * Vector256.Create(xScale), xSum, zeros, acc);
-    }
+    private static Vector256<int> LanePairs(Vector512<int> lanes) =>
+        Avx512F.ConvertToVector256Int32((lanes + Avx512F.Shuffle(lanes, 0b10_11_00_01)).AsInt64());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<byte> High(Vector512<byte> v, Vector512<byte> mask) => Avx512BW.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;

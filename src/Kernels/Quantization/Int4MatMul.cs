@@ -26,7 +26,7 @@ internal static unsafe partial class Int4MatMul
     internal const int MaxTokenGroup = 8;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Multiply(KernelPath path, in Int4View w, ActivationMode mode, ActivationScratch scratch, float* output,
+    public static void Multiply(KernelPath path, in Int4View w, ActivationMode mode, ActivationScratch scratch, float* output, int outputStride,
         int tokens, int tileBegin, int tileEnd)
     {
         // A GEMM walks tokens in blocks that fit in L2 and, for each block, every tile of the range: each tile's
@@ -37,13 +37,65 @@ internal static unsafe partial class Int4MatMul
         for (int first = 0; first < tokens; first += tokenBlock)
         {
             int last = Math.Min(tokens, first + tokenBlock);
-            for (int tile = tileBegin; tile < tileEnd; tile++) MultiplyTile(path, w, mode, scratch, output, tile, first, last, result);
+            for (int tile = tileBegin; tile < tileEnd; tile++) MultiplyTile(path, w, mode, scratch, output, outputStride, tile, first, last, result);
         }
+    }
+
+    /// <summary>A Q4_K matrix's multiplication (INT8 activations), with the same token blocking and SIMD kernels.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void MultiplyQ4K(KernelPath path, in Int4View w, Q4KGroupScales scales, ActivationScratch scratch, float* output, int outputStride,
+        int tokens, int tileBegin, int tileEnd)
+    {
+        int tokenBlock = Math.Clamp(TokenBlockBytes / w.KPadded, 1, 64);
+        float* result = stackalloc float[MaxTokenGroup * Int4Matrix.TileRows];
+        int blocks = w.KPadded / w.BlockSize;
+        for (int first = 0; first < tokens; first += tokenBlock)
+        {
+            int last = Math.Min(tokens, first + tokenBlock);
+            for (int tile = tileBegin; tile < tileEnd; tile++)
+            {
+                int rowBase = tile * Int4Matrix.TileRows, rowCount = Math.Min(Int4Matrix.TileRows, w.Rows - rowBase);
+                for (int t = first; t < last;)
+                {
+                    var x = new TokenInt8(scratch, t, blocks);
+                    int count = path is KernelPath.Avx512 or KernelPath.Avx2Vnni or KernelPath.Avx2
+                        ? TileInt8Simd(path, w, ref scales, tile, x, last - t, result)
+                        : TileQ4KScalar(w, scales, tile, x.Values, x.Scales, x.Sums, result);
+                    for (int i = 0; i < count; i++)
+                    {
+                        float* o = output + (long)(t + i) * outputStride + rowBase;
+                        for (int r = 0; r < rowCount; r++) o[r] = result[i * Int4Matrix.TileRows + r];
+                    }
+                    t += count;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The Q4_K reference (also the 128-bit path's): per row and group of 32, the exact integer dot of the codes with
+    /// the INT8 activations, then out[r] += float(dot) * (scale * xscale) - (min * xscale) * float(sum(xq)).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static int TileQ4KScalar(in Int4View w, in Q4KGroupScales scales, int tile, sbyte* x, float* xScales, int* xSums, float* result)
+    {
+        for (int r = 0; r < Int4Matrix.TileRows; r++) result[r] = 0;
+        for (int g = 0; g < w.Groups; g++)
+        {
+            for (int r = 0; r < Int4Matrix.TileRows; r++)
+            {
+                int dot = 0;
+                for (int j = 0; j < 32; j++) dot += Weight(w, tile, r, g, j) * x[g * 32 + j];
+                var (scale, min) = scales.Row(tile * Int4Matrix.TileRows + r, g);
+                result[r] += (float)dot * (scale * xScales[g]) - min * xScales[g] * (float)xSums[g];
+            }
+        }
+        return 1;
     }
 
     /// <summary>One tile for tokens [firstToken, lastToken), in groups as large as the path's kernel takes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MultiplyTile(KernelPath path, in Int4View w, ActivationMode mode, ActivationScratch scratch, float* output,
+    private static void MultiplyTile(KernelPath path, in Int4View w, ActivationMode mode, ActivationScratch scratch, float* output, int outputStride,
         int tile, int firstToken, int lastToken, float* result)
     {
         int rowBase = tile * Int4Matrix.TileRows;
@@ -55,7 +107,7 @@ internal static unsafe partial class Int4MatMul
                 : MultiplyTileFloat32(path, w, scratch, tile, t, result);
             for (int i = 0; i < count; i++)
             {
-                float* o = output + (long)(t + i) * w.Rows + rowBase;
+                float* o = output + (long)(t + i) * outputStride + rowBase;
                 for (int r = 0; r < rowCount; r++) o[r] = result[i * Int4Matrix.TileRows + r];
             }
             t += count;
@@ -67,27 +119,43 @@ internal static unsafe partial class Int4MatMul
     private static int MultiplyTileInt8(KernelPath path, in Int4View w, ActivationScratch scratch, int tile, int token, int available, float* result)
     {
         var x = new TokenInt8(scratch, token, w.KPadded / w.BlockSize);
+        var scales = new Int4GroupScales(w);
         switch (path)
         {
-            case KernelPath.Avx512:
-                if (available >= 8) { TileInt8Avx512<Eight>(w, tile, x, result); return 8; }
-                if (available >= 4) { TileInt8Avx512<Four>(w, tile, x, result); return 4; }
-                if (available >= 2) { TileInt8Avx512<Two>(w, tile, x, result); return 2; }
-                TileInt8Avx512<One>(w, tile, x, result);
-                return 1;
-            case KernelPath.Avx2Vnni:
-                if (available >= 2) { TileInt8AvxVnni<Two>(w, tile, x, result); return 2; }
-                TileInt8AvxVnni<One>(w, tile, x, result);
-                return 1;
-            case KernelPath.Avx2:
-                if (available >= 2) { TileInt8Avx2<Two>(w, tile, x, result); return 2; }
-                TileInt8Avx2<One>(w, tile, x, result);
-                return 1;
+            case KernelPath.Avx512 or KernelPath.Avx2Vnni or KernelPath.Avx2:
+                return TileInt8Simd(path, w, ref scales, tile, x, available, result);
             case KernelPath.Vector128:
                 TileInt8Vector128(w, tile, x.Values, x.Scales, x.Sums, result);
                 return 1;
             default:
                 TileInt8Scalar(w, tile, x.Values, x.Scales, x.Sums, result);
+                return 1;
+        }
+    }
+
+    /// <summary>
+    /// The SIMD INT8 kernels for any format of the tile layout (<typeparamref name="S"/> says how its scales combine),
+    /// on as many of <paramref name="available"/> tokens as the path's register tile takes; returns how many it ran.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int TileInt8Simd<S>(KernelPath path, in Int4View w, ref S scales, int tile, in TokenInt8 x, int available, float* result)
+        where S : struct, IGroupScales
+    {
+        switch (path)
+        {
+            case KernelPath.Avx512:
+                if (available >= 8) { TileInt8Avx512<Eight, S>(w, ref scales, tile, x, result); return 8; }
+                if (available >= 4) { TileInt8Avx512<Four, S>(w, ref scales, tile, x, result); return 4; }
+                if (available >= 2) { TileInt8Avx512<Two, S>(w, ref scales, tile, x, result); return 2; }
+                TileInt8Avx512<One, S>(w, ref scales, tile, x, result);
+                return 1;
+            case KernelPath.Avx2Vnni:
+                if (available >= 2) { TileInt8AvxVnni<Two, S>(w, ref scales, tile, x, result); return 2; }
+                TileInt8AvxVnni<One, S>(w, ref scales, tile, x, result);
+                return 1;
+            default:
+                if (available >= 2) { TileInt8Avx2<Two, S>(w, ref scales, tile, x, result); return 2; }
+                TileInt8Avx2<One, S>(w, ref scales, tile, x, result);
                 return 1;
         }
     }

@@ -259,8 +259,10 @@ public sealed unsafe class Int4Matrix : WeightMatrix
         else scratch.PadFloat32Tokens(input, first, last, Columns);
     }
 
-    public override void MultiplyRows(float* input, float* output, int tokens, int rowBegin, int rowEnd, ActivationScratch scratch) =>
-        Int4MatMul.Multiply(KernelDispatch.Best, View, Activations, scratch, output, tokens, rowBegin / TileRows, (rowEnd + TileRows - 1) / TileRows);
+    public override void MultiplyRows(float* input, float* output, int outputStride, int tokens, int rowBegin, int rowEnd, ActivationScratch scratch) =>
+        Int4MatMul.Multiply(KernelDispatch.Best, View, Activations, scratch, output, outputStride, tokens, rowBegin / TileRows, (rowEnd + TileRows - 1) / TileRows);
+
+    public override string ActivationLayout => Activations == ActivationMode.Int8 ? $"int8 blocks of {BlockSize}, {KPadded} wide" : $"float32 groups of {GroupSize}, {KPadded} wide";
 
     public override void Dispose()
     {

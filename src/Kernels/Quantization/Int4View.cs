@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+
 namespace LlmCpu.Kernels.Quantization;
 
 /// <summary>Raw pointers to an <see cref="Int4Matrix"/>'s arrays and its geometry, for the kernels.</summary>
@@ -14,6 +15,22 @@ internal readonly unsafe struct Int4View
     public readonly int Groups;
     public readonly int BlockSize;
     public readonly int Chunks;
+
+    /// <summary>
+    /// A view of 4-bit codes in the tile layout with groups (and activation blocks) of 32 and no FP16 scales or zero
+    /// points of its own: for formats whose scales live elsewhere (<see cref="Q4KMatrix"/>).
+    /// </summary>
+    public Int4View(byte* quants, int rows, int columns)
+    {
+        Quants = quants;
+        Rows = rows;
+        Columns = columns;
+        KPadded = columns;
+        GroupSize = Int4Matrix.ChunkSize;
+        Groups = columns / Int4Matrix.ChunkSize;
+        BlockSize = Int4Matrix.ChunkSize;
+        Chunks = Groups;
+    }
 
     public Int4View(Int4Matrix m, byte* quants, ushort* scales, byte* zeros)
     {

@@ -24,7 +24,7 @@ public sealed class GgufQuantTypesLoadTests : IDisposable
     [InlineData(GgmlType.Q5_0, "F32")]
     [InlineData(GgmlType.Q5_1, "F32")]
     [InlineData(GgmlType.Q8_0, "F32")]
-    [InlineData(GgmlType.Q4_K, "F32")]
+    [InlineData(GgmlType.Q4_K, "Q4_K")]
     [InlineData(GgmlType.Q5_K, "F32")]
     [InlineData(GgmlType.Q6_K, "F32")]
     [InlineData(GgmlType.Q4_0, "Q4 g32 sym")]
@@ -47,6 +47,26 @@ public sealed class GgufQuantTypesLoadTests : IDisposable
             AssertRowsDecodeTo(qkv, width, file, $"blk.{layer}.attn_k.weight", headDim);
         }
 
+        using var session = new InferenceSession(model, WorkerPool.Shared, 16);
+        GreedyAgreement.AssertFinite(session.Prefill(model.Tokenizer.Encode("ab", addBos: true)));
+    }
+
+    [Fact]
+    public void MixedCompactTypesInOneStackAreEachKeptAsStored()
+    {
+        // A Q4_K_M file keeps some layers' values in another type than their queries and keys.
+        const int width = 256;
+        var overrides = new Dictionary<string, GgmlType> { ["blk.0.attn_v.weight"] = GgmlType.Q4_0, ["blk.1.ffn_up.weight"] = GgmlType.Q4_0 };
+        string path = TinyLlamaGguf.Create(GgmlType.Q4_K, overrides: overrides, width: width).Write(Path.Combine(_dir, "mixed.gguf"));
+        using var model = ModelLoader.Load(path);
+        var qkv = Assert.IsType<StackedMatrix>(model.Weights.Layers[0].QueryKeyValue);
+        Assert.Equal(["Q4_K", "Q4_K", "Q4 g32 sym"], qkv.Parts.Select(p => p.Format));
+        Assert.IsType<StackedMatrix>(model.Weights.Layers[1].GateUp);
+        Assert.IsType<LlmCpu.Kernels.Quantization.Q4KMatrix>(model.Weights.Layers[1].QueryKeyValue);
+        using var file = GgufFile.Open(path);
+        int kvDim = width / TinyLlamaGguf.Heads * TinyLlamaGguf.KvHeads;
+        AssertRowsDecodeTo(qkv, width + kvDim, file, "blk.0.attn_v.weight", permuteHeadDim: 0);
+        AssertRowsDecodeTo(qkv, 0, file, "blk.0.attn_q.weight", width / TinyLlamaGguf.Heads);
         using var session = new InferenceSession(model, WorkerPool.Shared, 16);
         GreedyAgreement.AssertFinite(session.Prefill(model.Tokenizer.Encode("ab", addBos: true)));
     }
