@@ -1,0 +1,48 @@
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+}
+
+Describe 'New-SyntheticModel' {
+    It 'writes a TinyLlama-shaped INT4 model that loads with finite, varied output' {
+        $file = Join-Path $TestDrive 'tiny.llmc'
+        $written = New-SyntheticModel -Shape TinyLlama-1.1B -Destination $file
+        $written | Should -BeOfType System.IO.FileInfo
+        $synthetic = $written | Import-Model
+        $synthetic.Parameters | Should -Be 1100048384
+        $synthetic.LayerCount | Should -Be 22
+        $synthetic.Precision | Should -Be 'Q4 g128 sym'
+        # Random weights give noise, but not a constant token (which is what NaN logits once gave).
+        $result = $synthetic | Invoke-Generation -Prompt 'She was not' -Temperature 0 -MaxTokens 8
+        $result.GeneratedTokens | Should -Be 8
+        @($result.TokenIds | Sort-Object -Unique).Count | Should -BeGreaterThan 1
+    }
+
+    It 'writes the same bytes for the same seed and others for another seed' {
+        $a = New-SyntheticModel TinyLlama-1.1B (Join-Path $TestDrive 'a.gguf') -Format GgufQ4_0 -Seed 3
+        $b = New-SyntheticModel TinyLlama-1.1B (Join-Path $TestDrive 'b.gguf') -Format GgufQ4_0 -Seed 3
+        $c = New-SyntheticModel TinyLlama-1.1B (Join-Path $TestDrive 'c.gguf') -Format GgufQ4_0 -Seed 4
+        (Get-FileHash $a).Hash | Should -Be (Get-FileHash $b).Hash
+        (Get-FileHash $a).Hash | Should -Not -Be (Get-FileHash $c).Hash
+        (Import-Model $a).Precision | Should -Be 'Q4 g32 sym'
+        Remove-Item $a, $b, $c
+    }
+
+    It 'keeps an existing file unless -Force is given' {
+        $file = Join-Path $TestDrive 'exists.llmc'
+        Set-Content $file 'old'
+        { New-SyntheticModel TinyLlama-1.1B $file -ErrorAction Stop } |
+            Should -Throw -ErrorId 'DestinationExists,LlmCpu.Module.Commands.NewSyntheticModelCommand'
+        Get-Content $file | Should -Be 'old'
+    }
+
+    It 'writes nothing with -WhatIf' {
+        $file = Join-Path $TestDrive 'whatif.llmc'
+        New-SyntheticModel Llama-2-7B $file -WhatIf
+        $file | Should -Not -Exist
+    }
+
+    It 'refuses a shape it does not know' {
+        { New-SyntheticModel Falcon-180B (Join-Path $TestDrive 'x.llmc') } |
+            Should -Throw -ErrorId 'ParameterArgumentValidationError,LlmCpu.Module.Commands.NewSyntheticModelCommand'
+    }
+}
