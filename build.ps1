@@ -26,7 +26,10 @@ param(
     [string[]] $Task = @('Build', 'Test'),
 
     [ValidateSet('Debug', 'Release')]
-    [string] $Configuration = 'Release'
+    [string] $Configuration = 'Release',
+
+    # Where the Docs task writes the help files; the committed ones by default. Tests write elsewhere and compare.
+    [string] $HelpPath = [System.IO.Path]::Combine($PSScriptRoot, 'src', 'Module', 'en-US')
 )
 
 $ErrorActionPreference = 'Stop'
@@ -113,6 +116,9 @@ function Invoke-DocsTask {
     }
     if ($missing) { throw "Missing cmdlet pages: $($missing -join ', ')" }
     "Every exported cmdlet has a page in docs/."
+    foreach ($file in & ([System.IO.Path]::Combine($root, 'build', 'Help', 'Build-Help.ps1')) -DocsPath $docs -OutputPath $HelpPath) {
+        "Generated $($file.FullName)"
+    }
 }
 
 function Invoke-PackageTask {

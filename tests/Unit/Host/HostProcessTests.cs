@@ -76,11 +76,25 @@ public sealed class HostProcessTests
     }
 
     [Fact]
-    public void TheBuildScriptRunsUnderTheHost()
+    public void TheBuildScriptRunsUnderTheHostAndTheCommittedHelpIsWhatTheDocsGenerate()
     {
-        var (code, stdout, stderr) = RunHost("-File", Path.Combine(RepoPaths.Root, "build.ps1"), "-Task", "Docs");
-        Assert.True(code == 0, stderr);
-        Assert.Contains("Every exported cmdlet has a page in docs/.", stdout);
+        string help = Directory.CreateTempSubdirectory("llmcpu-help-").FullName;
+        try
+        {
+            var (code, stdout, stderr) = RunHost("-File", Path.Combine(RepoPaths.Root, "build.ps1"), "-Task", "Docs", "-HelpPath", help);
+            Assert.True(code == 0, stderr);
+            Assert.Contains("Every exported cmdlet has a page in docs/.", stdout);
+            foreach (string name in new[] { "LlmCpu.Module.dll-Help.xml", "about_LlmCpu.help.txt" })
+            {
+                // After editing docs/, run build.ps1 -Task Docs and commit src/Module/en-US.
+                Assert.True(File.ReadAllText(Path.Combine(RepoPaths.Root, "src", "Module", "en-US", name)) == File.ReadAllText(Path.Combine(help, name)),
+                    $"src/Module/en-US/{name} differs from what docs/ generates: run build.ps1 -Task Docs");
+            }
+        }
+        finally
+        {
+            Directory.Delete(help, recursive: true);
+        }
     }
 
     [SkippableFact]
@@ -150,6 +164,22 @@ public sealed class HostProcessTests
             // INT8 activations: every path gives the reference's bits, so the same greedy text.
             Assert.Equal(best, forced);
         }
+    }
+
+    [Fact]
+    public void GetHelpShowsTheHelpGeneratedFromTheDocs()
+    {
+        var (code, stdout, stderr) = RunHost("-Command",
+            "Get-Help Import-Model -Full | Out-Default; Get-Help Invoke-Generation -Examples | Out-Default; " +
+            "Get-Help ConvertTo-Gguf -Parameter Type | Out-Default; Get-Help about_LlmCpu | Out-Default");
+        Assert.True(code == 0, stderr);
+        // Text that only the MAML and the about file hold: without them Get-Help prints the syntax alone.
+        Assert.Contains("Loads a language model from disk, ready for Invoke-Generation.", stdout);
+        Assert.Contains("Quantized blocks are never quantized again behind your back", stdout);
+        Assert.Contains("Example 5: Keep what was streamed, even after Ctrl+C", stdout);
+        Assert.Contains("Type of the layer matrices", stdout);
+        Assert.Contains("SHORT DESCRIPTION", stdout);
+        Assert.Contains("Runs large language models on ordinary CPUs from PowerShell.", stdout);
     }
 
     [Fact]
