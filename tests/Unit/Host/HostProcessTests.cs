@@ -7,21 +7,10 @@ namespace LlmCpu.Tests.Host;
 /// <summary>The llmcpu host as a user runs it: a child process, its stdout, stderr and exit code.</summary>
 public sealed class HostProcessTests
 {
-    private static (int ExitCode, string Stdout, string Stderr) RunHost(params string[] args) => RunHost(new Dictionary<string, string>(), args);
+    private static (int ExitCode, string Stdout, string Stderr) RunHost(params string[] args) => HostProcess.Run(args);
 
-    private static (int ExitCode, string Stdout, string Stderr) RunHost(IReadOnlyDictionary<string, string> environment, params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        foreach (var (name, value) in environment) start.Environment[name] = value;
-        start.ArgumentList.Add(RepoPaths.HostAssembly);
-        foreach (string arg in args) start.ArgumentList.Add(arg);
-        using var process = Process.Start(start)!;
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(120_000), "llmcpu did not finish in 2 minutes");
-        return (process.ExitCode, stdout.Result, stderr.Result);
-    }
+    private static (int ExitCode, string Stdout, string Stderr) RunHost(IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        HostProcess.Run(environment, args);
 
     [Fact]
     public void CommandGeneratesTextRenderedAsPowerShellRendersIt()
@@ -132,13 +121,19 @@ public sealed class HostProcessTests
     }
 
     [Fact]
-    public void ProgressToARedirectedStandardErrorIsThrottledAndCompleted()
+    public void ProgressToARedirectedStandardErrorIsOffUnlessLinesAreAskedFor()
     {
         string folder = Directory.CreateTempSubdirectory("llmcpu-progress-").FullName;
         try
         {
-            var (code, _, stderr) = RunHost("-Command", $"Import-Model | ConvertTo-Gguf '{folder}/a.gguf' | Out-Null");
-            Assert.True(code == 0, stderr);
+            string script = $"Import-Model | ConvertTo-Gguf '{folder}/a.gguf' -Force | Out-Null";
+            var (code, _, quiet) = RunHost("-Command", script);
+            Assert.True(code == 0, quiet);
+            Assert.DoesNotContain("Exporting GGUF", quiet);
+            Assert.DoesNotContain("Loading model", quiet);
+
+            var (linesCode, _, stderr) = RunHost(new Dictionary<string, string> { ["LLMCPU_PROGRESS"] = "lines" }, "-Command", script);
+            Assert.True(linesCode == 0, stderr);
             var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("Exporting GGUF")).ToArray();
             // One line per tensor once came to 77 lines that never reached 100%.
             Assert.InRange(lines.Length, 2, 6);
