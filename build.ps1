@@ -92,8 +92,9 @@ function Invoke-PesterTask {
     $moduleManifest = [System.IO.Path]::Combine($moduleOutput, 'LlmCpu.psd1')
     if (-not [System.IO.File]::Exists($moduleManifest)) { throw "No built module at $moduleManifest; run the Build task first." }
     Import-Module (Get-PesterManifest) -Force
-    # The specs import the module from here (tests/Pester/Common.ps1).
+    # The specs import the module from here, and run the host from here (tests/Pester/Common.ps1).
     $env:LLMCPU_MODULE_MANIFEST = $moduleManifest
+    $env:LLMCPU_HOST = [System.IO.Path]::Combine($root, 'src', 'Host', 'bin', $Configuration, 'net10.0', 'llmcpu.dll')
     $configuration = New-PesterConfiguration
     $configuration.Run.Path = [System.IO.Path]::Combine($root, 'tests', 'Pester')
     $configuration.Run.PassThru = $true

@@ -5,6 +5,8 @@ $script:repoRoot = [System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot '../..
 $script:moduleManifest = if ($env:LLMCPU_MODULE_MANIFEST) { $env:LLMCPU_MODULE_MANIFEST } else {
     Join-Path $repoRoot 'out/LlmCpu/LlmCpu.psd1'
 }
+# The llmcpu host built from the same sources (build.ps1 -Task Pester sets LLMCPU_HOST).
+$script:hostAssembly = if ($env:LLMCPU_HOST) { $env:LLMCPU_HOST } else { Join-Path $repoRoot 'src/Host/bin/Release/net10.0/llmcpu.dll' }
 $loaded = Get-Module LlmCpu
 if (-not $loaded -or $loaded.ModuleBase -ne (Split-Path -Parent (Resolve-Path $moduleManifest).Path)) {
     Import-Module $moduleManifest -Force -ErrorAction Stop

@@ -57,4 +57,32 @@ Describe 'ConvertTo-Gguf' {
         { $model | ConvertTo-Gguf (Join-Path $TestDrive 'x.gguf') -Type Q5_K } |
             Should -Throw -ErrorId 'ParameterArgumentValidationError,LlmCpu.Module.Commands.ConvertToGgufCommand'
     }
+
+    Context 'the file it returns' {
+        BeforeAll {
+            $script:written = $model | ConvertTo-Gguf (Join-Path $TestDrive 'served.gguf') -Type Q8_0
+        }
+
+        It 'is the file system provider''s item, shown in the file-system view as Get-Item shows it' {
+            $written.PSPath | Should -Be (Get-Item -LiteralPath $written.FullName).PSPath
+            $written | Format-Table | Out-String -Width 200 | Should -Be (Get-Item -LiteralPath $written.FullName | Format-Table | Out-String -Width 200)
+            if (-not $IsWindows) { $written.UnixMode | Should -Match '^-r' }
+        }
+
+        It 'survives serialization with its path and size' -ForEach @(
+            @{ Via = 'PSSerializer' }
+            @{ Via = 'Export-Clixml' }
+        ) {
+            $copy = if ($Via -eq 'PSSerializer') {
+                [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($written))
+            }
+            else {
+                $written | Export-Clixml (Join-Path $TestDrive 'file.xml'); Import-Clixml (Join-Path $TestDrive 'file.xml')
+            }
+            $copy.PSTypeNames[0] | Should -Be 'Deserialized.System.IO.FileInfo'
+            $copy.FullName | Should -Be $written.FullName
+            $copy.Length | Should -Be $written.Length
+            $copy.Name | Should -Be $written.Name
+        }
+    }
 }

@@ -72,4 +72,46 @@ Describe 'ConvertTo-Int4Model' {
         { ConvertTo-Int4Model -Path (Join-Path $TestDrive 'none') -Destination (Join-Path $TestDrive 'y.llmc') -ErrorAction Stop } |
             Should -Throw -ErrorId 'ModelNotFound,LlmCpu.Module.Commands.ConvertToInt4ModelCommand'
     }
+
+    Context 'the conversion report' {
+        BeforeAll {
+            $text = ($reference.prompts | ForEach-Object { $_.text + ' ' + $_.greedy_text }) -join ' '
+            $script:report = $model | ConvertTo-Int4Model (Join-Path $TestDrive 'report.llmc') -GroupSize 32 -EvaluationText $text
+        }
+
+        It 'shows where the file went, its size against the source, and the accuracy measured' {
+            $shown = $report | Format-List | Out-String -Width 200
+            $shown | Should -Match "Destination\s+: $([regex]::Escape($report.Destination))"
+            $shown | Should -Match "Size\s+: $($report.FileSizeMiB) MiB, \d+ ?% of the source's $($report.SourceFileSizeMiB) MiB"
+            $shown | Should -Match ('Accuracy\s+: perplexity {0:N2} -> {1:N2}' -f $report.Accuracy.FloatPerplexity, $report.Accuracy.QuantizedPerplexity)
+            $report.FileSizeMiB | Should -Be ([math]::Round($report.FileSizeBytes / 1MB, 1))
+        }
+
+        It 'survives serialization with its accuracy as numbers, and looks the same afterwards' -ForEach @(
+            @{ Via = 'PSSerializer' }
+            @{ Via = 'Export-Clixml' }
+        ) {
+            $copy = if ($Via -eq 'PSSerializer') {
+                [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($report))
+            }
+            else {
+                $report | Export-Clixml (Join-Path $TestDrive 'report.xml'); Import-Clixml (Join-Path $TestDrive 'report.xml')
+            }
+            $copy.PSTypeNames[0] | Should -Be 'Deserialized.LlmCpu.Engine.Models.Int4ConversionResult'
+            foreach ($name in 'Source', 'Destination', 'Format', 'FileSizeBytes', 'SourceFileSizeBytes', 'FileSizeMiB', 'Duration') {
+                $copy.$name | Should -Be $report.$name -Because $name
+            }
+            foreach ($name in 'Tokens', 'FloatPerplexity', 'QuantizedPerplexity', 'MeanKlDivergence', 'TopTokenAgreement') {
+                $copy.Accuracy.$name | Should -Be $report.Accuracy.$name -Because "Accuracy.$name"
+            }
+            $copy | Format-List | Out-String -Width 200 | Should -Be ($report | Format-List | Out-String -Width 200)
+        }
+
+        It 'is embedded in the file, where a loaded model shows it' {
+            $loaded = Import-Model $report.Destination
+            $shown = $loaded.Quantization | Format-List | Out-String -Width 200
+            $shown | Should -Match 'Format\s+: Q4 g32 sym'
+            $shown | Should -Match ('Accuracy\s+: perplexity {0:N2} -> {1:N2}' -f $report.Accuracy.FloatPerplexity, $report.Accuracy.QuantizedPerplexity)
+        }
+    }
 }

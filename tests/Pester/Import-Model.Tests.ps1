@@ -96,4 +96,46 @@ Describe 'Import-Model' {
             Get-GreedyTokens $f32 $prompt.text 32 | Should -Be (Get-ReferenceGreedy $prompt)
         }
     }
+
+    Context 'the model object' {
+        It 'shows name, architecture, parameters, precision, memory, context and kernel path in its table' {
+            $lines = ($model | Format-Table | Out-String -Width 200).Split("`n") | Where-Object { $_.Trim() }
+            $lines[0] | Should -Match '^Name\s+Architecture\s+Parameters\s+Precision\s+Memory\s+Context\s+Kernels\s*$'
+            $lines[2] | Should -Match ('^austen-llama\s+llama\s+8\.1M\s+F16\s+15\.5 MiB\s+256\s+' + $model.KernelPath + '\s*$')
+        }
+
+        It 'has sizes in MiB and the kernel path as properties' {
+            $model.WeightMiB | Should -Be ([math]::Round($model.WeightBytes / 1MB, 1))
+            $model.FileSizeMiB | Should -Be ([math]::Round($model.FileSizeBytes / 1MB, 1))
+            $model.ResidentMiB | Should -Be ([math]::Round($model.ResidentBytes / 1MB, 1))
+            $model.KernelPath | Should -BeIn ([enum]::GetNames([LlmCpu.Kernels.KernelPath]))
+        }
+
+        It 'says how much of an INT4 file is mapped rather than allocated' {
+            $file = Join-Path $TestDrive 'mapped.llmc'
+            $null = $model | ConvertTo-Int4Model $file
+            $mapped = Import-Model $file
+            $mapped.MappedMiB | Should -BeGreaterThan $mapped.ResidentMiB
+            ($mapped | Format-List | Out-String -Width 200) |
+                Should -Match ('Memory\s+: {0:N1} MiB of weights: [\d.]+ MiB allocated, {1:N1} MiB mapped from the file' -f $mapped.WeightMiB, $mapped.MappedMiB)
+        }
+
+        It 'survives serialization with its useful properties, and looks the same afterwards' -ForEach @(
+            @{ Via = 'PSSerializer' }
+            @{ Via = 'Export-Clixml' }
+        ) {
+            $copy = if ($Via -eq 'PSSerializer') {
+                [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($model))
+            }
+            else {
+                $model | Export-Clixml (Join-Path $TestDrive 'model.xml'); Import-Clixml (Join-Path $TestDrive 'model.xml')
+            }
+            $copy.PSTypeNames[0] | Should -Be 'Deserialized.LlmCpu.Engine.Models.LanguageModel'
+            foreach ($name in 'Name', 'Architecture', 'Parameters', 'Precision', 'StoredPrecision', 'WeightBytes', 'ResidentBytes', 'FileSizeBytes',
+                'ContextLength', 'VocabularySize', 'LayerCount', 'Path', 'WeightMiB', 'FileSizeMiB', 'KernelPath') {
+                $copy.$name | Should -Be $model.$name -Because $name
+            }
+            $copy | Format-Table | Out-String -Width 200 | Should -Be ($model | Format-Table | Out-String -Width 200)
+        }
+    }
 }

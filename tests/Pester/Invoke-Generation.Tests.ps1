@@ -101,4 +101,69 @@ Describe 'Invoke-Generation' {
                 Should -Throw -ErrorId 'ParameterArgumentValidationError,LlmCpu.Module.Commands.InvokeGenerationCommand'
         }
     }
+
+    Context 'the result object' {
+        BeforeAll {
+            $script:long = $model | Invoke-Generation -Prompt $reference.prompts[3].text -Temperature 0 -MaxTokens 64
+            # The width the list view wraps Text to: the console's, or 120 where there is none.
+            $script:width = try { $Host.UI.RawUI.BufferSize.Width } catch { 0 }
+            if ($width -lt 40) { $width = 120 }
+        }
+
+        It 'wraps Text in the list view at word boundaries, never mid-word' {
+            $long.Text.Length | Should -BeGreaterThan $width
+            $lines = (($long | Format-List | Out-String -Width $width) -split "`r?`n")
+            $first = [array]::FindIndex($lines, [Predicate[string]] { $args[0] -match '^Text\s+: ' })
+            $last = [array]::FindIndex($lines, [Predicate[string]] { $args[0] -match '^Tokens\s+: ' }) - 1
+            $shown = $lines[$first..$last] | ForEach-Object { $_.Substring(13).Trim() }
+            $shown | ForEach-Object { $_.Length + 13 | Should -BeLessOrEqual $width }
+            # Joined with spaces, the lines give back the text's words: no word was split across two lines.
+            $shown -join ' ' | Should -BeExactly (($long.Text -split '\s+' | Where-Object { $_ }) -join ' ')
+        }
+
+        It 'has a table view with prompt and text previews that fits 80 columns' {
+            $lines = ($long, $long | Format-Table | Out-String -Width 80).Split("`n") | Where-Object { $_.Trim() }
+            $lines[0] | Should -Match '^Prompt\s+Text\s+Tokens\s+t/s\s+StopReason\s*$'
+            $lines | ForEach-Object { $_.TrimEnd().Length | Should -BeLessOrEqual 79 }
+            $lines[2] | Should -BeLike "The evening passed*$($long.Text.Trim().Substring(0, 20))*…*64*MaxTokens*"
+        }
+
+        It 'has the total token count' {
+            $long.TotalTokens | Should -Be ($long.PromptTokens + $long.GeneratedTokens)
+        }
+
+        It 'survives serialization with its text and tokens, and looks the same afterwards' -ForEach @(
+            @{ Via = 'PSSerializer' }
+            @{ Via = 'Export-Clixml' }
+        ) {
+            $copy = if ($Via -eq 'PSSerializer') {
+                [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($long))
+            }
+            else {
+                $long | Export-Clixml (Join-Path $TestDrive 'result.xml'); Import-Clixml (Join-Path $TestDrive 'result.xml')
+            }
+            $copy.PSTypeNames[0] | Should -Be 'Deserialized.LlmCpu.Engine.Runtime.GenerationResult'
+            foreach ($name in 'Prompt', 'Text', 'PromptTokens', 'GeneratedTokens', 'TotalTokens', 'Seed', 'Model', 'PromptTime', 'GenerationTime', 'TokensPerSecond') {
+                $copy.$name | Should -Be $long.$name -Because $name
+            }
+            "$($copy.StopReason)" | Should -Be "$($long.StopReason)"
+            @($copy.TokenIds) | Should -Be @($long.TokenIds)
+            $copy | Format-List | Out-String -Width 120 | Should -Be ($long | Format-List | Out-String -Width 120)
+        }
+    }
+
+    Context 'one model, many runspaces' {
+        It 'gives every ForEach-Object -Parallel runspace the reference tokens from one shared model' {
+            $prompt = $reference.prompts[0]
+            $text = $prompt.text
+            $expected = @(Get-ReferenceGreedy $prompt)[0..15] -join ','
+            $results = 1..4 | ForEach-Object -ThrottleLimit 4 -Parallel {
+                # pwsh finds the module by path here (it is not installed); the assembly, and so the model's type, is the one already loaded.
+                Import-Module $using:moduleManifest
+                ($using:model | Invoke-Generation -Prompt $using:text -Temperature 0 -MaxTokens 16).TokenIds -join ','
+            }
+            $results | Should -Be @($expected, $expected, $expected, $expected)
+            $model.IsDisposed | Should -BeFalse
+        }
+    }
 }

@@ -32,4 +32,30 @@ Describe 'LlmCpu module' {
             Join-Path $repoRoot "docs/$name.md" | Should -Exist
         }
     }
+
+    It 'has an Llm-prefixed alias for every cmdlet, exported as the manifest lists' {
+        $aliases = Get-Command -Module LlmCpu -CommandType Alias
+        $aliases.Name | Sort-Object | Should -Be ($manifestData.AliasesToExport | Sort-Object)
+        foreach ($cmdlet in $manifestData.CmdletsToExport) {
+            $verb, $noun = $cmdlet -split '-', 2
+            (Get-Alias "$verb-Llm$noun").ResolvedCommand.Name | Should -Be $cmdlet
+        }
+    }
+
+    It 'runs a generation under the prefixed names' {
+        $prompt = $reference.prompts[1]
+        (Import-LlmModel | Invoke-LlmGeneration -Prompt $prompt.text -Temperature 0 -MaxTokens 32).TokenIds |
+            Should -Be @(Get-ReferenceGreedy $prompt)
+    }
+
+    It 'has format views for every type its cmdlets return, and for their deserialized twins' -ForEach @(
+        'LlmCpu.Engine.Models.LanguageModel'
+        'LlmCpu.Engine.Runtime.GenerationResult'
+        'LlmCpu.Engine.Models.Int4ConversionResult'
+        'LlmCpu.Engine.Formats.Llmc.QuantizationReport'
+        'LlmCpu.Engine.Formats.Llmc.AccuracyReport'
+    ) {
+        Get-FormatData -TypeName $_ | Should -Not -BeNullOrEmpty
+        Get-FormatData -TypeName "Deserialized.$_" | Should -Not -BeNullOrEmpty
+    }
 }

@@ -39,6 +39,33 @@ public sealed class HostProcessTests
     }
 
     [Fact]
+    public void AWrittenFileIsItsPathInJsonAndAFileSystemItemInText()
+    {
+        string folder = Directory.CreateTempSubdirectory("llmcpu-file-").FullName;
+        try
+        {
+            string file = Path.Combine(folder, "a.gguf");
+            var (code, stdout, stderr) = RunHost("-OutputFormat", "Json", "-Command", $"Import-Model | ConvertTo-Gguf '{file}'");
+            Assert.True(code == 0, stderr);
+            using var json = JsonDocument.Parse(Assert.Single(stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+            // Once 3.4 KB: the FileInfo's directory, its parent, its root and their properties.
+            Assert.Equal(["FullName", "Name", "Length", "LastWriteTimeUtc"], json.RootElement.EnumerateObject().Select(p => p.Name));
+            Assert.Equal(file, json.RootElement.GetProperty("FullName").GetString());
+            Assert.Equal(new FileInfo(file).Length, json.RootElement.GetProperty("Length").GetInt64());
+
+            var (textCode, text, textErr) = RunHost("-Command", $"Import-Model | ConvertTo-Gguf '{file}' -Force");
+            Assert.True(textCode == 0, textErr);
+            Assert.Contains($"Directory: {folder}", text);
+            // The mode, owner and size columns were blank for a FileInfo made by the cmdlet rather than the provider.
+            Assert.Matches($@"(?m)^-rw\S*\s+\S+\s+\S+\s+.*\s{new FileInfo(file).Length} a\.gguf\s*$", text);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public void ATerminatingErrorExitsNonZeroWithTheErrorIdOnStderr()
     {
         var (code, stdout, stderr) = RunHost("-Command", "Import-Model -Path /no/such/model -ErrorAction Stop; 'not reached'");
