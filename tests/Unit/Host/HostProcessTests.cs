@@ -198,7 +198,7 @@ public sealed class HostProcessTests
         // Text that only the MAML and the about file hold: without them Get-Help prints the syntax alone.
         Assert.Contains("Loads a language model from disk, ready for Invoke-Generation.", stdout);
         Assert.Contains("Quantized blocks are never quantized again behind your back", stdout);
-        Assert.Contains("Example 5: Keep what was streamed, even after Ctrl+C", stdout);
+        Assert.Contains("Example 6: Keep what was streamed, even after Ctrl+C", stdout);
         Assert.Contains("Type of the layer matrices", stdout);
         Assert.Contains("SHORT DESCRIPTION", stdout);
         Assert.Contains("Runs large language models on ordinary CPUs from PowerShell.", stdout);
