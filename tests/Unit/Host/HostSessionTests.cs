@@ -84,7 +84,7 @@ public sealed class HostSessionTests
     }
 
     [SkippableFact]
-    public void InATerminalWithoutACommandItRunsAnInteractiveSession()
+    public void InATerminalWithoutACommandItRunsAnInteractiveSessionWithProgress()
     {
         Skip.If(OperatingSystem.IsWindows(), "The session is driven through a Unix pseudo-terminal (python3's pty module).");
         Skip.IfNot(HasPython(), "python3 is not installed; it drives the pseudo-terminal.");
@@ -111,6 +111,8 @@ public sealed class HostSessionTests
             Assert.Contains("PS ", shown);
             Assert.Contains(">> ", shown); // the open brace asked for more input
             Assert.Contains(string.Join(',', reference.Greedy.Take(6)), shown);
+            // Standard error is the terminal here, so loading draws a progress bar in place (absent when redirected).
+            Assert.Contains("\u001b[2KLoading model: layer", shown);
         }
         finally
         {
