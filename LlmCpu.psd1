@@ -19,8 +19,18 @@
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
-    AliasesToExport      = @()
+    # Llm-prefixed names for every cmdlet, for sessions where another module also has an Import-Model
+    # (about_LlmCpu, "Names").
+    AliasesToExport      = @(
+        'Import-LlmModel'
+        'Invoke-LlmGeneration'
+        'ConvertTo-LlmInt4Model'
+        'New-LlmSyntheticModel'
+        'ConvertTo-LlmGguf'
+        'Remove-LlmModel'
+    )
     FormatsToProcess     = @('LlmCpu.Format.ps1xml')
+    TypesToProcess       = @('LlmCpu.Types.ps1xml')
     PrivateData          = @{
         PSData = @{
             Tags       = @('LLM', 'Inference', 'INT4', 'Quantization', 'CPU', 'Llama')

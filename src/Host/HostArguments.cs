@@ -19,21 +19,34 @@ public sealed record HostArguments
 
     public bool ShowHelp { get; init; }
 
+    public bool ShowVersion { get; init; }
+
+    /// <summary>-NonInteractive: never prompt, even with a terminal on standard input.</summary>
+    public bool NonInteractive { get; init; }
+
+    /// <summary>Neither -Command nor -File: an interactive session in a terminal, the usage text elsewhere.</summary>
+    public bool NoScript => Command is null && File is null;
+
     public const string Usage = """
-        Usage: llmcpu -Command <script text> [-OutputFormat Text|Json]
+        Usage: llmcpu                      (in a terminal: an interactive session; 'exit' or Ctrl+D ends it)
+               llmcpu -Command <script text> [-OutputFormat Text|Json]
                llmcpu -File <script.ps1> [arguments...] [-OutputFormat Text|Json before -File]
                llmcpu -Command -          (reads the script from standard input)
 
-        Runs PowerShell with the LlmCpu module imported.
-          -Command, -c       The script to run.
-          -File, -f          A script file; the remaining arguments are passed to it.
-          -OutputFormat, -o  Text (default): objects as PowerShell formats them.
-                             Json: one JSON object per output object, one per line; text for
-                             the host (Write-Host, Invoke-Generation -Stream) goes to stderr.
-          -Help, -h, -?      This text.
-        Errors, warnings, verbose messages and progress go to standard error. The exit code is 0 on success,
-        1 when the script fails (a terminating error, or errors from its last pipeline), 130 when stopped with Ctrl+C,
-        or the script's own exit code.
+        Runs PowerShell 7.6 (with its Utility and Management modules) with the LlmCpu module imported.
+          -Command, -c         The script to run.
+          -File, -f            A script file; the remaining arguments are passed to it.
+          -OutputFormat, -o    Text (default): objects as PowerShell formats them.
+                               Json: one JSON object per output object, one per line; text for
+                               the host (Write-Host, Invoke-Generation -Stream) goes to stderr.
+          -NonInteractive      Never prompt (a missing mandatory parameter is an error). Implied
+                               when standard input is not a terminal.
+          -Version, -v         The versions of llmcpu, the LlmCpu module and PowerShell.
+          -Help, -h, -?        This text.
+        Errors, warnings and verbose messages go to standard error; progress too, when standard error is a
+        terminal (set LLMCPU_PROGRESS=lines for a few progress lines in a log). The exit code is 0 on success,
+        1 when the script fails (a terminating error, or errors from its last pipeline), 130 when stopped with
+        Ctrl+C, or the script's own exit code.
         """;
 
     public static HostArguments Parse(IReadOnlyList<string> args)
@@ -62,14 +75,19 @@ public sealed record HostArguments
                     break;
                 case "help" or "h" or "?":
                     return result with { ShowHelp = true };
-                case "noprofile" or "nologo" or "noninteractive":
+                case "version" or "v":
+                    return result with { ShowVersion = true };
+                case "noninteractive" or "noni":
+                    result = result with { NonInteractive = true };
+                    break;
+                case "noprofile" or "nop" or "nologo":
                     break; // accepted for compatibility with pwsh command lines; llmcpu never loads profiles
                 default:
                     if (name.Length == 0) return result with { File = arg, FileArguments = args.Skip(i + 1).ToArray() };
                     throw new ArgumentException($"Unknown option '{arg}'.");
             }
         }
-        return result.Command is null && result.File is null ? result with { ShowHelp = true } : result;
+        return result;
     }
 
     private static string Value(IReadOnlyList<string> args, ref int i, string option)

@@ -8,12 +8,15 @@ namespace LlmCpu.Host;
 /// <summary>
 /// The host's UI: what Out-Default and Write-Host-style calls write goes to <paramref name="hostText"/> (standard
 /// output, except in JSON mode, where standard output carries only JSON lines and host text goes to standard error);
-/// errors, warnings, verbose, debug and progress go to <c>stderr</c>. Interactive prompts read standard input.
+/// errors, warnings, verbose and debug go to <c>stderr</c>, and progress too when it is a terminal (see
+/// <see cref="ProgressMode"/>). Prompts read standard input when <paramref name="interactive"/>; otherwise every prompt
+/// is an error, so a missing mandatory parameter fails at once instead of waiting for input that never comes.
 /// </summary>
-internal sealed class HostUserInterface(TextWriter hostText, TextWriter stderr) : PSHostUserInterface
+internal sealed class HostUserInterface(TextWriter hostText, TextWriter stderr, bool interactive) : PSHostUserInterface
 {
     private readonly HostRawUserInterface _raw = new();
     private readonly ProgressLines _progressLines = new();
+    private readonly ProgressMode _progress = ProgressModes.ForStandardError();
     private bool _progressShown;
 
     public override PSHostRawUserInterface RawUI => _raw;
@@ -39,10 +42,11 @@ internal sealed class HostUserInterface(TextWriter hostText, TextWriter stderr) 
 
     public override void WriteProgress(long sourceId, ProgressRecord record)
     {
+        if (_progress == ProgressMode.None) return;
         string line = $"{record.Activity}: {record.StatusDescription}" + (record.PercentComplete >= 0 ? $" ({record.PercentComplete}%)" : "");
         lock (this)
         {
-            if (Console.IsErrorRedirected)
+            if (_progress == ProgressMode.Lines)
             {
                 if (_progressLines.LineFor(sourceId, record) is { } throttled) stderr.WriteLine(throttled);
                 return;
@@ -96,7 +100,17 @@ internal sealed class HostUserInterface(TextWriter hostText, TextWriter stderr) 
         _progressShown = false;
     }
 
-    public override string ReadLine() => Console.In.ReadLine() ?? "";
+    /// <summary>Whether prompts may read standard input (a person at a terminal, -NonInteractive not given).</summary>
+    public bool IsInteractive => interactive;
+
+    private PSInvalidOperationException NotInteractive(string what) => new(
+        $"llmcpu is not interactive (standard input is not a terminal, or -NonInteractive was given) and cannot {what}.");
+
+    public override string ReadLine()
+    {
+        if (!interactive) throw NotInteractive("read input");
+        return Console.In.ReadLine() ?? "";
+    }
 
     public override SecureString ReadLineAsSecureString()
     {
@@ -105,22 +119,50 @@ internal sealed class HostUserInterface(TextWriter hostText, TextWriter stderr) 
         return secure;
     }
 
+    // PowerShell's parameter binder turns the exception into its MissingMandatoryParameter error.
     public override Dictionary<string, PSObject> Prompt(string caption, string message, Collection<FieldDescription> descriptions)
     {
+        if (!interactive) throw NotInteractive($"prompt for {string.Join(", ", descriptions.Select(d => d.Name))}");
+        if (!string.IsNullOrEmpty(message)) Err(message);
         var result = new Dictionary<string, PSObject>();
         foreach (var field in descriptions)
         {
-            Err($"{field.Name}: ");
+            lock (this)
+            {
+                stderr.Write($"{field.Name}: ");
+                stderr.Flush();
+            }
             result[field.Name] = new PSObject(ReadLine());
         }
         return result;
     }
 
-    public override int PromptForChoice(string caption, string message, Collection<ChoiceDescription> choices, int defaultChoice) =>
-        throw new PSInvalidOperationException("llmcpu runs non-interactively and cannot ask for a choice; pass -Confirm:$false or -Force.");
+    public override int PromptForChoice(string caption, string message, Collection<ChoiceDescription> choices, int defaultChoice)
+    {
+        if (!interactive) throw NotInteractive("ask for a choice; pass -Confirm:$false or -Force");
+        string labels = string.Join(" ", choices.Select((c, i) => $"[{HotKey(c)}] {c.Label.Replace("&", "")}{(i == defaultChoice ? " (default)" : "")}"));
+        while (true)
+        {
+            Err($"{caption}\n{message}\n{labels}: ");
+            string answer = ReadLine().Trim();
+            if (answer.Length == 0 && defaultChoice >= 0) return defaultChoice;
+            for (int i = 0; i < choices.Count; i++)
+            {
+                if (answer.Equals(HotKey(choices[i]), StringComparison.OrdinalIgnoreCase)
+                    || answer.Equals(choices[i].Label.Replace("&", ""), StringComparison.OrdinalIgnoreCase)) return i;
+            }
+        }
+    }
+
+    /// <summary>The letter after '&amp;' in a choice's label ("&amp;Yes" is Y).</summary>
+    private static string HotKey(ChoiceDescription choice)
+    {
+        int amp = choice.Label.IndexOf('&');
+        return amp >= 0 && amp + 1 < choice.Label.Length ? choice.Label[amp + 1].ToString() : choice.Label;
+    }
 
     public override PSCredential PromptForCredential(string caption, string message, string userName, string targetName) =>
-        throw new PSInvalidOperationException("llmcpu runs non-interactively and cannot ask for credentials.");
+        throw new PSInvalidOperationException("llmcpu cannot ask for credentials; pass a PSCredential object.");
 
     public override PSCredential PromptForCredential(string caption, string message, string userName, string targetName,
         PSCredentialTypes allowedCredentialTypes, PSCredentialUIOptions options) =>

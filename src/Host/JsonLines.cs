@@ -6,7 +6,9 @@ namespace LlmCpu.Host;
 
 /// <summary>
 /// Writes a pipeline object as one line of JSON: its public properties (as PowerShell sees them, so
-/// added note properties count), nested objects to a fixed depth, enums as names, TimeSpans as seconds.
+/// added note properties count), nested objects to a fixed depth, enums as names, TimeSpans as seconds. A file or
+/// folder (what ConvertTo-Gguf and New-SyntheticModel return) is its path, name, size and time, not the object graph
+/// behind a FileInfo (its Directory, its provider, its drive: kilobytes for one file).
 /// </summary>
 public static class JsonLines
 {
@@ -24,6 +26,11 @@ public static class JsonLines
 
     private static void Write(Utf8JsonWriter writer, object? value, int depth)
     {
+        if (((value as PSObject)?.BaseObject ?? value) is FileSystemInfo fileItem)
+        {
+            WriteFileSystemItem(writer, fileItem);
+            return;
+        }
         if (value is PSObject ps)
         {
             if (ps.BaseObject is not PSCustomObject && IsScalar(ps.BaseObject))
@@ -94,6 +101,16 @@ public static class JsonLines
             writer.WritePropertyName(property.Name);
             Write(writer, propertyValue, depth + 1);
         }
+        writer.WriteEndObject();
+    }
+
+    private static void WriteFileSystemItem(Utf8JsonWriter writer, FileSystemInfo item)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("FullName", item.FullName);
+        writer.WriteString("Name", item.Name);
+        if (item is FileInfo file) writer.WriteNumber("Length", file.Exists ? file.Length : 0);
+        writer.WriteString("LastWriteTimeUtc", item.LastWriteTimeUtc.ToString("O"));
         writer.WriteEndObject();
     }
 

@@ -4,7 +4,8 @@ using System.Management.Automation;
 namespace LlmCpu.Host;
 
 /// <summary>
-/// Progress for a standard error that is not a terminal (a log file, a CI console): there a bar cannot be redrawn in
+/// Progress lines for a standard error that is not a terminal, when LLMCPU_PROGRESS=lines asks for them (by default
+/// llmcpu shows no progress there; see <see cref="ProgressModes"/>): a bar cannot be redrawn in
 /// place, so each update would be a line of its own (a hundred lines for one export). This prints an activity's first
 /// record, then at most one line per <see cref="PercentStep"/> percent or per <see cref="MinimumInterval"/>, whichever
 /// is rarer, and always a final "done" line when the activity completes, so a log shows that it finished.

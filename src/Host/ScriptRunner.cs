@@ -1,53 +1,42 @@
 using System.Management.Automation;
-using System.Management.Automation.Runspaces;
 using System.Text;
 
 namespace LlmCpu.Host;
 
 /// <summary>
-/// Runs one script in a fresh runspace with the LlmCpu module imported. In text mode output objects go through
-/// Out-Default, so they look as PowerShell renders them; in JSON mode each becomes one line of JSON as soon as it
-/// is written. Errors, warnings, verbose messages and progress go to stderr.
+/// Runs scripts in a <see cref="HostSession"/>. In text mode output objects go through Out-Default, so they look as
+/// PowerShell renders them; in JSON mode each becomes one line of JSON as soon as it is written. Errors, warnings,
+/// verbose messages and progress go to stderr.
 /// </summary>
-public sealed class ScriptRunner(TextWriter stdout, TextWriter stderr)
+public sealed class ScriptRunner(HostSession session, TextWriter stdout, OutputFormat outputFormat)
 {
-    public static string ModuleManifest { get; } = Path.Combine(AppContext.BaseDirectory, "Modules", "LlmCpu", "LlmCpu.psd1");
-
-    private PowerShell? _running;
+    private volatile PowerShell? _running;
+    private volatile bool _stopRequested;
 
     /// <summary>Asks the running pipeline to stop (Ctrl+C); the cmdlets stop between two tokens.</summary>
-    public void Stop() => _running?.BeginStop(null, null);
-
-    public int Run(HostArguments arguments)
+    public void Stop()
     {
-        // In JSON mode standard output is one JSON object per line and nothing else: text for the host (Write-Host,
-        // Invoke-Generation -Stream) goes to standard error there.
-        var ui = new HostUserInterface(arguments.OutputFormat == OutputFormat.Json ? stderr : stdout, stderr);
-        var host = new LlmCpuHost(ui);
-        using var runspace = RunspaceFactory.CreateRunspace(host, InitialSessionState.CreateDefault2());
-        runspace.Open();
-        // Imported by a command rather than through InitialSessionState: only then are the module's format files applied.
-        using (var import = PowerShell.Create())
-        {
-            import.Runspace = runspace;
-            import.AddCommand("Import-Module").AddParameter("Name", ModuleManifest).AddParameter("ErrorAction", "Stop");
-            try
-            {
-                import.Invoke();
-            }
-            catch (RuntimeException ex)
-            {
-                stderr.WriteLine($"llmcpu: the LlmCpu module at '{ModuleManifest}' failed to load: {ex.Message}");
-                return 70;
-            }
-        }
+        var running = _running;
+        if (running is null) return;
+        _stopRequested = true;
+        running.BeginStop(null, null);
+    }
 
+    /// <summary>A stop was asked for and the pipeline is still running.</summary>
+    public bool IsStopping => _stopRequested && _running is not null;
+
+    /// <summary>Whether the script called <c>exit</c>; the session should end.</summary>
+    public bool ExitRequested { get; private set; }
+
+    /// <summary>Runs <paramref name="script"/> and returns the exit code it earns (see the usage text).</summary>
+    public int Run(string script)
+    {
+        var ui = session.Ui;
         using var ps = PowerShell.Create();
-        ps.Runspace = runspace;
-        string script = arguments.Command == "-" ? Console.In.ReadToEnd() : arguments.Command ?? BuildFileInvocation(arguments.File!, arguments.FileArguments);
+        ps.Runspace = session.Runspace;
         ps.AddScript(script);
         var output = new PSDataCollection<PSObject>();
-        if (arguments.OutputFormat == OutputFormat.Json)
+        if (outputFormat == OutputFormat.Json)
         {
             output.DataAdded += (_, e) =>
             {
@@ -62,6 +51,7 @@ public sealed class ScriptRunner(TextWriter stdout, TextWriter stderr)
         }
         ps.Streams.Error.DataAdded += (_, e) => WriteError(ui, ps.Streams.Error[e.Index]);
 
+        _stopRequested = false;
         _running = ps;
         try
         {
@@ -74,11 +64,16 @@ public sealed class ScriptRunner(TextWriter stdout, TextWriter stderr)
         }
         catch (ExitException ex)
         {
+            ExitRequested = true;
             return ExitCode(ex.Argument);
         }
         catch (RuntimeException ex)
         {
-            if (ex.InnerException is ExitException exit) return ExitCode(exit.Argument);
+            if (ex.InnerException is ExitException exit)
+            {
+                ExitRequested = true;
+                return ExitCode(exit.Argument);
+            }
             WriteError(ui, ex.ErrorRecord);
             return 1;
         }
@@ -93,8 +88,12 @@ public sealed class ScriptRunner(TextWriter stdout, TextWriter stderr)
             ui.WriteErrorLine("Stopped.");
             return 130;
         }
-        if (host.ExitCode is { } requested) return requested;
-        if (runspace.SessionStateProxy.GetVariable("LASTEXITCODE") is int code && code != 0) return code;
+        if (session.Host.ExitCode is { } requested)
+        {
+            ExitRequested = true;
+            return requested;
+        }
+        if (session.Runspace.SessionStateProxy.GetVariable("LASTEXITCODE") is int code && code != 0) return code;
         return ps.HadErrors ? 1 : 0;
     }
 

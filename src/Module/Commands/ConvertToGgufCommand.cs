@@ -12,6 +12,7 @@ namespace LlmCpu.Module.Commands;
 /// </summary>
 [Cmdlet(VerbsData.ConvertTo, "Gguf", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
 [OutputType(typeof(FileInfo))]
+[Alias("ConvertTo-LlmGguf")]
 public sealed class ConvertToGgufCommand : PSCmdlet
 {
     private readonly CancellationTokenSource _stop = new();
@@ -52,7 +53,7 @@ public sealed class ConvertToGgufCommand : PSCmdlet
                 Log = log,
                 Cancellation = _stop.Token,
             });
-            WriteObject(new FileInfo(destination));
+            OutputFile.WriteItem(this, destination);
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
         {

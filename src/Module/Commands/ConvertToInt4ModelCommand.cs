@@ -13,6 +13,7 @@ namespace LlmCpu.Module.Commands;
 [Cmdlet(VerbsData.ConvertTo, "Int4Model", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium,
     DefaultParameterSetName = ParameterSets.Model)]
 [OutputType(typeof(Int4ConversionResult))]
+[Alias("ConvertTo-LlmInt4Model")]
 public sealed class ConvertToInt4ModelCommand : PSCmdlet
 {
     // Model is the default set: PowerShell tries the default set first when binding pipeline input, and a model

@@ -12,6 +12,7 @@ namespace LlmCpu.Module.Commands;
 /// </summary>
 [Cmdlet(VerbsData.Import, "Model", DefaultParameterSetName = ParameterSets.Path)]
 [OutputType(typeof(LanguageModel))]
+[Alias("Import-LlmModel")]
 public sealed class ImportModelCommand : PSCmdlet
 {
     private static class ParameterSets

@@ -18,6 +18,7 @@ namespace LlmCpu.Module.Commands;
 /// </remarks>
 [Cmdlet(VerbsLifecycle.Invoke, "Generation", DefaultParameterSetName = ParameterSets.ModelFromPipeline)]
 [OutputType(typeof(GenerationResult))]
+[Alias("Invoke-LlmGeneration")]
 public sealed class InvokeGenerationCommand : PSCmdlet
 {
     private static class ParameterSets

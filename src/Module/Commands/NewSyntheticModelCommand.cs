@@ -14,6 +14,7 @@ namespace LlmCpu.Module.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.New, "SyntheticModel", SupportsShouldProcess = true)]
 [OutputType(typeof(FileInfo))]
+[Alias("New-LlmSyntheticModel")]
 public sealed class NewSyntheticModelCommand : PSCmdlet
 {
     private readonly CancellationTokenSource _stop = new();
@@ -67,7 +68,7 @@ public sealed class NewSyntheticModelCommand : PSCmdlet
                 default: SyntheticModelWriter.WriteLlmc(shape, destination, format, tokenizerBytes, Seed, Force.IsPresent, log, _stop.Token); break;
             }
             WriteVerbose($"Wrote {shape.Name} ({description}) to '{destination}' in {clock.Elapsed.TotalSeconds:F1} s.");
-            WriteObject(new FileInfo(destination));
+            OutputFile.WriteItem(this, destination);
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
         {

@@ -10,6 +10,7 @@ namespace LlmCpu.Module.Commands;
 /// </summary>
 [Cmdlet(VerbsCommon.Remove, "Model", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Low)]
 [OutputType(typeof(void))]
+[Alias("Remove-LlmModel")]
 public sealed class RemoveModelCommand : PSCmdlet
 {
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]

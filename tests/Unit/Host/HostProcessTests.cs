@@ -7,21 +7,10 @@ namespace LlmCpu.Tests.Host;
 /// <summary>The llmcpu host as a user runs it: a child process, its stdout, stderr and exit code.</summary>
 public sealed class HostProcessTests
 {
-    private static (int ExitCode, string Stdout, string Stderr) RunHost(params string[] args) => RunHost(new Dictionary<string, string>(), args);
+    private static (int ExitCode, string Stdout, string Stderr) RunHost(params string[] args) => HostProcess.Run(args);
 
-    private static (int ExitCode, string Stdout, string Stderr) RunHost(IReadOnlyDictionary<string, string> environment, params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        foreach (var (name, value) in environment) start.Environment[name] = value;
-        start.ArgumentList.Add(RepoPaths.HostAssembly);
-        foreach (string arg in args) start.ArgumentList.Add(arg);
-        using var process = Process.Start(start)!;
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        Assert.True(process.WaitForExit(120_000), "llmcpu did not finish in 2 minutes");
-        return (process.ExitCode, stdout.Result, stderr.Result);
-    }
+    private static (int ExitCode, string Stdout, string Stderr) RunHost(IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        HostProcess.Run(environment, args);
 
     [Fact]
     public void CommandGeneratesTextRenderedAsPowerShellRendersIt()
@@ -46,6 +35,33 @@ public sealed class HostProcessTests
             Assert.Equal(3, json.RootElement.GetProperty("GeneratedTokens").GetInt32());
             Assert.Equal("MaxTokens", json.RootElement.GetProperty("StopReason").GetString());
             Assert.Equal(JsonValueKind.String, json.RootElement.GetProperty("Text").ValueKind);
+        }
+    }
+
+    [Fact]
+    public void AWrittenFileIsItsPathInJsonAndAFileSystemItemInText()
+    {
+        string folder = Directory.CreateTempSubdirectory("llmcpu-file-").FullName;
+        try
+        {
+            string file = Path.Combine(folder, "a.gguf");
+            var (code, stdout, stderr) = RunHost("-OutputFormat", "Json", "-Command", $"Import-Model | ConvertTo-Gguf '{file}'");
+            Assert.True(code == 0, stderr);
+            using var json = JsonDocument.Parse(Assert.Single(stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+            // Once 3.4 KB: the FileInfo's directory, its parent, its root and their properties.
+            Assert.Equal(["FullName", "Name", "Length", "LastWriteTimeUtc"], json.RootElement.EnumerateObject().Select(p => p.Name));
+            Assert.Equal(file, json.RootElement.GetProperty("FullName").GetString());
+            Assert.Equal(new FileInfo(file).Length, json.RootElement.GetProperty("Length").GetInt64());
+
+            var (textCode, text, textErr) = RunHost("-Command", $"Import-Model | ConvertTo-Gguf '{file}' -Force");
+            Assert.True(textCode == 0, textErr);
+            Assert.Contains($"Directory: {folder}", text);
+            // The mode, owner and size columns were blank for a FileInfo made by the cmdlet rather than the provider.
+            Assert.Matches($@"(?m)^-rw\S*\s+\S+\s+\S+\s+.*\s{new FileInfo(file).Length} a\.gguf\s*$", text);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
         }
     }
 
@@ -76,11 +92,25 @@ public sealed class HostProcessTests
     }
 
     [Fact]
-    public void TheBuildScriptRunsUnderTheHost()
+    public void TheBuildScriptRunsUnderTheHostAndTheCommittedHelpIsWhatTheDocsGenerate()
     {
-        var (code, stdout, stderr) = RunHost("-File", Path.Combine(RepoPaths.Root, "build.ps1"), "-Task", "Docs");
-        Assert.True(code == 0, stderr);
-        Assert.Contains("Every exported cmdlet has a page in docs/.", stdout);
+        string help = Directory.CreateTempSubdirectory("llmcpu-help-").FullName;
+        try
+        {
+            var (code, stdout, stderr) = RunHost("-File", Path.Combine(RepoPaths.Root, "build.ps1"), "-Task", "Docs", "-HelpPath", help);
+            Assert.True(code == 0, stderr);
+            Assert.Contains("Every exported cmdlet has a page in docs/.", stdout);
+            foreach (string name in new[] { "LlmCpu.Module.dll-Help.xml", "about_LlmCpu.help.txt" })
+            {
+                // After editing docs/, run build.ps1 -Task Docs and commit src/Module/en-US.
+                Assert.True(File.ReadAllText(Path.Combine(RepoPaths.Root, "src", "Module", "en-US", name)) == File.ReadAllText(Path.Combine(help, name)),
+                    $"src/Module/en-US/{name} differs from what docs/ generates: run build.ps1 -Task Docs");
+            }
+        }
+        finally
+        {
+            Directory.Delete(help, recursive: true);
+        }
     }
 
     [SkippableFact]
@@ -118,13 +148,19 @@ public sealed class HostProcessTests
     }
 
     [Fact]
-    public void ProgressToARedirectedStandardErrorIsThrottledAndCompleted()
+    public void ProgressToARedirectedStandardErrorIsOffUnlessLinesAreAskedFor()
     {
         string folder = Directory.CreateTempSubdirectory("llmcpu-progress-").FullName;
         try
         {
-            var (code, _, stderr) = RunHost("-Command", $"Import-Model | ConvertTo-Gguf '{folder}/a.gguf' | Out-Null");
-            Assert.True(code == 0, stderr);
+            string script = $"Import-Model | ConvertTo-Gguf '{folder}/a.gguf' -Force | Out-Null";
+            var (code, _, quiet) = RunHost("-Command", script);
+            Assert.True(code == 0, quiet);
+            Assert.DoesNotContain("Exporting GGUF", quiet);
+            Assert.DoesNotContain("Loading model", quiet);
+
+            var (linesCode, _, stderr) = RunHost(new Dictionary<string, string> { ["LLMCPU_PROGRESS"] = "lines" }, "-Command", script);
+            Assert.True(linesCode == 0, stderr);
             var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("Exporting GGUF")).ToArray();
             // One line per tensor once came to 77 lines that never reached 100%.
             Assert.InRange(lines.Length, 2, 6);
@@ -150,6 +186,22 @@ public sealed class HostProcessTests
             // INT8 activations: every path gives the reference's bits, so the same greedy text.
             Assert.Equal(best, forced);
         }
+    }
+
+    [Fact]
+    public void GetHelpShowsTheHelpGeneratedFromTheDocs()
+    {
+        var (code, stdout, stderr) = RunHost("-Command",
+            "Get-Help Import-Model -Full | Out-Default; Get-Help Invoke-Generation -Examples | Out-Default; " +
+            "Get-Help ConvertTo-Gguf -Parameter Type | Out-Default; Get-Help about_LlmCpu | Out-Default");
+        Assert.True(code == 0, stderr);
+        // Text that only the MAML and the about file hold: without them Get-Help prints the syntax alone.
+        Assert.Contains("Loads a language model from disk, ready for Invoke-Generation.", stdout);
+        Assert.Contains("Quantized blocks are never quantized again behind your back", stdout);
+        Assert.Contains("Example 6: Keep what was streamed, even after Ctrl+C", stdout);
+        Assert.Contains("Type of the layer matrices", stdout);
+        Assert.Contains("SHORT DESCRIPTION", stdout);
+        Assert.Contains("Runs large language models on ordinary CPUs from PowerShell.", stdout);
     }
 
     [Fact]

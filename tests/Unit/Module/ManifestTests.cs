@@ -22,12 +22,24 @@ public sealed class ManifestTests
         return $"{attribute.VerbName}-{attribute.NounName}";
     }
 
-    private static string[] ExportedByManifest()
+    private static string[] ExportedByManifest(string key = "CmdletsToExport")
     {
         var ast = Parser.ParseFile(Path.Combine(RepoPaths.Root, "LlmCpu.psd1"), out _, out var errors);
         Assert.Empty(errors);
         var manifest = (System.Collections.Hashtable)((HashtableAst)ast.Find(a => a is HashtableAst, false)!).SafeGetValue();
-        return ((object[])manifest["CmdletsToExport"]!).Cast<string>().ToArray();
+        return ((object[])manifest[key]!).Cast<string>().ToArray();
+    }
+
+    [Fact]
+    public void AliasesToExportListsEveryCmdletsLlmPrefixedAliasExactlyOnce()
+    {
+        var exported = ExportedByManifest("AliasesToExport");
+        Assert.Equal(exported.Length, exported.Distinct().Count());
+        var declared = CmdletTypes().SelectMany(t => t.GetCustomAttributes().Where(a => a.GetType().Name == nameof(AliasAttribute))
+            .SelectMany(a => ((dynamic)a).AliasNames as IEnumerable<string> ?? [])).ToArray();
+        Assert.Equal(declared.Order(), exported.Order());
+        // Each alias is its cmdlet's name with Llm before the noun, so the two names are found together.
+        Assert.Equal(CmdletTypes().Select(CmdletName).Select(n => n.Replace("-", "-Llm")).Order(), declared.Order());
     }
 
     [Fact]

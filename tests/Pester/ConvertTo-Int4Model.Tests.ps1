@@ -1,0 +1,117 @@
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+    $script:model = Import-Model
+}
+
+Describe 'ConvertTo-Int4Model' {
+    It 'writes an INT4 file that computes what the same quantization computes in memory' {
+        $file = Join-Path $TestDrive 'austen-q4.llmc'
+        $result = $model | ConvertTo-Int4Model $file -GroupSize 32
+        $result.Format | Should -Be 'Q4 g32 sym'
+        $result.Destination | Should -Be $file
+        $result.FileSizeBytes | Should -Be (Get-Item $file).Length
+        $loaded = Import-Model $file
+        $loaded.Precision | Should -Be 'Q4 g32 sym'
+        $loaded.MappedBytes | Should -BeGreaterThan 0
+        $inMemory = Import-Model -Precision Int4 -GroupSize 32
+        Get-GreedyTokens $loaded 'Mr. Darcy' | Should -Be (Get-GreedyTokens $inMemory 'Mr. Darcy')
+    }
+
+    It 'converts a folder given as a file-system item (the Path set, by property name)' {
+        $file = Join-Path $TestDrive 'from-item.llmc'
+        $result = Get-Item $model.Path | ConvertTo-Int4Model $file -GroupSize 64 -Asymmetric
+        $result.Source | Should -Be $model.Path
+        (Import-Model $file).Precision | Should -Be 'Q4 g64 asym'
+    }
+
+    It 'embeds the accuracy it measured on -EvaluationText in the file' {
+        $file = Join-Path $TestDrive 'evaluated.llmc'
+        $text = ($reference.prompts | ForEach-Object { $_.text + ' ' + $_.greedy_text }) -join ' '
+        $result = $model | ConvertTo-Int4Model $file -GroupSize 32 -EvaluationText $text
+        $result.Accuracy.Tokens | Should -BeGreaterThan 100
+        # Mostly the float model's own greedy text, so it finds it likely (held-out Austen scores about 120; 11.6 measured).
+        $result.Accuracy.FloatPerplexity | Should -BeLessThan 20
+        # g32 INT4 on this model: perplexity within 1% measured, KL 0.004 nats, 91% same top token.
+        [math]::Abs($result.Accuracy.PerplexityIncrease) | Should -BeLessThan 0.05
+        $result.Accuracy.MeanKlDivergence | Should -BeLessThan 0.05
+        $result.Accuracy.TopTokenAgreement | Should -BeGreaterThan 0.85
+        (Import-Model $file).Quantization.Accuracy.QuantizedPerplexity | Should -Be $result.Accuracy.QuantizedPerplexity
+    }
+
+    It 'warns when it quantizes INT4 weights again' {
+        $g32 = Join-Path $TestDrive 'g32.llmc'
+        $null = $model | ConvertTo-Int4Model $g32 -GroupSize 32
+        $null = Import-Model $g32 | ConvertTo-Int4Model (Join-Path $TestDrive 'g128.llmc') -GroupSize 128 -WarningVariable warned -WarningAction SilentlyContinue
+        $warned | Should -Not -BeNullOrEmpty
+    }
+
+    It 'reports an unwritable destination as WriteFailed naming it' {
+        $file = Join-Path $TestDrive 'no/such/folder/x.llmc'
+        $model | ConvertTo-Int4Model $file -ErrorVariable failed -ErrorAction SilentlyContinue
+        $failed.FullyQualifiedErrorId | Should -Be 'WriteFailed,LlmCpu.Module.Commands.ConvertToInt4ModelCommand'
+        $failed.TargetObject | Should -Be $file
+    }
+
+    It 'keeps an existing file unless -Force is given' {
+        $file = Join-Path $TestDrive 'exists.llmc'
+        Set-Content $file 'old'
+        { ConvertTo-Int4Model -Path $model.Path -Destination $file -ErrorAction Stop } |
+            Should -Throw -ErrorId 'DestinationExists,LlmCpu.Module.Commands.ConvertToInt4ModelCommand'
+        Get-Content $file | Should -Be 'old'
+        $null = ConvertTo-Int4Model -Path $model.Path -Destination $file -Force
+        (Import-Model $file).Precision | Should -Be 'Q4 g128 sym'
+    }
+
+    It 'writes nothing with -WhatIf' {
+        $file = Join-Path $TestDrive 'whatif.llmc'
+        ConvertTo-Int4Model -Path $model.Path -Destination $file -WhatIf
+        $file | Should -Not -Exist
+    }
+
+    It 'reports a missing source as ModelNotFound' {
+        { ConvertTo-Int4Model -Path (Join-Path $TestDrive 'none') -Destination (Join-Path $TestDrive 'y.llmc') -ErrorAction Stop } |
+            Should -Throw -ErrorId 'ModelNotFound,LlmCpu.Module.Commands.ConvertToInt4ModelCommand'
+    }
+
+    Context 'the conversion report' {
+        BeforeAll {
+            $text = ($reference.prompts | ForEach-Object { $_.text + ' ' + $_.greedy_text }) -join ' '
+            $script:report = $model | ConvertTo-Int4Model (Join-Path $TestDrive 'report.llmc') -GroupSize 32 -EvaluationText $text
+        }
+
+        It 'shows where the file went, its size against the source, and the accuracy measured' {
+            $shown = $report | Format-List | Out-String -Width 200
+            $shown | Should -Match "Destination\s+: $([regex]::Escape($report.Destination))"
+            $shown | Should -Match "Size\s+: $($report.FileSizeMiB) MiB, \d+ ?% of the source's $($report.SourceFileSizeMiB) MiB"
+            $shown | Should -Match ('Accuracy\s+: perplexity {0:N2} -> {1:N2}' -f $report.Accuracy.FloatPerplexity, $report.Accuracy.QuantizedPerplexity)
+            $report.FileSizeMiB | Should -Be ([math]::Round($report.FileSizeBytes / 1MB, 1))
+        }
+
+        It 'survives serialization with its accuracy as numbers, and looks the same afterwards' -ForEach @(
+            @{ Via = 'PSSerializer' }
+            @{ Via = 'Export-Clixml' }
+        ) {
+            $copy = if ($Via -eq 'PSSerializer') {
+                [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($report))
+            }
+            else {
+                $report | Export-Clixml (Join-Path $TestDrive 'report.xml'); Import-Clixml (Join-Path $TestDrive 'report.xml')
+            }
+            $copy.PSTypeNames[0] | Should -Be 'Deserialized.LlmCpu.Engine.Models.Int4ConversionResult'
+            foreach ($name in 'Source', 'Destination', 'Format', 'FileSizeBytes', 'SourceFileSizeBytes', 'FileSizeMiB', 'Duration') {
+                $copy.$name | Should -Be $report.$name -Because $name
+            }
+            foreach ($name in 'Tokens', 'FloatPerplexity', 'QuantizedPerplexity', 'MeanKlDivergence', 'TopTokenAgreement') {
+                $copy.Accuracy.$name | Should -Be $report.Accuracy.$name -Because "Accuracy.$name"
+            }
+            $copy | Format-List | Out-String -Width 200 | Should -Be ($report | Format-List | Out-String -Width 200)
+        }
+
+        It 'is embedded in the file, where a loaded model shows it' {
+            $loaded = Import-Model $report.Destination
+            $shown = $loaded.Quantization | Format-List | Out-String -Width 200
+            $shown | Should -Match 'Format\s+: Q4 g32 sym'
+            $shown | Should -Match ('Accuracy\s+: perplexity {0:N2} -> {1:N2}' -f $report.Accuracy.FloatPerplexity, $report.Accuracy.QuantizedPerplexity)
+        }
+    }
+}

@@ -1,0 +1,18 @@
+# What the doc examples need beyond the bundled model, keyed '<page>/<example title up to the colon>', or for
+# about_LlmCpu '<section> <n>' (its n-th code block in that section).
+#   Setup: PowerShell run first in the example's empty working folder (the module is imported; $bundled is the
+#          bundled model's folder). Skip: the reason the example cannot run in CI.
+@{
+    'Import-Model/Example 2'        = @{ Skip = 'needs a Hugging Face TinyLlama-1.1B-Chat folder (2.2 GB download)' }
+    'Import-Model/Example 4'        = @{ Setup = 'foreach ($name in ''first'', ''second'') { Copy-Item -Recurse $bundled (Join-Path ./models $name) }' }
+    # A random-weight file with the exact shapes and types of the named llama.cpp file stands in for it.
+    'Import-Model/Example 5'        = @{ Setup = 'New-SyntheticModel TinyLlama-1.1B ./tinyllama-1.1b-chat.Q4_0.gguf -Format GgufQ4_0 | Out-Null' }
+    'Invoke-Generation/Example 3'   = @{ Setup = '''Prompt'', ''She was not'', ''Mr. Darcy'' | Set-Content prompts.csv' }
+    'ConvertTo-Int4Model/Example 2' = @{ Skip = 'needs a Hugging Face TinyLlama-1.1B folder (2.2 GB download) and held-out text' }
+    'ConvertTo-Int4Model/Example 3' = @{ Setup = 'Copy-Item -Recurse $bundled ./model' }
+    'New-SyntheticModel/Example 3'  = @{ Skip = 'writes a 3.9 GB Llama-2-7B-shaped file' }
+    'about_LlmCpu/Running without pwsh 1' = @{ Setup = 'Set-Content nightly-check.ps1 -Value ''param([int] $Threshold)'', ''if ((Import-Model | Invoke-Generation -Prompt Mr. -MaxTokens 8).GeneratedTokens -lt 1) { exit 1 }''' }
+    'about_LlmCpu/Objects 1'        = @{ Skip = 'needs three machines reachable over SSH with LlmCpu installed; tools/Test-Remoting.ps1 runs the same on localhost' }
+    # The example assumes the module is installed: its folder goes on PSModulePath, where the runspaces look by name.
+    'about_LlmCpu/Objects 2'        = @{ Setup = '$env:PSModulePath = (Split-Path (Get-Module LlmCpu).ModuleBase) + [System.IO.Path]::PathSeparator + $env:PSModulePath' }
+}

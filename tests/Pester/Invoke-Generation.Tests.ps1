@@ -1,0 +1,169 @@
+BeforeAll {
+    . (Join-Path $PSScriptRoot 'Common.ps1')
+    $script:model = Import-Model
+}
+
+Describe 'Invoke-Generation' {
+    Context 'greedy text' {
+        It 'continues "<text>" with the reference implementation''s greedy tokens' -ForEach @(
+            @{ index = 0; text = 'It is a truth universally acknowledged' }
+            @{ index = 1; text = 'Mr. Darcy' }
+            @{ index = 2; text = 'She was not' }
+            @{ index = 3; text = 'The evening passed' }
+        ) {
+            $prompt = $reference.prompts[$index]
+            $prompt.text | Should -Be $text
+            $result = $model | Invoke-Generation -Prompt $prompt.text -Temperature 0 -MaxTokens 32
+            $expected = @(Get-ReferenceGreedy $prompt)
+            $result.TokenIds | Should -Be $expected
+            $result.PromptTokens | Should -Be $prompt.ids.Count
+            $result.GeneratedTokens | Should -Be $expected.Count
+            $result.StopReason | Should -Be $(if ($expected.Count -lt 32) { 'EndOfSequence' } else { 'MaxTokens' })
+        }
+
+        It 'gives the reference text, not only its tokens' {
+            $prompt = $reference.prompts[2]
+            ($model | Invoke-Generation -Prompt $prompt.text -Temperature 0 -MaxTokens 32).Text.Trim() |
+                Should -BeExactly $prompt.greedy_text.Trim()
+        }
+    }
+
+    Context 'sampling' {
+        It 'gives the same text for the same seed and reports the seed' {
+            $a = $model | Invoke-Generation -Prompt 'Mr. Darcy' -MaxTokens 24 -Seed 11
+            $b = $model | Invoke-Generation -Prompt 'Mr. Darcy' -MaxTokens 24 -Seed 11
+            $a.Seed | Should -Be 11
+            $a.TokenIds | Should -Be $b.TokenIds
+        }
+
+        It 'draws different text for different seeds at temperature 1' {
+            $texts = 1..4 | ForEach-Object { ($model | Invoke-Generation -Prompt 'Mr. Darcy' -MaxTokens 24 -Temperature 1 -Seed $_).Text }
+            @($texts | Sort-Object -Unique).Count | Should -BeGreaterThan 1
+        }
+
+        It 'is greedy with -TopK 1 whatever the seed' {
+            $greedy = Get-GreedyTokens $model 'She was not' 16
+            ($model | Invoke-Generation -Prompt 'She was not' -MaxTokens 16 -TopK 1 -Temperature 1 -Seed 5).TokenIds | Should -Be $greedy
+        }
+
+        It 'runs only the prompt with -MaxTokens 0' {
+            $result = $model | Invoke-Generation -Prompt 'She was not' -MaxTokens 0
+            $result.GeneratedTokens | Should -Be 0
+            $result.Text | Should -BeExactly ''
+        }
+    }
+
+    Context 'binding' {
+        It 'never takes the model as the prompt' {
+            { Import-Model | Invoke-Generation -ErrorAction Stop } |
+                Should -Throw -ErrorId 'InputObjectMissingMandatory,LlmCpu.Module.Commands.InvokeGenerationCommand'
+        }
+
+        It 'takes prompt strings from the pipeline with -Model' {
+            $results = 'She was not', 'Mr. Darcy' | Invoke-Generation -Model $model -Temperature 0 -MaxTokens 8
+            $results.Prompt | Should -Be @('She was not', 'Mr. Darcy')
+            $results[0].TokenIds | Should -Be (Get-GreedyTokens $model 'She was not' 8)
+        }
+
+        It 'binds Prompt and Model by property name' {
+            $results = @(
+                [pscustomobject]@{ Prompt = 'She was not'; Model = $model }
+                [pscustomobject]@{ Prompt = 'The evening passed'; Model = $model }
+            ) | Invoke-Generation -MaxTokens 4 -Seed 2
+            $results.Prompt | Should -Be @('She was not', 'The evening passed')
+            $results.Model | Should -Be @('austen-llama', 'austen-llama')
+        }
+    }
+
+    Context 'streaming' {
+        It 'writes the same text to the information stream as the result holds' {
+            $result = $model | Invoke-Generation -Prompt 'The evening passed' -Temperature 0 -MaxTokens 20 -Stream -InformationVariable pieces 6>$null
+            ($pieces.MessageData.Message) -join '' | Should -BeExactly $result.Text
+        }
+    }
+
+    Context 'errors' {
+        It 'refuses a prompt longer than the context, naming a short preview' {
+            $prompt = 'word ' * 2000
+            $model | Invoke-Generation -Prompt $prompt -ErrorVariable failed -ErrorAction SilentlyContinue
+            $failed.FullyQualifiedErrorId | Should -Be 'GenerationArgumentInvalid,LlmCpu.Module.Commands.InvokeGenerationCommand'
+            $failed.TargetObject.Length | Should -BeLessThan 100
+        }
+
+        It 'caps -Threads at the logical processor count with a warning' {
+            $result = $model | Invoke-Generation -Prompt 'She' -MaxTokens 2 -Threads 999 -WarningVariable warned -WarningAction SilentlyContinue
+            $result.GeneratedTokens | Should -Be 2
+            "$warned" | Should -BeLike "*-Threads 999*$([Environment]::ProcessorCount)*"
+        }
+
+        It 'refuses a negative temperature' {
+            { $model | Invoke-Generation -Prompt 'x' -Temperature -1 } |
+                Should -Throw -ErrorId 'ParameterArgumentValidationError,LlmCpu.Module.Commands.InvokeGenerationCommand'
+        }
+    }
+
+    Context 'the result object' {
+        BeforeAll {
+            $script:long = $model | Invoke-Generation -Prompt $reference.prompts[3].text -Temperature 0 -MaxTokens 64
+            # The width the list view wraps Text to: the console's, or 120 where there is none.
+            $script:width = try { $Host.UI.RawUI.BufferSize.Width } catch { 0 }
+            if ($width -lt 40) { $width = 120 }
+        }
+
+        It 'wraps Text in the list view at word boundaries, never mid-word' {
+            $long.Text.Length | Should -BeGreaterThan $width
+            $lines = (($long | Format-List | Out-String -Width $width) -split "`r?`n")
+            $first = [array]::FindIndex($lines, [Predicate[string]] { $args[0] -match '^Text\s+: ' })
+            $last = [array]::FindIndex($lines, [Predicate[string]] { $args[0] -match '^Tokens\s+: ' }) - 1
+            $shown = $lines[$first..$last] | ForEach-Object { $_.Substring(13).Trim() }
+            $shown | ForEach-Object { $_.Length + 13 | Should -BeLessOrEqual $width }
+            # Joined with spaces, the lines give back the text's words: no word was split across two lines.
+            $shown -join ' ' | Should -BeExactly (($long.Text -split '\s+' | Where-Object { $_ }) -join ' ')
+        }
+
+        It 'has a table view with prompt and text previews that fits 80 columns' {
+            $lines = ($long, $long | Format-Table | Out-String -Width 80).Split("`n") | Where-Object { $_.Trim() }
+            $lines[0] | Should -Match '^Prompt\s+Text\s+Tokens\s+t/s\s+StopReason\s*$'
+            $lines | ForEach-Object { $_.TrimEnd().Length | Should -BeLessOrEqual 79 }
+            $lines[2] | Should -BeLike "The evening passed*$($long.Text.Trim().Substring(0, 20))*…*64*MaxTokens*"
+        }
+
+        It 'has the total token count' {
+            $long.TotalTokens | Should -Be ($long.PromptTokens + $long.GeneratedTokens)
+        }
+
+        It 'survives serialization with its text and tokens, and looks the same afterwards' -ForEach @(
+            @{ Via = 'PSSerializer' }
+            @{ Via = 'Export-Clixml' }
+        ) {
+            $copy = if ($Via -eq 'PSSerializer') {
+                [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($long))
+            }
+            else {
+                $long | Export-Clixml (Join-Path $TestDrive 'result.xml'); Import-Clixml (Join-Path $TestDrive 'result.xml')
+            }
+            $copy.PSTypeNames[0] | Should -Be 'Deserialized.LlmCpu.Engine.Runtime.GenerationResult'
+            foreach ($name in 'Prompt', 'Text', 'PromptTokens', 'GeneratedTokens', 'TotalTokens', 'Seed', 'Model', 'PromptTime', 'GenerationTime', 'TokensPerSecond') {
+                $copy.$name | Should -Be $long.$name -Because $name
+            }
+            "$($copy.StopReason)" | Should -Be "$($long.StopReason)"
+            @($copy.TokenIds) | Should -Be @($long.TokenIds)
+            $copy | Format-List | Out-String -Width 120 | Should -Be ($long | Format-List | Out-String -Width 120)
+        }
+    }
+
+    Context 'one model, many runspaces' {
+        It 'gives every ForEach-Object -Parallel runspace the reference tokens from one shared model' {
+            $prompt = $reference.prompts[0]
+            $text = $prompt.text
+            $expected = @(Get-ReferenceGreedy $prompt)[0..15] -join ','
+            $results = 1..4 | ForEach-Object -ThrottleLimit 4 -Parallel {
+                # pwsh finds the module by path here (it is not installed); the assembly, and so the model's type, is the one already loaded.
+                Import-Module $using:moduleManifest
+                ($using:model | Invoke-Generation -Prompt $using:text -Temperature 0 -MaxTokens 16).TokenIds -join ','
+            }
+            $results | Should -Be @($expected, $expected, $expected, $expected)
+            $model.IsDisposed | Should -BeFalse
+        }
+    }
+}
