@@ -28,6 +28,7 @@
         'New-LlmSyntheticModel'
         'ConvertTo-LlmGguf'
         'Remove-LlmModel'
+        'Measure-LlmTokenLatency'
     )
     FormatsToProcess     = @('LlmCpu.Format.ps1xml')
     TypesToProcess       = @('LlmCpu.Types.ps1xml')

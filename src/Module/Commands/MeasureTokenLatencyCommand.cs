@@ -12,6 +12,7 @@ namespace LlmCpu.Module.Commands;
 /// checks: the objects compare, export and travel like any other.
 /// </summary>
 [Cmdlet(VerbsDiagnostic.Measure, "TokenLatency", DefaultParameterSetName = ParameterSets.Model)]
+[Alias("Measure-LlmTokenLatency")]
 [OutputType(typeof(TokenLatencyResult), typeof(TokenLatencySummary))]
 public sealed class MeasureTokenLatencyCommand : PSCmdlet
 {
