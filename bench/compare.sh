@@ -19,6 +19,8 @@ Options:
   --reps N       repetitions per run, after one warm-up (default 3)
   --quick        smoke test: one round, one repetition
   --with-7b      also Llama-2-7B-shaped files (Q4_0 GGUF and .llmc, about 4 GB each)
+  --remake-models
+                 write the model files again (after a change to their writers or to the file format)
   -h, --help     this text
 
 Environment:
@@ -38,7 +40,7 @@ Files compared (random weights with the exact shapes of TinyLlama-1.1B, written 
 EOF
 }
 
-rounds=2 threads=2 reps=3 quick=0 with7b=0
+rounds=2 threads=2 reps=3 quick=0 with7b=0 remake=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --rounds) rounds="${2:?--rounds needs a number}"; shift 2 ;;
@@ -46,6 +48,7 @@ while [[ $# -gt 0 ]]; do
         --reps) reps="${2:?--reps needs a number}"; shift 2 ;;
         --quick) quick=1; shift ;;
         --with-7b) with7b=1; shift ;;
+        --remake-models) remake=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "compare.sh: unknown option '$1'" >&2; usage >&2; exit 64 ;;
     esac
@@ -122,7 +125,7 @@ build_llmcpu() {
             || { printf '%s\n' "$out" >&2; log "compare.sh: dotnet build $project failed"; exit 70; }
     done
 }
-bench_dll="$repo/bench/LlmCpu.Bench/bin/Release/net10.0/LlmCpu.Bench.dll"
+bench_out="$repo/bench/LlmCpu.Bench/bin/Release/net10.0"
 host_dll="$repo/src/Host/bin/Release/net10.0/llmcpu.dll"
 
 # ---------------------------------------------------------------- model files
@@ -144,6 +147,10 @@ quantize() { # source destination type
 }
 make_models() {
     mkdir -p "$models"
+    if [[ $remake == 1 ]]; then
+        rm -f "$models"/tinyllama-1.1b-* "$models"/llama-2-7b-*
+        remake=0
+    fi
     local t="$models/tinyllama-1.1b"
     synthetic TinyLlama-1.1B "$t-q4_0.gguf" GgufQ4_0
     synthetic TinyLlama-1.1B "$t-f16.gguf" GgufF16
@@ -236,6 +243,12 @@ table="$results/compare-$stamp.md"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 : >"$raw"
+# The runs use a copy of the bench's build, so that a rebuild in the repository during the runs changes nothing.
+cp -r "$bench_out" "$work/bench"
+bench_dll="$work/bench/LlmCpu.Bench.dll"
+llmcpu_commit="$(git -C "$repo" rev-parse --short=8 HEAD 2>/dev/null || echo unknown)"
+[[ -z "$(git -C "$repo" status --porcelain --untracked-files=no -- src bench/LlmCpu.Bench 2>/dev/null)" ]] \
+    || llmcpu_commit+=" with uncommitted changes"
 
 cpu="$( (lscpu 2>/dev/null || true) | sed -n 's/^Model name: *//p' | head -n 1)"
 [[ -n "$cpu" ]] || cpu="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
@@ -249,7 +262,7 @@ done
 commit="$(git -C "$llama_dir" rev-parse --short=8 HEAD)"
 ggml="$(sed -n 's/^set(GGML_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)).*/\2/p' "$llama_dir/ggml/CMakeLists.txt" | paste -sd.)"
 load_start="$(cut -d' ' -f1 /proc/loadavg)"
-header="CPU: ${cpu:-unknown} (family ${family:-?}, model ${cpumodel:-?}, $(nproc) logical CPUs); ISA: ${isa% }; threads: $threads; date: $(date -u '+%Y-%m-%d %H:%M UTC'); llama.cpp: $commit (ggml $ggml, OMP_WAIT_POLICY=$omp_wait); rounds: $rounds, repetitions: $reps"
+header="CPU: ${cpu:-unknown} (family ${family:-?}, model ${cpumodel:-?}, $(nproc) logical CPUs); ISA: ${isa% }; threads: $threads; date: $(date -u '+%Y-%m-%d %H:%M UTC'); LlmCpu: $llmcpu_commit; llama.cpp: $commit (ggml $ggml, OMP_WAIT_POLICY=$omp_wait); rounds: $rounds, repetitions: $reps"
 
 log "Comparing: $rounds round(s), $threads thread(s), $reps repetition(s); raw figures: $raw"
 mapfile -t pair_list < <(pairs)
@@ -301,6 +314,7 @@ echo
 cat "$table"
 echo
 log "llama.cpp binaries: $llama_bin"
+[[ -s "$logfile" ]] || rm -f "$logfile"
 log "Raw JSON lines: $raw"
 log "Table: $table"
 log "Done in $((SECONDS - total_start)) s"
