@@ -7,8 +7,8 @@ namespace LlmCpu.Engine.Models;
 
 /// <summary>
 /// Loads a Llama-architecture GGUF file: hyperparameters and tokenizer from its metadata, weights from its tensors.
-/// Q and K rows are put back into the rotate-half order the engine uses (see <see cref="RotateHalfRows"/>). Q4_0 and
-/// Q4_K blocks are copied into the kernels' tile layouts exactly; other quantized types are converted to FP32 exactly;
+/// Q and K rows are put back into the rotate-half order the engine uses (see <see cref="RotateHalfRows"/>). Q4_0, Q4_K
+/// and Q6_K blocks are copied into the kernels' tile layouts exactly; other quantized types are converted to FP32 exactly;
 /// nothing is requantized unless the caller asks for an INT4 format the blocks are not in, and then with a warning.
 /// </summary>
 public static class GgufModelLoader
@@ -42,12 +42,12 @@ public static class GgufModelLoader
             if (!source.Type.CanDequantize())
                 throw new ModelNotSupportedException(tensors.Path, $"tensor '{source.Name}' type", $"ggml type {source.Type} ({(uint)source.Type}) is not supported (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K are)");
         }
-        var dequantized = Types(matrices.Where(m => m.Type.IsQuantized() && m.Type is not (GgmlType.Q4_0 or GgmlType.Q4_K)));
+        var dequantized = Types(matrices.Where(m => m.Type.IsQuantized() && !MatrixBuilder.KeepsItsOwnBytes(m.Type)));
         if (dequantized.Count > 0 && builder.Precision is ModelPrecision.AsStored or ModelPrecision.Float32)
             options.Log.Verbose($"{string.Join(", ", dequantized)} blocks have no kernel of their own yet: they are converted exactly to F32.");
         if (builder.Precision == ModelPrecision.AsStored
-            && tensors.Stacks().Any(s => s.Any(m => m.Type is GgmlType.Q4_0 or GgmlType.Q4_K) && !s.All(m => m.Type is GgmlType.Q4_0 or GgmlType.Q4_K)))
-            options.Log.Verbose("Where Q4_0 or Q4_K is stacked with a type without a kernel of its own (Q, K, V or gate, up), the stacked matrix is held in F32, exactly.");
+            && tensors.Stacks().Any(s => s.Any(m => MatrixBuilder.KeepsItsOwnBytes(m.Type)) && !s.All(m => MatrixBuilder.KeepsItsOwnBytes(m.Type))))
+            options.Log.Verbose("Where a type with a kernel of its own is stacked with one without (Q, K, V or gate, up), the stacked matrix is held in F32, exactly.");
         if (builder.Precision == ModelPrecision.Int4)
         {
             bool exact = builder.Int4Format == MatrixBuilder.StoredInt4Format;

@@ -72,9 +72,11 @@ public sealed class MatrixBuilder(ModelPrecision precision, Int4Format int4Forma
         if (precision == ModelPrecision.AsStored)
         {
             if (parts.All(p => p.BlockType == GgmlType.Q4_K)) return CopyQ4K(parts, rows, columns);
-            // Parts stored in different compact formats (Q4_K and Q4_0, say) are each kept as stored and stacked, when
-            // they read the same prepared activations; otherwise the stack is held in FP32, which holds every part exactly.
-            if (parts.Length > 1 && parts.All(p => p.BlockType is GgmlType.Q4_K or GgmlType.Q4_0))
+            if (parts.All(p => p.BlockType == GgmlType.Q6_K)) return CopyQ6K(parts, rows, columns);
+            // Parts stored in different compact formats (Q4_K queries and keys with Q6_K values, say) are each kept as
+            // stored and stacked, when they read the same prepared activations; otherwise the stack is held in FP32,
+            // which holds every part exactly.
+            if (parts.Length > 1 && parts.All(p => p.BlockType is { } type && KeepsItsOwnBytes(type)))
             {
                 var stacked = parts.Select(p => Build(ModelPrecision.AsStored, [p])).ToArray();
                 if (stacked.Select(m => m.ActivationLayout).Distinct().Count() == 1) return new StackedMatrix(stacked);
@@ -107,6 +109,29 @@ public sealed class MatrixBuilder(ModelPrecision precision, Int4Format int4Forma
                 ForEachRow(parts, new float[columns], (row, values) => values.CopyTo(matrix.RowSpan(row)));
                 return matrix;
             }
+        }
+    }
+
+    /// <summary>ggml block types with a kernel of their own: held in their own bytes (repacked exactly), never converted.</summary>
+    public static bool KeepsItsOwnBytes(GgmlType type) => type is GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K;
+
+    /// <summary>Q6_K rows copied exactly into the kernels' Q6_K tile layout.</summary>
+    private static Q6KMatrix CopyQ6K(IMatrixSource[] parts, int rows, int columns)
+    {
+        var matrix = new Q6KMatrix(rows, columns);
+        try
+        {
+            int row = 0;
+            foreach (var part in parts)
+            {
+                for (int r = 0; r < part.Rows; r++, row++) matrix.SetRow(row, part.ReadBlockRow(r));
+            }
+            return matrix;
+        }
+        catch
+        {
+            matrix.Dispose();
+            throw;
         }
     }
 

@@ -23,6 +23,12 @@ public sealed unsafe class ActivationScratch : IDisposable
     /// <summary>(tokens, blocks) sum of the INT8 values of each block.</summary>
     public int* BlockSums { get; private set; }
 
+    /// <summary>
+    /// (tokens, KPadded / 32) sum of the first 16 INT8 values of each chunk of 32: formats whose scales change every
+    /// 16 weights (ggml's Q6_K) need the activations' sums per half chunk; the second half's is the block sum less this.
+    /// </summary>
+    public int* ChunkHalfSums { get; private set; }
+
     /// <summary>(tokens, KPadded) FP32 activations, zero past the real width.</summary>
     public float* Float32 { get; private set; }
 
@@ -59,11 +65,13 @@ public sealed unsafe class ActivationScratch : IDisposable
         int blocks = kPadded / blockSize;
         long int8Bytes = Align((long)tokens * kPadded);
         long scaleBytes = Align((long)tokens * blocks * sizeof(float));
-        Ensure(int8Bytes + 2 * scaleBytes);
+        long halfSumBytes = Align((long)tokens * (kPadded / 32) * sizeof(int));
+        Ensure(int8Bytes + 2 * scaleBytes + halfSumBytes);
         byte* p = (byte*)_buffer!.Pointer;
         Int8 = (sbyte*)p;
         BlockScales = (float*)(p + int8Bytes);
         BlockSums = (int*)(p + int8Bytes + scaleBytes);
+        ChunkHalfSums = (int*)(p + int8Bytes + 2 * scaleBytes);
         KPadded = kPadded;
         BlockSize = blockSize;
     }
@@ -88,6 +96,17 @@ public sealed unsafe class ActivationScratch : IDisposable
                 BlockScales[(long)t * blocks + b] = scale;
                 BlockSums[(long)t * blocks + b] = sum;
             }
+            SumHalfChunks(q, ChunkHalfSums + (long)t * (kPadded / 32), kPadded / 32);
+        }
+    }
+
+    /// <summary>The sum of the first 16 values of each chunk of 32.</summary>
+    private static void SumHalfChunks(sbyte* q, int* sums, int chunks)
+    {
+        for (int c = 0; c < chunks; c++)
+        {
+            var v = Vector128.Load(q + c * 32);
+            sums[c] = Vector128.Sum(Vector128.WidenLower(v) + Vector128.WidenUpper(v));
         }
     }
 

@@ -129,7 +129,7 @@ internal static unsafe partial class Int4MatMul
     /// rows 0, 1, 4, 5 | 2, 3, 6, 7 (it adds within 128-bit halves), and vpermd restores the order.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> RowSums(Vector256<int> rows03, Vector256<int> rows47) =>
+    internal static Vector256<int> RowSums(Vector256<int> rows03, Vector256<int> rows47) =>
         Avx2.PermuteVar8x32(Avx2.HorizontalAdd(rows03, rows47), Vector256.Create(0, 1, 4, 5, 2, 3, 6, 7));
 
     /// <summary>

@@ -104,7 +104,7 @@ internal static unsafe partial class Int4MatMul
 
     /// <summary>Row r's two 32-bit lanes (2r, 2r + 1) added and narrowed to eight row sums in order (vpshufd, add, vpmovqd).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> LanePairs(Vector512<int> lanes) =>
+    internal static Vector256<int> LanePairs(Vector512<int> lanes) =>
         Avx512F.ConvertToVector256Int32((lanes + Avx512F.Shuffle(lanes, 0b10_11_00_01)).AsInt64());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

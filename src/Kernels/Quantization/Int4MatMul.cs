@@ -249,6 +249,9 @@ internal readonly unsafe struct TokenInt8(ActivationScratch scratch, int token, 
 
     /// <summary>Distance between two tokens' block scales (and sums).</summary>
     public readonly int Blocks = blocks;
+
+    /// <summary>(tokens, KPadded / 32) sums of the first half of each chunk, from the first token.</summary>
+    public readonly int* HalfSums = scratch.ChunkHalfSums + (long)token * (scratch.KPadded / 32);
 }
 
 /// <summary>How many tokens a kernel instance handles: a constant per type, so the JIT compiles away the unused ones.</summary>

@@ -26,7 +26,7 @@ public sealed class GgufQuantTypesLoadTests : IDisposable
     [InlineData(GgmlType.Q8_0, "F32")]
     [InlineData(GgmlType.Q4_K, "Q4_K")]
     [InlineData(GgmlType.Q5_K, "F32")]
-    [InlineData(GgmlType.Q6_K, "F32")]
+    [InlineData(GgmlType.Q6_K, "Q6_K")]
     [InlineData(GgmlType.Q4_0, "Q4 g32 sym")]
     public void LayerMatricesHoldExactlyTheDecodedBlocks(GgmlType type, string precision)
     {
@@ -56,11 +56,11 @@ public sealed class GgufQuantTypesLoadTests : IDisposable
     {
         // A Q4_K_M file keeps some layers' values in another type than their queries and keys.
         const int width = 256;
-        var overrides = new Dictionary<string, GgmlType> { ["blk.0.attn_v.weight"] = GgmlType.Q4_0, ["blk.1.ffn_up.weight"] = GgmlType.Q4_0 };
+        var overrides = new Dictionary<string, GgmlType> { ["blk.0.attn_v.weight"] = GgmlType.Q6_K, ["blk.1.ffn_up.weight"] = GgmlType.Q4_0 };
         string path = TinyLlamaGguf.Create(GgmlType.Q4_K, overrides: overrides, width: width).Write(Path.Combine(_dir, "mixed.gguf"));
         using var model = ModelLoader.Load(path);
         var qkv = Assert.IsType<StackedMatrix>(model.Weights.Layers[0].QueryKeyValue);
-        Assert.Equal(["Q4_K", "Q4_K", "Q4 g32 sym"], qkv.Parts.Select(p => p.Format));
+        Assert.Equal(["Q4_K", "Q4_K", "Q6_K"], qkv.Parts.Select(p => p.Format));
         Assert.IsType<StackedMatrix>(model.Weights.Layers[1].GateUp);
         Assert.IsType<LlmCpu.Kernels.Quantization.Q4KMatrix>(model.Weights.Layers[1].QueryKeyValue);
         using var file = GgufFile.Open(path);
