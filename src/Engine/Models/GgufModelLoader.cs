@@ -7,9 +7,9 @@ namespace LlmCpu.Engine.Models;
 
 /// <summary>
 /// Loads a Llama-architecture GGUF file: hyperparameters and tokenizer from its metadata, weights from its tensors.
-/// Q and K rows are put back into the rotate-half order the engine uses (see <see cref="RotateHalfRows"/>). Q4_0, Q4_K
-/// and Q6_K blocks are copied into the kernels' tile layouts exactly; other quantized types are converted to FP32 exactly;
-/// nothing is requantized unless the caller asks for an INT4 format the blocks are not in, and then with a warning.
+/// Q and K rows are put back into the rotate-half order the engine uses (see <see cref="RotateHalfRows"/>). Blocks of
+/// every quantized type the engine reads are copied into the kernels' tile layouts exactly (see
+/// <see cref="MatrixBuilder.KeepsItsOwnBytes"/>); nothing is requantized unless the caller asks for an INT4 format the blocks are not in, and then with a warning.
 /// </summary>
 public static class GgufModelLoader
 {

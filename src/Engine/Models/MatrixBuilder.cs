@@ -71,8 +71,8 @@ public sealed class MatrixBuilder(ModelPrecision precision, Int4Format int4Forma
         if (CopiesInt4Exactly(precision, parts)) return CopyInt4(parts, rows, columns);
         if (precision == ModelPrecision.AsStored)
         {
-            if (parts.All(p => p.BlockType == GgmlType.Q4_K)) return CopyQ4K(parts, rows, columns);
-            if (parts.All(p => p.BlockType == GgmlType.Q6_K)) return CopyQ6K(parts, rows, columns);
+            if (parts[0].BlockType is { } type && OwnBytesMatrix(type) is { } create && parts.All(p => p.BlockType == type))
+                return CopyBlocks(create(rows, columns), parts);
             // Parts stored in different compact formats (Q4_K queries and keys with Q6_K values, say) are each kept as
             // stored and stacked, when they read the same prepared activations; otherwise the stack is held in FP32,
             // which holds every part exactly.
@@ -113,38 +113,34 @@ public sealed class MatrixBuilder(ModelPrecision precision, Int4Format int4Forma
     }
 
     /// <summary>ggml block types with a kernel of their own: held in their own bytes (repacked exactly), never converted.</summary>
-    public static bool KeepsItsOwnBytes(GgmlType type) => type is GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K;
+    public static bool KeepsItsOwnBytes(GgmlType type) => type == GgmlType.Q4_0 || OwnBytesMatrix(type) != null;
 
-    /// <summary>Q6_K rows copied exactly into the kernels' Q6_K tile layout.</summary>
-    private static Q6KMatrix CopyQ6K(IMatrixSource[] parts, int rows, int columns)
+    /// <summary>
+    /// Makes an empty (rows, columns) matrix that stores rows of ggml blocks of <paramref name="type"/> exactly, in a kernel
+    /// layout of its own; null for types without one (Q4_0 is copied into an <see cref="Int4Matrix"/> instead).
+    /// </summary>
+    private static Func<int, int, WeightMatrix>? OwnBytesMatrix(GgmlType type) => type switch
     {
-        var matrix = new Q6KMatrix(rows, columns);
+        GgmlType.Q4_1 => (rows, columns) => new Q4_1Matrix(rows, columns),
+        GgmlType.Q5_0 => (rows, columns) => new Q5Matrix(rows, columns, withOffsets: false),
+        GgmlType.Q5_1 => (rows, columns) => new Q5Matrix(rows, columns, withOffsets: true),
+        GgmlType.Q4_K => (rows, columns) => new Q4KMatrix(rows, columns),
+        GgmlType.Q5_K => (rows, columns) => new Q5KMatrix(rows, columns),
+        GgmlType.Q6_K => (rows, columns) => new Q6KMatrix(rows, columns),
+        GgmlType.Q8_0 => (rows, columns) => new Q8Matrix(rows, columns),
+        _ => null,
+    };
+
+    /// <summary>Rows of ggml blocks copied exactly, part after part, into a matrix that keeps them in its own layout.</summary>
+    private static WeightMatrix CopyBlocks(WeightMatrix matrix, IMatrixSource[] parts)
+    {
         try
         {
+            var rows = (IGgmlBlockRows)matrix;
             int row = 0;
             foreach (var part in parts)
             {
-                for (int r = 0; r < part.Rows; r++, row++) matrix.SetRow(row, part.ReadBlockRow(r));
-            }
-            return matrix;
-        }
-        catch
-        {
-            matrix.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>Q4_K rows copied exactly into the kernels' Q4_K tile layout.</summary>
-    private static Q4KMatrix CopyQ4K(IMatrixSource[] parts, int rows, int columns)
-    {
-        var matrix = new Q4KMatrix(rows, columns);
-        try
-        {
-            int row = 0;
-            foreach (var part in parts)
-            {
-                for (int r = 0; r < part.Rows; r++, row++) matrix.SetRow(row, part.ReadBlockRow(r));
+                for (int r = 0; r < part.Rows; r++, row++) rows.SetRow(row, part.ReadBlockRow(r));
             }
             return matrix;
         }

@@ -47,3 +47,13 @@ internal unsafe struct Int4GroupScales(in Int4View w) : IGroupScales
         return acc + Avx.ConvertToVector256Single(corrected) * (_scale * Vector256.Create(xScale));
     }
 }
+
+/// <summary>
+/// Formats whose groups of 32 each have a scale and a minimum per row: value = scale * code - min, and a block
+/// contributes float(dot) * (scale * xScale) - (min * xScale) * float(xSum) on every path.
+/// </summary>
+internal interface IScaleMinGroups : IGroupScales
+{
+    /// <summary>Row <paramref name="row"/>'s (scale, min) of group <paramref name="group"/>, for the reference and dequantization.</summary>
+    (float Scale, float Min) Row(int row, int group);
+}

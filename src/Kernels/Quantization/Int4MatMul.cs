@@ -41,10 +41,13 @@ internal static unsafe partial class Int4MatMul
         }
     }
 
-    /// <summary>A Q4_K matrix's multiplication (INT8 activations), with the same token blocking and SIMD kernels.</summary>
+    /// <summary>
+    /// The multiplication of 4-bit codes whose groups of 32 have a scale and a minimum per row (ggml's Q4_K and Q4_1),
+    /// INT8 activations, with the same token blocking and SIMD kernels.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void MultiplyQ4K(KernelPath path, in Int4View w, Q4KGroupScales scales, ActivationScratch scratch, float* output, int outputStride,
-        int tokens, int tileBegin, int tileEnd)
+    public static void MultiplyScaleMin<S>(KernelPath path, in Int4View w, S scales, ActivationScratch scratch, float* output, int outputStride,
+        int tokens, int tileBegin, int tileEnd) where S : struct, IScaleMinGroups
     {
         int tokenBlock = Math.Clamp(TokenBlockBytes / w.KPadded, 1, 64);
         float* result = stackalloc float[MaxTokenGroup * Int4Matrix.TileRows];
@@ -60,7 +63,7 @@ internal static unsafe partial class Int4MatMul
                     var x = new TokenInt8(scratch, t, blocks);
                     int count = path is KernelPath.Avx512 or KernelPath.Avx2Vnni or KernelPath.Avx2
                         ? TileInt8Simd(path, w, ref scales, tile, x, last - t, result)
-                        : TileQ4KScalar(w, scales, tile, x.Values, x.Scales, x.Sums, result);
+                        : TileScaleMinScalar(w, scales, tile, x.Values, x.Scales, x.Sums, result);
                     for (int i = 0; i < count; i++)
                     {
                         float* o = output + (long)(t + i) * outputStride + rowBase;
@@ -73,11 +76,13 @@ internal static unsafe partial class Int4MatMul
     }
 
     /// <summary>
-    /// The Q4_K reference (also the 128-bit path's): per row and group of 32, the exact integer dot of the codes with
-    /// the INT8 activations, then out[r] += float(dot) * (scale * xscale) - (min * xscale) * float(sum(xq)).
+    /// The reference for codes with a scale and a minimum per group (also the 128-bit path's): per row and group of 32,
+    /// the exact integer dot of the codes with the INT8 activations, then
+    /// out[r] += float(dot) * (scale * xscale) - (min * xscale) * float(sum(xq)).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static int TileQ4KScalar(in Int4View w, in Q4KGroupScales scales, int tile, sbyte* x, float* xScales, int* xSums, float* result)
+    internal static int TileScaleMinScalar<S>(in Int4View w, in S scales, int tile, sbyte* x, float* xScales, int* xSums, float* result)
+        where S : struct, IScaleMinGroups
     {
         for (int r = 0; r < Int4Matrix.TileRows; r++) result[r] = 0;
         for (int g = 0; g < w.Groups; g++)

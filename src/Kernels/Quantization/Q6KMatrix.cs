@@ -16,20 +16,17 @@ namespace LlmCpu.Kernels.Quantization;
 /// nibbles (16..31), so a kernel keeps two sums per row. Per row and super-block: 128 + 64 bytes of codes, 16 of scales,
 /// 2 of d (6.56 bits a value, as in the file). Activations are always INT8, in blocks of 32.
 /// </summary>
-public sealed unsafe class Q6KMatrix : WeightMatrix
+public sealed unsafe class Q6KMatrix : WeightMatrix, IGgmlBlockRows, ITileKernels
 {
     public const int SuperBlock = 256;
 
     /// <summary>Bytes of one Q6_K block in a GGUF file: 128 bytes of low bits, 64 of high bits, 16 scales, FP16 d.</summary>
     public const int BlockBytes = 210;
 
-    /// <summary>Bytes of the high-bit plane of one half of a tile's chunk: 64 nibble bytes, a 4-bit field each.</summary>
-    public const int HighHalfBytes = 32;
-
     private const int SubBlock = 16;
 
     private readonly NativeBuffer _lows;        // Int4Matrix tile layout of the low 4 bits
-    private readonly NativeBuffer _highs;       // [tile][chunk][half][32 bytes]
+    private readonly NativeBuffer _highs;       // HighBitsPlane
     private readonly NativeBuffer _superScales; // [tile][super-block][8 rows] FP16 d
     private readonly NativeBuffer _subScales;   // [tile][sub-block][8 rows] sbyte sc
 
@@ -40,7 +37,7 @@ public sealed unsafe class Q6KMatrix : WeightMatrix
         long tileRows = (long)Tiles * Int4Matrix.TileRows;
         // Zeroed: padding rows have code 0, scale 0, d 0, so they compute 0.
         _lows = new NativeBuffer(tileRows * columns / 2);
-        _highs = new NativeBuffer((long)Tiles * (columns / Int4Matrix.ChunkSize) * 2 * HighHalfBytes);
+        _highs = new NativeBuffer(HighBitsPlane.ByteLength(Tiles, columns));
         _superScales = new NativeBuffer(tileRows * (columns / SuperBlock) * sizeof(ushort));
         _subScales = new NativeBuffer(tileRows * (columns / SubBlock));
     }
@@ -57,7 +54,9 @@ public sealed unsafe class Q6KMatrix : WeightMatrix
 
     internal Int4View Lows => new((byte*)_lows.Pointer, Rows, Columns);
 
-    internal Q6KPlanes Planes => new((byte*)_highs.Pointer, (ushort*)_superScales.Pointer, (sbyte*)_subScales.Pointer, Columns);
+    internal HighBitsPlane Plane => new((byte*)_highs.Pointer, Columns);
+
+    internal Q6KChunkScales Scales => new((ushort*)_superScales.Pointer, (sbyte*)_subScales.Pointer, Columns);
 
     /// <summary>Stores row <paramref name="row"/> from its Q6_K blocks as a GGUF file holds them.</summary>
     public void SetRow(int row, ReadOnlySpan<byte> blocks)
@@ -68,7 +67,7 @@ public sealed unsafe class Q6KMatrix : WeightMatrix
         int tile = row / Int4Matrix.TileRows, r = row % Int4Matrix.TileRows;
         Span<byte> codes = stackalloc byte[SuperBlock];
         var lows = Lows;
-        var planes = Planes;
+        var plane = Plane;
         for (int s = 0; s < superBlocks; s++)
         {
             var block = blocks.Slice(s * BlockBytes, BlockBytes);
@@ -77,15 +76,7 @@ public sealed unsafe class Q6KMatrix : WeightMatrix
             for (int sub = 0; sub < SuperBlock / SubBlock; sub++)
                 ((sbyte*)_subScales.Pointer)[((long)tile * (Columns / SubBlock) + s * (SuperBlock / SubBlock) + sub) * Int4Matrix.TileRows + r] = (sbyte)block[192 + sub];
             for (int c = 0; c < SuperBlock / Int4Matrix.ChunkSize; c++)
-            {
-                int chunk = s * (SuperBlock / Int4Matrix.ChunkSize) + c;
-                for (int j = 0; j < Int4Matrix.RowChunkBytes; j++)
-                {
-                    byte low = codes[c * 32 + j], high = codes[c * 32 + j + 16];
-                    *lows.RowChunkByte(row, chunk, j) = (byte)((high & 0x0F) << 4 | (low & 0x0F));
-                    planes.SetField(tile, chunk, r, j, (byte)(low >> 4 | (high >> 4) << 2));
-                }
-            }
+                plane.SetChunk(lows, row, s * (SuperBlock / Int4Matrix.ChunkSize) + c, codes.Slice(c * Int4Matrix.ChunkSize, Int4Matrix.ChunkSize));
         }
     }
 
@@ -108,12 +99,12 @@ public sealed unsafe class Q6KMatrix : WeightMatrix
     }
 
     /// <summary>Code (0..63) of row <paramref name="row"/> at column <paramref name="k"/>.</summary>
-    internal int Code(int row, int k) => Lows.Quant(row, k) | Planes.High(row, k) << 4;
+    internal int Code(int row, int k) => Plane.Code(Lows, row, k);
 
     public override void DequantizeRow(int row, Span<float> destination)
     {
-        var planes = Planes;
-        for (int k = 0; k < Columns; k++) destination[k] = planes.Scale(row, k / SubBlock) * (Code(row, k) - 32);
+        var scales = Scales;
+        for (int k = 0; k < Columns; k++) destination[k] = scales.Scale(row, k / SubBlock) * (Code(row, k) - 32);
     }
 
     public override void PrepareLayout(int tokens, ActivationScratch scratch) => scratch.LayOutInt8(tokens, Columns, Int4Matrix.ChunkSize);
@@ -121,8 +112,10 @@ public sealed unsafe class Q6KMatrix : WeightMatrix
     public override void PrepareTokens(float* input, int first, int last, ActivationScratch scratch) => scratch.QuantizeInt8Tokens(input, first, last, Columns);
 
     public override void MultiplyRows(float* input, float* output, int outputStride, int tokens, int rowBegin, int rowEnd, ActivationScratch scratch) =>
-        Q6KMatMul.Multiply(KernelDispatch.Best, Lows, Planes, scratch, output, outputStride, tokens, rowBegin / Int4Matrix.TileRows,
-            (rowEnd + Int4Matrix.TileRows - 1) / Int4Matrix.TileRows);
+        ((ITileKernels)this).MultiplyTiles(KernelDispatch.Best, scratch, output, outputStride, tokens, rowBegin / Int4Matrix.TileRows, (rowEnd + Int4Matrix.TileRows - 1) / Int4Matrix.TileRows);
+
+    void ITileKernels.MultiplyTiles(KernelPath path, ActivationScratch scratch, float* output, int outputStride, int tokens, int tileBegin, int tileEnd) =>
+        HighBitsMatMul.Multiply(path, Lows, Plane, Scales, scratch, output, outputStride, tokens, tileBegin, tileEnd);
 
     public override void Dispose()
     {
@@ -135,51 +128,25 @@ public sealed unsafe class Q6KMatrix : WeightMatrix
 }
 
 /// <summary>
-/// A <see cref="Q6KMatrix"/>'s high-bit plane and scales, for the kernels: per chunk of a tile, the scales of its two
-/// sub-blocks (d * sc per row, float products as ggml computes them) and a block's contribution
-/// float(rowsLow - 32 * xLow) * (scaleLow * xScale) + float(rowsHigh - 32 * xHigh) * (scaleHigh * xScale).
+/// Q6_K's scales for the kernels: per chunk of a tile, the scales of its two sub-blocks (d * sc per row, float products
+/// as ggml computes them) and a chunk's contribution
+/// float(dotLow - 32 * xLow) * (scaleLow * xScale) + float(dotHigh - 32 * xHigh) * (scaleHigh * xScale).
 /// </summary>
-internal unsafe struct Q6KPlanes
+internal unsafe struct Q6KChunkScales : IChunkScales
 {
-    private readonly byte* _highs;
     private readonly ushort* _superScales;
     private readonly sbyte* _subScales;
     private readonly int _superBlocks;
     private readonly int _subBlocks;
-    private readonly int _chunks;
     private Vector256<float> _scaleLow;
     private Vector256<float> _scaleHigh;
 
-    public Q6KPlanes(byte* highs, ushort* superScales, sbyte* subScales, int columns)
+    public Q6KChunkScales(ushort* superScales, sbyte* subScales, int columns)
     {
-        _highs = highs;
         _superScales = superScales;
         _subScales = subScales;
         _superBlocks = columns / Q6KMatrix.SuperBlock;
         _subBlocks = columns / 16;
-        _chunks = columns / Int4Matrix.ChunkSize;
-    }
-
-    /// <summary>The high-bit plane of half <paramref name="half"/> of tile <paramref name="tile"/>'s chunk <paramref name="chunk"/>.</summary>
-    public readonly byte* Highs(int tile, int chunk, int half) => _highs + (((long)tile * _chunks + chunk) * 2 + half) * Q6KMatrix.HighHalfBytes;
-
-    /// <summary>Sets the 4-bit field of row r's byte j (0..15, Q4_0 order) of a tile's chunk.</summary>
-    public readonly void SetField(int tile, int chunk, int r, int j, byte field)
-    {
-        int n = r * Int4Matrix.RowHalfBytes + j % Int4Matrix.RowHalfBytes; // nibble byte within the half
-        byte* b = Highs(tile, chunk, j / Int4Matrix.RowHalfBytes) + n / 2;
-        *b = n % 2 == 0 ? (byte)((*b & 0xF0) | field) : (byte)((*b & 0x0F) | field << 4);
-    }
-
-    /// <summary>The top 2 bits of row <paramref name="row"/>'s code at column <paramref name="k"/>.</summary>
-    public readonly int High(int row, int k)
-    {
-        int tile = row / Int4Matrix.TileRows, r = row % Int4Matrix.TileRows, j = k % Int4Matrix.ChunkSize;
-        int byteIndex = j % Int4Matrix.RowChunkBytes;
-        int n = r * Int4Matrix.RowHalfBytes + byteIndex % Int4Matrix.RowHalfBytes;
-        byte b = Highs(tile, k / Int4Matrix.ChunkSize, byteIndex / Int4Matrix.RowHalfBytes)[n / 2];
-        int field = n % 2 == 0 ? b & 0x0F : b >> 4;
-        return j < Int4Matrix.RowChunkBytes ? field & 3 : field >> 2;
     }
 
     /// <summary>Row <paramref name="row"/>'s scale d * sc of sub-block <paramref name="subBlock"/> (16 values).</summary>
@@ -190,7 +157,6 @@ internal unsafe struct Q6KPlanes
         return d * _subScales[((long)tile * _subBlocks + subBlock) * Int4Matrix.TileRows + r];
     }
 
-    /// <summary>Loads the eight rows' scales of the chunk's two sub-blocks (SIMD paths).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void BeginChunk(int tile, int chunk)
     {
@@ -207,5 +173,12 @@ internal unsafe struct Q6KPlanes
         var low = Avx.ConvertToVector256Single(rowsLow - Vector256.Create(32 * xLow)) * (_scaleLow * xs);
         var high = Avx.ConvertToVector256Single(rowsHigh - Vector256.Create(32 * (xSum - xLow))) * (_scaleHigh * xs);
         return acc + (low + high);
+    }
+
+    public readonly float Contribution(int row, int chunk, int dotLow, int dotHigh, float xScale, int xLow, int xSum)
+    {
+        float low = (float)(dotLow - 32 * xLow) * (Scale(row, 2 * chunk) * xScale);
+        float high = (float)(dotHigh - 32 * (xSum - xLow)) * (Scale(row, 2 * chunk + 1) * xScale);
+        return low + high;
     }
 }

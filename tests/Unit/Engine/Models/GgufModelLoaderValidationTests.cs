@@ -46,7 +46,7 @@ public sealed class GgufModelLoaderValidationTests : IDisposable
 
     [Theory]
     [InlineData(GgmlType.F16, "F16")]
-    [InlineData(GgmlType.Q8_0, "F32")]
+    [InlineData(GgmlType.Q8_0, "Q8_0")]
     [InlineData(GgmlType.Q4_0, "Q4 g32 sym")]
     public void KeepsWhatTheFileStores(GgmlType type, string precision)
     {
@@ -55,15 +55,24 @@ public sealed class GgufModelLoaderValidationTests : IDisposable
     }
 
     [Fact]
-    public void AStackMixingQ4_0WithAnotherTypeIsHeldInF32()
+    public void AStackMixingQ4_0WithAFloatTypeIsHeldInF32()
     {
         var log = new RecordingLog();
-        var types = new Dictionary<string, GgmlType> { ["blk.0.attn_v.weight"] = GgmlType.Q8_0 };
+        var types = new Dictionary<string, GgmlType> { ["blk.0.attn_v.weight"] = GgmlType.F16 };
         using var model = ModelLoader.Load(Write(TinyLlamaGguf.Create(GgmlType.Q4_0, overrides: types)), new LoadOptions { Log = log });
         Assert.IsType<Float32Matrix>(model.Weights.Layers[0].QueryKeyValue);
         Assert.IsType<LlmCpu.Kernels.Quantization.Int4Matrix>(model.Weights.Layers[0].GateUp);
         Assert.IsType<LlmCpu.Kernels.Quantization.Int4Matrix>(model.Weights.Layers[1].QueryKeyValue);
         Assert.Contains(log.VerboseLines, l => l.Contains("stacked"));
+    }
+
+    [Fact]
+    public void AStackMixingQ4_0WithQ8_0KeepsBoth()
+    {
+        var types = new Dictionary<string, GgmlType> { ["blk.0.attn_v.weight"] = GgmlType.Q8_0 };
+        using var model = ModelLoader.Load(Write(TinyLlamaGguf.Create(GgmlType.Q4_0, overrides: types)));
+        var stacked = Assert.IsType<StackedMatrix>(model.Weights.Layers[0].QueryKeyValue);
+        Assert.Equal(["Q4 g32 sym", "Q4 g32 sym", "Q8_0"], stacked.Parts.Select(p => p.Format));
     }
 
     [Fact]

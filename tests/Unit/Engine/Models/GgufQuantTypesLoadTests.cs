@@ -20,12 +20,12 @@ public sealed class GgufQuantTypesLoadTests : IDisposable
 
     [Theory]
     [InlineData(GgmlType.BF16, "F32")]
-    [InlineData(GgmlType.Q4_1, "F32")]
-    [InlineData(GgmlType.Q5_0, "F32")]
-    [InlineData(GgmlType.Q5_1, "F32")]
-    [InlineData(GgmlType.Q8_0, "F32")]
+    [InlineData(GgmlType.Q4_1, "Q4_1")]
+    [InlineData(GgmlType.Q5_0, "Q5_0")]
+    [InlineData(GgmlType.Q5_1, "Q5_1")]
+    [InlineData(GgmlType.Q8_0, "Q8_0")]
     [InlineData(GgmlType.Q4_K, "Q4_K")]
-    [InlineData(GgmlType.Q5_K, "F32")]
+    [InlineData(GgmlType.Q5_K, "Q5_K")]
     [InlineData(GgmlType.Q6_K, "Q6_K")]
     [InlineData(GgmlType.Q4_0, "Q4 g32 sym")]
     public void LayerMatricesHoldExactlyTheDecodedBlocks(GgmlType type, string precision)

@@ -50,4 +50,19 @@ public sealed unsafe class ActivationScratchTests
             }
         }
     }
+
+    [Fact]
+    public void HalfChunkSumsAreTheFirstSixteenActivations()
+    {
+        var x = Enumerable.Range(0, 2 * 64).Select(i => (float)Math.Sin(i)).ToArray();
+        using var scratch = new ActivationScratch();
+        fixed (float* px = x) scratch.QuantizeInt8(px, 2, 64, 64, 32);
+        for (int t = 0; t < 2; t++)
+            for (int c = 0; c < 2; c++)
+            {
+                int expected = 0;
+                for (int j = 0; j < 16; j++) expected += scratch.Int8[t * 64 + c * 32 + j];
+                Assert.Equal(expected, scratch.ChunkHalfSums[t * 2 + c]);
+            }
+    }
 }

@@ -17,9 +17,9 @@ public sealed unsafe class StackedMatrixTests
         const int columns = 512;
         var random = new Random(tokens);
         var weights = Enumerable.Range(0, 24 * columns).Select(_ => (float)(random.NextDouble() - 0.5)).ToArray();
-        var q4k = Q4KConformance.RandomMatrix(16, columns, 0.02f, new Random(99));
+        var q4k = GgmlBlockConformance.RandomMatrix(GgmlBlockConformance.Named("Q4_K"), 16, columns, 0.02f, new Random(99));
         var int4 = Int4Matrix.Quantize(weights, 24, columns, new Int4Format(32, false));
-        var q4kAlone = Q4KConformance.RandomMatrix(16, columns, 0.02f, new Random(99));
+        var q4kAlone = GgmlBlockConformance.RandomMatrix(GgmlBlockConformance.Named("Q4_K"), 16, columns, 0.02f, new Random(99));
         var int4Alone = Int4Matrix.Quantize(weights, 24, columns, new Int4Format(32, false));
         using var stacked = new StackedMatrix([q4k, int4]);
         Assert.Equal(40, stacked.Rows);

@@ -6,20 +6,21 @@ using LlmCpu.Kernels.MatMul;
 namespace LlmCpu.Kernels.Quantization;
 
 /// <summary>
-/// Q6_K weights (<see cref="Q6KMatrix"/>) times INT8 activations: the dispatcher, the scalar reference (also the
-/// 128-bit path's), and the AVX-512 and AVX2 register-tiled kernels, which load and unpack each chunk once for every
-/// token of a group as the INT4 kernels do. Per row and chunk of 32 the arithmetic is:
-///   out[r] += float(dotLow - 32 * sum(xq[0..15])) * (scaleLow * xscale) + float(dotHigh - 32 * sum(xq[16..31])) * (scaleHigh * xscale)
-/// with the integer parts exact in every path and the float operations in the same order, so every path gives the
-/// reference's bits.
+/// Weights of 5- or 6-bit codes (ggml's Q5_0, Q5_1, Q5_K, Q6_K) times INT8 activations: the low 4 bits of each code
+/// in the INT4 tile layout, the rest in a <see cref="HighBitsPlane"/>. The dispatcher, the scalar reference (also the
+/// 128-bit path's), and the AVX-512 and AVX2 register-tiled kernels, which load and rebuild each chunk's codes once
+/// for every token of a group as the INT4 kernels do. Per row and chunk of 32 a kernel computes the exact integer dots
+/// of the codes with the activations' first and second 16 values (dotLow, dotHigh); the format's scales
+/// (<typeparamref name="S"/> of each method, an <see cref="IChunkScales"/>) turn them into the chunk's contribution,
+/// in the same float operations on every path, so every path gives the reference's bits.
 /// </summary>
-internal static unsafe class Q6KMatMul
+internal static unsafe class HighBitsMatMul
 {
     private const int TokenBlockBytes = 256 * 1024;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Multiply(KernelPath path, in Int4View lows, Q6KPlanes planes, ActivationScratch scratch, float* output, int outputStride,
-        int tokens, int tileBegin, int tileEnd)
+    public static void Multiply<S>(KernelPath path, in Int4View lows, HighBitsPlane plane, S scales, ActivationScratch scratch, float* output, int outputStride,
+        int tokens, int tileBegin, int tileEnd) where S : struct, IChunkScales
     {
         int tokenBlock = Math.Clamp(TokenBlockBytes / lows.KPadded, 1, 64);
         float* result = stackalloc float[Int4MatMul.MaxTokenGroup * Int4Matrix.TileRows];
@@ -36,13 +37,13 @@ internal static unsafe class Q6KMatMul
                     int available = last - t;
                     int count = path switch
                     {
-                        KernelPath.Avx512 when available >= 8 => TileAvx512<Eight>(lows, ref planes, tile, x, result),
-                        KernelPath.Avx512 when available >= 4 => TileAvx512<Four>(lows, ref planes, tile, x, result),
-                        KernelPath.Avx512 when available >= 2 => TileAvx512<Two>(lows, ref planes, tile, x, result),
-                        KernelPath.Avx512 => TileAvx512<One>(lows, ref planes, tile, x, result),
-                        KernelPath.Avx2 or KernelPath.Avx2Vnni when available >= 2 => TileAvx2<Two>(lows, ref planes, tile, x, result),
-                        KernelPath.Avx2 or KernelPath.Avx2Vnni => TileAvx2<One>(lows, ref planes, tile, x, result),
-                        _ => TileScalar(lows, planes, tile, x, result),
+                        KernelPath.Avx512 when available >= 8 => TileAvx512<Eight, S>(lows, plane, ref scales, tile, x, result),
+                        KernelPath.Avx512 when available >= 4 => TileAvx512<Four, S>(lows, plane, ref scales, tile, x, result),
+                        KernelPath.Avx512 when available >= 2 => TileAvx512<Two, S>(lows, plane, ref scales, tile, x, result),
+                        KernelPath.Avx512 => TileAvx512<One, S>(lows, plane, ref scales, tile, x, result),
+                        KernelPath.Avx2 or KernelPath.Avx2Vnni when available >= 2 => TileAvx2<Two, S>(lows, plane, ref scales, tile, x, result),
+                        KernelPath.Avx2 or KernelPath.Avx2Vnni => TileAvx2<One, S>(lows, plane, ref scales, tile, x, result),
+                        _ => TileScalar(lows, plane, scales, tile, x, result),
                     };
                     for (int i = 0; i < count; i++)
                     {
@@ -57,7 +58,8 @@ internal static unsafe class Q6KMatMul
 
     /// <summary>The reference: code by code, the arithmetic the header describes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static int TileScalar(in Int4View lows, in Q6KPlanes planes, int tile, in TokenInt8 x, float* result)
+    internal static int TileScalar<S>(in Int4View lows, in HighBitsPlane plane, in S scales, int tile, in TokenInt8 x, float* result)
+        where S : struct, IChunkScales
     {
         for (int r = 0; r < Int4Matrix.TileRows; r++) result[r] = 0;
         for (int c = 0; c < lows.Chunks; c++)
@@ -70,12 +72,10 @@ internal static unsafe class Q6KMatMul
                 for (int j = 0; j < 32; j++)
                 {
                     int k = c * 32 + j;
-                    int code = lows.Quant(row, k) | planes.High(row, k) << 4;
+                    int code = lows.Quant(row, k) | plane.High(row, k) << 4;
                     if (j < 16) dotLow += code * x.Values[k]; else dotHigh += code * x.Values[k];
                 }
-                float low = (float)(dotLow - 32 * xLow) * (planes.Scale(row, 2 * c) * xScale);
-                float high = (float)(dotHigh - 32 * (xSum - xLow)) * (planes.Scale(row, 2 * c + 1) * xScale);
-                result[r] += low + high;
+                result[r] += scales.Contribution(row, c, dotLow, dotHigh, xScale, xLow, xSum);
             }
         }
         return 1;
@@ -83,9 +83,9 @@ internal static unsafe class Q6KMatMul
 
     /*
      * The codes of a half (eight rows' 8 bytes: low nibbles one octet, high nibbles the octet 16 further) are its
-     * nibbles with the top 2 bits from the plane: the plane's 32 bytes hold a 4-bit field per nibble byte, widened to
+     * nibbles with the top bits (2 for Q6_K, 1 for the 5-bit formats) from the plane: the plane's 32 bytes hold a 4-bit field per nibble byte, widened to
      * one field a byte by vpmovzxbw and a shift (field 2i in the low byte of word i, 2i+1 in the high byte); bits 0-1
-     * go above the low nibble, bits 2-3 above the high nibble. Codes are 0..63 and activations -127..127, so a pair of
+     * go above the low nibble, bits 2-3 above the high nibble. Codes are at most 63 and activations -127..127, so a pair of
      * vpmaddubsw products is at most 16002 and two added 32004: the 16-bit sums are widened (vpmaddwd by 1) every chunk.
      */
 
@@ -104,7 +104,8 @@ internal static unsafe class Q6KMatMul
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static int TileAvx512<T>(in Int4View lows, ref Q6KPlanes planes, int tile, in TokenInt8 x, float* result) where T : struct, ITokenCount
+    internal static int TileAvx512<T, S>(in Int4View lows, in HighBitsPlane plane, ref S scales, int tile, in TokenInt8 x, float* result)
+        where T : struct, ITokenCount where S : struct, IChunkScales
     {
         byte* p = lows.Tile(tile);
         int chunks = lows.Chunks, stride = x.Stride, blocks = x.Blocks;
@@ -115,25 +116,25 @@ internal static unsafe class Q6KMatMul
         Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default, f4 = default, f5 = default, f6 = default, f7 = default;
         for (int c = 0; c < chunks; c++, p += Int4Matrix.ChunkBytes)
         {
-            planes.BeginChunk(tile, c);
-            byte* h = planes.Highs(tile, c, 0);
+            scales.BeginChunk(tile, c);
+            byte* h = plane.Highs(tile, c, 0);
             var v0 = Vector512.Load(p);
             var v1 = Vector512.Load(p + Int4Matrix.HalfChunkBytes);
             var e0 = Fields(h);
-            var e1 = Fields(h + Q6KMatrix.HighHalfBytes);
+            var e1 = Fields(h + HighBitsPlane.HalfBytes);
             var low0 = (v0 & nibble) | ((e0 & two).AsUInt16() << 4).AsByte();
             var high0 = ((v0.AsUInt16() >> 4).AsByte() & nibble) | ((e0 & twoHigh).AsUInt16() << 2).AsByte();
             var low1 = (v1 & nibble) | ((e1 & two).AsUInt16() << 4).AsByte();
             var high1 = ((v1.AsUInt16() >> 4).AsByte() & nibble) | ((e1 & twoHigh).AsUInt16() << 2).AsByte();
             sbyte* xc = x.Values + c * Int4Matrix.ChunkSize;
-            f0 = Token512(low0, high0, low1, high1, ones, xc, ref planes, x, 0, c, f0);
-            if (T.Value > 1) f1 = Token512(low0, high0, low1, high1, ones, xc + stride, ref planes, x, blocks, c, f1);
-            if (T.Value > 2) f2 = Token512(low0, high0, low1, high1, ones, xc + 2 * stride, ref planes, x, 2 * blocks, c, f2);
-            if (T.Value > 2) f3 = Token512(low0, high0, low1, high1, ones, xc + 3 * stride, ref planes, x, 3 * blocks, c, f3);
-            if (T.Value > 4) f4 = Token512(low0, high0, low1, high1, ones, xc + 4 * stride, ref planes, x, 4 * blocks, c, f4);
-            if (T.Value > 4) f5 = Token512(low0, high0, low1, high1, ones, xc + 5 * stride, ref planes, x, 5 * blocks, c, f5);
-            if (T.Value > 4) f6 = Token512(low0, high0, low1, high1, ones, xc + 6 * stride, ref planes, x, 6 * blocks, c, f6);
-            if (T.Value > 4) f7 = Token512(low0, high0, low1, high1, ones, xc + 7 * stride, ref planes, x, 7 * blocks, c, f7);
+            f0 = Token512(low0, high0, low1, high1, ones, xc, ref scales, x, 0, c, f0);
+            if (T.Value > 1) f1 = Token512(low0, high0, low1, high1, ones, xc + stride, ref scales, x, blocks, c, f1);
+            if (T.Value > 2) f2 = Token512(low0, high0, low1, high1, ones, xc + 2 * stride, ref scales, x, 2 * blocks, c, f2);
+            if (T.Value > 2) f3 = Token512(low0, high0, low1, high1, ones, xc + 3 * stride, ref scales, x, 3 * blocks, c, f3);
+            if (T.Value > 4) f4 = Token512(low0, high0, low1, high1, ones, xc + 4 * stride, ref scales, x, 4 * blocks, c, f4);
+            if (T.Value > 4) f5 = Token512(low0, high0, low1, high1, ones, xc + 5 * stride, ref scales, x, 5 * blocks, c, f5);
+            if (T.Value > 4) f6 = Token512(low0, high0, low1, high1, ones, xc + 6 * stride, ref scales, x, 6 * blocks, c, f6);
+            if (T.Value > 4) f7 = Token512(low0, high0, low1, high1, ones, xc + 7 * stride, ref scales, x, 7 * blocks, c, f7);
         }
         f0.Store(result);
         if (T.Value > 1) f1.Store(result + Int4Matrix.TileRows);
@@ -148,8 +149,8 @@ internal static unsafe class Q6KMatMul
 
     /// <summary>One token's contribution of one chunk: low-half and high-half dot products, combined with the scales.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Token512(Vector512<byte> low0, Vector512<byte> high0, Vector512<byte> low1, Vector512<byte> high1,
-        Vector512<short> ones, sbyte* x, ref Q6KPlanes planes, in TokenInt8 tokens, int offset, int c, Vector256<float> acc)
+    private static Vector256<float> Token512<S>(Vector512<byte> low0, Vector512<byte> high0, Vector512<byte> low1, Vector512<byte> high1,
+        Vector512<short> ones, sbyte* x, ref S scales, in TokenInt8 tokens, int offset, int c, Vector256<float> acc) where S : struct, IChunkScales
     {
         var sumLow = Avx512BW.MultiplyAddAdjacent(low0, Vector512.Create(*(long*)x).AsSByte())
             + Avx512BW.MultiplyAddAdjacent(low1, Vector512.Create(*(long*)(x + 8)).AsSByte());
@@ -157,11 +158,12 @@ internal static unsafe class Q6KMatMul
             + Avx512BW.MultiplyAddAdjacent(high1, Vector512.Create(*(long*)(x + 24)).AsSByte());
         var rowsLow = Int4MatMul.LanePairs(Avx512BW.MultiplyAddAdjacent(sumLow, ones));
         var rowsHigh = Int4MatMul.LanePairs(Avx512BW.MultiplyAddAdjacent(sumHigh, ones));
-        return planes.Combine(rowsLow, rowsHigh, tokens.Scales[offset + c], tokens.HalfSums[offset + c], tokens.Sums[offset + c], acc);
+        return scales.Combine(rowsLow, rowsHigh, tokens.Scales[offset + c], tokens.HalfSums[offset + c], tokens.Sums[offset + c], acc);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static int TileAvx2<T>(in Int4View lows, ref Q6KPlanes planes, int tile, in TokenInt8 x, float* result) where T : struct, ITokenCount
+    internal static int TileAvx2<T, S>(in Int4View lows, in HighBitsPlane plane, ref S scales, int tile, in TokenInt8 x, float* result)
+        where T : struct, ITokenCount where S : struct, IChunkScales
     {
         byte* p = lows.Tile(tile);
         int chunks = lows.Chunks, stride = x.Stride, blocks = x.Blocks;
@@ -169,16 +171,16 @@ internal static unsafe class Q6KMatMul
         Vector256<float> f0 = default, f1 = default;
         for (int c = 0; c < chunks; c++, p += Int4Matrix.ChunkBytes)
         {
-            planes.BeginChunk(tile, c);
-            byte* h = planes.Highs(tile, c, 0);
+            scales.BeginChunk(tile, c);
+            byte* h = plane.Highs(tile, c, 0);
             sbyte* xc = x.Values + c * Int4Matrix.ChunkSize;
             // Rows 0-3: the first 32 bytes of each half and the first 16 bytes of each half's plane; rows 4-7 the rest.
             var (low03a, high03a) = Codes256(Vector256.Load(p), Fields(h, 0));
-            var (low03b, high03b) = Codes256(Vector256.Load(p + Int4Matrix.HalfChunkBytes), Fields(h + Q6KMatrix.HighHalfBytes, 0));
+            var (low03b, high03b) = Codes256(Vector256.Load(p + Int4Matrix.HalfChunkBytes), Fields(h + HighBitsPlane.HalfBytes, 0));
             var (low47a, high47a) = Codes256(Vector256.Load(p + 32), Fields(h + 16, 0));
-            var (low47b, high47b) = Codes256(Vector256.Load(p + Int4Matrix.HalfChunkBytes + 32), Fields(h + Q6KMatrix.HighHalfBytes + 16, 0));
-            f0 = Token256(low03a, high03a, low03b, high03b, low47a, high47a, low47b, high47b, ones, xc, ref planes, x, 0, c, f0);
-            if (T.Value > 1) f1 = Token256(low03a, high03a, low03b, high03b, low47a, high47a, low47b, high47b, ones, xc + stride, ref planes, x, blocks, c, f1);
+            var (low47b, high47b) = Codes256(Vector256.Load(p + Int4Matrix.HalfChunkBytes + 32), Fields(h + HighBitsPlane.HalfBytes + 16, 0));
+            f0 = Token256(low03a, high03a, low03b, high03b, low47a, high47a, low47b, high47b, ones, xc, ref scales, x, 0, c, f0);
+            if (T.Value > 1) f1 = Token256(low03a, high03a, low03b, high03b, low47a, high47a, low47b, high47b, ones, xc + stride, ref scales, x, blocks, c, f1);
         }
         f0.Store(result);
         if (T.Value > 1) f1.Store(result + Int4Matrix.TileRows);
@@ -195,9 +197,9 @@ internal static unsafe class Q6KMatMul
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Token256(Vector256<byte> low03a, Vector256<byte> high03a, Vector256<byte> low03b, Vector256<byte> high03b,
+    private static Vector256<float> Token256<S>(Vector256<byte> low03a, Vector256<byte> high03a, Vector256<byte> low03b, Vector256<byte> high03b,
         Vector256<byte> low47a, Vector256<byte> high47a, Vector256<byte> low47b, Vector256<byte> high47b, Vector256<short> ones, sbyte* x,
-        ref Q6KPlanes planes, in TokenInt8 tokens, int offset, int c, Vector256<float> acc)
+        ref S scales, in TokenInt8 tokens, int offset, int c, Vector256<float> acc) where S : struct, IChunkScales
     {
         var xa = Vector256.Create(*(long*)x).AsSByte();
         var xb = Vector256.Create(*(long*)(x + 8)).AsSByte();
@@ -207,7 +209,7 @@ internal static unsafe class Q6KMatMul
         var low47 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(low47a, xa) + Avx2.MultiplyAddAdjacent(low47b, xb), ones);
         var high03 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(high03a, xc) + Avx2.MultiplyAddAdjacent(high03b, xd), ones);
         var high47 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(high47a, xc) + Avx2.MultiplyAddAdjacent(high47b, xd), ones);
-        return planes.Combine(Int4MatMul.RowSums(low03, low47), Int4MatMul.RowSums(high03, high47),
+        return scales.Combine(Int4MatMul.RowSums(low03, low47), Int4MatMul.RowSums(high03, high47),
             tokens.Scales[offset + c], tokens.HalfSums[offset + c], tokens.Sums[offset + c], acc);
     }
 }

@@ -1,0 +1,124 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using LlmCpu.Kernels.Memory;
+
+namespace LlmCpu.Kernels.Quantization;
+
+/// <summary>
+/// The scales of ggml's blocks of 32 with an FP16 scale d and either a fixed zero point (Q5_0: value = d * (code - 16))
+/// or an FP16 offset m (Q4_1, Q5_1: value = code * d + m), unpacked for the kernels: laid out [tile][group][8 rows], so
+/// a kernel loads a tile's eight rows at once.
+/// </summary>
+internal sealed unsafe class BlockScaleTable : IDisposable
+{
+    private readonly NativeBuffer _scales;
+    private readonly NativeBuffer? _offsets;
+    private readonly int _groups;
+
+    /// <param name="tiles">Tiles of eight rows.</param>
+    /// <param name="columns">Values a row, a multiple of 32.</param>
+    /// <param name="zero">The code that is 0 when the blocks have no offset (16 for Q5_0); 0 when they have one.</param>
+    /// <param name="withOffsets">Whether each block has an offset m (Q4_1, Q5_1).</param>
+    public BlockScaleTable(int tiles, int columns, int zero, bool withOffsets)
+    {
+        _groups = columns / Int4Matrix.ChunkSize;
+        long lines = (long)tiles * _groups * Int4Matrix.TileRows;
+        // Zeroed: padding rows have scale 0 and offset 0, so they compute 0.
+        _scales = new NativeBuffer(lines * sizeof(ushort));
+        _offsets = withOffsets ? new NativeBuffer(lines * sizeof(ushort)) : null;
+        Zero = withOffsets ? 0 : zero;
+    }
+
+    public int Zero { get; }
+
+    public long ByteLength => _scales.ByteLength + (_offsets?.ByteLength ?? 0);
+
+    public BlockGroupScales Groups => new((ushort*)_scales.Pointer, _offsets == null ? null : (ushort*)_offsets.Pointer, _groups, Zero);
+
+    /// <summary>Stores row <paramref name="row"/>'s scale bits (and offset bits) of block <paramref name="group"/>.</summary>
+    public void Set(int row, int group, ushort scale, ushort offset)
+    {
+        long line = ((long)(row / Int4Matrix.TileRows) * _groups + group) * Int4Matrix.TileRows + row % Int4Matrix.TileRows;
+        ((ushort*)_scales.Pointer)[line] = scale;
+        if (_offsets != null) ((ushort*)_offsets.Pointer)[line] = offset;
+    }
+
+    public void Dispose()
+    {
+        _scales.Dispose();
+        _offsets?.Dispose();
+    }
+}
+
+/// <summary>
+/// A <see cref="BlockScaleTable"/> for the kernels. Without offsets a block of 32 contributes
+/// float(dot - zero * xSum) * (d * xScale); with offsets, written as a minimum -m so that they share the Q4_K form,
+/// float(dot) * (d * xScale) - (-m * xScale) * float(xSum). Q4_1's codes go through the INT4 tile kernels
+/// (<see cref="IScaleMinGroups"/>), Q5_0's and Q5_1's through the high-bit kernels (<see cref="IChunkScales"/>).
+/// </summary>
+internal unsafe struct BlockGroupScales : IScaleMinGroups, IChunkScales
+{
+    private readonly ushort* _scales;
+    private readonly ushort* _offsets;
+    private readonly int _groups;
+    private readonly int _zero;
+    private Vector256<float> _scale;
+    private Vector256<float> _min;
+
+    public BlockGroupScales(ushort* scales, ushort* offsets, int groups, int zero)
+    {
+        _scales = scales;
+        _offsets = offsets;
+        _groups = groups;
+        _zero = zero;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void BeginGroup(int tile, int group)
+    {
+        long line = ((long)tile * _groups + group) * Int4Matrix.TileRows;
+        _scale = Ops.HalfConversion.ToSingle8(_scales + line);
+        if (_offsets != null) _min = -Ops.HalfConversion.ToSingle8(_offsets + line);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly Vector256<float> Combine(Vector256<int> rowSums, float xScale, int* xSum, Vector256<float> acc) => Combine(rowSums, xScale, *xSum, acc);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private readonly Vector256<float> Combine(Vector256<int> rowSums, float xScale, int xSum, Vector256<float> acc)
+    {
+        var xs = Vector256.Create(xScale);
+        if (_offsets == null) return acc + Avx.ConvertToVector256Single(rowSums - Vector256.Create(_zero * xSum)) * (_scale * xs);
+        return acc + (Avx.ConvertToVector256Single(rowSums) * (_scale * xs) - _min * xs * Vector256.Create((float)xSum));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void BeginChunk(int tile, int chunk) => BeginGroup(tile, chunk);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly Vector256<float> Combine(Vector256<int> rowsLow, Vector256<int> rowsHigh, float xScale, int xLow, int xSum, Vector256<float> acc) =>
+        Combine(rowsLow + rowsHigh, xScale, xSum, acc);
+
+    public readonly float Contribution(int row, int chunk, int dotLow, int dotHigh, float xScale, int xLow, int xSum)
+    {
+        var (scale, min) = Row(row, chunk);
+        if (_offsets == null) return (float)(dotLow + dotHigh - _zero * xSum) * (scale * xScale);
+        return (float)(dotLow + dotHigh) * (scale * xScale) - min * xScale * (float)xSum;
+    }
+
+    /// <summary>Row <paramref name="row"/>'s (d, -m) of block <paramref name="group"/> (-m is 0 without offsets).</summary>
+    public readonly (float Scale, float Min) Row(int row, int group)
+    {
+        long line = ((long)(row / Int4Matrix.TileRows) * _groups + group) * Int4Matrix.TileRows + row % Int4Matrix.TileRows;
+        float d = (float)BitConverter.UInt16BitsToHalf(_scales[line]);
+        return (d, _offsets == null ? 0 : -(float)BitConverter.UInt16BitsToHalf(_offsets[line]));
+    }
+
+    /// <summary>Row <paramref name="row"/>'s value of code <paramref name="code"/> in block <paramref name="group"/>, as ggml dequantizes it.</summary>
+    public readonly float Value(int row, int group, int code)
+    {
+        var (d, min) = Row(row, group);
+        return _offsets == null ? (code - _zero) * d : code * d + -min;
+    }
+}

@@ -1,0 +1,146 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using LlmCpu.Kernels.Memory;
+
+namespace LlmCpu.Kernels.Quantization;
+
+/// <summary>
+/// The two-level scales of ggml's Q4_K and Q5_K, unpacked for the kernels: per row and super-block of 256 an FP16
+/// scale d and minimum dmin, per row and group of 32 a 6-bit scale sc and minimum m (a byte each, so no kernel unpacks
+/// ggml's 12-byte packing); value = (d * sc) * code - dmin * m, each product in float as ggml computes it. Laid out
+/// [tile][super-block or group][8 rows], so a kernel loads a tile's eight rows at once.
+/// </summary>
+internal sealed unsafe class KQuantScaleTable : IDisposable
+{
+    public const int SuperBlock = 256;
+
+    private const int GroupsPerSuperBlock = SuperBlock / Int4Matrix.ChunkSize;
+
+    private readonly NativeBuffer _superScales; // FP16 d
+    private readonly NativeBuffer _superMins;   // FP16 dmin
+    private readonly NativeBuffer _groupScales; // byte sc
+    private readonly NativeBuffer _groupMins;   // byte m
+    private readonly int _columns;
+
+    public KQuantScaleTable(int tiles, int columns)
+    {
+        long tileRows = (long)tiles * Int4Matrix.TileRows;
+        _columns = columns;
+        // Zeroed: padding rows have scale 0 and minimum 0, so they compute 0.
+        _superScales = new NativeBuffer(tileRows * (columns / SuperBlock) * sizeof(ushort));
+        _superMins = new NativeBuffer(tileRows * (columns / SuperBlock) * sizeof(ushort));
+        _groupScales = new NativeBuffer(tileRows * (columns / Int4Matrix.ChunkSize));
+        _groupMins = new NativeBuffer(tileRows * (columns / Int4Matrix.ChunkSize));
+    }
+
+    public long ByteLength => _superScales.ByteLength + _superMins.ByteLength + _groupScales.ByteLength + _groupMins.ByteLength;
+
+    public KQuantGroupScales Groups => new((ushort*)_superScales.Pointer, (ushort*)_superMins.Pointer,
+        (byte*)_groupScales.Pointer, (byte*)_groupMins.Pointer, _columns);
+
+    /// <summary>
+    /// Stores row <paramref name="row"/>'s scales of super-block <paramref name="superBlock"/> from the first 16 bytes of
+    /// its ggml block: FP16 d, FP16 dmin, then the 12-byte packing of eight 6-bit (scale, min) pairs.
+    /// </summary>
+    public void SetSuperBlock(int row, int superBlock, ReadOnlySpan<byte> header)
+    {
+        int tile = row / Int4Matrix.TileRows, r = row % Int4Matrix.TileRows;
+        int superBlocks = _columns / SuperBlock, groups = _columns / Int4Matrix.ChunkSize;
+        long line = ((long)tile * superBlocks + superBlock) * Int4Matrix.TileRows + r;
+        ((ushort*)_superScales.Pointer)[line] = (ushort)(header[0] | header[1] << 8);
+        ((ushort*)_superMins.Pointer)[line] = (ushort)(header[2] | header[3] << 8);
+        var packed = header.Slice(4, 12);
+        for (int j = 0; j < GroupsPerSuperBlock; j++)
+        {
+            var (scale, min) = ScaleMin(j, packed);
+            long groupLine = ((long)tile * groups + superBlock * GroupsPerSuperBlock + j) * Int4Matrix.TileRows + r;
+            ((byte*)_groupScales.Pointer)[groupLine] = scale;
+            ((byte*)_groupMins.Pointer)[groupLine] = min;
+        }
+    }
+
+    /// <summary>The j-th 6-bit (scale, min) pair of ggml's 12-byte packing.</summary>
+    internal static (byte Scale, byte Min) ScaleMin(int j, ReadOnlySpan<byte> q) => j < 4
+        ? ((byte)(q[j] & 63), (byte)(q[j + 4] & 63))
+        : ((byte)((q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4)), (byte)((q[j + 4] >> 4) | ((q[j] >> 6) << 4)));
+
+    public void Dispose()
+    {
+        _superScales.Dispose();
+        _superMins.Dispose();
+        _groupScales.Dispose();
+        _groupMins.Dispose();
+    }
+}
+
+/// <summary>
+/// A <see cref="KQuantScaleTable"/> for the kernels: group g of a tile has scale d * sc and minimum dmin * m per row
+/// (float products, as ggml computes them), and a block of 32 contributes
+/// float(dot) * (scale * xScale) - (min * xScale) * float(xSum). Q4_K's codes go through the INT4 tile kernels
+/// (<see cref="IGroupScales"/>), Q5_K's through the high-bit kernels (<see cref="IChunkScales"/>, the two half dots added).
+/// </summary>
+internal unsafe struct KQuantGroupScales : IScaleMinGroups, IChunkScales
+{
+    private readonly ushort* _superScales;
+    private readonly ushort* _superMins;
+    private readonly byte* _groupScales;
+    private readonly byte* _groupMins;
+    private readonly int _superBlocks;
+    private readonly int _groups;
+    private Vector256<float> _scale;
+    private Vector256<float> _min;
+
+    public KQuantGroupScales(ushort* superScales, ushort* superMins, byte* groupScales, byte* groupMins, int columns)
+    {
+        _superScales = superScales;
+        _superMins = superMins;
+        _groupScales = groupScales;
+        _groupMins = groupMins;
+        _superBlocks = columns / KQuantScaleTable.SuperBlock;
+        _groups = columns / Int4Matrix.ChunkSize;
+    }
+
+    private const int GroupsPerSuperBlock = KQuantScaleTable.SuperBlock / Int4Matrix.ChunkSize;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void BeginGroup(int tile, int group)
+    {
+        long superLine = ((long)tile * _superBlocks + group / GroupsPerSuperBlock) * Int4Matrix.TileRows;
+        long groupLine = ((long)tile * _groups + group) * Int4Matrix.TileRows;
+        _scale = Ops.HalfConversion.ToSingle8(_superScales + superLine) * Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(_groupScales + groupLine));
+        _min = Ops.HalfConversion.ToSingle8(_superMins + superLine) * Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(_groupMins + groupLine));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly Vector256<float> Combine(Vector256<int> rowSums, float xScale, int* xSum, Vector256<float> acc) => Combine(rowSums, xScale, *xSum, acc);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private readonly Vector256<float> Combine(Vector256<int> rowSums, float xScale, int xSum, Vector256<float> acc)
+    {
+        var xs = Vector256.Create(xScale);
+        return acc + (Avx.ConvertToVector256Single(rowSums) * (_scale * xs) - _min * xs * Vector256.Create((float)xSum));
+    }
+
+    public void BeginChunk(int tile, int chunk) => BeginGroup(tile, chunk);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly Vector256<float> Combine(Vector256<int> rowsLow, Vector256<int> rowsHigh, float xScale, int xLow, int xSum, Vector256<float> acc) =>
+        Combine(rowsLow + rowsHigh, xScale, xSum, acc);
+
+    public readonly float Contribution(int row, int chunk, int dotLow, int dotHigh, float xScale, int xLow, int xSum)
+    {
+        var (scale, min) = Row(row, chunk);
+        return (float)(dotLow + dotHigh) * (scale * xScale) - min * xScale * (float)xSum;
+    }
+
+    public readonly (float Scale, float Min) Row(int row, int group)
+    {
+        int tile = row / Int4Matrix.TileRows, r = row % Int4Matrix.TileRows;
+        long superLine = ((long)tile * _superBlocks + group / GroupsPerSuperBlock) * Int4Matrix.TileRows + r;
+        long groupLine = ((long)tile * _groups + group) * Int4Matrix.TileRows + r;
+        float d = (float)BitConverter.UInt16BitsToHalf(_superScales[superLine]);
+        float dmin = (float)BitConverter.UInt16BitsToHalf(_superMins[superLine]);
+        return (d * _groupScales[groupLine], dmin * _groupMins[groupLine]);
+    }
+}
