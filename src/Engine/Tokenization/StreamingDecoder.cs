@@ -7,7 +7,7 @@ namespace LlmCpu.Engine.Tokenization;
 /// The text equals decoding prompt and answer together and cutting off the prompt's text: each token's bytes come
 /// from the tokenizer's <see cref="TokenTextTable"/>, the bytes of a character cut between tokens (byte-fallback
 /// pieces) wait until the tokens that complete it arrive, and the dummy-prefix space is dropped only where whole-text
-/// decoding drops it (on the first token with text, if the prompt had none).
+/// decoding drops it (on the first piece that is not a byte piece, if the prompt had none).
 /// </summary>
 public sealed class StreamingDecoder
 {
@@ -18,7 +18,7 @@ public sealed class StreamingDecoder
     private int _pendingBytes;
     private char[] _text;
     private int _length;
-    private bool _seenText;
+    private bool _seenPiece;
 
     public StreamingDecoder(TextTokenizer tokenizer, IReadOnlyList<int> promptIds, int expectedTokens)
     {
@@ -27,7 +27,7 @@ public sealed class StreamingDecoder
         // Room for a typical answer (a few characters a token) so that appending rarely grows the buffer.
         _text = new char[Math.Clamp(expectedTokens, 16, 1 << 20) * 4];
         foreach (int id in promptIds)
-            if (!_table.IsSpecial(id)) { _seenText = true; break; }
+            if (!_table.IsSpecial(id) && !_table.IsBytePiece(id)) { _seenPiece = true; break; }
     }
 
     /// <summary>Adds a token; returns the text it completes (allocates a string: for listeners, not hot loops).</summary>
@@ -41,11 +41,11 @@ public sealed class StreamingDecoder
     /// <summary>Adds a token without allocating; returns how many characters it completed at the end of <see cref="Completed"/>.</summary>
     public int AppendToken(int id)
     {
-        if (_table.IsSpecial(id)) return 0;
+        if (_table.IsSpecial(id)) return _table.EndsCharacter(id) ? Flush() : 0;
         var bytes = _table.Bytes(id);
-        if (!_seenText)
+        if (!_seenPiece && !_table.IsBytePiece(id))
         {
-            _seenText = true;
+            _seenPiece = true;
             if (_table.HasLeadingDummySpace(id)) bytes = bytes[1..];
         }
         bytes.CopyTo(_scratch.AsSpan(_pendingBytes));
@@ -63,6 +63,17 @@ public sealed class StreamingDecoder
         // The unfinished character's bytes move to the front, to be completed by the next token.
         available[(total - keep)..].CopyTo(_scratch);
         _pendingBytes = keep;
+        return added;
+    }
+
+    /// <summary>Decodes the bytes of an unfinished character as they are (U+FFFD).</summary>
+    private int Flush()
+    {
+        if (_pendingBytes == 0) return 0;
+        EnsureRoom(_pendingBytes);
+        int added = Encoding.UTF8.GetChars(_scratch.AsSpan(0, _pendingBytes), _text.AsSpan(_length));
+        _length += added;
+        _pendingBytes = 0;
         return added;
     }
 
