@@ -37,8 +37,9 @@ public sealed record HostArguments
           -Command, -c         The script to run.
           -File, -f            A script file; the remaining arguments are passed to it.
           -OutputFormat, -o    Text (default): objects as PowerShell formats them.
-                               Json: one JSON object per output object, one per line; text for
-                               the host (Write-Host, Invoke-Generation -Stream) goes to stderr.
+                               Json: one JSON object per output object, one per line (pieces of
+                               Invoke-Generation -Stream too); text for the host (Write-Host,
+                               Invoke-Generation -ShowText) goes to stderr.
           -NonInteractive      Never prompt (a missing mandatory parameter is an error). Implied
                                when standard input is not a terminal.
           -Version, -v         The versions of llmcpu, the LlmCpu module and PowerShell.

@@ -34,8 +34,8 @@ if (arguments.NoScript && !interactive)
     return 0;
 }
 
-// In JSON mode standard output is one JSON object per line and nothing else: text for the host (Write-Host,
-// Invoke-Generation -Stream) goes to standard error there.
+// In JSON mode standard output is one JSON object per line and nothing else (the pieces of Invoke-Generation -Stream
+// are objects, so they are lines too): text for the host (Write-Host, Invoke-Generation -ShowText) goes to standard error.
 using var session = HostSession.Open(arguments.OutputFormat == OutputFormat.Json ? Console.Error : Console.Out, Console.Error, interactive);
 if (session is null) return 70;
 var runner = new ScriptRunner(session, Console.Out, arguments.OutputFormat);

@@ -76,9 +76,98 @@ Describe 'Invoke-Generation' {
     }
 
     Context 'streaming' {
-        It 'writes the same text to the information stream as the result holds' {
-            $result = $model | Invoke-Generation -Prompt 'The evening passed' -Temperature 0 -MaxTokens 20 -Stream -InformationVariable pieces 6>$null
-            ($pieces.MessageData.Message) -join '' | Should -BeExactly $result.Text
+        It 'writes pieces to the pipeline that make up the text, and the result only with -PassThru' {
+            $alone = @($model | Invoke-Generation -Prompt 'The evening passed' -Temperature 0 -MaxTokens 20 -Stream)
+            $all = @($model | Invoke-Generation -Prompt 'The evening passed' -Temperature 0 -MaxTokens 20 -Stream -PassThru)
+            $result = $all[-1]
+            $result | Should -BeOfType ([LlmCpu.Engine.Runtime.GenerationResult])
+            $alone | Should -BeOfType ([LlmCpu.Engine.Runtime.GenerationPiece])
+            $alone.Count | Should -Be ($all.Count - 1)
+            ($alone.Text -join '') | Should -BeExactly $result.Text
+            ($alone -join '') | Should -BeExactly $result.Text
+        }
+
+        It 'shows the text on the host with -ShowText and returns the result' {
+            $result = $model | Invoke-Generation -Prompt 'The evening passed' -Temperature 0 -MaxTokens 20 -ShowText -InformationVariable shown 6>$null
+            ($shown.MessageData.Message) -join '' | Should -BeExactly $result.Text
+        }
+
+        It 'never writes any part of a stop string' {
+            $free = $model | Invoke-Generation -Prompt 'It is a truth universally acknowledged' -Temperature 0 -MaxTokens 40
+            $stop = $free.Text.Substring(20, 5)
+            $pieces = @($model | Invoke-Generation -Prompt 'It is a truth universally acknowledged' -Temperature 0 -MaxTokens 40 -Stop $stop -Stream)
+            $streamed = $pieces.Text -join ''
+            $streamed | Should -BeExactly $free.Text.Substring(0, $free.Text.IndexOf($stop))
+        }
+    }
+
+    Context 'sampling and stopping' {
+        It 'gives the same text for the same seed with every stage on, on one thread and on all' {
+            $options = @{
+                Prompt = 'She was not'; MaxTokens = 48; Seed = 77; Temperature = 0.9; TopK = 60; TopP = 0.9; MinP = 0.02
+                TypicalP = 0.95; RepeatPenalty = 1.1; RepeatLastN = 32; PresencePenalty = 0.1; FrequencyPenalty = 0.1
+            }
+            $a = $model | Invoke-Generation @options -Threads 1
+            $b = $model | Invoke-Generation @options
+            $b.TokenIds | Should -Be $a.TokenIds
+            (($model | Invoke-Generation @options -Seed 78).TokenIds -join ',') | Should -Not -Be ($a.TokenIds -join ',')
+        }
+
+        It 'ends the text before a stop string' {
+            $free = $model | Invoke-Generation -Prompt 'Mr. Darcy' -Temperature 0 -MaxTokens 40
+            $stop = $free.Text.Substring(15, 3)
+            $stopped = $model | Invoke-Generation -Prompt 'Mr. Darcy' -Temperature 0 -MaxTokens 40 -Stop $stop
+            $stopped.StopReason | Should -Be 'StopSequence'
+            $stopped.StopSequence | Should -BeExactly $stop
+            $stopped.Text | Should -BeExactly $free.Text.Substring(0, $free.Text.IndexOf($stop))
+        }
+
+        It 'answers in JSON that ConvertFrom-Json reads, for every seed whose value closed' {
+            $results = 1..8 | ForEach-Object { $model | Invoke-Generation -Prompt 'She said' -Format Json -MaxTokens 250 -Seed $_ }
+            $closed = @($results | Where-Object StopReason -EQ 'EndOfSequence')
+            $closed.Count | Should -BeGreaterThan 1
+            foreach ($result in $closed) { { $result.Text | ConvertFrom-Json -ErrorAction Stop } | Should -Not -Throw }
+            $results | Where-Object StopReason -NE 'EndOfSequence' | ForEach-Object { $_.StopReason | Should -BeIn 'MaxTokens', 'ContextFull' }
+        }
+
+        It 'never samples a token banned by id or by text' {
+            $free = $model | Invoke-Generation -Prompt 'She was not' -Temperature 0 -MaxTokens 30
+            $first = $free.TokenIds[0]
+            $byId = $model | Invoke-Generation -Prompt 'She was not' -Temperature 0 -MaxTokens 30 -LogitBias @{ $first = [double]::NegativeInfinity }
+            $text = $model.Tokenizer.TokenTable.Text($first)
+            $byText = $model | Invoke-Generation -Prompt 'She was not' -Temperature 0 -MaxTokens 30 -LogitBias @{ $text = '-Infinity' }
+            $byId.TokenIds | Should -Not -Contain $first
+            $byText.TokenIds | Should -Not -Contain $first
+        }
+
+        It 'reports token probabilities and the top alternatives, and keeps them through serialization' {
+            $result = $model | Invoke-Generation -Prompt 'Mr. Darcy' -Temperature 0 -MaxTokens 8 -TopProbabilities 4
+            $result.Tokens.Id | Should -Be $result.TokenIds
+            foreach ($token in $result.Tokens) {
+                $token.TopTokens.Count | Should -Be 4
+                $token.TopTokens[0].Id | Should -Be $token.Id
+                $token.Probability | Should -BeGreaterThan 0
+            }
+            $copy = [System.Management.Automation.PSSerializer]::Deserialize([System.Management.Automation.PSSerializer]::Serialize($result))
+            $copy.Tokens[2].TopTokens[1].Probability | Should -Be $result.Tokens[2].TopTokens[1].Probability
+            $copy.Tokens[2].Text | Should -BeExactly $result.Tokens[2].Text
+        }
+
+        It 'refuses <Parameter> <Value>' -ForEach @(
+            @{ Parameter = 'MinP'; Value = 1.5 }
+            @{ Parameter = 'TypicalP'; Value = -0.5 }
+            @{ Parameter = 'RepeatPenalty'; Value = 0 }
+            @{ Parameter = 'RepeatLastN'; Value = -2 }
+            @{ Parameter = 'TopProbabilities'; Value = 1000 }
+        ) {
+            $arguments = @{ Prompt = 'x'; $Parameter = $Value }
+            { $model | Invoke-Generation @arguments } |
+                Should -Throw -ErrorId 'ParameterArgumentValidationError,LlmCpu.Module.Commands.InvokeGenerationCommand'
+        }
+
+        It 'refuses a logit bias key that is neither a token id nor a text' {
+            $model | Invoke-Generation -Prompt 'x' -MaxTokens 1 -LogitBias @{ 2.5 = 1 } -ErrorVariable failed -ErrorAction SilentlyContinue
+            $failed.FullyQualifiedErrorId | Should -Be 'GenerationArgumentInvalid,LlmCpu.Module.Commands.InvokeGenerationCommand'
         }
     }
 

@@ -15,44 +15,26 @@ public sealed record GenerationOptions
 
     /// <summary>Stop when an end-of-sequence token is sampled (it is not part of the text).</summary>
     public bool StopAtEos { get; init; } = true;
+
+    /// <summary>Stop as soon as the text contains one of these strings, even across tokens; the text ends before it.</summary>
+    public IReadOnlyList<string> StopSequences { get; init; } = [];
+
+    /// <summary>What the text must be; <see cref="GenerationFormat.Json"/> allows only tokens that keep it valid JSON.</summary>
+    public GenerationFormat Format { get; init; } = GenerationFormat.Text;
+
+    /// <summary>Report each generated token with its probability in <see cref="GenerationResult.Tokens"/>.</summary>
+    public bool IncludeTokens { get; init; }
+
+    /// <summary>With <see cref="IncludeTokens"/>, how many of the most likely tokens to report at each position (llama.cpp's n_probs).</summary>
+    public int TopProbabilities { get; init; }
 }
 
-public enum StopReason
+/// <summary>A grammar the generated text follows.</summary>
+public enum GenerationFormat
 {
-    EndOfSequence,
-    MaxTokens,
-    ContextFull,
-    Cancelled,
-}
+    /// <summary>Any text.</summary>
+    Text,
 
-/// <summary>One generated token as it is produced, with the text it adds (empty while a multi-byte character is incomplete).</summary>
-public readonly record struct GeneratedToken(int Id, string Text, int Index);
-
-public sealed record GenerationResult
-{
-    public required string Prompt { get; init; }
-
-    public required string Text { get; init; }
-
-    public required int PromptTokens { get; init; }
-
-    public required int GeneratedTokens { get; init; }
-
-    public required StopReason StopReason { get; init; }
-
-    /// <summary>Time to run the prompt (prefill), which is also the time to the first token's logits.</summary>
-    public required TimeSpan PromptTime { get; init; }
-
-    /// <summary>Time spent generating tokens after the prompt.</summary>
-    public required TimeSpan GenerationTime { get; init; }
-
-    public double PromptTokensPerSecond => PromptTime.TotalSeconds > 0 ? PromptTokens / PromptTime.TotalSeconds : 0;
-
-    public double TokensPerSecond => GenerationTime.TotalSeconds > 0 ? GeneratedTokens / GenerationTime.TotalSeconds : 0;
-
-    public required int Seed { get; init; }
-
-    public required string Model { get; init; }
-
-    public required IReadOnlyList<int> TokenIds { get; init; }
+    /// <summary>One JSON object or array; generation ends when it closes.</summary>
+    Json,
 }

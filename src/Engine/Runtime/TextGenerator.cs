@@ -1,14 +1,16 @@
 using System.Diagnostics;
 using LlmCpu.Engine.Models;
+using LlmCpu.Engine.Runtime.Sampling;
 using LlmCpu.Engine.Tokenization;
 using LlmCpu.Kernels.Threading;
 
 namespace LlmCpu.Engine.Runtime;
 
 /// <summary>
-/// Prompt in, text out: tokenizes, runs the prompt, then samples one token at a time until an
-/// end-of-sequence token, the token limit, the context limit or cancellation. Cancellation is checked
-/// between layers, so a stop request takes effect within one layer's time, during the prompt too.
+/// Prompt in, text out: tokenizes, runs the prompt, then samples one token at a time until an end-of-sequence token
+/// (or, with a format, the end of the formatted value), a stop string, the token limit, the context limit or
+/// cancellation. Cancellation is checked between layers, so a stop request takes effect within one layer's time,
+/// during the prompt too.
 /// </summary>
 public sealed class TextGenerator(LanguageModel model, WorkerPool? pool = null)
 {
@@ -20,23 +22,39 @@ public sealed class TextGenerator(LanguageModel model, WorkerPool? pool = null)
     /// Generates a continuation of <paramref name="prompt"/>. Cancellation is not an error: generation stops within one
     /// layer's time and the result holds what was generated so far, with <see cref="StopReason.Cancelled"/>.
     /// </summary>
+    /// <param name="onPiece">Called on the calling thread for every generated token with the text it releases (often
+    /// empty: part of a character, or held back as the possible start of a stop string), and once more at the end if
+    /// held-back text remains; the pieces' texts concatenate to the result's text.</param>
     /// <exception cref="GenerationArgumentException">The prompt is empty or longer than the context, or an option is out of range.</exception>
     /// <exception cref="ModelNumericException">The model produced values that are not finite.</exception>
     /// <exception cref="ObjectDisposedException">The model has been disposed.</exception>
     public GenerationResult Generate(string prompt, GenerationOptions options, CancellationToken cancellation = default,
-        Action<GeneratedToken>? onToken = null)
+        Action<GenerationPiece>? onPiece = null)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        if (options.MaxTokens < 0) throw new GenerationArgumentException(nameof(options.MaxTokens), "MaxTokens must be 0 or more.");
+        Validate(options);
         int[] promptIds = Model.Tokenizer.Encode(prompt, options.AddBos ?? Model.Tokenizer.AddBosByDefault);
         if (promptIds.Length == 0) throw new GenerationArgumentException(nameof(prompt), "The prompt is empty and no BOS token is added; there is nothing to continue.");
         int context = Math.Min(options.ContextLength ?? Model.ContextLength, Model.ContextLength);
         if (promptIds.Length > context)
             throw new GenerationArgumentException(nameof(prompt), $"The prompt is {promptIds.Length} tokens; the context holds {context}.");
 
-        var sampler = new Sampler(options.Sampling, Model.VocabularySize);
+        var constraint = options.Format == GenerationFormat.Json ? new JsonConstraint(Model.Tokenizer.TokenTable) : null;
+        var sampler = new Sampler(options.Sampling, Model.VocabularySize, constraint);
+        sampler.AcceptPrompt(promptIds);
         var decoder = new StreamingDecoder(Model.Tokenizer, promptIds, options.MaxTokens);
+        var stops = new StopSequenceMatcher(options.StopSequences);
+        // Text is decoded per token only when someone reads it (a listener, stop strings); otherwise once at the end,
+        // keeping the loop allocation-free. Stop strings are matched without allocating either.
+        bool textPerToken = onPiece != null || !stops.IsEmpty;
+        bool describe = options.IncludeTokens || options.TopProbabilities > 0;
+        var probabilities = describe ? new TokenProbabilities(Model.VocabularySize, options.TopProbabilities, Model.Tokenizer.TokenTable) : null;
+        var sampled = describe ? new List<SampledToken>(options.MaxTokens) : null;
         var generated = new List<int>(options.MaxTokens);
+        int released = 0;        // characters of the text handed to the listener
+        int stopAt = -1;         // where a stop string starts in the text
+        string? stopString = null;
+
         // The cache holds what this request can use (prompt plus answer), not the model's whole context: a 10-token
         // answer on a 7B model needs megabytes of cache, not gigabytes.
         int needed = (int)Math.Min((long)promptIds.Length + options.MaxTokens, context);
@@ -58,9 +76,29 @@ public sealed class TextGenerator(LanguageModel model, WorkerPool? pool = null)
                 if (cancellation.IsCancellationRequested) { reason = StopReason.Cancelled; break; }
                 int next = sampler.Sample(logits);
                 if (options.StopAtEos && Model.Config.EosTokenIds.Contains(next)) { reason = StopReason.EndOfSequence; break; }
+                sampled?.Add(probabilities!.Describe(logits, next));
                 generated.Add(next);
-                // Text is decoded per token only for a listener; otherwise once at the end, keeping the loop allocation-free.
-                if (onToken != null) onToken(new GeneratedToken(next, decoder.Append(next), generated.Count - 1));
+                sampler.Accept(next);
+                if (textPerToken)
+                {
+                    int searched = decoder.Completed.Length;
+                    decoder.AppendToken(next);
+                    var text = decoder.Completed;
+                    int safe = text.Length;
+                    if (!stops.IsEmpty)
+                    {
+                        (stopAt, stopString) = stops.Find(text, searched);
+                        safe = stopAt >= 0 ? stopAt : text.Length - stops.HeldBack(text);
+                    }
+                    if (onPiece != null)
+                    {
+                        safe = Math.Max(safe, released);
+                        onPiece(new GenerationPiece(new string(text[released..safe]), next, generated.Count - 1));
+                        released = safe;
+                    }
+                    if (stopAt >= 0) { reason = StopReason.StopSequence; break; }
+                }
+                if (constraint?.IsComplete == true) { reason = StopReason.EndOfSequence; break; }
                 if (generated.Count == options.MaxTokens) break;
                 if (session.Position >= capacity) { reason = StopReason.ContextFull; break; }
                 logits = session.Decode(next, cancellation);
@@ -73,19 +111,33 @@ public sealed class TextGenerator(LanguageModel model, WorkerPool? pool = null)
             reason = StopReason.Cancelled;
         }
 
-        if (onToken == null) decoder.AppendRange(generated);
+        if (!textPerToken) decoder.AppendRange(generated);
+        string answer = stopAt >= 0 ? new string(decoder.Completed[..stopAt]) : decoder.Text;
+        // Text held back as the possible start of a stop string (or an unfinished character) belongs to the answer after all.
+        if (onPiece != null && answer.Length > released) onPiece(new GenerationPiece(answer[released..], -1, generated.Count));
         return new GenerationResult
         {
             Prompt = prompt,
-            Text = decoder.Text,
+            Text = answer,
             PromptTokens = promptIds.Length,
             GeneratedTokens = generated.Count,
             StopReason = reason,
+            StopSequence = stopString,
             PromptTime = promptTime,
             GenerationTime = prefilled ? clock.Elapsed : TimeSpan.Zero,
             Seed = options.Sampling.Seed,
             Model = Model.Name,
             TokenIds = generated,
+            Tokens = sampled,
         };
+    }
+
+    private static void Validate(GenerationOptions options)
+    {
+        if (options.MaxTokens < 0) throw new GenerationArgumentException(nameof(options.MaxTokens), "MaxTokens must be 0 or more.");
+        if (options.TopProbabilities < 0) throw new GenerationArgumentException(nameof(options.TopProbabilities), "TopProbabilities must be 0 or more.");
+        if (options.StopSequences.Any(string.IsNullOrEmpty))
+            throw new GenerationArgumentException("Stop", "A stop string is empty; every stop string needs at least one character.");
+        if (!Enum.IsDefined(options.Format)) throw new GenerationArgumentException(nameof(options.Format), $"Format {options.Format} is not one of {string.Join(", ", Enum.GetNames<GenerationFormat>())}.");
     }
 }

@@ -130,6 +130,30 @@ public sealed class ByteLevelBpeTextTokenizer : TextTokenizer
         return Encoding.UTF8.GetString(CollectionsMarshal.AsSpan(bytes));
     }
 
+    /// <summary>Ordinary pieces as the bytes their byte-level characters stand for, added tokens as their UTF-8, the
+    /// rest as no text: the same rules as <see cref="Decode"/>, token by token.</summary>
+    protected override TokenTextTable CreateTokenTable()
+    {
+        var bytes = new byte[]?[_tokens.Length];
+        var buffer = new List<byte>();
+        for (int id = 0; id < _tokens.Length; id++)
+        {
+            if (_tokens[id] is not { } token) continue;
+            switch (_kinds[id])
+            {
+                case BpeTokenKind.Normal:
+                    buffer.Clear();
+                    ByteLevelAlphabet.AppendBytes(token, buffer);
+                    bytes[id] = [.. buffer];
+                    break;
+                case BpeTokenKind.UserDefined:
+                    bytes[id] = Encoding.UTF8.GetBytes(token);
+                    break;
+            }
+        }
+        return new TokenTextTable(bytes, null, dropsFirstLeadingSpace: false);
+    }
+
     /// <summary>The text of one token as stored (byte-level form for ordinary pieces); null for an unassigned id.</summary>
     public string? TokenText(int id) => (uint)id < (uint)_tokens.Length ? _tokens[id] : null;
 

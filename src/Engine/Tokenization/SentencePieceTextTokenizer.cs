@@ -54,6 +54,37 @@ public sealed class SentencePieceTextTokenizer : TextTokenizer
     /// <summary>The serialized SentencePiece model, for embedding it in other model files.</summary>
     public ReadOnlySpan<byte> ModelBytes => _modelBytes;
 
+    /// <summary>
+    /// Pieces with "▁" read as spaces, byte pieces (&lt;0xAB&gt;) as their byte; control, unknown and unused pieces
+    /// produce no text, as in <see cref="Decode"/>. With the dummy prefix on, decoding drops the "▁" that starts the
+    /// first piece that is not a byte piece (it stands for the space the encoder added). A special piece between byte pieces ends
+    /// the character they spell, as Microsoft.ML.Tokenizers decodes; ids outside the vocabulary are skipped before decoding.
+    /// </summary>
+    protected override TokenTextTable CreateTokenTable()
+    {
+        var vocabulary = SentencePieceVocabulary.Parse(_modelBytes);
+        int count = VocabularySize;
+        var bytes = new byte[]?[count];
+        var leadingSpace = new bool[count];
+        var bytePieces = new bool[count];
+        for (int id = 0; id < count && id < vocabulary.Pieces.Count; id++)
+        {
+            var entry = vocabulary.Pieces[id];
+            switch (entry.Type)
+            {
+                case SentencePieceType.Byte:
+                    bytes[id] = [byte.Parse(entry.Piece.AsSpan(3, 2), System.Globalization.NumberStyles.HexNumber)];
+                    bytePieces[id] = true;
+                    break;
+                case SentencePieceType.Normal or SentencePieceType.UserDefined:
+                    bytes[id] = System.Text.Encoding.UTF8.GetBytes(entry.Piece.Replace('\u2581', ' '));
+                    leadingSpace[id] = entry.Piece.StartsWith('\u2581');
+                    break;
+            }
+        }
+        return new TokenTextTable(bytes, leadingSpace, vocabulary.AddDummyPrefix, bytePieces, specialTokensEndCharacters: true);
+    }
+
     /// <summary>Ids outside the vocabulary (a model may have more output rows than pieces) decode to nothing.</summary>
     public override string Decode(IEnumerable<int> ids)
     {

@@ -3,6 +3,8 @@ namespace LlmCpu.Engine.Tokenization;
 /// <summary>Turns text into token ids and back, with the model's special ids.</summary>
 public abstract class TextTokenizer
 {
+    private TokenTextTable? _tokenTable;
+
     public abstract string Kind { get; }
 
     public abstract int BosTokenId { get; }
@@ -17,4 +19,13 @@ public abstract class TextTokenizer
 
     /// <summary>Text of the ids; special tokens (BOS, EOS) decode to nothing.</summary>
     public abstract string Decode(IEnumerable<int> ids);
+
+    /// <summary>
+    /// The bytes every token adds to decoded text, built on first use and kept: streaming decoding and output
+    /// constraints read tokens one at a time from it. Decoding any sequence through the table gives <see cref="Decode"/>'s text.
+    /// </summary>
+    public TokenTextTable TokenTable => LazyInitializer.EnsureInitialized(ref _tokenTable, CreateTokenTable);
+
+    /// <summary>Builds <see cref="TokenTable"/> from the vocabulary.</summary>
+    protected abstract TokenTextTable CreateTokenTable();
 }

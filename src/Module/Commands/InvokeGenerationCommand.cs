@@ -1,3 +1,4 @@
+using System.Collections;
 using System.Management.Automation;
 using LlmCpu.Engine.Models;
 using LlmCpu.Engine.Runtime;
@@ -17,7 +18,7 @@ namespace LlmCpu.Module.Commands;
 /// parameter; in <c>PromptFromPipeline</c> prompts are the pipeline objects and the model a parameter.
 /// </remarks>
 [Cmdlet(VerbsLifecycle.Invoke, "Generation", DefaultParameterSetName = ParameterSets.ModelFromPipeline)]
-[OutputType(typeof(GenerationResult))]
+[OutputType(typeof(GenerationResult), typeof(GenerationPiece))]
 [Alias("Invoke-LlmGeneration")]
 public sealed class InvokeGenerationCommand : PSCmdlet
 {
@@ -58,6 +59,47 @@ public sealed class InvokeGenerationCommand : PSCmdlet
     [ValidateRange(0.0, 1.0)]
     public float TopP { get; set; } = 0.95f;
 
+    /// <summary>Keep only tokens at least this fraction as likely as the most likely one; 0 keeps all.</summary>
+    [Parameter]
+    [ValidateRange(0.0, 1.0)]
+    public float MinP { get; set; } = 0.05f;
+
+    /// <summary>Locally typical sampling; 1 switches it off.</summary>
+    [Parameter]
+    [ValidateRange(0.0, 1.0)]
+    public float TypicalP { get; set; } = 1.0f;
+
+    /// <summary>Penalty on tokens seen in the last -RepeatLastN tokens; 1 switches it off.</summary>
+    [Parameter]
+    [ValidateRange(0.01, 100.0)]
+    public float RepeatPenalty { get; set; } = 1.0f;
+
+    /// <summary>How many of the last tokens the penalties look at; 0 switches them off, -1 means the whole context.</summary>
+    [Parameter]
+    [ValidateRange(-1, int.MaxValue)]
+    public int RepeatLastN { get; set; } = 64;
+
+    [Parameter]
+    [ValidateRange(-100.0, 100.0)]
+    public float PresencePenalty { get; set; }
+
+    [Parameter]
+    [ValidateRange(-100.0, 100.0)]
+    public float FrequencyPenalty { get; set; }
+
+    /// <summary>Token id or token text to bias; negative infinity bans.</summary>
+    [Parameter]
+    public Hashtable? LogitBias { get; set; }
+
+    /// <summary>Strings that end the answer (not included in it).</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string[]? Stop { get; set; }
+
+    /// <summary>Json: only tokens that keep the answer valid JSON; the answer ends when the value closes.</summary>
+    [Parameter]
+    public GenerationFormat Format { get; set; } = GenerationFormat.Text;
+
     /// <summary>Seed of the sampler; without it a random seed is chosen and reported in the result.</summary>
     [Parameter]
     public int? Seed { get; set; }
@@ -67,37 +109,53 @@ public sealed class InvokeGenerationCommand : PSCmdlet
     [ValidateRange(0, int.MaxValue)]
     public int Threads { get; set; }
 
-    /// <summary>Show the text on the host as it is generated (the result object still follows).</summary>
+    /// <summary>Report each generated token with its probability in the result's Tokens property.</summary>
+    [Parameter]
+    public SwitchParameter IncludeTokens { get; set; }
+
+    /// <summary>How many of the most likely tokens to report at each position (sets -IncludeTokens).</summary>
+    [Parameter]
+    [ValidateRange(0, 100)]
+    public int TopProbabilities { get; set; }
+
+    // -Stream and the result object: -Stream writes GenerationPiece objects to the pipeline as they are produced and,
+    // unless -PassThru is given, nothing else, so that `-Stream | Write-Host -NoNewline` or `-Stream | ForEach-Object
+    // Text` yield exactly the answer; -PassThru adds the result object after the last piece. -ShowText is the host
+    // display on its own: the text goes to the host (the information stream, as Write-Host writes) as it comes and the
+    // result object follows as usual. Both write only from this (the pipeline) thread, inside ProcessRecord.
+
+    /// <summary>Write each piece of text to the pipeline as it is generated (GenerationPiece objects).</summary>
     [Parameter]
     public SwitchParameter Stream { get; set; }
 
+    /// <summary>With -Stream, also write the result object after the last piece.</summary>
+    [Parameter]
+    public SwitchParameter PassThru { get; set; }
+
+    /// <summary>Show the text on the host as it is generated; the result object still follows.</summary>
+    [Parameter]
+    public SwitchParameter ShowText { get; set; }
+
     protected override void ProcessRecord()
     {
-        var options = new GenerationOptions
-        {
-            MaxTokens = MaxTokens,
-            Sampling = new SamplingOptions
-            {
-                Temperature = Temperature,
-                TopK = TopK,
-                TopP = TopP,
-                Seed = Seed ?? Random.Shared.Next(),
-            },
-        };
-        using var pool = WorkerPools.Rent(Threads, WriteWarning);
-        var generator = new TextGenerator(Model!, pool.Pool);
-        WriteVerbose($"Generating up to {MaxTokens} tokens with {Model!.Name} ({Model.Precision}), temperature {Temperature}, seed {options.Sampling.Seed}, {pool.Pool.ThreadCount} threads.");
         try
         {
-            var result = generator.Generate(Prompt ?? "", options, _stop.Token, token =>
+            var options = BuildOptions();
+            using var pool = WorkerPools.Rent(Threads, WriteWarning);
+            var generator = new TextGenerator(Model!, pool.Pool);
+            WriteVerbose($"Generating up to {MaxTokens} tokens with {Model!.Name} ({Model.Precision}), seed {options.Sampling.Seed}, " +
+                $"{pool.Pool.ThreadCount} threads; sampler chain: {Describe(options.Sampling)}.");
+            var result = generator.Generate(Prompt ?? "", options, _stop.Token, piece =>
             {
-                if (Stream) WriteInformation(new HostInformationMessage { Message = token.Text, NoNewLine = true }, ["PSHOST"]);
+                if (piece.Text.Length == 0) return;
+                if (ShowText) WriteInformation(new HostInformationMessage { Message = piece.Text, NoNewLine = true }, ["PSHOST"]);
+                if (Stream) WriteObject(piece);
             });
             // PowerShell writes nothing more once a pipeline is stopping: the partial text cannot be returned as an
-            // object. With -Stream it has been shown as it came (and is in -InformationVariable); see about_LlmCpu.
+            // object. The pieces of -Stream (and the text of -ShowText) went out as they came; see about_LlmCpu.
             if (result.StopReason == StopReason.Cancelled) throw new PipelineStoppedException();
-            if (Stream) WriteInformation(new HostInformationMessage { Message = "", NoNewLine = false }, ["PSHOST"]);
-            WriteObject(result);
+            if (ShowText) WriteInformation(new HostInformationMessage { Message = "", NoNewLine = false }, ["PSHOST"]);
+            if (!Stream || PassThru) WriteObject(result);
         }
         catch (Exception ex) when (ErrorMapper.IsExpected(ex))
         {
@@ -108,6 +166,33 @@ public sealed class InvokeGenerationCommand : PSCmdlet
             ThrowTerminatingError(ErrorMapper.Defect(ex, Model));
         }
     }
+
+    private GenerationOptions BuildOptions() => new()
+    {
+        MaxTokens = MaxTokens,
+        StopSequences = Stop ?? [],
+        Format = Format,
+        IncludeTokens = IncludeTokens || TopProbabilities > 0,
+        TopProbabilities = TopProbabilities,
+        Sampling = new SamplingOptions
+        {
+            Temperature = Temperature,
+            TopK = TopK,
+            TopP = TopP,
+            MinP = MinP,
+            TypicalP = TypicalP,
+            RepeatPenalty = RepeatPenalty,
+            RepeatLastN = RepeatLastN,
+            PresencePenalty = PresencePenalty,
+            FrequencyPenalty = FrequencyPenalty,
+            LogitBias = LogitBiasTable.Read(LogitBias, Model!.Tokenizer),
+            Seed = Seed ?? Random.Shared.Next(),
+        },
+    };
+
+    private static string Describe(SamplingOptions s) => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"logit bias ({s.LogitBias?.Count ?? 0} tokens), penalties (last {s.RepeatLastN}: repeat {s.RepeatPenalty}, frequency {s.FrequencyPenalty}, presence {s.PresencePenalty}), " +
+        $"top-k {s.TopK}, typical-p {s.TypicalP}, top-p {s.TopP}, min-p {s.MinP}, temperature {s.Temperature}, draw");
 
     protected override void StopProcessing() => _stop.Cancel();
 }

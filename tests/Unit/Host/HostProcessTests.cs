@@ -134,16 +134,35 @@ public sealed class HostProcessTests
     }
 
     [Fact]
-    public void JsonModeWithStreamKeepsStandardOutputToJsonLines()
+    public void JsonModeWritesStreamedPiecesAsJsonLines()
     {
         var (code, stdout, stderr) = RunHost("-OutputFormat", "Json", "-Command",
-            "Import-Model | Invoke-Generation -Prompt 'It is a truth universally acknowledged' -Stream -MaxTokens 12 -Seed 2");
+            "Import-Model | Invoke-Generation -Prompt 'It is a truth universally acknowledged' -Stream -PassThru -MaxTokens 12 -Seed 2");
+        Assert.True(code == 0, stderr);
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        Assert.True(lines.Length >= 3, stdout);
+        var pieces = lines[..^1];
+        Assert.All(pieces, p =>
+        {
+            Assert.Equal(["Text", "TokenId", "Index"], p.EnumerateObject().Select(property => property.Name));
+            Assert.Equal(JsonValueKind.Number, p.GetProperty("TokenId").ValueKind);
+        });
+        string text = lines[^1].GetProperty("Text").GetString()!;
+        Assert.Equal(12, lines[^1].GetProperty("GeneratedTokens").GetInt32());
+        Assert.Equal(text, string.Concat(pieces.Select(p => p.GetProperty("Text").GetString())));
+    }
+
+    [Fact]
+    public void JsonModeWithShowTextKeepsStandardOutputToJsonLines()
+    {
+        var (code, stdout, stderr) = RunHost("-OutputFormat", "Json", "-Command",
+            "Import-Model | Invoke-Generation -Prompt 'It is a truth universally acknowledged' -ShowText -MaxTokens 12 -Seed 2");
         Assert.True(code == 0, stderr);
         var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         using var json = JsonDocument.Parse(Assert.Single(lines));
         string text = json.RootElement.GetProperty("Text").GetString()!;
         Assert.False(string.IsNullOrWhiteSpace(text));
-        // The streamed text goes to standard error in JSON mode.
+        // The text shown as it comes goes to standard error in JSON mode.
         Assert.Contains(text.Trim(), stderr);
     }
 

@@ -157,20 +157,6 @@ public sealed class InvokeGenerationCommandTests : IDisposable
     }
 
     [Fact]
-    public void StreamedPiecesMakeUpTheText()
-    {
-        var result = _ps.Run("""
-            $r = Import-Model | Invoke-Generation -Prompt 'It is a truth universally acknowledged' -Stream -MaxTokens 24 -Seed 4 -InformationVariable pieces
-            $r.Text
-            ($pieces | ForEach-Object { $_.MessageData.Message }) -join ''
-            """);
-        Assert.Empty(result.Errors);
-        string text = (string)result.Output[0].BaseObject;
-        Assert.False(string.IsNullOrWhiteSpace(text));
-        Assert.Equal(text, (string)result.Output[1].BaseObject);
-    }
-
-    [Fact]
     public void SamplingParametersReachTheSampler()
     {
         // Top-k 1 and a tiny top-p both leave only the most likely token: the greedy continuation, at any temperature

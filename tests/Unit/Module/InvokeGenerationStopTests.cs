@@ -28,7 +28,7 @@ public sealed class InvokeGenerationStopTests(SyntheticTinyLlama tinyLlama)
             Import-Module '{RepoPaths.ModuleManifest}'
             $m = Import-Model -LiteralPath '{tinyLlama.Path}'
             $global:started = [DateTime]::UtcNow
-            $m | Invoke-Generation -Prompt {prompt} -MaxTokens {maxTokens} -Seed 1 -Stream -InformationVariable global:pieces
+            $m | Invoke-Generation -Prompt {prompt} -MaxTokens {maxTokens} -Seed 1 -Stream -OutVariable global:pieces
             """);
         var handle = ps.BeginInvoke();
         Thread.Sleep(1500);
@@ -40,9 +40,10 @@ public sealed class InvokeGenerationStopTests(SyntheticTinyLlama tinyLlama)
         Assert.True(elapsed < StopBound, $"stopping the {phase} took {elapsed.TotalMilliseconds:F0} ms");
         if (phase == "decode")
         {
-            // What was generated before the stop was shown as it came, and is in -InformationVariable.
-            var pieces = (System.Collections.IEnumerable)runspace.SessionStateProxy.GetVariable("pieces");
-            Assert.NotEmpty(pieces.Cast<object>());
+            // What was generated before the stop went down the pipeline as it came, and -OutVariable keeps it.
+            var pieces = ((System.Collections.IEnumerable)runspace.SessionStateProxy.GetVariable("pieces")).Cast<object>().ToArray();
+            Assert.NotEmpty(pieces);
+            Assert.All(pieces, p => Assert.IsType<LlmCpu.Engine.Runtime.GenerationPiece>((p as PSObject)?.BaseObject ?? p));
         }
     }
 }

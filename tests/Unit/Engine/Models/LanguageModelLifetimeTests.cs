@@ -49,7 +49,7 @@ public sealed class LanguageModelLifetimeTests
         var expected = new TextGenerator(undisturbed).Generate("She was not", options);
 
         var model = LoadFixture();
-        var result = new TextGenerator(model).Generate("She was not", options, onToken: token =>
+        var result = new TextGenerator(model).Generate("She was not", options, onPiece: token =>
         {
             if (token.Index == 10) model.Dispose();
         });

@@ -1,5 +1,7 @@
 using LlmCpu.Engine.Models;
 using LlmCpu.Engine.Runtime;
+using LlmCpu.Engine.Runtime.Sampling;
+using LlmCpu.Engine.Tokenization;
 using LlmCpu.Kernels.Quantization;
 using LlmCpu.Kernels.Threading;
 using LlmCpu.Tests.Support;
@@ -35,5 +37,56 @@ public sealed class AllocationTests
         for (int i = 0; i < 32; i++) token = sampler.Sample(session.Decode(token));
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.True(allocated == 0, $"{name}: {allocated} bytes allocated over 32 tokens");
+    }
+
+    public static TheoryData<string> SamplerSettings() => ["every stage on", "every stage on, JSON", "greedy with penalties, JSON", "no top-k, top-p 0.9"];
+
+    private static SamplingOptions Settings(string name) => name switch
+    {
+        "greedy with penalties, JSON" => SamplingOptions.Greedy with { RepeatPenalty = 1.3f, FrequencyPenalty = 0.2f },
+        "no top-k, top-p 0.9" => new SamplingOptions { TopK = 0, TopP = 0.9f, Seed = 2 },
+        _ => new SamplingOptions
+        {
+            Seed = 1, TopK = 60, TopP = 0.9f, MinP = 0.02f, TypicalP = 0.95f, RepeatPenalty = 1.1f, RepeatLastN = 16,
+            FrequencyPenalty = 0.1f, PresencePenalty = 0.1f,
+            LogitBias = new Dictionary<int, float> { [13] = 2, [2] = float.NegativeInfinity },
+        },
+    };
+
+    [Theory]
+    [MemberData(nameof(SamplerSettings))]
+    public void TheWholeTokenStepAllocatesNothing(string settings)
+    {
+        // Everything a generation does per token without a listener: decode, the full sampler chain with its penalty
+        // window and an output constraint, accepting the token, streaming decoding and stop-string matching.
+        using var model = ModelLoader.Load(RepoPaths.FixtureModel);
+        using var pool = new WorkerPool(2);
+        using var session = new InferenceSession(model, pool);
+        var json = settings.Contains("JSON") ? new JsonConstraint(model.Tokenizer.TokenTable) : null;
+        var sampler = new Sampler(Settings(settings), model.VocabularySize, json);
+        int[] prompt = model.Tokenizer.Encode("She was not", addBos: true);
+        sampler.AcceptPrompt(prompt);
+        var decoder = new StreamingDecoder(model.Tokenizer, prompt, 200);
+        var stops = new StopSequenceMatcher(["Mr. Darcy said", "\n\n"]);
+        var logits = session.Prefill(prompt);
+        int Step(ReadOnlySpan<float> current)
+        {
+            int token = sampler.Sample(current);
+            sampler.Accept(token);
+            int before = decoder.Completed.Length;
+            decoder.AppendToken(token);
+            stops.Find(decoder.Completed, before);
+            stops.HeldBack(decoder.Completed);
+            return token;
+        }
+        int next = Step(logits);
+        for (int i = 0; i < 8 && json?.IsComplete != true; i++) next = Step(session.Decode(next)); // warm up
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        int steps = 0;
+        for (; steps < 32 && json?.IsComplete != true; steps++) next = Step(session.Decode(next));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(steps >= 16, $"{settings}: only {steps} steps before the JSON value closed");
+        Assert.True(allocated == 0, $"{settings}: {allocated} bytes allocated over {steps} tokens");
     }
 }

@@ -26,11 +26,16 @@ public sealed class TextGeneratorTests(FixtureModel fixture) : IClassFixture<Fix
     [Fact]
     public void StreamedPiecesConcatenateToTheText()
     {
-        var pieces = new List<string>();
+        var pieces = new List<GenerationPiece>();
         var result = new TextGenerator(fixture.Model).Generate("It is a truth", new GenerationOptions { MaxTokens = 40, Sampling = new SamplingOptions { Seed = 5 } },
-            onToken: t => pieces.Add(t.Text));
-        Assert.Equal(result.Text, string.Concat(pieces));
-        Assert.Equal(result.GeneratedTokens, pieces.Count);
+            onPiece: t => pieces.Add(t));
+        Assert.Equal(result.Text, string.Concat(pieces.Select(p => p.Text)));
+        // One piece per token, in order, plus one at the end only if text was held back (without stop strings, only
+        // an unfinished character can be).
+        var perToken = pieces.Where(p => p.TokenId >= 0).ToArray();
+        Assert.Equal(Enumerable.Range(0, result.GeneratedTokens), perToken.Select(p => p.Index));
+        Assert.Equal(result.TokenIds, perToken.Select(p => p.TokenId));
+        Assert.InRange(pieces.Count - perToken.Length, 0, 1);
     }
 
     [Fact]
