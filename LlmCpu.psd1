@@ -16,6 +16,7 @@
         'ConvertTo-Gguf'
         'Remove-Model'
         'Measure-TokenLatency'
+        'Measure-Perplexity'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
@@ -29,6 +30,7 @@
         'ConvertTo-LlmGguf'
         'Remove-LlmModel'
         'Measure-LlmTokenLatency'
+        'Measure-LlmPerplexity'
     )
     FormatsToProcess     = @('LlmCpu.Format.ps1xml')
     TypesToProcess       = @('LlmCpu.Types.ps1xml')

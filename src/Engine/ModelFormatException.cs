@@ -25,3 +25,9 @@ public class ModelNumericException(string message, int? layer = null) : Exceptio
     /// <summary>The decoder layer (0-based) whose output was first found not finite; null when the logits were checked alone.</summary>
     public int? Layer { get; } = layer;
 }
+
+/// <summary>
+/// Two models that are compared token by token (a model and its reference) do not share a vocabulary: their logits
+/// have different lengths, or their tokenizers cut the same text differently.
+/// </summary>
+public class VocabularyMismatchException(string parameter, string message) : GenerationArgumentException(parameter, message);

@@ -29,13 +29,17 @@ Describe 'ConvertTo-Int4Model' {
         $file = Join-Path $TestDrive 'evaluated.llmc'
         $text = ($reference.prompts | ForEach-Object { $_.text + ' ' + $_.greedy_text }) -join ' '
         $result = $model | ConvertTo-Int4Model $file -GroupSize 32 -EvaluationText $text
-        $result.Accuracy.Tokens | Should -BeGreaterThan 100
-        # Mostly the float model's own greedy text, so it finds it likely (held-out Austen scores about 120; 11.6 measured).
+        # Shorter than the context: one window as long as the text, its second half scored (Measure-Perplexity's way).
+        $result.Accuracy.Windows | Should -Be 1
+        $result.Accuracy.Tokens | Should -Be ($result.Accuracy.ContextLength - 1 - [math]::Floor($result.Accuracy.ContextLength / 2))
+        $result.Accuracy.Tokens | Should -BeGreaterThan 50
+        # Mostly the float model's own greedy text, so it finds it likely (held-out Austen scores about 100; 10.0 measured).
         $result.Accuracy.FloatPerplexity | Should -BeLessThan 20
-        # g32 INT4 on this model: perplexity within 1% measured, KL 0.004 nats, 91% same top token.
+        # g32 INT4 on this model, 74 positions: perplexity -0.7% measured, KL 0.008 nats, 88% same top token.
         [math]::Abs($result.Accuracy.PerplexityIncrease) | Should -BeLessThan 0.05
         $result.Accuracy.MeanKlDivergence | Should -BeLessThan 0.05
-        $result.Accuracy.TopTokenAgreement | Should -BeGreaterThan 0.85
+        $result.Accuracy.TopTokenAgreement | Should -BeGreaterThan 0.8
+        $result.Accuracy.KlDivergenceP99 | Should -BeGreaterThan $result.Accuracy.MeanKlDivergence
         (Import-Model $file).Quantization.Accuracy.QuantizedPerplexity | Should -Be $result.Accuracy.QuantizedPerplexity
     }
 

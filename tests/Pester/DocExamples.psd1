@@ -10,6 +10,10 @@
     'Invoke-Generation/Example 3'   = @{ Setup = '''Prompt'', ''She was not'', ''Mr. Darcy'' | Set-Content prompts.csv' }
     'ConvertTo-Int4Model/Example 2' = @{ Skip = 'needs a Hugging Face TinyLlama-1.1B folder (2.2 GB download) and held-out text' }
     'ConvertTo-Int4Model/Example 3' = @{ Setup = 'Copy-Item -Recurse $bundled ./model' }
+    # Held-out text: the opening of Persuasion that the unit tests measure.
+    'Measure-Perplexity/Example 2'  = @{ Setup = '$null = New-Item -ItemType Directory ./heldout; $lines = Get-Content (Join-Path $repoRoot ''tests/Unit/TestData/persuasion-opening.txt''); Set-Content ./heldout/part1.txt -Value $lines[0..7]; Set-Content ./heldout/part2.txt -Value $lines[8..15]' }
+    'Measure-Perplexity/Example 3'  = @{ Setup = 'Copy-Item (Join-Path $repoRoot ''tests/Unit/TestData/persuasion-opening.txt'') ./persuasion.txt' }
+    'Measure-Perplexity/Example 4'  = @{ Skip = 'needs GGUF files made by llama.cpp''s converter and llama-quantize (tools/perplexity-vs-llama.sh makes them)' }
     'New-SyntheticModel/Example 3'  = @{ Skip = 'writes a 3.9 GB Llama-2-7B-shaped file' }
     'about_LlmCpu/Running without pwsh 1' = @{ Setup = 'Set-Content nightly-check.ps1 -Value ''param([int] $Threshold)'', ''if ((Import-Model | Invoke-Generation -Prompt Mr. -MaxTokens 8).GeneratedTokens -lt 1) { exit 1 }''' }
     'about_LlmCpu/Objects 1'        = @{ Skip = 'needs three machines reachable over SSH with LlmCpu installed; tools/Test-Remoting.ps1 runs the same on localhost' }

@@ -54,6 +54,7 @@ Describe 'LlmCpu module' {
         'LlmCpu.Engine.Models.Int4ConversionResult'
         'LlmCpu.Engine.Formats.Llmc.QuantizationReport'
         'LlmCpu.Engine.Formats.Llmc.AccuracyReport'
+        'LlmCpu.Engine.Runtime.PerplexityResult'
     ) {
         Get-FormatData -TypeName $_ | Should -Not -BeNullOrEmpty
         Get-FormatData -TypeName "Deserialized.$_" | Should -Not -BeNullOrEmpty

@@ -68,11 +68,10 @@ public static class Int4ModelConverter
             if (!string.IsNullOrEmpty(evaluationText))
             {
                 using var loaded = loadReference?.Invoke();
-                log.Progress("Measuring accuracy", "comparing with the unquantized model", -1);
-                accuracy = AccuracyEvaluator.Compare(loaded ?? model, quantized, evaluationText, cancellation: cancellation);
-                log.Verbose($"Accuracy over {accuracy.Tokens} tokens: perplexity {accuracy.FloatPerplexity:F3} -> {accuracy.QuantizedPerplexity:F3} " +
-                            $"({accuracy.PerplexityIncrease:P2}), mean KL {accuracy.MeanKlDivergence:F5}, top-token agreement {accuracy.TopTokenAgreement:P1}.");
-                log.Progress("Measuring accuracy", "done", 100);
+                accuracy = AccuracyEvaluator.Compare(loaded ?? model, quantized, evaluationText, cancellation: cancellation, log: log);
+                log.Verbose($"Accuracy over {accuracy.Tokens} tokens ({accuracy.Windows} windows of {accuracy.ContextLength}): perplexity " +
+                            $"{accuracy.FloatPerplexity:F3} -> {accuracy.QuantizedPerplexity:F3} ({accuracy.PerplexityIncrease:P2}), mean KL " +
+                            $"{accuracy.MeanKlDivergence:F5}, top-token agreement {accuracy.TopTokenAgreement:P1}.");
             }
             var report = new QuantizationReport
             {

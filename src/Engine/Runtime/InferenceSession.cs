@@ -110,16 +110,54 @@ public sealed unsafe class InferenceSession : IDisposable
     /// <exception cref="ModelNumericException">A layer's output or the logits are not finite.</exception>
     public ReadOnlySpan<float> Prefill(ReadOnlySpan<int> tokens, CancellationToken cancellation = default)
     {
+        CheckPrefill(tokens);
+        int last = 0; // the last token's row in the last chunk
+        for (int start = 0; start < tokens.Length; start += MaxChunk)
+        {
+            var chunk = tokens.Slice(start, Math.Min(MaxChunk, tokens.Length - start));
+            Forward(chunk, cancellation);
+            last = chunk.Length - 1;
+        }
+        OutputLogits(last, 1, _logits);
+        return Logits;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="tokens"/> as <see cref="Prefill(ReadOnlySpan{int}, CancellationToken)"/> does and writes the
+    /// logits after every token from <paramref name="firstLogit"/> on: row i of <paramref name="logits"/>
+    /// ((tokens.Length - firstLogit, vocab)) holds the model's prediction after token firstLogit + i. For scoring a text
+    /// (perplexity), where each position's prediction counts; the rows are computed chunk by chunk straight into
+    /// <paramref name="logits"/>, so nothing is allocated. <see cref="Logits"/> is not changed.
+    /// </summary>
+    /// <exception cref="OperationCanceledException">As for <see cref="Prefill(ReadOnlySpan{int}, CancellationToken)"/>.</exception>
+    /// <exception cref="ModelNumericException">A layer's output or the logits are not finite.</exception>
+    public void Prefill(ReadOnlySpan<int> tokens, int firstLogit, Span<float> logits, CancellationToken cancellation = default)
+    {
+        CheckPrefill(tokens);
+        if ((uint)firstLogit >= (uint)tokens.Length)
+            throw new ArgumentOutOfRangeException(nameof(firstLogit), firstLogit, $"The first position with logits must be one of the {tokens.Length} tokens.");
+        int vocab = _c.VocabularySize;
+        if (logits.Length < (long)(tokens.Length - firstLogit) * vocab)
+            throw new ArgumentException($"{tokens.Length - firstLogit} rows of {vocab} logits are needed; the span holds {logits.Length} values.", nameof(logits));
+        fixed (float* destination = logits)
+        {
+            for (int start = 0; start < tokens.Length; start += MaxChunk)
+            {
+                var chunk = tokens.Slice(start, Math.Min(MaxChunk, tokens.Length - start));
+                Forward(chunk, cancellation);
+                // The chunk's tokens at or past firstLogit: rows [from, chunk.Length) of the chunk.
+                int from = Math.Max(firstLogit - start, 0);
+                if (from < chunk.Length) OutputLogits(from, chunk.Length - from, destination + (long)(start + from - firstLogit) * vocab);
+            }
+        }
+    }
+
+    private void CheckPrefill(ReadOnlySpan<int> tokens)
+    {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (tokens.IsEmpty) throw new ArgumentException("At least one token is needed.", nameof(tokens));
         if (Position + tokens.Length > Capacity)
             throw new GenerationArgumentException(nameof(tokens), $"{Position + tokens.Length} tokens exceed the context of {Capacity}.");
-        for (int start = 0; start < tokens.Length; start += MaxChunk)
-        {
-            var chunk = tokens.Slice(start, Math.Min(MaxChunk, tokens.Length - start));
-            Forward(chunk, computeLogits: start + chunk.Length == tokens.Length, cancellation);
-        }
-        return Logits;
     }
 
     /// <summary>Runs one token and returns its logits.</summary>
@@ -127,11 +165,13 @@ public sealed unsafe class InferenceSession : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (Position >= Capacity) throw new GenerationArgumentException(nameof(token), $"The context of {Capacity} tokens is full.");
-        Forward([token], computeLogits: true, cancellation);
+        Forward([token], cancellation);
+        OutputLogits(0, 1, _logits);
         return Logits;
     }
 
-    private void Forward(ReadOnlySpan<int> tokens, bool computeLogits, CancellationToken cancellation)
+    /// <summary>Runs the decoder layers over <paramref name="tokens"/>, leaving their final residual stream in x (n, dim).</summary>
+    private void Forward(ReadOnlySpan<int> tokens, CancellationToken cancellation)
     {
         var w = _weights;
         int n = tokens.Length, dim = _c.EmbeddingLength, kvDim = _c.KvDim, ffn = _c.FeedForwardLength, keyStride = _cache.KeyStride;
@@ -196,16 +236,23 @@ public sealed unsafe class InferenceSession : IDisposable
             Done(ForwardTimings.Stage.Residual);
         }
         Position = start + n;
+    }
 
-        if (computeLogits)
-        {
-            // logits (vocab) = rmsnorm(x[last]) Wout^T
-            Normalization.RmsNorm(Row(_x, n - 1, dim), w.OutputNorm, Row(_xb, 0, dim), _c.NormEpsilon);
-            _matmul.Multiply(w.Output, _xb, _logits, 1);
-            if (!float.IsFinite(TensorPrimitives.Sum(Logits)))
-                throw new ModelNumericException($"The output layer of {_model.Name} produced logits that are not finite (NaN or infinity).");
-            Done(ForwardTimings.Stage.Logits);
-        }
+    /// <summary>
+    /// destination (rows, vocab) = rmsnorm(x[first .. first + rows]) Wout^T: the logits after those tokens of the chunk
+    /// just run.
+    /// </summary>
+    private void OutputLogits(int first, int rows, float* destination)
+    {
+        var w = _weights;
+        int dim = _c.EmbeddingLength;
+        long mark = Stopwatch.GetTimestamp();
+        // xb (rows, dim) = rmsnorm(x rows); the layers are done with xb.
+        for (int t = 0; t < rows; t++) Normalization.RmsNorm(Row(_x, first + t, dim), w.OutputNorm, Row(_xb, t, dim), _c.NormEpsilon);
+        _matmul.Multiply(w.Output, _xb, destination, rows);
+        if (!float.IsFinite(TensorPrimitives.Sum(new ReadOnlySpan<float>(destination, rows * _c.VocabularySize))))
+            throw new ModelNumericException($"The output layer of {_model.Name} produced logits that are not finite (NaN or infinity).");
+        Timings?.Add(ForwardTimings.Stage.Logits, mark);
     }
 
     /// <summary>An element-wise stage for tokens [begin, end) of the chunk in flight, on whichever thread runs it.</summary>

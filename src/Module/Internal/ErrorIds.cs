@@ -12,6 +12,12 @@ internal static class ErrorIds
     public const string BundledModelMissing = "BundledModelMissing";
     public const string GenerationArgumentInvalid = "GenerationArgumentInvalid";
     public const string GenerationFailed = "GenerationFailed";
+
+    /// <summary>A model and the reference it is compared with do not share a vocabulary.</summary>
+    public const string VocabularyMismatch = "VocabularyMismatch";
+
+    /// <summary>A text file to read (not a model) does not exist.</summary>
+    public const string TextNotFound = "TextNotFound";
     public const string DestinationExists = "DestinationExists";
     public const string WriteFailed = "WriteFailed";
 

@@ -28,6 +28,7 @@ internal static class ErrorMapper
         string? preview = prompt is { Length: > PromptPreviewLength } ? prompt[..PromptPreviewLength] + "…" : prompt;
         return exception switch
         {
+            VocabularyMismatchException => new ErrorRecord(exception, ErrorIds.VocabularyMismatch, ErrorCategory.InvalidArgument, model),
             GenerationArgumentException => new ErrorRecord(exception, ErrorIds.GenerationArgumentInvalid, ErrorCategory.InvalidArgument, preview ?? model),
             _ => Common(exception, model) ?? new ErrorRecord(exception, ErrorIds.GenerationFailed, ErrorCategory.NotSpecified, preview),
         };

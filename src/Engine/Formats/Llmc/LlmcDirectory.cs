@@ -75,9 +75,15 @@ public sealed record QuantizationReport
     public AccuracyReport? Accuracy { get; init; }
 }
 
-/// <summary>Agreement of the quantized model with the float model on an evaluation text.</summary>
+/// <summary>
+/// Agreement of the quantized model with the float model on an evaluation text, measured as Measure-Perplexity
+/// measures (llama-perplexity's convention: windows of the context length, the second half of each scored). Files
+/// written before the windowed measurement lack the fields after <see cref="TopTokenAgreement"/>; those scored every
+/// position of one window.
+/// </summary>
 public sealed record AccuracyReport
 {
+    /// <summary>Positions scored.</summary>
     public required int Tokens { get; init; }
 
     public required double FloatPerplexity { get; init; }
@@ -89,6 +95,21 @@ public sealed record AccuracyReport
 
     /// <summary>Share of positions where both models rank the same token first.</summary>
     public required double TopTokenAgreement { get; init; }
+
+    /// <summary>Tokens per window.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? ContextLength { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? Windows { get; init; }
+
+    /// <summary>99th percentile of the per-position KL divergences, in nats.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? KlDivergenceP99 { get; init; }
+
+    /// <summary>Root mean square change of the next token's probability, as a fraction.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? RmsProbabilityDelta { get; init; }
 
     public double PerplexityIncrease => FloatPerplexity > 0 ? QuantizedPerplexity / FloatPerplexity - 1 : 0;
 }

@@ -89,4 +89,25 @@ public sealed class AllocationTests
         Assert.True(steps >= 16, $"{settings}: only {steps} steps before the JSON value closed");
         Assert.True(allocated == 0, $"{settings}: {allocated} bytes allocated over {steps} tokens");
     }
+
+    [Fact]
+    public void PrefillWithEveryPositionsLogitsAllocatesNothing()
+    {
+        // Perplexity runs every window through this call; its rows go straight into the caller's buffer.
+        using var model = ModelLoader.Load(RepoPaths.FixtureModel);
+        using var pool = new WorkerPool(2);
+        using var session = new InferenceSession(model, pool, 128);
+        var ids = model.Tokenizer.Encode(string.Join(' ', Enumerable.Repeat("She was not a woman of strong understanding", 20)), addBos: true)[..127];
+        var logits = new float[(ids.Length - 64) * model.VocabularySize];
+        session.Prefill(ids, 64, logits); // warm up
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 3; i++)
+        {
+            session.Reset();
+            session.Prefill(ids, 64, logits);
+        }
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated == 0, $"{allocated} bytes allocated over 3 windows");
+    }
 }

@@ -49,4 +49,38 @@ public sealed class InferenceSessionTests(FixtureModel fixture) : IClassFixture<
         using var session = new InferenceSession(fixture.Model, WorkerPool.Shared);
         Assert.Throws<GenerationArgumentException>(() => session.Decode(fixture.Model.VocabularySize));
     }
+
+    [Fact]
+    public void PrefillWithLogitsGivesEveryPositionsPredictionAsDecodeDoes()
+    {
+        // 150 tokens, logits from position 40: the rows start inside the first chunk of 64 and run through two more.
+        var ids = fixture.Model.Tokenizer.Encode(string.Join(' ', Enumerable.Repeat("It is a truth universally acknowledged, that a single man", 12)), addBos: true)[..150];
+        const int first = 40;
+        int vocab = fixture.Model.VocabularySize;
+        var logits = new float[(ids.Length - first) * vocab];
+        using var batched = new InferenceSession(fixture.Model, WorkerPool.Shared);
+        batched.Prefill(ids, first, logits);
+        Assert.Equal(ids.Length, batched.Position);
+
+        using var stepwise = new InferenceSession(fixture.Model, new WorkerPool(1));
+        float maxError = 0;
+        for (int i = 0; i < ids.Length; i++)
+        {
+            var expected = stepwise.Decode(ids[i]);
+            if (i < first) continue;
+            var row = logits.AsSpan((i - first) * vocab, vocab);
+            for (int v = 0; v < vocab; v++) maxError = MathF.Max(maxError, MathF.Abs(expected[v] - row[v]));
+        }
+        Assert.True(maxError < 1e-3f, $"max difference {maxError}");
+    }
+
+    [Fact]
+    public void PrefillWithLogitsChecksItsArguments()
+    {
+        using var session = new InferenceSession(fixture.Model, WorkerPool.Shared);
+        int[] ids = [1, 100, 200, 300];
+        Assert.Throws<ArgumentOutOfRangeException>(() => session.Prefill(ids, 4, new float[fixture.Model.VocabularySize]));
+        Assert.Throws<ArgumentException>(() => session.Prefill(ids, 2, new float[fixture.Model.VocabularySize]));
+        Assert.Equal(0, session.Position);
+    }
 }
