@@ -33,10 +33,8 @@ public sealed class AllocationTests
         int token = sampler.Sample(logits);
         for (int i = 0; i < 8; i++) token = sampler.Sample(session.Decode(token)); // warm up: JIT, scratch buffers
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 32; i++) token = sampler.Sample(session.Decode(token));
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.True(allocated == 0, $"{name}: {allocated} bytes allocated over 32 tokens");
+        var (allocated, windows) = SteadyAllocation.Measure(() => { token = sampler.Sample(session.Decode(token)); return 1; }, 32);
+        Assert.True(allocated == 0, $"{name}: bytes allocated in each window of 32 tokens: {windows}");
     }
 
     public static TheoryData<string> SamplerSettings() => ["every stage on", "every stage on, JSON", "greedy with penalties, JSON", "no top-k, top-p 0.9"];
@@ -82,12 +80,16 @@ public sealed class AllocationTests
         int next = Step(logits);
         for (int i = 0; i < 8 && json?.IsComplete != true; i++) next = Step(session.Decode(next)); // warm up
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
         int steps = 0;
-        for (; steps < 32 && json?.IsComplete != true; steps++) next = Step(session.Decode(next));
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        var (allocated, windows) = SteadyAllocation.Measure(() =>
+        {
+            if (json?.IsComplete == true) return 0;
+            next = Step(session.Decode(next));
+            steps++;
+            return 1;
+        }, 16);
         Assert.True(steps >= 16, $"{settings}: only {steps} steps before the JSON value closed");
-        Assert.True(allocated == 0, $"{settings}: {allocated} bytes allocated over {steps} tokens");
+        Assert.True(allocated == 0, $"{settings}: bytes allocated in each window of 16 tokens: {windows}");
     }
 
     [Fact]
@@ -101,13 +103,12 @@ public sealed class AllocationTests
         var logits = new float[(ids.Length - 64) * model.VocabularySize];
         session.Prefill(ids, 64, logits); // warm up
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 3; i++)
+        var (allocated, windows) = SteadyAllocation.Measure(() =>
         {
             session.Reset();
             session.Prefill(ids, 64, logits);
-        }
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.True(allocated == 0, $"{allocated} bytes allocated over 3 windows");
+            return 1;
+        }, 2);
+        Assert.True(allocated == 0, $"bytes allocated in each round of 2 prefills: {windows}");
     }
 }
