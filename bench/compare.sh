@@ -18,6 +18,8 @@ Options:
   --threads N    threads for both engines (default 2)
   --reps N       repetitions per run, after one warm-up (default 3)
   --quick        smoke test: one round, one repetition
+  --types LIST   the 1.1B files to compare, comma-separated, from q4_0, q4_k_m, f16, llmc, q8_0, q5_k_m
+                 (default q4_0,q4_k_m,f16,llmc)
   --with-7b      also Llama-2-7B-shaped files (Q4_0 GGUF and .llmc, about 4 GB each)
   --remake-models
                  write the model files again (after a change to their writers or to the file format)
@@ -35,18 +37,21 @@ Files compared (random weights with the exact shapes of TinyLlama-1.1B, written 
   *-q4_0.gguf     Q4_0 GGUF, both engines
   *-q4_k_m.gguf   Q4_K_M GGUF (llama-quantize from the F16 file), both engines
   *-f16.gguf      F16 GGUF, both engines
+  *-q8_0.gguf, *-q5_k_m.gguf
+                  Q8_0 and Q5_K_M GGUFs (llama-quantize from the F16 file), both engines; only with --types
   *.llmc          LlmCpu INT4 g128 file; llama.cpp cannot read it, so its row sets LlmCpu on the .llmc
                   against llama.cpp on the Q4_0 GGUF of the same shape
 EOF
 }
 
-rounds=2 threads=2 reps=3 quick=0 with7b=0 remake=0
+rounds=2 threads=2 reps=3 quick=0 with7b=0 remake=0 types=q4_0,q4_k_m,f16,llmc
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --rounds) rounds="${2:?--rounds needs a number}"; shift 2 ;;
         --threads) threads="${2:?--threads needs a number}"; shift 2 ;;
         --reps) reps="${2:?--reps needs a number}"; shift 2 ;;
         --quick) quick=1; shift ;;
+        --types) types="${2:?--types needs a list}"; shift 2 ;;
         --with-7b) with7b=1; shift ;;
         --remake-models) remake=1; shift ;;
         -h|--help) usage; exit 0 ;;
@@ -54,6 +59,10 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 if [[ $quick == 1 ]]; then rounds=1 reps=1; fi
+IFS=, read -ra type_list <<<"$types"
+for t in "${type_list[@]}"; do
+    case "$t" in q4_0|q4_k_m|f16|llmc|q8_0|q5_k_m) ;; *) echo "compare.sh: unknown type '$t' in --types" >&2; exit 64 ;; esac
+done
 for n in "$rounds" "$threads" "$reps"; do
     [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: '$n' is not a positive whole number" >&2; exit 64; }
 done
@@ -156,6 +165,8 @@ make_models() {
     synthetic TinyLlama-1.1B "$t-f16.gguf" GgufF16
     synthetic TinyLlama-1.1B "$t-int4-g128.llmc" Llmc
     quantize "$t-f16.gguf" "$t-q4_k_m.gguf" Q4_K_M
+    if [[ ",$types," == *,q8_0,* ]]; then quantize "$t-f16.gguf" "$t-q8_0.gguf" Q8_0; fi
+    if [[ ",$types," == *,q5_k_m,* ]]; then quantize "$t-f16.gguf" "$t-q5_k_m.gguf" Q5_K_M; fi
     if [[ $with7b == 1 ]]; then
         local s="$models/llama-2-7b"
         synthetic Llama-2-7B "$s-q4_0.gguf" GgufQ4_0
@@ -166,11 +177,13 @@ make_models() {
 # ---------------------------------------------------------------- runs
 # Pairs: "file LlmCpu reads|file llama.cpp reads".
 pairs() {
-    local t="$models/tinyllama-1.1b"
-    echo "$t-q4_0.gguf|$t-q4_0.gguf"
-    echo "$t-q4_k_m.gguf|$t-q4_k_m.gguf"
-    echo "$t-f16.gguf|$t-f16.gguf"
-    echo "$t-int4-g128.llmc|$t-q4_0.gguf"
+    local t="$models/tinyllama-1.1b" type
+    for type in "${type_list[@]}"; do
+        case "$type" in
+            llmc) echo "$t-int4-g128.llmc|$t-q4_0.gguf" ;;
+            *) echo "$t-$type.gguf|$t-$type.gguf" ;;
+        esac
+    done
     if [[ $with7b == 1 ]]; then
         local s="$models/llama-2-7b"
         echo "$s-q4_0.gguf|$s-q4_0.gguf"
