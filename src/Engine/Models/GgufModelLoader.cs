@@ -28,7 +28,7 @@ public static class GgufModelLoader
         var weights = ReadWeights(tensors, config, builder, options, file);
         string stored = string.Join("/", file.TensorList.Select(t => t.Type.ToString()).Distinct().Order(StringComparer.Ordinal));
         string precision = weights.Layers[0].QueryKeyValue.Format;
-        options.Log.Verbose($"Loaded {config.LayerCount} layers from '{path}' (GGUF v{file.Version}, {stored}, {file.FileLength / 1048576.0:F1} MiB) as {precision} in {clock.Elapsed.TotalSeconds:F2} s; kernel path {LlmCpu.Kernels.KernelDispatch.Description}.");
+        options.Log.Verbose($"Loaded {config.LayerCount} layers from '{path}' (GGUF v{file.Version}, {stored}, {file.FileLength / 1048576.0:F1} MiB) as {precision} in {clock.Elapsed.TotalSeconds:F2} s.");
         return new LanguageModel(System.IO.Path.GetFileNameWithoutExtension(path), System.IO.Path.GetFullPath(path), config, weights, tokenizer,
             stored, precision, file.FileLength, clock.Elapsed, storage: null);
     }

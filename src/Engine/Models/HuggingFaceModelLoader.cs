@@ -22,7 +22,7 @@ public static class HuggingFaceModelLoader
         var weights = ReadWeights(tensors, config, builder, options);
         string precision = builder.FormatName(tensors.Require("model.layers.0.self_attn.q_proj.weight", config.EmbeddingLength, config.EmbeddingLength).Type);
         long fileBytes = tensors.TotalFileBytes;
-        options.Log.Verbose($"Loaded {config.LayerCount} layers from '{folder}' ({stored}) as {precision} in {clock.Elapsed.TotalSeconds:F2} s; kernel path {LlmCpu.Kernels.KernelDispatch.Description}.");
+        options.Log.Verbose($"Loaded {config.LayerCount} layers from '{folder}' ({stored}) as {precision} in {clock.Elapsed.TotalSeconds:F2} s.");
         return new LanguageModel(Path.GetFileName(Path.TrimEndingDirectorySeparator(folder)), Path.GetFullPath(folder), config, weights, tokenizer,
             stored, precision, fileBytes, clock.Elapsed, storage: null);
     }

@@ -78,6 +78,17 @@ public sealed class ImportModelCommandTests : IDisposable
     }
 
     [Fact]
+    public void VerboseNamesTheKernelPathOnceForEveryKindOfFile()
+    {
+        string gguf = TinyLlamaGguf.Create().Write(Path.Combine(_dir, "tiny.gguf"));
+        _ps.Run("$lines = Import-Model -LiteralPath $p, $f -Verbose 4>&1 | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }",
+            new Dictionary<string, object?> { ["p"] = gguf, ["f"] = RepoPaths.FixtureModel });
+        var lines = ((object[])_ps.GetVariable("lines")!).Select(l => l.ToString()!).ToList();
+        Assert.Equal(2, lines.Count(l => l.StartsWith("Model '", StringComparison.Ordinal)));
+        Assert.Single(lines, l => l.Contains("kernel path", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
     public void ADamagedGgufIsModelFormatInvalidNamingFileAndField()
     {
         // Cut short: the last tensor's bytes now run past the end of the file.
