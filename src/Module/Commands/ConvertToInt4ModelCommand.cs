@@ -1,6 +1,7 @@
 using System.Management.Automation;
 using LlmCpu.Engine.Models;
 using LlmCpu.Kernels.Quantization;
+using LlmCpu.Module.Completion;
 using LlmCpu.Module.Internal;
 
 namespace LlmCpu.Module.Commands;
@@ -30,6 +31,7 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
     [Parameter(Mandatory = true, ParameterSetName = ParameterSets.Path, ValueFromPipelineByPropertyName = true)]
     [Alias("FullName", "PSPath")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ModelPathCompleter))]
     public string? Path { get; set; }
 
     /// <summary>A loaded model (from Import-Model); its weights are converted as they are held in memory.</summary>

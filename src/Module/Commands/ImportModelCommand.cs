@@ -2,6 +2,7 @@ using System.Management.Automation;
 using LlmCpu.Engine.Models;
 using LlmCpu.Kernels;
 using LlmCpu.Kernels.Quantization;
+using LlmCpu.Module.Completion;
 using LlmCpu.Module.Internal;
 
 namespace LlmCpu.Module.Commands;
@@ -26,12 +27,14 @@ public sealed class ImportModelCommand : PSCmdlet
     /// <summary>A GGUF file, a Hugging Face model folder (config.json, safetensors, tokenizer.model) or a file inside one. Wildcards allowed.</summary>
     [Parameter(Position = 0, ParameterSetName = ParameterSets.Path, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ModelPathCompleter))]
     public string[]? Path { get; set; }
 
     /// <summary>A path taken literally, without wildcard expansion.</summary>
     [Parameter(Mandatory = true, ParameterSetName = ParameterSets.LiteralPath, ValueFromPipelineByPropertyName = true)]
     [Alias("PSPath", "LP", "FullName")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ModelPathCompleter))]
     public string[]? LiteralPath { get; set; }
 
     /// <summary>The precision weights are held in: as the file stores them (default), FP32, FP16, or INT4 quantized at load.</summary>

@@ -2,6 +2,7 @@ using System.Management.Automation;
 using LlmCpu.Engine;
 using LlmCpu.Engine.Models;
 using LlmCpu.Engine.Runtime;
+using LlmCpu.Module.Completion;
 using LlmCpu.Module.Internal;
 
 namespace LlmCpu.Module.Commands;
@@ -34,6 +35,7 @@ public sealed class MeasureTokenLatencyCommand : PSCmdlet
     [Parameter(Mandatory = true, ParameterSetName = ParameterSets.Path, ValueFromPipelineByPropertyName = true)]
     [Alias("FullName", "PSPath")]
     [ValidateNotNullOrEmpty]
+    [ArgumentCompleter(typeof(ModelPathCompleter))]
     public string? Path { get; set; }
 
     /// <summary>Tokens of the prompt test (pp); 0 skips it.</summary>
