@@ -24,6 +24,9 @@ public static class HostileJson
         "LlamaForCausalLM", "gelu", "SentencePiece",
     ];
 
+    // Deep nesting is one of the damages, so the writer must allow more than the default 64 levels.
+    private static readonly JsonSerializerOptions Deep = new() { MaxDepth = 1000 };
+
     public static (byte[] Bytes, string Damage) Mutate(JsonNode seed, Random random)
     {
         var root = seed.DeepClone();
@@ -49,7 +52,7 @@ public static class HostileJson
                 7 when slot.Node is JsonArray array => Grow(array, slot.Path, random, slots),
                 _ => Replace(slot, slots[random.Next(slots.Count)].Node?.DeepClone(), "a copy of another value"),
             };
-            bytes = JsonSerializer.SerializeToUtf8Bytes(root);
+            bytes = JsonSerializer.SerializeToUtf8Bytes(root, Deep);
         }
         if (random.Next(5) == 0)
         {
@@ -100,10 +103,10 @@ public static class HostileJson
                 // A number near one the document holds: off by one, doubled, negated.
                 var numbers = slots.Where(s => s.Node is JsonValue v && v.GetValueKind() == JsonValueKind.Number).ToList();
                 if (numbers.Count == 0) goto case 0;
-                double n = numbers[random.Next(numbers.Count)].Node!.GetValue<double>();
+                double n = double.Parse(numbers[random.Next(numbers.Count)].Node!.ToJsonString(), System.Globalization.CultureInfo.InvariantCulture);
                 double changed = random.Next(4) switch { 0 => n + 1, 1 => n - 1, 2 => n * 2, _ => -n };
                 what = changed.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
-                return JsonValue.Create(changed);
+                return double.IsFinite(changed) ? JsonValue.Create(changed) : JsonNode.Parse("1e400");
             }
             case 3:
             {
@@ -175,7 +178,7 @@ public static class HostileJson
     private static byte[] WriteWithDuplicateKey(JsonNode root, int target)
     {
         using var stream = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { SkipValidation = true }))
+        using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { SkipValidation = true, MaxDepth = 1000 }))
         {
             int seen = 0;
             Write(root);
