@@ -59,6 +59,7 @@ public sealed class TensorCollection : IDisposable
                 throw new ModelFormatException(indexPath, $"weight_map.{entry.Name}", $"'{shard}' is not a file name in the model folder");
             names.Add(shard);
         }
+        if (names.Count == 0) throw new ModelFormatException(indexPath, "weight_map", "lists no tensors");
         return names;
     }
 
