@@ -23,11 +23,12 @@ public static class HuggingFaceConfig
         if (root.ValueKind != JsonValueKind.Object) throw new ModelFormatException(path, "config", "is not a JSON object");
 
         string architecture = root.TryGetProperty("architectures", out var archs) && archs.ValueKind == JsonValueKind.Array && archs.GetArrayLength() > 0
-            ? archs[0].GetString() ?? ""
-            : root.TryGetProperty("model_type", out var type) ? type.GetString() ?? "" : "";
+            ? JsonText.RequireString(archs[0], path, "architectures[0]")
+            : root.TryGetProperty("model_type", out var type) && type.ValueKind != JsonValueKind.Null ? JsonText.RequireString(type, path, "model_type") : "";
         if (!SupportedArchitectures.Contains(architecture) && architecture != "llama")
             throw new ModelNotSupportedException(path, "architectures", $"'{architecture}' is not supported (Llama-family decoders are)");
-        if (root.TryGetProperty("hidden_act", out var act) && act.GetString() is { } activation && activation != "silu")
+        if (root.TryGetProperty("hidden_act", out var act) && act.ValueKind != JsonValueKind.Null
+            && JsonText.RequireString(act, path, "hidden_act") is var activation && activation != "silu")
             throw new ModelNotSupportedException(path, "hidden_act", $"'{activation}' is not supported (silu is)");
 
         int hidden = RequiredInt(root, path, "hidden_size");
@@ -91,7 +92,7 @@ public static class HuggingFaceConfig
         return eos.ValueKind switch
         {
             JsonValueKind.Number when eos.TryGetInt32(out int id) => [id],
-            JsonValueKind.Array => eos.EnumerateArray().Select(e => e.TryGetInt32(out int v) ? v : throw new ModelFormatException(path, "eos_token_id", "holds a non-integer")).ToArray(),
+            JsonValueKind.Array => eos.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out int v) ? v : throw new ModelFormatException(path, "eos_token_id", "holds a non-integer")).ToArray(),
             JsonValueKind.Null => null,
             _ => throw new ModelFormatException(path, "eos_token_id", "is neither an integer nor a list of integers"),
         };
@@ -112,6 +113,7 @@ public static class HuggingFaceConfig
     {
         if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null) return null;
         if (value.ValueKind != JsonValueKind.Number) throw new ModelFormatException(path, name, $"'{value}' is not a number");
-        return value.GetDouble();
+        if (!value.TryGetDouble(out double result) || !double.IsFinite(result)) throw new ModelFormatException(path, name, $"{value} is not a finite number");
+        return result;
     }
 }

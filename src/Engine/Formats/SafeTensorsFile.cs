@@ -48,22 +48,14 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         long dataStart = 8 + headerLength;
         long dataLength = _file.Length - dataStart;
 
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(_file.Span(8, (int)headerLength).ToArray());
-        }
-        catch (JsonException ex)
-        {
-            throw new ModelFormatException(Path, "header", "is not valid JSON: " + ex.Message, ex);
-        }
-        using (document)
+        using (var document = JsonText.Parse(_file.Span(8, (int)headerLength).ToArray(), Path, "header"))
         {
             if (document.RootElement.ValueKind != JsonValueKind.Object) throw new ModelFormatException(Path, "header", "is not a JSON object");
             foreach (var property in document.RootElement.EnumerateObject())
             {
                 if (property.Name == "__metadata__") continue;
-                _tensors.Add(property.Name, ReadEntry(property.Name, property.Value, dataStart, dataLength));
+                if (!_tensors.TryAdd(property.Name, ReadEntry(property.Name, property.Value, dataStart, dataLength)))
+                    throw new ModelFormatException(Path, $"tensor '{property.Name}'", "appears more than once in the header");
             }
         }
     }
@@ -95,6 +87,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
             catch (OverflowException) { throw new ModelFormatException(Path, field + " shape", "element count overflows"); }
         }
         if (!entry.TryGetProperty("data_offsets", out var offsets) || offsets.ValueKind != JsonValueKind.Array || offsets.GetArrayLength() != 2
+            || offsets[0].ValueKind != JsonValueKind.Number || offsets[1].ValueKind != JsonValueKind.Number
             || !offsets[0].TryGetInt64(out long begin) || !offsets[1].TryGetInt64(out long end))
             throw new ModelFormatException(Path, field + " data_offsets", "is not a pair of integers");
         if (begin < 0 || end < begin || end > dataLength)

@@ -53,24 +53,19 @@ public sealed class TensorCollection : IDisposable
         var names = new SortedSet<string>(StringComparer.Ordinal);
         foreach (var entry in map.EnumerateObject())
         {
-            string? shard = entry.Value.GetString();
-            if (string.IsNullOrEmpty(shard) || shard.Contains('/') || shard.Contains('\\') || shard.Contains(".."))
+            string shard = JsonText.RequireString(entry.Value, indexPath, $"weight_map.{entry.Name}");
+            // A plain name of a file beside the index: no folders, nothing the file system refuses or reads as a path.
+            if (shard.Length is 0 or > 255 || shard.Contains('/') || shard.Contains('\\') || shard.Contains("..") || shard.Any(char.IsControl))
                 throw new ModelFormatException(indexPath, $"weight_map.{entry.Name}", $"'{shard}' is not a file name in the model folder");
             names.Add(shard);
         }
+        if (names.Count == 0) throw new ModelFormatException(indexPath, "weight_map", "lists no tensors");
         return names;
     }
 
     internal static JsonDocument ParseJson(string path)
     {
-        try
-        {
-            return JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
-        }
-        catch (JsonException ex)
-        {
-            throw new ModelFormatException(path, "JSON", ex.Message, ex);
-        }
+        return JsonText.Parse(File.ReadAllBytes(path), path, "JSON", new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
     }
 
     private void Add(SafeTensorsFile file)

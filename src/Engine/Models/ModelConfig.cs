@@ -50,6 +50,9 @@ public sealed record ModelConfig
         }
     }
 
+    /// <summary>Most decoder layers a model may declare.</summary>
+    public const int MaxLayers = 4096;
+
     /// <summary>Checks that the numbers describe a model this engine can run; names the field at fault.</summary>
     public void Validate(string path)
     {
@@ -72,5 +75,8 @@ public sealed record ModelConfig
         // Guards against absurd values from a damaged file before anything is allocated from them.
         if ((long)EmbeddingLength * VocabularySize > 1L << 36) throw new ModelFormatException(path, "vocab_size", "embedding table is implausibly large");
         if (ContextLength > 1 << 20) throw new ModelFormatException(path, "max_position_embeddings", $"{ContextLength} exceeds 1048576");
+        // The deepest published decoders have about 130 layers; a count in the millions is damage, and would otherwise
+        // size an array of layers before any tensor is found missing.
+        if (LayerCount > MaxLayers) throw new ModelFormatException(path, "num_hidden_layers", $"{LayerCount} exceeds {MaxLayers}");
     }
 }

@@ -25,14 +25,39 @@ public sealed class SentencePieceTextTokenizer : TextTokenizer
         using var stream = new MemoryStream(modelBytes, writable: false);
         try
         {
+            RequireSpecs(modelBytes, path, field);
             // BOS is added by Encode on request, not by the library, so that callers control it.
             return new SentencePieceTextTokenizer(LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false), modelBytes);
         }
+        // The library parses the bytes: whatever it throws on them (a damaged file has made it dereference a missing
+        // message or index past a list) says the file is bad, and is reported against the file.
         catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or NotSupportedException or FormatException
-                                   or Google.Protobuf.InvalidProtocolBufferException)
+                                   or Google.Protobuf.InvalidProtocolBufferException or NullReferenceException or IndexOutOfRangeException
+                                   or KeyNotFoundException or OverflowException)
         {
             throw new ModelFormatException(path, field, ex.Message, ex);
         }
+    }
+
+    /// <summary>
+    /// Refuses a model without pieces, trainer spec or normalizer spec (ModelProto fields 1, 2, 3): a file cut short
+    /// loses them, and the library dereferences them unchecked.
+    /// </summary>
+    private static void RequireSpecs(byte[] modelBytes, string path, string field)
+    {
+        bool pieces = false, trainer = false, normalizer = false;
+        var input = new Google.Protobuf.CodedInputStream(modelBytes);
+        uint tag;
+        while ((tag = input.ReadTag()) != 0)
+        {
+            int number = Google.Protobuf.WireFormat.GetTagFieldNumber(tag);
+            pieces |= number == 1;
+            trainer |= number == 2;
+            normalizer |= number == 3;
+            input.SkipLastField();
+        }
+        string? missing = !pieces ? "pieces" : !trainer ? "trainer_spec" : !normalizer ? "normalizer_spec" : null;
+        if (missing != null) throw new ModelFormatException(path, field, $"has no {missing} (the file is cut short or not a SentencePiece model)");
     }
 
     public override string Kind => "SentencePiece";

@@ -10,6 +10,7 @@ namespace LlmCpu.Kernels.Memory;
 public sealed unsafe class NativeBuffer : IDisposable
 {
     public const int Alignment = 64;
+    private static long s_totalAllocatedBytes;
     private void* _pointer;
 
     public NativeBuffer(long byteLength, bool zero = true)
@@ -17,10 +18,17 @@ public sealed unsafe class NativeBuffer : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(byteLength);
         ByteLength = byteLength;
         _pointer = NativeMemory.AlignedAlloc((nuint)Math.Max(byteLength, 1), Alignment);
+        Interlocked.Add(ref s_totalAllocatedBytes, byteLength);
         if (zero) NativeMemory.Clear(_pointer, (nuint)byteLength);
     }
 
     public long ByteLength { get; }
+
+    /// <summary>
+    /// Bytes ever allocated by native buffers in this process (never decreases): the managed heap's counters do not see
+    /// this memory, so checks that a load allocates no more than its file justifies add this figure to theirs.
+    /// </summary>
+    public static long TotalAllocatedBytes => Interlocked.Read(ref s_totalAllocatedBytes);
 
     public void* Pointer => _pointer != null ? _pointer : throw new ObjectDisposedException(nameof(NativeBuffer));
 

@@ -9,6 +9,7 @@ internal static class ErrorIds
     public const string ModelLoadFailed = "ModelLoadFailed";
     public const string ModelDisposed = "ModelDisposed";
     public const string ModelNumericError = "ModelNumericError";
+    public const string InsufficientMemory = "InsufficientMemory";
     public const string BundledModelMissing = "BundledModelMissing";
     public const string GenerationArgumentInvalid = "GenerationArgumentInvalid";
     public const string GenerationFailed = "GenerationFailed";

@@ -16,6 +16,7 @@ internal static class ErrorMapper
     public static ErrorRecord ForLoad(Exception exception, string path) => exception switch
     {
         ModelNotSupportedException e => new ErrorRecord(e, ErrorIds.ModelNotSupported, ErrorCategory.NotImplemented, e.FilePath),
+        ModelTooLargeException e => new ErrorRecord(e, ErrorIds.InsufficientMemory, ErrorCategory.ResourceUnavailable, e.FilePath),
         ModelFormatException e => new ErrorRecord(e, ErrorIds.ModelFormatInvalid, ErrorCategory.InvalidData, e.FilePath),
         FileNotFoundException or DirectoryNotFoundException => new ErrorRecord(exception, ErrorIds.ModelNotFound, ErrorCategory.ObjectNotFound, path),
         UnauthorizedAccessException => new ErrorRecord(exception, ErrorIds.ModelLoadFailed, ErrorCategory.PermissionDenied, path),
@@ -39,7 +40,7 @@ internal static class ErrorMapper
     {
         OutputFileExistsException e => new ErrorRecord(e, ErrorIds.DestinationExists, ErrorCategory.ResourceExists, e.FilePath),
         OutputWriteException e => new ErrorRecord(e, ErrorIds.WriteFailed, ErrorCategory.WriteError, e.FilePath),
-        ModelFormatException or FileNotFoundException or DirectoryNotFoundException => ForLoad(exception, source as string ?? destination),
+        ModelFormatException or ModelTooLargeException or FileNotFoundException or DirectoryNotFoundException => ForLoad(exception, source as string ?? destination),
         _ => Common(exception, source) ?? new ErrorRecord(exception, ErrorIds.WriteFailed, ErrorCategory.WriteError, destination),
     };
 
@@ -52,7 +53,7 @@ internal static class ErrorMapper
     };
 
     /// <summary>True for exceptions that describe bad input, a bad file, the file system or a disposed model.</summary>
-    public static bool IsExpected(Exception exception) => exception is ModelFormatException or GenerationArgumentException
+    public static bool IsExpected(Exception exception) => exception is ModelFormatException or GenerationArgumentException or ModelTooLargeException
         or ModelNumericException or ObjectDisposedException or IOException or UnauthorizedAccessException;
 
     /// <summary>

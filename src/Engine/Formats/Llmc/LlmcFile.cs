@@ -65,7 +65,49 @@ public sealed unsafe class LlmcFile : IDisposable
         {
             throw new ModelFormatException(path, "directory", ex.Message, ex);
         }
-        return directory ?? throw new ModelFormatException(path, "directory", "is empty");
+        if (directory == null) throw new ModelFormatException(path, "directory", "is empty");
+        CheckPresent(directory, path);
+        return directory;
+    }
+
+    /// <summary>
+    /// The deserializer accepts an explicit null for any field and leaves a tensor's optional fields out: every field
+    /// the loader reads must be there, and each tensor named once, before anything uses them.
+    /// </summary>
+    private static void CheckPresent(LlmcDirectory d, string path)
+    {
+        if (d.Name is null) throw new ModelFormatException(path, "name", "is missing");
+        if (d.Config is null) throw new ModelFormatException(path, "config", "is missing");
+        if (d.Config.Architecture is null) throw new ModelFormatException(path, "config.architecture", "is missing");
+        if (d.Config.EosTokenIds is null) throw new ModelFormatException(path, "config.eosTokenIds", "is missing");
+        if (d.TokenizerKind is null) throw new ModelFormatException(path, "tokenizerKind", "is missing");
+        if (d.Tokenizer is null) throw new ModelFormatException(path, "tokenizer", "is missing");
+        if (d.Quantization is null || d.Quantization.Format is null) throw new ModelFormatException(path, "quantization", "is missing");
+        if (d.Tensors is null) throw new ModelFormatException(path, "tensors", "is missing");
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < d.Tensors.Count; i++)
+        {
+            var t = d.Tensors[i];
+            if (t is null || t.Name is null) throw new ModelFormatException(path, $"tensors[{i}]", "has no name");
+            string field = $"tensor '{t.Name}'";
+            if (!names.Add(t.Name)) throw new ModelFormatException(path, field, "appears more than once");
+            if (t.Kind is null) throw new ModelFormatException(path, field + " kind", "is missing");
+            if (t.Blobs is null) throw new ModelFormatException(path, field + " blobs", "are missing");
+            string[] required = t.Kind switch
+            {
+                "int4" when t.GroupSize is null || t.Asymmetric is null => throw new ModelFormatException(path, field, "is int4 without groupSize and asymmetric"),
+                "int4" => t.Asymmetric == true ? ["quants", "scales", "zeros"] : ["quants", "scales"],
+                _ => ["data"],
+            };
+            foreach (string blob in required)
+            {
+                if (!t.Blobs.TryGetValue(blob, out var value) || value is null) throw new ModelFormatException(path, $"{field} {blob}", "is missing");
+            }
+            foreach (var (name, blob) in t.Blobs)
+            {
+                if (blob is null || blob.Xxh64 is null) throw new ModelFormatException(path, $"{field} {name}", "is not a blob");
+            }
+        }
     }
 
     private void CheckBlobs(bool verifyChecksums)

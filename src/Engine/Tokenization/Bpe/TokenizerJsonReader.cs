@@ -51,15 +51,7 @@ internal static class TokenizerJsonReader
 
     private static JsonDocument Parse(string path)
     {
-        try
-        {
-            using var stream = File.OpenRead(path);
-            return JsonDocument.Parse(stream, new JsonDocumentOptions { MaxDepth = 256 });
-        }
-        catch (JsonException ex)
-        {
-            throw new ModelFormatException(path, "tokenizer.json", $"is not valid JSON: {ex.Message}", ex);
-        }
+        return Formats.JsonText.Parse(File.ReadAllBytes(path), path, "tokenizer.json", new JsonDocumentOptions { MaxDepth = 256 });
     }
 
     /// <summary>Options of Hugging Face's BPE model that change its output and that this engine does not implement.</summary>
