@@ -26,6 +26,7 @@ public sealed class SentencePieceTextTokenizer : TextTokenizer
         try
         {
             RequireSpecs(modelBytes, path, field);
+            RequireBytePieces(modelBytes, path, field);
             // BOS is added by Encode on request, not by the library, so that callers control it.
             return new SentencePieceTextTokenizer(LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false), modelBytes);
         }
@@ -58,6 +59,28 @@ public sealed class SentencePieceTextTokenizer : TextTokenizer
         }
         string? missing = !pieces ? "pieces" : !trainer ? "trainer_spec" : !normalizer ? "normalizer_spec" : null;
         if (missing != null) throw new ModelFormatException(path, field, $"has no {missing} (the file is cut short or not a SentencePiece model)");
+    }
+
+    /// <summary>
+    /// Refuses byte pieces whose text is not &lt;0xAB&gt;: the piece's text is the byte it stands for, which decoding
+    /// reads back, so a damaged one would load and then fail at the first generation.
+    /// </summary>
+    private static void RequireBytePieces(byte[] modelBytes, string path, string field)
+    {
+        var pieces = SentencePieceVocabulary.Parse(modelBytes).Pieces;
+        for (int id = 0; id < pieces.Count; id++)
+        {
+            if (pieces[id].Type == SentencePieceType.Byte && !TryParseBytePiece(pieces[id].Piece, out _))
+                throw new ModelFormatException(path, $"{field} piece {id}", $"is a byte piece whose text is not <0xAB> (it reads '{pieces[id].Piece}')");
+        }
+    }
+
+    /// <summary>The byte a byte piece's text &lt;0xAB&gt; stands for.</summary>
+    private static bool TryParseBytePiece(string piece, out byte value)
+    {
+        value = 0;
+        return piece.Length == 6 && piece.StartsWith("<0x", StringComparison.Ordinal) && piece[5] == '>'
+            && byte.TryParse(piece.AsSpan(3, 2), System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out value);
     }
 
     public override string Kind => "SentencePiece";
@@ -98,7 +121,8 @@ public sealed class SentencePieceTextTokenizer : TextTokenizer
             switch (entry.Type)
             {
                 case SentencePieceType.Byte:
-                    bytes[id] = [byte.Parse(entry.Piece.AsSpan(3, 2), System.Globalization.NumberStyles.HexNumber)];
+                    TryParseBytePiece(entry.Piece, out byte value); // checked at load
+                    bytes[id] = [value];
                     bytePieces[id] = true;
                     break;
                 case SentencePieceType.Normal or SentencePieceType.UserDefined:
