@@ -19,8 +19,11 @@ public static class LlmcModelWriter
     private static void Write(LanguageModel model, ModelWeights w, SentencePieceTextTokenizer tokenizer, string destination,
         QuantizationReport report, bool overwrite, IEngineLog log, CancellationToken cancellation)
     {
-        var c = model.Config;
         using var writer = new LlmcWriter(destination, overwrite);
+        void Vector(string name, float[]? values)
+        {
+            if (values != null) writer.AddVector(name, values);
+        }
         writer.AddMatrix(LlmcTensorNames.TokenEmbedding, w.TokenEmbedding);
         for (int i = 0; i < w.Layers.Count; i++)
         {
@@ -28,23 +31,30 @@ public static class LlmcModelWriter
             log.Progress("Writing INT4 model", $"layer {i + 1} of {w.Layers.Count}", 100 * i / w.Layers.Count);
             var layer = w.Layers[i];
             writer.AddVector(LlmcTensorNames.AttentionNorm(i), layer.AttentionNorm);
+            Vector(LlmcTensorNames.Bias(LlmcTensorNames.AttentionNorm(i)), layer.AttentionNormBias);
             writer.AddMatrix(LlmcTensorNames.QueryKeyValue(i), layer.QueryKeyValue);
+            Vector(LlmcTensorNames.Bias(LlmcTensorNames.QueryKeyValue(i)), layer.QueryKeyValueBias);
             writer.AddMatrix(LlmcTensorNames.AttentionOutput(i), layer.AttentionOutput);
-            writer.AddVector(LlmcTensorNames.FeedForwardNorm(i), layer.FeedForwardNorm);
+            Vector(LlmcTensorNames.Bias(LlmcTensorNames.AttentionOutput(i)), layer.AttentionOutputBias);
+            Vector(LlmcTensorNames.FeedForwardNorm(i), layer.FeedForwardNorm);
+            Vector(LlmcTensorNames.Bias(LlmcTensorNames.FeedForwardNorm(i)), layer.FeedForwardNormBias);
             writer.AddMatrix(LlmcTensorNames.GateUp(i), layer.GateUp);
+            Vector(LlmcTensorNames.Bias(LlmcTensorNames.GateUp(i)), layer.GateUpBias);
             writer.AddMatrix(LlmcTensorNames.Down(i), layer.Down);
+            Vector(LlmcTensorNames.Bias(LlmcTensorNames.Down(i)), layer.DownBias);
         }
         writer.AddVector(LlmcTensorNames.OutputNorm, w.OutputNorm);
+        Vector(LlmcTensorNames.Bias(LlmcTensorNames.OutputNorm), w.OutputNormBias);
         if (!ReferenceEquals(w.Output, w.TokenEmbedding)) writer.AddMatrix(LlmcTensorNames.Output, w.Output);
+        Vector(LlmcTensorNames.Bias(LlmcTensorNames.Output), w.OutputBias);
         cancellation.ThrowIfCancellationRequested();
-        var config = new LlmcConfig(c.Architecture, c.EmbeddingLength, c.LayerCount, c.HeadCount, c.KvHeadCount, c.FeedForwardLength,
-            c.VocabularySize, c.ContextLength, c.NormEpsilon, c.RopeTheta, ReferenceEquals(w.Output, w.TokenEmbedding), c.BosTokenId, [.. c.EosTokenIds]);
+        var config = model.Config with { TiedEmbeddings = ReferenceEquals(w.Output, w.TokenEmbedding) };
         writer.Complete(model.Name, config, tokenizer.Kind, tokenizer.ModelBytes, report);
         log.Progress("Writing INT4 model", "done", 100);
     }
 }
 
-/// <summary>Tensor names inside an LlmCpu INT4 model file.</summary>
+/// <summary>Tensor names inside an LlmCpu INT4 model file: the engine's own stacked matrices, one name each.</summary>
 public static class LlmcTensorNames
 {
     public const string TokenEmbedding = "token_embedding";
@@ -62,4 +72,7 @@ public static class LlmcTensorNames
     public static string GateUp(int layer) => $"layers.{layer}.gate_up";
 
     public static string Down(int layer) => $"layers.{layer}.down";
+
+    /// <summary>The bias of the norm or projection named <paramref name="tensor"/>.</summary>
+    public static string Bias(string tensor) => tensor + ".bias";
 }

@@ -21,7 +21,7 @@ public static class SyntheticGgufWriter
         config.Validate(destination);
         var random = new Xoshiro(seed);
         var writer = new GgufWriter();
-        LlamaGgufMetadata.Add(writer, config, $"{shape.Name} (random)", type);
+        GgufArchitectureMetadata.Add(writer, config, $"{shape.Name} (random)", type);
         SentencePieceGgufMetadata.Add(writer, SentencePieceVocabulary.Parse(sentencePieceTokenizer), config);
 
         int d = shape.EmbeddingLength, kv = config.KvDim, f = shape.FeedForwardLength, v = shape.VocabularySize;
