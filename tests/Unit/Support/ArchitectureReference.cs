@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Xunit.Abstractions;
 using LlmCpu.Engine.Models;
 using LlmCpu.Engine.Runtime;
 using LlmCpu.Kernels.Threading;
@@ -12,6 +13,9 @@ namespace LlmCpu.Tests.Support;
 /// </summary>
 public sealed record ArchitectureReference(string Prompt, int[] PromptIds, int[] Greedy, float[] Logits)
 {
+    /// <summary>Every architecture fixture.</summary>
+    public static readonly string[] Families = ["llama3", "mistral", "qwen2", "gptneox", "falcon-7b", "falcon-40b", "gptj"];
+
     /// <summary>Families with llama.cpp outputs.</summary>
     public static readonly string[] LlamaCppFamilies = ["llama3", "mistral", "qwen2", "gptneox", "falcon-7b", "falcon-40b"];
 
@@ -46,7 +50,7 @@ public sealed record ArchitectureReference(string Prompt, int[] PromptIds, int[]
     }
 
     /// <summary>Prompt ids, first-step logits within 1e-3 of their range, greedy tokens; the check every architecture test makes.</summary>
-    public static void AssertMatches(LanguageModel model, IReadOnlyList<ArchitectureReference> references)
+    public static void AssertMatches(LanguageModel model, IReadOnlyList<ArchitectureReference> references, ITestOutputHelper? output = null)
     {
         Assert.NotEmpty(references);
         foreach (var reference in references)
@@ -57,6 +61,7 @@ public sealed record ArchitectureReference(string Prompt, int[] PromptIds, int[]
             Assert.Equal(reference.Logits.Length, logits.Length);
             float range = reference.Logits.Max() - reference.Logits.Min();
             float error = logits.Zip(reference.Logits, (a, b) => MathF.Abs(a - b)).Max();
+            output?.WriteLine($"'{reference.Prompt}': max |logit - reference| = {error:G3}, {error / range:E2} of the range {range:F2}");
             Assert.True(error <= 1e-3f * range, $"'{reference.Prompt}': max |logit - reference| = {error}, {error / range:E2} of the range {range}");
 
             var tokens = new List<int>();

@@ -1,3 +1,4 @@
+using Xunit.Abstractions;
 using LlmCpu.Engine.Models;
 using LlmCpu.Tests.Support;
 
@@ -9,7 +10,7 @@ namespace LlmCpu.Tests.Engine.Models;
 /// same 16 greedy tokens. (llama.cpp keeps keys and values in F16 and rounds GELU's input to F16; that is most of the
 /// difference left, about 4e-4 of the range.)
 /// </summary>
-public sealed class ArchitecturesAgainstLlamaCppTests
+public sealed class ArchitecturesAgainstLlamaCppTests(ITestOutputHelper output)
 {
     public static TheoryData<string, string> Cases() => ArchitectureReference.LlamaCppCases();
 
@@ -18,6 +19,6 @@ public sealed class ArchitecturesAgainstLlamaCppTests
     public void MatchesLlamaCpp(string family, string file)
     {
         using var model = ModelLoader.Load(ArchitectureReference.ModelPath(family, file));
-        ArchitectureReference.AssertMatches(model, ArchitectureReference.Read(family, "llama-cpp"));
+        ArchitectureReference.AssertMatches(model, ArchitectureReference.Read(family, "llama-cpp"), output);
     }
 }

@@ -1,3 +1,4 @@
+using Xunit.Abstractions;
 using LlmCpu.Engine.Models;
 using LlmCpu.Tests.Support;
 
@@ -8,7 +9,7 @@ namespace LlmCpu.Tests.Engine.Models;
 /// (tools/arch-fixtures/torch_reference.py): GPT-J, which llama.cpp neither converts nor runs, and Mistral's sliding
 /// window, which llama.cpp's converter drops. Same prompt ids, logits within 1e-3 of their range, same greedy tokens.
 /// </summary>
-public sealed class ArchitecturesAgainstTransformersTests
+public sealed class ArchitecturesAgainstTransformersTests(ITestOutputHelper output)
 {
     [Theory]
     [InlineData("mistral")]
@@ -16,7 +17,7 @@ public sealed class ArchitecturesAgainstTransformersTests
     public void HuggingFaceFolderMatchesTransformers(string family)
     {
         using var model = ModelLoader.Load(RepoPaths.ArchitectureFixture(family));
-        ArchitectureReference.AssertMatches(model, ArchitectureReference.Read(family, "transformers"));
+        ArchitectureReference.AssertMatches(model, ArchitectureReference.Read(family, "transformers"), output);
     }
 
     [Fact]
