@@ -13,7 +13,9 @@ namespace LlmCpu.Engine.Runtime;
 /// stored transposed, so 8 positions are one vector load and no sum across a register is needed), then for each row
 /// the running maximum, the rescale of what was accumulated so far, and the weighted sum of the block's values.
 /// With a sliding window of w positions, token p attends to positions p - w + 1 .. p only: blocks wholly before the
-/// window are skipped and the rest of the block is masked like the causal tail.
+/// window are skipped and the rest of the block is masked like the causal tail. The cache may then be a ring of fewer
+/// slots than positions (a multiple of the key block): position p is in slot p mod slots, so a block of positions is a
+/// block of slots.
 /// Nothing is allocated; the scratch of an item lives on its worker's stack.
 /// </summary>
 internal sealed unsafe class AttentionJob : IRangeJob
@@ -32,6 +34,7 @@ internal sealed unsafe class AttentionJob : IRangeJob
     private readonly float _scale;
     private readonly bool _vector256;
     private readonly int _window;
+    private readonly int _slots;
 
     // Arguments of the call in flight.
     private float* _qkv;     // (tokens, qkvStride), queries at column 0
@@ -45,6 +48,7 @@ internal sealed unsafe class AttentionJob : IRangeJob
     private int _tokensPerItem;
     private int _tokenTiles;
 
+    /// <param name="capacity">Slots of the cache; fewer than the positions run only with a window, and then whole key blocks.</param>
     /// <param name="window">Positions a token attends to, itself included; null for all before it.</param>
     /// <param name="allowVector256">
     /// Use 256-bit vectors where the head dimension allows (a multiple of 8). Off, every head takes the portable path
@@ -54,6 +58,7 @@ internal sealed unsafe class AttentionJob : IRangeJob
     {
         if (window is <= 0) throw new ArgumentOutOfRangeException(nameof(window), window, "The window must hold at least one position.");
         _window = window ?? int.MaxValue;
+        _slots = capacity;
         _heads = heads;
         _headDim = headDim;
         _kvDim = kvHeads * headDim;
@@ -63,7 +68,6 @@ internal sealed unsafe class AttentionJob : IRangeJob
         _headSlices = (_groupSize + _headsPerItem - 1) / _headsPerItem;
         _scale = 1f / MathF.Sqrt(headDim);
         _vector256 = allowVector256 && Vector256.IsHardwareAccelerated && headDim % 8 == 0;
-        _ = capacity;
     }
 
     /// <summary>attn (tokens, dim) = softmax(q k^T / sqrt(hd)) v over positions 0..start+t for token t.</summary>
@@ -128,7 +132,8 @@ internal sealed unsafe class AttentionJob : IRangeJob
         for (int block = first[0] / KeyBlock * KeyBlock; block < positions; block += KeyBlock)
         {
             int width = Math.Min(KeyBlock, positions - block);
-            Scores(query, rows, keys + block, scores, width);
+            int slot = block % _slots; // the block itself unless the cache is a ring
+            Scores(query, rows, keys + slot, scores, width);
             // Per row: the running maximum, the rescale of what was accumulated, and this block's weights (0 outside
             // the row's window and past its causal length, so every row can share one loop over the block's values).
             for (int r = 0; r < rows; r++)
@@ -153,7 +158,7 @@ internal sealed unsafe class AttentionJob : IRangeJob
                 maximum[r] = newMax;
                 if (rescale != 1f) TensorPrimitives.Multiply(new ReadOnlySpan<float>(output[r], hd), rescale, new Span<float>(output[r], hd));
             }
-            WeightedValues(output, rows, scores, values + (long)block * _kvDim, width);
+            WeightedValues(output, rows, scores, values + (long)slot * _kvDim, width);
         }
         for (int r = 0; r < rows; r++) TensorPrimitives.Divide(new ReadOnlySpan<float>(output[r], hd), total[r], new Span<float>(output[r], hd));
     }

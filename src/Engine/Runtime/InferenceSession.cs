@@ -67,9 +67,10 @@ public sealed unsafe class InferenceSession : IDisposable
         model.AddSessionReference();
         _weights = model.Weights;
         _cachePool = cachePool ?? KvCachePool.Shared;
-        _cache = _cachePool.Rent(_c.LayerCount, capacity, _c.KvDim);
+        Capacity = capacity;
+        _cache = _cachePool.Rent(_c.LayerCount, CacheSlots(_c, capacity), _c.KvDim);
         _matmul = new MatMulRunner(pool);
-        _attention = new AttentionJob(_c.HeadCount, _c.KvHeadCount, _c.HeadDim, capacity, window: _c.SlidingWindow);
+        _attention = new AttentionJob(_c.HeadCount, _c.KvHeadCount, _c.HeadDim, _cache.Capacity, window: _c.SlidingWindow);
         _rope = new RotaryEmbedding(_c.HeadDim, capacity, _c.RopeScaling.InverseFrequencies(_c.RotaryDimensions, _c.RopeTheta),
             interleaved: _c.RotaryPairing == RotaryPairing.Interleaved);
         _rows = new TokenRowsJob(RunRows);
@@ -102,7 +103,17 @@ public sealed unsafe class InferenceSession : IDisposable
     public int Position { get; private set; }
 
     /// <summary>Positions the cache holds.</summary>
-    public int Capacity => _cache.Capacity;
+    public int Capacity { get; }
+
+    /// <summary>
+    /// Positions the cache holds: the capacity, or with a sliding window only as many as a chunk can still attend to
+    /// (the window plus a chunk, in whole key blocks). Position p lives in slot p mod slots, so a windowed model runs
+    /// its whole context in a cache the size of its window.
+    /// </summary>
+    public static int CacheSlots(ModelConfig config, int capacity) =>
+        config.SlidingWindow is { } window
+            ? (int)Math.Min(capacity, ((long)window + MaxChunk - 1 + KvCache.KeyBlock - 1) / KvCache.KeyBlock * KvCache.KeyBlock)
+            : capacity;
 
     public long CacheBytes => _cache.ByteSize;
 
@@ -313,13 +324,14 @@ public sealed unsafe class InferenceSession : IDisposable
         float* keys = _cache.Keys(_layer), values = _cache.Values(_layer);
         long keyStride = _cache.KeyStride;
         int position = Position + t;
+        int slot = position % _cache.Capacity;
         var row = Row(_qkv, t, _qkvStride);
         if (layer.QueryKeyValueBias != null) TensorPrimitives.Add(row, layer.QueryKeyValueBias, row);
         _rope.Apply(row.Slice(0, dim), position);
         _rope.Apply(row.Slice(dim, kvDim), position);
-        // keys (kvDim, keyStride) transposed: column `position`; values (capacity, kvDim): row `position`
-        for (int j = 0; j < kvDim; j++) keys[j * keyStride + position] = row[dim + j];
-        row.Slice(dim + kvDim, kvDim).CopyTo(new Span<float>(values + (long)position * kvDim, kvDim));
+        // keys (kvDim, keyStride) transposed: column `slot`; values (slots, kvDim): row `slot`
+        for (int j = 0; j < kvDim; j++) keys[j * keyStride + slot] = row[dim + j];
+        row.Slice(dim + kvDim, kvDim).CopyTo(new Span<float>(values + (long)slot * kvDim, kvDim));
     }
 
     /// <summary>hidden[t] (ffn) = act(gate) * up, or act(up) when not gated, from token t's projections (+ biases).</summary>
