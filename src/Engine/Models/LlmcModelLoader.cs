@@ -22,8 +22,12 @@ public static unsafe class LlmcModelLoader
             var s = d.Config;
             var config = d.Config;
             config.Validate(path);
-            if (d.TokenizerKind != "SentencePiece") throw new ModelNotSupportedException(path, "tokenizerKind", $"'{d.TokenizerKind}' is not supported");
-            var tokenizer = SentencePieceTextTokenizer.Load(file.ReadBytes(d.Tokenizer), path);
+            TextTokenizer tokenizer = d.TokenizerKind switch
+            {
+                "SentencePiece" => SentencePieceTextTokenizer.Load(file.ReadBytes(d.Tokenizer), path),
+                ByteLevelBpeTextTokenizer.StoredKind => ByteLevelBpeTextTokenizer.FromStoredJson(file.ReadBytes(d.Tokenizer), path),
+                _ => throw new ModelNotSupportedException(path, "tokenizerKind", $"'{d.TokenizerKind}' is not supported (SentencePiece and ByteLevelBpe are)"),
+            };
             if (tokenizer.VocabularySize > config.VocabularySize)
                 throw new ModelFormatException(path, "tokenizer", $"{tokenizer.VocabularySize} pieces exceed the vocabulary of {config.VocabularySize}");
             if (options.Precision is not (ModelPrecision.AsStored or ModelPrecision.Int4))

@@ -11,12 +11,17 @@ public static class LlmcModelWriter
         IEngineLog? log = null, CancellationToken cancellation = default)
     {
         log ??= NullEngineLog.Instance;
-        if (model.Tokenizer is not SentencePieceTextTokenizer tokenizer)
-            throw new ModelNotSupportedException(model.Path, "tokenizer", $"a {model.Tokenizer.Kind} tokenizer cannot be embedded in an INT4 model file yet (SentencePiece can)");
+        // SentencePiece as its model file; byte-level BPE as the definition it is built from.
+        (string Kind, byte[] Bytes) tokenizer = model.Tokenizer switch
+        {
+            SentencePieceTextTokenizer sentencePiece => (sentencePiece.Kind, sentencePiece.ModelBytes.ToArray()),
+            ByteLevelBpeTextTokenizer bpe => (ByteLevelBpeTextTokenizer.StoredKind, bpe.ToStoredJson()),
+            _ => throw new ModelNotSupportedException(model.Path, "tokenizer", $"a {model.Tokenizer.Kind} tokenizer cannot be embedded in an INT4 model file"),
+        };
         model.Use(weights => { Write(model, weights, tokenizer, destination, report, overwrite, log, cancellation); return 0; });
     }
 
-    private static void Write(LanguageModel model, ModelWeights w, SentencePieceTextTokenizer tokenizer, string destination,
+    private static void Write(LanguageModel model, ModelWeights w, (string Kind, byte[] Bytes) tokenizer, string destination,
         QuantizationReport report, bool overwrite, IEngineLog log, CancellationToken cancellation)
     {
         using var writer = new LlmcWriter(destination, overwrite);
@@ -49,7 +54,7 @@ public static class LlmcModelWriter
         Vector(LlmcTensorNames.Bias(LlmcTensorNames.Output), w.OutputBias);
         cancellation.ThrowIfCancellationRequested();
         var config = model.Config with { TiedEmbeddings = ReferenceEquals(w.Output, w.TokenEmbedding) };
-        writer.Complete(model.Name, config, tokenizer.Kind, tokenizer.ModelBytes, report);
+        writer.Complete(model.Name, config, tokenizer.Kind, tokenizer.Bytes, report);
         log.Progress("Writing INT4 model", "done", 100);
     }
 }
