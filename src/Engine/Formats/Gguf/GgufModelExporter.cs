@@ -35,13 +35,18 @@ public static class GgufModelExporter
     }
 
     /// <summary>Everything <see cref="Export"/> writes, described but not yet written; data is read from the model when written.</summary>
-    public static GgufWriter CreateWriter(LanguageModel model, GgufExportOptions options)
+    public static GgufWriter CreateWriter(LanguageModel model, GgufExportOptions options) => CreateWriter(model, options, requireLlamaCppGraph: true);
+
+    /// <param name="requireLlamaCppGraph">
+    /// False writes a family llama.cpp has no graph for (GPT-J) in its conventions, so that tests can read such a file.
+    /// </param>
+    internal static GgufWriter CreateWriter(LanguageModel model, GgufExportOptions options, bool requireLlamaCppGraph)
     {
         var type = options.Type;
         if (!Enum.IsDefined(type) || !GgmlQuantizer.CanEncode(type))
             throw new ArgumentOutOfRangeException(nameof(options), type, "Models are exported as F32, F16, Q8_0 or Q4_0.");
         var config = model.Config;
-        if (GgufArchitectureMetadata.Mismatch(config) is { } mismatch)
+        if (requireLlamaCppGraph && GgufArchitectureMetadata.Mismatch(config) is { } mismatch)
             throw new ModelNotSupportedException(model.Path, "architecture", $"this {config.Architecture} model cannot be exported to GGUF: llama.cpp would not honour {mismatch}");
         if (model.Tokenizer is not SentencePieceTextTokenizer tokenizer)
             throw new ModelNotSupportedException(model.Path, "tokenizer", $"a {model.Tokenizer.Kind} tokenizer cannot be exported yet; SentencePiece can");
@@ -117,6 +122,7 @@ public static class GgufModelExporter
         // Without output.weight llama.cpp multiplies by the token embedding: how tied embeddings are stored.
         if (!ReferenceEquals(weights.Output, weights.TokenEmbedding))
             AddMatrix(writer, progress, TensorNameTable.Weight(names.Output), edgeType, weights.Output, 0, config.VocabularySize);
+        Vector(names.Output, 0, weights.OutputBias, bias: true);
         if (config.RopeScaling.Type == RopeScalingType.Llama3)
         {
             // llama.cpp reads Llama 3's scaling as the divisor of each rotated pair's frequency.

@@ -75,6 +75,18 @@ public sealed class ArchitectureConversionTests : IDisposable
         ArchitectureReference.AssertMatches(model, ArchitectureReference.Read(family, "llama-cpp"));
     }
 
+    [Fact]
+    public void AGptJGgufIsRead()
+    {
+        // llama.cpp writes no GPT-J GGUF; one in its conventions (gguf-py's names and keys) loads and matches transformers.
+        string path = Path.Combine(_dir, "gptj.gguf");
+        using (var source = ModelLoader.Load(RepoPaths.ArchitectureFixture("gptj"), new LoadOptions { Precision = ModelPrecision.Float32 }))
+            source.Use(_ => { GgufModelExporter.CreateWriter(source, new GgufExportOptions { Type = GgmlType.F32 }, requireLlamaCppGraph: false).WriteFile(path, false, default); return 0; });
+        using var model = ModelLoader.Load(path);
+        Assert.Equal((RotaryPairing.Interleaved, ResidualLayout.ParallelSharedNorm, true), (model.Config.RotaryPairing, model.Config.Residual, model.Config.OutputBias));
+        ArchitectureReference.AssertMatches(model, ArchitectureReference.Read("gptj", "transformers"));
+    }
+
     [Theory]
     [InlineData("mistral", "sliding window")]
     [InlineData("gptj", "gptj architecture")]
