@@ -63,10 +63,10 @@ Describe 'Import-Model' {
         }
 
         It 'reports an architecture it does not run as ModelNotSupported' {
-            $copy = Join-Path $TestDrive 'gptj'
+            $copy = Join-Path $TestDrive 'bloom'
             Copy-Item -Recurse $model.Path $copy
             $json = Get-Content -Raw (Join-Path $copy 'config.json') | ConvertFrom-Json
-            $json.architectures = @('GPTJForCausalLM'); $json.model_type = 'gptj'
+            $json.architectures = @('BloomForCausalLM'); $json.model_type = 'bloom'
             $json | ConvertTo-Json | Set-Content (Join-Path $copy 'config.json')
             { Import-Model -Path $copy -ErrorAction Stop } |
                 Should -Throw -ErrorId 'ModelNotSupported,LlmCpu.Module.Commands.ImportModelCommand'

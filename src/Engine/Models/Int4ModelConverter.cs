@@ -150,8 +150,15 @@ public static class Int4ModelConverter
                 cancellation.ThrowIfCancellationRequested();
                 log.Progress("Quantizing", $"layer {i + 1} of {layers.Length}", 100 * i / layers.Length);
                 var l = weights.Layers[i];
-                layers[i] = new LayerWeights(l.AttentionNorm, Layer(l.QueryKeyValue), Layer(l.AttentionOutput), l.FeedForwardNorm,
-                    Layer(l.GateUp), Layer(l.Down));
+                layers[i] = new LayerWeights
+                {
+                    AttentionNorm = l.AttentionNorm, AttentionNormBias = l.AttentionNormBias,
+                    QueryKeyValue = Layer(l.QueryKeyValue), QueryKeyValueBias = l.QueryKeyValueBias,
+                    AttentionOutput = Layer(l.AttentionOutput), AttentionOutputBias = l.AttentionOutputBias,
+                    FeedForwardNorm = l.FeedForwardNorm, FeedForwardNormBias = l.FeedForwardNormBias,
+                    GateUp = Layer(l.GateUp), GateUpBias = l.GateUpBias,
+                    Down = Layer(l.Down), DownBias = l.DownBias,
+                };
             }
             // A tied output is the embedding table itself, kept as the embedding is.
             // An output already in INT4 (a Q4_0 GGUF's, say) is kept: quantizing it again would only add error.
@@ -161,7 +168,7 @@ public static class Int4ModelConverter
             if (requantized.Count > 0)
                 log.Warning($"'{model.Name}' holds {string.Join(", ", requantized)} weights; they are dequantized and quantized again to {format}, " +
                             "which adds error to error. Convert from the unquantized model where you have it.");
-            var quantizedWeights = new ModelWeights(embedding, layers, weights.OutputNorm, output) { Borrowed = borrowed };
+            var quantizedWeights = new ModelWeights(embedding, layers, weights.OutputNorm, output, weights.OutputNormBias, weights.OutputBias) { Borrowed = borrowed };
             return new LanguageModel(model.Name, model.Path, model.Config, quantizedWeights, model.Tokenizer, model.StoredPrecision,
                 format.ToString(), model.FileSizeBytes, TimeSpan.Zero, storage: null);
         }

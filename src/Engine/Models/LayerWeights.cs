@@ -5,27 +5,47 @@ namespace LlmCpu.Engine.Models;
 /// <summary>
 /// One decoder layer. Q, K and V are stacked into one matrix (rows: Q then K then V) and so are the gate and up
 /// projections (rows: gate then up), so each takes one pass over the activations and one hand-off to the workers.
+/// Biases and the second norm are null where the architecture has none.
 /// </summary>
-public sealed class LayerWeights(float[] attentionNorm, WeightMatrix queryKeyValue, WeightMatrix attentionOutput,
-    float[] feedForwardNorm, WeightMatrix gateUp, WeightMatrix down) : IDisposable
+public sealed class LayerWeights : IDisposable
 {
-    public float[] AttentionNorm { get; } = attentionNorm;
+    public required float[] AttentionNorm { get; init; }
+
+    public float[]? AttentionNormBias { get; init; }
 
     /// <summary>(dim + 2 * kvDim, dim)</summary>
-    public WeightMatrix QueryKeyValue { get; } = queryKeyValue;
+    public required WeightMatrix QueryKeyValue { get; init; }
+
+    /// <summary>(dim + 2 * kvDim), in the order of the rows of <see cref="QueryKeyValue"/>.</summary>
+    public float[]? QueryKeyValueBias { get; init; }
 
     /// <summary>(dim, dim)</summary>
-    public WeightMatrix AttentionOutput { get; } = attentionOutput;
+    public required WeightMatrix AttentionOutput { get; init; }
 
-    public float[] FeedForwardNorm { get; } = feedForwardNorm;
+    public float[]? AttentionOutputBias { get; init; }
 
-    /// <summary>(2 * ffn, dim)</summary>
-    public WeightMatrix GateUp { get; } = gateUp;
+    /// <summary>The feed-forward network's own norm; null where the attention norm feeds both branches.</summary>
+    public float[]? FeedForwardNorm { get; init; }
+
+    public float[]? FeedForwardNormBias { get; init; }
+
+    /// <summary>(2 * ffn, dim), gate then up, when the network is gated; (ffn, dim), up alone, when it is not.</summary>
+    public required WeightMatrix GateUp { get; init; }
+
+    /// <summary>In the order of the rows of <see cref="GateUp"/>.</summary>
+    public float[]? GateUpBias { get; init; }
 
     /// <summary>(dim, ffn)</summary>
-    public WeightMatrix Down { get; } = down;
+    public required WeightMatrix Down { get; init; }
+
+    public float[]? DownBias { get; init; }
 
     public IEnumerable<WeightMatrix> Matrices => [QueryKeyValue, AttentionOutput, GateUp, Down];
+
+    /// <summary>Norm weights and biases present in this layer.</summary>
+    public IEnumerable<float[]> Vectors =>
+        new[] { AttentionNorm, AttentionNormBias, QueryKeyValueBias, AttentionOutputBias, FeedForwardNorm, FeedForwardNormBias, GateUpBias, DownBias }
+            .Where(v => v != null)!;
 
     public void Dispose()
     {
@@ -33,7 +53,8 @@ public sealed class LayerWeights(float[] attentionNorm, WeightMatrix queryKeyVal
     }
 }
 
-public sealed class ModelWeights(WeightMatrix tokenEmbedding, LayerWeights[] layers, float[] outputNorm, WeightMatrix output) : IDisposable
+public sealed class ModelWeights(WeightMatrix tokenEmbedding, LayerWeights[] layers, float[] outputNorm, WeightMatrix output,
+    float[]? outputNormBias = null, float[]? outputBias = null) : IDisposable
 {
     /// <summary>(vocab, dim); rows are looked up, never multiplied.</summary>
     public WeightMatrix TokenEmbedding { get; } = tokenEmbedding;
@@ -42,16 +63,21 @@ public sealed class ModelWeights(WeightMatrix tokenEmbedding, LayerWeights[] lay
 
     public float[] OutputNorm { get; } = outputNorm;
 
+    public float[]? OutputNormBias { get; } = outputNormBias;
+
     /// <summary>(vocab, dim)</summary>
     public WeightMatrix Output { get; } = output;
+
+    /// <summary>(vocab), or null.</summary>
+    public float[]? OutputBias { get; } = outputBias;
 
     public long ByteSize => TokenEmbedding.ByteSize + Output.ByteSize + Layers.Sum(l => l.Matrices.Sum(m => m.ByteSize));
 
     /// <summary>Bytes of weights held in memory the engine allocated (copies and conversions), not counting mapped file pages.</summary>
     public long OwnedBytes =>
         TokenEmbedding.OwnedBytes + (ReferenceEquals(Output, TokenEmbedding) ? 0 : Output.OwnedBytes)
-        + Layers.Sum(l => l.Matrices.Sum(m => m.OwnedBytes) + (l.AttentionNorm.Length + l.FeedForwardNorm.Length) * sizeof(float))
-        + OutputNorm.Length * sizeof(float);
+        + Layers.Sum(l => l.Matrices.Sum(m => m.OwnedBytes) + l.Vectors.Sum(v => (long)v.Length) * sizeof(float))
+        + ((long)OutputNorm.Length + (OutputNormBias?.Length ?? 0) + (OutputBias?.Length ?? 0)) * sizeof(float);
 
     /// <summary>Bytes of weight matrices used in place from a memory-mapped file.</summary>
     public long MappedBytes => AllMatrices.Where(m => m.OwnedBytes == 0).Sum(m => m.ByteSize);

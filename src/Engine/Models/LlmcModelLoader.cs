@@ -20,16 +20,14 @@ public static unsafe class LlmcModelLoader
         {
             var d = file.Directory;
             var s = d.Config;
-            var config = new ModelConfig
-            {
-                Architecture = s.Architecture, EmbeddingLength = s.EmbeddingLength, LayerCount = s.LayerCount, HeadCount = s.HeadCount,
-                KvHeadCount = s.KvHeadCount, FeedForwardLength = s.FeedForwardLength, VocabularySize = s.VocabularySize,
-                ContextLength = s.ContextLength, NormEpsilon = s.NormEpsilon, RopeTheta = s.RopeTheta, TiedEmbeddings = s.TiedEmbeddings,
-                BosTokenId = s.BosTokenId, EosTokenIds = s.EosTokenIds,
-            };
+            var config = d.Config;
             config.Validate(path);
-            if (d.TokenizerKind != "SentencePiece") throw new ModelNotSupportedException(path, "tokenizerKind", $"'{d.TokenizerKind}' is not supported");
-            var tokenizer = SentencePieceTextTokenizer.Load(file.ReadBytes(d.Tokenizer), path);
+            TextTokenizer tokenizer = d.TokenizerKind switch
+            {
+                "SentencePiece" => SentencePieceTextTokenizer.Load(file.ReadBytes(d.Tokenizer), path),
+                ByteLevelBpeTextTokenizer.StoredKind => ByteLevelBpeTextTokenizer.FromStoredJson(file.ReadBytes(d.Tokenizer), path),
+                _ => throw new ModelNotSupportedException(path, "tokenizerKind", $"'{d.TokenizerKind}' is not supported (SentencePiece and ByteLevelBpe are)"),
+            };
             if (tokenizer.VocabularySize > config.VocabularySize)
                 throw new ModelFormatException(path, "tokenizer", $"{tokenizer.VocabularySize} pieces exceed the vocabulary of {config.VocabularySize}");
             if (options.Precision is not (ModelPrecision.AsStored or ModelPrecision.Int4))
@@ -59,20 +57,33 @@ public static unsafe class LlmcModelLoader
             }
 
             int dim = config.EmbeddingLength, ffn = config.FeedForwardLength, vocab = config.VocabularySize;
+            float[]? Optional(bool present, string name, int length) => present ? Vector(name, length) : null;
             var embedding = Matrix(LlmcTensorNames.TokenEmbedding, vocab, dim);
             var layers = new LayerWeights[config.LayerCount];
             for (int i = 0; i < layers.Length; i++)
             {
-                layers[i] = new LayerWeights(
-                    Vector(LlmcTensorNames.AttentionNorm(i), dim),
-                    Matrix(LlmcTensorNames.QueryKeyValue(i), dim + 2 * config.KvDim, dim),
-                    Matrix(LlmcTensorNames.AttentionOutput(i), dim, dim),
-                    Vector(LlmcTensorNames.FeedForwardNorm(i), dim),
-                    Matrix(LlmcTensorNames.GateUp(i), 2 * ffn, dim),
-                    Matrix(LlmcTensorNames.Down(i), dim, ffn));
+                int qkvRows = dim + 2 * config.KvDim, gateUpRows = config.FeedForwardGated ? 2 * ffn : ffn;
+                bool ownFeedForwardNorm = config.Residual != ResidualLayout.ParallelSharedNorm;
+                layers[i] = new LayerWeights
+                {
+                    AttentionNorm = Vector(LlmcTensorNames.AttentionNorm(i), dim),
+                    AttentionNormBias = Optional(config.NormBias, LlmcTensorNames.Bias(LlmcTensorNames.AttentionNorm(i)), dim),
+                    QueryKeyValue = Matrix(LlmcTensorNames.QueryKeyValue(i), qkvRows, dim),
+                    QueryKeyValueBias = Optional(config.AttentionBias, LlmcTensorNames.Bias(LlmcTensorNames.QueryKeyValue(i)), qkvRows),
+                    AttentionOutput = Matrix(LlmcTensorNames.AttentionOutput(i), dim, dim),
+                    AttentionOutputBias = Optional(config.AttentionOutputBias, LlmcTensorNames.Bias(LlmcTensorNames.AttentionOutput(i)), dim),
+                    FeedForwardNorm = Optional(ownFeedForwardNorm, LlmcTensorNames.FeedForwardNorm(i), dim),
+                    FeedForwardNormBias = Optional(ownFeedForwardNorm && config.NormBias, LlmcTensorNames.Bias(LlmcTensorNames.FeedForwardNorm(i)), dim),
+                    GateUp = Matrix(LlmcTensorNames.GateUp(i), gateUpRows, dim),
+                    GateUpBias = Optional(config.FeedForwardBias, LlmcTensorNames.Bias(LlmcTensorNames.GateUp(i)), gateUpRows),
+                    Down = Matrix(LlmcTensorNames.Down(i), dim, ffn),
+                    DownBias = Optional(config.FeedForwardBias, LlmcTensorNames.Bias(LlmcTensorNames.Down(i)), dim),
+                };
             }
             var output = config.TiedEmbeddings ? embedding : Matrix(LlmcTensorNames.Output, vocab, dim);
-            var weights = new ModelWeights(embedding, layers, Vector(LlmcTensorNames.OutputNorm, dim), output);
+            var weights = new ModelWeights(embedding, layers, Vector(LlmcTensorNames.OutputNorm, dim), output,
+                Optional(config.NormBias, LlmcTensorNames.Bias(LlmcTensorNames.OutputNorm), dim),
+                Optional(config.OutputBias, LlmcTensorNames.Bias(LlmcTensorNames.Output), vocab));
             options.Log.Verbose($"Mapped '{path}' ({d.Quantization.Format}, {file.Length / 1048576.0:F1} MiB) in {clock.Elapsed.TotalSeconds:F3} s, checksums verified.");
             return new LanguageModel(d.Name, System.IO.Path.GetFullPath(path), config, weights, tokenizer, d.Quantization.Format,
                 d.Quantization.Format, file.Length, clock.Elapsed, storage: file) { Quantization = d.Quantization };

@@ -21,7 +21,7 @@ public static class SyntheticGgufWriter
         config.Validate(destination);
         var random = new Xoshiro(seed);
         var writer = new GgufWriter();
-        LlamaGgufMetadata.Add(writer, config, $"{shape.Name} (random)", type);
+        GgufArchitectureMetadata.Add(writer, config, $"{shape.Name} (random)", type);
         SentencePieceGgufMetadata.Add(writer, SentencePieceVocabulary.Parse(sentencePieceTokenizer), config);
 
         int d = shape.EmbeddingLength, kv = config.KvDim, f = shape.FeedForwardLength, v = shape.VocabularySize;
@@ -35,22 +35,23 @@ public static class SyntheticGgufWriter
                 stream.Write(bytes);
             });
 
-        Matrix("token_embd.weight", v, d);
+        // llama.cpp's names for a Llama (its Q and K row order does not matter for random weights).
+        var names = ArchitectureTables.Gguf(config);
+        Matrix(TensorNameTable.Weight(names.TokenEmbedding), v, d);
         for (int i = 0; i < shape.LayerCount; i++)
         {
-            string p = $"blk.{i}.";
-            Ones(p + "attn_norm.weight");
-            Matrix(p + "attn_q.weight", d, d);
-            Matrix(p + "attn_k.weight", kv, d);
-            Matrix(p + "attn_v.weight", kv, d);
-            Matrix(p + "attn_output.weight", d, d);
-            Ones(p + "ffn_norm.weight");
-            Matrix(p + "ffn_gate.weight", f, d);
-            Matrix(p + "ffn_up.weight", f, d);
-            Matrix(p + "ffn_down.weight", d, f);
+            Ones(TensorNameTable.Weight(names.AttentionNorm, i));
+            Matrix(TensorNameTable.Weight(names.Query!, i), d, d);
+            Matrix(TensorNameTable.Weight(names.Key!, i), kv, d);
+            Matrix(TensorNameTable.Weight(names.Value!, i), kv, d);
+            Matrix(TensorNameTable.Weight(names.AttentionOutput, i), d, d);
+            Ones(TensorNameTable.Weight(names.FeedForwardNorm!, i));
+            Matrix(TensorNameTable.Weight(names.Gate!, i), f, d);
+            Matrix(TensorNameTable.Weight(names.Up, i), f, d);
+            Matrix(TensorNameTable.Weight(names.Down, i), d, f);
         }
-        Ones("output_norm.weight");
-        Matrix("output.weight", v, d);
+        Ones(TensorNameTable.Weight(names.OutputNorm));
+        Matrix(TensorNameTable.Weight(names.Output), v, d);
         log.Verbose($"Writing {writer.Tensors.Count} random {type} tensors, {writer.FileSize / 1048576.0:F1} MiB, to '{destination}'.");
         writer.WriteFile(destination, overwrite, cancellation);
     }

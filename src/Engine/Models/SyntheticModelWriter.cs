@@ -44,8 +44,6 @@ public static unsafe class SyntheticModelWriter
         writer.AddVector(LlmcTensorNames.OutputNorm, ones);
         // The output projection in the format ConvertTo-Int4Model gives it, so a synthetic file reads what a converted one reads.
         using (var output = RandomInt4(vocab, dim, Int4ModelConverter.DefaultOutputFormat, random)) writer.AddMatrix(LlmcTensorNames.Output, output);
-        var stored = new LlmcConfig("llama", dim, shape.LayerCount, shape.HeadCount, shape.KvHeadCount, ffn, vocab, shape.ContextLength,
-            config.NormEpsilon, config.RopeTheta, false, 1, [2]);
         var report = new QuantizationReport
         {
             Recipe = "random (synthetic weights)", Format = format.ToString(), GroupSize = format.GroupSize, Asymmetric = format.Asymmetric,
@@ -53,7 +51,7 @@ public static unsafe class SyntheticModelWriter
             SourcePrecision = "none", Source = shape.Name,
             CreatedBy = "LlmCpu " + typeof(SyntheticModelWriter).Assembly.GetName().Version?.ToString(3), Created = DateTimeOffset.UtcNow,
         };
-        writer.Complete($"{shape.Name} (random)", stored, "SentencePiece", sentencePieceTokenizer, report);
+        writer.Complete($"{shape.Name} (random)", config, "SentencePiece", sentencePieceTokenizer, report);
         log.Progress("Writing synthetic model", "done", 100);
     }
 

@@ -12,6 +12,10 @@ namespace LlmCpu.Engine.Runtime;
 /// cached positions in blocks of <see cref="KvCache.KeyBlock"/>: scores of all its rows against the block (keys are
 /// stored transposed, so 8 positions are one vector load and no sum across a register is needed), then for each row
 /// the running maximum, the rescale of what was accumulated so far, and the weighted sum of the block's values.
+/// With a sliding window of w positions, token p attends to positions p - w + 1 .. p only: blocks wholly before the
+/// window are skipped and the rest of the block is masked like the causal tail. The cache may then be a ring of fewer
+/// slots than positions (a multiple of the key block): position p is in slot p mod slots, so a block of positions is a
+/// block of slots.
 /// Nothing is allocated; the scratch of an item lives on its worker's stack.
 /// </summary>
 internal sealed unsafe class AttentionJob : IRangeJob
@@ -29,6 +33,8 @@ internal sealed unsafe class AttentionJob : IRangeJob
     private readonly int _headSlices;
     private readonly float _scale;
     private readonly bool _vector256;
+    private readonly int _window;
+    private readonly int _slots;
 
     // Arguments of the call in flight.
     private float* _qkv;     // (tokens, qkvStride), queries at column 0
@@ -42,12 +48,17 @@ internal sealed unsafe class AttentionJob : IRangeJob
     private int _tokensPerItem;
     private int _tokenTiles;
 
+    /// <param name="capacity">Slots of the cache; fewer than the positions run only with a window, and then whole key blocks.</param>
+    /// <param name="window">Positions a token attends to, itself included; null for all before it.</param>
     /// <param name="allowVector256">
     /// Use 256-bit vectors where the head dimension allows (a multiple of 8). Off, every head takes the portable path
     /// that odd head sizes and processors without 256-bit vectors run; tests turn it off to check that path here.
     /// </param>
-    public AttentionJob(int heads, int kvHeads, int headDim, int capacity, bool allowVector256 = true)
+    public AttentionJob(int heads, int kvHeads, int headDim, int capacity, bool allowVector256 = true, int? window = null)
     {
+        if (window is <= 0) throw new ArgumentOutOfRangeException(nameof(window), window, "The window must hold at least one position.");
+        _window = window ?? int.MaxValue;
+        _slots = capacity;
         _heads = heads;
         _headDim = headDim;
         _kvDim = kvHeads * headDim;
@@ -57,7 +68,6 @@ internal sealed unsafe class AttentionJob : IRangeJob
         _headSlices = (_groupSize + _headsPerItem - 1) / _headsPerItem;
         _scale = 1f / MathF.Sqrt(headDim);
         _vector256 = allowVector256 && Vector256.IsHardwareAccelerated && headDim % 8 == 0;
-        _ = capacity;
     }
 
     /// <summary>attn (tokens, dim) = softmax(q k^T / sqrt(hd)) v over positions 0..start+t for token t.</summary>
@@ -99,6 +109,7 @@ internal sealed unsafe class AttentionJob : IRangeJob
         float** query = stackalloc float*[MaxRows];
         float** output = stackalloc float*[MaxRows];
         int* length = stackalloc int[MaxRows];
+        int* first = stackalloc int[MaxRows];
         float* maximum = stackalloc float[MaxRows];
         float* total = stackalloc float[MaxRows];
         float* scores = stackalloc float[MaxRows * KeyBlock]; // (rows, KeyBlock), then the block's weights
@@ -108,6 +119,7 @@ internal sealed unsafe class AttentionJob : IRangeJob
             query[r] = _qkv + (long)t * _qkvStride + h * hd;
             output[r] = _output + (long)t * (_heads * hd) + h * hd;
             length[r] = _startPosition + t + 1;
+            first[r] = Math.Max(0, length[r] - _window);
             maximum[r] = float.NegativeInfinity;
             total[r] = 0;
             new Span<float>(output[r], hd).Clear();
@@ -116,32 +128,37 @@ internal sealed unsafe class AttentionJob : IRangeJob
         float* keys = _keys + (long)kvHead * hd * _keyStride;
         float* values = _values + kvHead * hd;
 
-        for (int block = 0; block < positions; block += KeyBlock)
+        // The first row (the earliest token) has the earliest window.
+        for (int block = first[0] / KeyBlock * KeyBlock; block < positions; block += KeyBlock)
         {
             int width = Math.Min(KeyBlock, positions - block);
-            Scores(query, rows, keys + block, scores, width);
-            // Per row: the running maximum, the rescale of what was accumulated, and this block's weights (0 past the
-            // row's causal length, so every row can share one loop over the block's values).
+            int slot = block % _slots; // the block itself unless the cache is a ring
+            Scores(query, rows, keys + slot, scores, width);
+            // Per row: the running maximum, the rescale of what was accumulated, and this block's weights (0 outside
+            // the row's window and past its causal length, so every row can share one loop over the block's values).
             for (int r = 0; r < rows; r++)
             {
                 var row = new Span<float>(scores + r * KeyBlock, width);
-                int valid = Math.Clamp(length[r] - block, 0, width);
-                if (valid == 0)
+                int from = Math.Clamp(first[r] - block, 0, width);
+                int to = Math.Clamp(length[r] - block, 0, width);
+                if (to <= from)
                 {
                     row.Clear();
                     continue;
                 }
-                float blockMax = TensorPrimitives.Max(row.Slice(0, valid));
+                var valid = row.Slice(from, to - from);
+                float blockMax = TensorPrimitives.Max(valid);
                 float newMax = MathF.Max(maximum[r], blockMax);
                 float rescale = MathF.Exp(maximum[r] - newMax); // 0 for the first block (maximum is -infinity)
-                TensorPrimitives.Subtract(row.Slice(0, valid), newMax, row.Slice(0, valid));
-                TensorPrimitives.Exp(row.Slice(0, valid), row.Slice(0, valid));
-                row.Slice(valid).Clear();
-                total[r] = total[r] * rescale + TensorPrimitives.Sum(row.Slice(0, valid));
+                TensorPrimitives.Subtract(valid, newMax, valid);
+                TensorPrimitives.Exp(valid, valid);
+                row.Slice(0, from).Clear();
+                row.Slice(to).Clear();
+                total[r] = total[r] * rescale + TensorPrimitives.Sum(valid);
                 maximum[r] = newMax;
                 if (rescale != 1f) TensorPrimitives.Multiply(new ReadOnlySpan<float>(output[r], hd), rescale, new Span<float>(output[r], hd));
             }
-            WeightedValues(output, rows, scores, values + (long)block * _kvDim, width);
+            WeightedValues(output, rows, scores, values + (long)slot * _kvDim, width);
         }
         for (int r = 0; r < rows; r++) TensorPrimitives.Divide(new ReadOnlySpan<float>(output[r], hd), total[r], new Span<float>(output[r], hd));
     }

@@ -30,16 +30,23 @@ public sealed unsafe class InferenceSession : IDisposable
     private int _layer; // the layer the forward pass is in, for the element-wise stages
     private readonly NativeBuffer _buffers;
     private readonly int _qkvStride;
+    private readonly int _gateUpStride;
     private bool _disposed;
 
     // Views into _buffers; shapes in comments.
     private readonly float* _x;       // (chunk, dim) residual stream
     private readonly float* _xb;      // (chunk, dim) normalized input of a sub-layer, then its output
+    private readonly float* _ffnIn;   // (chunk, dim) the feed-forward network's own normalized input (parallel, two norms)
+    private readonly float* _ffnOut;  // (chunk, dim) the feed-forward network's output (parallel layouts)
     private readonly float* _qkv;     // (chunk, dim + 2*kvDim) queries, keys, values
     private readonly float* _attn;    // (chunk, dim) attention output before the output projection
-    private readonly float* _gateUp;  // (chunk, 2*ffn) gate then up projections
-    private readonly float* _hidden;  // (chunk, ffn) SwiGLU output
+    private readonly float* _gateUp;  // (chunk, 2*ffn) gate then up projections; (chunk, ffn) up alone when not gated
+    private readonly float* _hidden;  // (chunk, ffn) activation output
     private readonly float* _logits;  // (vocab) logits of the last token
+
+    // Stage timing of the forward pass in flight (see Timings).
+    private ForwardTimings? _timings;
+    private long _mark;
 
     /// <summary>Positions of cache are allocated in multiples of this, so caches of requests of similar length pool together.</summary>
     public const int CapacityGrain = 256;
@@ -60,15 +67,20 @@ public sealed unsafe class InferenceSession : IDisposable
         model.AddSessionReference();
         _weights = model.Weights;
         _cachePool = cachePool ?? KvCachePool.Shared;
-        _cache = _cachePool.Rent(_c.LayerCount, capacity, _c.KvDim);
+        Capacity = capacity;
+        _cache = _cachePool.Rent(_c.LayerCount, CacheSlots(_c, capacity), _c.KvDim);
         _matmul = new MatMulRunner(pool);
-        _attention = new AttentionJob(_c.HeadCount, _c.KvHeadCount, _c.HeadDim, capacity);
-        _rope = new RotaryEmbedding(_c.HeadDim, capacity, _c.RopeTheta);
+        _attention = new AttentionJob(_c.HeadCount, _c.KvHeadCount, _c.HeadDim, _cache.Capacity, window: _c.SlidingWindow);
+        _rope = new RotaryEmbedding(_c.HeadDim, capacity, _c.RopeScaling.InverseFrequencies(_c.RotaryDimensions, _c.RopeTheta),
+            interleaved: _c.RotaryPairing == RotaryPairing.Interleaved);
         _rows = new TokenRowsJob(RunRows);
         _qkvStride = _c.EmbeddingLength + 2 * _c.KvDim;
+        _gateUpStride = _c.FeedForwardGated ? 2 * _c.FeedForwardLength : _c.FeedForwardLength;
 
         long dim = _c.EmbeddingLength, ffn = _c.FeedForwardLength;
-        long[] sizes = [MaxChunk * dim, MaxChunk * dim, MaxChunk * _qkvStride, MaxChunk * dim, MaxChunk * 2 * ffn, MaxChunk * ffn, _c.VocabularySize];
+        long ffnIn = _c.Residual == ResidualLayout.ParallelTwoNorms ? MaxChunk * dim : 0;
+        long ffnOut = _c.Residual == ResidualLayout.Sequential ? 0 : MaxChunk * dim;
+        long[] sizes = [MaxChunk * dim, MaxChunk * dim, ffnIn, ffnOut, MaxChunk * _qkvStride, MaxChunk * dim, MaxChunk * _gateUpStride, MaxChunk * ffn, _c.VocabularySize];
         // Each view starts on a 64-byte boundary.
         long total = sizes.Sum(s => (s + 15) / 16 * 16);
         _buffers = NativeBuffer.ForFloats(total);
@@ -76,11 +88,13 @@ public sealed unsafe class InferenceSession : IDisposable
         float* Next(long size) { float* view = p; p += (size + 15) / 16 * 16; return view; }
         _x = Next(sizes[0]);
         _xb = Next(sizes[1]);
-        _qkv = Next(sizes[2]);
-        _attn = Next(sizes[3]);
-        _gateUp = Next(sizes[4]);
-        _hidden = Next(sizes[5]);
-        _logits = Next(sizes[6]);
+        _ffnIn = Next(sizes[2]);
+        _ffnOut = Next(sizes[3]);
+        _qkv = Next(sizes[4]);
+        _attn = Next(sizes[5]);
+        _gateUp = Next(sizes[6]);
+        _hidden = Next(sizes[7]);
+        _logits = Next(sizes[8]);
     }
 
     public LanguageModel Model => _model;
@@ -89,7 +103,17 @@ public sealed unsafe class InferenceSession : IDisposable
     public int Position { get; private set; }
 
     /// <summary>Positions the cache holds.</summary>
-    public int Capacity => _cache.Capacity;
+    public int Capacity { get; }
+
+    /// <summary>
+    /// Positions the cache holds: the capacity, or with a sliding window only as many as a chunk can still attend to
+    /// (the window plus a chunk, in whole key blocks). Position p lives in slot p mod slots, so a windowed model runs
+    /// its whole context in a cache the size of its window.
+    /// </summary>
+    public static int CacheSlots(ModelConfig config, int capacity) =>
+        config.SlidingWindow is { } window
+            ? (int)Math.Min(capacity, ((long)window + MaxChunk - 1 + KvCache.KeyBlock - 1) / KvCache.KeyBlock * KvCache.KeyBlock)
+            : capacity;
 
     public long CacheBytes => _cache.ByteSize;
 
@@ -170,128 +194,213 @@ public sealed unsafe class InferenceSession : IDisposable
         return Logits;
     }
 
-    /// <summary>Runs the decoder layers over <paramref name="tokens"/>, leaving their final residual stream in x (n, dim).</summary>
+    /// <summary>
+    /// The decoder on <paramref name="tokens"/>, read top to bottom: embedding, then per layer attention and the
+    /// feed-forward network joined to the residual stream as the architecture lays them out. Leaves the final residual
+    /// stream in x (n, dim); <see cref="OutputLogits"/> turns the rows wanted into logits.
+    /// </summary>
     private void Forward(ReadOnlySpan<int> tokens, CancellationToken cancellation)
     {
-        var w = _weights;
-        int n = tokens.Length, dim = _c.EmbeddingLength, kvDim = _c.KvDim, ffn = _c.FeedForwardLength, keyStride = _cache.KeyStride;
+        int n = tokens.Length;
         int start = Position;
-        var timings = Timings;
-        long mark = Stopwatch.GetTimestamp();
-        void Done(ForwardTimings.Stage stage)
-        {
-            if (timings == null) return;
-            timings.Add(stage, mark);
-            mark = Stopwatch.GetTimestamp();
-        }
+        _timings = Timings;
+        _mark = Stopwatch.GetTimestamp();
 
-        // x (n, dim) = embedding rows
-        for (int t = 0; t < n; t++)
-        {
-            int id = tokens[t];
-            if ((uint)id >= (uint)_c.VocabularySize) throw new GenerationArgumentException(nameof(tokens), $"Token id {id} is outside the vocabulary of {_c.VocabularySize}.");
-            w.TokenEmbedding.DequantizeRow(id, Row(_x, t, dim));
-        }
-        Done(ForwardTimings.Stage.Embedding);
-
+        Embed(tokens);
         for (int l = 0; l < _c.LayerCount; l++)
         {
             // Checked per layer, so a stop request during a long prefill chunk waits for one layer, not the whole chunk.
             cancellation.ThrowIfCancellationRequested();
-            var layer = w.Layers[l];
-            float* keys = _cache.Keys(l), values = _cache.Values(l);
-
-            // Attention block. xb (n, dim) = rmsnorm(x); qkv (n, dim + 2 kvDim) = xb Wqkv^T
             _layer = l;
-            _rows.Run(_matmul.Pool, TokenRowsJob.Stage.AttentionNorm, n);
-            Done(ForwardTimings.Stage.Norms);
-            _matmul.Multiply(layer.QueryKeyValue, _xb, _qkv, n);
-            Done(ForwardTimings.Stage.QueryKeyValue);
-            // Rotary embedding of q and k, then k and v into the cache at positions start..start+n-1.
-            _rows.Run(_matmul.Pool, TokenRowsJob.Stage.RotaryAndCache, n);
-            Done(ForwardTimings.Stage.RotaryAndCache);
-            // attn (n, dim) = softmax(q k^T / sqrt(hd)) v, causal; xb (n, dim) = attn Wo^T; x += xb
-            _attention.Run(_matmul.Pool, _qkv, _qkvStride, keys, keyStride, values, _attn, n, start);
-            Done(ForwardTimings.Stage.Attention);
-            _matmul.Multiply(layer.AttentionOutput, _attn, _xb, n);
-            Done(ForwardTimings.Stage.AttentionOutput);
-            TensorPrimitives.Add(new ReadOnlySpan<float>(_x, n * dim), new ReadOnlySpan<float>(_xb, n * dim), new Span<float>(_x, n * dim));
-            Done(ForwardTimings.Stage.Residual);
-
-            // Feed-forward block. xb = rmsnorm(x); gateUp (n, 2 ffn) = xb [Wgate; Wup]^T
-            _rows.Run(_matmul.Pool, TokenRowsJob.Stage.FeedForwardNorm, n);
-            Done(ForwardTimings.Stage.Norms);
-            _matmul.Multiply(layer.GateUp, _xb, _gateUp, n);
-            Done(ForwardTimings.Stage.GateUp);
-            // hidden (n, ffn) = silu(gate) * up; xb (n, dim) = hidden Wdown^T; x += xb
-            _rows.Run(_matmul.Pool, TokenRowsJob.Stage.GatedActivation, n);
-            Done(ForwardTimings.Stage.Activation);
-            _matmul.Multiply(layer.Down, _hidden, _xb, n);
-            Done(ForwardTimings.Stage.Down);
-            TensorPrimitives.Add(new ReadOnlySpan<float>(_x, n * dim), new ReadOnlySpan<float>(_xb, n * dim), new Span<float>(_x, n * dim));
+            var layer = _weights.Layers[l];
+            Attention(layer, n, start);
+            if (_c.Residual == ResidualLayout.Sequential)
+            {
+                // x += attn Wo^T; xb = norm2(x); x += mlp(xb)
+                _matmul.Multiply(layer.AttentionOutput, _attn, _xb, n);
+                Done(ForwardTimings.Stage.AttentionOutput);
+                AddToResidual(_xb, layer.AttentionOutputBias, n);
+                _rows.Run(_matmul.Pool, TokenRowsJob.Stage.FeedForwardNorm, n);
+                Done(ForwardTimings.Stage.Norms);
+                FeedForward(layer, _xb, _xb, n);
+                AddToResidual(_xb, layer.DownBias, n);
+            }
+            else
+            {
+                // x += attn Wo^T + mlp(h), h the attention's normalized input or the network's own norm of the same x.
+                // The network runs first: the output projection then writes over xb, which it no longer needs.
+                FeedForward(layer, _c.Residual == ResidualLayout.ParallelTwoNorms ? _ffnIn : _xb, _ffnOut, n);
+                _matmul.Multiply(layer.AttentionOutput, _attn, _xb, n);
+                Done(ForwardTimings.Stage.AttentionOutput);
+                AddToResidual(_xb, layer.AttentionOutputBias, n);
+                AddToResidual(_ffnOut, layer.DownBias, n);
+            }
             // One sum over the residual stream (dim values a token, far cheaper than the layer) catches NaN and
             // infinity where they first appear, so a broken model is named as such instead of sampling token 0.
-            if (!float.IsFinite(TensorPrimitives.Sum(new ReadOnlySpan<float>(_x, n * dim))))
+            if (!float.IsFinite(TensorPrimitives.Sum(new ReadOnlySpan<float>(_x, n * _c.EmbeddingLength))))
                 throw new ModelNumericException($"Layer {l} of {_model.Name} produced values that are not finite (NaN or infinity); the model's weights are damaged or its activations overflow.", l);
             Done(ForwardTimings.Stage.Residual);
         }
         Position = start + n;
     }
 
+    /// <summary>x (n, dim) = embedding rows.</summary>
+    private void Embed(ReadOnlySpan<int> tokens)
+    {
+        int dim = _c.EmbeddingLength;
+        for (int t = 0; t < tokens.Length; t++)
+        {
+            int id = tokens[t];
+            if ((uint)id >= (uint)_c.VocabularySize) throw new GenerationArgumentException(nameof(tokens), $"Token id {id} is outside the vocabulary of {_c.VocabularySize}.");
+            _weights.TokenEmbedding.DequantizeRow(id, Row(_x, t, dim));
+        }
+        Done(ForwardTimings.Stage.Embedding);
+    }
+
     /// <summary>
-    /// destination (rows, vocab) = rmsnorm(x[first .. first + rows]) Wout^T: the logits after those tokens of the chunk
-    /// just run.
+    /// xb (n, dim) = norm(x) (and, with two parallel norms, ffnIn = norm2(x)); qkv = xb Wqkv^T (+ bias), rotated, keys
+    /// and values into the cache at positions start..start+n-1; attn (n, dim) = softmax(q k^T / sqrt(hd)) v, causal,
+    /// within the sliding window if there is one.
+    /// </summary>
+    private void Attention(LayerWeights layer, int n, int start)
+    {
+        _rows.Run(_matmul.Pool, TokenRowsJob.Stage.AttentionNorm, n);
+        Done(ForwardTimings.Stage.Norms);
+        _matmul.Multiply(layer.QueryKeyValue, _xb, _qkv, n);
+        Done(ForwardTimings.Stage.QueryKeyValue);
+        _rows.Run(_matmul.Pool, TokenRowsJob.Stage.RotaryAndCache, n);
+        Done(ForwardTimings.Stage.RotaryAndCache);
+        _attention.Run(_matmul.Pool, _qkv, _qkvStride, _cache.Keys(_layer), _cache.KeyStride, _cache.Values(_layer), _attn, n, start);
+        Done(ForwardTimings.Stage.Attention);
+    }
+
+    /// <summary>
+    /// output (n, dim) = act(input Wgate^T) * (input Wup^T) Wdown^T, or act(input Wup^T) Wdown^T ungated, biases added
+    /// before the activation; the down projection's bias is left to the residual. <paramref name="output"/> may be
+    /// <paramref name="input"/>.
+    /// </summary>
+    private void FeedForward(LayerWeights layer, float* input, float* output, int n)
+    {
+        _matmul.Multiply(layer.GateUp, input, _gateUp, n);
+        Done(ForwardTimings.Stage.GateUp);
+        _rows.Run(_matmul.Pool, TokenRowsJob.Stage.Activation, n);
+        Done(ForwardTimings.Stage.Activation);
+        _matmul.Multiply(layer.Down, _hidden, output, n);
+        Done(ForwardTimings.Stage.Down);
+    }
+
+    /// <summary>x (n, dim) += output (+ bias on every token).</summary>
+    private void AddToResidual(float* output, float[]? bias, int n)
+    {
+        int dim = _c.EmbeddingLength;
+        TensorPrimitives.Add(new ReadOnlySpan<float>(_x, n * dim), new ReadOnlySpan<float>(output, n * dim), new Span<float>(_x, n * dim));
+        if (bias != null)
+        {
+            for (int t = 0; t < n; t++) TensorPrimitives.Add(Row(_x, t, dim), bias, Row(_x, t, dim));
+        }
+        Done(ForwardTimings.Stage.Residual);
+    }
+
+    /// <summary>
+    /// destination (rows, vocab) = norm(x[first .. first + rows]) Wout^T (+ bias): the logits after those tokens of the
+    /// chunk just run. The layers are done with xb, so it holds the normalized rows.
     /// </summary>
     private void OutputLogits(int first, int rows, float* destination)
     {
+        int dim = _c.EmbeddingLength, vocab = _c.VocabularySize;
         var w = _weights;
-        int dim = _c.EmbeddingLength;
-        long mark = Stopwatch.GetTimestamp();
-        // xb (rows, dim) = rmsnorm(x rows); the layers are done with xb.
-        for (int t = 0; t < rows; t++) Normalization.RmsNorm(Row(_x, first + t, dim), w.OutputNorm, Row(_xb, t, dim), _c.NormEpsilon);
+        _timings = Timings;
+        _mark = Stopwatch.GetTimestamp();
+        for (int t = 0; t < rows; t++) Normalize(Row(_x, first + t, dim), w.OutputNorm, w.OutputNormBias, Row(_xb, t, dim));
         _matmul.Multiply(w.Output, _xb, destination, rows);
-        if (!float.IsFinite(TensorPrimitives.Sum(new ReadOnlySpan<float>(destination, rows * _c.VocabularySize))))
+        var logits = new Span<float>(destination, rows * vocab);
+        if (w.OutputBias != null)
+        {
+            for (int t = 0; t < rows; t++) TensorPrimitives.Add(logits.Slice(t * vocab, vocab), w.OutputBias, logits.Slice(t * vocab, vocab));
+        }
+        if (!float.IsFinite(TensorPrimitives.Sum(logits)))
             throw new ModelNumericException($"The output layer of {_model.Name} produced logits that are not finite (NaN or infinity).");
-        Timings?.Add(ForwardTimings.Stage.Logits, mark);
+        Done(ForwardTimings.Stage.Logits);
+    }
+
+    /// <summary>Adds the time since the last stage ended to <paramref name="stage"/>, when timings are collected.</summary>
+    private void Done(ForwardTimings.Stage stage)
+    {
+        if (_timings == null) return;
+        _timings.Add(stage, _mark);
+        _mark = Stopwatch.GetTimestamp();
+    }
+
+    private void Normalize(ReadOnlySpan<float> x, float[] weight, float[]? bias, Span<float> output)
+    {
+        if (_c.Norm == NormKind.Rms) Normalization.RmsNorm(x, weight, output, _c.NormEpsilon);
+        else Normalization.LayerNorm(x, weight, bias, output, _c.NormEpsilon);
     }
 
     /// <summary>An element-wise stage for tokens [begin, end) of the chunk in flight, on whichever thread runs it.</summary>
     private void RunRows(TokenRowsJob.Stage stage, int begin, int end)
     {
         var layer = _weights.Layers[_layer];
-        int dim = _c.EmbeddingLength, kvDim = _c.KvDim, ffn = _c.FeedForwardLength;
+        int dim = _c.EmbeddingLength;
         switch (stage)
         {
             case TokenRowsJob.Stage.AttentionNorm:
-                for (int t = begin; t < end; t++) Normalization.RmsNorm(Row(_x, t, dim), layer.AttentionNorm, Row(_xb, t, dim), _c.NormEpsilon);
+                for (int t = begin; t < end; t++)
+                {
+                    Normalize(Row(_x, t, dim), layer.AttentionNorm, layer.AttentionNormBias, Row(_xb, t, dim));
+                    if (_c.Residual == ResidualLayout.ParallelTwoNorms)
+                        Normalize(Row(_x, t, dim), layer.FeedForwardNorm!, layer.FeedForwardNormBias, Row(_ffnIn, t, dim));
+                }
                 break;
             case TokenRowsJob.Stage.FeedForwardNorm:
-                for (int t = begin; t < end; t++) Normalization.RmsNorm(Row(_x, t, dim), layer.FeedForwardNorm, Row(_xb, t, dim), _c.NormEpsilon);
+                for (int t = begin; t < end; t++) Normalize(Row(_x, t, dim), layer.FeedForwardNorm!, layer.FeedForwardNormBias, Row(_xb, t, dim));
                 break;
             case TokenRowsJob.Stage.RotaryAndCache:
-            {
-                float* keys = _cache.Keys(_layer), values = _cache.Values(_layer);
-                long keyStride = _cache.KeyStride;
-                for (int t = begin; t < end; t++)
-                {
-                    int position = Position + t;
-                    var row = Row(_qkv, t, _qkvStride);
-                    _rope.Apply(row.Slice(0, dim), position);
-                    _rope.Apply(row.Slice(dim, kvDim), position);
-                    // keys (kvDim, keyStride) transposed: column `position`; values (capacity, kvDim): row `position`
-                    for (int j = 0; j < kvDim; j++) keys[j * keyStride + position] = row[dim + j];
-                    row.Slice(dim + kvDim, kvDim).CopyTo(new Span<float>(values + (long)position * kvDim, kvDim));
-                }
+                for (int t = begin; t < end; t++) RotateAndCache(layer, t);
                 break;
-            }
-            case TokenRowsJob.Stage.GatedActivation:
-                for (int t = begin; t < end; t++)
-                {
-                    var gateUp = Row(_gateUp, t, 2 * ffn);
-                    Activations.SwiGlu(gateUp.Slice(0, ffn), gateUp.Slice(ffn, ffn), Row(_hidden, t, ffn));
-                }
+            case TokenRowsJob.Stage.Activation:
+                for (int t = begin; t < end; t++) Activate(layer, t);
                 break;
         }
+    }
+
+    /// <summary>Token t's queries and keys (+ biases) rotated at its position; its key and value into the cache.</summary>
+    private void RotateAndCache(LayerWeights layer, int t)
+    {
+        int dim = _c.EmbeddingLength, kvDim = _c.KvDim;
+        float* keys = _cache.Keys(_layer), values = _cache.Values(_layer);
+        long keyStride = _cache.KeyStride;
+        int position = Position + t;
+        int slot = position % _cache.Capacity;
+        var row = Row(_qkv, t, _qkvStride);
+        if (layer.QueryKeyValueBias != null) TensorPrimitives.Add(row, layer.QueryKeyValueBias, row);
+        _rope.Apply(row.Slice(0, dim), position);
+        _rope.Apply(row.Slice(dim, kvDim), position);
+        // keys (kvDim, keyStride) transposed: column `slot`; values (slots, kvDim): row `slot`
+        for (int j = 0; j < kvDim; j++) keys[j * keyStride + slot] = row[dim + j];
+        row.Slice(dim + kvDim, kvDim).CopyTo(new Span<float>(values + (long)slot * kvDim, kvDim));
+    }
+
+    /// <summary>hidden[t] (ffn) = act(gate) * up, or act(up) when not gated, from token t's projections (+ biases).</summary>
+    private void Activate(LayerWeights layer, int t)
+    {
+        int ffn = _c.FeedForwardLength;
+        var gateUp = Row(_gateUp, t, _gateUpStride);
+        var hidden = Row(_hidden, t, ffn);
+        if (layer.GateUpBias != null) TensorPrimitives.Add(gateUp, layer.GateUpBias, gateUp);
+        if (_c.FeedForwardGated && _c.Activation == FeedForwardActivation.Silu)
+        {
+            Activations.SwiGlu(gateUp.Slice(0, ffn), gateUp.Slice(ffn, ffn), hidden);
+            return;
+        }
+        var activated = gateUp.Slice(0, ffn);
+        switch (_c.Activation)
+        {
+            case FeedForwardActivation.Silu: Activations.Silu(activated, hidden); break;
+            case FeedForwardActivation.Gelu: Activations.Gelu(activated, hidden); break;
+            default: Activations.GeluTanh(activated, hidden); break;
+        }
+        if (_c.FeedForwardGated) TensorPrimitives.Multiply(hidden, gateUp.Slice(ffn, ffn), hidden);
     }
 
     private static Span<float> Row(float* matrix, int row, int width) => new(matrix + (long)row * width, width);

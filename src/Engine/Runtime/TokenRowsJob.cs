@@ -3,7 +3,7 @@ using LlmCpu.Kernels.Threading;
 namespace LlmCpu.Engine.Runtime;
 
 /// <summary>
-/// The element-wise stages of a forward pass (norms, rotary embedding and the cache write, the gated activation),
+/// The element-wise stages of a forward pass (norms, biases, rotary embedding and the cache write, the activation),
 /// token rows split across the workers for a prefill chunk; a single token runs on the calling thread, where a
 /// hand-off would cost more than the work. One instance per session, reused: a dispatch allocates nothing.
 /// </summary>
@@ -14,7 +14,7 @@ internal sealed class TokenRowsJob(Action<TokenRowsJob.Stage, int, int> run) : I
         AttentionNorm,
         RotaryAndCache,
         FeedForwardNorm,
-        GatedActivation,
+        Activation,
     }
 
     /// <summary>Tokens from which the rows are shared among the workers.</summary>

@@ -22,9 +22,20 @@ public sealed class ByteLevelBpeTextTokenizer : TextTokenizer
     private readonly bool _ignoreMerges;
     private readonly bool _addPrefixSpace;
     private readonly bool _normalizeNfc;
+    private readonly ByteLevelBpeDefinition _definition;
+
+    /// <summary>The kind an LlmCpu .llmc file names for a tokenizer stored by <see cref="ToStoredJson"/>.</summary>
+    public const string StoredKind = "ByteLevelBpe";
+
+    private static readonly System.Text.Json.JsonSerializerOptions StoredJsonOptions = new()
+    {
+        PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
+    };
 
     private ByteLevelBpeTextTokenizer(ByteLevelBpeDefinition definition)
     {
+        _definition = definition;
         _tokens = [.. definition.Tokens];
         _kinds = [.. definition.Kinds];
         _idsByText = IdsByText(definition.Tokens);
@@ -51,6 +62,30 @@ public sealed class ByteLevelBpeTextTokenizer : TextTokenizer
     public static ByteLevelBpeTextTokenizer FromGgufMetadata(IReadOnlyList<string> tokens, IReadOnlyList<int> tokenTypes,
         IReadOnlyList<string> merges, string? preTokenizer, int bosId, int eosId, bool addBos, string sourcePath) =>
         new(GgufBpeMetadata.Read(tokens, tokenTypes, merges, preTokenizer, bosId, eosId, addBos, sourcePath));
+
+    /// <summary>
+    /// Everything the tokenizer is built from (vocabulary, kinds, merges, special tokens, pre-tokenizer expressions and
+    /// options) as UTF-8 JSON, for an LlmCpu .llmc file to carry; <see cref="FromStoredJson"/> reads it back.
+    /// </summary>
+    public byte[] ToStoredJson() => System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(_definition, StoredJsonOptions);
+
+    /// <summary>The tokenizer <see cref="ToStoredJson"/> wrote.</summary>
+    /// <exception cref="ModelFormatException">The bytes are not such a definition.</exception>
+    public static ByteLevelBpeTextTokenizer FromStoredJson(ReadOnlySpan<byte> json, string sourcePath)
+    {
+        ByteLevelBpeDefinition? definition;
+        try
+        {
+            definition = System.Text.Json.JsonSerializer.Deserialize<ByteLevelBpeDefinition>(json, StoredJsonOptions);
+        }
+        catch (System.Text.Json.JsonException ex)
+        {
+            throw new ModelFormatException(sourcePath, "tokenizer", ex.Message, ex);
+        }
+        if (definition == null || definition.Tokens.Count != definition.Kinds.Count)
+            throw new ModelFormatException(sourcePath, "tokenizer", "is not a byte-level BPE definition (tokens and kinds must pair up)");
+        return new ByteLevelBpeTextTokenizer(definition with { SourcePath = sourcePath });
+    }
 
     /// <summary>
     /// From a Hugging Face <c>tokenizer.json</c> with a BPE model and a ByteLevel pre-tokenizer (possibly after

@@ -1,9 +1,10 @@
 namespace LlmCpu.Kernels.Ops;
 
 /// <summary>
-/// Rotary position embedding in the "rotate half" convention of Hugging Face Llama: within each head the
-/// first half of the dimensions pairs with the second half, (x[i], x[i + d/2]) rotated by pos * theta^(-2i/d).
-/// (GGUF files store Q and K permuted so that the pairs are adjacent instead; readers undo that permutation.)
+/// Rotary position embedding over the leading <see cref="RotatedDimensions"/> dimensions of each head; the rest pass
+/// through. Pair i (of RotatedDimensions / 2) is rotated by position * inverseFrequency[i]. Two pairings: "rotate
+/// half" (Hugging Face Llama, GPT-NeoX), dimension i with i + r/2, and interleaved (GPT-J), dimension 2i with 2i + 1.
+/// (GGUF Llama files store Q and K permuted for the interleaved pairing; readers undo that permutation.)
 /// Cosines and sines are tabulated once per position.
 /// </summary>
 public sealed class RotaryEmbedding
@@ -11,22 +12,32 @@ public sealed class RotaryEmbedding
     private readonly float[] _cos;
     private readonly float[] _sin;
     private readonly int _half;
+    private readonly bool _interleaved;
 
+    /// <summary>Every dimension rotated, rotate-half, with frequencies theta^(-2i/headDim).</summary>
     public RotaryEmbedding(int headDim, int maxPositions, float theta)
+        : this(headDim, maxPositions, DefaultInverseFrequencies(headDim, theta), interleaved: false)
+    {
+    }
+
+    /// <param name="inverseFrequencies">One per rotated pair: the leading 2 * length dimensions of a head are rotated.</param>
+    public RotaryEmbedding(int headDim, int maxPositions, ReadOnlySpan<float> inverseFrequencies, bool interleaved)
     {
         if (headDim % 2 != 0) throw new ArgumentException("Head dimension must be even.", nameof(headDim));
+        if (inverseFrequencies.Length == 0 || 2 * inverseFrequencies.Length > headDim)
+            throw new ArgumentException($"{inverseFrequencies.Length} rotated pairs do not fit a head of {headDim}.", nameof(inverseFrequencies));
         HeadDim = headDim;
         MaxPositions = maxPositions;
-        _half = headDim / 2;
+        _half = inverseFrequencies.Length;
+        _interleaved = interleaved;
         _cos = new float[(long)maxPositions * _half];
         _sin = new float[(long)maxPositions * _half];
         for (int pos = 0; pos < maxPositions; pos++)
         {
             for (int i = 0; i < _half; i++)
             {
-                // Computed as the reference does: inverse frequency in float32, then the angle in float32.
-                float invFreq = 1f / MathF.Pow(theta, 2f * i / headDim);
-                float angle = pos * invFreq;
+                // The angle in float32, as the reference implementations compute it.
+                float angle = pos * inverseFrequencies[i];
                 _cos[pos * _half + i] = MathF.Cos(angle);
                 _sin[pos * _half + i] = MathF.Sin(angle);
             }
@@ -37,6 +48,16 @@ public sealed class RotaryEmbedding
 
     public int MaxPositions { get; }
 
+    public int RotatedDimensions => 2 * _half;
+
+    /// <summary>theta^(-2i/dimensions) for each pair, in float32.</summary>
+    public static float[] DefaultInverseFrequencies(int dimensions, float theta)
+    {
+        var result = new float[dimensions / 2];
+        for (int i = 0; i < result.Length; i++) result[i] = 1f / MathF.Pow(theta, 2f * i / dimensions);
+        return result;
+    }
+
     /// <summary>Rotates every head of <paramref name="heads"/> (heads x HeadDim) in place for position <paramref name="position"/>.</summary>
     public void Apply(Span<float> heads, int position)
     {
@@ -45,6 +66,17 @@ public sealed class RotaryEmbedding
         for (int h = 0; h < heads.Length; h += HeadDim)
         {
             var head = heads.Slice(h, HeadDim);
+            if (_interleaved)
+            {
+                for (int i = 0; i < _half; i++)
+                {
+                    float x1 = head[2 * i];
+                    float x2 = head[2 * i + 1];
+                    head[2 * i] = x1 * cos[i] - x2 * sin[i];
+                    head[2 * i + 1] = x2 * cos[i] + x1 * sin[i];
+                }
+                continue;
+            }
             for (int i = 0; i < _half; i++)
             {
                 float x1 = head[i];

@@ -7,6 +7,9 @@ public static class RepoPaths
 
     public static string FixtureModel => Path.Combine(Root, "fixtures", "austen-llama");
 
+    /// <summary>The tiny random model of one family, with its GGUF and reference outputs (fixtures/arch, tools/arch-fixtures).</summary>
+    public static string ArchitectureFixture(string family) => Path.Combine(Root, "fixtures", "arch", family);
+
     /// <summary>Test data committed beside the tests (tests/Unit/TestData).</summary>
     public static string TestData => Path.Combine(Root, "tests", "Unit", "TestData");
 

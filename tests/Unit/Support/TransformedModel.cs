@@ -19,13 +19,19 @@ public static class TransformedModel
     {
         var weights = source.Weights;
         WeightMatrix Layer(WeightMatrix matrix) => int4 is { } format ? CopyInt4(matrix, layerRows, format) : Copy(matrix, layerRows);
-        var layers = weights.Layers.Select(l => new LayerWeights(
-            (float[])l.AttentionNorm.Clone(), Layer(l.QueryKeyValue), Layer(l.AttentionOutput),
-            (float[])l.FeedForwardNorm.Clone(), Layer(l.GateUp), Layer(l.Down))).ToArray();
+        var layers = weights.Layers.Select(l => new LayerWeights
+        {
+            AttentionNorm = (float[])l.AttentionNorm.Clone(), AttentionNormBias = l.AttentionNormBias,
+            QueryKeyValue = Layer(l.QueryKeyValue), QueryKeyValueBias = l.QueryKeyValueBias,
+            AttentionOutput = Layer(l.AttentionOutput), AttentionOutputBias = l.AttentionOutputBias,
+            FeedForwardNorm = (float[]?)l.FeedForwardNorm?.Clone(), FeedForwardNormBias = l.FeedForwardNormBias,
+            GateUp = Layer(l.GateUp), GateUpBias = l.GateUpBias,
+            Down = Layer(l.Down), DownBias = l.DownBias,
+        }).ToArray();
         if (poison is { } p) ((Float32Matrix)layers[p.Layer].Down).RowSpan(3)[5] = p.Value;
         var embedding = Copy(weights.TokenEmbedding, row => row);
         var output = ReferenceEquals(weights.Output, weights.TokenEmbedding) ? embedding : Copy(weights.Output, row => row);
-        var copy = new ModelWeights(embedding, layers, (float[])weights.OutputNorm.Clone(), output);
+        var copy = new ModelWeights(embedding, layers, (float[])weights.OutputNorm.Clone(), output, weights.OutputNormBias, weights.OutputBias);
         return new LanguageModel(source.Name, source.Path, source.Config, copy, source.Tokenizer, source.StoredPrecision, "F32",
             source.FileSizeBytes, TimeSpan.Zero, storage: null);
     }

@@ -31,7 +31,8 @@ public sealed record LlmcDirectory
 {
     public required string Name { get; init; }
 
-    public required LlmcConfig Config { get; init; }
+    /// <summary>The model's description: dimensions and architecture (norm, residual, rotary, biases, window, MLP).</summary>
+    public required Models.ModelConfig Config { get; init; }
 
     public required string TokenizerKind { get; init; }
 
@@ -41,11 +42,6 @@ public sealed record LlmcDirectory
 
     public required List<LlmcTensor> Tensors { get; init; }
 }
-
-/// <summary>The model configuration as stored (ModelConfig's fields).</summary>
-public sealed record LlmcConfig(string Architecture, int EmbeddingLength, int LayerCount, int HeadCount, int KvHeadCount,
-    int FeedForwardLength, int VocabularySize, int ContextLength, float NormEpsilon, float RopeTheta, bool TiedEmbeddings,
-    int BosTokenId, int[] EosTokenIds);
 
 /// <summary>How the weights were quantized and, when measured, how close the result is to the float model.</summary>
 public sealed record QuantizationReport

@@ -46,7 +46,8 @@ public sealed unsafe class LlmcFile : IDisposable
         var header = file.Span(0, LlmcLayout.HeaderSize);
         if (!header[..8].SequenceEqual(LlmcLayout.Magic)) throw new ModelFormatException(path, "magic", "is not LLMCINT4: not an LlmCpu INT4 model file");
         uint version = BitConverter.ToUInt32(header[8..]);
-        if (version != LlmcLayout.Version) throw new ModelNotSupportedException(path, "version", $"{version} is not supported (this engine reads version {LlmcLayout.Version})");
+        if (version is < LlmcLayout.OldestReadableVersion or > LlmcLayout.Version)
+            throw new ModelNotSupportedException(path, "version", $"{version} is not supported (this engine reads versions {LlmcLayout.OldestReadableVersion} to {LlmcLayout.Version})");
         if (BitConverter.ToUInt64(header[48..]) != XxHash64.Hash(header[..48])) throw new ModelFormatException(path, "header checksum", "does not match: the header is damaged");
         long directoryOffset = BitConverter.ToInt64(header[16..]);
         long directoryLength = BitConverter.ToInt64(header[24..]);

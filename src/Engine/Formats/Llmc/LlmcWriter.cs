@@ -11,7 +11,13 @@ namespace LlmCpu.Engine.Formats.Llmc;
 /// </summary>
 public sealed unsafe class LlmcWriter : IDisposable
 {
-    internal static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase, WriteIndented = false };
+    internal static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        WriteIndented = false,
+        // Enumerations by name ("Layer", "ParallelTwoNorms"), so the directory reads as the description it is.
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+    };
 
     private readonly TemporaryOutputFile _output;
     private readonly FileStream _stream;
@@ -103,7 +109,7 @@ public sealed unsafe class LlmcWriter : IDisposable
     }
 
     /// <summary>Writes the tokenizer, the directory and the header, then moves the file into place.</summary>
-    public void Complete(string name, LlmcConfig config, string tokenizerKind, ReadOnlySpan<byte> tokenizer, QuantizationReport report)
+    public void Complete(string name, Models.ModelConfig config, string tokenizerKind, ReadOnlySpan<byte> tokenizer, QuantizationReport report)
     {
         LlmcBlob tokenizerBlob;
         fixed (byte* p = tokenizer) tokenizerBlob = WriteBlob(p, tokenizer.Length);

@@ -98,6 +98,9 @@ public sealed class GgufModelLoaderValidationTests : IDisposable
         { "other architecture", "metadata 'general.architecture'", true },
         { "vocab size disagreeing", "metadata 'llama.vocab_size'", false },
         { "rope scaling", "metadata 'llama.rope.scaling.type'", true },
+        { "sliding window", "metadata 'llama.attention.sliding_window'", true },
+        { "alibi", "metadata 'llama.attention.max_alibi_bias'", true },
+        { "frequency factors of the wrong length", "tensor 'rope_freqs.weight'", false },
         { "partial rotary", "metadata 'llama.rope.dimension_count'", true },
         { "other tokenizer", "metadata 'tokenizer.ggml.model'", true },
         { "eos outside the vocabulary", "metadata 'tokenizer.ggml.eos_token_id'", false },
@@ -129,6 +132,9 @@ public sealed class GgufModelLoaderValidationTests : IDisposable
             case "vocab size disagreeing": writer.Add("llama.vocab_size", 300u); break;
             case "rope scaling": writer.Add("llama.rope.scaling.type", "yarn"); break;
             case "partial rotary": writer.Add("llama.rope.dimension_count", 8u); break;
+            case "sliding window": writer.Add("llama.attention.sliding_window", 8u); break;
+            case "alibi": writer.Add("llama.attention.max_alibi_bias", 8f); break;
+            case "frequency factors of the wrong length": writer.AddTensor("rope_freqs.weight", GgmlType.F32, [3], new byte[12]); break;
             case "other tokenizer": writer.Remove("tokenizer.ggml.model").Add("tokenizer.ggml.model", "rwkv"); break;
             case "eos outside the vocabulary": writer.Remove("tokenizer.ggml.eos_token_id").Add("tokenizer.ggml.eos_token_id", 5000u); break;
         }

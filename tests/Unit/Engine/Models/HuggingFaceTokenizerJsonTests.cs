@@ -24,10 +24,38 @@ public sealed class HuggingFaceTokenizerJsonTests : IDisposable
     [Fact]
     public void LoadsWithTheByteLevelTokenizer()
     {
+        using var model = ModelLoader.Load(WriteFolder(out var vocab));
+        Assert.IsType<ByteLevelBpeTextTokenizer>(model.Tokenizer);
+        Assert.Equal([vocab["t"], vocab["he"]], model.Tokenizer.Encode("the", addBos: false));
+        // Same weights as the SentencePiece fixture: given the same ids, the same logits, whatever the tokenizer.
+        using var original = ModelLoader.Load(RepoPaths.FixtureModel);
+        int[] ids = [1, .. model.Tokenizer.Encode("the sea", addBos: false)];
+        GreedyAgreement.AssertAgrees(original, model, ids, 8, margin: 0);
+    }
+
+    [Fact]
+    public void AnInt4FileCarriesTheByteLevelTokenizer()
+    {
+        using var source = ModelLoader.Load(WriteFolder(out _));
+        string path = Path.Combine(_dir, "bpe.llmc");
+        Int4ModelConverter.Convert(source, path, new LlmCpu.Kernels.Quantization.Int4Format(32, false), LlmCpu.Kernels.Quantization.ActivationMode.Int8,
+            overwrite: false, evaluationText: null);
+        using var converted = ModelLoader.Load(path);
+        var tokenizer = Assert.IsType<ByteLevelBpeTextTokenizer>(converted.Tokenizer);
+        foreach (string text in (string[])["the sea", "  The  theatre, then!", "héllo \u2603"])
+        {
+            Assert.Equal(source.Tokenizer.Encode(text, addBos: true), tokenizer.Encode(text, addBos: true));
+            Assert.Equal(text, tokenizer.Decode(source.Tokenizer.Encode(text, addBos: false)));
+        }
+    }
+
+    /// <summary>The bundled model's files with a small byte-level tokenizer.json instead of its tokenizer.model.</summary>
+    private string WriteFolder(out Dictionary<string, int> vocab)
+    {
         foreach (string file in new[] { "config.json", "generation_config.json", "model.safetensors" })
-            File.Copy(Path.Combine(RepoPaths.FixtureModel, file), Path.Combine(_dir, file));
+            File.Copy(Path.Combine(RepoPaths.FixtureModel, file), Path.Combine(_dir, file), overwrite: true);
         var symbols = ByteSymbols();
-        var vocab = symbols.Select((s, i) => (s, i)).ToDictionary(p => p.s, p => p.i);
+        vocab = symbols.Select((s, i) => (s, i)).ToDictionary(p => p.s, p => p.i);
         vocab["Ġt"] = 256;
         vocab["he"] = 257;
         var tokenizerJson = new
@@ -37,13 +65,6 @@ public sealed class HuggingFaceTokenizerJsonTests : IDisposable
             added_tokens = Array.Empty<object>(),
         };
         File.WriteAllText(Path.Combine(_dir, "tokenizer.json"), JsonSerializer.Serialize(tokenizerJson));
-
-        using var model = ModelLoader.Load(_dir);
-        Assert.IsType<ByteLevelBpeTextTokenizer>(model.Tokenizer);
-        Assert.Equal([vocab["t"], vocab["he"]], model.Tokenizer.Encode("the", addBos: false));
-        // Same weights as the SentencePiece fixture: given the same ids, the same logits, whatever the tokenizer.
-        using var original = ModelLoader.Load(RepoPaths.FixtureModel);
-        int[] ids = [1, .. model.Tokenizer.Encode("the sea", addBos: false)];
-        GreedyAgreement.AssertAgrees(original, model, ids, 8, margin: 0);
+        return _dir;
     }
 }
