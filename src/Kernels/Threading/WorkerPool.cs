@@ -91,6 +91,11 @@ public sealed class WorkerPool : IDisposable
         }
 
         long generation = _generation + 1;
+        // Close the last job's ticket before its fields change: a worker still in RunChunks for that job may have read
+        // the ticket of its last, already claimed chunk; were the new chunk count written first, that stale ticket
+        // would pass the range check, its claim would succeed, and it would run a chunk of this job and count it down
+        // once too often (the wait below would then end early or never).
+        Interlocked.Exchange(ref _ticket, generation << 32 | int.MaxValue);
         _job = job;
         _itemCount = itemCount;
         _grain = grain;

@@ -30,8 +30,20 @@ public sealed class InvokeGenerationStopTests(SyntheticTinyLlama tinyLlama)
             $global:started = [DateTime]::UtcNow
             $m | Invoke-Generation -Prompt {prompt} -MaxTokens {maxTokens} -Seed 1 -Stream -OutVariable global:pieces
             """);
-        var handle = ps.BeginInvoke();
-        Thread.Sleep(1500);
+        var output = new PSDataCollection<PSObject>();
+        var handle = ps.BeginInvoke<PSObject, PSObject>(null, output);
+        if (phase == "decode")
+        {
+            // Stop once decoding is under way: the first piece has arrived (loading may take a while on a busy machine).
+            var waiting = Stopwatch.StartNew();
+            while (output.Count == 0 && !handle.IsCompleted && waiting.Elapsed < TimeSpan.FromSeconds(60)) Thread.Sleep(20);
+            Assert.True(output.Count > 0, $"no piece arrived within {waiting.Elapsed.TotalSeconds:F0} s");
+            Thread.Sleep(200);
+        }
+        else
+        {
+            Thread.Sleep(1500);
+        }
         Assert.False(handle.IsCompleted, $"the {phase} finished before it could be stopped");
         var clock = Stopwatch.StartNew();
         ps.Stop();

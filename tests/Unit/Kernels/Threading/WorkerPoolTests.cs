@@ -83,4 +83,45 @@ public sealed class WorkerPoolTests
         pool.Run(job, 100);
         Assert.All(job.Hits, h => Assert.Equal(1, h));
     }
+
+    /// <summary>
+    /// Jobs back to back whose chunk count grows from one job to the next, on more threads than cores, so workers are
+    /// often preempted inside a job that has already ended. A worker holding the last job's spent ticket once claimed a
+    /// chunk of the next job with it and counted that job down twice: the caller then returned before a chunk was done
+    /// or waited forever (seen as a hang in the damaged-file tests). Every item must run exactly once, and the whole run
+    /// must end.
+    /// </summary>
+    [Fact]
+    public void BackToBackJobsOfGrowingSizeNeverLoseOrRepeatAChunk()
+    {
+        string? failure = null;
+        var runner = new Thread(() =>
+        {
+            using var pool = new WorkerPool(Math.Max(4, 2 * Environment.ProcessorCount));
+            var small = new int[2];
+            var large = new int[64];
+            var smallJob = new HitJob(small);
+            var largeJob = new HitJob(large);
+            for (int round = 0; round < 100_000 && failure == null; round++)
+            {
+                Array.Clear(small);
+                Array.Clear(large);
+                pool.Run(smallJob, small.Length);
+                pool.Run(largeJob, large.Length);
+                if (small.Any(h => h != 1) || large.Any(h => h != 1))
+                    failure = $"round {round}: items ran {string.Join(",", small)} | {string.Join(",", large)} times";
+            }
+        }) { IsBackground = true };
+        runner.Start();
+        Assert.True(runner.Join(TimeSpan.FromSeconds(120)), "the pool stopped returning from Run: a job was counted down too often");
+        Assert.Null(failure);
+    }
+
+    private sealed class HitJob(int[] hits) : IRangeJob
+    {
+        public void Execute(int begin, int end)
+        {
+            for (int i = begin; i < end; i++) Interlocked.Increment(ref hits[i]);
+        }
+    }
 }
