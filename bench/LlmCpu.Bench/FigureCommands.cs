@@ -160,7 +160,7 @@ public static unsafe class FigureCommands
         }
     }
 
-    private static double TimeMultiply(WeightMatrix matrix, float[] x, int tokens, int threads, int rounds) =>
+    internal static double TimeMultiply(WeightMatrix matrix, float[] x, int tokens, int threads, int rounds) =>
         TimeMultiply([matrix], x, tokens, threads, rounds);
 
     /// <summary>Median seconds of one multiplication, call i using matrix i mod count.</summary>

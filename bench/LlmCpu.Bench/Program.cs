@@ -1,7 +1,7 @@
 using BenchmarkDotNet.Running;
 using LlmCpu.Bench;
 
-// dotnet run -c Release --project bench/LlmCpu.Bench -- gemv | gemv-l2 | gemm | handoff   (figures as JSON lines)
+// dotnet run -c Release --project bench/LlmCpu.Bench -- gemv | gemv-l2 | ggml-l2 | gemm | handoff   (figures as JSON lines)
 // dotnet run -c Release --project bench/LlmCpu.Bench -- model <model path> [threads] [repetitions]   (pp512 / tg128)
 // dotnet run -c Release --project bench/LlmCpu.Bench -- profile <model path> [threads]   (GEMV time per matrix)
 // dotnet run -c Release --project bench/LlmCpu.Bench -- prefill-profile <model path> [threads] [tokens]   (share of each stage)
@@ -13,6 +13,7 @@ switch (command)
 {
     case "gemv": FigureCommands.Gemv(rounds > 0 ? rounds : 50); break;
     case "gemv-l2": FigureCommands.GemvInCache(rounds > 0 ? rounds : 50); break;
+    case "ggml-l2": GgmlBlockBench.Run(rounds > 0 ? rounds : 50); break;
     case "gemm": FigureCommands.Gemm(rounds > 0 ? rounds : 3); break;
     case "handoff": FigureCommands.HandOff(); break;
     case "model": ModelBench.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : Environment.ProcessorCount, args.Length > 3 ? int.Parse(args[3]) : 3); break;

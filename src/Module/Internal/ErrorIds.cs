@@ -14,6 +14,9 @@ internal static class ErrorIds
     public const string GenerationArgumentInvalid = "GenerationArgumentInvalid";
     public const string GenerationFailed = "GenerationFailed";
 
+    /// <summary>The tokenizer's pre-tokenization expression ran past its time limit on the text (catastrophic backtracking).</summary>
+    public const string TokenizerTimeout = "TokenizerTimeout";
+
     /// <summary>A model and the reference it is compared with do not share a vocabulary.</summary>
     public const string VocabularyMismatch = "VocabularyMismatch";
 

@@ -49,12 +49,13 @@ internal static class ErrorMapper
     {
         ObjectDisposedException => new ErrorRecord(exception, ErrorIds.ModelDisposed, ErrorCategory.InvalidOperation, target),
         ModelNumericException => new ErrorRecord(exception, ErrorIds.ModelNumericError, ErrorCategory.InvalidResult, target),
+        TokenizerTimeoutException => new ErrorRecord(exception, ErrorIds.TokenizerTimeout, ErrorCategory.LimitsExceeded, target),
         _ => null,
     };
 
     /// <summary>True for exceptions that describe bad input, a bad file, the file system or a disposed model.</summary>
     public static bool IsExpected(Exception exception) => exception is ModelFormatException or GenerationArgumentException or ModelTooLargeException
-        or ModelNumericException or ObjectDisposedException or IOException or UnauthorizedAccessException;
+        or ModelNumericException or TokenizerTimeoutException or ObjectDisposedException or IOException or UnauthorizedAccessException;
 
     /// <summary>
     /// True for an exception that is neither expected nor PowerShell's own (pipeline stops, binding errors), nor a

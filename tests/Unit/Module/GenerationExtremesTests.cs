@@ -69,6 +69,27 @@ public sealed class GenerationExtremesTests(ITestOutputHelper output) : IDisposa
     }
 
     [Fact]
+    public void ATokenizerThatBacktracksCatastrophicallyIsStoppedWithTokenizerTimeout()
+    {
+        string path = BacktrackingTokenizerModel.Write();
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            var result = _ps.Run("Import-Model -LiteralPath $p | Invoke-Generation -Prompt $t -MaxTokens 1",
+                new Dictionary<string, object?> { ["p"] = path, ["t"] = BacktrackingTokenizerModel.Trap });
+            Assert.True(clock.Elapsed < Bound, $"took {clock.Elapsed}");
+            var error = Assert.Single(result.Errors);
+            Assert.StartsWith("TokenizerTimeout,", error.FullyQualifiedErrorId);
+            Assert.Equal(ErrorCategory.LimitsExceeded, error.CategoryInfo.Category);
+            Assert.Empty(result.Output);
+        }
+        finally
+        {
+            Directory.Delete(path, recursive: true);
+        }
+    }
+
+    [Fact]
     public void MaxTokensZeroGeneratesNothing()
     {
         var result = _ps.Run("Import-Model | Invoke-Generation -Prompt 'She was' -MaxTokens 0");

@@ -17,6 +17,12 @@ namespace LlmCpu.Engine.Tokenization.Bpe;
 /// </remarks>
 internal sealed class RegexWordSplitter
 {
+    /// <summary>
+    /// Longest one match may take. The published expressions match a word in microseconds; an expression from a
+    /// stranger's tokenizer.json that backtracks catastrophically could otherwise run for hours on one prompt.
+    /// </summary>
+    public static readonly TimeSpan MatchTimeout = TimeSpan.FromSeconds(1);
+
     private static readonly ConcurrentDictionary<string, Regex> Compiled = new(StringComparer.Ordinal);
     private static readonly char[] CategoryStandIns = BuildCategoryStandIns();
 
@@ -26,7 +32,7 @@ internal sealed class RegexWordSplitter
     {
         if (patterns.Count == 0) throw new ArgumentException("At least one pattern is needed.", nameof(patterns));
         _expressions = [.. patterns.Select(p => Compiled.GetOrAdd(p, static pattern =>
-            new Regex(pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant)))];
+            new Regex(pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant, MatchTimeout)))];
     }
 
     /// <summary>Checks that a pattern parses; the message says why not.</summary>
@@ -46,6 +52,7 @@ internal sealed class RegexWordSplitter
     }
 
     /// <summary>Appends the words of <paramref name="text"/>[start, start + length) as (start, length) ranges.</summary>
+    /// <exception cref="TokenizerTimeoutException">An expression took longer than <see cref="MatchTimeout"/> on one piece.</exception>
     public void Split(string text, int start, int length, List<(int Start, int Length)> words)
     {
         var current = new List<(int Start, int Length)> { (start, length) };
@@ -53,7 +60,17 @@ internal sealed class RegexWordSplitter
         foreach (var expression in _expressions)
         {
             next.Clear();
-            foreach (var (pieceStart, pieceLength) in current) SplitOne(expression, text, pieceStart, pieceLength, next);
+            foreach (var (pieceStart, pieceLength) in current)
+            {
+                try
+                {
+                    SplitOne(expression, text, pieceStart, pieceLength, next);
+                }
+                catch (RegexMatchTimeoutException ex)
+                {
+                    throw new TokenizerTimeoutException(expression.ToString(), pieceLength, MatchTimeout, ex);
+                }
+            }
             (current, next) = (next, current);
         }
         words.AddRange(current);
