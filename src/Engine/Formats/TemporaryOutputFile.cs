@@ -6,6 +6,9 @@ namespace LlmCpu.Engine.Formats;
 /// renamed over the destination only when complete; on any failure or cancellation the temporary file is deleted.
 /// So a destination is either the old file or the whole new one. Failures are reported against the destination:
 /// the temporary name is an implementation detail users should never see.
+/// A writer killed outright (no finally block runs) leaves its temporary file behind. The name carries the writing
+/// process's id, so the next write to the same destination deletes the leftovers of processes that no longer run,
+/// and never a file another live writer is filling.
 /// </summary>
 internal sealed class TemporaryOutputFile : IDisposable
 {
@@ -24,7 +27,8 @@ internal sealed class TemporaryOutputFile : IDisposable
         if (!Directory.Exists(folder)) throw new OutputWriteException(Destination, $"Cannot write '{Destination}': the folder '{folder}' does not exist.");
         // Checked before any data is written, so a refusal costs nothing; checked again by the final rename.
         if (!overwrite && File.Exists(Destination)) throw new OutputFileExistsException(Destination);
-        TemporaryPath = System.IO.Path.Combine(folder, $".{System.IO.Path.GetFileName(Destination)}.{Guid.NewGuid():N}.partial");
+        DeleteLeftoversOfDeadWriters(folder, System.IO.Path.GetFileName(Destination));
+        TemporaryPath = System.IO.Path.Combine(folder, $".{System.IO.Path.GetFileName(Destination)}.{Environment.ProcessId}-{Guid.NewGuid():N}.partial");
         try
         {
             Stream = new FileStream(TemporaryPath, FileMode.CreateNew, access, FileShare.None, 1 << 20, options);
@@ -36,6 +40,49 @@ internal sealed class TemporaryOutputFile : IDisposable
     }
 
     public string Destination { get; }
+
+    /// <summary>
+    /// Deletes ".name.pid-guid.partial" files whose process no longer runs (best effort: a file that cannot be deleted
+    /// is left, as are names without a process id, from older versions, and the files of live processes). A process id
+    /// reused by an unrelated process keeps its leftover until that process ends too.
+    /// </summary>
+    private static void DeleteLeftoversOfDeadWriters(string folder, string fileName)
+    {
+        string prefix = "." + fileName + ".";
+        try
+        {
+            foreach (string path in Directory.EnumerateFiles(folder, prefix + "*.partial"))
+            {
+                string tag = System.IO.Path.GetFileName(path)[prefix.Length..^".partial".Length];
+                int dash = tag.IndexOf('-');
+                if (dash <= 0 || !int.TryParse(tag.AsSpan(0, dash), out int processId) || IsRunning(processId)) continue;
+                try { File.Delete(path); }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // A folder that cannot be listed fails the write itself a moment later, with the reason.
+        }
+    }
+
+    private static bool IsRunning(int processId)
+    {
+        if (processId == Environment.ProcessId) return true;
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(processId);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false; // no such process
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
 
     internal string TemporaryPath { get; }
 

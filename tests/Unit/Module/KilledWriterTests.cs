@@ -6,8 +6,9 @@ namespace LlmCpu.Tests.Module;
 
 /// <summary>
 /// A writer killed outright (SIGKILL: no finally block, no cleanup) half way through a large file: the file it was
-/// replacing is untouched, the only trace is a dot-file named for the destination with a unique ".partial" suffix, and
-/// the next write to the same destination succeeds and yields a model that loads.
+/// replacing is untouched, the only trace is a dot-file named for the destination, the writer's process id and a unique
+/// ".partial" suffix, and the next write to the same destination succeeds, yields a model that loads, and deletes that
+/// leftover (its process no longer runs) but not the temporary file of a writer still running.
 /// </summary>
 public sealed class KilledWriterTests(ITestOutputHelper output) : IDisposable
 {
@@ -41,15 +42,18 @@ public sealed class KilledWriterTests(ITestOutputHelper output) : IDisposable
 
         Assert.Equal(previous, File.ReadAllBytes(destination));
         var leftovers = Directory.GetFiles(_folder).Select(Path.GetFileName).Where(f => f != name).ToArray();
-        Assert.All(leftovers, f => Assert.Matches($@"^\.{System.Text.RegularExpressions.Regex.Escape(name)}\.[0-9a-f]{{32}}\.partial$", f));
+        Assert.Matches($@"^\.{System.Text.RegularExpressions.Regex.Escape(name)}\.{writer.Id}-[0-9a-f]{{32}}\.partial$", Assert.Single(leftovers));
+        // A live writer's temporary file (this process's) must survive the next write's sweep.
+        string live = Path.Combine(_folder, $".{name}.{Environment.ProcessId}-{Guid.NewGuid():N}.partial");
+        File.WriteAllBytes(live, [1, 2, 3]);
 
         using var ps = new PowerShellSession();
         var next = ps.Run($"{nextWrite}; Import-Model -LiteralPath $dst | Select-Object -ExpandProperty LayerCount",
             new Dictionary<string, object?> { ["dst"] = destination, ["fixture"] = RepoPaths.FixtureModel });
         Assert.Empty(next.Errors);
         Assert.Equal(8, Convert.ToInt32(next.Output.Last().BaseObject));
-        // The next write left no file of its own behind; the killed one's is still there, and harmless.
-        Assert.Equal(leftovers, Directory.GetFiles(_folder).Select(Path.GetFileName).Where(f => f != name).ToArray());
+        // The next write left no file of its own behind and removed the killed one's; the live writer's is untouched.
+        Assert.Equal(Path.GetFileName(live), Assert.Single(Directory.GetFiles(_folder).Select(Path.GetFileName), f => f != name));
     }
 
     private string? WaitForPartialFile(Process writer, long minimumBytes)
