@@ -156,6 +156,7 @@ internal static class HuggingFaceFamilies
     private static ModelConfig WithRotary(ConfigJson json, ModelConfig config, string? partialFactorField, string[]? thetaFields = null,
         double defaultPartial = 1.0)
     {
+        config.ValidateDimensions(json.Path);
         var parameters = json.OptionalObject("rope_parameters");
         double theta = json.OptionalDouble(thetaFields ?? ["rope_theta"]) ?? parameters?.OptionalDouble("rope_theta") ?? 10000.0;
         double partial = (partialFactorField != null ? json.OptionalDouble(partialFactorField) : null)
@@ -200,6 +201,7 @@ internal static class HuggingFaceFamilies
 
     private static void RequireHeadDim(ConfigJson json, ModelConfig config)
     {
+        config.ValidateDimensions(json.Path);
         if (json.OptionalInt("head_dim") is { } headDim && headDim != config.HeadDim)
             throw new ModelNotSupportedException(json.Path, "head_dim",
                 $"{headDim} differs from hidden_size / num_attention_heads = {config.HeadDim}; separate head dimensions are not supported");

@@ -107,19 +107,7 @@ public sealed record ModelConfig
     /// <summary>Checks that the numbers describe a model this engine can run; names the field at fault.</summary>
     public void Validate(string path)
     {
-        void Positive(int value, string field)
-        {
-            if (value <= 0) throw new ModelFormatException(path, field, $"is {value}; it must be positive");
-        }
-        Positive(EmbeddingLength, "hidden_size");
-        Positive(LayerCount, "num_hidden_layers");
-        Positive(HeadCount, "num_attention_heads");
-        Positive(KvHeadCount, "num_key_value_heads");
-        Positive(FeedForwardLength, "intermediate_size");
-        Positive(VocabularySize, "vocab_size");
-        Positive(ContextLength, "max_position_embeddings");
-        if (EmbeddingLength % HeadCount != 0) throw new ModelFormatException(path, "num_attention_heads", $"{HeadCount} does not divide hidden_size {EmbeddingLength}");
-        if (HeadCount % KvHeadCount != 0) throw new ModelFormatException(path, "num_key_value_heads", $"{KvHeadCount} does not divide num_attention_heads {HeadCount}");
+        ValidateDimensions(path);
         if (HeadDim % 2 != 0) throw new ModelFormatException(path, "hidden_size", $"head dimension {HeadDim} is odd; rotary embedding needs it even");
         if (!(NormEpsilon > 0 && NormEpsilon < 1)) throw new ModelFormatException(path, "rms_norm_eps", $"{NormEpsilon} is outside (0, 1)");
         if (!(RopeTheta > 1)) throw new ModelFormatException(path, "rope_theta", $"{RopeTheta} must be greater than 1");
@@ -135,5 +123,26 @@ public sealed record ModelConfig
         // The deepest published decoders have about 130 layers; a count in the millions is damage, and would otherwise
         // size an array of layers before any tensor is found missing.
         if (LayerCount > MaxLayers) throw new ModelFormatException(path, "num_hidden_layers", $"{LayerCount} exceeds {MaxLayers}");
+    }
+
+    /// <summary>
+    /// The counts are positive and the heads divide the width: checked before anything is derived from them (the head
+    /// dimension divides by the head count), so a damaged file is named as such instead of dividing by zero.
+    /// </summary>
+    public void ValidateDimensions(string path)
+    {
+        void Positive(int value, string field)
+        {
+            if (value <= 0) throw new ModelFormatException(path, field, $"is {value}; it must be positive");
+        }
+        Positive(EmbeddingLength, "hidden_size");
+        Positive(LayerCount, "num_hidden_layers");
+        Positive(HeadCount, "num_attention_heads");
+        Positive(KvHeadCount, "num_key_value_heads");
+        Positive(FeedForwardLength, "intermediate_size");
+        Positive(VocabularySize, "vocab_size");
+        Positive(ContextLength, "max_position_embeddings");
+        if (EmbeddingLength % HeadCount != 0) throw new ModelFormatException(path, "num_attention_heads", $"{HeadCount} does not divide hidden_size {EmbeddingLength}");
+        if (HeadCount % KvHeadCount != 0) throw new ModelFormatException(path, "num_key_value_heads", $"{KvHeadCount} does not divide num_attention_heads {HeadCount}");
     }
 }

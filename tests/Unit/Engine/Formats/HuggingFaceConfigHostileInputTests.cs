@@ -1,4 +1,5 @@
 using LlmCpu.Engine.Models;
+using LlmCpu.Tests.Support;
 using LlmCpu.Tests.Support.Hostile;
 using Xunit.Abstractions;
 
@@ -29,6 +30,28 @@ public sealed class HuggingFaceConfigHostileInputTests(ITestOutputHelper output)
             return new HostileCase(damage, TinyModel.HuggingFaceFolder()).With("config.json", bytes, damage);
         }));
         Assert.True(summary.Refused.Count > 0 && summary.Loaded > 0, summary.ToString());
+    }
+
+    /// <summary>Every family's config (GPT-NeoX, Falcon and GPT-J read other fields, with other defaults, than Llama's).</summary>
+    [Theory]
+    [InlineData("llama3")]
+    [InlineData("mistral")]
+    [InlineData("qwen2")]
+    [InlineData("gptneox")]
+    [InlineData("falcon-7b")]
+    [InlineData("falcon-40b")]
+    [InlineData("gptj")]
+    public void DamagedConfigsOfEveryFamily(string family)
+    {
+        var random = new Random(HostileScale.Seed + 22 + family.Sum(c => c)); // a stable seed per family (string hashes vary by process)
+        string folder = RepoPaths.ArchitectureFixture(family);
+        var files = new[] { "config.json", "model.safetensors", "tokenizer.model" }.ToDictionary(f => f, f => File.ReadAllBytes(Path.Combine(folder, f)));
+        var config = System.Text.Json.Nodes.JsonNode.Parse(files["config.json"])!.AsObject();
+        Campaign(family).Run(Enumerable.Range(0, HostileScale.Cases(150)).Select(_ =>
+        {
+            var (bytes, damage) = HostileJson.Mutate(config, random);
+            return new HostileCase(damage, files).With("config.json", bytes, damage);
+        }));
     }
 
     [Fact]
