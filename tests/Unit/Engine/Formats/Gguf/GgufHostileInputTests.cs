@@ -75,6 +75,32 @@ public sealed class GgufHostileInputTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>Boundary values in the numeric fields of each family's GGUF (other keys, other tensors, fused and biased layouts).</summary>
+    [Theory]
+    [InlineData("llama3")]
+    [InlineData("mistral")]
+    [InlineData("qwen2")]
+    [InlineData("gptneox")]
+    [InlineData("falcon-7b")]
+    [InlineData("falcon-40b")]
+    public void BoundaryValuesInEveryFamilysFields(string family)
+    {
+        var random = new Random(HostileScale.Seed + family.Sum(c => c)); // a stable seed per family
+        byte[] seed = File.ReadAllBytes(Path.Combine(LlmCpu.Tests.Support.RepoPaths.ArchitectureFixture(family), "model-f32.gguf"));
+        var map = GgufFieldMap.Of(seed);
+        // The header and tensor fields, not the thousands of token scores.
+        var fields = map.Fields.Where(f => f.Kind != GgufFieldKind.StringBytes && !f.Name.Contains('[')).ToList();
+        var offsets = map.TensorOffsets.Select(t => (ulong)t.Offset).ToArray();
+        Campaign(family + " boundary values").Run(Enumerable.Range(0, HostileScale.Cases(150)).Select(_ =>
+        {
+            var field = fields[random.Next(fields.Count)];
+            ulong value = field.Kind == GgufFieldKind.TensorOffset && random.Next(3) == 0
+                ? offsets[random.Next(offsets.Length)]
+                : HostileBytes.Boundary(random);
+            return HostileCase.Single(FileName, HostileBytes.SetNumber(seed, field.Offset, field.Width, value), $"{family} {field.Name} = 0x{value:X}");
+        }));
+    }
+
     [Fact]
     public void InvalidUtf8InKeysNamesAndStrings()
     {
