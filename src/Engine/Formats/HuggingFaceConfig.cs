@@ -5,7 +5,11 @@ namespace LlmCpu.Engine.Formats;
 
 /// <summary>What a Hugging Face folder's config.json says: the model, and how its checkpoint lays out fused tensors.</summary>
 /// <param name="FalconPerHeadQkv">Falcon without multi-query or the new decoder fuses Q, K and V per head.</param>
-public sealed record HuggingFaceCheckpoint(ModelConfig Model, bool FalconPerHeadQkv = false);
+public sealed record HuggingFaceCheckpoint(ModelConfig Model, bool FalconPerHeadQkv = false)
+{
+    /// <summary>How the linear layers were quantized by a published tool (GPTQ, AWQ); null for unquantized weights.</summary>
+    public QuantizedCheckpoint? Quantization { get; init; }
+}
 
 /// <summary>
 /// Reads <c>config.json</c> (and <c>generation_config.json</c> for end-of-sequence ids) of a Hugging Face checkpoint
@@ -54,7 +58,7 @@ public static class HuggingFaceConfig
             if (ReadEos(generation.RootElement, generationPath) is { } eos) config = config with { EosTokenIds = eos };
         }
         config.Validate(path);
-        return checkpoint with { Model = config };
+        return checkpoint with { Model = config, Quantization = QuantizedCheckpoint.Read(folder, json) };
     }
 
     private static int[]? ReadEos(JsonElement root, string path)

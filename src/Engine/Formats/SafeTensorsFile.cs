@@ -72,7 +72,8 @@ public sealed unsafe class SafeTensorsFile : IDisposable
             "F32" => TensorType.F32,
             "F16" => TensorType.F16,
             "BF16" => TensorType.BF16,
-            _ => throw new ModelNotSupportedException(Path, field + " dtype", $"'{dtype}' is not supported (F32, F16, BF16 are)"),
+            "I32" => TensorType.I32,
+            _ => throw new ModelNotSupportedException(Path, field + " dtype", $"'{dtype}' is not supported (F32, F16, BF16 and, for packed 4-bit codes, I32 are)"),
         };
         if (!entry.TryGetProperty("shape", out var shapeElement) || shapeElement.ValueKind != JsonValueKind.Array)
             throw new ModelFormatException(Path, field + " shape", "is missing");

@@ -35,7 +35,7 @@ public sealed unsafe class TensorData(string name, TensorType type, long[] shape
                 for (int i = 0; i < source.Length; i++) destination[i] = BitConverter.Int32BitsToSingle(source[i] << 16);
                 break;
             default:
-                throw new InvalidOperationException($"Unknown tensor type {Type}.");
+                throw new InvalidOperationException($"Tensor '{Name}' of type {Type} holds no weights.");
         }
     }
 }

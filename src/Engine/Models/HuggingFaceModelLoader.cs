@@ -22,9 +22,10 @@ public static class HuggingFaceModelLoader
         using var tensors = TensorCollection.OpenFolder(folder);
         var builder = new MatrixBuilder(options.Precision, options.Int4Format, options.Activations);
         string stored = string.Join("/", tensors.Tensors.Values.Select(t => t.Type.ToString()).Distinct().Order());
-        var reader = new ModelTensorReader(new SafeTensorsModelTensors(tensors, folder), ArchitectureTables.HuggingFace(config.Model, config.FalconPerHeadQkv), config.Model);
+        var reader = new ModelTensorReader(new SafeTensorsModelTensors(tensors, folder, config.Quantization), ArchitectureTables.HuggingFace(config.Model, config.FalconPerHeadQkv), config.Model);
         var weights = reader.Read(builder, options);
-        string precision = builder.FormatName(reader.QueryKeyValue(0)[0].StoredPrecision == ModelPrecision.Float16 ? TensorType.F16 : TensorType.F32);
+        // The layer matrices as built: a GPTQ or AWQ checkpoint's are INT4 in its own group size, whatever it stored them as.
+        string precision = weights.Layers[0].QueryKeyValue.Format;
         long fileBytes = tensors.TotalFileBytes;
         options.Log.Verbose($"Loaded {config.Model.LayerCount} layers from '{folder}' ({stored}) as {precision} in {clock.Elapsed.TotalSeconds:F2} s.");
         return new LanguageModel(Path.GetFileName(Path.TrimEndingDirectorySeparator(folder)), Path.GetFullPath(folder), config.Model, weights, tokenizer,

@@ -57,8 +57,30 @@ public sealed class MatrixBuilder(ModelPrecision precision, Int4Format int4Forma
     public bool CopiesInt4Exactly(params IMatrixSource[] parts) => CopiesInt4Exactly(Precision, parts);
 
     private bool CopiesInt4Exactly(ModelPrecision precision, IMatrixSource[] parts) =>
-        parts.All(p => p.StoredPrecision == ModelPrecision.Int4)
-        && (precision == ModelPrecision.AsStored || (precision == ModelPrecision.Int4 && Int4Format == StoredInt4Format));
+        CopyFormat(precision, parts) != null;
+
+    /// <summary>
+    /// The format the parts' INT4 data is copied into exactly, or null when it cannot be: as stored, or the format
+    /// asked for when it has the parts' group size and keeps zero points where the parts need them (a symmetric group
+    /// is an asymmetric one with zero point 8, so it copies into either).
+    /// </summary>
+    private Int4Format? CopyFormat(ModelPrecision precision, IMatrixSource[] parts)
+    {
+        if (!parts.All(p => p.StoredPrecision == ModelPrecision.Int4) || StoredFormat(parts) is not { } stored) return null;
+        if (precision == ModelPrecision.AsStored) return stored;
+        if (precision == ModelPrecision.Int4 && Int4Format.GroupSize == stored.GroupSize && (Int4Format.Asymmetric || !stored.Asymmetric)) return Int4Format;
+        return null;
+    }
+
+    /// <summary>The one INT4 format of parts stored as INT4: Q4_0's, or the packed groups' (asymmetric if any part is); null if they differ.</summary>
+    private static Int4Format? StoredFormat(IMatrixSource[] parts)
+    {
+        if (parts.All(p => p is not IInt4GroupSource)) return StoredInt4Format;
+        if (!parts.All(p => p is IInt4GroupSource)) return null;
+        var formats = parts.Select(p => ((IInt4GroupSource)p).Format).ToArray();
+        if (formats.Any(f => f.GroupSize != formats[0].GroupSize)) return null;
+        return new Int4Format(formats[0].GroupSize, formats.Any(f => f.Asymmetric));
+    }
 
     /// <summary>The INT4 format of data stored as INT4 (ggml's Q4_0): symmetric, groups of 32.</summary>
     public static Int4Format StoredInt4Format { get; } = new(32, false);
@@ -68,7 +90,7 @@ public sealed class MatrixBuilder(ModelPrecision precision, Int4Format int4Forma
         int columns = parts[0].Columns;
         if (parts.Any(p => p.Columns != columns)) throw new ArgumentException("Stacked parts must have the same number of columns.", nameof(parts));
         int rows = checked(parts.Sum(p => p.Rows));
-        if (CopiesInt4Exactly(precision, parts)) return CopyInt4(parts, rows, columns);
+        if (CopyFormat(precision, parts) is { } copied) return parts[0] is IInt4GroupSource ? CopyGroups(parts, rows, columns, copied) : CopyInt4(parts, rows, columns);
         if (precision == ModelPrecision.AsStored)
         {
             if (parts[0].BlockType is { } type && OwnBytesMatrix(type) is { } create && parts.All(p => p.BlockType == type))
@@ -161,6 +183,34 @@ public sealed class MatrixBuilder(ModelPrecision precision, Int4Format int4Forma
             {
                 // Q4_0's codes are already this layout's nibbles: a copy of bytes, not an unpack and repack.
                 for (int r = 0; r < part.Rows; r++, row++) matrix.SetQ4_0Row(row, part.ReadBlockRow(r));
+            }
+            return matrix;
+        }
+        catch
+        {
+            matrix.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Packed 4-bit groups (a GPTQ or AWQ layer) copied group by group: codes, scale and zero point as stored.</summary>
+    private Int4Matrix CopyGroups(IMatrixSource[] parts, int rows, int columns, Int4Format format)
+    {
+        var matrix = new Int4Matrix(rows, columns, format, Activations);
+        try
+        {
+            var codes = new byte[matrix.GroupSize];
+            int row = 0;
+            foreach (IInt4GroupSource part in parts)
+            {
+                for (int r = 0; r < part.Rows; r++, row++)
+                {
+                    for (int g = 0; g < matrix.Groups; g++)
+                    {
+                        var (scale, zero) = part.ReadGroup(r, g, codes);
+                        matrix.SetGroup(row, g, scale, codes, zero);
+                    }
+                }
             }
             return matrix;
         }

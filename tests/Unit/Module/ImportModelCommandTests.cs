@@ -16,6 +16,25 @@ public sealed class ImportModelCommandTests : IDisposable
     }
 
     [Fact]
+    public void AnAwqCheckpointLoadsAsInt4InItsOwnGroupsAndGenerates()
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "llmcpu-awq-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            QuantizedCheckpointWriter.Write(RepoPaths.FixtureModel, folder, QuantizedCheckpointWriter.Layout.Awq, 64, asymmetric: true);
+            var result = _ps.Run("$m = Import-Model -LiteralPath $p; $m.Precision; ($m | Invoke-Generation -Prompt 'It is a truth' -MaxTokens 3 -Temperature 0).GeneratedTokens",
+                new Dictionary<string, object?> { ["p"] = folder });
+            Assert.Empty(result.Errors);
+            Assert.Equal("Q4 g64 asym", result.Output[0].BaseObject);
+            Assert.Equal(3, Convert.ToInt32(result.Output[1].BaseObject));
+        }
+        finally
+        {
+            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public void WithoutAPathLoadsTheBundledModel()
     {
         var result = _ps.Run("Import-Model");
