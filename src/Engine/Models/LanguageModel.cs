@@ -89,6 +89,12 @@ public sealed class LanguageModel : IDisposable
 
     public TextTokenizer Tokenizer { get; }
 
+    /// <summary>
+    /// The chat template the model's files carry (GGUF <c>tokenizer.chat_template</c>, or <c>chat_template</c> in a Hugging
+    /// Face folder's tokenizer_config.json), as Jinja text; null when they carry none. A chat session recognises it.
+    /// </summary>
+    public string? ChatTemplateText { get; init; }
+
     /// <summary>The quantization report embedded in an INT4 model file, or null for other files.</summary>
     public Formats.Llmc.QuantizationReport? Quantization { get; init; }
 
