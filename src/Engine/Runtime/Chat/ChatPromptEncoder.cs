@@ -10,10 +10,10 @@ namespace LlmCpu.Engine.Runtime.Chat;
 /// markers the vocabulary lacks, such as "[INST]" in Llama 2's) is joined into stretches of text and encoded as text,
 /// so "&lt;|im_start|&gt;" typed in a message stays characters.
 /// </summary>
-public sealed class ChatPromptEncoder(LanguageModel model)
+public sealed class ChatPromptEncoder(TextTokenizer tokenizer, int eosTokenId)
 {
-    private readonly TextTokenizer _tokenizer = model.Tokenizer;
-    private readonly int _eos = model.Config.EosTokenIds.Count > 0 ? model.Config.EosTokenIds[0] : -1;
+    private readonly TextTokenizer _tokenizer = tokenizer;
+    private readonly int _eos = eosTokenId;
     private readonly Dictionary<string, int> _markers = new(StringComparer.Ordinal);
 
     /// <summary>
@@ -55,6 +55,10 @@ public sealed class ChatPromptEncoder(LanguageModel model)
         Flush();
         return afterSpecial;
     }
+
+    /// <summary>The encoder of <paramref name="model"/>'s tokenizer; EOS is the first of its end-of-sequence ids.</summary>
+    public static ChatPromptEncoder For(LanguageModel model) =>
+        new(model.Tokenizer, model.Config.EosTokenIds.Count > 0 ? model.Config.EosTokenIds[0] : -1);
 
     private int Marker(string text)
     {

@@ -42,7 +42,7 @@ public sealed class ChatSession : IDisposable
         TemplateFromModel = template == null;
         _template = ChatTemplate.For(kind);
         SystemPrompt = systemPrompt;
-        _encoder = new ChatPromptEncoder(model);
+        _encoder = ChatPromptEncoder.For(model);
         _generator = new TextGenerator(model, pool);
         // The cache is taken now, so that a session that cannot have one fails when it is made, not at its first turn.
         _session = new InferenceSession(model, pool ?? WorkerPool.Shared, contextLength);
