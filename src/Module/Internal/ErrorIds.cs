@@ -14,6 +14,15 @@ internal static class ErrorIds
     public const string GenerationArgumentInvalid = "GenerationArgumentInvalid";
     public const string GenerationFailed = "GenerationFailed";
 
+    /// <summary>A chat turn does not fit in what is left of the session's context.</summary>
+    public const string ChatContextFull = "ChatContextFull";
+
+    /// <summary>No -Template was given and the model's own chat template is none LlmCpu recognises.</summary>
+    public const string ChatTemplateUnknown = "ChatTemplateUnknown";
+
+    /// <summary>The chat session was removed (Remove-ChatSession, Dispose()).</summary>
+    public const string ChatSessionDisposed = "ChatSessionDisposed";
+
     /// <summary>A model and the reference it is compared with do not share a vocabulary.</summary>
     public const string VocabularyMismatch = "VocabularyMismatch";
 

@@ -52,6 +52,9 @@ public sealed class ChatSession : IDisposable
 
     public string ModelName => _model.Name;
 
+    /// <summary>The model (a method, not a property, so that piping a session never binds it where a model is asked for).</summary>
+    public LanguageModel GetModel() => _model;
+
     public ChatTemplateKind Template => _template.Kind;
 
     /// <summary>Whether <see cref="Template"/> was recognised from the model's own chat template rather than given.</summary>
@@ -137,7 +140,7 @@ public sealed class ChatSession : IDisposable
             _tokens.AddRange(result.TokenIds);
             _afterSpecial = result.TokenIds.Count > 0 ? _model.Tokenizer.TokenTable.IsSpecial(result.TokenIds[^1]) : after;
             _replyOpen = true;
-            string reply = _template.SpaceBeforeReply && result.Text.StartsWith(' ') ? result.Text[1..] : result.Text;
+            string reply = _template.ReplyMessage(result.Text);
             _messages.Add(new ChatMessage(ChatRole.User, message));
             _messages.Add(new ChatMessage(ChatRole.Assistant, reply));
             return result;

@@ -28,10 +28,10 @@ public abstract class ChatTemplate
     public abstract IEnumerable<TemplatePiece> ReplyEnd();
 
     /// <summary>
-    /// Whether the template writes a space before a reply: the model then generates that space with the reply's first
-    /// word, and the reply's text is kept without it.
+    /// A generated reply as the conversation's assistant message: where the template writes a space before a reply,
+    /// the model generates that space with the reply's first word, and the message is kept without it.
     /// </summary>
-    public virtual bool SpaceBeforeReply => false;
+    public virtual string ReplyMessage(string generated) => generated;
 
     /// <summary>The template of <paramref name="kind"/>.</summary>
     public static ChatTemplate For(ChatTemplateKind kind) => kind switch

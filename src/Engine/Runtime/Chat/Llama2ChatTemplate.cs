@@ -11,7 +11,8 @@ public sealed class Llama2ChatTemplate : ChatTemplate
 
     public override ChatTemplateKind Kind => ChatTemplateKind.Llama2;
 
-    public override bool SpaceBeforeReply => true;
+    /// <summary>The template strips a reply, so the message is the reply stripped.</summary>
+    public override string ReplyMessage(string generated) => generated.Trim();
 
     public override IEnumerable<TemplatePiece> Opening(string? systemPrompt) => [];
 

@@ -11,7 +11,8 @@ public sealed class MistralChatTemplate : ChatTemplate
 
     public override ChatTemplateKind Kind => ChatTemplateKind.Mistral;
 
-    public override bool SpaceBeforeReply => true;
+    /// <summary>The space the template writes before a reply is the model's to generate; the message is what follows it.</summary>
+    public override string ReplyMessage(string generated) => generated.StartsWith(' ') ? generated[1..] : generated;
 
     public override IEnumerable<TemplatePiece> Opening(string? systemPrompt) => [TemplatePiece.Bos];
 
