@@ -67,8 +67,9 @@ public sealed class ChatSession : IDisposable
     {
         get
         {
+            // An array, not a collection expression's read-only wrapper: PowerShell indexes arrays ($s.Messages[0]).
             lock (_gate)
-                return SystemPrompt == null ? [.. _messages] : [new ChatMessage(ChatRole.System, SystemPrompt), .. _messages];
+                return SystemPrompt == null ? _messages.ToArray() : [new ChatMessage(ChatRole.System, SystemPrompt), .. _messages];
         }
     }
 
@@ -82,7 +83,7 @@ public sealed class ChatSession : IDisposable
     public int Capacity { get; }
 
     /// <summary>The conversation's token ids, as run through the model.</summary>
-    public IReadOnlyList<int> TokenIds { get { lock (_gate) return [.. _tokens]; } }
+    public IReadOnlyList<int> TokenIds { get { lock (_gate) return _tokens.ToArray(); } }
 
     public bool IsDisposed => Volatile.Read(ref _disposed);
 
