@@ -95,6 +95,9 @@ public sealed class LanguageModel : IDisposable
     /// </summary>
     public string? ChatTemplateText { get; init; }
 
+    /// <summary>The KV caches of this model's recent prompts, which later prompts with the same start reuse.</summary>
+    public Runtime.PromptPrefixCache PromptCache { get; } = new();
+
     /// <summary>The quantization report embedded in an INT4 model file, or null for other files.</summary>
     public Formats.Llmc.QuantizationReport? Quantization { get; init; }
 
@@ -139,6 +142,8 @@ public sealed class LanguageModel : IDisposable
     /// <summary>Frees the weights now, or when the last running session ends. A second call does nothing.</summary>
     public void Dispose()
     {
+        // Idle prompt caches hold references to the weights; letting them go first lets the memory go now.
+        PromptCache.Clear();
         lock (_lifetime)
         {
             if (_disposeRequested) return;

@@ -99,6 +99,9 @@ public sealed unsafe class InferenceSession : IDisposable
 
     public LanguageModel Model => _model;
 
+    /// <summary>The worker threads the session's matrix products run on.</summary>
+    public WorkerPool Pool => _matmul.Pool;
+
     /// <summary>Tokens held in the cache so far.</summary>
     public int Position { get; private set; }
 

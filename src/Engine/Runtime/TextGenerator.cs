@@ -42,8 +42,25 @@ public sealed class TextGenerator(LanguageModel model, WorkerPool? pool = null)
         // The cache holds what this request can use (prompt plus answer), not the model's whole context: a 10-token
         // answer on a 7B model needs megabytes of cache, not gigabytes.
         int needed = (int)Math.Min((long)promptIds.Length + options.MaxTokens, context);
-        using var session = new InferenceSession(Model, _pool, needed);
-        return Continue(session, promptIds, prompt, options, cancellation, onPiece, context);
+        if (!options.ReusePromptPrefix)
+        {
+            using var fresh = new InferenceSession(Model, _pool, needed);
+            return Continue(fresh, promptIds, prompt, options, cancellation, onPiece, context);
+        }
+        // A cache that holds this prompt's start (from an earlier prompt) is positioned after it; the rest is run.
+        var session = Model.PromptCache.Rent(Model, _pool, promptIds, needed);
+        GenerationResult result;
+        try
+        {
+            result = Continue(session, promptIds, prompt, options, cancellation, onPiece, context);
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+        Model.PromptCache.Return(session, promptIds);
+        return result;
     }
 
     /// <summary>

@@ -173,7 +173,13 @@ public sealed class InvokeGenerationCommand : PSCmdlet
         var generator = new TextGenerator(Model!, pool.Pool);
         WriteVerbose($"Generating up to {MaxTokens} tokens with {Model!.Name} ({Model.Precision}), seed {options.Sampling.Seed}, " +
             $"{pool.Pool.ThreadCount} threads; sampler chain: {Describe(options.Sampling)}.");
-        return generator.Generate(Prompt ?? "", options, _stop.Token, OnPiece);
+        var result = generator.Generate(Prompt ?? "", options, _stop.Token, OnPiece);
+        var cache = Model.PromptCache.Statistics;
+        WriteVerbose(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"Prompt prefix cache: {result.CachedTokens} of {result.CachedTokens + result.PromptTokens} prompt tokens reused, {result.PromptTokens} run " +
+            $"in {result.PromptTime.TotalMilliseconds:F1} ms; on {Model.Name} so far {cache.Hits} of {cache.Lookups} prompts hit ({cache.HitRate:P0}), " +
+            $"{cache.TokensReused} of {cache.TokensLookedUp} prompt tokens reused ({cache.TokenReuseRate:P0})."));
+        return result;
     }
 
     /// <summary>The next turn of a chat session; its worker threads are the session's (New-ChatSession -Threads).</summary>
