@@ -261,7 +261,7 @@ Describe 'Invoke-Generation prompt prefix cache' {
     It 'reuses the blocks a repeated start shares, generates the same tokens, and reports the hit rate' {
         $m = Import-Model
         try {
-            $instructions = 'It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife. ' * 2
+            $instructions = 'It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife. ' * 4
             $first = $m | Invoke-Generation -Prompt ($instructions + 'Mr. Darcy') -MaxTokens 8 -Temperature 0
             $verbose = $m | Invoke-Generation -Prompt ($instructions + 'Mr. Darcy') -MaxTokens 8 -Temperature 0 -Verbose 4>&1
             $second = $verbose | Where-Object { $_ -is [LlmCpu.Engine.Runtime.GenerationResult] }

@@ -15,7 +15,7 @@ public sealed class InvokeGenerationPromptCacheTests : IDisposable
     {
         var result = _ps.Run("""
             $m = Import-Model
-            $instructions = 'It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife. ' * 2
+            $instructions = 'It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife. ' * 4
             foreach ($q in 'Mr. Darcy', 'She was not') {
                 $m | Invoke-Generation -Prompt ($instructions + $q) -MaxTokens 4 -Temperature 0 -Verbose 4>&1
             }
