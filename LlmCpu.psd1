@@ -17,6 +17,8 @@
         'Remove-Model'
         'Measure-TokenLatency'
         'Measure-Perplexity'
+        'New-ChatSession'
+        'Remove-ChatSession'
     )
     FunctionsToExport    = @()
     VariablesToExport    = @()
@@ -31,6 +33,8 @@
         'Remove-LlmModel'
         'Measure-LlmTokenLatency'
         'Measure-LlmPerplexity'
+        'New-LlmChatSession'
+        'Remove-LlmChatSession'
     )
     FormatsToProcess     = @('LlmCpu.Format.ps1xml')
     TypesToProcess       = @('LlmCpu.Types.ps1xml')

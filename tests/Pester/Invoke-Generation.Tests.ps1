@@ -256,3 +256,24 @@ Describe 'Invoke-Generation' {
         }
     }
 }
+
+Describe 'Invoke-Generation prompt prefix cache' {
+    It 'reuses the blocks a repeated start shares, generates the same tokens, and reports the hit rate' {
+        $m = Import-Model
+        try {
+            $instructions = 'It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife. ' * 4
+            $first = $m | Invoke-Generation -Prompt ($instructions + 'Mr. Darcy') -MaxTokens 8 -Temperature 0
+            $verbose = $m | Invoke-Generation -Prompt ($instructions + 'Mr. Darcy') -MaxTokens 8 -Temperature 0 -Verbose 4>&1
+            $second = $verbose | Where-Object { $_ -is [LlmCpu.Engine.Runtime.GenerationResult] }
+            $first.CachedTokens | Should -Be 0
+            $second.CachedTokens | Should -BeGreaterThan 0
+            $second.CachedTokens + $second.PromptTokens | Should -Be $first.PromptTokens
+            $second.TokenIds | Should -Be $first.TokenIds
+            $messages = @(($verbose | Where-Object { $_ -is [System.Management.Automation.VerboseRecord] }).Message)
+            @($messages -like "Prompt prefix cache: $($second.CachedTokens) of $($first.PromptTokens) prompt tokens reused*so far 1 of 2 prompts hit (50*").Count | Should -Be 1
+            $m.PromptCache.Statistics.Hits | Should -Be 1
+        }
+        finally { $m | Remove-Model }
+        $m.PromptCache.IdleCount | Should -Be 0
+    }
+}

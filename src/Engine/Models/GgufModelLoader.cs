@@ -31,7 +31,10 @@ public static class GgufModelLoader
         string precision = weights.Layers[0].QueryKeyValue.Format;
         options.Log.Verbose($"Loaded {config.LayerCount} layers from '{path}' (GGUF v{file.Version}, {stored}, {file.FileLength / 1048576.0:F1} MiB) as {precision} in {clock.Elapsed.TotalSeconds:F2} s.");
         return new LanguageModel(System.IO.Path.GetFileNameWithoutExtension(path), System.IO.Path.GetFullPath(path), config, weights, tokenizer,
-            stored, precision, file.FileLength, clock.Elapsed, storage: null);
+            stored, precision, file.FileLength, clock.Elapsed, storage: null)
+        {
+            ChatTemplateText = file.Metadata.GetString("tokenizer.chat_template"),
+        };
     }
 
     /// <summary>Says, once per load, which tensor types are converted rather than kept as stored, and refuses types the engine cannot read.</summary>

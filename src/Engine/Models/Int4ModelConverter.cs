@@ -170,7 +170,7 @@ public static class Int4ModelConverter
                             "which adds error to error. Convert from the unquantized model where you have it.");
             var quantizedWeights = new ModelWeights(embedding, layers, weights.OutputNorm, output, weights.OutputNormBias, weights.OutputBias) { Borrowed = borrowed };
             return new LanguageModel(model.Name, model.Path, model.Config, quantizedWeights, model.Tokenizer, model.StoredPrecision,
-                format.ToString(), model.FileSizeBytes, TimeSpan.Zero, storage: null);
+                format.ToString(), model.FileSizeBytes, TimeSpan.Zero, storage: null) { ChatTemplateText = model.ChatTemplateText };
         }
         catch
         {

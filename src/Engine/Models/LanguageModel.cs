@@ -89,6 +89,15 @@ public sealed class LanguageModel : IDisposable
 
     public TextTokenizer Tokenizer { get; }
 
+    /// <summary>
+    /// The chat template the model's files carry (GGUF <c>tokenizer.chat_template</c>, or <c>chat_template</c> in a Hugging
+    /// Face folder's tokenizer_config.json), as Jinja text; null when they carry none. A chat session recognises it.
+    /// </summary>
+    public string? ChatTemplateText { get; init; }
+
+    /// <summary>The KV caches of this model's recent prompts, which later prompts with the same start reuse.</summary>
+    public Runtime.PromptPrefixCache PromptCache { get; } = new();
+
     /// <summary>The quantization report embedded in an INT4 model file, or null for other files.</summary>
     public Formats.Llmc.QuantizationReport? Quantization { get; init; }
 
@@ -133,6 +142,8 @@ public sealed class LanguageModel : IDisposable
     /// <summary>Frees the weights now, or when the last running session ends. A second call does nothing.</summary>
     public void Dispose()
     {
+        // Idle prompt caches hold references to the weights; letting them go first lets the memory go now.
+        PromptCache.Clear();
         lock (_lifetime)
         {
             if (_disposeRequested) return;

@@ -2,6 +2,12 @@ namespace LlmCpu.Engine.Runtime;
 
 public sealed record GenerationOptions
 {
+    /// <summary>
+    /// Reuse the KV cache of an earlier prompt on the same model that began with the same whole blocks of tokens
+    /// (<see cref="PromptPrefixCache"/>); the tokens are the same either way, only the time differs.
+    /// </summary>
+    public bool ReusePromptPrefix { get; init; } = true;
+
     /// <summary>Most tokens to generate after the prompt.</summary>
     public int MaxTokens { get; init; } = 128;
 

@@ -10,6 +10,12 @@ public sealed record GenerationResult
 
     public required int GeneratedTokens { get; init; }
 
+    /// <summary>
+    /// Tokens before the prompt that were already in the KV cache (a chat session's earlier turns) and so were not run
+    /// again; <see cref="PromptTokens"/> counts only the tokens that were run.
+    /// </summary>
+    public int CachedTokens { get; init; }
+
     public required StopReason StopReason { get; init; }
 
     /// <summary>The stop string that ended generation, when <see cref="StopReason"/> is <see cref="StopReason.StopSequence"/>.</summary>

@@ -99,6 +99,9 @@ public sealed unsafe class InferenceSession : IDisposable
 
     public LanguageModel Model => _model;
 
+    /// <summary>The worker threads the session's matrix products run on.</summary>
+    public WorkerPool Pool => _matmul.Pool;
+
     /// <summary>Tokens held in the cache so far.</summary>
     public int Position { get; private set; }
 
@@ -125,6 +128,21 @@ public sealed unsafe class InferenceSession : IDisposable
 
     /// <summary>Forgets the conversation; the cache is reused from position 0.</summary>
     public void Reset() => Position = 0;
+
+    /// <summary>
+    /// Forgets the tokens from <paramref name="position"/> on, so the next token runs there (a chat turn stopped midway
+    /// goes back to where it began). Possible where every earlier position is still in the cache: always, unless a
+    /// sliding window keeps the cache as a ring that later positions may have overwritten; then it returns false and
+    /// changes nothing.
+    /// </summary>
+    public bool TryRewind(int position)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(position);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(position, Position);
+        if (_cache.Capacity < Capacity) return false;
+        Position = position;
+        return true;
+    }
 
     /// <summary>Runs <paramref name="tokens"/> through the model from the current position and returns the last token's logits.</summary>
     /// <exception cref="OperationCanceledException">

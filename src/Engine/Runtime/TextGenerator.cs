@@ -39,6 +39,47 @@ public sealed class TextGenerator(LanguageModel model, WorkerPool? pool = null)
         if (promptIds.Length > context)
             throw new GenerationArgumentException(nameof(prompt), $"The prompt is {promptIds.Length} tokens; the context holds {context}.");
 
+        // The cache holds what this request can use (prompt plus answer), not the model's whole context: a 10-token
+        // answer on a 7B model needs megabytes of cache, not gigabytes.
+        int needed = (int)Math.Min((long)promptIds.Length + options.MaxTokens, context);
+        if (!options.ReusePromptPrefix)
+        {
+            using var fresh = new InferenceSession(Model, _pool, needed);
+            return Continue(fresh, promptIds, prompt, options, cancellation, onPiece, context);
+        }
+        // A cache that holds this prompt's start (from an earlier prompt) is positioned after it; the rest is run.
+        var session = Model.PromptCache.Rent(Model, _pool, promptIds, needed);
+        GenerationResult result;
+        try
+        {
+            result = Continue(session, promptIds, prompt, options, cancellation, onPiece, context);
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+        Model.PromptCache.Return(session, promptIds);
+        return result;
+    }
+
+    /// <summary>
+    /// Generates on <paramref name="session"/>, whose cache already holds the first <see cref="InferenceSession.Position"/>
+    /// tokens of <paramref name="sequence"/>: only the rest is run (prefilled) before sampling. The sampler's penalties
+    /// and the decoder's text see the whole sequence. A chat session calls this turn after turn on one session.
+    /// </summary>
+    /// <param name="contextLimit">Positions the sequence may fill, at most the session's capacity.</param>
+    /// <returns>The result; <see cref="GenerationResult.CachedTokens"/> counts the tokens that were not run again.</returns>
+    public GenerationResult Continue(InferenceSession session, IReadOnlyList<int> sequence, string prompt, GenerationOptions options,
+        CancellationToken cancellation = default, Action<GenerationPiece>? onPiece = null, int? contextLimit = null)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        ArgumentNullException.ThrowIfNull(sequence);
+        Validate(options);
+        int cached = session.Position;
+        if (cached > sequence.Count) throw new ArgumentException($"The session holds {cached} tokens, more than the sequence's {sequence.Count}.", nameof(sequence));
+        if (cached == sequence.Count) throw new GenerationArgumentException(nameof(prompt), "There are no new tokens to run: the session already holds the whole sequence.");
+        int[] promptIds = sequence as int[] ?? [.. sequence];
         var constraint = options.Format == GenerationFormat.Json ? new JsonConstraint(Model.Tokenizer.TokenTable) : null;
         var sampler = new Sampler(options.Sampling, Model.VocabularySize, constraint);
         sampler.AcceptPrompt(promptIds);
@@ -54,12 +95,7 @@ public sealed class TextGenerator(LanguageModel model, WorkerPool? pool = null)
         int released = 0;        // characters of the text handed to the listener
         int stopAt = -1;         // where a stop string starts in the text
         string? stopString = null;
-
-        // The cache holds what this request can use (prompt plus answer), not the model's whole context: a 10-token
-        // answer on a 7B model needs megabytes of cache, not gigabytes.
-        int needed = (int)Math.Min((long)promptIds.Length + options.MaxTokens, context);
-        using var session = new InferenceSession(Model, _pool, needed);
-        int capacity = Math.Min(session.Capacity, context);
+        int capacity = Math.Min(session.Capacity, contextLimit ?? session.Capacity);
 
         var clock = Stopwatch.StartNew();
         StopReason reason = StopReason.MaxTokens;
@@ -67,7 +103,7 @@ public sealed class TextGenerator(LanguageModel model, WorkerPool? pool = null)
         bool prefilled = false;
         try
         {
-            var logits = session.Prefill(promptIds, cancellation);
+            var logits = session.Prefill(promptIds.AsSpan(cached), cancellation);
             promptTime = clock.Elapsed;
             prefilled = true;
             clock.Restart();
@@ -119,7 +155,8 @@ public sealed class TextGenerator(LanguageModel model, WorkerPool? pool = null)
         {
             Prompt = prompt,
             Text = answer,
-            PromptTokens = promptIds.Length,
+            PromptTokens = promptIds.Length - cached,
+            CachedTokens = cached,
             GeneratedTokens = generated.Count,
             StopReason = reason,
             StopSequence = stopString,

@@ -143,6 +143,12 @@ public sealed class ByteLevelBpeTextTokenizer : TextTokenizer
         return [.. ids];
     }
 
+    /// <summary>Byte-level BPE has no dummy prefix: <paramref name="startsStretch"/> changes nothing.</summary>
+    public override int[] EncodeLiteral(string text, bool startsStretch) => Encode(text, addBos: false, parseSpecial: false);
+
+    public override int FindSpecialToken(string text) =>
+        _idsByText.TryGetValue(text, out int id) && _kinds[id] is BpeTokenKind.Control or BpeTokenKind.UserDefined ? id : -1;
+
     /// <summary>Text of the ids. Control, unknown and unused tokens, and ids outside the vocabulary, decode to nothing;
     /// bytes that do not form valid UTF-8 (a character cut between tokens) decode to U+FFFD.</summary>
     public override string Decode(IEnumerable<int> ids)

@@ -99,6 +99,32 @@ public sealed class SentencePieceTextTokenizer : TextTokenizer
         return result;
     }
 
+    public override int[] EncodeLiteral(string text, bool startsStretch)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        // The library is given no special tokens, so text such as "<s>" is always ordinary text here.
+        if (startsStretch || !Vocabulary.AddDummyPrefix) return Encode(text, addBos: false);
+        if (text.Length == 0) return [];
+        // Without the dummy prefix: the identity normalization SentencePiece applies is the space escape alone, done
+        // here so that the library's normalizer (which would add the prefix) is skipped.
+        var ids = _tokenizer.EncodeToIds(text.Replace(' ', '\u2581'), addBeginningOfSentence: false, addEndOfSentence: false, considerNormalization: false);
+        return [.. ids];
+    }
+
+    public override int FindSpecialToken(string text)
+    {
+        var pieces = Vocabulary.Pieces;
+        for (int id = 0; id < pieces.Count; id++)
+        {
+            if (pieces[id].Type is SentencePieceType.Control or SentencePieceType.UserDefined && pieces[id].Piece == text) return id;
+        }
+        return -1;
+    }
+
+    private SentencePieceVocabulary Vocabulary => LazyInitializer.EnsureInitialized(ref _vocabulary, () => SentencePieceVocabulary.Parse(_modelBytes));
+
+    private SentencePieceVocabulary? _vocabulary;
+
     /// <summary>The serialized SentencePiece model, for embedding it in other model files.</summary>
     public ReadOnlySpan<byte> ModelBytes => _modelBytes;
 

@@ -17,6 +17,21 @@ public abstract class TextTokenizer
     /// <summary>Token ids of <paramref name="text"/>, preceded by BOS when <paramref name="addBos"/> is set.</summary>
     public abstract int[] Encode(string text, bool addBos);
 
+    /// <summary>
+    /// Token ids of text a person wrote, as one stretch of a longer sequence: the text of a control token in it (a chat
+    /// marker, "&lt;s&gt;") is encoded as ordinary text, never as the control token, so a message cannot forge a turn.
+    /// </summary>
+    /// <param name="startsStretch">The text starts the sequence or follows a special token. SentencePiece models add
+    /// their dummy-prefix space only then, as llama.cpp does when it tokenizes a rendered chat; text that continues text
+    /// gets none.</param>
+    public abstract int[] EncodeLiteral(string text, bool startsStretch);
+
+    /// <summary>
+    /// The id of the control or user-defined token whose text is exactly <paramref name="text"/> (a chat marker such as
+    /// "&lt;|im_start|&gt;"), or -1 when the vocabulary has none; then the marker is ordinary text, as in llama.cpp.
+    /// </summary>
+    public abstract int FindSpecialToken(string text);
+
     /// <summary>Text of the ids; special tokens (BOS, EOS) decode to nothing.</summary>
     public abstract string Decode(IEnumerable<int> ids);
 

@@ -2,6 +2,7 @@ using System.Collections;
 using System.Management.Automation;
 using LlmCpu.Engine.Models;
 using LlmCpu.Engine.Runtime;
+using LlmCpu.Engine.Runtime.Chat;
 using LlmCpu.Module.Internal;
 
 namespace LlmCpu.Module.Commands;
@@ -15,7 +16,8 @@ namespace LlmCpu.Module.Commands;
 /// <remarks>
 /// Two parameter sets keep a model from ever binding to -Prompt (a model object would otherwise convert to its display
 /// string and become the prompt): in <c>ModelFromPipeline</c> the model is the pipeline object and the prompt a
-/// parameter; in <c>PromptFromPipeline</c> prompts are the pipeline objects and the model a parameter.
+/// parameter; in <c>PromptFromPipeline</c> prompts are the pipeline objects and the model a parameter. In <c>Session</c>
+/// each prompt is the user's next message in a chat session (New-ChatSession), whose cache keeps the conversation.
 /// </remarks>
 [Cmdlet(VerbsLifecycle.Invoke, "Generation", DefaultParameterSetName = ParameterSets.ModelFromPipeline)]
 [OutputType(typeof(GenerationResult), typeof(GenerationPiece))]
@@ -26,6 +28,7 @@ public sealed class InvokeGenerationCommand : PSCmdlet
     {
         public const string ModelFromPipeline = "ModelFromPipeline";
         public const string PromptFromPipeline = "PromptFromPipeline";
+        public const string Session = "Session";
     }
 
     private readonly CancellationTokenSource _stop = new();
@@ -37,8 +40,14 @@ public sealed class InvokeGenerationCommand : PSCmdlet
 
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = ParameterSets.ModelFromPipeline, ValueFromPipelineByPropertyName = true)]
     [Parameter(Mandatory = true, Position = 0, ParameterSetName = ParameterSets.PromptFromPipeline, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+    [Parameter(Mandatory = true, Position = 0, ParameterSetName = ParameterSets.Session, ValueFromPipeline = true)]
     [AllowEmptyString]
     public string? Prompt { get; set; }
+
+    /// <summary>A chat session (New-ChatSession): the prompt is the user's next message, and only its new tokens are run.</summary>
+    [Parameter(Mandatory = true, ParameterSetName = ParameterSets.Session)]
+    [ValidateNotNull]
+    public ChatSession? Session { get; set; }
 
     /// <summary>Most tokens to generate.</summary>
     [Parameter]
@@ -140,17 +149,7 @@ public sealed class InvokeGenerationCommand : PSCmdlet
     {
         try
         {
-            var options = BuildOptions();
-            using var pool = WorkerPools.Rent(Threads, WriteWarning);
-            var generator = new TextGenerator(Model!, pool.Pool);
-            WriteVerbose($"Generating up to {MaxTokens} tokens with {Model!.Name} ({Model.Precision}), seed {options.Sampling.Seed}, " +
-                $"{pool.Pool.ThreadCount} threads; sampler chain: {Describe(options.Sampling)}.");
-            var result = generator.Generate(Prompt ?? "", options, _stop.Token, piece =>
-            {
-                if (piece.Text.Length == 0) return;
-                if (ShowText) WriteInformation(new HostInformationMessage { Message = piece.Text, NoNewLine = true }, ["PSHOST"]);
-                if (Stream) WriteObject(piece);
-            });
+            var result = Session != null ? Chat(Session) : Generate();
             // PowerShell writes nothing more once a pipeline is stopping: the partial text cannot be returned as an
             // object. The pieces of -Stream (and the text of -ShowText) went out as they came; see about_LlmCpu.
             if (result.StopReason == StopReason.Cancelled) throw new PipelineStoppedException();
@@ -159,15 +158,52 @@ public sealed class InvokeGenerationCommand : PSCmdlet
         }
         catch (Exception ex) when (ErrorMapper.IsExpected(ex))
         {
-            WriteError(ErrorMapper.ForGeneration(ex, Prompt, Model));
+            WriteError(Session != null ? ErrorMapper.ForChat(ex, Session) : ErrorMapper.ForGeneration(ex, Prompt, Model));
         }
         catch (Exception ex) when (ErrorMapper.IsDefect(ex))
         {
-            ThrowTerminatingError(ErrorMapper.Defect(ex, Model));
+            ThrowTerminatingError(ErrorMapper.Defect(ex, (object?)Session ?? Model));
         }
     }
 
-    private GenerationOptions BuildOptions() => new()
+    private GenerationResult Generate()
+    {
+        var options = BuildOptions(Model!);
+        using var pool = WorkerPools.Rent(Threads, WriteWarning);
+        var generator = new TextGenerator(Model!, pool.Pool);
+        WriteVerbose($"Generating up to {MaxTokens} tokens with {Model!.Name} ({Model.Precision}), seed {options.Sampling.Seed}, " +
+            $"{pool.Pool.ThreadCount} threads; sampler chain: {Describe(options.Sampling)}.");
+        var result = generator.Generate(Prompt ?? "", options, _stop.Token, OnPiece);
+        var cache = Model.PromptCache.Statistics;
+        WriteVerbose(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"Prompt prefix cache: {result.CachedTokens} of {result.CachedTokens + result.PromptTokens} prompt tokens reused, {result.PromptTokens} run " +
+            $"in {result.PromptTime.TotalMilliseconds:F1} ms; on {Model.Name} so far {cache.Hits} of {cache.Lookups} prompts hit ({cache.HitRate:P0}), " +
+            $"{cache.TokensReused} of {cache.TokensLookedUp} prompt tokens reused ({cache.TokenReuseRate:P0})."));
+        return result;
+    }
+
+    /// <summary>The next turn of a chat session; its worker threads are the session's (New-ChatSession -Threads).</summary>
+    private GenerationResult Chat(ChatSession session)
+    {
+        if (MyInvocation.BoundParameters.ContainsKey(nameof(Threads)))
+            WriteWarning("-Threads is ignored with -Session: a chat session runs on the threads New-ChatSession gave it.");
+        var options = BuildOptions(session.GetModel());
+        WriteVerbose($"Chat turn {session.Turns + 1} on {session.ModelName} ({session.Template}), {session.TokenCount} of {session.Capacity} context tokens held, " +
+            $"up to {MaxTokens} tokens, seed {options.Sampling.Seed}; sampler chain: {Describe(options.Sampling)}.");
+        var result = session.Send(Prompt ?? "", options, _stop.Token, OnPiece);
+        WriteVerbose($"Prefilled {result.PromptTokens} new tokens in {result.PromptTime.TotalMilliseconds:F1} ms and reused {result.CachedTokens} from the cache; " +
+            $"the session holds {session.TokenCount} of {session.Capacity}.");
+        return result;
+    }
+
+    private void OnPiece(GenerationPiece piece)
+    {
+        if (piece.Text.Length == 0) return;
+        if (ShowText) WriteInformation(new HostInformationMessage { Message = piece.Text, NoNewLine = true }, ["PSHOST"]);
+        if (Stream) WriteObject(piece);
+    }
+
+    private GenerationOptions BuildOptions(LanguageModel model) => new()
     {
         MaxTokens = MaxTokens,
         StopSequences = Stop ?? [],
@@ -185,7 +221,7 @@ public sealed class InvokeGenerationCommand : PSCmdlet
             RepeatLastN = RepeatLastN,
             PresencePenalty = PresencePenalty,
             FrequencyPenalty = FrequencyPenalty,
-            LogitBias = LogitBiasTable.Read(LogitBias, Model!.Tokenizer),
+            LogitBias = LogitBiasTable.Read(LogitBias, model.Tokenizer),
             Seed = Seed ?? Random.Shared.Next(),
         },
     };

@@ -17,6 +17,15 @@ internal static class ErrorIds
     /// <summary>The tokenizer's pre-tokenization expression ran past its time limit on the text (catastrophic backtracking).</summary>
     public const string TokenizerTimeout = "TokenizerTimeout";
 
+    /// <summary>A chat turn does not fit in what is left of the session's context.</summary>
+    public const string ChatContextFull = "ChatContextFull";
+
+    /// <summary>No -Template was given and the model's own chat template is none LlmCpu recognises.</summary>
+    public const string ChatTemplateUnknown = "ChatTemplateUnknown";
+
+    /// <summary>The chat session was removed (Remove-ChatSession, Dispose()).</summary>
+    public const string ChatSessionDisposed = "ChatSessionDisposed";
+
     /// <summary>A model and the reference it is compared with do not share a vocabulary.</summary>
     public const string VocabularyMismatch = "VocabularyMismatch";
 

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using LlmCpu.Engine;
+using LlmCpu.Engine.Runtime.Chat;
 
 namespace LlmCpu.Module.Internal;
 
@@ -29,11 +30,22 @@ internal static class ErrorMapper
         string? preview = prompt is { Length: > PromptPreviewLength } ? prompt[..PromptPreviewLength] + "…" : prompt;
         return exception switch
         {
+            ChatContextFullException or ChatSessionDisposedException => ForChat(exception, model),
             VocabularyMismatchException => new ErrorRecord(exception, ErrorIds.VocabularyMismatch, ErrorCategory.InvalidArgument, model),
             GenerationArgumentException => new ErrorRecord(exception, ErrorIds.GenerationArgumentInvalid, ErrorCategory.InvalidArgument, preview ?? model),
             _ => Common(exception, model) ?? new ErrorRecord(exception, ErrorIds.GenerationFailed, ErrorCategory.NotSpecified, preview),
         };
     }
+
+    /// <summary>For a chat session's creation or turn; <paramref name="target"/> is the model or the session.</summary>
+    public static ErrorRecord ForChat(Exception exception, object? target) => exception switch
+    {
+        ChatContextFullException => new ErrorRecord(exception, ErrorIds.ChatContextFull, ErrorCategory.LimitsExceeded, target),
+        ChatSessionDisposedException => new ErrorRecord(exception, ErrorIds.ChatSessionDisposed, ErrorCategory.InvalidOperation, target),
+        ChatTemplateUnknownException => new ErrorRecord(exception, ErrorIds.ChatTemplateUnknown, ErrorCategory.ObjectNotFound, target),
+        ArgumentOutOfRangeException => new ErrorRecord(exception, ErrorIds.GenerationArgumentInvalid, ErrorCategory.InvalidArgument, target),
+        _ => ForGeneration(exception, null, target),
+    };
 
     /// <summary>For a cmdlet that writes <paramref name="destination"/> from <paramref name="source"/> (a path or a model).</summary>
     public static ErrorRecord ForWrite(Exception exception, string destination, object? source) => exception switch
@@ -55,7 +67,7 @@ internal static class ErrorMapper
 
     /// <summary>True for exceptions that describe bad input, a bad file, the file system or a disposed model.</summary>
     public static bool IsExpected(Exception exception) => exception is ModelFormatException or GenerationArgumentException or ModelTooLargeException
-        or ModelNumericException or TokenizerTimeoutException or ObjectDisposedException or IOException or UnauthorizedAccessException;
+        or ChatContextFullException or ChatTemplateUnknownException or ModelNumericException or TokenizerTimeoutException or ObjectDisposedException or IOException or UnauthorizedAccessException;
 
     /// <summary>
     /// True for an exception that is neither expected nor PowerShell's own (pipeline stops, binding errors), nor a

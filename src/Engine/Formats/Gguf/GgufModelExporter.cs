@@ -55,6 +55,8 @@ public static class GgufModelExporter
         GgufArchitectureMetadata.Add(writer, config, options.Name ?? model.Name, type);
         // The vocabulary the model was loaded with, whatever file it came from (tokenizer.model, GGUF metadata, .llmc).
         SentencePieceGgufMetadata.Add(writer, SentencePieceVocabulary.Parse(tokenizer.ModelBytes.ToArray()), config);
+        // The chat template travels with the model, as llama.cpp's converter writes it, so chat sessions recognise it.
+        if (model.ChatTemplateText is { } chatTemplate) writer.AddMetadata("tokenizer.chat_template", GgufValue.String(chatTemplate));
         AddTensors(writer, model, options);
         return writer;
     }

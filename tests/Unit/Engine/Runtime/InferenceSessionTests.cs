@@ -25,6 +25,24 @@ public sealed class InferenceSessionTests(FixtureModel fixture) : IClassFixture<
     }
 
     [Fact]
+    public void RewindingForgetsLaterTokensAndGoesOnAsIfTheyHadNeverRun()
+    {
+        // Chunk-aligned, as a chat session or the prompt prefix cache rewinds: the kept positions are the ones a fresh run computes.
+        var ids = fixture.Model.Tokenizer.Encode(string.Join(' ', Enumerable.Repeat("It is a truth universally acknowledged, that a single man", 12)), addBos: true)[..130];
+        using var fresh = new InferenceSession(fixture.Model, WorkerPool.Shared);
+        var expected = fresh.Prefill(ids).ToArray();
+
+        using var session = new InferenceSession(fixture.Model, WorkerPool.Shared);
+        session.Prefill(ids[..64]);
+        session.Prefill([5, 6, 7, 8, 9]);                      // a turn that is then taken back
+        Assert.True(session.TryRewind(64));
+        Assert.Equal(64, session.Position);
+        Assert.Equal(expected, session.Prefill(ids[64..]).ToArray());
+        Assert.Throws<ArgumentOutOfRangeException>(() => session.TryRewind(session.Position + 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => session.TryRewind(-1));
+    }
+
+    [Fact]
     public void ResetStartsOverWithTheSameResult()
     {
         using var session = new InferenceSession(fixture.Model, WorkerPool.Shared);

@@ -130,6 +130,10 @@ public sealed class StreamingDecoderTests
 
         public override int[] Encode(string text, bool addBos) => inner.Encode(text, addBos);
 
+        public override int[] EncodeLiteral(string text, bool startsStretch) => inner.EncodeLiteral(text, startsStretch);
+
+        public override int FindSpecialToken(string text) => inner.FindSpecialToken(text);
+
         public override string Decode(IEnumerable<int> ids)
         {
             DecodeCalls++;

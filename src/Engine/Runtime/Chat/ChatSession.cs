@@ -1,0 +1,179 @@
+using LlmCpu.Engine.Models;
+using LlmCpu.Kernels.Threading;
+
+namespace LlmCpu.Engine.Runtime.Chat;
+
+/// <summary>
+/// A conversation with a model that keeps its KV cache between turns: each <see cref="Send"/> runs only what is new
+/// (the markers closing the last reply, the new user message and the prompt for the reply), and the reply's tokens
+/// stay in the cache as they were generated. The conversation's tokens are kept beside the cache, so a turn that is
+/// stopped (cancellation) or fails leaves the session as it was before the turn. Dispose releases the cache.
+/// Thread-safe: turns from several threads run one at a time.
+/// </summary>
+public sealed class ChatSession : IDisposable
+{
+    private readonly LanguageModel _model;
+    private readonly ChatTemplate _template;
+    private readonly ChatPromptEncoder _encoder;
+    private readonly TextGenerator _generator;
+    private readonly IDisposable? _poolLease;
+    private readonly object _gate = new();
+    private readonly List<int> _tokens = [];            // the conversation; the first _session.Position are in the cache
+    private readonly List<ChatMessage> _messages = [];
+    private InferenceSession? _session;
+    private bool _afterSpecial = true;                  // the conversation so far is empty or ends with a special token
+    private bool _replyOpen;                            // the last reply's closing markers are not in _tokens yet
+    private bool _disposed;
+
+    /// <param name="template">The chat format; null recognises the model's own template (<see cref="LanguageModel.ChatTemplateText"/>).</param>
+    /// <param name="contextLength">Positions the conversation may fill, rounded up to <see cref="InferenceSession.CapacityGrain"/>
+    /// and capped at the model's context; null takes the model's whole context.</param>
+    /// <param name="pool">Worker threads for every turn; the shared pool by default.</param>
+    /// <param name="poolLease">Disposed with the session (whoever lent <paramref name="pool"/>).</param>
+    /// <exception cref="ChatTemplateUnknownException">No template was given and the model's is none of <see cref="ChatTemplateKind"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The model has been disposed.</exception>
+    public ChatSession(LanguageModel model, ChatTemplateKind? template = null, string? systemPrompt = null, int? contextLength = null,
+        WorkerPool? pool = null, IDisposable? poolLease = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        _model = model;
+        var kind = template ?? ChatTemplateDetector.Detect(model.ChatTemplateText)
+            ?? throw new ChatTemplateUnknownException(model.Name, model.ChatTemplateText != null);
+        TemplateFromModel = template == null;
+        _template = ChatTemplate.For(kind);
+        SystemPrompt = systemPrompt;
+        _encoder = ChatPromptEncoder.For(model);
+        _generator = new TextGenerator(model, pool);
+        // The cache is taken now, so that a session that cannot have one fails when it is made, not at its first turn.
+        _session = new InferenceSession(model, pool ?? WorkerPool.Shared, contextLength);
+        Capacity = _session.Capacity;
+        _poolLease = poolLease;
+    }
+
+    public string ModelName => _model.Name;
+
+    /// <summary>The model (a method, not a property, so that piping a session never binds it where a model is asked for).</summary>
+    public LanguageModel GetModel() => _model;
+
+    public ChatTemplateKind Template => _template.Kind;
+
+    /// <summary>Whether <see cref="Template"/> was recognised from the model's own chat template rather than given.</summary>
+    public bool TemplateFromModel { get; }
+
+    public string? SystemPrompt { get; }
+
+    /// <summary>The conversation so far: the system prompt (if any), then user messages and replies in turn.</summary>
+    public IReadOnlyList<ChatMessage> Messages
+    {
+        get
+        {
+            // An array, not a collection expression's read-only wrapper: PowerShell indexes arrays ($s.Messages[0]).
+            lock (_gate)
+                return SystemPrompt == null ? _messages.ToArray() : [new ChatMessage(ChatRole.System, SystemPrompt), .. _messages];
+        }
+    }
+
+    /// <summary>Exchanges completed: user messages answered.</summary>
+    public int Turns { get { lock (_gate) return _messages.Count / 2; } }
+
+    /// <summary>Tokens of the conversation so far (context used); the next turn adds its own to these.</summary>
+    public int TokenCount { get { lock (_gate) return _tokens.Count; } }
+
+    /// <summary>Positions the conversation may fill.</summary>
+    public int Capacity { get; }
+
+    /// <summary>The conversation's token ids, as run through the model.</summary>
+    public IReadOnlyList<int> TokenIds { get { lock (_gate) return _tokens.ToArray(); } }
+
+    public bool IsDisposed => Volatile.Read(ref _disposed);
+
+    /// <summary>
+    /// Sends <paramref name="message"/> as the user's next message and generates the reply. Only the tokens the cache
+    /// does not hold yet are run: <see cref="GenerationResult.PromptTokens"/> counts them, <see cref="GenerationResult.CachedTokens"/>
+    /// the ones reused. Cancelled (the result's <see cref="StopReason.Cancelled"/>) or failed, the turn leaves no trace.
+    /// </summary>
+    /// <exception cref="ChatContextFullException">The message does not fit in what is left of the context.</exception>
+    /// <exception cref="ChatSessionDisposedException">The session was disposed.</exception>
+    /// <exception cref="ObjectDisposedException">The model was disposed; the session releases its cache.</exception>
+    public GenerationResult Send(string message, GenerationOptions options, CancellationToken cancellation = default,
+        Action<GenerationPiece>? onPiece = null)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        ArgumentNullException.ThrowIfNull(options);
+        lock (_gate)
+        {
+            if (_disposed) throw new ChatSessionDisposedException();
+            if (_model.IsDisposed)
+            {
+                ReleaseCache();
+                throw new ObjectDisposedException(_model.Name, $"The model {_model.Name} was removed; its chat session cannot go on. Load the model again and start a new session.");
+            }
+            var session = _session ?? throw new ChatSessionDisposedException();
+
+            var turn = new List<int>();
+            bool after = _afterSpecial;
+            if (_replyOpen) after = _encoder.Encode(_template.ReplyEnd(), turn, after);
+            bool first = _messages.Count == 0;
+            if (first) after = _encoder.Encode(_template.Opening(SystemPrompt), turn, after);
+            after = _encoder.Encode(_template.UserMessage(message, first, SystemPrompt), turn, after);
+            after = _encoder.Encode(_template.GenerationPrompt(), turn, after);
+            // At least one position must be left for the reply.
+            if (_tokens.Count + turn.Count >= Capacity) throw new ChatContextFullException(_tokens.Count, turn.Count, Capacity);
+
+            int before = session.Position;
+            GenerationResult result;
+            try
+            {
+                result = _generator.Continue(session, [.. _tokens, .. turn], message, options, cancellation, onPiece);
+            }
+            catch
+            {
+                RollBack(session, before);
+                throw;
+            }
+            if (result.StopReason == StopReason.Cancelled)
+            {
+                RollBack(session, before);
+                return result;
+            }
+
+            _tokens.AddRange(turn);
+            _tokens.AddRange(result.TokenIds);
+            _afterSpecial = result.TokenIds.Count > 0 ? _model.Tokenizer.TokenTable.IsSpecial(result.TokenIds[^1]) : after;
+            _replyOpen = true;
+            string reply = _template.ReplyMessage(result.Text);
+            _messages.Add(new ChatMessage(ChatRole.User, message));
+            _messages.Add(new ChatMessage(ChatRole.Assistant, reply));
+            return result;
+        }
+    }
+
+    /// <summary>
+    /// Puts the cache back where the turn began. A sliding-window cache that later positions may have overwritten
+    /// cannot be rewound; it starts again empty, and the next turn runs the kept conversation into it.
+    /// </summary>
+    private static void RollBack(InferenceSession session, int position)
+    {
+        if (session.Position < position || !session.TryRewind(position)) session.Reset();
+    }
+
+    private void ReleaseCache()
+    {
+        _session?.Dispose();
+        _session = null;
+    }
+
+    /// <summary>Releases the cache (and the worker pool lease); the conversation can no longer go on. A second call does nothing.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed) return;
+            Volatile.Write(ref _disposed, true);
+            ReleaseCache();
+            _poolLease?.Dispose();
+        }
+    }
+
+    public override string ToString() => $"{ModelName} chat ({Template}, {Turns} turns, {TokenCount}/{Capacity} tokens)";
+}

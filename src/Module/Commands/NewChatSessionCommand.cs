@@ -1,0 +1,68 @@
+using System.Management.Automation;
+using LlmCpu.Engine.Models;
+using LlmCpu.Engine.Runtime.Chat;
+using LlmCpu.Module.Internal;
+
+namespace LlmCpu.Module.Commands;
+
+/// <summary>
+/// New-ChatSession: starts a conversation with a model that keeps its KV cache and its messages between calls of
+/// <c>Invoke-Generation -Session</c>, so each turn runs only its new tokens. The session holds its cache (and a
+/// reference to the model's weights) until <c>Remove-ChatSession</c> or <c>Dispose()</c>.
+/// </summary>
+[Cmdlet(VerbsCommon.New, "ChatSession")]
+[OutputType(typeof(ChatSession))]
+[Alias("New-LlmChatSession")]
+public sealed class NewChatSessionCommand : PSCmdlet
+{
+    [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
+    [ValidateNotNull]
+    public LanguageModel? Model { get; set; }
+
+    /// <summary>The system message that opens the conversation.</summary>
+    [Parameter]
+    [ValidateNotNull]
+    public string? SystemPrompt { get; set; }
+
+    /// <summary>The chat format; without it, the model's own chat template is recognised.</summary>
+    [Parameter]
+    public ChatTemplateKind? Template { get; set; }
+
+    /// <summary>Positions the conversation may fill (rounded up to steps of 256, at most the model's context); the model's context by default.</summary>
+    [Parameter]
+    [ValidateRange(1, int.MaxValue)]
+    public int? ContextLength { get; set; }
+
+    /// <summary>Worker threads for every turn, the calling thread included; 0 means one per logical processor.</summary>
+    [Parameter]
+    [ValidateRange(0, int.MaxValue)]
+    public int Threads { get; set; }
+
+    protected override void ProcessRecord()
+    {
+        WorkerPools.Lease? lease = null;
+        try
+        {
+            if (Template is { } kind && !Enum.IsDefined(kind))
+                throw new ArgumentOutOfRangeException(nameof(Template), kind, $"Template {kind} is not one of {string.Join(", ", Enum.GetNames<ChatTemplateKind>())}.");
+            lease = WorkerPools.Rent(Threads, WriteWarning);
+            var session = new ChatSession(Model!, Template, SystemPrompt, ContextLength, lease.Pool, lease);
+            lease = null; // the session owns it now
+            WriteVerbose($"Chat session on {Model!.Name}: template {session.Template} ({(session.TemplateFromModel ? "recognised from the model's chat template" : "as given")}), " +
+                $"context {session.Capacity} tokens, {session.ToString()}.");
+            WriteObject(session);
+        }
+        catch (Exception ex) when (ErrorMapper.IsExpected(ex) || ex is ArgumentOutOfRangeException)
+        {
+            WriteError(ErrorMapper.ForChat(ex, Model));
+        }
+        catch (Exception ex) when (ErrorMapper.IsDefect(ex))
+        {
+            ThrowTerminatingError(ErrorMapper.Defect(ex, Model));
+        }
+        finally
+        {
+            lease?.Dispose();
+        }
+    }
+}
