@@ -48,6 +48,7 @@ public sealed class TensorCollection : IDisposable
     private static IEnumerable<string> ReadShardNames(string indexPath)
     {
         using var document = ParseJson(indexPath);
+        if (document.RootElement.ValueKind != JsonValueKind.Object) throw new ModelFormatException(indexPath, "index", "is not a JSON object");
         if (!document.RootElement.TryGetProperty("weight_map", out var map) || map.ValueKind != JsonValueKind.Object)
             throw new ModelFormatException(indexPath, "weight_map", "is missing");
         var names = new SortedSet<string>(StringComparer.Ordinal);
