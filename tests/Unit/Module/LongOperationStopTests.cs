@@ -39,7 +39,18 @@ public sealed class LongOperationStopTests(SyntheticTinyLlama tinyLlama, ITestOu
             {command}
             """);
         var handle = ps.BeginInvoke();
-        Thread.Sleep(2000);
+        if (command.Contains("$dst"))
+        {
+            // A writer: stop once its temporary file exists, i.e. mid-write (a quiet machine writes the whole file in
+            // about a second, so a fixed wait could miss it).
+            var waiting = Stopwatch.StartNew();
+            while (Directory.GetFiles(_folder, "*.partial").Length == 0 && !handle.IsCompleted && waiting.Elapsed < TimeSpan.FromSeconds(60)) Thread.Sleep(5);
+            Thread.Sleep(50);
+        }
+        else
+        {
+            Thread.Sleep(2000);
+        }
         Assert.False(handle.IsCompleted, $"{operation} finished before it could be stopped");
         var clock = Stopwatch.StartNew();
         ps.Stop();
