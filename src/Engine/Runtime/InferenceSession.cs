@@ -99,6 +99,12 @@ public sealed unsafe class InferenceSession : IDisposable
     /// <summary>Stage timings of every forward pass while set (for profiling); null, the default, costs nothing.</summary>
     public ForwardTimings? Timings { get; set; }
 
+    /// <summary>
+    /// Sees the input of every layer matrix while set (calibration for quantization); null, the default, costs one
+    /// test per matrix.
+    /// </summary>
+    public ILinearInputObserver? LinearInputs { get; set; }
+
     /// <summary>Forgets the conversation; the cache is reused from position 0.</summary>
     public void Reset() => Position = 0;
 
@@ -177,6 +183,7 @@ public sealed unsafe class InferenceSession : IDisposable
         int n = tokens.Length, dim = _c.EmbeddingLength, kvDim = _c.KvDim, ffn = _c.FeedForwardLength, keyStride = _cache.KeyStride;
         int start = Position;
         var timings = Timings;
+        var observer = LinearInputs;
         long mark = Stopwatch.GetTimestamp();
         void Done(ForwardTimings.Stage stage)
         {
@@ -205,6 +212,7 @@ public sealed unsafe class InferenceSession : IDisposable
             _layer = l;
             _rows.Run(_matmul.Pool, TokenRowsJob.Stage.AttentionNorm, n);
             Done(ForwardTimings.Stage.Norms);
+            observer?.Observe(l, LinearInput.QueryKeyValue, new ReadOnlySpan<float>(_xb, n * dim), n);
             _matmul.Multiply(layer.QueryKeyValue, _xb, _qkv, n);
             Done(ForwardTimings.Stage.QueryKeyValue);
             // Rotary embedding of q and k, then k and v into the cache at positions start..start+n-1.
@@ -213,6 +221,7 @@ public sealed unsafe class InferenceSession : IDisposable
             // attn (n, dim) = softmax(q k^T / sqrt(hd)) v, causal; xb (n, dim) = attn Wo^T; x += xb
             _attention.Run(_matmul.Pool, _qkv, _qkvStride, keys, keyStride, values, _attn, n, start);
             Done(ForwardTimings.Stage.Attention);
+            observer?.Observe(l, LinearInput.AttentionOutput, new ReadOnlySpan<float>(_attn, n * dim), n);
             _matmul.Multiply(layer.AttentionOutput, _attn, _xb, n);
             Done(ForwardTimings.Stage.AttentionOutput);
             TensorPrimitives.Add(new ReadOnlySpan<float>(_x, n * dim), new ReadOnlySpan<float>(_xb, n * dim), new Span<float>(_x, n * dim));
@@ -221,11 +230,13 @@ public sealed unsafe class InferenceSession : IDisposable
             // Feed-forward block. xb = rmsnorm(x); gateUp (n, 2 ffn) = xb [Wgate; Wup]^T
             _rows.Run(_matmul.Pool, TokenRowsJob.Stage.FeedForwardNorm, n);
             Done(ForwardTimings.Stage.Norms);
+            observer?.Observe(l, LinearInput.GateUp, new ReadOnlySpan<float>(_xb, n * dim), n);
             _matmul.Multiply(layer.GateUp, _xb, _gateUp, n);
             Done(ForwardTimings.Stage.GateUp);
             // hidden (n, ffn) = silu(gate) * up; xb (n, dim) = hidden Wdown^T; x += xb
             _rows.Run(_matmul.Pool, TokenRowsJob.Stage.GatedActivation, n);
             Done(ForwardTimings.Stage.Activation);
+            observer?.Observe(l, LinearInput.Down, new ReadOnlySpan<float>(_hidden, n * ffn), n);
             _matmul.Multiply(layer.Down, _hidden, _xb, n);
             Done(ForwardTimings.Stage.Down);
             TensorPrimitives.Add(new ReadOnlySpan<float>(_x, n * dim), new ReadOnlySpan<float>(_xb, n * dim), new Span<float>(_x, n * dim));

@@ -49,11 +49,13 @@ internal static class ErrorMapper
     {
         ObjectDisposedException => new ErrorRecord(exception, ErrorIds.ModelDisposed, ErrorCategory.InvalidOperation, target),
         ModelNumericException => new ErrorRecord(exception, ErrorIds.ModelNumericError, ErrorCategory.InvalidResult, target),
+        QuantizationArgumentException e => new ErrorRecord(e, e.Problem.ToString(),
+            e.Problem == QuantizationProblem.RecipeNotImplemented ? ErrorCategory.NotImplemented : ErrorCategory.InvalidArgument, target),
         _ => null,
     };
 
     /// <summary>True for exceptions that describe bad input, a bad file, the file system or a disposed model.</summary>
-    public static bool IsExpected(Exception exception) => exception is ModelFormatException or GenerationArgumentException or ModelTooLargeException
+    public static bool IsExpected(Exception exception) => exception is ModelFormatException or GenerationArgumentException or QuantizationArgumentException or ModelTooLargeException
         or ModelNumericException or ObjectDisposedException or IOException or UnauthorizedAccessException;
 
     /// <summary>
