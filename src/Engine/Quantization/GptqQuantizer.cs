@@ -152,7 +152,11 @@ public static class GptqQuantizer
         }
     }
 
-    /// <summary>The code of <paramref name="value"/> with scale and zero point: round to nearest, clamped to 0..15.</summary>
+    /// <summary>
+    /// The code of <paramref name="value"/> with the stored scale and zero point: the nearest point of the grid the
+    /// kernel dequantizes with, computed as the asymmetric round-to-nearest rule computes it (so that with nothing to
+    /// spread, GPTQ gives that rule's codes exactly), clamped to 0..15.
+    /// </summary>
     internal static byte Code(float value, float scale, byte zero) =>
-        scale == 0 ? zero : (byte)Math.Clamp((int)MathF.Floor(value / scale + zero + 0.5f), 0, 15);
+        scale == 0 ? zero : (byte)Math.Clamp((int)MathF.Round(value * (1f / scale)) + zero, 0, 15);
 }
