@@ -1,5 +1,3 @@
-using LlmCpu.Kernels.Quantization;
-
 namespace LlmCpu.Engine.Models;
 
 /// <summary>The one entry point for loading a model from disk: picks the reader by what the path is.</summary>
@@ -8,11 +6,7 @@ public static class ModelLoader
     public static LanguageModel Load(string path, LoadOptions? options = null)
     {
         options ??= new LoadOptions();
-        if (options.Precision == ModelPrecision.Int4 && !options.Int4Format.Recipe.IsWeightOnly())
-            throw new QuantizationArgumentException(QuantizationProblem.RecipeNeedsCalibration, "Recipe",
-                $"The {options.Int4Format.Recipe} recipe quantizes layer by layer with calibration text, which loading does not do. Convert the model " +
-                "with ConvertTo-Int4Model -Recipe " + options.Int4Format.Recipe + " (and -CalibrationPath) and load the file it writes. Loading " +
-                $"quantizes with {nameof(Int4Recipe.RoundToNearest)} or {nameof(Int4Recipe.MinimizeError)}.");
+        if (options.Precision == ModelPrecision.Int4) Quantization.LoadTimeRecipes.Ensure(options.Int4Format.Recipe);
         LoadMemoryCheck.Ensure(path, options.Precision);
         if (Directory.Exists(path)) return HuggingFaceModelLoader.Load(path, options);
         if (File.Exists(path))

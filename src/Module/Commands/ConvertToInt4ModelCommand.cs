@@ -1,4 +1,5 @@
 using System.Management.Automation;
+using LlmCpu.Engine;
 using LlmCpu.Engine.Models;
 using LlmCpu.Engine.Quantization;
 using LlmCpu.Kernels.Quantization;
@@ -128,7 +129,11 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
         }
         catch (Exception ex) when (ErrorMapper.IsExpected(ex))
         {
-            WriteError(ErrorMapper.ForWrite(ex, destination, target));
+            // A problem with the calibration text points at its file, not at the model.
+            var record = ErrorMapper.ForWrite(ex, destination, target);
+            if (ex is QuantizationArgumentException { ParamName: nameof(CalibrationPath) } && calibration != null && CalibrationPath != null)
+                record = new ErrorRecord(ex, record.FullyQualifiedErrorId, record.CategoryInfo.Category, ResolvedCalibrationPath);
+            WriteError(record);
         }
         catch (Exception ex) when (ErrorMapper.IsDefect(ex))
         {
@@ -140,11 +145,13 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
         }
     }
 
+    private string? ResolvedCalibrationPath => CalibrationPath is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(CalibrationPath);
+
     /// <summary>The -CalibrationPath text; null (after writing the error) when the file cannot be read, or when none is given.</summary>
     private CalibrationText? ReadCalibration()
     {
         if (CalibrationPath is null) return null;
-        string path = SessionState.Path.GetUnresolvedProviderPathFromPSPath(CalibrationPath);
+        string path = ResolvedCalibrationPath!;
         try
         {
             return CalibrationText.FromFile(path);
