@@ -17,14 +17,23 @@ public sealed record GptqOptions
 
     /// <summary>How each group's scale (and zero point) is chosen when its first column is reached: a weight-only recipe.</summary>
     public Int4Recipe ScaleRule { get; init; } = Int4Recipe.MinimizeError;
+
+    /// <summary>
+    /// Quantize columns in order of decreasing H[i,i] (the reference's act-order, desc_act), so the columns whose inputs
+    /// are largest are rounded first and the rest can absorb their error. The groups stay the contiguous runs of
+    /// columns the tile layout stores (nothing to permute back at run time), so their scales are chosen up front from
+    /// the original weights (the reference's static groups).
+    /// </summary>
+    public bool ActivationOrder { get; init; }
 }
 
 /// <summary>
-/// GPTQ (Frantar et al., 2022): quantizes a matrix column by column in the natural order (no activation reordering,
-/// so groups stay the contiguous runs of columns the tile layout stores), and after each column subtracts its
+/// GPTQ (Frantar et al., 2022): quantizes a matrix column by column, in the natural order or (with
+/// <see cref="GptqOptions.ActivationOrder"/>) by decreasing H[i,i] with static groups, and after each column subtracts its
 /// rounding error, weighted by the upper Cholesky factor U of H⁻¹, from the columns not yet quantized. A group's scale
 /// is chosen from the group's weights as they stand when its first column is reached, that is, with the error of
-/// every earlier column already folded in. Rows are independent given U, so the pool's threads take tiles of rows.
+/// every earlier column already folded in (in activation order, from the original weights). Groups are always the
+/// contiguous runs of columns the tile layout stores. Rows are independent given U, so the pool's threads take tiles of rows.
 /// </summary>
 public static class GptqQuantizer
 {
@@ -49,12 +58,19 @@ public static class GptqQuantizer
             h[(long)i * columns + i] = 1;
             for (int r = 0; r < rows; r++) w[(long)r * columns + i] = 0;
         }
-        var u = UpperFactor(h, columns, options.Dampening, pool);
-
         var target = new Int4Matrix(rows, columns, format with { Recipe = Int4Recipe.Gptq }, activations);
         try
         {
-            pool.Run(new RowTiles(w, u, columns, target, options), rows, Int4Matrix.TileRows);
+            StaticGroups? groups = null;
+            int[]? order = null;
+            if (options.ActivationOrder)
+            {
+                groups = StaticGroups.Of(w, rows, columns, target.GroupSize, target.Groups, format.Asymmetric, options.ScaleRule);
+                order = Enumerable.Range(0, columns).OrderByDescending(i => h[(long)i * columns + i]).ToArray();
+                (w, h) = (PermuteColumns(w, rows, columns, order), PermuteSymmetric(h, columns, order));
+            }
+            var u = UpperFactor(h, columns, options.Dampening, pool);
+            pool.Run(new RowTiles(w, u, columns, target, options, order, groups), rows, Int4Matrix.TileRows);
             return target;
         }
         catch
@@ -62,6 +78,42 @@ public static class GptqQuantizer
             target.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Each row's scale and zero point per group, chosen from the original weights (act-order's static groups).</summary>
+    private sealed record StaticGroups(float[] Scales, byte[] Zeros)
+    {
+        public static StaticGroups Of(float[] w, int rows, int columns, int groupSize, int groups, bool asymmetric, Int4Recipe rule)
+        {
+            var scales = new float[rows * groups];
+            var zeros = new byte[rows * groups];
+            var scratch = new byte[groupSize];
+            for (int r = 0; r < rows; r++)
+                for (int g = 0; g < groups; g++)
+                {
+                    int g0 = g * groupSize, length = Math.Clamp(columns - g0, 0, groupSize);
+                    (scales[r * groups + g], zeros[r * groups + g]) = Int4Quantizer.Quantize(w.AsSpan(r * columns + g0, length), scratch, asymmetric, rule);
+                }
+            return new StaticGroups(scales, zeros);
+        }
+    }
+
+    /// <summary>(rows, columns) with column i taken from column order[i].</summary>
+    private static float[] PermuteColumns(float[] w, int rows, int columns, int[] order)
+    {
+        var result = new float[w.Length];
+        for (int r = 0; r < rows; r++)
+            for (int i = 0; i < columns; i++) result[r * columns + i] = w[r * columns + order[i]];
+        return result;
+    }
+
+    /// <summary>P H Pᵀ: row and column i taken from order[i].</summary>
+    private static double[] PermuteSymmetric(double[] h, int n, int[] order)
+    {
+        var result = new double[h.Length];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) result[(long)i * n + j] = h[(long)order[i] * n + order[j]];
+        return result;
     }
 
     /// <summary>U of H + damping, in float for the row updates; the damping grows tenfold until H is positive definite.</summary>
@@ -83,7 +135,9 @@ public static class GptqQuantizer
         throw new InvalidOperationException("The calibration Hessian is not positive definite even with strong dampening.");
     }
 
-    private sealed class RowTiles(float[] w, float[] u, int columns, Int4Matrix target, GptqOptions options) : IRangeJob
+    /// <param name="order">Column i of <paramref name="w"/> and U is column order[i] of the matrix; null for the natural order.</param>
+    /// <param name="fixedGroups">The scales fixed up front (with <paramref name="order"/>); null to choose each at its group's first column.</param>
+    private sealed class RowTiles(float[] w, float[] u, int columns, Int4Matrix target, GptqOptions options, int[]? order, StaticGroups? fixedGroups) : IRangeJob
     {
         public void Execute(int begin, int end)
         {
@@ -108,12 +162,21 @@ public static class GptqQuantizer
                 int b1 = Math.Min(columns, b0 + block);
                 for (int i = b0; i < b1; i++)
                 {
-                    int g = i / groupSize;
+                    int column = order?[i] ?? i; // where the column is stored
+                    int g = column / groupSize;
                     float d = U(i)[i];
                     for (int r = 0; r < tile; r++)
                     {
                         var row = Row(r);
-                        if (i % groupSize == 0)
+                        if (fixedGroups != null)
+                        {
+                            if (i == 0)
+                            {
+                                fixedGroups.Scales.AsSpan((first + r) * groups, groups).CopyTo(scales.AsSpan(r * groups));
+                                fixedGroups.Zeros.AsSpan((first + r) * groups, groups).CopyTo(zeros.AsSpan(r * groups));
+                            }
+                        }
+                        else if (i % groupSize == 0)
                         {
                             var group = row.Slice(i, Math.Min(groupSize, columns - i));
                             var (scale, zero) = Int4Quantizer.Quantize(group, scratch, asymmetric, options.ScaleRule);
@@ -123,7 +186,7 @@ public static class GptqQuantizer
                         float s = scales[r * groups + g];
                         byte z = zeros[r * groups + g];
                         byte q = Code(row[i], s, z);
-                        codes[r * groups * groupSize + i] = q;
+                        codes[r * groups * groupSize + column] = q;
                         float error = (row[i] - (q - z) * s) / d;
                         errors[r * block + i - b0] = error;
                         ScaledSubtraction.Apply(row.Slice(i + 1, b1 - i - 1), error, U(i).Slice(i + 1));

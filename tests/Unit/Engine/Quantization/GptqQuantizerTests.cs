@@ -166,4 +166,56 @@ public sealed class GptqQuantizerTests
         using var gptq = GptqQuantizer.Quantize(w, rows, columns, HessianOf(x, tokens, columns), new Int4Format(32, false), ActivationMode.Int8, WorkerPool.Shared);
         Assert.All(Dequantized(gptq), v => Assert.True(float.IsFinite(v)));
     }
+
+    [Fact]
+    public void InActivationOrderWithNothingToSpreadEachColumnRoundsOnItsOwnGroupsGrid()
+    {
+        // A diagonal Hessian with unequal entries: the order is scrambled, but no column's error reaches another, so
+        // every value must be its own group's static grid point; a column put back in the wrong place would not be.
+        const int rows = 9, columns = 96, groupSize = 32;
+        var w = RandomWeights(rows, columns, 51);
+        var random = new Random(52);
+        var h = new double[columns * columns];
+        for (int i = 0; i < columns; i++) h[i * columns + i] = 0.1 + random.NextDouble();
+        using var gptq = GptqQuantizer.Quantize(w, rows, columns, h, new Int4Format(groupSize, true), ActivationMode.Int8, WorkerPool.Shared,
+            new GptqOptions { ScaleRule = Int4Recipe.RoundToNearest, ActivationOrder = true });
+        using var rtn = Int4Matrix.Quantize(w, rows, columns, new Int4Format(groupSize, true));
+        Assert.Equal(Dequantized(rtn), Dequantized(gptq));
+    }
+
+    [Theory]
+    [InlineData(32, false, Int4Recipe.RoundToNearest)]
+    [InlineData(64, true, Int4Recipe.MinimizeError)]
+    public void InActivationOrderItMatchesTheStraightforwardGptqAndBeatsRoundToNearest(int groupSize, bool asymmetric, Int4Recipe scaleRule)
+    {
+        const int rows = 16, columns = 128, tokens = 512;
+        var w = RandomWeights(rows, columns, 61);
+        var x = CorrelatedInputs(tokens, columns, 62);
+        var h = HessianOf(x, tokens, columns);
+        var format = new Int4Format(groupSize, asymmetric);
+        using var gptq = GptqQuantizer.Quantize(w, rows, columns, h, format, ActivationMode.Int8, WorkerPool.Shared,
+            new GptqOptions { ScaleRule = scaleRule, BlockSize = 32, ActivationOrder = true });
+        var ours = Dequantized(gptq);
+        var naive = NaiveGptq.Quantize(w, rows, columns, h, groupSize, asymmetric, scaleRule, activationOrder: true);
+        int same = ours.Zip(naive).Count(p => p.First == p.Second);
+        Assert.True(same >= 0.95 * ours.Length, $"{same} of {ours.Length} values agree");
+        double oursError = LinearAlgebraReference.OutputError(w, ours, x, rows, columns, tokens);
+        double naiveError = LinearAlgebraReference.OutputError(w, naive, x, rows, columns, tokens);
+        Assert.True(Math.Abs(oursError - naiveError) <= 0.02 * naiveError, $"ours {oursError}, naive {naiveError}");
+        using var rtn = Int4Matrix.Quantize(w, rows, columns, format with { Recipe = scaleRule });
+        Assert.True(oursError < 0.8 * LinearAlgebraReference.OutputError(w, Dequantized(rtn), x, rows, columns, tokens));
+    }
+
+    [Fact]
+    public void InActivationOrderTheLazyBlockSizeDoesNotChangeTheResult()
+    {
+        const int rows = 13, columns = 80, tokens = 300;
+        var w = RandomWeights(rows, columns, 71);
+        var x = CorrelatedInputs(tokens, columns, 72);
+        var h = HessianOf(x, tokens, columns);
+        var format = new Int4Format(32, false);
+        using var a = GptqQuantizer.Quantize(w, rows, columns, h, format, ActivationMode.Int8, WorkerPool.Shared, new GptqOptions { BlockSize = 1, ActivationOrder = true });
+        using var b = GptqQuantizer.Quantize(w, rows, columns, h, format, ActivationMode.Int8, WorkerPool.Shared, new GptqOptions { BlockSize = 64, ActivationOrder = true });
+        Assert.Equal(Dequantized(a), Dequantized(b));
+    }
 }

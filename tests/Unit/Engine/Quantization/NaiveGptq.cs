@@ -11,9 +11,11 @@ namespace LlmCpu.Tests.Engine.Quantization;
 internal static class NaiveGptq
 {
     /// <returns>The dequantized weights, (rows, columns).</returns>
+    /// <param name="activationOrder">Columns by decreasing H[i,i], each group's scale chosen up front from the original weights.</param>
     public static float[] Quantize(float[] weights, int rows, int columns, double[] hessian, int groupSize, bool asymmetric, Int4Recipe scaleRule,
-        double dampening = 0.01)
+        double dampening = 0.01, bool activationOrder = false)
     {
+        if (activationOrder) return InActivationOrder(weights, rows, columns, hessian, groupSize, asymmetric, scaleRule, dampening);
         var h = (double[])hessian.Clone();
         double mean = 0;
         for (int i = 0; i < columns; i++) mean += h[i * columns + i];
@@ -49,6 +51,56 @@ internal static class NaiveGptq
                 for (int j = i + 1; j < columns; j++) w[r * columns + j] -= error * hinv[i * columns + j];
             }
             // Eliminate column i: H⁻¹ of the columns still to quantize.
+            for (int a = i + 1; a < columns; a++)
+            {
+                double f = hinv[a * columns + i] / d;
+                for (int b = i + 1; b < columns; b++) hinv[a * columns + b] -= f * hinv[i * columns + b];
+            }
+        }
+        return result;
+    }
+
+    private static float[] InActivationOrder(float[] weights, int rows, int columns, double[] hessian, int groupSize, bool asymmetric,
+        Int4Recipe scaleRule, double dampening)
+    {
+        int groups = (columns + groupSize - 1) / groupSize;
+        var scale = new float[rows * groups];
+        var zero = new byte[rows * groups];
+        var codes = new byte[groupSize];
+        for (int r = 0; r < rows; r++)
+            for (int g = 0; g < groups; g++)
+            {
+                int length = Math.Min(groupSize, columns - g * groupSize);
+                (scale[r * groups + g], zero[r * groups + g]) = Int4Quantizer.Quantize(weights.AsSpan(r * columns + g * groupSize, length), codes, asymmetric, scaleRule);
+            }
+        var order = Enumerable.Range(0, columns).OrderByDescending(i => hessian[i * columns + i]).ToArray();
+        var h = new double[columns * columns];
+        for (int i = 0; i < columns; i++)
+            for (int j = 0; j < columns; j++) h[i * columns + j] = hessian[order[i] * columns + order[j]];
+        double mean = 0;
+        for (int i = 0; i < columns; i++) mean += h[i * columns + i];
+        mean /= columns;
+        for (int i = 0; i < columns; i++) h[i * columns + i] += dampening * mean;
+        var hinv = LinearAlgebraReference.Inverse(h, columns);
+        var w = new double[weights.Length];
+        for (int r = 0; r < rows; r++)
+            for (int i = 0; i < columns; i++) w[r * columns + i] = weights[r * columns + order[i]];
+        var result = new float[weights.Length];
+        for (int i = 0; i < columns; i++)
+        {
+            double d = hinv[i * columns + i];
+            int g = order[i] / groupSize;
+            for (int r = 0; r < rows; r++)
+            {
+                float s = scale[r * groups + g];
+                byte z = zero[r * groups + g];
+                double value = w[r * columns + i];
+                int q = s == 0 ? z : Math.Clamp((int)Math.Round(value / s, MidpointRounding.ToEven) + z, 0, 15);
+                double dequantized = (q - z) * (double)s;
+                result[r * columns + order[i]] = (float)dequantized;
+                double error = (value - dequantized) / d;
+                for (int j = i + 1; j < columns; j++) w[r * columns + j] -= error * hinv[i * columns + j];
+            }
             for (int a = i + 1; a < columns; a++)
             {
                 double f = hinv[a * columns + i] / d;
