@@ -45,6 +45,9 @@ public sealed record Int4ConversionOptions
     /// <summary>Text calibrated recipes tune on; null takes <see cref="CalibrationText.BuiltIn"/>.</summary>
     public CalibrationText? Calibration { get; init; }
 
+    /// <summary>For <see cref="Int4Recipe.Gptq"/>: quantize columns by decreasing input size, with static groups.</summary>
+    public bool GptqActivationOrder { get; init; }
+
     /// <summary>For <see cref="Int4Recipe.Auto"/>: largest relative perplexity increase accepted (0.01: 1%).</summary>
     public double MaxAccuracyLoss { get; init; } = 0.01;
 
@@ -187,7 +190,7 @@ public static class Int4ModelConverter
                 string? calibrationName = written.Recipe.NeedsCalibration() ? calibration.Name : null;
                 var report = new QuantizationReport
                 {
-                    Recipe = RecipeName(written.Recipe),
+                    Recipe = RecipeName(written.Recipe) + (written.Recipe == Int4Recipe.Gptq && options.GptqActivationOrder ? " (activation order)" : ""),
                     Format = written.ToString(),
                     GroupSize = written.GroupSize,
                     Asymmetric = written.Asymmetric,
@@ -216,7 +219,7 @@ public static class Int4ModelConverter
     }
 
     internal static QuantizeRequest Request(Int4Format format, Int4ConversionOptions options, CalibrationText calibration) =>
-        new(format, options.Activations, options.OutputFormat, calibration);
+        new(format, options.Activations, options.OutputFormat, calibration) { GptqActivationOrder = options.GptqActivationOrder };
 
     /// <summary>How the report names a recipe.</summary>
     internal static string RecipeName(Int4Recipe recipe) => recipe switch

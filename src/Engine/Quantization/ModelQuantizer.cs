@@ -7,7 +7,11 @@ using LlmCpu.Kernels.Threading;
 namespace LlmCpu.Engine.Quantization;
 
 /// <summary>What a quantization is asked to do, beyond the layers' format.</summary>
-internal sealed record QuantizeRequest(Int4Format Format, ActivationMode Activations, Int4Format? OutputFormat, CalibrationText Calibration);
+internal sealed record QuantizeRequest(Int4Format Format, ActivationMode Activations, Int4Format? OutputFormat, CalibrationText Calibration)
+{
+    /// <summary>GPTQ in activation order (<see cref="GptqOptions.ActivationOrder"/>).</summary>
+    public bool GptqActivationOrder { get; init; }
+}
 
 /// <summary>
 /// Makes the INT4 model a conversion writes: every layer matrix in the requested format, sharing (not copying) the
@@ -23,7 +27,7 @@ internal static class ModelQuantizer
         CancellationToken cancellation)
     {
         var format = request.Format;
-        var recipe = Recipe(format, request.Activations, pool, model.Config);
+        var recipe = Recipe(format, request, pool, model.Config);
         int[][]? windows = recipe is null ? null : request.Calibration.Windows(model);
         var borrowed = new HashSet<WeightMatrix>();
         var made = new List<WeightMatrix>();
@@ -110,11 +114,11 @@ internal static class ModelQuantizer
     }
 
     /// <summary>The layer recipe of a calibrated format; null for weight-only recipes.</summary>
-    private static ILayerRecipe? Recipe(Int4Format format, ActivationMode activations, WorkerPool pool, ModelConfig config) => format.Recipe switch
+    private static ILayerRecipe? Recipe(Int4Format format, QuantizeRequest request, WorkerPool pool, ModelConfig config) => format.Recipe switch
     {
         Int4Recipe.RoundToNearest or Int4Recipe.MinimizeError => null,
-        Int4Recipe.Gptq => new GptqLayerRecipe(format, activations, pool),
-        Int4Recipe.Awq => new AwqLayerRecipe(format, activations, pool, config),
+        Int4Recipe.Gptq => new GptqLayerRecipe(format, request.Activations, pool, new GptqOptions { ActivationOrder = request.GptqActivationOrder }),
+        Int4Recipe.Awq => new AwqLayerRecipe(format, request.Activations, pool, config),
         Int4Recipe.Teq or Int4Recipe.SignRound => throw new QuantizationArgumentException(QuantizationProblem.RecipeNotImplemented, "Recipe",
             $"The {format.Recipe} recipe is not implemented yet; use Gptq, Awq, MinimizeError, RoundToNearest or Auto."),
         _ => throw new ArgumentOutOfRangeException(nameof(format), format.Recipe, "Auto chooses among recipes; it is not one itself."),

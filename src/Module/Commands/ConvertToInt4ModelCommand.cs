@@ -81,6 +81,10 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
     [ValidateNotNullOrEmpty]
     public string? CalibrationPath { get; set; }
 
+    /// <summary>For -Recipe Gptq (and Auto's GPTQ candidates): quantize columns by decreasing input size, with static groups.</summary>
+    [Parameter]
+    public SwitchParameter ActivationOrder { get; set; }
+
     /// <summary>For -Recipe Auto: the largest relative perplexity increase accepted (0.01: 1%).</summary>
     [Parameter]
     [ValidateRange(0.0, 10.0)]
@@ -110,6 +114,7 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
             OutputFormat = OutputProjection == "Int4" ? Int4ModelConverter.DefaultOutputFormat : null,
             Calibration = calibration,
             MaxAccuracyLoss = MaxAccuracyLoss,
+            GptqActivationOrder = ActivationOrder.IsPresent,
             // Auto tries every group size and both symmetries, unless the command line fixes them.
             AutoGroupSizes = bound.ContainsKey(nameof(GroupSize)) ? [GroupSize] : null,
             AutoAsymmetric = bound.ContainsKey(nameof(Asymmetric)) ? Asymmetric.IsPresent : null,

@@ -229,4 +229,17 @@ public sealed class ConvertToInt4ModelCommandTests : IDisposable
         Assert.Equal("calibration.txt", model.Quantization.CalibrationText);
         Assert.Equal(4.25, model.Quantization.BitsPerWeight);
     }
+
+    [Fact]
+    public void ActivationOrderIsRecordedAsPartOfTheGptqRecipe()
+    {
+        File.WriteAllText(Path.Combine(_dir, "calibration.txt"), LlmCpu.Engine.Quantization.CalibrationText.BuiltIn.Text[..6000]);
+        var result = _ps.Run("Import-Model | ConvertTo-Int4Model \"$d/act.llmc\" -Recipe Gptq -ActivationOrder -CalibrationPath \"$d/calibration.txt\"",
+            new Dictionary<string, object?> { ["d"] = _dir });
+        Assert.Empty(result.Errors);
+        using var model = ModelLoader.Load(Path.Combine(_dir, "act.llmc"));
+        Assert.Equal("GPTQ (activation order)", model.Quantization!.Recipe);
+        using var original = ModelLoader.Load(RepoPaths.FixtureModel);
+        GreedyAgreement.AssertAgrees(original, model, original.Tokenizer.Encode("Mr. Darcy", addBos: true), 24);
+    }
 }
