@@ -119,4 +119,63 @@ Describe 'ConvertTo-Int4Model' {
             $shown | Should -Match ('Accuracy\s+: perplexity {0:N2} -> {1:N2}' -f $report.Accuracy.FloatPerplexity, $report.Accuracy.QuantizedPerplexity)
         }
     }
+    Context 'calibrated recipes' {
+        BeforeAll {
+            # Calibration: part of the built-in sample's book (Pride and Prejudice); evaluation: the reference prompts' text.
+            $script:calibration = Join-Path $TestDrive 'calibration.txt'
+            $script:text = ($reference.prompts | ForEach-Object { $_.text + ' ' + $_.greedy_text }) -join ' '
+            $sample = [LlmCpu.Engine.Quantization.CalibrationText]::BuiltIn.Text
+            Set-Content -LiteralPath $calibration -Value $sample.Substring(0, 6000)
+        }
+
+        It 'runs <Recipe> on -CalibrationPath and records it in the result and the file' -ForEach @(
+            @{ Recipe = 'Gptq'; Name = 'GPTQ' }
+            @{ Recipe = 'Awq'; Name = 'AWQ' }
+        ) {
+            $file = Join-Path $TestDrive "$Recipe.llmc"
+            $result = $model | ConvertTo-Int4Model $file -GroupSize 128 -Recipe $Recipe -CalibrationPath $calibration -EvaluationText $text
+            $result.Recipe | Should -Be $Recipe
+            $result.CalibrationText | Should -Be 'calibration.txt'
+            $result.BitsPerWeight | Should -Be 4.125
+            [math]::Abs($result.Accuracy.PerplexityIncrease) | Should -BeLessThan 0.05
+            $loaded = Import-Model $file
+            $loaded.Quantization.Recipe | Should -Be $Name
+            $loaded.Quantization.CalibrationText | Should -Be 'calibration.txt'
+            ($loaded.Quantization | Format-List | Out-String -Width 200) | Should -Match 'Calibration\s+: calibration.txt'
+        }
+
+        It 'uses the built-in sample when no -CalibrationPath is given' {
+            $result = $model | ConvertTo-Int4Model (Join-Path $TestDrive 'builtin.llmc') -GroupSize 128 -Recipe Gptq
+            $result.CalibrationText | Should -BeLike 'built-in sample*'
+        }
+
+        It 'refuses calibration text shorter than the minimum, naming the file and the minimum' {
+            $short = Join-Path $TestDrive 'short.txt'
+            Set-Content -LiteralPath $short -Value 'It is a truth universally acknowledged.'
+            $model | ConvertTo-Int4Model (Join-Path $TestDrive 'short.llmc') -Recipe Awq -CalibrationPath $short -ErrorVariable failed -ErrorAction SilentlyContinue
+            $failed.FullyQualifiedErrorId | Should -Be 'CalibrationTextTooShort,LlmCpu.Module.Commands.ConvertToInt4ModelCommand'
+            $failed.CategoryInfo.Category | Should -Be 'InvalidArgument'
+            $failed.TargetObject | Should -Be $short
+            $failed.Exception.Message | Should -Match 'at least 512 tokens'
+            Join-Path $TestDrive 'short.llmc' | Should -Not -Exist
+        }
+
+        It 'refuses an unknown recipe at parameter binding' {
+            { $model | ConvertTo-Int4Model (Join-Path $TestDrive 'x.llmc') -Recipe Gptx -ErrorAction Stop } | Should -Throw -ErrorId 'CannotConvertArgumentNoMessage*'
+        }
+
+        It 'tells Import-Model that a calibrated recipe needs the converter' {
+            { Import-Model -Precision Int4 -Recipe Awq -ErrorAction Stop } | Should -Throw -ErrorId 'RecipeNeedsCalibration,LlmCpu.Module.Commands.ImportModelCommand'
+        }
+
+        It 'with Auto keeps the fewest bits within -MaxAccuracyLoss and lists every candidate' {
+            $file = Join-Path $TestDrive 'auto.llmc'
+            $result = $model | ConvertTo-Int4Model $file -Recipe Auto -GroupSize 128 -MaxAccuracyLoss 0.05 -CalibrationPath $calibration -EvaluationText $text
+            $result.Candidates.Count | Should -Be 4
+            @($result.Candidates | Where-Object Chosen).Count | Should -Be 1
+            $result.Recipe | Should -Be ($result.Candidates | Where-Object Chosen).Recipe
+            ($result | Format-List | Out-String -Width 300) | Should -Match 'Candidates\s+: .*\*'
+            (Import-Model $file).Quantization.Candidates.Count | Should -Be 4
+        }
+    }
 }

@@ -1,22 +1,77 @@
 using System.Diagnostics;
 using LlmCpu.Engine.Diagnostics;
 using LlmCpu.Engine.Formats.Llmc;
+using LlmCpu.Engine.Quantization;
 using LlmCpu.Engine.Runtime;
-using LlmCpu.Kernels.MatMul;
 using LlmCpu.Kernels.Quantization;
+using LlmCpu.Kernels.Threading;
 
 namespace LlmCpu.Engine.Models;
 
 /// <summary>What a conversion produced.</summary>
 public sealed record Int4ConversionResult(string Source, string Destination, string Format, long FileSizeBytes, long SourceFileSizeBytes,
-    TimeSpan Duration, AccuracyReport? Accuracy);
+    TimeSpan Duration, AccuracyReport? Accuracy)
+{
+    /// <summary>The recipe written (for the automatic recipe, the one it chose).</summary>
+    public string? Recipe { get; init; }
+
+    /// <summary>Bits per layer weight, scales and zero points counted.</summary>
+    public double BitsPerWeight { get; init; }
+
+    /// <summary>The calibration text's name, for calibrated recipes.</summary>
+    public string? CalibrationText { get; init; }
+
+    /// <summary>The evaluation text's name, when accuracy was measured.</summary>
+    public string? EvaluationText { get; init; }
+
+    /// <summary>Every candidate the automatic recipe tried, the chosen one marked; empty for a single recipe.</summary>
+    public IReadOnlyList<QuantizationCandidate> Candidates { get; init; } = [];
+}
+
+/// <summary>How <see cref="Int4ModelConverter"/> converts, beyond the layers' format.</summary>
+public sealed record Int4ConversionOptions
+{
+    public ActivationMode Activations { get; init; } = ActivationMode.Int8;
+
+    /// <summary>Replace an existing destination.</summary>
+    public bool Overwrite { get; init; }
+
+    /// <summary>Text to measure the result on against the unquantized model; required by <see cref="Int4Recipe.Auto"/>.</summary>
+    public string? EvaluationText { get; init; }
+
+    /// <summary>The output projection's INT4 format; null keeps it as it is (FP16 when float).</summary>
+    public Int4Format? OutputFormat { get; init; } = Int4ModelConverter.DefaultOutputFormat;
+
+    /// <summary>Text calibrated recipes tune on; null takes <see cref="CalibrationText.BuiltIn"/>.</summary>
+    public CalibrationText? Calibration { get; init; }
+
+    /// <summary>For <see cref="Int4Recipe.Gptq"/>: quantize columns by decreasing input size, with static groups.</summary>
+    public bool GptqActivationOrder { get; init; }
+
+    /// <summary>For <see cref="Int4Recipe.Auto"/>: largest relative perplexity increase accepted (0.01: 1%).</summary>
+    public double MaxAccuracyLoss { get; init; } = 0.01;
+
+    /// <summary>For <see cref="Int4Recipe.Auto"/>: group sizes to try (default 128, 64, 32).</summary>
+    public IReadOnlyList<int>? AutoGroupSizes { get; init; }
+
+    /// <summary>For <see cref="Int4Recipe.Auto"/>: only symmetric (false) or only with zero points (true); null tries both.</summary>
+    public bool? AutoAsymmetric { get; init; }
+
+    public IEngineLog Log { get; init; } = NullEngineLog.Instance;
+
+    public CancellationToken Cancellation { get; init; }
+
+    public WorkerPool? Pool { get; init; }
+}
 
 /// <summary>
 /// Quantizes a model to INT4 and writes an LlmCpu INT4 model file with the quantization report embedded; optionally
 /// measures accuracy against the unquantized model first. Layer matrices already in the requested INT4 layout are
-/// kept exactly; float ones are quantized; INT4 ones in another layout are dequantized and quantized again, with a
-/// warning (error added to error). The output projection is quantized to <paramref name="outputFormat"/> unless that
-/// is null; the token embedding (looked up a row at a time, never multiplied) stays FP16, or as stored when INT4.
+/// kept exactly by weight-only recipes; float ones are quantized; INT4 ones in another layout (or any INT4 ones, for a
+/// calibrated recipe) are dequantized and quantized again, with a warning (error added to error). The output
+/// projection is quantized to the output format unless that is null; the token embedding (looked up a row at a time,
+/// never multiplied) stays FP16, or as stored when INT4. <see cref="Int4Recipe.Auto"/> tries recipes and formats and
+/// writes the one <see cref="AutoRecipeSearch"/> chooses.
 /// </summary>
 /// <remarks>
 /// Why the output projection is INT4 by default: decoding reads it whole for every token, and in FP16 it is a fifth
@@ -32,153 +87,167 @@ public static class Int4ModelConverter
 
     /// <summary>Converts the model at <paramref name="source"/> (any path <see cref="ModelLoader"/> reads).</summary>
     public static Int4ConversionResult Convert(string source, string destination, Int4Format format, ActivationMode activations,
-        bool overwrite, string? evaluationText, IEngineLog? log = null, CancellationToken cancellation = default, Int4Format? outputFormat = null)
-    {
-        log ??= NullEngineLog.Instance;
-        var clock = Stopwatch.StartNew();
-        // Quantized while loading, a row at a time, so a float model is never held whole; files that already store
-        // INT4 load as stored and are handled like any loaded model below.
-        using var loaded = ModelLoader.Load(source, new LoadOptions
+        bool overwrite, string? evaluationText, IEngineLog? log = null, CancellationToken cancellation = default, Int4Format? outputFormat = null) =>
+        Convert(source, destination, format, new Int4ConversionOptions
         {
-            Precision = ModelPrecision.Int4, Int4Format = format, Activations = activations, Log = log, Cancellation = cancellation,
+            Activations = activations, Overwrite = overwrite, EvaluationText = evaluationText, Log = log ?? NullEngineLog.Instance,
+            Cancellation = cancellation, OutputFormat = outputFormat,
         });
-        Func<LanguageModel>? reference = string.IsNullOrEmpty(evaluationText)
-            ? null
-            : () => ModelLoader.Load(source, new LoadOptions { Log = log, Cancellation = cancellation });
-        var result = Convert(loaded, reference, destination, format, activations, overwrite, evaluationText, log, cancellation, outputFormat);
-        return result with { Duration = clock.Elapsed };
-    }
 
     /// <summary>Converts a loaded model; <paramref name="model"/> itself is the reference for <paramref name="evaluationText"/>.</summary>
     /// <param name="outputFormat">The output projection's INT4 format; null keeps it as it is (FP16 when float).</param>
     public static Int4ConversionResult Convert(LanguageModel model, string destination, Int4Format format, ActivationMode activations,
         bool overwrite, string? evaluationText, IEngineLog? log = null, CancellationToken cancellation = default, Int4Format? outputFormat = null) =>
-        Convert(model, null, destination, format, activations, overwrite, evaluationText, log ?? NullEngineLog.Instance, cancellation, outputFormat);
+        Convert(model, destination, format, new Int4ConversionOptions
+        {
+            Activations = activations, Overwrite = overwrite, EvaluationText = evaluationText, Log = log ?? NullEngineLog.Instance,
+            Cancellation = cancellation, OutputFormat = outputFormat,
+        });
 
-    private static Int4ConversionResult Convert(LanguageModel model, Func<LanguageModel>? loadReference, string destination, Int4Format format,
-        ActivationMode activations, bool overwrite, string? evaluationText, IEngineLog log, CancellationToken cancellation, Int4Format? outputFormat)
+    /// <summary>Converts the model at <paramref name="source"/> (any path <see cref="ModelLoader"/> reads).</summary>
+    public static Int4ConversionResult Convert(string source, string destination, Int4Format format, Int4ConversionOptions options)
+    {
+        var clock = Stopwatch.StartNew();
+        Check(format, options);
+        var log = options.Log;
+        if (!format.Recipe.IsWeightOnly())
+        {
+            // Calibrated and automatic recipes need the float weights of each layer in turn and the float model as the
+            // reference, so the model loads as stored (memory-mapped where the file allows) and serves as both.
+            using var original = ModelLoader.Load(source, new LoadOptions { Log = log, Cancellation = options.Cancellation });
+            return Convert(original, null, destination, format, options) with { Duration = clock.Elapsed };
+        }
+        // Quantized while loading, a row at a time, so a float model is never held whole; files that already store
+        // INT4 load as stored and are handled like any loaded model below.
+        using var loaded = ModelLoader.Load(source, new LoadOptions
+        {
+            Precision = ModelPrecision.Int4, Int4Format = format, Activations = options.Activations, Log = log, Cancellation = options.Cancellation,
+        });
+        Func<LanguageModel>? reference = string.IsNullOrEmpty(options.EvaluationText)
+            ? null
+            : () => ModelLoader.Load(source, new LoadOptions { Log = log, Cancellation = options.Cancellation });
+        return Convert(loaded, reference, destination, format, options) with { Duration = clock.Elapsed };
+    }
+
+    /// <summary>Converts a loaded model; the model itself is the reference for the evaluation text.</summary>
+    public static Int4ConversionResult Convert(LanguageModel model, string destination, Int4Format format, Int4ConversionOptions options)
+    {
+        Check(format, options);
+        return Convert(model, null, destination, format, options);
+    }
+
+    private static void Check(Int4Format format, Int4ConversionOptions options)
     {
         format.Validate();
-        outputFormat?.Validate();
+        options.OutputFormat?.Validate();
+        if (format.Recipe == Int4Recipe.Auto && string.IsNullOrEmpty(options.EvaluationText))
+            throw new QuantizationArgumentException(QuantizationProblem.EvaluationTextRequired, "EvaluationText",
+                "The Auto recipe measures every candidate against the unquantized model, so it needs evaluation text (-EvaluationText).");
+        if (!format.Recipe.IsWeightOnly() && options.Calibration is { } calibration && options.EvaluationText is { } evaluation
+            && calibration.Text.Trim() == evaluation.Trim())
+            throw new QuantizationArgumentException(QuantizationProblem.CalibrationIsEvaluationText, "CalibrationPath",
+                "The calibration text is the evaluation text; a recipe tuned on the text it is measured on looks better than it is. Give different texts.");
+        if (format.Recipe is Int4Recipe.Teq or Int4Recipe.SignRound)
+            throw new QuantizationArgumentException(QuantizationProblem.RecipeNotImplemented, "Recipe",
+                $"The {format.Recipe} recipe is not implemented yet; use Gptq, Awq, MinimizeError, RoundToNearest or Auto.");
+    }
+
+    /// <param name="loadReference">Loads the float model for the evaluation; null when <paramref name="model"/> is it.</param>
+    private static Int4ConversionResult Convert(LanguageModel model, Func<LanguageModel>? loadReference, string destination, Int4Format format,
+        Int4ConversionOptions options)
+    {
         var clock = Stopwatch.StartNew();
+        var log = options.Log;
+        var pool = options.Pool ?? WorkerPool.Shared;
+        var calibration = options.Calibration ?? CalibrationText.BuiltIn;
+        string? evaluationName = string.IsNullOrEmpty(options.EvaluationText) ? null : EvaluationName(options.EvaluationText);
         return model.Use(weights =>
         {
-            using var quantized = Quantize(model, weights, format, activations, outputFormat, log, cancellation);
+            using var loaded = options.EvaluationText is { Length: > 0 } ? loadReference?.Invoke() : null;
+            var reference = loaded ?? model;
+            IReadOnlyList<QuantizationCandidate> candidates = [];
+            LanguageModel quantized;
+            Int4Format written = format;
             AccuracyReport? accuracy = null;
-            if (!string.IsNullOrEmpty(evaluationText))
+            if (format.Recipe == Int4Recipe.Auto)
             {
-                using var loaded = loadReference?.Invoke();
-                accuracy = AccuracyEvaluator.Compare(loaded ?? model, quantized, evaluationText, cancellation: cancellation, log: log);
-                log.Verbose($"Accuracy over {accuracy.Tokens} tokens ({accuracy.Windows} windows of {accuracy.ContextLength}): perplexity " +
-                            $"{accuracy.FloatPerplexity:F3} -> {accuracy.QuantizedPerplexity:F3} ({accuracy.PerplexityIncrease:P2}), mean KL " +
-                            $"{accuracy.MeanKlDivergence:F5}, top-token agreement {accuracy.TopTokenAgreement:P1}.");
+                (quantized, written, accuracy, candidates) = AutoConverter.Run(model, weights, reference, options, calibration, pool);
             }
-            var report = new QuantizationReport
+            else
             {
-                Recipe = format.Recipe == Int4Recipe.MinimizeError ? "minimize-error scale search" : "round-to-nearest",
-                Format = format.ToString(),
-                GroupSize = format.GroupSize,
-                Asymmetric = format.Asymmetric,
-                Activations = activations.ToString(),
-                EdgePrecision = $"embedding {quantized.Weights.TokenEmbedding.Format}, output {quantized.Weights.Output.Format}",
-                SourcePrecision = model.StoredPrecision,
-                Source = Path.GetFileName(Path.TrimEndingDirectorySeparator(model.Path)),
-                CreatedBy = "LlmCpu " + typeof(Int4ModelConverter).Assembly.GetName().Version?.ToString(3),
-                Created = DateTimeOffset.UtcNow,
-                Accuracy = accuracy,
-            };
-            LlmcModelWriter.Write(quantized, destination, report, overwrite, log, cancellation);
-            return new Int4ConversionResult(model.Path, Path.GetFullPath(destination), report.Format, new FileInfo(destination).Length,
-                model.FileSizeBytes, clock.Elapsed, accuracy);
+                quantized = ModelQuantizer.Quantize(model, weights, Request(format, options, calibration), pool, log, options.Cancellation);
+                if (options.EvaluationText is { Length: > 0 } text)
+                {
+                    accuracy = AccuracyEvaluator.Compare(reference, quantized, text, pool, options.Cancellation, log);
+                    log.Verbose($"Accuracy over {accuracy.Tokens} tokens ({accuracy.Windows} windows of {accuracy.ContextLength}): perplexity " +
+                                $"{accuracy.FloatPerplexity:F3} -> {accuracy.QuantizedPerplexity:F3} ({accuracy.PerplexityIncrease:P2}), mean KL " +
+                                $"{accuracy.MeanKlDivergence:F5}, top-token agreement {accuracy.TopTokenAgreement:P1}.");
+                }
+            }
+            using (quantized)
+            {
+                double bits = BitsPerWeight(quantized.Weights);
+                string? calibrationName = written.Recipe.NeedsCalibration() ? calibration.Name : null;
+                var report = new QuantizationReport
+                {
+                    Recipe = RecipeName(written.Recipe) + (written.Recipe == Int4Recipe.Gptq && options.GptqActivationOrder ? " (activation order)" : ""),
+                    Format = written.ToString(),
+                    GroupSize = written.GroupSize,
+                    Asymmetric = written.Asymmetric,
+                    Activations = options.Activations.ToString(),
+                    EdgePrecision = $"embedding {quantized.Weights.TokenEmbedding.Format}, output {quantized.Weights.Output.Format}",
+                    SourcePrecision = model.StoredPrecision,
+                    Source = Path.GetFileName(Path.TrimEndingDirectorySeparator(model.Path)),
+                    CreatedBy = "LlmCpu " + typeof(Int4ModelConverter).Assembly.GetName().Version?.ToString(3),
+                    Created = DateTimeOffset.UtcNow,
+                    Accuracy = accuracy,
+                    BitsPerWeight = Math.Round(bits, 4),
+                    CalibrationText = calibrationName,
+                    EvaluationText = evaluationName,
+                    DurationSeconds = Math.Round(clock.Elapsed.TotalSeconds, 2),
+                    Candidates = candidates.Count > 0 ? candidates.ToList() : null,
+                };
+                LlmcModelWriter.Write(quantized, destination, report, options.Overwrite, log, options.Cancellation);
+                return new Int4ConversionResult(model.Path, Path.GetFullPath(destination), report.Format, new FileInfo(destination).Length,
+                    model.FileSizeBytes, clock.Elapsed, accuracy)
+                {
+                    Recipe = written.Recipe.ToString(), BitsPerWeight = bits, CalibrationText = calibrationName, EvaluationText = evaluationName,
+                    Candidates = candidates,
+                };
+            }
         });
     }
 
-    /// <summary>
-    /// The model with every layer matrix in <paramref name="format"/>, sharing (not copying) the matrices that already
-    /// are; dispose it before its source.
-    /// </summary>
-    private static LanguageModel Quantize(LanguageModel model, ModelWeights weights, Int4Format format, ActivationMode activations,
-        Int4Format? outputFormat, IEngineLog log, CancellationToken cancellation)
-    {
-        var borrowed = new HashSet<WeightMatrix>();
-        var made = new List<WeightMatrix>();
-        var requantized = new HashSet<string>();
-        WeightMatrix Layer(WeightMatrix matrix) => ToInt4(matrix, format);
-        WeightMatrix ToInt4(WeightMatrix matrix, Int4Format format)
-        {
-            if (matrix is Int4Matrix q && SameLayout(q.Int4Format, format))
-            {
-                borrowed.Add(matrix);
-                return matrix;
-            }
-            if (matrix is Int4Matrix other) requantized.Add(other.Int4Format.ToString());
-            var result = new Int4Matrix(matrix.Rows, matrix.Columns, format, activations);
-            made.Add(result);
-            var row = new float[matrix.Columns];
-            for (int r = 0; r < matrix.Rows; r++)
-            {
-                matrix.DequantizeRow(r, row);
-                result.QuantizeRow(r, row);
-            }
-            return result;
-        }
-        WeightMatrix Edge(WeightMatrix matrix)
-        {
-            if (matrix is not Float32Matrix)
-            {
-                borrowed.Add(matrix);
-                return matrix;
-            }
-            var result = new Float16Matrix(matrix.Rows, matrix.Columns);
-            made.Add(result);
-            var row = new float[matrix.Columns];
-            for (int r = 0; r < matrix.Rows; r++)
-            {
-                matrix.DequantizeRow(r, row);
-                var target = result.RowSpan(r);
-                for (int i = 0; i < row.Length; i++) target[i] = (Half)row[i];
-            }
-            return result;
-        }
+    internal static QuantizeRequest Request(Int4Format format, Int4ConversionOptions options, CalibrationText calibration) =>
+        new(format, options.Activations, options.OutputFormat, calibration) { GptqActivationOrder = options.GptqActivationOrder };
 
-        try
+    /// <summary>How the report names a recipe.</summary>
+    internal static string RecipeName(Int4Recipe recipe) => recipe switch
+    {
+        Int4Recipe.RoundToNearest => "round-to-nearest",
+        Int4Recipe.MinimizeError => "minimize-error scale search",
+        Int4Recipe.Gptq => "GPTQ",
+        Int4Recipe.Awq => "AWQ",
+        _ => recipe.ToString(),
+    };
+
+    /// <summary>Bits per layer weight as stored: 4 per weight plus each group's FP16 scale and zero point, over the layers' real (unpadded) weights.</summary>
+    internal static double BitsPerWeight(ModelWeights weights)
+    {
+        double bits = 0, count = 0;
+        foreach (var matrix in weights.Layers.SelectMany(l => l.Matrices))
         {
-            var embedding = Edge(weights.TokenEmbedding);
-            var layers = new LayerWeights[weights.Layers.Count];
-            for (int i = 0; i < layers.Length; i++)
-            {
-                cancellation.ThrowIfCancellationRequested();
-                log.Progress("Quantizing", $"layer {i + 1} of {layers.Length}", 100 * i / layers.Length);
-                var l = weights.Layers[i];
-                layers[i] = new LayerWeights
-                {
-                    AttentionNorm = l.AttentionNorm, AttentionNormBias = l.AttentionNormBias,
-                    QueryKeyValue = Layer(l.QueryKeyValue), QueryKeyValueBias = l.QueryKeyValueBias,
-                    AttentionOutput = Layer(l.AttentionOutput), AttentionOutputBias = l.AttentionOutputBias,
-                    FeedForwardNorm = l.FeedForwardNorm, FeedForwardNormBias = l.FeedForwardNormBias,
-                    GateUp = Layer(l.GateUp), GateUpBias = l.GateUpBias,
-                    Down = Layer(l.Down), DownBias = l.DownBias,
-                };
-            }
-            // A tied output is the embedding table itself, kept as the embedding is.
-            // An output already in INT4 (a Q4_0 GGUF's, say) is kept: quantizing it again would only add error.
-            var output = ReferenceEquals(weights.Output, weights.TokenEmbedding) ? embedding
-                : outputFormat is { } outFormat && weights.Output is not Int4Matrix ? ToInt4(weights.Output, outFormat) : Edge(weights.Output);
-            log.Progress("Quantizing", "done", 100);
-            if (requantized.Count > 0)
-                log.Warning($"'{model.Name}' holds {string.Join(", ", requantized)} weights; they are dequantized and quantized again to {format}, " +
-                            "which adds error to error. Convert from the unquantized model where you have it.");
-            var quantizedWeights = new ModelWeights(embedding, layers, weights.OutputNorm, output, weights.OutputNormBias, weights.OutputBias) { Borrowed = borrowed };
-            return new LanguageModel(model.Name, model.Path, model.Config, quantizedWeights, model.Tokenizer, model.StoredPrecision,
-                format.ToString(), model.FileSizeBytes, TimeSpan.Zero, storage: null) { ChatTemplateText = model.ChatTemplateText };
+            double n = (double)matrix.Rows * matrix.Columns;
+            count += n;
+            bits += n * (matrix is Int4Matrix q ? q.Int4Format.BitsPerWeight(matrix.Columns) : matrix.ByteSize * 8.0 / n);
         }
-        catch
-        {
-            foreach (var matrix in made) matrix.Dispose();
-            throw;
-        }
+        return count > 0 ? bits / count : 0;
     }
 
-    /// <summary>Same group size and symmetry: how the scales were searched does not change what a kernel reads.</summary>
-    private static bool SameLayout(Int4Format a, Int4Format b) => a.GroupSize == b.GroupSize && a.Asymmetric == b.Asymmetric;
+    /// <summary>The evaluation text is given as text, not a file: named by its length and its first words.</summary>
+    private static string EvaluationName(string text)
+    {
+        string start = string.Join(' ', text.Split((char[]?)null, 8, StringSplitOptions.RemoveEmptyEntries).Take(7));
+        return $"{text.Length:N0} characters from \"{start}\"";
+    }
 }

@@ -42,6 +42,21 @@ public sealed class LayerWeights : IDisposable
 
     public IEnumerable<WeightMatrix> Matrices => [QueryKeyValue, AttentionOutput, GateUp, Down];
 
+    /// <summary>
+    /// This layer with other matrices (quantized ones, say), and other norm weights where given (a recipe that folds
+    /// scales into them); the biases and everything else are this layer's.
+    /// </summary>
+    public LayerWeights With(WeightMatrix queryKeyValue, WeightMatrix attentionOutput, WeightMatrix gateUp, WeightMatrix down,
+        float[]? attentionNorm = null, float[]? feedForwardNorm = null) => new()
+    {
+        AttentionNorm = attentionNorm ?? AttentionNorm, AttentionNormBias = AttentionNormBias,
+        QueryKeyValue = queryKeyValue, QueryKeyValueBias = QueryKeyValueBias,
+        AttentionOutput = attentionOutput, AttentionOutputBias = AttentionOutputBias,
+        FeedForwardNorm = feedForwardNorm ?? FeedForwardNorm, FeedForwardNormBias = FeedForwardNormBias,
+        GateUp = gateUp, GateUpBias = GateUpBias,
+        Down = down, DownBias = DownBias,
+    };
+
     /// <summary>Norm weights and biases present in this layer.</summary>
     public IEnumerable<float[]> Vectors =>
         new[] { AttentionNorm, AttentionNormBias, QueryKeyValueBias, AttentionOutputBias, FeedForwardNorm, FeedForwardNormBias, GateUpBias, DownBias }

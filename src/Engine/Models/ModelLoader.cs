@@ -6,6 +6,7 @@ public static class ModelLoader
     public static LanguageModel Load(string path, LoadOptions? options = null)
     {
         options ??= new LoadOptions();
+        if (options.Precision == ModelPrecision.Int4) Quantization.LoadTimeRecipes.Ensure(options.Int4Format.Recipe);
         LoadMemoryCheck.Ensure(path, options.Precision);
         if (Directory.Exists(path)) return HuggingFaceModelLoader.Load(path, options);
         if (File.Exists(path))

@@ -47,6 +47,7 @@ public sealed unsafe class InferenceSession : IDisposable
     // Stage timing of the forward pass in flight (see Timings).
     private ForwardTimings? _timings;
     private long _mark;
+    private ILinearInputObserver? _observer;
 
     /// <summary>Positions of cache are allocated in multiples of this, so caches of requests of similar length pool together.</summary>
     public const int CapacityGrain = 256;
@@ -125,6 +126,12 @@ public sealed unsafe class InferenceSession : IDisposable
 
     /// <summary>Stage timings of every forward pass while set (for profiling); null, the default, costs nothing.</summary>
     public ForwardTimings? Timings { get; set; }
+
+    /// <summary>
+    /// Sees the input of every layer matrix while set (calibration for quantization); null, the default, costs one
+    /// test per matrix.
+    /// </summary>
+    public ILinearInputObserver? LinearInputs { get; set; }
 
     /// <summary>Forgets the conversation; the cache is reused from position 0.</summary>
     public void Reset() => Position = 0;
@@ -222,6 +229,7 @@ public sealed unsafe class InferenceSession : IDisposable
         int n = tokens.Length;
         int start = Position;
         _timings = Timings;
+        _observer = LinearInputs;
         _mark = Stopwatch.GetTimestamp();
 
         Embed(tokens);
@@ -235,6 +243,7 @@ public sealed unsafe class InferenceSession : IDisposable
             if (_c.Residual == ResidualLayout.Sequential)
             {
                 // x += attn Wo^T; xb = norm2(x); x += mlp(xb)
+                _observer?.Observe(l, LinearInput.AttentionOutput, new ReadOnlySpan<float>(_attn, n * _c.EmbeddingLength), n);
                 _matmul.Multiply(layer.AttentionOutput, _attn, _xb, n);
                 Done(ForwardTimings.Stage.AttentionOutput);
                 AddToResidual(_xb, layer.AttentionOutputBias, n);
@@ -248,6 +257,7 @@ public sealed unsafe class InferenceSession : IDisposable
                 // x += attn Wo^T + mlp(h), h the attention's normalized input or the network's own norm of the same x.
                 // The network runs first: the output projection then writes over xb, which it no longer needs.
                 FeedForward(layer, _c.Residual == ResidualLayout.ParallelTwoNorms ? _ffnIn : _xb, _ffnOut, n);
+                _observer?.Observe(l, LinearInput.AttentionOutput, new ReadOnlySpan<float>(_attn, n * _c.EmbeddingLength), n);
                 _matmul.Multiply(layer.AttentionOutput, _attn, _xb, n);
                 Done(ForwardTimings.Stage.AttentionOutput);
                 AddToResidual(_xb, layer.AttentionOutputBias, n);
@@ -284,6 +294,7 @@ public sealed unsafe class InferenceSession : IDisposable
     {
         _rows.Run(_matmul.Pool, TokenRowsJob.Stage.AttentionNorm, n);
         Done(ForwardTimings.Stage.Norms);
+        _observer?.Observe(_layer, LinearInput.QueryKeyValue, new ReadOnlySpan<float>(_xb, n * _c.EmbeddingLength), n);
         _matmul.Multiply(layer.QueryKeyValue, _xb, _qkv, n);
         Done(ForwardTimings.Stage.QueryKeyValue);
         _rows.Run(_matmul.Pool, TokenRowsJob.Stage.RotaryAndCache, n);
@@ -299,10 +310,12 @@ public sealed unsafe class InferenceSession : IDisposable
     /// </summary>
     private void FeedForward(LayerWeights layer, float* input, float* output, int n)
     {
+        _observer?.Observe(_layer, LinearInput.GateUp, new ReadOnlySpan<float>(input, n * _c.EmbeddingLength), n);
         _matmul.Multiply(layer.GateUp, input, _gateUp, n);
         Done(ForwardTimings.Stage.GateUp);
         _rows.Run(_matmul.Pool, TokenRowsJob.Stage.Activation, n);
         Done(ForwardTimings.Stage.Activation);
+        _observer?.Observe(_layer, LinearInput.Down, new ReadOnlySpan<float>(_hidden, n * _c.FeedForwardLength), n);
         _matmul.Multiply(layer.Down, _hidden, output, n);
         Done(ForwardTimings.Stage.Down);
     }

@@ -18,7 +18,21 @@ public readonly record struct Int4Format(int GroupSize, bool Asymmetric, Int4Rec
     }
 
     public override string ToString() =>
-        $"Q4 {(GroupSize == PerChannel ? "per-channel" : "g" + GroupSize)} {(Asymmetric ? "asym" : "sym")}{(Recipe == Int4Recipe.MinimizeError ? " mse" : "")}";
+        $"Q4 {(GroupSize == PerChannel ? "per-channel" : "g" + GroupSize)} {(Asymmetric ? "asym" : "sym")}{Suffix(Recipe)}";
+
+    private static string Suffix(Int4Recipe recipe) => recipe switch
+    {
+        Int4Recipe.RoundToNearest => "",
+        Int4Recipe.MinimizeError => " mse",
+        _ => " " + recipe.ToString().ToLowerInvariant(),
+    };
+
+    /// <summary>Bits stored per weight, scales and zero points counted (FP16 scale and 8-bit zero point per group).</summary>
+    public double BitsPerWeight(int columns)
+    {
+        int group = GroupSize == PerChannel ? columns : GroupSize;
+        return 4 + (16 + (Asymmetric ? 8 : 0)) / (double)group;
+    }
 }
 
 /// <summary>How each group's scale (and zero point) is chosen.</summary>
@@ -29,6 +43,37 @@ public enum Int4Recipe
 
     /// <summary>The scale among a set of slightly smaller candidates that minimizes the group's squared error (clipping outliers when it pays).</summary>
     MinimizeError,
+
+    /// <summary>
+    /// GPTQ: columns quantized one at a time, each one's rounding error spread over the columns not yet quantized
+    /// through the inverse Hessian of the layer's calibration inputs. Needs calibration text.
+    /// </summary>
+    Gptq,
+
+    /// <summary>
+    /// AWQ: per-input-channel scales searched on calibration activations and folded into the preceding norm or
+    /// projection, then a clipping search per group. Needs calibration text.
+    /// </summary>
+    Awq,
+
+    /// <summary>TEQ: trained per-channel equivalent transformations. Not implemented yet.</summary>
+    Teq,
+
+    /// <summary>SignRound: signed-gradient descent on rounding offsets. Not implemented yet.</summary>
+    SignRound,
+
+    /// <summary>Tries recipes and group sizes from the fewest bits up and keeps the smallest within the accuracy bound. Conversion only.</summary>
+    Auto,
+}
+
+/// <summary>What each recipe needs.</summary>
+public static class Int4RecipeFacts
+{
+    /// <summary>Whether the recipe quantizes each group on its own, from the weights alone (so a loader can do it a row at a time).</summary>
+    public static bool IsWeightOnly(this Int4Recipe recipe) => recipe is Int4Recipe.RoundToNearest or Int4Recipe.MinimizeError;
+
+    /// <summary>Whether the recipe needs activations from calibration text.</summary>
+    public static bool NeedsCalibration(this Int4Recipe recipe) => recipe is Int4Recipe.Gptq or Int4Recipe.Awq or Int4Recipe.Teq or Int4Recipe.SignRound;
 }
 
 /// <summary>How activations meet INT4 weights in a multiplication.</summary>

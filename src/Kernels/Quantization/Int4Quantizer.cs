@@ -28,8 +28,11 @@ public static class Int4Quantizer
     private static readonly float[] Shrinks = [1f, 0.97f, 0.94f, 0.91f, 0.88f, 0.85f, 0.82f, 0.79f, 0.76f, 0.73f, 0.70f];
 
     /// <summary>Quantizes a group with the given recipe; returns scale and zero point (8 when symmetric).</summary>
+    /// <exception cref="ArgumentException">The recipe does not work group by group from the weights alone (it needs calibration).</exception>
     public static (float Scale, byte Zero) Quantize(ReadOnlySpan<float> group, Span<byte> quants, bool asymmetric, Int4Recipe recipe)
     {
+        if (!recipe.IsWeightOnly())
+            throw new ArgumentException($"{recipe} does not quantize a group from its weights alone; it runs over a whole layer with calibration inputs.", nameof(recipe));
         if (recipe == Int4Recipe.RoundToNearest)
             return asymmetric ? QuantizeAsymmetric(group, quants) : (QuantizeSymmetric(group, quants), (byte)8);
         Span<byte> trial = stackalloc byte[group.Length <= 1024 ? group.Length : 0];

@@ -1,5 +1,7 @@
 using System.Management.Automation;
+using LlmCpu.Engine;
 using LlmCpu.Engine.Models;
+using LlmCpu.Engine.Quantization;
 using LlmCpu.Kernels.Quantization;
 using LlmCpu.Module.Completion;
 using LlmCpu.Module.Internal;
@@ -51,7 +53,10 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
     [Parameter]
     public SwitchParameter Asymmetric { get; set; }
 
-    /// <summary>How INT4 scales are chosen: RoundToNearest (the default; ggml's Q4_0 rule) or MinimizeError (a scale search per group).</summary>
+    /// <summary>
+    /// How INT4 weights are chosen: RoundToNearest (the default; ggml's Q4_0 rule), MinimizeError (a scale search per
+    /// group), Gptq and Awq (calibrated on -CalibrationPath), or Auto (tries recipes and group sizes, measured on -EvaluationText).
+    /// </summary>
     [Parameter]
     public Int4Recipe Recipe { get; set; } = Int4Recipe.RoundToNearest;
 
@@ -71,6 +76,20 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
     [Parameter]
     public string? EvaluationText { get; set; }
 
+    /// <summary>A text file the calibrated recipes (Gptq, Awq, and Auto's candidates) tune on; default: a built-in sample.</summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public string? CalibrationPath { get; set; }
+
+    /// <summary>For -Recipe Gptq (and Auto's GPTQ candidates): quantize columns by decreasing input size, with static groups.</summary>
+    [Parameter]
+    public SwitchParameter ActivationOrder { get; set; }
+
+    /// <summary>For -Recipe Auto: the largest relative perplexity increase accepted (0.01: 1%).</summary>
+    [Parameter]
+    [ValidateRange(0.0, 10.0)]
+    public double MaxAccuracyLoss { get; set; } = 0.01;
+
     /// <summary>Overwrite an existing destination file.</summary>
     [Parameter]
     public SwitchParameter Force { get; set; }
@@ -84,12 +103,29 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
         var format = new Int4Format(GroupSize, Asymmetric.IsPresent, Recipe);
         if (!ShouldProcess(destination, $"Write {format} model converted from '{Model?.Name ?? source}'")) return;
         var log = new CmdletLog(this, activityId: 2);
-        Int4Format? outputFormat = OutputProjection == "Int4" ? Int4ModelConverter.DefaultOutputFormat : null;
+        var calibration = ReadCalibration();
+        if (CalibrationPath != null && calibration == null) return;
+        var bound = MyInvocation.BoundParameters;
+        var options = new Int4ConversionOptions
+        {
+            Activations = Activations,
+            Overwrite = Force.IsPresent,
+            EvaluationText = EvaluationText,
+            OutputFormat = OutputProjection == "Int4" ? Int4ModelConverter.DefaultOutputFormat : null,
+            Calibration = calibration,
+            MaxAccuracyLoss = MaxAccuracyLoss,
+            GptqActivationOrder = ActivationOrder.IsPresent,
+            // Auto tries every group size and both symmetries, unless the command line fixes them.
+            AutoGroupSizes = bound.ContainsKey(nameof(GroupSize)) ? [GroupSize] : null,
+            AutoAsymmetric = bound.ContainsKey(nameof(Asymmetric)) ? Asymmetric.IsPresent : null,
+            Log = log,
+            Cancellation = _stop.Token,
+        };
         try
         {
             var result = Model is null
-                ? Int4ModelConverter.Convert(source!, destination, format, Activations, overwrite: Force.IsPresent, EvaluationText, log, _stop.Token, outputFormat)
-                : Int4ModelConverter.Convert(Model, destination, format, Activations, overwrite: Force.IsPresent, EvaluationText, log, _stop.Token, outputFormat);
+                ? Int4ModelConverter.Convert(source!, destination, format, options)
+                : Int4ModelConverter.Convert(Model, destination, format, options);
             WriteObject(result);
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
@@ -98,7 +134,11 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
         }
         catch (Exception ex) when (ErrorMapper.IsExpected(ex))
         {
-            WriteError(ErrorMapper.ForWrite(ex, destination, target));
+            // A problem with the calibration text points at its file, not at the model.
+            var record = ErrorMapper.ForWrite(ex, destination, target);
+            if (ex is QuantizationArgumentException { ParamName: nameof(CalibrationPath) } && calibration != null && CalibrationPath != null)
+                record = new ErrorRecord(ex, record.FullyQualifiedErrorId, record.CategoryInfo.Category, ResolvedCalibrationPath);
+            WriteError(record);
         }
         catch (Exception ex) when (ErrorMapper.IsDefect(ex))
         {
@@ -107,6 +147,24 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
         finally
         {
             log.Complete();
+        }
+    }
+
+    private string? ResolvedCalibrationPath => CalibrationPath is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(CalibrationPath);
+
+    /// <summary>The -CalibrationPath text; null (after writing the error) when the file cannot be read, or when none is given.</summary>
+    private CalibrationText? ReadCalibration()
+    {
+        if (CalibrationPath is null) return null;
+        string path = ResolvedCalibrationPath!;
+        try
+        {
+            return CalibrationText.FromFile(path);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            WriteError(new ErrorRecord(ex, ErrorIds.TextNotFound, ErrorCategory.ObjectNotFound, path));
+            return null;
         }
     }
 

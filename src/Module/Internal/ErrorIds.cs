@@ -34,6 +34,21 @@ internal static class ErrorIds
     public const string DestinationExists = "DestinationExists";
     public const string WriteFailed = "WriteFailed";
 
+    /// <summary>Calibration text gives fewer tokens than a calibrated recipe needs; the message names the minimum.</summary>
+    public const string CalibrationTextTooShort = nameof(LlmCpu.Engine.QuantizationProblem.CalibrationTextTooShort);
+
+    /// <summary>The calibration text is the evaluation text.</summary>
+    public const string CalibrationIsEvaluationText = nameof(LlmCpu.Engine.QuantizationProblem.CalibrationIsEvaluationText);
+
+    /// <summary>A recipe that needs calibration was asked of a loader; ConvertTo-Int4Model runs it.</summary>
+    public const string RecipeNeedsCalibration = nameof(LlmCpu.Engine.QuantizationProblem.RecipeNeedsCalibration);
+
+    /// <summary>A recipe is named but not implemented yet.</summary>
+    public const string RecipeNotImplemented = nameof(LlmCpu.Engine.QuantizationProblem.RecipeNotImplemented);
+
+    /// <summary>The Auto recipe was asked for without evaluation text.</summary>
+    public const string EvaluationTextRequired = nameof(LlmCpu.Engine.QuantizationProblem.EvaluationTextRequired);
+
     /// <summary>A defect in LlmCpu itself, not in the input: the message says what went wrong and should be reported.</summary>
     public const string InternalError = "InternalError";
 }

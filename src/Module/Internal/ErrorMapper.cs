@@ -62,12 +62,15 @@ internal static class ErrorMapper
         ObjectDisposedException => new ErrorRecord(exception, ErrorIds.ModelDisposed, ErrorCategory.InvalidOperation, target),
         ModelNumericException => new ErrorRecord(exception, ErrorIds.ModelNumericError, ErrorCategory.InvalidResult, target),
         TokenizerTimeoutException => new ErrorRecord(exception, ErrorIds.TokenizerTimeout, ErrorCategory.LimitsExceeded, target),
+        QuantizationArgumentException e => new ErrorRecord(e, e.Problem.ToString(),
+            e.Problem == QuantizationProblem.RecipeNotImplemented ? ErrorCategory.NotImplemented : ErrorCategory.InvalidArgument, target),
         _ => null,
     };
 
     /// <summary>True for exceptions that describe bad input, a bad file, the file system or a disposed model.</summary>
-    public static bool IsExpected(Exception exception) => exception is ModelFormatException or GenerationArgumentException or ModelTooLargeException
-        or ChatContextFullException or ChatTemplateUnknownException or ModelNumericException or TokenizerTimeoutException or ObjectDisposedException or IOException or UnauthorizedAccessException;
+    public static bool IsExpected(Exception exception) => exception is ModelFormatException or GenerationArgumentException or QuantizationArgumentException
+        or ModelTooLargeException or ChatContextFullException or ChatTemplateUnknownException or ModelNumericException or TokenizerTimeoutException
+        or ObjectDisposedException or IOException or UnauthorizedAccessException;
 
     /// <summary>
     /// True for an exception that is neither expected nor PowerShell's own (pipeline stops, binding errors), nor a

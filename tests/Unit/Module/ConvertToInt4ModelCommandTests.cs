@@ -148,4 +148,98 @@ public sealed class ConvertToInt4ModelCommandTests : IDisposable
         Assert.Equal("ModelFormatInvalid,LlmCpu.Module.Commands.ImportModelCommand", error.FullyQualifiedErrorId);
         Assert.Contains("checksum", error.Exception.Message);
     }
+    [Fact]
+    public void CalibrationTextShorterThanTheMinimumIsRefusedPointingAtItsFile()
+    {
+        File.WriteAllText(Path.Combine(_dir, "short.txt"), "It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife.");
+        var result = _ps.Run("Import-Model | ConvertTo-Int4Model \"$d/x.llmc\" -Recipe Gptq -CalibrationPath \"$d/short.txt\"",
+            new Dictionary<string, object?> { ["d"] = _dir });
+        var error = Assert.Single(result.Errors);
+        Assert.Equal("CalibrationTextTooShort,LlmCpu.Module.Commands.ConvertToInt4ModelCommand", error.FullyQualifiedErrorId);
+        Assert.Equal(ErrorCategory.InvalidArgument, error.CategoryInfo.Category);
+        Assert.Equal(Path.Combine(_dir, "short.txt"), error.TargetObject);
+        Assert.Contains($"at least {LlmCpu.Engine.Quantization.CalibrationText.MinimumTokens} tokens", error.Exception.Message);
+        Assert.Empty(Directory.GetFiles(_dir, "*.llmc"));
+    }
+
+    [Fact]
+    public void AMissingCalibrationFileIsTextNotFound()
+    {
+        var result = _ps.Run("Import-Model | ConvertTo-Int4Model \"$d/x.llmc\" -Recipe Awq -CalibrationPath \"$d/none.txt\"",
+            new Dictionary<string, object?> { ["d"] = _dir });
+        var error = Assert.Single(result.Errors);
+        Assert.Equal("TextNotFound,LlmCpu.Module.Commands.ConvertToInt4ModelCommand", error.FullyQualifiedErrorId);
+        Assert.Equal(ErrorCategory.ObjectNotFound, error.CategoryInfo.Category);
+        Assert.Empty(Directory.GetFiles(_dir));
+    }
+
+    [Fact]
+    public void AnUnknownRecipeIsRefusedByParameterBinding()
+    {
+        var result = _ps.Run("Import-Model | ConvertTo-Int4Model \"$d/x.llmc\" -Recipe Gptx", new Dictionary<string, object?> { ["d"] = _dir });
+        var error = Assert.Single(result.Errors);
+        Assert.IsAssignableFrom<ParameterBindingException>(error.Exception);
+        Assert.StartsWith("CannotConvertArgumentNoMessage,", error.FullyQualifiedErrorId);
+        Assert.Contains("Gptq", error.Exception.Message); // the message lists the recipes there are
+        Assert.Empty(Directory.GetFiles(_dir));
+    }
+
+    [Fact]
+    public void AutoWithoutEvaluationTextAndTeqAreRefusedWithTheirIds()
+    {
+        var result = _ps.Run("Import-Model | ConvertTo-Int4Model \"$d/a.llmc\" -Recipe Auto; Import-Model | ConvertTo-Int4Model \"$d/t.llmc\" -Recipe Teq",
+            new Dictionary<string, object?> { ["d"] = _dir });
+        Assert.Equal(2, result.Errors.Count);
+        Assert.StartsWith("EvaluationTextRequired,", result.Errors[0].FullyQualifiedErrorId);
+        Assert.Equal(ErrorCategory.InvalidArgument, result.Errors[0].CategoryInfo.Category);
+        Assert.StartsWith("RecipeNotImplemented,", result.Errors[1].FullyQualifiedErrorId);
+        Assert.Equal(ErrorCategory.NotImplemented, result.Errors[1].CategoryInfo.Category);
+        Assert.Empty(Directory.GetFiles(_dir));
+    }
+
+    [Theory]
+    [InlineData("Gptq", "RecipeNeedsCalibration")]
+    [InlineData("Auto", "RecipeNeedsCalibration")]
+    [InlineData("SignRound", "RecipeNotImplemented")]
+    public void ImportModelSaysCalibratedRecipesNeedTheConverter(string recipe, string errorId)
+    {
+        var result = _ps.Run($"Import-Model -Precision Int4 -Recipe {recipe}");
+        var error = Assert.Single(result.Errors);
+        Assert.Equal($"{errorId},LlmCpu.Module.Commands.ImportModelCommand", error.FullyQualifiedErrorId);
+        if (recipe != "SignRound") Assert.Contains($"ConvertTo-Int4Model -Recipe {recipe}", error.Exception.Message);
+        Assert.Empty(result.Output);
+    }
+
+    [Fact]
+    public void GptqWithACalibrationFileWritesWhatItDidInTheResultAndTheFile()
+    {
+        File.WriteAllText(Path.Combine(_dir, "calibration.txt"), LlmCpu.Engine.Quantization.CalibrationText.BuiltIn.Text[..6000]);
+        var result = _ps.Run("""
+            Import-Model | ConvertTo-Int4Model "$d/gptq.llmc" -GroupSize 64 -Recipe Gptq -CalibrationPath "$d/calibration.txt" -EvaluationText $t
+            """, new Dictionary<string, object?> { ["d"] = _dir, ["t"] = File.ReadAllText(Path.Combine(RepoPaths.TestData, "persuasion-opening.txt")) });
+        Assert.Empty(result.Errors);
+        var conversion = Assert.Single(result.Output.Select(o => o.BaseObject).OfType<Int4ConversionResult>());
+        Assert.Equal("Gptq", conversion.Recipe);
+        Assert.Equal("Q4 g64 sym gptq", conversion.Format);
+        Assert.Equal("calibration.txt", conversion.CalibrationText);
+        Assert.NotNull(conversion.Accuracy);
+        Assert.InRange(conversion.Accuracy!.PerplexityIncrease, -0.05, 0.05);
+        using var model = ModelLoader.Load(Path.Combine(_dir, "gptq.llmc"));
+        Assert.Equal("GPTQ", model.Quantization!.Recipe);
+        Assert.Equal("calibration.txt", model.Quantization.CalibrationText);
+        Assert.Equal(4.25, model.Quantization.BitsPerWeight);
+    }
+
+    [Fact]
+    public void ActivationOrderIsRecordedAsPartOfTheGptqRecipe()
+    {
+        File.WriteAllText(Path.Combine(_dir, "calibration.txt"), LlmCpu.Engine.Quantization.CalibrationText.BuiltIn.Text[..6000]);
+        var result = _ps.Run("Import-Model | ConvertTo-Int4Model \"$d/act.llmc\" -Recipe Gptq -ActivationOrder -CalibrationPath \"$d/calibration.txt\"",
+            new Dictionary<string, object?> { ["d"] = _dir });
+        Assert.Empty(result.Errors);
+        using var model = ModelLoader.Load(Path.Combine(_dir, "act.llmc"));
+        Assert.Equal("GPTQ (activation order)", model.Quantization!.Recipe);
+        using var original = ModelLoader.Load(RepoPaths.FixtureModel);
+        GreedyAgreement.AssertAgrees(original, model, original.Tokenizer.Encode("Mr. Darcy", addBos: true), 24);
+    }
 }

@@ -69,6 +69,26 @@ public sealed record QuantizationReport
 
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public AccuracyReport? Accuracy { get; init; }
+
+    /// <summary>Bits per layer weight, scales and zero points counted; absent in files written before it was recorded.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? BitsPerWeight { get; init; }
+
+    /// <summary>The text a calibrated recipe (GPTQ, AWQ) tuned on.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? CalibrationText { get; init; }
+
+    /// <summary>The text <see cref="Accuracy"/> (and every candidate) was measured on.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? EvaluationText { get; init; }
+
+    /// <summary>Seconds the conversion took, measurement included.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? DurationSeconds { get; init; }
+
+    /// <summary>Every recipe and format the automatic recipe tried, the one written marked as chosen.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public List<LlmCpu.Engine.Quantization.QuantizationCandidate>? Candidates { get; init; }
 }
 
 /// <summary>

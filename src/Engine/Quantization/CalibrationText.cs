@@ -1,0 +1,62 @@
+using LlmCpu.Engine.Models;
+
+namespace LlmCpu.Engine.Quantization;
+
+/// <summary>
+/// Text whose activations calibrated recipes (GPTQ, AWQ) tune on, and how much of it they use: windows of
+/// <see cref="WindowLength"/> tokens (or the model's context, if shorter), each from an empty cache with BOS first, up
+/// to <see cref="MaximumTokens"/> tokens in all.
+/// </summary>
+public sealed record CalibrationText(string Name, string Text)
+{
+    /// <summary>Tokens per window: long enough for attention to see real context, short enough for many windows.</summary>
+    public const int WindowLength = 256;
+
+    /// <summary>Tokens used at most: enough for stable statistics of matrices thousands of columns wide, few enough to run each layer quickly.</summary>
+    public const int MaximumTokens = 4096;
+
+    /// <summary>Fewest tokens accepted: two windows, so that no recipe tunes on a single passage.</summary>
+    public const int MinimumTokens = 2 * WindowLength;
+
+    /// <summary>
+    /// The sample used when none is given: the opening chapters of Jane Austen's <i>Pride and Prejudice</i> (public
+    /// domain), 18,296 bytes in one paragraph per line, about 4,700 tokens for the bundled model. English prose, as
+    /// GPTQ's and AWQ's own default calibration sets are; give text like your model's real input where you have it.
+    /// </summary>
+    public static CalibrationText BuiltIn { get; } = LoadBuiltIn();
+
+    private static CalibrationText LoadBuiltIn()
+    {
+        using var stream = typeof(CalibrationText).Assembly.GetManifestResourceStream("LlmCpu.Engine.Quantization.CalibrationSample.txt")
+            ?? throw new InvalidOperationException("The built-in calibration sample is missing from the assembly.");
+        using var reader = new StreamReader(stream);
+        return new CalibrationText("built-in sample (Pride and Prejudice, chapters 1-3)", reader.ReadToEnd());
+    }
+
+    /// <summary>The text of a file, named by its file name.</summary>
+    public static CalibrationText FromFile(string path) => new(Path.GetFileName(path), File.ReadAllText(path));
+
+    /// <summary>
+    /// The windows of tokens a calibration runs, (windows, length) with BOS first in each where the tokenizer adds one.
+    /// </summary>
+    /// <exception cref="QuantizationArgumentException">The text gives fewer than the minimum number of tokens.</exception>
+    public int[][] Windows(LanguageModel model)
+    {
+        var tokenizer = model.Tokenizer;
+        int[] tokens = tokenizer.Encode(Text, tokenizer.AddBosByDefault);
+        int length = Math.Min(WindowLength, model.ContextLength);
+        const int minimum = MinimumTokens;
+        if (tokens.Length < minimum)
+            throw new QuantizationArgumentException(QuantizationProblem.CalibrationTextTooShort, "CalibrationPath",
+                $"The calibration text '{Name}' is {tokens.Length} tokens for {model.Name}; calibration needs at least {minimum} tokens " +
+                $"(two windows of {WindowLength}). Give a longer text.");
+        int count = Math.Min(tokens.Length / length, MaximumTokens / length);
+        var windows = new int[count][];
+        for (int w = 0; w < count; w++)
+        {
+            windows[w] = tokens.AsSpan(w * length, length).ToArray();
+            if (tokenizer.AddBosByDefault) windows[w][0] = tokenizer.BosTokenId;
+        }
+        return windows;
+    }
+}

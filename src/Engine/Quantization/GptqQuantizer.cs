@@ -1,0 +1,225 @@
+using LlmCpu.Kernels.Quantization;
+using LlmCpu.Kernels.Threading;
+
+namespace LlmCpu.Engine.Quantization;
+
+/// <summary>How <see cref="GptqQuantizer"/> runs.</summary>
+public sealed record GptqOptions
+{
+    /// <summary>Added to H's diagonal as a fraction of its mean (the reference's percdamp), so that H is invertible and stable.</summary>
+    public double Dampening { get; init; } = 0.01;
+
+    /// <summary>
+    /// Columns whose updates to the columns after them are applied at once (lazy batch updates). Any value gives the
+    /// same result; it only changes how often the rest of each row is rewritten. A power of two.
+    /// </summary>
+    public int BlockSize { get; init; } = 128;
+
+    /// <summary>How each group's scale (and zero point) is chosen when its first column is reached: a weight-only recipe.</summary>
+    public Int4Recipe ScaleRule { get; init; } = Int4Recipe.MinimizeError;
+
+    /// <summary>
+    /// Quantize columns in order of decreasing H[i,i] (the reference's act-order, desc_act), so the columns whose inputs
+    /// are largest are rounded first and the rest can absorb their error. The groups stay the contiguous runs of
+    /// columns the tile layout stores (nothing to permute back at run time), so their scales are chosen up front from
+    /// the original weights (the reference's static groups).
+    /// </summary>
+    public bool ActivationOrder { get; init; }
+}
+
+/// <summary>
+/// GPTQ (Frantar et al., 2022): quantizes a matrix column by column, in the natural order or (with
+/// <see cref="GptqOptions.ActivationOrder"/>) by decreasing H[i,i] with static groups, and after each column subtracts its
+/// rounding error, weighted by the upper Cholesky factor U of H⁻¹, from the columns not yet quantized. A group's scale
+/// is chosen from the group's weights as they stand when its first column is reached, that is, with the error of
+/// every earlier column already folded in (in activation order, from the original weights). Groups are always the
+/// contiguous runs of columns the tile layout stores. Rows are independent given U, so the pool's threads take tiles of rows.
+/// </summary>
+public static class GptqQuantizer
+{
+    /// <param name="weights">(rows, columns) row-major.</param>
+    /// <param name="hessian">(columns, columns): 2XᵀX/N of the matrix's calibration inputs.</param>
+    public static Int4Matrix Quantize(ReadOnlySpan<float> weights, int rows, int columns, ReadOnlySpan<double> hessian, Int4Format format,
+        ActivationMode activations, WorkerPool pool, GptqOptions? options = null)
+    {
+        options ??= new GptqOptions();
+        if (weights.Length < (long)rows * columns) throw new ArgumentException("Fewer weights than rows x columns.", nameof(weights));
+        if (hessian.Length < (long)columns * columns) throw new ArgumentException("The Hessian is columns x columns.", nameof(hessian));
+        if (!options.ScaleRule.IsWeightOnly()) throw new ArgumentException("The scale rule must be a weight-only recipe.", nameof(options));
+        if (options.BlockSize < 1 || (options.BlockSize & (options.BlockSize - 1)) != 0)
+            throw new ArgumentOutOfRangeException(nameof(options), options.BlockSize, "The block size is a power of two.");
+
+        var w = weights.Slice(0, rows * columns).ToArray();
+        var h = hessian.Slice(0, columns * columns).ToArray();
+        // A column no calibration input ever touched has no say in the error: quantize it as zero (the reference does the same).
+        for (int i = 0; i < columns; i++)
+        {
+            if (h[(long)i * columns + i] != 0) continue;
+            h[(long)i * columns + i] = 1;
+            for (int r = 0; r < rows; r++) w[(long)r * columns + i] = 0;
+        }
+        var target = new Int4Matrix(rows, columns, format with { Recipe = Int4Recipe.Gptq }, activations);
+        try
+        {
+            StaticGroups? groups = null;
+            int[]? order = null;
+            if (options.ActivationOrder)
+            {
+                groups = StaticGroups.Of(w, rows, columns, target.GroupSize, target.Groups, format.Asymmetric, options.ScaleRule);
+                order = Enumerable.Range(0, columns).OrderByDescending(i => h[(long)i * columns + i]).ToArray();
+                (w, h) = (PermuteColumns(w, rows, columns, order), PermuteSymmetric(h, columns, order));
+            }
+            var u = UpperFactor(h, columns, options.Dampening, pool);
+            pool.Run(new RowTiles(w, u, columns, target, options, order, groups), rows, Int4Matrix.TileRows);
+            return target;
+        }
+        catch
+        {
+            target.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Each row's scale and zero point per group, chosen from the original weights (act-order's static groups).</summary>
+    private sealed record StaticGroups(float[] Scales, byte[] Zeros)
+    {
+        public static StaticGroups Of(float[] w, int rows, int columns, int groupSize, int groups, bool asymmetric, Int4Recipe rule)
+        {
+            var scales = new float[rows * groups];
+            var zeros = new byte[rows * groups];
+            var scratch = new byte[groupSize];
+            for (int r = 0; r < rows; r++)
+                for (int g = 0; g < groups; g++)
+                {
+                    int g0 = g * groupSize, length = Math.Clamp(columns - g0, 0, groupSize);
+                    (scales[r * groups + g], zeros[r * groups + g]) = Int4Quantizer.Quantize(w.AsSpan(r * columns + g0, length), scratch, asymmetric, rule);
+                }
+            return new StaticGroups(scales, zeros);
+        }
+    }
+
+    /// <summary>(rows, columns) with column i taken from column order[i].</summary>
+    private static float[] PermuteColumns(float[] w, int rows, int columns, int[] order)
+    {
+        var result = new float[w.Length];
+        for (int r = 0; r < rows; r++)
+            for (int i = 0; i < columns; i++) result[r * columns + i] = w[r * columns + order[i]];
+        return result;
+    }
+
+    /// <summary>P H Pᵀ: row and column i taken from order[i].</summary>
+    private static double[] PermuteSymmetric(double[] h, int n, int[] order)
+    {
+        var result = new double[h.Length];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) result[(long)i * n + j] = h[(long)order[i] * n + order[j]];
+        return result;
+    }
+
+    /// <summary>U of H + damping, in float for the row updates; the damping grows tenfold until H is positive definite.</summary>
+    private static float[] UpperFactor(double[] h, int n, double dampening, WorkerPool pool)
+    {
+        double mean = 0;
+        for (int i = 0; i < n; i++) mean += h[(long)i * n + i];
+        mean /= n;
+        for (int attempt = 0; attempt < 6; attempt++, dampening *= 10)
+        {
+            var damped = (double[])h.Clone();
+            for (int i = 0; i < n; i++) damped[(long)i * n + i] += dampening * mean;
+            var u = CholeskyInverse.UpperFactorOfInverse(damped, n, pool);
+            if (u == null) continue;
+            var result = new float[u.Length];
+            for (long i = 0; i < u.Length; i++) result[i] = (float)u[i];
+            return result;
+        }
+        throw new InvalidOperationException("The calibration Hessian is not positive definite even with strong dampening.");
+    }
+
+    /// <param name="order">Column i of <paramref name="w"/> and U is column order[i] of the matrix; null for the natural order.</param>
+    /// <param name="fixedGroups">The scales fixed up front (with <paramref name="order"/>); null to choose each at its group's first column.</param>
+    private sealed class RowTiles(float[] w, float[] u, int columns, Int4Matrix target, GptqOptions options, int[]? order, StaticGroups? fixedGroups) : IRangeJob
+    {
+        public void Execute(int begin, int end)
+        {
+            for (int first = begin; first < end; first += Int4Matrix.TileRows) Tile(first, Math.Min(end, first + Int4Matrix.TileRows));
+        }
+
+        /// <summary>Rows [first, last) through every column; they share each row of U while it is in cache.</summary>
+        private void Tile(int first, int last)
+        {
+            int tile = last - first, groupSize = target.GroupSize, groups = target.Groups, block = options.BlockSize;
+            bool asymmetric = target.Int4Format.Asymmetric;
+            var codes = new byte[tile * groups * groupSize];  // (tile, KPadded)
+            var scales = new float[tile * groups];
+            var zeros = new byte[tile * groups];
+            var errors = new float[tile * block];              // (tile, block) this block's scaled errors
+            var scratch = new byte[groupSize];
+            Span<float> Row(int r) => w.AsSpan((first + r) * columns, columns);
+            ReadOnlySpan<float> U(int i) => u.AsSpan(i * columns, columns);
+
+            for (int b0 = 0; b0 < columns; b0 += block)
+            {
+                int b1 = Math.Min(columns, b0 + block);
+                for (int i = b0; i < b1; i++)
+                {
+                    int column = order?[i] ?? i; // where the column is stored
+                    int g = column / groupSize;
+                    float d = U(i)[i];
+                    for (int r = 0; r < tile; r++)
+                    {
+                        var row = Row(r);
+                        if (fixedGroups != null)
+                        {
+                            if (i == 0)
+                            {
+                                fixedGroups.Scales.AsSpan((first + r) * groups, groups).CopyTo(scales.AsSpan(r * groups));
+                                fixedGroups.Zeros.AsSpan((first + r) * groups, groups).CopyTo(zeros.AsSpan(r * groups));
+                            }
+                        }
+                        else if (i % groupSize == 0)
+                        {
+                            var group = row.Slice(i, Math.Min(groupSize, columns - i));
+                            var (scale, zero) = Int4Quantizer.Quantize(group, scratch, asymmetric, options.ScaleRule);
+                            scales[r * groups + g] = scale;
+                            zeros[r * groups + g] = zero;
+                        }
+                        float s = scales[r * groups + g];
+                        byte z = zeros[r * groups + g];
+                        byte q = Code(row[i], s, z);
+                        codes[r * groups * groupSize + column] = q;
+                        float error = (row[i] - (q - z) * s) / d;
+                        errors[r * block + i - b0] = error;
+                        ScaledSubtraction.Apply(row.Slice(i + 1, b1 - i - 1), error, U(i).Slice(i + 1));
+                    }
+                }
+                // The block's errors reach the columns after it in one pass, column of U by column, in the same order
+                // as the unblocked updates would have arrived.
+                if (b1 == columns) continue;
+                for (int i = b0; i < b1; i++)
+                {
+                    var tail = U(i).Slice(b1);
+                    for (int r = 0; r < tile; r++) ScaledSubtraction.Apply(Row(r).Slice(b1), errors[r * block + i - b0], tail);
+                }
+            }
+
+            for (int r = 0; r < tile; r++)
+            {
+                for (int g = 0; g < groups; g++)
+                {
+                    var group = codes.AsSpan(r * groups * groupSize + g * groupSize, groupSize);
+                    int valid = Math.Clamp(columns - g * groupSize, 0, groupSize);
+                    group.Slice(valid).Fill(zeros[r * groups + g]);
+                    target.SetGroup(first + r, g, (Half)scales[r * groups + g], group, asymmetric ? zeros[r * groups + g] : (byte)8);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The code of <paramref name="value"/> with the stored scale and zero point: the nearest point of the grid the
+    /// kernel dequantizes with, computed as the asymmetric round-to-nearest rule computes it (so that with nothing to
+    /// spread, GPTQ gives that rule's codes exactly), clamped to 0..15.
+    /// </summary>
+    internal static byte Code(float value, float scale, byte zero) =>
+        scale == 0 ? zero : (byte)Math.Clamp((int)MathF.Round(value * (1f / scale)) + zero, 0, 15);
+}

@@ -1,0 +1,131 @@
+using LlmCpu.Engine.Diagnostics;
+using LlmCpu.Engine.Models;
+using LlmCpu.Kernels.MatMul;
+using LlmCpu.Kernels.Quantization;
+using LlmCpu.Kernels.Threading;
+
+namespace LlmCpu.Engine.Quantization;
+
+/// <summary>What a quantization is asked to do, beyond the layers' format.</summary>
+internal sealed record QuantizeRequest(Int4Format Format, ActivationMode Activations, Int4Format? OutputFormat, CalibrationText Calibration)
+{
+    /// <summary>GPTQ in activation order (<see cref="GptqOptions.ActivationOrder"/>).</summary>
+    public bool GptqActivationOrder { get; init; }
+}
+
+/// <summary>
+/// Makes the INT4 model a conversion writes: every layer matrix in the requested format, sharing (not copying) the
+/// matrices that already are. Weight-only recipes quantize each matrix row by row; calibrated ones (GPTQ, AWQ) go
+/// layer by layer: the calibration windows run through the model whose earlier layers are already quantized (so each
+/// layer is tuned on the inputs it will really see), only the current layer's input statistics are kept, and the
+/// quantized layer replaces the float one before the next layer is calibrated.
+/// </summary>
+internal static class ModelQuantizer
+{
+    /// <summary>The quantized model; dispose it before its source.</summary>
+    public static LanguageModel Quantize(LanguageModel model, ModelWeights weights, QuantizeRequest request, WorkerPool pool, IEngineLog log,
+        CancellationToken cancellation)
+    {
+        var format = request.Format;
+        var recipe = Recipe(format, request, pool, model.Config);
+        int[][]? windows = recipe is null ? null : request.Calibration.Windows(model);
+        var borrowed = new HashSet<WeightMatrix>();
+        var made = new List<WeightMatrix>();
+        var requantized = new HashSet<string>();
+        WeightMatrix ToInt4(WeightMatrix matrix, Int4Format format)
+        {
+            if (matrix is Int4Matrix q && SameLayout(q.Int4Format, format))
+            {
+                borrowed.Add(matrix);
+                return matrix;
+            }
+            if (matrix is Int4Matrix other) requantized.Add(other.Int4Format.ToString());
+            var result = new Int4Matrix(matrix.Rows, matrix.Columns, format, request.Activations);
+            made.Add(result);
+            var row = new float[matrix.Columns];
+            for (int r = 0; r < matrix.Rows; r++)
+            {
+                matrix.DequantizeRow(r, row);
+                result.QuantizeRow(r, row);
+            }
+            return result;
+        }
+        WeightMatrix Edge(WeightMatrix matrix)
+        {
+            if (matrix is not Float32Matrix)
+            {
+                borrowed.Add(matrix);
+                return matrix;
+            }
+            var result = new Float16Matrix(matrix.Rows, matrix.Columns);
+            made.Add(result);
+            var row = new float[matrix.Columns];
+            for (int r = 0; r < matrix.Rows; r++)
+            {
+                matrix.DequantizeRow(r, row);
+                var target = result.RowSpan(r);
+                for (int i = 0; i < row.Length; i++) target[i] = (Half)row[i];
+            }
+            return result;
+        }
+
+        try
+        {
+            var embedding = Edge(weights.TokenEmbedding);
+            // A tied output is the embedding table itself, kept as the embedding is.
+            // An output already in INT4 (a Q4_0 GGUF's, say) is kept: quantizing it again would only add error.
+            var output = ReferenceEquals(weights.Output, weights.TokenEmbedding) ? embedding
+                : request.OutputFormat is { } outFormat && weights.Output is not Int4Matrix ? ToInt4(weights.Output, outFormat) : Edge(weights.Output);
+            // Until quantized, each layer is the source's own: the calibration of layer i runs the float layers after it.
+            var layers = weights.Layers.ToArray();
+            foreach (var layer in layers) borrowed.UnionWith(layer.Matrices);
+            var quantized = new LanguageModel(model.Name, model.Path, model.Config, new ModelWeights(embedding, layers, weights.OutputNorm, output, weights.OutputNormBias, weights.OutputBias) { Borrowed = borrowed },
+                model.Tokenizer, model.StoredPrecision, format.ToString(), model.FileSizeBytes, TimeSpan.Zero, storage: null) { ChatTemplateText = model.ChatTemplateText };
+            string activity = recipe is null ? "Quantizing" : $"Quantizing ({format.Recipe}, calibrated on {windows!.Length} windows of {request.Calibration.Name})";
+            for (int i = 0; i < layers.Length; i++)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                log.Progress(activity, $"layer {i + 1} of {layers.Length}", 100 * i / layers.Length);
+                var l = weights.Layers[i];
+                if (recipe is null)
+                {
+                    layers[i] = l.With(ToInt4(l.QueryKeyValue, format), ToInt4(l.AttentionOutput, format), ToInt4(l.GateUp, format), ToInt4(l.Down, format));
+                    continue;
+                }
+                foreach (var matrix in l.Matrices)
+                    if (matrix is Int4Matrix q) requantized.Add(q.Int4Format.ToString());
+                var statistics = LayerStatistics.Collect(quantized, i, windows!, pool, cancellation);
+                var result = recipe.Quantize(i, l, statistics);
+                made.AddRange(result.Matrices);
+                layers[i] = result;
+            }
+            log.Progress(activity, "done", 100);
+            if (requantized.Count > 0)
+                log.Warning($"'{model.Name}' holds {string.Join(", ", requantized)} weights; they are dequantized and quantized again to {format}, " +
+                            "which adds error to error. Convert from the unquantized model where you have it.");
+            return quantized;
+        }
+        catch
+        {
+            foreach (var matrix in made) matrix.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The layer recipe of a calibrated format; null for weight-only recipes.</summary>
+    private static ILayerRecipe? Recipe(Int4Format format, QuantizeRequest request, WorkerPool pool, ModelConfig config) => format.Recipe switch
+    {
+        Int4Recipe.RoundToNearest or Int4Recipe.MinimizeError => null,
+        Int4Recipe.Gptq => new GptqLayerRecipe(format, request.Activations, pool, new GptqOptions { ActivationOrder = request.GptqActivationOrder }),
+        Int4Recipe.Awq => AwqLayerRecipe.CannotFold(config) is { } why
+            ? throw new QuantizationArgumentException(QuantizationProblem.RecipeNotImplemented, "Recipe",
+                $"AWQ is implemented for Llama-layout models ({config.Architecture}: {why}); use Gptq, MinimizeError or RoundToNearest.")
+            : new AwqLayerRecipe(format, request.Activations, pool, config),
+        Int4Recipe.Teq or Int4Recipe.SignRound => throw new QuantizationArgumentException(QuantizationProblem.RecipeNotImplemented, "Recipe",
+            $"The {format.Recipe} recipe is not implemented yet; use Gptq, Awq, MinimizeError, RoundToNearest or Auto."),
+        _ => throw new ArgumentOutOfRangeException(nameof(format), format.Recipe, "Auto chooses among recipes; it is not one itself."),
+    };
+
+    /// <summary>Same group size and symmetry: how the scales were searched does not change what a kernel reads.</summary>
+    private static bool SameLayout(Int4Format a, Int4Format b) => a.GroupSize == b.GroupSize && a.Asymmetric == b.Asymmetric;
+}

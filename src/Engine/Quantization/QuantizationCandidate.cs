@@ -1,0 +1,37 @@
+namespace LlmCpu.Engine.Quantization;
+
+/// <summary>One recipe and format tried by the automatic recipe, and what it measured on the evaluation text.</summary>
+public sealed record QuantizationCandidate
+{
+    public required string Recipe { get; init; }
+
+    /// <summary>Weights per scale along a row; -1 for one scale per row.</summary>
+    public required int GroupSize { get; init; }
+
+    public required bool Asymmetric { get; init; }
+
+    /// <summary>Bits per layer weight, FP16 scales and 8-bit zero points counted.</summary>
+    public required double BitsPerWeight { get; init; }
+
+    public required double FloatPerplexity { get; init; }
+
+    public required double QuantizedPerplexity { get; init; }
+
+    /// <summary>Mean KL divergence of the quantized next-token distribution from the float one, in nats.</summary>
+    public required double KlDivergence { get; init; }
+
+    /// <summary>Share of scored positions where both models rank the same token first.</summary>
+    public required double SameTopTokenRate { get; init; }
+
+    /// <summary>Time taken to quantize (calibration included), not to measure.</summary>
+    public required TimeSpan QuantizationTime { get; init; }
+
+    /// <summary>Whether the perplexity is within the accuracy bound of the float model's.</summary>
+    public bool WithinBound { get; init; }
+
+    /// <summary>Whether this is the candidate written.</summary>
+    public bool Chosen { get; init; }
+
+    /// <summary>Relative perplexity change: quantized / float - 1.</summary>
+    public double PerplexityIncrease => FloatPerplexity > 0 ? QuantizedPerplexity / FloatPerplexity - 1 : 0;
+}

@@ -1,0 +1,55 @@
+using LlmCpu.Engine.Quantization;
+using LlmCpu.Kernels.Threading;
+
+namespace LlmCpu.Tests.Engine.Quantization;
+
+public sealed class CholeskyInverseTests
+{
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(7, 2)]
+    [InlineData(64, 3)]
+    [InlineData(200, 4)] // large enough that the factorization hands columns to the workers
+    public void UpperFactorTimesItselfIsTheGaussJordanInverse(int n, int seed)
+    {
+        var h = LinearAlgebraReference.RandomSpd(n, seed);
+        var u = CholeskyInverse.UpperFactorOfInverse(h, n, WorkerPool.Shared);
+        Assert.NotNull(u);
+        var expected = LinearAlgebraReference.Inverse(h, n);
+        var product = LinearAlgebraReference.TransposeTimes(u!, u!, n); // UᵀU
+        double scale = expected.Max(Math.Abs);
+        for (int i = 0; i < n * n; i++) Assert.True(Math.Abs(product[i] - expected[i]) <= 1e-9 * scale, $"element {i}: {product[i]} vs {expected[i]}");
+        for (int i = 0; i < n; i++)
+        {
+            Assert.True(u![i * n + i] > 0);
+            for (int j = 0; j < i; j++) Assert.Equal(0, u[i * n + j]);
+        }
+    }
+
+    [Fact]
+    public void ANonPositiveDefiniteMatrixIsRefused()
+    {
+        // Symmetric with eigenvalues 3 and -1.
+        Assert.Null(CholeskyInverse.UpperFactorOfInverse([1, 2, 2, 1], 2, WorkerPool.Shared));
+        // Singular: rank one.
+        Assert.Null(CholeskyInverse.UpperFactorOfInverse([1, 1, 1, 1], 2, WorkerPool.Shared));
+    }
+
+    [Fact]
+    public void InvertLowerGivesTheInverseOfATriangle()
+    {
+        const int n = 33;
+        var h = LinearAlgebraReference.RandomSpd(n, 9);
+        var l = (double[])h.Clone();
+        Assert.True(CholeskyInverse.CholeskyLower(l, n, WorkerPool.Shared));
+        for (int i = 0; i < n; i++) for (int j = i + 1; j < n; j++) l[i * n + j] = 0;
+        var inverse = CholeskyInverse.InvertLower(l, n, WorkerPool.Shared);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+            {
+                double sum = 0;
+                for (int k = 0; k < n; k++) sum += inverse[i * n + k] * l[k * n + j];
+                Assert.Equal(i == j ? 1 : 0, sum, 1e-10);
+            }
+    }
+}
