@@ -66,6 +66,36 @@ public sealed class Int4ModelConverterCalibratedTests(ITestOutputHelper output) 
         Assert.Empty(log.Warnings);
     }
 
+    /// <summary>
+    /// GPTQ reads its inputs through the forward pass's hook, so it quantizes every family; AWQ's folding needs Llama's
+    /// layout and is refused, with the reason, for the others.
+    /// </summary>
+    [Theory]
+    [InlineData("gptneox", "LayerNorms")]
+    [InlineData("falcon-40b", "LayerNorms")]
+    [InlineData("gptj", "LayerNorms")]
+    [InlineData("qwen2", "biases")]
+    public void GptqQuantizesOtherFamiliesAndAwqSaysWhyItCannot(string family, string reason)
+    {
+        string source = RepoPaths.ArchitectureFixture(family);
+        var options = new Int4ConversionOptions { Calibration = Calibration };
+        var gptq = Int4ModelConverter.Convert(source, Path.Combine(_dir, family + ".llmc"), new Int4Format(32, false, Int4Recipe.Gptq), options);
+        Assert.Equal("Gptq", gptq.Recipe);
+        using (var model = ModelLoader.Load(Path.Combine(_dir, family + ".llmc")))
+        {
+            var generated = new LlmCpu.Engine.Runtime.TextGenerator(model).Generate("It is a truth", new LlmCpu.Engine.Runtime.GenerationOptions
+            {
+                MaxTokens = 4, StopAtEos = false, Sampling = LlmCpu.Engine.Runtime.SamplingOptions.Greedy,
+            });
+            Assert.Equal(4, generated.GeneratedTokens);
+        }
+        var awq = Assert.Throws<QuantizationArgumentException>(() =>
+            Int4ModelConverter.Convert(source, Path.Combine(_dir, family + "-awq.llmc"), new Int4Format(32, false, Int4Recipe.Awq), options));
+        Assert.Equal(QuantizationProblem.RecipeNotImplemented, awq.Problem);
+        Assert.Contains(reason, awq.Message);
+        Assert.False(File.Exists(Path.Combine(_dir, family + "-awq.llmc")));
+    }
+
     [Fact]
     public void AutoKeepsTheFewestBitsWithinTheBoundAndRecordsEveryCandidate()
     {
