@@ -15,7 +15,7 @@ public static unsafe class LlmcModelLoader
     public static LanguageModel Load(string path, LoadOptions options)
     {
         var clock = Stopwatch.StartNew();
-        var file = LlmcFile.Open(path, verifyChecksums: true);
+        var file = LlmcFile.Open(path, verifyChecksums: true, options.Cancellation);
         try
         {
             var d = file.Directory;

@@ -22,14 +22,15 @@ public sealed unsafe class LlmcFile : IDisposable
 
     public LlmcDirectory Directory { get; }
 
-    public static LlmcFile Open(string path, bool verifyChecksums = true)
+    /// <param name="cancellation">Checked between tensors of the checksum pass (the only part of opening that reads the whole file).</param>
+    public static LlmcFile Open(string path, bool verifyChecksums = true, CancellationToken cancellation = default)
     {
         var file = new MappedFile(path);
         try
         {
             var directory = ReadDirectory(file);
             var result = new LlmcFile(file, directory);
-            result.CheckBlobs(verifyChecksums);
+            result.CheckBlobs(verifyChecksums, cancellation);
             return result;
         }
         catch
@@ -111,12 +112,13 @@ public sealed unsafe class LlmcFile : IDisposable
         }
     }
 
-    private void CheckBlobs(bool verifyChecksums)
+    private void CheckBlobs(bool verifyChecksums, CancellationToken cancellation)
     {
         long limit = BitConverter.ToInt64(_file.Span(16, 8));
         CheckBlob(Directory.Tokenizer, "tokenizer", Directory.Tokenizer.Length, limit, verifyChecksums);
         foreach (var tensor in Directory.Tensors)
         {
+            cancellation.ThrowIfCancellationRequested();
             if (tensor.Rows <= 0 || tensor.Columns <= 0) throw new ModelFormatException(Path, $"tensor '{tensor.Name}' shape", $"{tensor.Rows}x{tensor.Columns} is not positive");
             foreach (var (name, blob) in tensor.Blobs)
                 CheckBlob(blob, $"tensor '{tensor.Name}' {name}", ExpectedLength(tensor, name), limit, verifyChecksums);
