@@ -141,12 +141,17 @@ internal unsafe struct Q6KChunkScales : IChunkScales
     private Vector256<float> _scaleLow;
     private Vector256<float> _scaleHigh;
 
+    // The super-block's d of the eight rows, converted once for its eight chunks; _super names it, -1 for none yet.
+    private Vector256<float> _superScale;
+    private long _super;
+
     public Q6KChunkScales(ushort* superScales, sbyte* subScales, int columns)
     {
         _superScales = superScales;
         _subScales = subScales;
         _superBlocks = columns / Q6KMatrix.SuperBlock;
         _subBlocks = columns / 16;
+        _super = -1;
     }
 
     /// <summary>Row <paramref name="row"/>'s scale d * sc of sub-block <paramref name="subBlock"/> (16 values).</summary>
@@ -160,7 +165,13 @@ internal unsafe struct Q6KChunkScales : IChunkScales
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void BeginChunk(int tile, int chunk)
     {
-        var d = Ops.HalfConversion.ToSingle8(_superScales + ((long)tile * _superBlocks + chunk / 8) * Int4Matrix.TileRows);
+        long superIndex = (long)tile * _superBlocks + chunk / 8;
+        if (superIndex != _super)
+        {
+            _superScale = Ops.HalfConversion.ToSingle8(_superScales + superIndex * Int4Matrix.TileRows);
+            _super = superIndex;
+        }
+        var d = _superScale;
         sbyte* sub = _subScales + ((long)tile * _subBlocks + 2 * chunk) * Int4Matrix.TileRows;
         _scaleLow = d * Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(sub));
         _scaleHigh = d * Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(sub + Int4Matrix.TileRows));
