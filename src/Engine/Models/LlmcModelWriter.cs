@@ -54,7 +54,7 @@ public static class LlmcModelWriter
         Vector(LlmcTensorNames.Bias(LlmcTensorNames.Output), w.OutputBias);
         cancellation.ThrowIfCancellationRequested();
         var config = model.Config with { TiedEmbeddings = ReferenceEquals(w.Output, w.TokenEmbedding) };
-        writer.Complete(model.Name, config, tokenizer.Kind, tokenizer.Bytes, report);
+        writer.Complete(model.Name, config, tokenizer.Kind, tokenizer.Bytes, report, model.ChatTemplateText);
         log.Progress("Writing INT4 model", "done", 100);
     }
 }

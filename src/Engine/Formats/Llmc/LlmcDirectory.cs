@@ -41,6 +41,12 @@ public sealed record LlmcDirectory
     public required QuantizationReport Quantization { get; init; }
 
     public required List<LlmcTensor> Tensors { get; init; }
+
+    /// <summary>
+    /// The source model's chat template (its Jinja text, from tokenizer_config.json or a GGUF's tokenizer.chat_template),
+    /// so a chat session on the file picks the model's format as on the source; absent when the source had none.
+    /// </summary>
+    public string? ChatTemplate { get; init; }
 }
 
 /// <summary>How the weights were quantized and, when measured, how close the result is to the float model.</summary>

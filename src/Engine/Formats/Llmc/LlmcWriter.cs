@@ -109,13 +109,15 @@ public sealed unsafe class LlmcWriter : IDisposable
     }
 
     /// <summary>Writes the tokenizer, the directory and the header, then moves the file into place.</summary>
-    public void Complete(string name, Models.ModelConfig config, string tokenizerKind, ReadOnlySpan<byte> tokenizer, QuantizationReport report)
+    public void Complete(string name, Models.ModelConfig config, string tokenizerKind, ReadOnlySpan<byte> tokenizer, QuantizationReport report,
+        string? chatTemplate = null)
     {
         LlmcBlob tokenizerBlob;
         fixed (byte* p = tokenizer) tokenizerBlob = WriteBlob(p, tokenizer.Length);
         var directory = new LlmcDirectory
         {
             Name = name, Config = config, TokenizerKind = tokenizerKind, Tokenizer = tokenizerBlob, Quantization = report, Tensors = _tensors,
+            ChatTemplate = chatTemplate,
         };
         byte[] directoryBytes = JsonSerializer.SerializeToUtf8Bytes(directory, Json);
         long directoryOffset = _stream.Position;
