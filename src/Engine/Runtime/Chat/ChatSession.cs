@@ -41,7 +41,9 @@ public sealed class ChatSession : IDisposable
             ?? throw new ChatTemplateUnknownException(model.Name, model.ChatTemplateText != null);
         TemplateFromModel = template == null;
         _template = ChatTemplate.For(kind);
-        SystemPrompt = systemPrompt;
+        // A template recognised from the model that writes a default system message (Qwen2's) gets it, as the model
+        // would see it under its own template; a given template or system prompt is taken as it is.
+        SystemPrompt = systemPrompt ?? (template == null ? ChatTemplateDetector.DefaultSystemPrompt(model.ChatTemplateText) : null);
         _encoder = ChatPromptEncoder.For(model);
         _generator = new TextGenerator(model, pool);
         // The cache is taken now, so that a session that cannot have one fails when it is made, not at its first turn.

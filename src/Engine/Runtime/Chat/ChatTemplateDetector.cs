@@ -1,3 +1,5 @@
+using System.Text.RegularExpressions;
+
 namespace LlmCpu.Engine.Runtime.Chat;
 
 /// <summary>
@@ -20,5 +22,18 @@ public static class ChatTemplateDetector
         // Mistral's tekken / v3 templates write "[INST]" with no space after it and know tools; their spacing differs.
         if (Has("[INST]") && !Has("[AVAILABLE_TOOLS]") && !Has("[SYSTEM_PROMPT]")) return ChatTemplateKind.Mistral;
         return null;
+    }
+
+    /// <summary>
+    /// The system message a ChatML template writes when a conversation has none (Qwen2's "You are a helpful
+    /// assistant."), as a literal of the template; null when it writes none. A session recognised from such a template
+    /// starts with that message, as the model was tuned to see.
+    /// </summary>
+    public static string? DefaultSystemPrompt(string? jinja)
+    {
+        if (string.IsNullOrEmpty(jinja) || Detect(jinja) != ChatTemplateKind.ChatML) return null;
+        // '<|im_start|>system\nTEXT<|im_end|>' with TEXT a plain literal (no quote, brace or tag: not an expression).
+        var match = Regex.Match(jinja, @"<\|im_start\|>system(?:\\n|\n)(?<text>[^<'""{}\\]+)<\|im_end\|>", RegexOptions.None, TimeSpan.FromSeconds(1));
+        return match.Success ? match.Groups["text"].Value : null;
     }
 }

@@ -132,4 +132,30 @@ public sealed class ChatSessionTests(FixtureModel fixture) : IClassFixture<Fixtu
         var ex = Assert.Throws<ChatTemplateUnknownException>(() => new ChatSession(fixture.Model));
         Assert.Contains("carries no chat template", ex.Message);
     }
+
+    [Fact]
+    public void AModelsOwnQwenTemplateStartsTheConversationWithItsDefaultSystemMessage()
+    {
+        string folder = Directory.CreateTempSubdirectory("llmcpu-qwen-template-").FullName;
+        try
+        {
+            foreach (string file in Directory.EnumerateFiles(LlmCpu.Tests.Support.RepoPaths.FixtureModel)) File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
+            string qwen = "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}{% endif %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+            File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), new System.Text.Json.Nodes.JsonObject { ["chat_template"] = qwen }.ToJsonString());
+            using var model = LlmCpu.Engine.Models.ModelLoader.Load(folder);
+            using (var recognised = new ChatSession(model))
+            {
+                Assert.Equal(ChatTemplateKind.ChatML, recognised.Template);
+                Assert.Equal("You are a helpful assistant.", recognised.SystemPrompt);
+                Assert.Equal(ChatRole.System, recognised.Messages[0].Role);
+            }
+            // A system prompt given, or a template named, is taken as it is.
+            using (var given = new ChatSession(model, systemPrompt: "Be brief.")) Assert.Equal("Be brief.", given.SystemPrompt);
+            using (var named = new ChatSession(model, ChatTemplateKind.ChatML)) Assert.Null(named.SystemPrompt);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
 }

@@ -30,4 +30,15 @@ public sealed class ChatTemplateDetectorTests
 
     [Fact]
     public void NoTemplateIsNoMatch() => Assert.Null(ChatTemplateDetector.Detect(null));
+
+    [Fact]
+    public void QwensTemplateWritesItsDefaultSystemMessageAndTheOthersNone()
+    {
+        var templates = Templates.Select(row => (string)row[0]).ToArray();
+        Assert.Equal("You are a helpful assistant.", ChatTemplateDetector.DefaultSystemPrompt(templates[0]));
+        Assert.All(templates.Skip(1), t => Assert.Null(ChatTemplateDetector.DefaultSystemPrompt(t)));
+        // OpenHermes' ChatML template writes no default system message.
+        Assert.Null(ChatTemplateDetector.DefaultSystemPrompt(
+            "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"));
+    }
 }
