@@ -12,7 +12,7 @@ namespace LlmCpu.Kernels.Quantization;
 /// sc and m (4.625 bits a value against Q4_K's 4.5: the 6-bit fields are kept a byte each, so no kernel unpacks them).
 /// Activations are always INT8, in blocks of 32 (one per group).
 /// </summary>
-public sealed unsafe class Q4KMatrix : WeightMatrix, IGgmlBlockRows, ITileKernels
+public sealed unsafe class Q4KMatrix : Int8TileMatrix, IGgmlBlockRows
 {
     public const int SuperBlock = KQuantScaleTable.SuperBlock;
 
@@ -25,18 +25,13 @@ public sealed unsafe class Q4KMatrix : WeightMatrix, IGgmlBlockRows, ITileKernel
     public Q4KMatrix(int rows, int columns) : base(rows, columns)
     {
         if (columns % SuperBlock != 0) throw new ArgumentException($"Q4_K rows are whole super-blocks of {SuperBlock} values; {columns} is not.", nameof(columns));
-        Tiles = (rows + Int4Matrix.TileRows - 1) / Int4Matrix.TileRows;
         _quants = new NativeBuffer((long)Tiles * Int4Matrix.TileRows * columns / 2); // padding rows: code 0, scale 0, min 0 => 0
         _scales = new KQuantScaleTable(Tiles, columns);
     }
 
-    public int Tiles { get; }
-
     public override string Format => "Q4_K";
 
     public override long ByteSize => _quants.ByteLength + _scales.ByteLength;
-
-    public override int RowGrain => Int4Matrix.TileRows;
 
     internal Int4View View => new((byte*)_quants.Pointer, Rows, Columns);
 
@@ -79,16 +74,7 @@ public sealed unsafe class Q4KMatrix : WeightMatrix, IGgmlBlockRows, ITileKernel
         }
     }
 
-    public override void PrepareLayout(int tokens, ActivationScratch scratch) => scratch.LayOutInt8(tokens, Columns, Int4Matrix.ChunkSize);
-
-    public override void PrepareTokens(float* input, int first, int last, ActivationScratch scratch) => scratch.QuantizeInt8Tokens(input, first, last, Columns);
-
-    public override string ActivationLayout => $"int8 blocks of {Int4Matrix.ChunkSize}, {Columns} wide";
-
-    public override void MultiplyRows(float* input, float* output, int outputStride, int tokens, int rowBegin, int rowEnd, ActivationScratch scratch) =>
-        ((ITileKernels)this).MultiplyTiles(KernelDispatch.Best, scratch, output, outputStride, tokens, rowBegin / Int4Matrix.TileRows, (rowEnd + Int4Matrix.TileRows - 1) / Int4Matrix.TileRows);
-
-    void ITileKernels.MultiplyTiles(KernelPath path, ActivationScratch scratch, float* output, int outputStride, int tokens, int tileBegin, int tileEnd) =>
+    internal override void MultiplyTiles(KernelPath path, ActivationScratch scratch, float* output, int outputStride, int tokens, int tileBegin, int tileEnd) =>
         Int4MatMul.MultiplyScaleMin(path, View, Scales, scratch, output, outputStride, tokens, tileBegin, tileEnd);
 
     public override void Dispose()

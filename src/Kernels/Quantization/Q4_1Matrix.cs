@@ -9,7 +9,7 @@ namespace LlmCpu.Kernels.Quantization;
 /// bytes are copied as they are) and multiplied by the INT4 tile kernels; the scales and offsets live in a
 /// <see cref="BlockScaleTable"/>. 5 bits a value, as in the file. Activations are always INT8, in blocks of 32.
 /// </summary>
-public sealed unsafe class Q4_1Matrix : WeightMatrix, IGgmlBlockRows, ITileKernels
+public sealed unsafe class Q4_1Matrix : Int8TileMatrix, IGgmlBlockRows
 {
     /// <summary>Bytes of one Q4_1 block in a GGUF file: FP16 d, FP16 m, 16 bytes of nibbles.</summary>
     public const int BlockBytes = 20;
@@ -20,20 +20,13 @@ public sealed unsafe class Q4_1Matrix : WeightMatrix, IGgmlBlockRows, ITileKerne
     public Q4_1Matrix(int rows, int columns) : base(rows, columns)
     {
         if (columns % Int4Matrix.ChunkSize != 0) throw new ArgumentException($"Q4_1 rows are whole blocks of {Int4Matrix.ChunkSize} values; {columns} is not.", nameof(columns));
-        Tiles = (rows + Int4Matrix.TileRows - 1) / Int4Matrix.TileRows;
         _quants = new NativeBuffer((long)Tiles * Int4Matrix.TileRows * columns / 2);
         _scales = new BlockScaleTable(Tiles, columns, zero: 0, withOffsets: true);
     }
 
-    public int Tiles { get; }
-
     public override string Format => "Q4_1";
 
     public override long ByteSize => _quants.ByteLength + _scales.ByteLength;
-
-    public override int RowGrain => Int4Matrix.TileRows;
-
-    public override string ActivationLayout => $"int8 blocks of {Int4Matrix.ChunkSize}, {Columns} wide";
 
     internal Int4View View => new((byte*)_quants.Pointer, Rows, Columns);
 
@@ -61,14 +54,7 @@ public sealed unsafe class Q4_1Matrix : WeightMatrix, IGgmlBlockRows, ITileKerne
         for (int k = 0; k < Columns; k++) destination[k] = scales.Value(row, k / Int4Matrix.ChunkSize, view.Quant(row, k));
     }
 
-    public override void PrepareLayout(int tokens, ActivationScratch scratch) => scratch.LayOutInt8(tokens, Columns, Int4Matrix.ChunkSize);
-
-    public override void PrepareTokens(float* input, int first, int last, ActivationScratch scratch) => scratch.QuantizeInt8Tokens(input, first, last, Columns);
-
-    public override void MultiplyRows(float* input, float* output, int outputStride, int tokens, int rowBegin, int rowEnd, ActivationScratch scratch) =>
-        ((ITileKernels)this).MultiplyTiles(KernelDispatch.Best, scratch, output, outputStride, tokens, rowBegin / Int4Matrix.TileRows, (rowEnd + Int4Matrix.TileRows - 1) / Int4Matrix.TileRows);
-
-    void ITileKernels.MultiplyTiles(KernelPath path, ActivationScratch scratch, float* output, int outputStride, int tokens, int tileBegin, int tileEnd) =>
+    internal override void MultiplyTiles(KernelPath path, ActivationScratch scratch, float* output, int outputStride, int tokens, int tileBegin, int tileEnd) =>
         Int4MatMul.MultiplyScaleMin(path, View, Scales, scratch, output, outputStride, tokens, tileBegin, tileEnd);
 
     public override void Dispose()

@@ -11,7 +11,7 @@ namespace LlmCpu.Kernels.Quantization;
 /// against Q5_K's 5.5: the plane keeps two bits a code so that one kernel serves the 5- and 6-bit formats).
 /// Activations are always INT8, in blocks of 32.
 /// </summary>
-public sealed unsafe class Q5KMatrix : WeightMatrix, IGgmlBlockRows, ITileKernels
+public sealed unsafe class Q5KMatrix : Int8TileMatrix, IGgmlBlockRows
 {
     public const int SuperBlock = KQuantScaleTable.SuperBlock;
 
@@ -25,21 +25,14 @@ public sealed unsafe class Q5KMatrix : WeightMatrix, IGgmlBlockRows, ITileKernel
     public Q5KMatrix(int rows, int columns) : base(rows, columns)
     {
         if (columns % SuperBlock != 0) throw new ArgumentException($"Q5_K rows are whole super-blocks of {SuperBlock} values; {columns} is not.", nameof(columns));
-        Tiles = (rows + Int4Matrix.TileRows - 1) / Int4Matrix.TileRows;
         _lows = new NativeBuffer((long)Tiles * Int4Matrix.TileRows * columns / 2);
         _highs = new NativeBuffer(HighBitsPlane.ByteLength(Tiles, columns));
         _scales = new KQuantScaleTable(Tiles, columns);
     }
 
-    public int Tiles { get; }
-
     public override string Format => "Q5_K";
 
     public override long ByteSize => _lows.ByteLength + _highs.ByteLength + _scales.ByteLength;
-
-    public override int RowGrain => Int4Matrix.TileRows;
-
-    public override string ActivationLayout => $"int8 blocks of {Int4Matrix.ChunkSize}, {Columns} wide";
 
     internal Int4View Lows => new((byte*)_lows.Pointer, Rows, Columns);
 
@@ -86,14 +79,7 @@ public sealed unsafe class Q5KMatrix : WeightMatrix, IGgmlBlockRows, ITileKernel
         }
     }
 
-    public override void PrepareLayout(int tokens, ActivationScratch scratch) => scratch.LayOutInt8(tokens, Columns, Int4Matrix.ChunkSize);
-
-    public override void PrepareTokens(float* input, int first, int last, ActivationScratch scratch) => scratch.QuantizeInt8Tokens(input, first, last, Columns);
-
-    public override void MultiplyRows(float* input, float* output, int outputStride, int tokens, int rowBegin, int rowEnd, ActivationScratch scratch) =>
-        ((ITileKernels)this).MultiplyTiles(KernelDispatch.Best, scratch, output, outputStride, tokens, rowBegin / Int4Matrix.TileRows, (rowEnd + Int4Matrix.TileRows - 1) / Int4Matrix.TileRows);
-
-    void ITileKernels.MultiplyTiles(KernelPath path, ActivationScratch scratch, float* output, int outputStride, int tokens, int tileBegin, int tileEnd) =>
+    internal override void MultiplyTiles(KernelPath path, ActivationScratch scratch, float* output, int outputStride, int tokens, int tileBegin, int tileEnd) =>
         HighBitsMatMul.Multiply(path, Lows, Plane, Scales, scratch, output, outputStride, tokens, tileBegin, tileEnd);
 
     public override void Dispose()

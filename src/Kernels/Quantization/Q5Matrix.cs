@@ -11,7 +11,7 @@ namespace LlmCpu.Kernels.Quantization;
 /// 6.5 (Q5_0) or 7 (Q5_1) bits a value against the file's 5.5 and 6: the plane keeps two bits a code so that one kernel
 /// serves the 5- and 6-bit formats. Activations are always INT8, in blocks of 32.
 /// </summary>
-public sealed unsafe class Q5Matrix : WeightMatrix, IGgmlBlockRows, ITileKernels
+public sealed unsafe class Q5Matrix : Int8TileMatrix, IGgmlBlockRows
 {
     private readonly NativeBuffer _lows;  // Int4Matrix tile layout of the low 4 bits
     private readonly NativeBuffer _highs; // HighBitsPlane
@@ -22,14 +22,11 @@ public sealed unsafe class Q5Matrix : WeightMatrix, IGgmlBlockRows, ITileKernels
     public Q5Matrix(int rows, int columns, bool withOffsets) : base(rows, columns)
     {
         if (columns % Int4Matrix.ChunkSize != 0) throw new ArgumentException($"Q5 rows are whole blocks of {Int4Matrix.ChunkSize} values; {columns} is not.", nameof(columns));
-        Tiles = (rows + Int4Matrix.TileRows - 1) / Int4Matrix.TileRows;
         _withOffsets = withOffsets;
         _lows = new NativeBuffer((long)Tiles * Int4Matrix.TileRows * columns / 2);
         _highs = new NativeBuffer(HighBitsPlane.ByteLength(Tiles, columns));
         _scales = new BlockScaleTable(Tiles, columns, zero: 16, withOffsets);
     }
-
-    public int Tiles { get; }
 
     /// <summary>Bytes of one block in a GGUF file: FP16 d (and FP16 m for Q5_1), 4 bytes of fifth bits, 16 of nibbles.</summary>
     public int BlockBytes => _withOffsets ? 24 : 22;
@@ -37,10 +34,6 @@ public sealed unsafe class Q5Matrix : WeightMatrix, IGgmlBlockRows, ITileKernels
     public override string Format => _withOffsets ? "Q5_1" : "Q5_0";
 
     public override long ByteSize => _lows.ByteLength + _highs.ByteLength + _scales.ByteLength;
-
-    public override int RowGrain => Int4Matrix.TileRows;
-
-    public override string ActivationLayout => $"int8 blocks of {Int4Matrix.ChunkSize}, {Columns} wide";
 
     internal Int4View Lows => new((byte*)_lows.Pointer, Rows, Columns);
 
@@ -83,14 +76,7 @@ public sealed unsafe class Q5Matrix : WeightMatrix, IGgmlBlockRows, ITileKernels
         for (int k = 0; k < Columns; k++) destination[k] = scales.Value(row, k / Int4Matrix.ChunkSize, plane.Code(lows, row, k));
     }
 
-    public override void PrepareLayout(int tokens, ActivationScratch scratch) => scratch.LayOutInt8(tokens, Columns, Int4Matrix.ChunkSize);
-
-    public override void PrepareTokens(float* input, int first, int last, ActivationScratch scratch) => scratch.QuantizeInt8Tokens(input, first, last, Columns);
-
-    public override void MultiplyRows(float* input, float* output, int outputStride, int tokens, int rowBegin, int rowEnd, ActivationScratch scratch) =>
-        ((ITileKernels)this).MultiplyTiles(KernelDispatch.Best, scratch, output, outputStride, tokens, rowBegin / Int4Matrix.TileRows, (rowEnd + Int4Matrix.TileRows - 1) / Int4Matrix.TileRows);
-
-    void ITileKernels.MultiplyTiles(KernelPath path, ActivationScratch scratch, float* output, int outputStride, int tokens, int tileBegin, int tileEnd) =>
+    internal override void MultiplyTiles(KernelPath path, ActivationScratch scratch, float* output, int outputStride, int tokens, int tileBegin, int tileEnd) =>
         HighBitsMatMul.Multiply(path, Lows, Plane, Scales, scratch, output, outputStride, tokens, tileBegin, tileEnd);
 
     public override void Dispose()

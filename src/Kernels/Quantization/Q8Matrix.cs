@@ -16,7 +16,7 @@ namespace LlmCpu.Kernels.Quantization;
 /// The scales are FP16, [tile][chunk][8 rows]. 8.5 bits a value, as in the file. Activations are always INT8, in
 /// blocks of 32.
 /// </summary>
-public sealed unsafe class Q8Matrix : WeightMatrix, IGgmlBlockRows, ITileKernels
+public sealed unsafe class Q8Matrix : Int8TileMatrix, IGgmlBlockRows
 {
     /// <summary>Bytes of one Q8_0 block in a GGUF file: FP16 d, 32 signed codes.</summary>
     public const int BlockBytes = 34;
@@ -30,21 +30,14 @@ public sealed unsafe class Q8Matrix : WeightMatrix, IGgmlBlockRows, ITileKernels
     public Q8Matrix(int rows, int columns) : base(rows, columns)
     {
         if (columns % Int4Matrix.ChunkSize != 0) throw new ArgumentException($"Q8_0 rows are whole blocks of {Int4Matrix.ChunkSize} values; {columns} is not.", nameof(columns));
-        Tiles = (rows + Int4Matrix.TileRows - 1) / Int4Matrix.TileRows;
         // Zeroed: padding rows have code 0 and scale 0, so they compute 0.
         _codes = new NativeBuffer((long)Tiles * Int4Matrix.TileRows * columns);
         _scales = new NativeBuffer((long)Tiles * Int4Matrix.TileRows * (columns / Int4Matrix.ChunkSize) * sizeof(ushort));
     }
 
-    public int Tiles { get; }
-
     public override string Format => "Q8_0";
 
     public override long ByteSize => _codes.ByteLength + _scales.ByteLength;
-
-    public override int RowGrain => Int4Matrix.TileRows;
-
-    public override string ActivationLayout => $"int8 blocks of {Int4Matrix.ChunkSize}, {Columns} wide";
 
     internal Q8View View => new((sbyte*)_codes.Pointer, (ushort*)_scales.Pointer, Rows, Columns);
 
@@ -70,14 +63,7 @@ public sealed unsafe class Q8Matrix : WeightMatrix, IGgmlBlockRows, ITileKernels
             destination[k] = *view.Code(row, k) * (float)BitConverter.UInt16BitsToHalf(*view.Scale(row, k / Int4Matrix.ChunkSize));
     }
 
-    public override void PrepareLayout(int tokens, ActivationScratch scratch) => scratch.LayOutInt8(tokens, Columns, Int4Matrix.ChunkSize);
-
-    public override void PrepareTokens(float* input, int first, int last, ActivationScratch scratch) => scratch.QuantizeInt8Tokens(input, first, last, Columns);
-
-    public override void MultiplyRows(float* input, float* output, int outputStride, int tokens, int rowBegin, int rowEnd, ActivationScratch scratch) =>
-        ((ITileKernels)this).MultiplyTiles(KernelDispatch.Best, scratch, output, outputStride, tokens, rowBegin / Int4Matrix.TileRows, (rowEnd + Int4Matrix.TileRows - 1) / Int4Matrix.TileRows);
-
-    void ITileKernels.MultiplyTiles(KernelPath path, ActivationScratch scratch, float* output, int outputStride, int tokens, int tileBegin, int tileEnd) =>
+    internal override void MultiplyTiles(KernelPath path, ActivationScratch scratch, float* output, int outputStride, int tokens, int tileBegin, int tileEnd) =>
         Q8MatMul.Multiply(path, View, scratch, output, outputStride, tokens, tileBegin, tileEnd);
 
     public override void Dispose()
