@@ -90,12 +90,8 @@ internal unsafe struct KQuantGroupScales : IScaleMinGroups, IChunkScales
     private readonly int _groups;
     private Vector256<float> _scale;
     private Vector256<float> _min;
-
-    // The super-block's d and dmin of the eight rows, converted once for its eight groups (a kernel walks a tile's
-    // groups in order); _super names the super-block they are for, -1 for none yet.
-    private Vector256<float> _superScale;
-    private Vector256<float> _superMin;
-    private long _super;
+    private SuperBlockHalves _superScale;
+    private SuperBlockHalves _superMin;
 
     public KQuantGroupScales(ushort* superScales, ushort* superMins, byte* groupScales, byte* groupMins, int columns)
     {
@@ -105,7 +101,6 @@ internal unsafe struct KQuantGroupScales : IScaleMinGroups, IChunkScales
         _groupMins = groupMins;
         _superBlocks = columns / KQuantScaleTable.SuperBlock;
         _groups = columns / Int4Matrix.ChunkSize;
-        _super = -1;
     }
 
     private const int GroupsPerSuperBlock = KQuantScaleTable.SuperBlock / Int4Matrix.ChunkSize;
@@ -113,17 +108,10 @@ internal unsafe struct KQuantGroupScales : IScaleMinGroups, IChunkScales
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void BeginGroup(int tile, int group)
     {
-        long superIndex = (long)tile * _superBlocks + group / GroupsPerSuperBlock;
-        if (superIndex != _super)
-        {
-            long superLine = superIndex * Int4Matrix.TileRows;
-            _superScale = Ops.HalfConversion.ToSingle8(_superScales + superLine);
-            _superMin = Ops.HalfConversion.ToSingle8(_superMins + superLine);
-            _super = superIndex;
-        }
+        long superBlock = (long)tile * _superBlocks + group / GroupsPerSuperBlock;
         long groupLine = ((long)tile * _groups + group) * Int4Matrix.TileRows;
-        _scale = _superScale * Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(_groupScales + groupLine));
-        _min = _superMin * Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(_groupMins + groupLine));
+        _scale = _superScale.Get(_superScales, superBlock) * Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(_groupScales + groupLine));
+        _min = _superMin.Get(_superMins, superBlock) * Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(_groupMins + groupLine));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

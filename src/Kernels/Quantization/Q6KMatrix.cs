@@ -16,7 +16,7 @@ namespace LlmCpu.Kernels.Quantization;
 /// nibbles (16..31), so a kernel keeps two sums per row. Per row and super-block: 128 + 64 bytes of codes, 16 of scales,
 /// 2 of d (6.56 bits a value, as in the file). Activations are always INT8, in blocks of 32.
 /// </summary>
-public sealed unsafe class Q6KMatrix : WeightMatrix, IGgmlBlockRows, ITileKernels
+public sealed unsafe class Q6KMatrix : Int8TileMatrix, IGgmlBlockRows
 {
     public const int SuperBlock = 256;
 
@@ -33,7 +33,6 @@ public sealed unsafe class Q6KMatrix : WeightMatrix, IGgmlBlockRows, ITileKernel
     public Q6KMatrix(int rows, int columns) : base(rows, columns)
     {
         if (columns % SuperBlock != 0) throw new ArgumentException($"Q6_K rows are whole super-blocks of {SuperBlock} values; {columns} is not.", nameof(columns));
-        Tiles = (rows + Int4Matrix.TileRows - 1) / Int4Matrix.TileRows;
         long tileRows = (long)Tiles * Int4Matrix.TileRows;
         // Zeroed: padding rows have code 0, scale 0, d 0, so they compute 0.
         _lows = new NativeBuffer(tileRows * columns / 2);
@@ -42,15 +41,9 @@ public sealed unsafe class Q6KMatrix : WeightMatrix, IGgmlBlockRows, ITileKernel
         _subScales = new NativeBuffer(tileRows * (columns / SubBlock));
     }
 
-    public int Tiles { get; }
-
     public override string Format => "Q6_K";
 
     public override long ByteSize => _lows.ByteLength + _highs.ByteLength + _superScales.ByteLength + _subScales.ByteLength;
-
-    public override int RowGrain => Int4Matrix.TileRows;
-
-    public override string ActivationLayout => $"int8 blocks of {Int4Matrix.ChunkSize}, {Columns} wide";
 
     internal Int4View Lows => new((byte*)_lows.Pointer, Rows, Columns);
 
@@ -107,14 +100,7 @@ public sealed unsafe class Q6KMatrix : WeightMatrix, IGgmlBlockRows, ITileKernel
         for (int k = 0; k < Columns; k++) destination[k] = scales.Scale(row, k / SubBlock) * (Code(row, k) - 32);
     }
 
-    public override void PrepareLayout(int tokens, ActivationScratch scratch) => scratch.LayOutInt8(tokens, Columns, Int4Matrix.ChunkSize);
-
-    public override void PrepareTokens(float* input, int first, int last, ActivationScratch scratch) => scratch.QuantizeInt8Tokens(input, first, last, Columns);
-
-    public override void MultiplyRows(float* input, float* output, int outputStride, int tokens, int rowBegin, int rowEnd, ActivationScratch scratch) =>
-        ((ITileKernels)this).MultiplyTiles(KernelDispatch.Best, scratch, output, outputStride, tokens, rowBegin / Int4Matrix.TileRows, (rowEnd + Int4Matrix.TileRows - 1) / Int4Matrix.TileRows);
-
-    void ITileKernels.MultiplyTiles(KernelPath path, ActivationScratch scratch, float* output, int outputStride, int tokens, int tileBegin, int tileEnd) =>
+    internal override void MultiplyTiles(KernelPath path, ActivationScratch scratch, float* output, int outputStride, int tokens, int tileBegin, int tileEnd) =>
         HighBitsMatMul.Multiply(path, Lows, Plane, Scales, scratch, output, outputStride, tokens, tileBegin, tileEnd);
 
     public override void Dispose()
@@ -140,10 +126,7 @@ internal unsafe struct Q6KChunkScales : IChunkScales
     private readonly int _subBlocks;
     private Vector256<float> _scaleLow;
     private Vector256<float> _scaleHigh;
-
-    // The super-block's d of the eight rows, converted once for its eight chunks; _super names it, -1 for none yet.
-    private Vector256<float> _superScale;
-    private long _super;
+    private SuperBlockHalves _superScale;
 
     public Q6KChunkScales(ushort* superScales, sbyte* subScales, int columns)
     {
@@ -151,7 +134,6 @@ internal unsafe struct Q6KChunkScales : IChunkScales
         _subScales = subScales;
         _superBlocks = columns / Q6KMatrix.SuperBlock;
         _subBlocks = columns / 16;
-        _super = -1;
     }
 
     /// <summary>Row <paramref name="row"/>'s scale d * sc of sub-block <paramref name="subBlock"/> (16 values).</summary>
@@ -165,13 +147,7 @@ internal unsafe struct Q6KChunkScales : IChunkScales
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void BeginChunk(int tile, int chunk)
     {
-        long superIndex = (long)tile * _superBlocks + chunk / 8;
-        if (superIndex != _super)
-        {
-            _superScale = Ops.HalfConversion.ToSingle8(_superScales + superIndex * Int4Matrix.TileRows);
-            _super = superIndex;
-        }
-        var d = _superScale;
+        var d = _superScale.Get(_superScales, (long)tile * _superBlocks + chunk / 8);
         sbyte* sub = _subScales + ((long)tile * _subBlocks + 2 * chunk) * Int4Matrix.TileRows;
         _scaleLow = d * Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(sub));
         _scaleHigh = d * Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(sub + Int4Matrix.TileRows));
