@@ -83,7 +83,7 @@ public sealed class TensorCollection : IDisposable
     {
         var tensor = RequireShape(name, shape);
         if (tensor.Type == TensorType.I32)
-            throw new ModelFormatException(_files[0].Path, $"tensor '{name}' dtype", "is I32 (integers); weights must be F32, F16 or BF16");
+            throw new ModelFormatException(MessagePath, $"tensor '{name}' dtype", "is I32 (integers); weights must be F32, F16 or BF16");
         return tensor;
     }
 
@@ -92,19 +92,19 @@ public sealed class TensorCollection : IDisposable
     {
         var tensor = RequireShape(name, shape);
         if (tensor.Type != TensorType.I32)
-            throw new ModelFormatException(_files[0].Path, $"tensor '{name}' dtype", $"is {tensor.Type}; packed 4-bit codes are I32");
+            throw new ModelFormatException(MessagePath, $"tensor '{name}' dtype", $"is {tensor.Type}; packed 4-bit codes are I32");
         return tensor;
     }
 
-    /// <summary>The file holding tensor <paramref name="name"/> (or the first), for messages.</summary>
-    public string PathOf(string name) => _files.Count > 0 ? _files[0].Path : "model.safetensors";
+    /// <summary>The file errors about a tensor name: the first shard (tensors do not record which shard holds them).</summary>
+    public string MessagePath => _files.Count > 0 ? _files[0].Path : "model.safetensors";
 
     private TensorData RequireShape(string name, long[] shape)
     {
         if (!_tensors.TryGetValue(name, out var tensor))
-            throw new ModelFormatException(PathOf(name), $"tensor '{name}'", "is missing");
+            throw new ModelFormatException(MessagePath, $"tensor '{name}'", "is missing");
         if (!tensor.Shape.SequenceEqual(shape))
-            throw new ModelFormatException(PathOf(name), $"tensor '{name}' shape", $"is [{string.Join(", ", tensor.Shape)}], expected [{string.Join(", ", shape)}]");
+            throw new ModelFormatException(MessagePath, $"tensor '{name}' shape", $"is [{string.Join(", ", tensor.Shape)}], expected [{string.Join(", ", shape)}]");
         return tensor;
     }
 

@@ -27,7 +27,7 @@ internal sealed unsafe class PackedInt4Source : IInt4GroupSource
         Name = prefix + ".qweight";
         Rows = rows;
         Columns = columns;
-        string path = tensors.PathOf(Name);
+        string path = tensors.MessagePath;
         if (rows % 8 != 0 || columns % 8 != 0)
             throw new ModelNotSupportedException(path, $"tensor '{Name}'", $"a packed layer of {rows} x {columns} is not whole words of 8 codes");
         _groupSize = checkpoint.GroupSize == -1 ? columns : checkpoint.GroupSize;

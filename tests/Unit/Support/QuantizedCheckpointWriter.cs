@@ -122,7 +122,8 @@ public static partial class QuantizedCheckpointWriter
         yield return (".qzeros", [groups, rows / 8], Ints(gptqZeros));
     }
 
-    private static byte[] Ints(int[] values)
+    /// <summary>Little-endian bytes of 32-bit integers, as an I32 safetensors tensor holds them.</summary>
+    public static byte[] Ints(int[] values)
     {
         var bytes = new byte[values.Length * 4];
         Buffer.BlockCopy(values, 0, bytes, 0, bytes.Length);

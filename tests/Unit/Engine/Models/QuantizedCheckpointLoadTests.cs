@@ -85,8 +85,8 @@ public sealed class QuantizedCheckpointLoadTests : IDisposable
         {
             var builder = new LlmCpu.Tests.Support.Hostile.SafeTensorsBuilder();
             var codes = method == "gptq" ? new[] { word, 0, 0, 0, 0, 0, 0, 0 } : [word, 0, 0, 0, 0, 0, 0, 0];
-            builder.Add("l.qweight", "I32", qweightShape, Bytes(codes))
-                .Add("l.qzeros", "I32", [1, 1], Bytes([0]))
+            builder.Add("l.qweight", "I32", qweightShape, QuantizedCheckpointWriter.Ints(codes))
+                .Add("l.qzeros", "I32", [1, 1], QuantizedCheckpointWriter.Ints([0]))
                 .Add("l.scales", "F16", [1, 8], Enumerable.Range(0, 8).SelectMany(_ => BitConverter.GetBytes((Half)1)).ToArray());
             File.WriteAllBytes(Path.Combine(folder, "model.safetensors"), builder.ToBytes());
             using var tensors = TensorCollection.OpenFolder(folder);
@@ -133,14 +133,11 @@ public sealed class QuantizedCheckpointLoadTests : IDisposable
     {
         string checkpoint = Write(QuantizedCheckpointWriter.Layout.GptqV2, 64, true, c => c["quantization_config"]!["desc_act"] = true);
         // Swap two columns' groups in one layer's g_idx, as activation order without static groups does.
-        string file = Path.Combine(checkpoint, "model.safetensors");
-        byte[] bytes = File.ReadAllBytes(file);
-        long headerLength = BitConverter.ToInt64(bytes, 0);
-        var header = JsonNode.Parse(bytes.AsSpan(8, (int)headerLength))!;
-        int at = (int)(8 + headerLength + (long)header["model.layers.2.mlp.up_proj.g_idx"]!["data_offsets"]![0]!);
-        BitConverter.TryWriteBytes(bytes.AsSpan(at), 1);
-        BitConverter.TryWriteBytes(bytes.AsSpan(at + 64 * 4), 0);
-        File.WriteAllBytes(file, bytes);
+        EditTensorBytes(checkpoint, "model.layers.2.mlp.up_proj.g_idx", data =>
+        {
+            BitConverter.TryWriteBytes(data, 1);
+            BitConverter.TryWriteBytes(data[(64 * 4)..], 0);
+        });
         var ex = Assert.Throws<ModelNotSupportedException>(() => ModelLoader.Load(checkpoint));
         Assert.Equal("tensor 'model.layers.2.mlp.up_proj.g_idx'", ex.Field);
     }
@@ -151,13 +148,7 @@ public sealed class QuantizedCheckpointLoadTests : IDisposable
         // An asymmetric group whose zero point is 0 is stored as 15 (zero - 1, masked to 4 bits) in the original format
         // and reads back as 16: not a 4-bit zero point. One such nibble is written into a layer's qzeros.
         string checkpoint = Write(QuantizedCheckpointWriter.Layout.GptqV1, 128, false);
-        string file = Path.Combine(checkpoint, "model.safetensors");
-        byte[] bytes = File.ReadAllBytes(file);
-        long headerLength = BitConverter.ToInt64(bytes, 0);
-        var header = JsonNode.Parse(bytes.AsSpan(8, (int)headerLength))!;
-        int at = (int)(8 + headerLength + (long)header["model.layers.1.self_attn.o_proj.qzeros"]!["data_offsets"]![0]!);
-        bytes[at + 5] |= 0xF0;
-        File.WriteAllBytes(file, bytes);
+        EditTensorBytes(checkpoint, "model.layers.1.self_attn.o_proj.qzeros", data => data[5] |= 0xF0);
         var ex = Assert.Throws<ModelNotSupportedException>(() => ModelLoader.Load(checkpoint));
         Assert.Equal("tensor 'model.layers.1.self_attn.o_proj.qzeros'", ex.Field);
         Assert.Contains("zero point 16", ex.Message);
@@ -172,10 +163,17 @@ public sealed class QuantizedCheckpointLoadTests : IDisposable
         Assert.Contains(".weight'", missing.Field);
     }
 
-    private static byte[] Bytes(int[] values)
+    private delegate void ByteEdit(Span<byte> data);
+
+    /// <summary>Changes the bytes of tensor <paramref name="name"/> in a checkpoint's model.safetensors, in place.</summary>
+    private static void EditTensorBytes(string checkpoint, string name, ByteEdit edit)
     {
-        var bytes = new byte[values.Length * 4];
-        Buffer.BlockCopy(values, 0, bytes, 0, bytes.Length);
-        return bytes;
+        string file = Path.Combine(checkpoint, "model.safetensors");
+        byte[] bytes = File.ReadAllBytes(file);
+        long headerLength = BitConverter.ToInt64(bytes, 0);
+        var header = JsonNode.Parse(bytes.AsSpan(8, (int)headerLength))!;
+        int at = (int)(8 + headerLength + (long)header[name]!["data_offsets"]![0]!);
+        edit(bytes.AsSpan(at));
+        File.WriteAllBytes(file, bytes);
     }
 }
