@@ -112,8 +112,7 @@ internal static class HuggingFaceFamilies
             BosTokenId = 11,
             EosTokenIds = [11],
         };
-        if (json.Has("head_dim") && json.OptionalInt("head_dim") != config.HeadDim)
-            throw new ModelNotSupportedException(json.Path, "head_dim", "a head dimension other than hidden_size / num_attention_heads is not supported");
+        RequireHeadDim(json, config);
         return new HuggingFaceCheckpoint(WithRotary(json, config, partialFactorField: null), FalconPerHeadQkv: !newDecoder && !multiQuery);
     }
 
