@@ -2,16 +2,24 @@ using Microsoft.ML.Tokenizers;
 
 namespace LlmCpu.Engine.Tokenization;
 
-/// <summary>A SentencePiece model (tokenizer.model) read through Microsoft.ML.Tokenizers.</summary>
+/// <summary>
+/// A SentencePiece model (tokenizer.model) read through Microsoft.ML.Tokenizers. A BPE model that normalizes only
+/// spaces (Llama's, Mistral's, every GGUF "llama" vocabulary) is segmented by <see cref="SentencePieceBpeEncoder"/>,
+/// which merges equal-score pairs leftmost first as SentencePiece does; the library, which merges them rightmost
+/// first, still reads the file, decodes and segments other models.
+/// </summary>
 public sealed class SentencePieceTextTokenizer : TextTokenizer
 {
     private readonly SentencePieceTokenizer _tokenizer;
     private readonly byte[] _modelBytes;
+    private readonly SentencePieceBpeEncoder? _bpe;
 
-    private SentencePieceTextTokenizer(SentencePieceTokenizer tokenizer, byte[] modelBytes)
+    private SentencePieceTextTokenizer(SentencePieceTokenizer tokenizer, byte[] modelBytes, SentencePieceVocabulary vocabulary)
     {
         _tokenizer = tokenizer;
         _modelBytes = modelBytes;
+        _vocabulary = vocabulary;
+        _bpe = SentencePieceBpeEncoder.Supports(vocabulary) ? new SentencePieceBpeEncoder(vocabulary) : null;
     }
 
     public static SentencePieceTextTokenizer Load(string path) => Load(File.ReadAllBytes(path), path);
@@ -26,9 +34,10 @@ public sealed class SentencePieceTextTokenizer : TextTokenizer
         try
         {
             RequireSpecs(modelBytes, path, field);
-            RequireBytePieces(modelBytes, path, field);
+            var vocabulary = SentencePieceVocabulary.Parse(modelBytes);
+            RequireBytePieces(vocabulary, path, field);
             // BOS is added by Encode on request, not by the library, so that callers control it.
-            return new SentencePieceTextTokenizer(LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false), modelBytes);
+            return new SentencePieceTextTokenizer(LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false), modelBytes, vocabulary);
         }
         // The library parses the bytes: whatever it throws on them (a damaged file has made it dereference a missing
         // message or index past a list) says the file is bad, and is reported against the file.
@@ -65,9 +74,9 @@ public sealed class SentencePieceTextTokenizer : TextTokenizer
     /// Refuses byte pieces whose text is not &lt;0xAB&gt;: the piece's text is the byte it stands for, which decoding
     /// reads back, so a damaged one would load and then fail at the first generation.
     /// </summary>
-    private static void RequireBytePieces(byte[] modelBytes, string path, string field)
+    private static void RequireBytePieces(SentencePieceVocabulary vocabulary, string path, string field)
     {
-        var pieces = SentencePieceVocabulary.Parse(modelBytes).Pieces;
+        var pieces = vocabulary.Pieces;
         for (int id = 0; id < pieces.Count; id++)
         {
             if (pieces[id].Type == SentencePieceType.Byte && !TryParseBytePiece(pieces[id].Piece, out _))
@@ -91,7 +100,10 @@ public sealed class SentencePieceTextTokenizer : TextTokenizer
 
     public override int[] Encode(string text, bool addBos)
     {
-        var ids = _tokenizer.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false);
+        ArgumentNullException.ThrowIfNull(text);
+        IReadOnlyList<int> ids = _bpe != null
+            ? _bpe.Encode(text, Vocabulary.AddDummyPrefix)
+            : _tokenizer.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false);
         if (!addBos) return [.. ids];
         var result = new int[ids.Count + 1];
         result[0] = BosTokenId;
@@ -105,6 +117,7 @@ public sealed class SentencePieceTextTokenizer : TextTokenizer
         // The library is given no special tokens, so text such as "<s>" is always ordinary text here.
         if (startsStretch || !Vocabulary.AddDummyPrefix) return Encode(text, addBos: false);
         if (text.Length == 0) return [];
+        if (_bpe != null) return _bpe.Encode(text, addDummyPrefix: false);
         // Without the dummy prefix: the identity normalization SentencePiece applies is the space escape alone, done
         // here so that the library's normalizer (which would add the prefix) is skipped.
         var ids = _tokenizer.EncodeToIds(text.Replace(' ', '\u2581'), addBeginningOfSentence: false, addEndOfSentence: false, considerNormalization: false);
@@ -121,9 +134,9 @@ public sealed class SentencePieceTextTokenizer : TextTokenizer
         return -1;
     }
 
-    private SentencePieceVocabulary Vocabulary => LazyInitializer.EnsureInitialized(ref _vocabulary, () => SentencePieceVocabulary.Parse(_modelBytes));
+    private SentencePieceVocabulary Vocabulary => _vocabulary;
 
-    private SentencePieceVocabulary? _vocabulary;
+    private readonly SentencePieceVocabulary _vocabulary;
 
     /// <summary>The serialized SentencePiece model, for embedding it in other model files.</summary>
     public ReadOnlySpan<byte> ModelBytes => _modelBytes;
@@ -136,7 +149,7 @@ public sealed class SentencePieceTextTokenizer : TextTokenizer
     /// </summary>
     protected override TokenTextTable CreateTokenTable()
     {
-        var vocabulary = SentencePieceVocabulary.Parse(_modelBytes);
+        var vocabulary = Vocabulary;
         int count = VocabularySize;
         var bytes = new byte[]?[count];
         var leadingSpace = new bool[count];

@@ -26,8 +26,11 @@ public sealed class SentencePieceVocabulary
     // Field numbers of sentencepiece_model.proto.
     private const int ModelPieces = 1, ModelTrainerSpec = 2, ModelNormalizerSpec = 3;
     private const int PieceText = 1, PieceScore = 2, PieceType = 3;
+    private const int TrainerModelType = 3, TrainerTreatWhitespaceAsSuffix = 24, TrainerByteFallback = 35;
     private const int TrainerUnkId = 40, TrainerBosId = 41, TrainerEosId = 42, TrainerPadId = 43;
-    private const int NormalizerAddDummyPrefix = 3;
+    private const int NormalizerName = 1, NormalizerPrecompiledCharsMap = 2, NormalizerAddDummyPrefix = 3;
+    private const int NormalizerRemoveExtraWhitespaces = 4, NormalizerEscapeWhitespaces = 5;
+    private const int BpeModelType = 2;
 
     public required IReadOnlyList<SentencePieceEntry> Pieces { get; init; }
 
@@ -42,6 +45,21 @@ public sealed class SentencePieceVocabulary
 
     /// <summary>Whether text gets a leading space (U+2581) before it is split, as SentencePiece's default normalizer does.</summary>
     public bool AddDummyPrefix { get; init; } = true;
+
+    /// <summary>Whether the model segments by BPE merges (trainer_spec.model_type BPE), not unigram likelihood.</summary>
+    public bool IsBpe { get; init; }
+
+    /// <summary>Whether text the pieces cannot cover becomes byte pieces (&lt;0xAB&gt;) rather than the unknown piece.</summary>
+    public bool ByteFallback { get; init; }
+
+    /// <summary>Whether the normalizer drops leading, trailing and repeated spaces.</summary>
+    public bool RemoveExtraWhitespaces { get; init; }
+
+    /// <summary>
+    /// Whether the normalizer changes nothing but spaces: it is named "identity" or carries no character map, writes
+    /// spaces as U+2581 and puts the space-marker before words (not after them, trainer_spec.treat_whitespace_as_suffix).
+    /// </summary>
+    public bool NormalizesOnlySpaces { get; init; } = true;
 
     public static SentencePieceVocabulary Load(string path)
     {
@@ -58,8 +76,8 @@ public sealed class SentencePieceVocabulary
     public static SentencePieceVocabulary Parse(byte[] modelProto)
     {
         var pieces = new List<SentencePieceEntry>();
-        int unk = 0, bos = 1, eos = 2, pad = -1;
-        bool addDummyPrefix = true;
+        var trainer = new TrainerFields();
+        var normalizer = new NormalizerFields();
         var input = new CodedInputStream(modelProto);
         uint tag;
         while ((tag = input.ReadTag()) != 0)
@@ -70,17 +88,23 @@ public sealed class SentencePieceVocabulary
                     pieces.Add(ReadPiece(input.ReadBytes()));
                     break;
                 case ModelTrainerSpec when WireFormat.GetTagWireType(tag) == WireFormat.WireType.LengthDelimited:
-                    (unk, bos, eos, pad) = ReadSpecialIds(input.ReadBytes());
+                    trainer = ReadTrainerSpec(input.ReadBytes());
                     break;
                 case ModelNormalizerSpec when WireFormat.GetTagWireType(tag) == WireFormat.WireType.LengthDelimited:
-                    addDummyPrefix = ReadAddDummyPrefix(input.ReadBytes());
+                    normalizer = ReadNormalizerSpec(input.ReadBytes());
                     break;
                 default:
                     input.SkipLastField();
                     break;
             }
         }
-        return new SentencePieceVocabulary { Pieces = pieces, UnknownId = unk, BosId = bos, EosId = eos, PadId = pad, AddDummyPrefix = addDummyPrefix };
+        return new SentencePieceVocabulary
+        {
+            Pieces = pieces, UnknownId = trainer.Unk, BosId = trainer.Bos, EosId = trainer.Eos, PadId = trainer.Pad,
+            AddDummyPrefix = normalizer.AddDummyPrefix, IsBpe = trainer.ModelType == BpeModelType, ByteFallback = trainer.ByteFallback,
+            RemoveExtraWhitespaces = normalizer.RemoveExtraWhitespaces,
+            NormalizesOnlySpaces = (normalizer.Name is null or "identity" || !normalizer.HasCharsMap) && normalizer.EscapeWhitespaces && !trainer.WhitespaceAsSuffix,
+        };
     }
 
     private static SentencePieceEntry ReadPiece(ByteString message)
@@ -103,35 +127,56 @@ public sealed class SentencePieceVocabulary
         return new SentencePieceEntry(text, score, type);
     }
 
-    private static (int Unk, int Bos, int Eos, int Pad) ReadSpecialIds(ByteString message)
+    // Defaults are sentencepiece_model.proto's: unigram, unk 0, bos 1, eos 2, no padding; dummy prefix and space escape on.
+    private record struct TrainerFields(int ModelType = 1, int Unk = 0, int Bos = 1, int Eos = 2, int Pad = -1, bool ByteFallback = false, bool WhitespaceAsSuffix = false)
     {
-        int unk = 0, bos = 1, eos = 2, pad = -1;
+        public TrainerFields() : this(1) { }
+    }
+
+    private record struct NormalizerFields(string? Name = null, bool HasCharsMap = false, bool AddDummyPrefix = true, bool RemoveExtraWhitespaces = true, bool EscapeWhitespaces = true)
+    {
+        public NormalizerFields() : this(null) { }
+    }
+
+    private static TrainerFields ReadTrainerSpec(ByteString message)
+    {
+        var fields = new TrainerFields();
         var input = message.CreateCodedInput();
         uint tag;
         while ((tag = input.ReadTag()) != 0)
         {
             switch (WireFormat.GetTagFieldNumber(tag))
             {
-                case TrainerUnkId: unk = input.ReadInt32(); break;
-                case TrainerBosId: bos = input.ReadInt32(); break;
-                case TrainerEosId: eos = input.ReadInt32(); break;
-                case TrainerPadId: pad = input.ReadInt32(); break;
+                case TrainerModelType: fields.ModelType = input.ReadEnum(); break;
+                case TrainerTreatWhitespaceAsSuffix: fields.WhitespaceAsSuffix = input.ReadBool(); break;
+                case TrainerByteFallback: fields.ByteFallback = input.ReadBool(); break;
+                case TrainerUnkId: fields.Unk = input.ReadInt32(); break;
+                case TrainerBosId: fields.Bos = input.ReadInt32(); break;
+                case TrainerEosId: fields.Eos = input.ReadInt32(); break;
+                case TrainerPadId: fields.Pad = input.ReadInt32(); break;
                 default: input.SkipLastField(); break;
             }
         }
-        return (unk, bos, eos, pad);
+        return fields;
     }
 
-    private static bool ReadAddDummyPrefix(ByteString message)
+    private static NormalizerFields ReadNormalizerSpec(ByteString message)
     {
-        bool add = true;
+        var fields = new NormalizerFields();
         var input = message.CreateCodedInput();
         uint tag;
         while ((tag = input.ReadTag()) != 0)
         {
-            if (WireFormat.GetTagFieldNumber(tag) == NormalizerAddDummyPrefix) add = input.ReadBool();
-            else input.SkipLastField();
+            switch (WireFormat.GetTagFieldNumber(tag))
+            {
+                case NormalizerName: fields.Name = input.ReadString(); break;
+                case NormalizerPrecompiledCharsMap: fields.HasCharsMap = input.ReadBytes().Length > 0; break;
+                case NormalizerAddDummyPrefix: fields.AddDummyPrefix = input.ReadBool(); break;
+                case NormalizerRemoveExtraWhitespaces: fields.RemoveExtraWhitespaces = input.ReadBool(); break;
+                case NormalizerEscapeWhitespaces: fields.EscapeWhitespaces = input.ReadBool(); break;
+                default: input.SkipLastField(); break;
+            }
         }
-        return add;
+        return fields;
     }
 }
