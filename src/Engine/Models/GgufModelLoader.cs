@@ -30,10 +30,12 @@ public static class GgufModelLoader
         string stored = string.Join("/", file.TensorList.Select(t => t.Type.ToString()).Distinct().Order(StringComparer.Ordinal));
         string precision = weights.Layers[0].QueryKeyValue.Format;
         options.Log.Verbose($"Loaded {config.LayerCount} layers from '{path}' (GGUF v{file.Version}, {stored}, {file.FileLength / 1048576.0:F1} MiB) as {precision} in {clock.Elapsed.TotalSeconds:F2} s.");
+        var (chatTemplate, namedChatTemplates) = ChatTemplateFiles.ReadGguf(file.Metadata);
         return new LanguageModel(System.IO.Path.GetFileNameWithoutExtension(path), System.IO.Path.GetFullPath(path), config, weights, tokenizer,
             stored, precision, file.FileLength, clock.Elapsed, storage: null)
         {
-            ChatTemplateText = file.Metadata.GetString("tokenizer.chat_template"),
+            ChatTemplateText = chatTemplate,
+            NamedChatTemplates = namedChatTemplates,
         };
     }
 

@@ -28,34 +28,13 @@ public static class HuggingFaceModelLoader
         string precision = weights.Layers[0].QueryKeyValue.Format;
         long fileBytes = tensors.TotalFileBytes;
         options.Log.Verbose($"Loaded {config.Model.LayerCount} layers from '{folder}' ({stored}) as {precision} in {clock.Elapsed.TotalSeconds:F2} s.");
+        var (chatTemplate, namedChatTemplates) = ChatTemplateFiles.ReadHuggingFace(folder);
         return new LanguageModel(Path.GetFileName(Path.TrimEndingDirectorySeparator(folder)), Path.GetFullPath(folder), config.Model, weights, tokenizer,
             stored, precision, fileBytes, clock.Elapsed, storage: null)
         {
-            ChatTemplateText = ReadChatTemplate(folder),
+            ChatTemplateText = chatTemplate,
+            NamedChatTemplates = namedChatTemplates,
         };
-    }
-
-    /// <summary>
-    /// The <c>chat_template</c> string of tokenizer_config.json, or null where the file, the field or a string is missing
-    /// (a list of named templates is not read): a chat template only helps pick a chat format, so it never fails a load.
-    /// </summary>
-    private static string? ReadChatTemplate(string folder)
-    {
-        string path = Path.Combine(folder, "tokenizer_config.json");
-        if (!File.Exists(path)) return null;
-        try
-        {
-            using var document = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(path));
-            return document.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object
-                   && document.RootElement.TryGetProperty("chat_template", out var template)
-                   && template.ValueKind == System.Text.Json.JsonValueKind.String
-                ? template.GetString()
-                : null;
-        }
-        catch (System.Text.Json.JsonException)
-        {
-            return null;
-        }
     }
 
     /// <summary>tokenizer.model (SentencePiece) when present, else tokenizer.json (byte-level BPE).</summary>

@@ -95,6 +95,13 @@ public sealed class LanguageModel : IDisposable
     /// </summary>
     public string? ChatTemplateText { get; init; }
 
+    /// <summary>
+    /// The model's other chat templates by name ("tool_use", "rag"): the entries besides "default" of a
+    /// tokenizer_config.json list of named templates, GGUF <c>tokenizer.chat_template.NAME</c>; empty when it has none.
+    /// A chat session uses one when it is named (<see cref="ChatTemplateFiles"/>).
+    /// </summary>
+    public IReadOnlyDictionary<string, string> NamedChatTemplates { get; init; } = ChatTemplateFiles.None;
+
     /// <summary>The KV caches of this model's recent prompts, which later prompts with the same start reuse.</summary>
     public Runtime.PromptPrefixCache PromptCache { get; } = new();
 

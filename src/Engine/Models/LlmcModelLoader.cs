@@ -86,7 +86,8 @@ public static unsafe class LlmcModelLoader
                 Optional(config.OutputBias, LlmcTensorNames.Bias(LlmcTensorNames.Output), vocab));
             options.Log.Verbose($"Mapped '{path}' ({d.Quantization.Format}, {file.Length / 1048576.0:F1} MiB) in {clock.Elapsed.TotalSeconds:F3} s, checksums verified.");
             return new LanguageModel(d.Name, System.IO.Path.GetFullPath(path), config, weights, tokenizer, d.Quantization.Format,
-                d.Quantization.Format, file.Length, clock.Elapsed, storage: file) { Quantization = d.Quantization, ChatTemplateText = d.ChatTemplate };
+                d.Quantization.Format, file.Length, clock.Elapsed, storage: file) { Quantization = d.Quantization, ChatTemplateText = d.ChatTemplate,
+                    NamedChatTemplates = d.NamedChatTemplates ?? ChatTemplateFiles.None };
         }
         catch
         {

@@ -54,7 +54,7 @@ public static class LlmcModelWriter
         Vector(LlmcTensorNames.Bias(LlmcTensorNames.Output), w.OutputBias);
         cancellation.ThrowIfCancellationRequested();
         var config = model.Config with { TiedEmbeddings = ReferenceEquals(w.Output, w.TokenEmbedding) };
-        writer.Complete(model.Name, config, tokenizer.Kind, tokenizer.Bytes, report, model.ChatTemplateText);
+        writer.Complete(model.Name, config, tokenizer.Kind, tokenizer.Bytes, report, model.ChatTemplateText, model.NamedChatTemplates);
         log.Progress("Writing INT4 model", "done", 100);
     }
 }

@@ -80,7 +80,7 @@ internal static class ModelQuantizer
             var layers = weights.Layers.ToArray();
             foreach (var layer in layers) borrowed.UnionWith(layer.Matrices);
             var quantized = new LanguageModel(model.Name, model.Path, model.Config, new ModelWeights(embedding, layers, weights.OutputNorm, output, weights.OutputNormBias, weights.OutputBias) { Borrowed = borrowed },
-                model.Tokenizer, model.StoredPrecision, format.ToString(), model.FileSizeBytes, TimeSpan.Zero, storage: null) { ChatTemplateText = model.ChatTemplateText };
+                model.Tokenizer, model.StoredPrecision, format.ToString(), model.FileSizeBytes, TimeSpan.Zero, storage: null) { ChatTemplateText = model.ChatTemplateText, NamedChatTemplates = model.NamedChatTemplates };
             string activity = recipe is null ? "Quantizing" : $"Quantizing ({format.Recipe}, calibrated on {windows!.Length} windows of {request.Calibration.Name})";
             for (int i = 0; i < layers.Length; i++)
             {

@@ -10,11 +10,14 @@ namespace LlmCpu.Module.Commands;
 /// <c>Invoke-Generation -Session</c>, so each turn runs only its new tokens. The session holds its cache (and a
 /// reference to the model's weights) until <c>Remove-ChatSession</c> or <c>Dispose()</c>.
 /// </summary>
-[Cmdlet(VerbsCommon.New, "ChatSession")]
+[Cmdlet(VerbsCommon.New, "ChatSession", DefaultParameterSetName = FormatSet)]
 [OutputType(typeof(ChatSession))]
 [Alias("New-LlmChatSession")]
 public sealed class NewChatSessionCommand : PSCmdlet
 {
+    private const string FormatSet = "Format";
+    private const string TemplateNameSet = "TemplateName";
+
     [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true)]
     [ValidateNotNull]
     public LanguageModel? Model { get; set; }
@@ -25,8 +28,16 @@ public sealed class NewChatSessionCommand : PSCmdlet
     public string? SystemPrompt { get; set; }
 
     /// <summary>The chat format; without it, the model's own chat template is recognised.</summary>
-    [Parameter]
+    [Parameter(ParameterSetName = FormatSet)]
     public ChatTemplateKind? Template { get; set; }
+
+    /// <summary>
+    /// Which of the model's own chat templates to recognise: "default", or a name the model gives another one
+    /// ("tool_use", "rag" in a tokenizer_config.json list of named templates, GGUF tokenizer.chat_template.NAME).
+    /// </summary>
+    [Parameter(Mandatory = true, ParameterSetName = TemplateNameSet)]
+    [ValidateNotNullOrEmpty]
+    public string? TemplateName { get; set; }
 
     /// <summary>Positions the conversation may fill (rounded up to steps of 256, at most the model's context); the model's context by default.</summary>
     [Parameter]
@@ -46,9 +57,9 @@ public sealed class NewChatSessionCommand : PSCmdlet
             if (Template is { } kind && !Enum.IsDefined(kind))
                 throw new ArgumentOutOfRangeException(nameof(Template), kind, $"Template {kind} is not one of {string.Join(", ", Enum.GetNames<ChatTemplateKind>())}.");
             lease = WorkerPools.Rent(Threads, WriteWarning);
-            var session = new ChatSession(Model!, Template, SystemPrompt, ContextLength, lease.Pool, lease);
+            var session = new ChatSession(Model!, Template, SystemPrompt, ContextLength, lease.Pool, lease, TemplateName);
             lease = null; // the session owns it now
-            WriteVerbose($"Chat session on {Model!.Name}: template {session.Template} ({(session.TemplateFromModel ? "recognised from the model's chat template" : "as given")}), " +
+            WriteVerbose($"Chat session on {Model!.Name}: template {session.Template} ({(session.TemplateFromModel ? $"recognised from the model's chat template '{session.TemplateName}'" : "as given")}), " +
                 $"context {session.Capacity} tokens, {session.ToString()}.");
             WriteObject(session);
         }

@@ -23,6 +23,9 @@ internal static class ErrorIds
     /// <summary>No -Template was given and the model's own chat template is none LlmCpu recognises.</summary>
     public const string ChatTemplateUnknown = "ChatTemplateUnknown";
 
+    /// <summary>-TemplateName names a chat template the model does not carry.</summary>
+    public const string ChatTemplateNotFound = "ChatTemplateNotFound";
+
     /// <summary>The chat session was removed (Remove-ChatSession, Dispose()).</summary>
     public const string ChatSessionDisposed = "ChatSessionDisposed";
 

@@ -43,6 +43,7 @@ internal static class ErrorMapper
         ChatContextFullException => new ErrorRecord(exception, ErrorIds.ChatContextFull, ErrorCategory.LimitsExceeded, target),
         ChatSessionDisposedException => new ErrorRecord(exception, ErrorIds.ChatSessionDisposed, ErrorCategory.InvalidOperation, target),
         ChatTemplateUnknownException => new ErrorRecord(exception, ErrorIds.ChatTemplateUnknown, ErrorCategory.ObjectNotFound, target),
+        ChatTemplateNotFoundException => new ErrorRecord(exception, ErrorIds.ChatTemplateNotFound, ErrorCategory.ObjectNotFound, target),
         ArgumentOutOfRangeException => new ErrorRecord(exception, ErrorIds.GenerationArgumentInvalid, ErrorCategory.InvalidArgument, target),
         _ => ForGeneration(exception, null, target),
     };
@@ -69,7 +70,7 @@ internal static class ErrorMapper
 
     /// <summary>True for exceptions that describe bad input, a bad file, the file system or a disposed model.</summary>
     public static bool IsExpected(Exception exception) => exception is ModelFormatException or GenerationArgumentException or QuantizationArgumentException
-        or ModelTooLargeException or ChatContextFullException or ChatTemplateUnknownException or ModelNumericException or TokenizerTimeoutException
+        or ModelTooLargeException or ChatContextFullException or ChatTemplateUnknownException or ChatTemplateNotFoundException or ModelNumericException or TokenizerTimeoutException
         or ObjectDisposedException or IOException or UnauthorizedAccessException;
 
     /// <summary>

@@ -76,6 +76,38 @@ public sealed class ChatSessionCommandTests : IDisposable
     }
 
     [Fact]
+    public void TemplateNamePicksOneOfTheModelsNamedTemplates()
+    {
+        string folder = Directory.CreateTempSubdirectory("llmcpu-named-template-cmdlet-").FullName;
+        try
+        {
+            foreach (string file in Directory.EnumerateFiles(RepoPaths.FixtureModel)) File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
+            var list = new System.Text.Json.Nodes.JsonArray(
+                new System.Text.Json.Nodes.JsonObject { ["name"] = "default", ["template"] = LlmCpu.Tests.Engine.Models.ChatTemplateFilesTests.HermesDefault },
+                new System.Text.Json.Nodes.JsonObject { ["name"] = "tool_use", ["template"] = LlmCpu.Tests.Engine.Models.ChatTemplateFilesTests.HermesToolUse });
+            File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), new System.Text.Json.Nodes.JsonObject { ["chat_template"] = list }.ToJsonString());
+            var result = _ps.Run("""
+                $m = Import-Model $folder
+                $m | New-ChatSession -TemplateName tool_use
+                $m | New-ChatSession -TemplateName rag
+                $m | Remove-Model
+                """, new Dictionary<string, object?> { ["folder"] = folder });
+            var session = Assert.IsType<ChatSession>(Assert.Single(result.Output).BaseObject);
+            Assert.Equal(ChatTemplateKind.ChatML, session.Template);
+            Assert.Equal("tool_use", session.TemplateName);
+            session.Dispose();
+            var error = Assert.Single(result.Errors);
+            Assert.Equal("ChatTemplateNotFound,LlmCpu.Module.Commands.NewChatSessionCommand", error.FullyQualifiedErrorId);
+            Assert.Equal(ErrorCategory.ObjectNotFound, error.CategoryInfo.Category);
+            Assert.Contains("'default', 'tool_use'", error.Exception.Message);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public void ARemovedModelIsModelDisposedForItsSession()
     {
         var result = _ps.Run("""

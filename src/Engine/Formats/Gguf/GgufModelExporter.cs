@@ -56,7 +56,8 @@ public static class GgufModelExporter
         // The vocabulary the model was loaded with, whatever file it came from (tokenizer.model, GGUF metadata, .llmc).
         SentencePieceGgufMetadata.Add(writer, SentencePieceVocabulary.Parse(tokenizer.ModelBytes.ToArray()), config);
         // The chat template travels with the model, as llama.cpp's converter writes it, so chat sessions recognise it.
-        if (model.ChatTemplateText is { } chatTemplate) writer.AddMetadata("tokenizer.chat_template", GgufValue.String(chatTemplate));
+        if (model.ChatTemplateText is { } chatTemplate) writer.AddMetadata(ChatTemplateFiles.GgufKey, GgufValue.String(chatTemplate));
+        foreach (var (name, text) in model.NamedChatTemplates) writer.AddMetadata(ChatTemplateFiles.GgufKeyOf(name), GgufValue.String(text));
         AddTensors(writer, model, options);
         return writer;
     }

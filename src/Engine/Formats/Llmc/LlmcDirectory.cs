@@ -47,6 +47,10 @@ public sealed record LlmcDirectory
     /// so a chat session on the file picks the model's format as on the source; absent when the source had none.
     /// </summary>
     public string? ChatTemplate { get; init; }
+
+    /// <summary>The source model's other chat templates by name (<see cref="Models.LanguageModel.NamedChatTemplates"/>); absent when it had none.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Dictionary<string, string>? NamedChatTemplates { get; init; }
 }
 
 /// <summary>How the weights were quantized and, when measured, how close the result is to the float model.</summary>

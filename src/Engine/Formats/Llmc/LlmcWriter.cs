@@ -110,7 +110,7 @@ public sealed unsafe class LlmcWriter : IDisposable
 
     /// <summary>Writes the tokenizer, the directory and the header, then moves the file into place.</summary>
     public void Complete(string name, Models.ModelConfig config, string tokenizerKind, ReadOnlySpan<byte> tokenizer, QuantizationReport report,
-        string? chatTemplate = null)
+        string? chatTemplate = null, IReadOnlyDictionary<string, string>? namedChatTemplates = null)
     {
         LlmcBlob tokenizerBlob;
         fixed (byte* p = tokenizer) tokenizerBlob = WriteBlob(p, tokenizer.Length);
@@ -118,6 +118,7 @@ public sealed unsafe class LlmcWriter : IDisposable
         {
             Name = name, Config = config, TokenizerKind = tokenizerKind, Tokenizer = tokenizerBlob, Quantization = report, Tensors = _tensors,
             ChatTemplate = chatTemplate,
+            NamedChatTemplates = namedChatTemplates is { Count: > 0 } ? new Dictionary<string, string>(namedChatTemplates) : null,
         };
         byte[] directoryBytes = JsonSerializer.SerializeToUtf8Bytes(directory, Json);
         long directoryOffset = _stream.Position;

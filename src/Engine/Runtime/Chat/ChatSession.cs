@@ -30,20 +30,28 @@ public sealed class ChatSession : IDisposable
     /// and capped at the model's context; null takes the model's whole context.</param>
     /// <param name="pool">Worker threads for every turn; the shared pool by default.</param>
     /// <param name="poolLease">Disposed with the session (whoever lent <paramref name="pool"/>).</param>
+    /// <param name="templateName">Which of the model's own templates to recognise, when no <paramref name="template"/> is
+    /// given: "default" (the default) or one of <see cref="LanguageModel.NamedChatTemplates"/> ("tool_use", "rag").</param>
     /// <exception cref="ChatTemplateUnknownException">No template was given and the model's is none of <see cref="ChatTemplateKind"/>.</exception>
+    /// <exception cref="ChatTemplateNotFoundException">The model has no template named <paramref name="templateName"/>.</exception>
+    /// <exception cref="ArgumentException">Both a template and a template name were given.</exception>
     /// <exception cref="ObjectDisposedException">The model has been disposed.</exception>
     public ChatSession(LanguageModel model, ChatTemplateKind? template = null, string? systemPrompt = null, int? contextLength = null,
-        WorkerPool? pool = null, IDisposable? poolLease = null)
+        WorkerPool? pool = null, IDisposable? poolLease = null, string? templateName = null)
     {
         ArgumentNullException.ThrowIfNull(model);
+        if (template != null && templateName != null)
+            throw new ArgumentException("Give a chat format or the name of one of the model's chat templates, not both.", nameof(templateName));
         _model = model;
-        var kind = template ?? ChatTemplateDetector.Detect(model.ChatTemplateText)
-            ?? throw new ChatTemplateUnknownException(model.Name, model.ChatTemplateText != null);
+        string? ownTemplate = template == null ? ModelChatTemplate.Text(model, templateName) : null;
+        var kind = template ?? ChatTemplateDetector.Detect(ownTemplate)
+            ?? throw new ChatTemplateUnknownException(model.Name, ownTemplate != null, ModelChatTemplate.Names(model));
         TemplateFromModel = template == null;
+        TemplateName = template == null ? templateName ?? ChatTemplateFiles.DefaultName : null;
         _template = ChatTemplate.For(kind);
         // A template recognised from the model that writes a default system message (Qwen2's) gets it, as the model
         // would see it under its own template; a given template or system prompt is taken as it is.
-        SystemPrompt = systemPrompt ?? (template == null ? ChatTemplateDetector.DefaultSystemPrompt(model.ChatTemplateText) : null);
+        SystemPrompt = systemPrompt ?? (template == null ? ChatTemplateDetector.DefaultSystemPrompt(ownTemplate) : null);
         _encoder = ChatPromptEncoder.For(model);
         _generator = new TextGenerator(model, pool);
         // The cache is taken now, so that a session that cannot have one fails when it is made, not at its first turn.
@@ -61,6 +69,9 @@ public sealed class ChatSession : IDisposable
 
     /// <summary>Whether <see cref="Template"/> was recognised from the model's own chat template rather than given.</summary>
     public bool TemplateFromModel { get; }
+
+    /// <summary>The name of the model's own template <see cref="Template"/> was recognised from ("default", "tool_use"); null when the format was given.</summary>
+    public string? TemplateName { get; }
 
     public string? SystemPrompt { get; }
 
