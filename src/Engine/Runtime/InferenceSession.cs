@@ -32,6 +32,7 @@ public sealed unsafe class InferenceSession : IDisposable
     private readonly int _qkvStride;
     private readonly int _gateUpStride;
     private bool _disposed;
+    private int _written; // one past the highest position whose keys and values were written since the last reset
 
     // Views into _buffers; shapes in comments.
     private readonly float* _x;       // (chunk, dim) residual stream
@@ -134,22 +135,31 @@ public sealed unsafe class InferenceSession : IDisposable
     public ILinearInputObserver? LinearInputs { get; set; }
 
     /// <summary>Forgets the conversation; the cache is reused from position 0.</summary>
-    public void Reset() => Position = 0;
+    public void Reset() => Position = _written = 0;
 
     /// <summary>
     /// Forgets the tokens from <paramref name="position"/> on, so the next token runs there (a chat turn stopped midway
-    /// goes back to where it began). Possible where every earlier position is still in the cache: always, unless a
-    /// sliding window keeps the cache as a ring that later positions may have overwritten; then it returns false and
-    /// changes nothing.
+    /// goes back to where it began). Possible where the positions the next token attends to are still in the cache:
+    /// always, unless a sliding window keeps the cache as a ring and later positions have overwritten the slots of
+    /// those in the window before <paramref name="position"/>; then it returns false and changes nothing.
     /// </summary>
     public bool TryRewind(int position)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(position);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(position, Position);
-        if (_cache.Capacity < Capacity) return false;
+        if (_cache.Capacity < Capacity && !WindowIntact(position)) return false;
         Position = position;
         return true;
     }
+
+    /// <summary>
+    /// Whether the ring still holds positions position - window + 1 .. position - 1. Position r lives in slot
+    /// r mod slots, and positions are written in increasing order from the last rewind or reset, so r's slot has been
+    /// written over by a later position only if r + slots was written (a chunk stopped midway counts: it may have
+    /// written some layers).
+    /// </summary>
+    private bool WindowIntact(int position) =>
+        position == 0 || Math.Max(0, position - (_c.SlidingWindow ?? int.MaxValue) + 1) + _cache.Capacity >= _written;
 
     /// <summary>Runs <paramref name="tokens"/> through the model from the current position and returns the last token's logits.</summary>
     /// <exception cref="OperationCanceledException">
@@ -228,6 +238,7 @@ public sealed unsafe class InferenceSession : IDisposable
     {
         int n = tokens.Length;
         int start = Position;
+        _written = Math.Max(_written, start + n);
         _timings = Timings;
         _observer = LinearInputs;
         _mark = Stopwatch.GetTimestamp();

@@ -162,8 +162,14 @@ public sealed class ChatSession : IDisposable
     }
 
     /// <summary>
-    /// Puts the cache back where the turn began. A sliding-window cache that later positions may have overwritten
-    /// cannot be rewound; it starts again empty, and the next turn runs the kept conversation into it.
+    /// Puts the cache back where the turn began. A sliding-window cache is a ring: when the turn wrote few enough
+    /// positions that the window before it is still there (fewer than the ring's slots beyond the window, at least a
+    /// prefill chunk), it is rewound like any other. When the turn wrote over that window, the cache starts again
+    /// empty and the next turn runs the kept conversation into it. Running less would not be exact: a position's keys
+    /// in layer l depend on the l - 1 windows of positions before it, so computing the lost window again takes about
+    /// layers x window positions before it, run with nothing earlier in view (which the cache cannot do); for the
+    /// models that use a window (Mistral 7B v0.1: 32 layers, a window of 4,096) that reaches back past the start of
+    /// any conversation their context of 32,768 holds.
     /// </summary>
     private static void RollBack(InferenceSession session, int position)
     {
