@@ -9,6 +9,10 @@ order in which an implementation applies them decides the pieces. The expected i
   llama-spm      the Llama 2 vocabulary of tests/Unit/TestData/llama-vocab/ggml-vocab-llama-spm.gguf, turned into a
                  ModelProto here (pieces, scores and types as stored; BPE; identity normalization; dummy prefix)
 
+A third, tiny vocabulary (tiny.json, its pieces written out with the cases) exercises the rest of SentencePiece's BPE:
+equal scores between different pieces, a user-defined piece (one symbol, never merged), an unused piece (merged, then
+split back) and unknown characters without byte fallback.
+
 Cases: runs of 1..40 spaces alone, between words, at the start and at the end of the text, and runs that mix spaces,
 tabs and newlines (fixed patterns and a seeded random set). Output: tests/Unit/TestData/spm-whitespace/<name>.json,
 a list of {"text", "ids"} (ids without BOS, as SentencePieceProcessor.encode returns them).
@@ -75,9 +79,21 @@ def field_bytes(number: int, value: bytes) -> bytes:
 
 def model_from_gguf(path: Path) -> bytes:
     meta = GgufReader(path.read_bytes()).metadata()
-    tokens = meta["tokenizer.ggml.tokens"]
-    scores = meta["tokenizer.ggml.scores"]
-    types = meta["tokenizer.ggml.token_type"]
+    return model_proto(meta["tokenizer.ggml.tokens"], meta["tokenizer.ggml.scores"], meta["tokenizer.ggml.token_type"], meta)
+
+
+# (piece, score, type): 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused.
+TINY = [
+    ("<unk>", 0.0, 2), ("<s>", 0.0, 3), ("</s>", 0.0, 3), ("<u>", 0.0, 4),
+    ("\u2581", -1.0, 1), ("a", -1.0, 1), ("b", -1.0, 1), ("c", -1.0, 1), ("<", -1.0, 1), (">", -1.0, 1), ("u", -1.0, 1),
+    ("aa", -2.0, 1), ("ab", -2.0, 1), ("bc", -2.0, 1),       # equal scores: the leftmost pair merges first
+    ("ba", -1.5, 5),                                          # unused: merged first, split back unless merged on
+    ("bab", -1.75, 1), ("\u2581a", -3.0, 1), ("aab", -2.5, 1), ("\u2581\u2581", -2.0, 1),
+]
+TINY_CASES = ["aaa", "aab", "abab", "abc", "ba", "bab", "baba", "a<u>a", "<u><u>", "<u", "z", "zz a", "az\u00e9z", "aa  aa", " <u> ", "cbcb"]
+
+
+def model_proto(tokens, scores, types, meta) -> bytes:
     proto = bytearray()
     for token, score, kind in zip(tokens, scores, types):
         piece = field_bytes(1, token.encode("utf-8")) + varint(2 << 3 | 5) + struct.pack("<f", score) + field_varint(3, kind)
@@ -99,6 +115,17 @@ def write(name: str, processor: "sentencepiece.SentencePieceProcessor", texts: l
     print(f"{name}: {len(lines)} cases")
 
 
+def write_tiny() -> None:
+    tokens, scores, types = zip(*TINY)
+    processor = sentencepiece.SentencePieceProcessor(model_proto=model_proto(list(tokens), list(scores), list(types), {}))
+    data = {
+        "pieces": [{"piece": p, "score": s, "type": t} for p, s, t in TINY],
+        "cases": [{"text": text, "ids": processor.encode(text)} for text in TINY_CASES],
+    }
+    (OUT / "tiny.json").write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(f"tiny: {len(TINY_CASES)} cases")
+
+
 def main() -> int:
     texts = cases()
     fixture = sentencepiece.SentencePieceProcessor(model_file=str(ROOT / "fixtures" / "austen-llama" / "tokenizer.model"))
@@ -111,6 +138,7 @@ def main() -> int:
             print(f"llama-spm as rebuilt here differs from llama.cpp on {case['text']!r}", file=sys.stderr)
             return 1
     write("llama-spm", llama, texts)
+    write_tiny()
     return 0
 
 
