@@ -83,6 +83,31 @@ public sealed class BatchedGeneratorTests
         if (batchSize > 1) Assert.NotEqual(Enumerable.Range(0, requests.Length), finishedOrder);
     }
 
+    public static TheoryData<string> Families() => [.. ArchitectureReference.Families];
+
+    /// <summary>
+    /// Every layout the forward pass knows (parallel residuals, biases, layer norms, partial rotary dimensions) and
+    /// Mistral's sliding window of 8 positions, whose caches are rings of 128 slots: the first request runs past them.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Families))]
+    public void EveryArchitectureGivesTheTokensItGivesAlone(string family)
+    {
+        using var model = ModelLoader.Load(ArchitectureReference.ModelPath(family, "hf"));
+        using var pool = new WorkerPool(2);
+        int[] maxTokens = [150, 6, 13, 2, 17];
+        var requests = maxTokens.Select((max, i) => new GenerationRequest(i % 2 == 0 ? "She was not" : "It is a truth universally",
+            new GenerationOptions { MaxTokens = max, StopAtEos = false, ReusePromptPrefix = false,
+                Sampling = i == 0 ? SamplingOptions.Greedy : new SamplingOptions { Seed = i, Temperature = 1.2f } })).ToArray();
+        var alone = requests.Select(r => new TextGenerator(model, pool).Generate(r.Prompt, r.Options)).ToArray();
+        var outcomes = new BatchedGenerator(model, 3, pool).Generate(requests);
+        for (int i = 0; i < requests.Length; i++)
+        {
+            Assert.True(alone[i].TokenIds.SequenceEqual(outcomes[i].Result!.TokenIds),
+                $"{family}, request {i}: alone [{string.Join(' ', alone[i].TokenIds)}], in a batch [{string.Join(' ', outcomes[i].Result!.TokenIds)}]");
+        }
+    }
+
     [Fact]
     public void ABatchStepGivesEachSequenceTheLogitsItGetsAlone()
     {
