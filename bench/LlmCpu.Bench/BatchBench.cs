@@ -14,23 +14,43 @@ namespace LlmCpu.Bench;
 /// </summary>
 public static class BatchBench
 {
-    public static void Run(string path, int threads, int generatedTokens = 64)
+    /// <param name="rounds">
+    /// Rounds of all batch sizes, one after another; per batch size the median over the rounds is reported, and the
+    /// speedup is the median of each round's ratio to that round's one-sequence figure, so that a change in the
+    /// machine's load between rounds moves both sides of a ratio.
+    /// </param>
+    public static void Run(string path, int threads, int generatedTokens = 64, int rounds = 1)
     {
         using var model = ModelLoader.Load(path);
         using var pool = new WorkerPool(threads);
         Measure(model, pool, 1, 8); // warm-up: JIT, worker threads, the file's pages
-        double alone = 0;
-        foreach (int sequences in new[] { 1, 2, 4, 8, 16 })
+        int[] sizes = [1, 2, 4, 8, 16];
+        var figures = new (double TokensPerSecond, int DecodeTokens, double Seconds)[rounds, sizes.Length];
+        for (int r = 0; r < rounds; r++)
         {
-            var (tokensPerSecond, decodeTokens, seconds) = Measure(model, pool, sequences, generatedTokens);
-            if (sequences == 1) alone = tokensPerSecond;
+            for (int i = 0; i < sizes.Length; i++) figures[r, i] = Measure(model, pool, sizes[i], generatedTokens);
+        }
+        for (int i = 0; i < sizes.Length; i++)
+        {
+            var perRound = Enumerable.Range(0, rounds).Select(r => figures[r, i]).ToArray();
+            double tokensPerSecond = Median(perRound.Select(f => f.TokensPerSecond));
+            double alone = Median(Enumerable.Range(0, rounds).Select(r => figures[r, 0].TokensPerSecond));
             Console.WriteLine(JsonSerializer.Serialize(new
             {
                 test = "batch-decode", model = model.Name, precision = model.Precision, threads, isa = KernelDispatch.Best.ToString(),
-                sequences, tokensPerSequence = generatedTokens, decodeTokens, decodeSeconds = seconds,
-                tokensPerSecond, oneAtATimeTokensPerSecond = alone, speedup = tokensPerSecond / alone,
+                sequences = sizes[i], tokensPerSequence = generatedTokens, rounds, decodeTokens = perRound[0].DecodeTokens,
+                decodeSeconds = perRound.Select(f => Math.Round(f.Seconds, 3)).ToArray(),
+                tokensPerSecond, roundTokensPerSecond = perRound.Select(f => Math.Round(f.TokensPerSecond, 2)).ToArray(),
+                oneAtATimeTokensPerSecond = alone,
+                speedup = Median(Enumerable.Range(0, rounds).Select(r => figures[r, i].TokensPerSecond / figures[r, 0].TokensPerSecond)),
             }));
         }
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     /// <summary>
