@@ -11,6 +11,12 @@ namespace LlmCpu.Engine.Runtime;
 /// <param name="Index">Position of the token among the generated tokens, from 0; for the final release, the number of tokens.</param>
 public sealed record GenerationPiece(string Text, int TokenId, int Index)
 {
+    /// <summary>
+    /// Which request of a batch the piece belongs to: its place among the prompts given, from 0 (pieces of a batch's
+    /// requests interleave as the requests advance side by side). 0 for a single generation.
+    /// </summary>
+    public int PromptIndex { get; init; }
+
     /// <summary>The text itself, so that <c>Invoke-Generation -Stream | Write-Host -NoNewline</c> shows the answer.</summary>
     public override string ToString() => Text;
 }

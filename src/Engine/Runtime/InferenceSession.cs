@@ -13,6 +13,9 @@ namespace LlmCpu.Engine.Runtime;
 /// all allocated when the session is created. <see cref="Prefill"/> runs the prompt in chunks of up to
 /// <see cref="MaxChunk"/> tokens (each weight matrix read once per chunk); <see cref="Decode"/> runs one token.
 /// Neither allocates. Not thread-safe: one session per thread of generation.
+/// The forward pass runs token rows of one or several sequences (<see cref="ForwardSegment"/>): a batched decode step
+/// (<see cref="BatchedGenerator"/>) is one pass over the weights for one token of each of up to MaxChunk sequences,
+/// each row rotated at its own position and attending to its own cache.
 /// </summary>
 public sealed unsafe class InferenceSession : IDisposable
 {
@@ -49,6 +52,13 @@ public sealed unsafe class InferenceSession : IDisposable
     private ForwardTimings? _timings;
     private long _mark;
     private ILinearInputObserver? _observer;
+
+    // The segments of the pass in flight and, per token row, the segment it belongs to: the one place that maps a row
+    // to its sequence's cache and position (RowCache).
+    private readonly ForwardSegment[] _segments = new ForwardSegment[MaxChunk];
+    private readonly int[] _segmentFirstRow = new int[MaxChunk]; // (segments) first row of each segment
+    private readonly int[] _rowSegment = new int[MaxChunk];      // (chunk) segment of each row
+    private int _segmentCount;
 
     /// <summary>Positions of cache are allocated in multiples of this, so caches of requests of similar length pool together.</summary>
     public const int CapacityGrain = 256;
@@ -230,15 +240,94 @@ public sealed unsafe class InferenceSession : IDisposable
     }
 
     /// <summary>
-    /// The decoder on <paramref name="tokens"/>, read top to bottom: embedding, then per layer attention and the
-    /// feed-forward network joined to the residual stream as the architecture lays them out. Leaves the final residual
-    /// stream in x (n, dim); <see cref="OutputLogits"/> turns the rows wanted into logits.
+    /// One forward pass over token rows of several sequences, each weight matrix read once for all of them:
+    /// <paramref name="tokens"/> holds the segments' tokens one after another, segment by segment, and row s of
+    /// <paramref name="logits"/> ((segments, vocab)) receives the logits after segment s's last token. The caches must
+    /// have this session's shape (<see cref="RentCache"/>); the session's own <see cref="Position"/> is not changed.
+    /// With <paramref name="logits"/> empty no logits are computed (a prompt chunk followed by more of the prompt).
     /// </summary>
+    /// <exception cref="OperationCanceledException">Cancelled between two layers; what the caches hold past each segment's start is then undefined.</exception>
+    /// <exception cref="ModelNumericException">A layer's output or the logits are not finite.</exception>
+    internal void Forward(ReadOnlySpan<int> tokens, ReadOnlySpan<ForwardSegment> segments, Span<float> logits, CancellationToken cancellation = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (!logits.IsEmpty && logits.Length < (long)segments.Length * _c.VocabularySize)
+            throw new ArgumentException($"{segments.Length} rows of {_c.VocabularySize} logits are needed; the span holds {logits.Length} values.", nameof(logits));
+        Forward(tokens, segments, cancellation);
+        if (logits.IsEmpty) return;
+        int dim = _c.EmbeddingLength;
+        _timings = Timings;
+        _mark = Stopwatch.GetTimestamp();
+        // xb row s = norm(x) of segment s's last token, so one product gives every segment's logits.
+        for (int s = 0; s < _segmentCount; s++)
+        {
+            int last = _segmentFirstRow[s] + _segments[s].Count - 1;
+            Normalize(Row(_x, last, dim), _weights.OutputNorm, _weights.OutputNormBias, Row(_xb, s, dim));
+        }
+        fixed (float* destination = logits) ProjectLogits(_segmentCount, destination);
+    }
+
+    /// <summary>A cache of this session's shape (layers, slots, width) from its pool, for a sequence of a batched pass; give it back with <see cref="ReturnCache"/>.</summary>
+    internal KvCache RentCache() => _cachePool.Rent(_c.LayerCount, _cache.Capacity, _c.KvDim);
+
+    internal void ReturnCache(KvCache cache) => _cachePool.Return(cache);
+
+    /// <summary>The session's own cache, which a batched pass may use as one of its sequences' caches.</summary>
+    internal KvCache Cache => _cache;
+
+    /// <summary>The tokens at the session's position, its own cache: one segment.</summary>
     private void Forward(ReadOnlySpan<int> tokens, CancellationToken cancellation)
     {
+        // Counted before the pass: a chunk stopped midway may already have written its slots.
+        _written = Math.Max(_written, Position + tokens.Length);
+        Forward(tokens, [new ForwardSegment(_cache, Position, tokens.Length)], cancellation);
+        Position += tokens.Length;
+    }
+
+    /// <summary>
+    /// Takes the segments of the pass about to run and maps each token row to its segment (the cache and position
+    /// that <see cref="RowCache"/> hands out).
+    /// </summary>
+    private void SetSegments(ReadOnlySpan<ForwardSegment> segments, int tokens)
+    {
+        if (segments.IsEmpty || segments.Length > MaxChunk) throw new ArgumentException($"A pass holds 1 to {MaxChunk} segments, not {segments.Length}.", nameof(segments));
+        int row = 0;
+        for (int s = 0; s < segments.Length; s++)
+        {
+            var segment = segments[s];
+            if (segment.Count <= 0 || row + segment.Count > tokens)
+                throw new ArgumentException($"Segment {s} holds {segment.Count} tokens; the segments must share the {tokens} tokens, each at least one.", nameof(segments));
+            if (segment.Cache.Capacity != _cache.Capacity || segment.Cache.Layers != _c.LayerCount || segment.Cache.KvDim != _c.KvDim)
+                throw new ArgumentException($"Segment {s}'s cache is not of this session's shape.", nameof(segments));
+            if (segment.Start < 0 || segment.Start + segment.Count > Capacity)
+                throw new GenerationArgumentException(nameof(segments), $"{segment.Start + segment.Count} tokens exceed the context of {Capacity}.");
+            _segments[s] = segment;
+            _segmentFirstRow[s] = row;
+            for (int end = row + segment.Count; row < end; row++) _rowSegment[row] = s;
+        }
+        if (row != tokens) throw new ArgumentException($"The segments hold {row} tokens, not the {tokens} given.", nameof(segments));
+        _segmentCount = segments.Length;
+    }
+
+    /// <summary>The cache of token row <paramref name="t"/>'s sequence and the row's position in it.</summary>
+    private KvCache RowCache(int t, out int position)
+    {
+        int s = _rowSegment[t];
+        position = _segments[s].Start + t - _segmentFirstRow[s];
+        return _segments[s].Cache;
+    }
+
+    /// <summary>
+    /// The decoder on <paramref name="tokens"/>, read top to bottom: embedding, then per layer attention and the
+    /// feed-forward network joined to the residual stream as the architecture lays them out. Leaves the final residual
+    /// stream in x (n, dim); <see cref="OutputLogits"/> turns the rows wanted into logits. Rows belong to the
+    /// sequences of <paramref name="segments"/>; only attention and the cache write tell them apart.
+    /// </summary>
+    private void Forward(ReadOnlySpan<int> tokens, ReadOnlySpan<ForwardSegment> segments, CancellationToken cancellation)
+    {
         int n = tokens.Length;
-        int start = Position;
-        _written = Math.Max(_written, start + n);
+        if (n > MaxChunk) throw new ArgumentException($"A pass holds at most {MaxChunk} tokens, not {n}.", nameof(tokens));
+        SetSegments(segments, n);
         _timings = Timings;
         _observer = LinearInputs;
         _mark = Stopwatch.GetTimestamp();
@@ -250,7 +339,7 @@ public sealed unsafe class InferenceSession : IDisposable
             cancellation.ThrowIfCancellationRequested();
             _layer = l;
             var layer = _weights.Layers[l];
-            Attention(layer, n, start);
+            Attention(layer, n);
             if (_c.Residual == ResidualLayout.Sequential)
             {
                 // x += attn Wo^T; xb = norm2(x); x += mlp(xb)
@@ -280,7 +369,6 @@ public sealed unsafe class InferenceSession : IDisposable
                 throw new ModelNumericException($"Layer {l} of {_model.Name} produced values that are not finite (NaN or infinity); the model's weights are damaged or its activations overflow.", l);
             Done(ForwardTimings.Stage.Residual);
         }
-        Position = start + n;
     }
 
     /// <summary>x (n, dim) = embedding rows.</summary>
@@ -298,10 +386,10 @@ public sealed unsafe class InferenceSession : IDisposable
 
     /// <summary>
     /// xb (n, dim) = norm(x) (and, with two parallel norms, ffnIn = norm2(x)); qkv = xb Wqkv^T (+ bias), rotated, keys
-    /// and values into the cache at positions start..start+n-1; attn (n, dim) = softmax(q k^T / sqrt(hd)) v, causal,
-    /// within the sliding window if there is one.
+    /// and values into each segment's cache at its positions; attn (n, dim) = softmax(q k^T / sqrt(hd)) v per segment
+    /// against its own cache, causal, within the sliding window if there is one.
     /// </summary>
-    private void Attention(LayerWeights layer, int n, int start)
+    private void Attention(LayerWeights layer, int n)
     {
         _rows.Run(_matmul.Pool, TokenRowsJob.Stage.AttentionNorm, n);
         Done(ForwardTimings.Stage.Norms);
@@ -310,7 +398,13 @@ public sealed unsafe class InferenceSession : IDisposable
         Done(ForwardTimings.Stage.QueryKeyValue);
         _rows.Run(_matmul.Pool, TokenRowsJob.Stage.RotaryAndCache, n);
         Done(ForwardTimings.Stage.RotaryAndCache);
-        _attention.Run(_matmul.Pool, _qkv, _qkvStride, _cache.Keys(_layer), _cache.KeyStride, _cache.Values(_layer), _attn, n, start);
+        for (int s = 0; s < _segmentCount; s++)
+        {
+            var segment = _segments[s];
+            long row = _segmentFirstRow[s];
+            _attention.Run(_matmul.Pool, _qkv + row * _qkvStride, _qkvStride, segment.Cache.Keys(_layer), segment.Cache.KeyStride, segment.Cache.Values(_layer),
+                _attn + row * _c.EmbeddingLength, segment.Count, segment.Start);
+        }
         Done(ForwardTimings.Stage.Attention);
     }
 
@@ -349,11 +443,19 @@ public sealed unsafe class InferenceSession : IDisposable
     /// </summary>
     private void OutputLogits(int first, int rows, float* destination)
     {
-        int dim = _c.EmbeddingLength, vocab = _c.VocabularySize;
+        int dim = _c.EmbeddingLength;
         var w = _weights;
         _timings = Timings;
         _mark = Stopwatch.GetTimestamp();
         for (int t = 0; t < rows; t++) Normalize(Row(_x, first + t, dim), w.OutputNorm, w.OutputNormBias, Row(_xb, t, dim));
+        ProjectLogits(rows, destination);
+    }
+
+    /// <summary>destination (rows, vocab) = xb[0 .. rows] Wout^T (+ bias), the rows already normalized.</summary>
+    private void ProjectLogits(int rows, float* destination)
+    {
+        int vocab = _c.VocabularySize;
+        var w = _weights;
         _matmul.Multiply(w.Output, _xb, destination, rows);
         var logits = new Span<float>(destination, rows * vocab);
         if (w.OutputBias != null)
@@ -410,10 +512,10 @@ public sealed unsafe class InferenceSession : IDisposable
     private void RotateAndCache(LayerWeights layer, int t)
     {
         int dim = _c.EmbeddingLength, kvDim = _c.KvDim;
-        float* keys = _cache.Keys(_layer), values = _cache.Values(_layer);
-        long keyStride = _cache.KeyStride;
-        int position = Position + t;
-        int slot = position % _cache.Capacity;
+        var cache = RowCache(t, out int position);
+        float* keys = cache.Keys(_layer), values = cache.Values(_layer);
+        long keyStride = cache.KeyStride;
+        int slot = position % cache.Capacity;
         var row = Row(_qkv, t, _qkvStride);
         if (layer.QueryKeyValueBias != null) TensorPrimitives.Add(row, layer.QueryKeyValueBias, row);
         _rope.Apply(row.Slice(0, dim), position);

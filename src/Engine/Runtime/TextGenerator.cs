@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using LlmCpu.Engine.Models;
-using LlmCpu.Engine.Runtime.Sampling;
-using LlmCpu.Engine.Tokenization;
 using LlmCpu.Kernels.Threading;
 
 namespace LlmCpu.Engine.Runtime;
@@ -31,13 +29,7 @@ public sealed class TextGenerator(LanguageModel model, WorkerPool? pool = null)
     public GenerationResult Generate(string prompt, GenerationOptions options, CancellationToken cancellation = default,
         Action<GenerationPiece>? onPiece = null)
     {
-        ArgumentNullException.ThrowIfNull(prompt);
-        Validate(options);
-        int[] promptIds = Model.Tokenizer.Encode(prompt, options.AddBos ?? Model.Tokenizer.AddBosByDefault);
-        if (promptIds.Length == 0) throw new GenerationArgumentException(nameof(prompt), "The prompt is empty and no BOS token is added; there is nothing to continue.");
-        int context = Math.Min(options.ContextLength ?? Model.ContextLength, Model.ContextLength);
-        if (promptIds.Length > context)
-            throw new GenerationArgumentException(nameof(prompt), $"The prompt is {promptIds.Length} tokens; the context holds {context}.");
+        var (promptIds, context) = Prepare(prompt, options);
 
         // The cache holds what this request can use (prompt plus answer), not the model's whole context: a 10-token
         // answer on a 7B model needs megabytes of cache, not gigabytes.
@@ -80,93 +72,46 @@ public sealed class TextGenerator(LanguageModel model, WorkerPool? pool = null)
         if (cached > sequence.Count) throw new ArgumentException($"The session holds {cached} tokens, more than the sequence's {sequence.Count}.", nameof(sequence));
         if (cached == sequence.Count) throw new GenerationArgumentException(nameof(prompt), "There are no new tokens to run: the session already holds the whole sequence.");
         int[] promptIds = sequence as int[] ?? [.. sequence];
-        var constraint = options.Format == GenerationFormat.Json ? new JsonConstraint(Model.Tokenizer.TokenTable) : null;
-        var sampler = new Sampler(options.Sampling, Model.VocabularySize, constraint);
-        sampler.AcceptPrompt(promptIds);
-        var decoder = new StreamingDecoder(Model.Tokenizer, promptIds, options.MaxTokens);
-        var stops = new StopSequenceMatcher(options.StopSequences);
-        // Text is decoded per token only when someone reads it (a listener, stop strings); otherwise once at the end,
-        // keeping the loop allocation-free. Stop strings are matched without allocating either.
-        bool textPerToken = onPiece != null || !stops.IsEmpty;
-        bool describe = options.IncludeTokens || options.TopProbabilities > 0;
-        var probabilities = describe ? new TokenProbabilities(Model.VocabularySize, options.TopProbabilities, Model.Tokenizer.TokenTable) : null;
-        var sampled = describe ? new List<SampledToken>(options.MaxTokens) : null;
-        var generated = new List<int>(options.MaxTokens);
-        int released = 0;        // characters of the text handed to the listener
-        int stopAt = -1;         // where a stop string starts in the text
-        string? stopString = null;
-        int capacity = Math.Min(session.Capacity, contextLimit ?? session.Capacity);
+        var run = new SequenceGeneration(Model, promptIds, cached, prompt, options, onPiece, Math.Min(session.Capacity, contextLimit ?? session.Capacity));
 
         var clock = Stopwatch.StartNew();
-        StopReason reason = StopReason.MaxTokens;
         TimeSpan promptTime = TimeSpan.Zero;
         bool prefilled = false;
         try
         {
-            var logits = session.Prefill(promptIds.AsSpan(cached), cancellation);
+            var logits = session.Prefill(run.PromptToRun, cancellation);
             promptTime = clock.Elapsed;
             prefilled = true;
             clock.Restart();
-            while (generated.Count < options.MaxTokens)
+            while (run.WantsToken)
             {
-                if (cancellation.IsCancellationRequested) { reason = StopReason.Cancelled; break; }
-                int next = sampler.Sample(logits);
-                if (options.StopAtEos && Model.Config.EosTokenIds.Contains(next)) { reason = StopReason.EndOfSequence; break; }
-                sampled?.Add(probabilities!.Describe(logits, next));
-                generated.Add(next);
-                sampler.Accept(next);
-                if (textPerToken)
-                {
-                    int searched = decoder.Completed.Length;
-                    decoder.AppendToken(next);
-                    var text = decoder.Completed;
-                    int safe = text.Length;
-                    if (!stops.IsEmpty)
-                    {
-                        (stopAt, stopString) = stops.Find(text, searched);
-                        safe = stopAt >= 0 ? stopAt : text.Length - stops.HeldBack(text);
-                    }
-                    if (onPiece != null)
-                    {
-                        safe = Math.Max(safe, released);
-                        onPiece(new GenerationPiece(new string(text[released..safe]), next, generated.Count - 1));
-                        released = safe;
-                    }
-                    if (stopAt >= 0) { reason = StopReason.StopSequence; break; }
-                }
-                if (constraint?.IsComplete == true) { reason = StopReason.EndOfSequence; break; }
-                if (generated.Count == options.MaxTokens) break;
-                if (session.Position >= capacity) { reason = StopReason.ContextFull; break; }
-                logits = session.Decode(next, cancellation);
+                if (cancellation.IsCancellationRequested) { run.Cancel(); break; }
+                if (!run.Step(logits, session.Position)) break;
+                logits = session.Decode(run.NextToken, cancellation);
             }
         }
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
         {
             // Stopped inside the prompt (the time so far is prompt time) or inside a decode step (generation time).
             if (!prefilled) promptTime = clock.Elapsed;
-            reason = StopReason.Cancelled;
+            run.Cancel();
         }
+        return run.Finish(promptTime, clock.Elapsed, prefilled);
+    }
 
-        if (!textPerToken) decoder.AppendRange(generated);
-        string answer = stopAt >= 0 ? new string(decoder.Completed[..stopAt]) : decoder.Text;
-        // Text held back as the possible start of a stop string (or an unfinished character) belongs to the answer after all.
-        if (onPiece != null && answer.Length > released) onPiece(new GenerationPiece(answer[released..], -1, generated.Count));
-        return new GenerationResult
-        {
-            Prompt = prompt,
-            Text = answer,
-            PromptTokens = promptIds.Length - cached,
-            CachedTokens = cached,
-            GeneratedTokens = generated.Count,
-            StopReason = reason,
-            StopSequence = stopString,
-            PromptTime = promptTime,
-            GenerationTime = prefilled ? clock.Elapsed : TimeSpan.Zero,
-            Seed = options.Sampling.Seed,
-            Model = Model.Name,
-            TokenIds = generated,
-            Tokens = sampled,
-        };
+    /// <summary>The request's prompt tokens and the positions it may fill, checked as <see cref="Generate"/> checks them.</summary>
+    /// <exception cref="GenerationArgumentException">The prompt is empty or longer than the context, or an option is out of range.</exception>
+    internal (int[] PromptIds, int Context) Prepare(string prompt, GenerationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        ArgumentNullException.ThrowIfNull(options);
+        Validate(options);
+        int[] promptIds = Model.Tokenizer.Encode(prompt, options.AddBos ?? Model.Tokenizer.AddBosByDefault);
+        if (promptIds.Length == 0) throw new GenerationArgumentException(nameof(prompt), "The prompt is empty and no BOS token is added; there is nothing to continue.");
+        int context = Math.Min(options.ContextLength ?? Model.ContextLength, Model.ContextLength);
+        if (promptIds.Length > context)
+            throw new GenerationArgumentException(nameof(prompt), $"The prompt is {promptIds.Length} tokens; the context holds {context}.");
+        return (promptIds, context);
     }
 
     private static void Validate(GenerationOptions options)

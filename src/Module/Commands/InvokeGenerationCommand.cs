@@ -12,6 +12,9 @@ namespace LlmCpu.Module.Commands;
 /// (<c>Import-Model | Invoke-Generation -Prompt '...'</c>) or from -Model; prompts may also come from the pipeline,
 /// as strings or as objects with a Prompt property (and a Model property, which binds too). Generation runs on the
 /// pipeline thread, so Ctrl+C stops it within one layer's time.
+/// Several prompts for one model run as a batch (-BatchSize sequences at once, each decode step one pass over the
+/// weights for all of them): they are collected as they arrive and run when the input ends; results come in input order
+/// unless -Unordered. A single prompt, or -BatchSize 1, runs as it arrives, one after another.
 /// </summary>
 /// <remarks>
 /// Two parameter sets keep a model from ever binding to -Prompt (a model object would otherwise convert to its display
@@ -32,6 +35,11 @@ public sealed class InvokeGenerationCommand : PSCmdlet
     }
 
     private readonly CancellationTokenSource _stop = new();
+
+    /// <summary>Prompts held for a batch, in input order, with their options or the error that ended them early.</summary>
+    private readonly List<PendingPrompt> _pending = [];
+
+    private sealed record PendingPrompt(int Index, LanguageModel Model, string Prompt, GenerationRequest? Request, Exception? Error);
 
     [Parameter(Mandatory = true, ParameterSetName = ParameterSets.ModelFromPipeline, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
     [Parameter(Mandatory = true, ParameterSetName = ParameterSets.PromptFromPipeline, ValueFromPipelineByPropertyName = true)]
@@ -145,7 +153,28 @@ public sealed class InvokeGenerationCommand : PSCmdlet
     [Parameter]
     public SwitchParameter ShowText { get; set; }
 
+    /// <summary>
+    /// Most prompts generated at once when several are piped in: each decode step runs one token of every active prompt
+    /// in one pass over the weights, and a finished prompt's place goes to the next one. 1 runs them one after another.
+    /// </summary>
+    [Parameter(ParameterSetName = ParameterSets.ModelFromPipeline)]
+    [Parameter(ParameterSetName = ParameterSets.PromptFromPipeline)]
+    [ValidateRange(1, BatchedGenerator.MaxBatchLimit)]
+    public int BatchSize { get; set; } = 8;
+
+    /// <summary>With a batch of prompts, write each result (or error) as soon as its prompt finishes instead of in input order.</summary>
+    [Parameter(ParameterSetName = ParameterSets.ModelFromPipeline)]
+    [Parameter(ParameterSetName = ParameterSets.PromptFromPipeline)]
+    public SwitchParameter Unordered { get; set; }
+
     protected override void ProcessRecord()
+    {
+        if (Session == null && BatchSize > 1) Collect();
+        else GenerateOne();
+    }
+
+    /// <summary>The prompt bound now, generated at once; its result or error is written before the next record binds.</summary>
+    private void GenerateOne()
     {
         try
         {
@@ -163,6 +192,128 @@ public sealed class InvokeGenerationCommand : PSCmdlet
         catch (Exception ex) when (ErrorMapper.IsDefect(ex))
         {
             ThrowTerminatingError(ErrorMapper.Defect(ex, (object?)Session ?? Model));
+        }
+    }
+
+    /// <summary>Holds the prompt for a batch, with its options built now (the parameters may bind differently per record).</summary>
+    private void Collect()
+    {
+        int index = _pending.Count;
+        try
+        {
+            var request = new GenerationRequest(Prompt ?? "", BuildOptions(Model!));
+            _pending.Add(new PendingPrompt(index, Model!, Prompt ?? "", request, null));
+        }
+        catch (Exception ex) when (ErrorMapper.IsExpected(ex))
+        {
+            _pending.Add(new PendingPrompt(index, Model!, Prompt ?? "", null, ex));
+        }
+    }
+
+    protected override void EndProcessing()
+    {
+        if (_pending.Count == 0) return;
+        // One prompt alone runs as it would one at a time (with the prompt prefix cache); that is the common case.
+        if (_pending.Count == 1 && _pending[0].Request != null)
+        {
+            Model = _pending[0].Model;
+            Prompt = _pending[0].Prompt;
+            _pending.Clear();
+            GenerateOne();
+            return;
+        }
+        var batch = new BatchOutput(this);
+        foreach (var failed in _pending.Where(p => p.Error != null)) batch.Add(failed, null, failed.Error);
+        try
+        {
+            // The prompts of each model form one batch, models in the order their first prompt came.
+            foreach (var group in _pending.Where(p => p.Request != null).GroupBy(p => p.Model))
+            {
+                if (_stop.IsCancellationRequested) break;
+                RunBatch(group.Key, [.. group], batch);
+            }
+        }
+        catch (Exception ex) when (ErrorMapper.IsDefect(ex))
+        {
+            ThrowTerminatingError(ErrorMapper.Defect(ex, Model));
+        }
+        if (batch.Cancelled || _stop.IsCancellationRequested) throw new PipelineStoppedException();
+    }
+
+    private void RunBatch(LanguageModel model, PendingPrompt[] prompts, BatchOutput output)
+    {
+        using var pool = WorkerPools.Rent(Threads, WriteWarning);
+        WriteVerbose($"Generating {prompts.Length} prompts with {model.Name} ({model.Precision}), up to {BatchSize} at once, " +
+            $"{pool.Pool.ThreadCount} threads; up to {MaxTokens} tokens each.");
+        var generator = new BatchedGenerator(model, BatchSize, pool.Pool);
+        var finished = new bool[prompts.Length];
+        try
+        {
+            generator.Generate([.. prompts.Select(p => p.Request!)], outcome =>
+            {
+                finished[outcome.Index] = true;
+                output.Add(prompts[outcome.Index], outcome.Result, outcome.Error);
+            }, _stop.Token, Stream ? piece => OnBatchPiece(piece, prompts) : null);
+        }
+        catch (Exception ex) when (ErrorMapper.IsExpected(ex))
+        {
+            // Nothing of this model could run (it was disposed, say): every prompt of it not yet reported fails alike.
+            for (int i = 0; i < prompts.Length; i++)
+            {
+                if (!finished[i]) output.Add(prompts[i], null, ex);
+            }
+        }
+    }
+
+    /// <summary>A piece of one prompt of a batch, its PromptIndex the prompt's place in this command's input.</summary>
+    private void OnBatchPiece(GenerationPiece piece, PendingPrompt[] prompts)
+    {
+        if (piece.Text.Length == 0) return;
+        WriteObject(piece with { PromptIndex = prompts[piece.PromptIndex].Index });
+    }
+
+    /// <summary>
+    /// Writes a batch's results and errors: in input order (each held until every earlier prompt's is out), or with
+    /// -Unordered as they come. With -ShowText, a result's text goes to the host when the result is written: the
+    /// prompts of a batch advance together, so their texts would interleave token by token.
+    /// </summary>
+    private sealed class BatchOutput(InvokeGenerationCommand command)
+    {
+        private readonly SortedDictionary<int, (PendingPrompt Prompt, GenerationResult? Result, Exception? Error)> _held = [];
+        private int _next;
+
+        public bool Cancelled { get; private set; }
+
+        public void Add(PendingPrompt prompt, GenerationResult? result, Exception? error)
+        {
+            if (command.Unordered)
+            {
+                Write(prompt, result, error);
+                return;
+            }
+            _held[prompt.Index] = (prompt, result, error);
+            while (_held.Remove(_next, out var ready))
+            {
+                Write(ready.Prompt, ready.Result, ready.Error);
+                _next++;
+            }
+        }
+
+        private void Write(PendingPrompt prompt, GenerationResult? result, Exception? error)
+        {
+            if (error != null)
+            {
+                command.WriteError(ErrorMapper.ForGeneration(error, prompt.Prompt, prompt.Model));
+                return;
+            }
+            // As with one prompt, nothing more can be written once the pipeline is stopping (see about_LlmCpu).
+            if (result!.StopReason == StopReason.Cancelled)
+            {
+                Cancelled = true;
+                return;
+            }
+            if (command.ShowText) command.WriteInformation(new HostInformationMessage { Message = result.Text, NoNewLine = false }, ["PSHOST"]);
+            if (!command.Stream || command.PassThru) command.WriteObject(result);
         }
     }
 

@@ -144,7 +144,7 @@ public sealed class HostProcessTests
         var pieces = lines[..^1];
         Assert.All(pieces, p =>
         {
-            Assert.Equal(["Text", "TokenId", "Index"], p.EnumerateObject().Select(property => property.Name));
+            Assert.Equal(["Text", "TokenId", "Index", "PromptIndex"], p.EnumerateObject().Select(property => property.Name));
             Assert.Equal(JsonValueKind.Number, p.GetProperty("TokenId").ValueKind);
         });
         string text = lines[^1].GetProperty("Text").GetString()!;

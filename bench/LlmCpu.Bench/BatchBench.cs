@@ -1,0 +1,76 @@
+using System.Diagnostics;
+using System.Text.Json;
+using LlmCpu.Engine.Models;
+using LlmCpu.Engine.Runtime;
+using LlmCpu.Kernels;
+using LlmCpu.Kernels.Threading;
+
+namespace LlmCpu.Bench;
+
+/// <summary>
+/// Aggregate decode speed of a batch: 1, 2, 4, 8 and 16 sequences generated at once by <see cref="BatchedGenerator"/>
+/// (each decode step one pass over the weights for all of them), against one sequence at a time. One JSON line per
+/// batch size.
+/// </summary>
+public static class BatchBench
+{
+    /// <param name="rounds">
+    /// Rounds of all batch sizes, one after another; per batch size the median over the rounds is reported, and the
+    /// speedup is the median of each round's ratio to that round's one-sequence figure, so that a change in the
+    /// machine's load between rounds moves both sides of a ratio.
+    /// </param>
+    public static void Run(string path, int threads, int generatedTokens = 64, int rounds = 1)
+    {
+        using var model = ModelLoader.Load(path);
+        using var pool = new WorkerPool(threads);
+        Measure(model, pool, 1, 8); // warm-up: JIT, worker threads, the file's pages
+        int[] sizes = [1, 2, 4, 8, 16];
+        var figures = new (double TokensPerSecond, int DecodeTokens, double Seconds)[rounds, sizes.Length];
+        for (int r = 0; r < rounds; r++)
+        {
+            for (int i = 0; i < sizes.Length; i++) figures[r, i] = Measure(model, pool, sizes[i], generatedTokens);
+        }
+        for (int i = 0; i < sizes.Length; i++)
+        {
+            var perRound = Enumerable.Range(0, rounds).Select(r => figures[r, i]).ToArray();
+            double tokensPerSecond = Median(perRound.Select(f => f.TokensPerSecond));
+            double alone = Median(Enumerable.Range(0, rounds).Select(r => figures[r, 0].TokensPerSecond));
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                test = "batch-decode", model = model.Name, precision = model.Precision, threads, isa = KernelDispatch.Best.ToString(),
+                sequences = sizes[i], tokensPerSequence = generatedTokens, rounds, decodeTokens = perRound[0].DecodeTokens,
+                decodeSeconds = perRound.Select(f => Math.Round(f.Seconds, 3)).ToArray(),
+                tokensPerSecond, roundTokensPerSecond = perRound.Select(f => Math.Round(f.TokensPerSecond, 2)).ToArray(),
+                oneAtATimeTokensPerSecond = alone,
+                speedup = Median(Enumerable.Range(0, rounds).Select(r => figures[r, i].TokensPerSecond / figures[r, 0].TokensPerSecond)),
+            }));
+        }
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    /// <summary>
+    /// Decode tokens per second of <paramref name="sequences"/> greedy requests of <paramref name="generatedTokens"/>
+    /// tokens each, all in flight together. All prompts run before the first decode step (every request has a slot),
+    /// so the decode time is the wall time less the prompts' times; each request's first token comes from its prompt's
+    /// logits, so decode steps produced the rest.
+    /// </summary>
+    private static (double TokensPerSecond, int DecodeTokens, double Seconds) Measure(LanguageModel model, WorkerPool pool, int sequences, int generatedTokens)
+    {
+        var requests = Enumerable.Range(0, sequences).Select(i => new GenerationRequest($"Request {i}: the quick brown fox jumps over the lazy dog",
+            new GenerationOptions { MaxTokens = generatedTokens, StopAtEos = false, ReusePromptPrefix = false, Sampling = SamplingOptions.Greedy })).ToArray();
+        var generator = new BatchedGenerator(model, sequences, pool);
+        var clock = Stopwatch.StartNew();
+        var outcomes = generator.Generate(requests);
+        double wall = clock.Elapsed.TotalSeconds;
+        var results = outcomes.Select(o => o.Result ?? throw o.Error!).ToArray();
+        double prompts = results.Sum(r => r.PromptTime.TotalSeconds);
+        int decodeTokens = results.Sum(r => r.GeneratedTokens - 1);
+        double seconds = wall - prompts;
+        return (decodeTokens / seconds, decodeTokens, seconds);
+    }
+}
