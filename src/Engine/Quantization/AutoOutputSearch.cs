@@ -30,18 +30,18 @@ public static class AutoOutputSearch
     public static AutoSearchResult Run(AutoSearchResult layers, Func<OutputPrecision, QuantizationCandidate> measure, double maxLoss)
     {
         var tried = layers.Candidates.ToList();
-        var chosen = layers.Chosen;
-        if (chosen.WithinBound)
+        int chosen = tried.FindIndex(c => c.Chosen);
+        if (chosen < 0) throw new ArgumentException("The layers' search marks no candidate as chosen.", nameof(layers));
+        if (tried[chosen].WithinBound)
         {
             foreach (var output in Alternatives)
             {
                 var candidate = measure(output);
-                candidate = candidate with { WithinBound = AutoRecipeSearch.IsWithinBound(candidate, maxLoss), Chosen = false };
-                tried.Add(candidate);
-                if (IsBetter(candidate, chosen)) chosen = candidate;
+                tried.Add(candidate with { WithinBound = AutoRecipeSearch.IsWithinBound(candidate, maxLoss), Chosen = false });
+                if (IsBetter(tried[^1], tried[chosen])) chosen = tried.Count - 1;
             }
         }
-        var marked = tried.Select(c => c with { Chosen = ReferenceEquals(c, chosen) }).ToList();
-        return new AutoSearchResult(marked, marked.Single(c => c.Chosen));
+        var marked = tried.Select((c, i) => c with { Chosen = i == chosen }).ToList();
+        return new AutoSearchResult(marked, marked[chosen]);
     }
 }
