@@ -69,7 +69,8 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
     /// Int4 for a single recipe; with -Recipe Auto, the one the search chooses (docs/quantization.md has the measurements).
     /// </summary>
     [Parameter]
-    public OutputPrecision OutputProjection { get; set; }
+    [ValidateSet(nameof(OutputPrecision.Int4), nameof(OutputPrecision.Int8), nameof(OutputPrecision.Float16))]
+    public string? OutputProjection { get; set; }
 
     /// <summary>Text to measure the INT4 model against the unquantized model on (perplexity, KL divergence, top-token agreement); the result is embedded in the file.</summary>
     [Parameter]
@@ -110,7 +111,7 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
             Activations = Activations,
             Overwrite = Force.IsPresent,
             EvaluationText = EvaluationText,
-            OutputProjection = bound.ContainsKey(nameof(OutputProjection)) ? OutputProjection : null,
+            OutputProjection = OutputProjection is null ? null : Enum.Parse<OutputPrecision>(OutputProjection, ignoreCase: true),
             Calibration = calibration,
             MaxAccuracyLoss = MaxAccuracyLoss,
             GptqActivationOrder = ActivationOrder.IsPresent,
