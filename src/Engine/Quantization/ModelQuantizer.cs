@@ -58,6 +58,8 @@ internal static class ModelQuantizer
             for (int r = 0; r < matrix.Rows; r++)
             {
                 matrix.DequantizeRow(r, row);
+                if (!float.IsFinite(System.Numerics.Tensors.TensorPrimitives.Sum(row)) && row.Any(v => !float.IsFinite(v)))
+                    throw new ModelNumericException($"'{model.Name}''s output projection holds a value that is not finite in row {r}; it cannot be quantized to Q8_0.");
                 result.QuantizeRow(r, row);
             }
             return result;
