@@ -69,4 +69,17 @@ public sealed class LlmcQ8TensorTests : IDisposable
         var e = Assert.Throws<ModelNotSupportedException>(() => ModelLoader.Load(version6).Dispose());
         Assert.Equal("version", e.Field);
     }
+
+    [Fact]
+    public void ANonFiniteOutputWeightIsANumericErrorAndNothingIsWritten()
+    {
+        using var model = ModelLoader.Load(RepoPaths.FixtureModel, new LoadOptions { Precision = ModelPrecision.Float32 });
+        var output = Assert.IsType<LlmCpu.Kernels.MatMul.Float32Matrix>(model.Weights.Output);
+        output.RowSpan(17)[100] = float.NaN;
+        string destination = Path.Combine(_dir, "nan.llmc");
+        var e = Assert.Throws<ModelNumericException>(() => Int4ModelConverter.Convert(model, destination, new Int4Format(128, false),
+            new Int4ConversionOptions { OutputProjection = OutputPrecision.Int8 }));
+        Assert.Contains("row 17", e.Message);
+        Assert.False(File.Exists(destination));
+    }
 }
