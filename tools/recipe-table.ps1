@@ -15,6 +15,8 @@ param(
     [int] $Threads = 2,
     [string[]] $Recipe = @('RoundToNearest', 'MinimizeError', 'Gptq', 'Awq'),
     [string[]] $GroupSize = @('32', '64', '128'),
+    # The output projection's precision for every conversion: Int4 (the converter's default), Int8 or Float16.
+    [ValidateSet('Int4', 'Int8', 'Float16')] [string] $OutputProjection = 'Int4',
     [string] $Module = "$PSScriptRoot/../tests/Unit/bin/Release/net10.0/Modules/LlmCpu/LlmCpu.psd1",
     [string] $WorkFolder = (Join-Path ([IO.Path]::GetTempPath()) 'llmcpu-recipe-table')
 )
@@ -40,7 +42,7 @@ foreach ($g in $GroupSize) {
     foreach ($asym in $false, $true) {
         foreach ($r in $Recipe) {
             $file = Join-Path $WorkFolder "$r-g$g-$(if ($asym) { 'asym' } else { 'sym' }).llmc"
-            $c = ConvertTo-Int4Model -Path $fixture -Destination $file -GroupSize $g -Asymmetric:$asym -Recipe $r -Force
+            $c = ConvertTo-Int4Model -Path $fixture -Destination $file -GroupSize $g -Asymmetric:$asym -Recipe $r -OutputProjection $OutputProjection -Force
             $m = Import-Model $file
             $p = $m | Measure-Perplexity -Path $heldOut -ContextLength $ContextLength -Reference $f16 -Threads $Threads
             '| {0} | {1} | {2} | {3:F3} | {4:F4} | {5:+0.00%;-0.00%} | {6:F6} | {7:0.00%} | {8:F1} |' -f $r, $g, $(if ($asym) { 'yes' } else { 'no' }),

@@ -24,6 +24,9 @@ public sealed record Int4ConversionResult(string Source, string Destination, str
     /// <summary>The evaluation text's name, when accuracy was measured.</summary>
     public string? EvaluationText { get; init; }
 
+    /// <summary>The output projection's format as written ("INT4 g32 asym", "Q8_0", "F16", or the source's own).</summary>
+    public string? OutputFormat { get; init; }
+
     /// <summary>Every candidate the automatic recipe tried, the chosen one marked; empty for a single recipe.</summary>
     public IReadOnlyList<QuantizationCandidate> Candidates { get; init; } = [];
 }
@@ -39,8 +42,11 @@ public sealed record Int4ConversionOptions
     /// <summary>Text to measure the result on against the unquantized model; required by <see cref="Int4Recipe.Auto"/>.</summary>
     public string? EvaluationText { get; init; }
 
-    /// <summary>The output projection's INT4 format; null keeps it as it is (FP16 when float).</summary>
-    public Int4Format? OutputFormat { get; init; } = Int4ModelConverter.DefaultOutputFormat;
+    /// <summary>
+    /// The output projection's precision; null: <see cref="Int4ModelConverter.DefaultOutputProjection"/>, or for
+    /// <see cref="Int4Recipe.Auto"/>, the one <see cref="AutoOutputSearch"/> chooses.
+    /// </summary>
+    public OutputPrecision? OutputProjection { get; init; }
 
     /// <summary>Text calibrated recipes tune on; null takes <see cref="CalibrationText.BuiltIn"/>.</summary>
     public CalibrationText? Calibration { get; init; }
@@ -79,29 +85,38 @@ public sealed record Int4ConversionOptions
 /// against F16): output F16 perplexity +0.11%, KL 0.0082; output INT4 g32 asymmetric +0.21%, KL 0.0132; g32
 /// symmetric +0.47%; g128 +0.89%. Groups of 32 with a zero point cost the least and keep the model well inside
 /// the 1% bar, while decode reads 17% fewer bytes than with FP16 (fewer than a pure Q4_0 GGUF of the same model).
+/// An 8-bit (Q8_0) output projection recovers nearly all that FP16 does (KL 0.0083 against 0.0082) at a third of its
+/// extra bytes, but measured on a 1.1B-shaped model its one-token GEMV took 2.3 to 3.7 times the INT4 one's time
+/// for 1.8 times the bytes (docs/quantization.md, "An 8-bit output projection"), so it is asked for
+/// (<see cref="OutputPrecision.Int8"/>) or chosen by <see cref="Int4Recipe.Auto"/>, not the default.
 /// </remarks>
 public static class Int4ModelConverter
 {
-    /// <summary>The output projection's default format: see the remarks on <see cref="Int4ModelConverter"/>.</summary>
+    /// <summary>The output projection's format when it is INT4: see the remarks on <see cref="Int4ModelConverter"/>.</summary>
     public static Int4Format DefaultOutputFormat { get; } = new(32, true);
+
+    /// <summary>The output projection's precision when none is asked for (and the recipe is not Auto): see the remarks.</summary>
+    public static OutputPrecision DefaultOutputProjection => OutputPrecision.Int4;
 
     /// <summary>Converts the model at <paramref name="source"/> (any path <see cref="ModelLoader"/> reads).</summary>
     public static Int4ConversionResult Convert(string source, string destination, Int4Format format, ActivationMode activations,
-        bool overwrite, string? evaluationText, IEngineLog? log = null, CancellationToken cancellation = default, Int4Format? outputFormat = null) =>
+        bool overwrite, string? evaluationText, IEngineLog? log = null, CancellationToken cancellation = default,
+        OutputPrecision outputProjection = OutputPrecision.Float16) =>
         Convert(source, destination, format, new Int4ConversionOptions
         {
             Activations = activations, Overwrite = overwrite, EvaluationText = evaluationText, Log = log ?? NullEngineLog.Instance,
-            Cancellation = cancellation, OutputFormat = outputFormat,
+            Cancellation = cancellation, OutputProjection = outputProjection,
         });
 
     /// <summary>Converts a loaded model; <paramref name="model"/> itself is the reference for <paramref name="evaluationText"/>.</summary>
-    /// <param name="outputFormat">The output projection's INT4 format; null keeps it as it is (FP16 when float).</param>
+    /// <param name="outputProjection">The output projection's precision; Float16 keeps a quantized one as it is.</param>
     public static Int4ConversionResult Convert(LanguageModel model, string destination, Int4Format format, ActivationMode activations,
-        bool overwrite, string? evaluationText, IEngineLog? log = null, CancellationToken cancellation = default, Int4Format? outputFormat = null) =>
+        bool overwrite, string? evaluationText, IEngineLog? log = null, CancellationToken cancellation = default,
+        OutputPrecision outputProjection = OutputPrecision.Float16) =>
         Convert(model, destination, format, new Int4ConversionOptions
         {
             Activations = activations, Overwrite = overwrite, EvaluationText = evaluationText, Log = log ?? NullEngineLog.Instance,
-            Cancellation = cancellation, OutputFormat = outputFormat,
+            Cancellation = cancellation, OutputProjection = outputProjection,
         });
 
     /// <summary>Converts the model at <paramref name="source"/> (any path <see cref="ModelLoader"/> reads).</summary>
@@ -139,7 +154,8 @@ public static class Int4ModelConverter
     private static void Check(Int4Format format, Int4ConversionOptions options)
     {
         format.Validate();
-        options.OutputFormat?.Validate();
+        if (options.OutputProjection is { } output && !Enum.IsDefined(output))
+            throw new ArgumentOutOfRangeException(nameof(options), output, "The output projection is Int4, Int8 or Float16.");
         if (format.Recipe == Int4Recipe.Auto && string.IsNullOrEmpty(options.EvaluationText))
             throw new QuantizationArgumentException(QuantizationProblem.EvaluationTextRequired, "EvaluationText",
                 "The Auto recipe measures every candidate against the unquantized model, so it needs evaluation text (-EvaluationText).");
@@ -168,14 +184,15 @@ public static class Int4ModelConverter
             IReadOnlyList<QuantizationCandidate> candidates = [];
             LanguageModel quantized;
             Int4Format written = format;
+            OutputPrecision outputWritten = options.OutputProjection ?? DefaultOutputProjection;
             AccuracyReport? accuracy = null;
             if (format.Recipe == Int4Recipe.Auto)
             {
-                (quantized, written, accuracy, candidates) = AutoConverter.Run(model, weights, reference, options, calibration, pool);
+                (quantized, written, outputWritten, accuracy, candidates) = AutoConverter.Run(model, weights, reference, options, calibration, pool);
             }
             else
             {
-                quantized = ModelQuantizer.Quantize(model, weights, Request(format, options, calibration), pool, log, options.Cancellation);
+                quantized = ModelQuantizer.Quantize(model, weights, Request(format, options, outputWritten, calibration), pool, log, options.Cancellation);
                 if (options.EvaluationText is { Length: > 0 } text)
                 {
                     accuracy = AccuracyEvaluator.Compare(reference, quantized, text, pool, options.Cancellation, log);
@@ -212,14 +229,14 @@ public static class Int4ModelConverter
                     model.FileSizeBytes, clock.Elapsed, accuracy)
                 {
                     Recipe = written.Recipe.ToString(), BitsPerWeight = bits, CalibrationText = calibrationName, EvaluationText = evaluationName,
-                    Candidates = candidates,
+                    OutputFormat = quantized.Weights.Output.Format, Candidates = candidates,
                 };
             }
         });
     }
 
-    internal static QuantizeRequest Request(Int4Format format, Int4ConversionOptions options, CalibrationText calibration) =>
-        new(format, options.Activations, options.OutputFormat, calibration) { GptqActivationOrder = options.GptqActivationOrder };
+    internal static QuantizeRequest Request(Int4Format format, Int4ConversionOptions options, OutputPrecision output, CalibrationText calibration) =>
+        new(format, options.Activations, output, calibration) { GptqActivationOrder = options.GptqActivationOrder };
 
     /// <summary>How the report names a recipe.</summary>
     internal static string RecipeName(Int4Recipe recipe) => recipe switch

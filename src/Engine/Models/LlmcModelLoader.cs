@@ -44,6 +44,7 @@ public static unsafe class LlmcModelLoader
                     "int4" => Int4Matrix.FromMemory(rows, columns, new Int4Format(t.GroupSize!.Value, t.Asymmetric!.Value), activations,
                         file.Pointer(t.Blobs["quants"]), (ushort*)file.Pointer(t.Blobs["scales"]),
                         t.Asymmetric!.Value ? file.Pointer(t.Blobs["zeros"]) : null),
+                    "q8_0" => Q8Matrix.FromMemory(rows, columns, (sbyte*)file.Pointer(t.Blobs["codes"]), (ushort*)file.Pointer(t.Blobs["scales"])),
                     "f16" => Float16Matrix.FromMemory(rows, columns, (Half*)file.Pointer(t.Blobs["data"])),
                     "f32" => Float32Matrix.FromMemory(rows, columns, (float*)file.Pointer(t.Blobs["data"])),
                     _ => throw new ModelNotSupportedException(path, $"tensor '{name}' kind", $"'{t.Kind}' is not supported"),

@@ -7,7 +7,7 @@ using LlmCpu.Kernels.Threading;
 namespace LlmCpu.Engine.Quantization;
 
 /// <summary>What a quantization is asked to do, beyond the layers' format.</summary>
-internal sealed record QuantizeRequest(Int4Format Format, ActivationMode Activations, Int4Format? OutputFormat, CalibrationText Calibration)
+internal sealed record QuantizeRequest(Int4Format Format, ActivationMode Activations, OutputPrecision Output, CalibrationText Calibration)
 {
     /// <summary>GPTQ in activation order (<see cref="GptqOptions.ActivationOrder"/>).</summary>
     public bool GptqActivationOrder { get; init; }
@@ -50,6 +50,36 @@ internal static class ModelQuantizer
             }
             return result;
         }
+        WeightMatrix ToQ8(WeightMatrix matrix)
+        {
+            var result = new Q8Matrix(matrix.Rows, matrix.Columns);
+            made.Add(result);
+            var row = new float[matrix.Columns];
+            for (int r = 0; r < matrix.Rows; r++)
+            {
+                matrix.DequantizeRow(r, row);
+                if (!float.IsFinite(System.Numerics.Tensors.TensorPrimitives.Sum(row)) && row.Any(v => !float.IsFinite(v)))
+                    throw new ModelNumericException($"'{model.Name}''s output projection holds a value that is not finite in row {r}; it cannot be quantized to Q8_0.");
+                result.QuantizeRow(r, row);
+            }
+            return result;
+        }
+        WeightMatrix Output(WeightMatrix matrix)
+        {
+            switch (request.Output)
+            {
+                // An output already in INT4 (a Q4_0 GGUF's, say) is kept: quantizing it again would only add error.
+                case OutputPrecision.Int4 when matrix is not Int4Matrix:
+                    return ToInt4(matrix, Int4ModelConverter.DefaultOutputFormat);
+                // Nor is an INT4 or Q8_0 output made 8-bit: that would add bytes and error, and no accuracy.
+                case OutputPrecision.Int8 when matrix is not (Int4Matrix or Q8Matrix):
+                    if (matrix.Columns % Int4Matrix.ChunkSize == 0) return ToQ8(matrix);
+                    log.Warning($"'{model.Name}''s output projection has {matrix.Columns} columns, not whole blocks of {Int4Matrix.ChunkSize}: it cannot be Q8_0 and is kept as FP16.");
+                    return Edge(matrix);
+                default:
+                    return Edge(matrix);
+            }
+        }
         WeightMatrix Edge(WeightMatrix matrix)
         {
             if (matrix is not Float32Matrix)
@@ -73,9 +103,7 @@ internal static class ModelQuantizer
         {
             var embedding = Edge(weights.TokenEmbedding);
             // A tied output is the embedding table itself, kept as the embedding is.
-            // An output already in INT4 (a Q4_0 GGUF's, say) is kept: quantizing it again would only add error.
-            var output = ReferenceEquals(weights.Output, weights.TokenEmbedding) ? embedding
-                : request.OutputFormat is { } outFormat && weights.Output is not Int4Matrix ? ToInt4(weights.Output, outFormat) : Edge(weights.Output);
+            var output = ReferenceEquals(weights.Output, weights.TokenEmbedding) ? embedding : Output(weights.Output);
             // Until quantized, each layer is the source's own: the calibration of layer i runs the float layers after it.
             var layers = weights.Layers.ToArray();
             foreach (var layer in layers) borrowed.UnionWith(layer.Matrices);

@@ -26,6 +26,12 @@ public sealed record QuantizationCandidate
     /// <summary>Time taken to quantize (calibration included), not to measure.</summary>
     public required TimeSpan QuantizationTime { get; init; }
 
+    /// <summary>The output projection's precision (Int4, Int8, Float16); absent in files written before it was recorded.</summary>
+    public string? OutputProjection { get; init; }
+
+    /// <summary>Bytes of the layer matrices and the output projection as stored, scales and zero points included.</summary>
+    public long? WeightBytes { get; init; }
+
     /// <summary>Whether the perplexity is within the accuracy bound of the float model's.</summary>
     public bool WithinBound { get; init; }
 

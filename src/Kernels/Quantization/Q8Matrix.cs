@@ -24,22 +24,65 @@ public sealed unsafe class Q8Matrix : Int8TileMatrix, IGgmlBlockRows
     /// <summary>Bytes of one tile's chunk: 8 rows x 32 codes.</summary>
     public const int ChunkBytes = Int4Matrix.TileRows * Int4Matrix.ChunkSize;
 
-    private readonly NativeBuffer _codes;
-    private readonly NativeBuffer _scales;
+    private readonly sbyte* _codes;
+    private readonly ushort* _scales;
+    private readonly NativeBuffer[] _owned;
 
-    public Q8Matrix(int rows, int columns) : base(rows, columns)
+    /// <summary>An all-zero matrix in memory it owns, to be filled with <see cref="SetRow"/> or <see cref="QuantizeRow"/>.</summary>
+    public Q8Matrix(int rows, int columns) : this(rows, columns, external: null)
+    {
+    }
+
+    /// <summary>
+    /// A matrix over arrays that already hold this layout (for example, inside a memory-mapped model file): codes of
+    /// <see cref="CodeBytes"/> bytes and scales of <see cref="ScaleBytes"/>, padding rows included. The caller keeps
+    /// that memory alive and unchanged for the life of the matrix.
+    /// </summary>
+    public static Q8Matrix FromMemory(int rows, int columns, sbyte* codes, ushort* scales) =>
+        new(rows, columns, ((nint)codes, (nint)scales));
+
+    private Q8Matrix(int rows, int columns, (nint Codes, nint Scales)? external) : base(rows, columns)
     {
         if (columns % Int4Matrix.ChunkSize != 0) throw new ArgumentException($"Q8_0 rows are whole blocks of {Int4Matrix.ChunkSize} values; {columns} is not.", nameof(columns));
+        CodeBytes = CodeBytesOf(rows, columns);
+        ScaleBytes = ScaleBytesOf(rows, columns);
+        if (external is { } memory)
+        {
+            _codes = (sbyte*)memory.Codes;
+            _scales = (ushort*)memory.Scales;
+            _owned = [];
+            return;
+        }
         // Zeroed: padding rows have code 0 and scale 0, so they compute 0.
-        _codes = new NativeBuffer((long)Tiles * Int4Matrix.TileRows * columns);
-        _scales = new NativeBuffer((long)Tiles * Int4Matrix.TileRows * (columns / Int4Matrix.ChunkSize) * sizeof(ushort));
+        var codes = new NativeBuffer(CodeBytes);
+        var scales = new NativeBuffer(ScaleBytes);
+        _owned = [codes, scales];
+        _codes = (sbyte*)codes.Pointer;
+        _scales = (ushort*)scales.Pointer;
     }
+
+    /// <summary>Bytes of the codes array ([tile][chunk][quad][row][4]) for a matrix of this shape, padding rows included.</summary>
+    public static long CodeBytesOf(int rows, int columns) => TilesOf(rows) * Int4Matrix.TileRows * columns;
+
+    /// <summary>Bytes of the FP16 scales array ([tile][chunk][row]) for a matrix of this shape, padding rows included.</summary>
+    public static long ScaleBytesOf(int rows, int columns) => TilesOf(rows) * Int4Matrix.TileRows * (columns / Int4Matrix.ChunkSize) * sizeof(ushort);
+
+    private static long TilesOf(int rows) => ((long)rows + Int4Matrix.TileRows - 1) / Int4Matrix.TileRows;
+
+    public long CodeBytes { get; }
+
+    public long ScaleBytes { get; }
+
+    /// <summary>The two arrays as stored, for writing them to a file unchanged.</summary>
+    public (nint Codes, nint Scales) RawArrays => ((nint)_codes, (nint)_scales);
 
     public override string Format => "Q8_0";
 
-    public override long ByteSize => _codes.ByteLength + _scales.ByteLength;
+    public override long ByteSize => CodeBytes + ScaleBytes;
 
-    internal Q8View View => new((sbyte*)_codes.Pointer, (ushort*)_scales.Pointer, Rows, Columns);
+    public override long OwnedBytes => _owned.Sum(b => b.ByteLength);
+
+    internal Q8View View => new(_codes, _scales, Rows, Columns);
 
     /// <summary>Stores row <paramref name="row"/> from its Q8_0 blocks as a GGUF file holds them.</summary>
     public void SetRow(int row, ReadOnlySpan<byte> blocks)
@@ -56,6 +99,28 @@ public sealed unsafe class Q8Matrix : Int8TileMatrix, IGgmlBlockRows
         }
     }
 
+    /// <summary>
+    /// Quantizes one row of FP32 weights into place as ggml's quantize_row_q8_0_ref does: per block of 32, d = max|x| / 127
+    /// (stored as FP16), codes round(x / d) (computed with the FP32 d, halves away from zero), all zero when the block is.
+    /// </summary>
+    public void QuantizeRow(int row, ReadOnlySpan<float> values)
+    {
+        if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(row));
+        if (values.Length != Columns) throw new ArgumentException($"A row has {Columns} values.", nameof(values));
+        var view = View;
+        for (int c = 0; c < Columns / Int4Matrix.ChunkSize; c++)
+        {
+            var block = values.Slice(c * Int4Matrix.ChunkSize, Int4Matrix.ChunkSize);
+            float amax = System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(block);
+            amax = MathF.Abs(amax);
+            if (!float.IsFinite(amax)) throw new ArgumentException($"Row {row} holds a value that is not finite, in block {c}.", nameof(values));
+            float d = amax / 127f, inverse = d != 0 ? 1f / d : 0f;
+            *view.Scale(row, c) = BitConverter.HalfToUInt16Bits((Half)d);
+            for (int j = 0; j < Int4Matrix.ChunkSize; j++)
+                *view.Code(row, c * Int4Matrix.ChunkSize + j) = (sbyte)MathF.Round(block[j] * inverse, MidpointRounding.AwayFromZero);
+        }
+    }
+
     public override void DequantizeRow(int row, Span<float> destination)
     {
         var view = View;
@@ -68,8 +133,7 @@ public sealed unsafe class Q8Matrix : Int8TileMatrix, IGgmlBlockRows
 
     public override void Dispose()
     {
-        _codes.Dispose();
-        _scales.Dispose();
+        foreach (var buffer in _owned) buffer.Dispose();
         base.Dispose();
     }
 }

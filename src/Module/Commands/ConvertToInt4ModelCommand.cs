@@ -65,12 +65,12 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
     public ActivationMode Activations { get; set; } = ActivationMode.Int8;
 
     /// <summary>
-    /// The output projection's precision: Int4 (the default: groups of 32 with a zero point, measured to cost little and
-    /// to cut a fifth of decode's bytes) or Float16.
+    /// The output projection's precision: Int4 (groups of 32 with a zero point), Int8 (ggml's Q8_0) or Float16. Not given:
+    /// Int4 for a single recipe; with -Recipe Auto, the one the search chooses (docs/quantization.md has the measurements).
     /// </summary>
     [Parameter]
-    [ValidateSet("Int4", "Float16")]
-    public string OutputProjection { get; set; } = "Int4";
+    [ValidateSet(nameof(OutputPrecision.Int4), nameof(OutputPrecision.Int8), nameof(OutputPrecision.Float16))]
+    public string? OutputProjection { get; set; }
 
     /// <summary>Text to measure the INT4 model against the unquantized model on (perplexity, KL divergence, top-token agreement); the result is embedded in the file.</summary>
     [Parameter]
@@ -111,7 +111,7 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
             Activations = Activations,
             Overwrite = Force.IsPresent,
             EvaluationText = EvaluationText,
-            OutputFormat = OutputProjection == "Int4" ? Int4ModelConverter.DefaultOutputFormat : null,
+            OutputProjection = OutputProjection is null ? null : Enum.Parse<OutputPrecision>(OutputProjection, ignoreCase: true),
             Calibration = calibration,
             MaxAccuracyLoss = MaxAccuracyLoss,
             GptqActivationOrder = ActivationOrder.IsPresent,

@@ -73,6 +73,21 @@ public sealed class ConvertToInt4ModelCommandTests : IDisposable
     }
 
     [Fact]
+    public void AnInt8OutputProjectionIsQ8_0AndMappedFromTheFile()
+    {
+        var result = _ps.Run("Import-Model | ConvertTo-Int4Model \"$d/q8.llmc\" -OutputProjection Int8", new Dictionary<string, object?> { ["d"] = _dir });
+        Assert.Empty(result.Errors);
+        var conversion = Assert.IsType<Int4ConversionResult>(Assert.Single(result.Output).BaseObject);
+        Assert.Equal("Q8_0", conversion.OutputFormat);
+        using var model = ModelLoader.Load(Path.Combine(_dir, "q8.llmc"));
+        var output = Assert.IsType<Q8Matrix>(model.Weights.Output);
+        Assert.Equal(0, output.OwnedBytes);
+        Assert.Equal("embedding F16, output Q8_0", model.Quantization!.EdgePrecision);
+        using var original = ModelLoader.Load(RepoPaths.FixtureModel);
+        foreach (var prompt in FixtureReference.Load().Prompts) GreedyAgreement.AssertAgrees(original, model, prompt.Ids, 24);
+    }
+
+    [Fact]
     public void QuantizingAgainWarnsFromAnObjectAndFromAPath()
     {
         var result = _ps.Run("""

@@ -5,7 +5,7 @@ namespace LlmCpu.Engine.Formats.Llmc;
 /// <summary>Where a blob is in the file and its XXH64, as hexadecimal.</summary>
 public sealed record LlmcBlob(long Offset, long Length, string Xxh64);
 
-/// <summary>One tensor: its kind ("int4", "f16", "f32"), shape, quantization and blobs.</summary>
+/// <summary>One tensor: its kind ("int4", "q8_0", "f16", "f32"), shape, quantization and blobs.</summary>
 public sealed record LlmcTensor
 {
     public required string Name { get; init; }
@@ -22,7 +22,7 @@ public sealed record LlmcTensor
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public bool? Asymmetric { get; init; }
 
-    /// <summary>The arrays: "data" for float tensors; "quants", "scales" and (asymmetric) "zeros" for INT4.</summary>
+    /// <summary>The arrays: "data" for float tensors; "quants", "scales" and (asymmetric) "zeros" for INT4; "codes" and "scales" for Q8_0.</summary>
     public required Dictionary<string, LlmcBlob> Blobs { get; init; }
 }
 

@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace LlmCpu.Engine.Formats.Llmc;
 
 /// <summary>
-/// An LlmCpu INT4 model file, mapped and checked: header, directory and (unless told not to) the checksum of every
+/// An LlmCpu model file (.llmc: INT4 layers), mapped and checked: header, directory and (unless told not to) the checksum of every
 /// blob. Blobs are used in place; the file stays mapped until this object is disposed.
 /// </summary>
 public sealed unsafe class LlmcFile : IDisposable
@@ -99,7 +99,9 @@ public sealed unsafe class LlmcFile : IDisposable
             {
                 "int4" when t.GroupSize is null || t.Asymmetric is null => throw new ModelFormatException(path, field, "is int4 without groupSize and asymmetric"),
                 "int4" => t.Asymmetric == true ? ["quants", "scales", "zeros"] : ["quants", "scales"],
-                _ => ["data"],
+                "q8_0" => ["codes", "scales"],
+                "f16" or "f32" => ["data"],
+                _ => throw new ModelFormatException(path, field + " kind", $"'{t.Kind}' is not a tensor kind this engine reads (int4, q8_0, f16, f32)"),
             };
             foreach (string blob in required)
             {
@@ -138,6 +140,7 @@ public sealed unsafe class LlmcFile : IDisposable
                     ("f32", "data") => elements * 4,
                     ("f16", "data") => elements * 2,
                     ("int4", _) => Int4Lengths(tensor, blob),
+                    ("q8_0", _) => Q8Lengths(tensor, blob),
                     _ => throw new ModelFormatException(Path, $"tensor '{tensor.Name}' {blob}", $"is not a blob of a '{tensor.Kind}' tensor"),
                 };
             }
@@ -160,6 +163,18 @@ public sealed unsafe class LlmcFile : IDisposable
             "scales" => geometry.ScaleBytes,
             "zeros" when format.Asymmetric => geometry.ZeroBytes,
             _ => throw new ModelFormatException(Path, $"tensor '{tensor.Name}' {blob}", "is not a blob of this INT4 tensor"),
+        };
+    }
+
+    private long Q8Lengths(LlmcTensor tensor, string blob)
+    {
+        if (tensor.Columns % Kernels.Quantization.Int4Matrix.ChunkSize != 0)
+            throw new ModelFormatException(Path, $"tensor '{tensor.Name}' shape", $"has {tensor.Columns} columns; q8_0 rows are whole blocks of {Kernels.Quantization.Int4Matrix.ChunkSize}");
+        return blob switch
+        {
+            "codes" => Kernels.Quantization.Q8Matrix.CodeBytesOf(tensor.Rows, tensor.Columns),
+            "scales" => Kernels.Quantization.Q8Matrix.ScaleBytesOf(tensor.Rows, tensor.Columns),
+            _ => throw new ModelFormatException(Path, $"tensor '{tensor.Name}' {blob}", "is not a blob of a q8_0 tensor"),
         };
     }
 

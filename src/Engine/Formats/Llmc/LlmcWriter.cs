@@ -46,7 +46,7 @@ public sealed unsafe class LlmcWriter : IDisposable
         }
     }
 
-    /// <summary>Writes one weight matrix in its in-memory layout (INT4 tiles, FP16 or FP32 rows).</summary>
+    /// <summary>Writes one weight matrix in its in-memory layout (INT4 or Q8_0 tiles, FP16 or FP32 rows).</summary>
     public void AddMatrix(string name, WeightMatrix matrix)
     {
         var blobs = new Dictionary<string, LlmcBlob>();
@@ -62,6 +62,12 @@ public sealed unsafe class LlmcWriter : IDisposable
                     Name = name, Kind = "int4", Rows = q.Rows, Columns = q.Columns, Blobs = blobs,
                     GroupSize = q.Int4Format.GroupSize, Asymmetric = q.Int4Format.Asymmetric,
                 });
+                return;
+            case Q8Matrix q8:
+                var (codes, q8Scales) = q8.RawArrays;
+                blobs["codes"] = WriteBlob((byte*)codes, q8.CodeBytes);
+                blobs["scales"] = WriteBlob((byte*)q8Scales, q8.ScaleBytes);
+                _tensors.Add(new LlmcTensor { Name = name, Kind = "q8_0", Rows = q8.Rows, Columns = q8.Columns, Blobs = blobs });
                 return;
             case Float16Matrix h:
                 blobs["data"] = WriteBlob((byte*)h.RawWeights, h.ByteSize);

@@ -19,11 +19,22 @@ public static class TinyModel
     private static readonly Lazy<byte[]> Llmc = new(() => WriteThroughFile(".llmc",
         p => SyntheticModelWriter.WriteLlmc(Shape, p, new Int4Format(32, false), TinySentencePiece.ModelBytes(), 1, true)));
 
+    private static readonly Lazy<byte[]> LlmcQ8Output = new(() => WriteThroughFile(".llmc", p =>
+    {
+        string gguf = Path.ChangeExtension(p, ".gguf");
+        File.WriteAllBytes(gguf, GgufF16.Value);
+        Int4ModelConverter.Convert(gguf, p, new Int4Format(32, false), ActivationMode.Int8, overwrite: true, evaluationText: null,
+            outputProjection: LlmCpu.Engine.Quantization.OutputPrecision.Int8);
+    }));
+
     /// <summary>A GGUF file as llama.cpp lays one out: F16 or Q4_0 matrices, F32 norms, the SentencePiece vocabulary in metadata.</summary>
     public static byte[] Gguf(GgmlType type = GgmlType.F16) => (byte[])(type == GgmlType.Q4_0 ? GgufQ4 : GgufF16).Value.Clone();
 
     /// <summary>An LlmCpu INT4 .llmc file, group size 32.</summary>
     public static byte[] LlmcFile() => (byte[])Llmc.Value.Clone();
+
+    /// <summary>An LlmCpu .llmc file, layers INT4 group size 32, output projection Q8_0 (tensor kind "q8_0"), converted from the F16 GGUF.</summary>
+    public static byte[] LlmcQ8OutputFile() => (byte[])LlmcQ8Output.Value.Clone();
 
     /// <summary>The Hugging Face config.json of the model.</summary>
     public static JsonObject Config() => new()

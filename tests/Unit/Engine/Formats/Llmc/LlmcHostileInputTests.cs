@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using LlmCpu.Engine;
 using LlmCpu.Engine.Formats.Llmc;
 using LlmCpu.Engine.Models;
 using LlmCpu.Tests.Support.Hostile;
@@ -85,6 +86,111 @@ public sealed class LlmcHostileInputTests(ITestOutputHelper output)
         var copy = (byte[])seed.Clone();
         for (long at = offset; at < offset + length; at += 2) BitConverter.TryWriteBytes(copy.AsSpan((int)at), Half.NaN);
         var summary = Campaign("NaN scales").Run([HostileCase.Single(FileName, LlmcSeal.Blobs(copy), "every scale of the layer's QKV NaN")]);
+        Assert.Equal(1, summary.UseRefused);
+    }
+}
+
+/// <summary>
+/// Damaged .llmc files whose output projection is a "q8_0" tensor: the tensor's JSON damaged and resealed, its blobs'
+/// lengths and the shape given values that do not fit the kind, an unknown kind, NaN scales.
+/// </summary>
+[Collection(HostileInputCollection.Name)]
+public sealed class LlmcQ8TensorHostileInputTests(ITestOutputHelper output)
+{
+    private const string FileName = "tiny.llmc";
+
+    private HostileCampaign Campaign(string name) => new(".llmc q8_0 " + name, output)
+    {
+        Load = folder => ModelLoader.Load(Path.Combine(folder, FileName)),
+        Target = FileName,
+        Exercise = model => ModelUse.Generate(model),
+    };
+
+    private static (byte[] Seed, JsonNode Directory, JsonNode Output) Seed()
+    {
+        byte[] seed = TinyModel.LlmcQ8OutputFile();
+        var directory = JsonNode.Parse(LlmcSeal.Directory(seed))!;
+        var tensor = directory["tensors"]!.AsArray().First(t => (string)t!["name"]! == LlmcTensorNames.Output)!;
+        return (seed, directory, tensor);
+    }
+
+    /// <summary>The seed with its output tensor's directory entry changed by <paramref name="change"/>, resealed.</summary>
+    private static byte[] WithOutputTensor(Action<JsonNode> change)
+    {
+        var (seed, directory, tensor) = Seed();
+        change(tensor);
+        return LlmcSeal.WithDirectory(seed, TinyModel.Utf8(directory.ToJsonString()));
+    }
+
+    private static ModelFormatException LoadFails(byte[] file)
+    {
+        string folder = Directory.CreateTempSubdirectory("llmcpu-q8-").FullName;
+        try
+        {
+            string path = Path.Combine(folder, FileName);
+            File.WriteAllBytes(path, file);
+            return Assert.ThrowsAny<ModelFormatException>(() => ModelLoader.Load(path).Dispose());
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void TheSeedHasAQ8OutputAndRuns()
+    {
+        Assert.Equal("q8_0", (string)Seed().Output["kind"]!);
+        Assert.Equal(1, Campaign("seed").Run([HostileCase.Single(FileName, TinyModel.LlmcQ8OutputFile(), "seed")]).Used);
+    }
+
+    [Fact]
+    public void AnUnknownKindIsAFormatErrorNamingTheTensor()
+    {
+        var e = LoadFails(WithOutputTensor(t => t["kind"] = "q9_9"));
+        Assert.IsNotType<ModelNotSupportedException>(e);
+        Assert.Equal("tensor 'output' kind", e.Field);
+        Assert.Contains("'q9_9'", e.Message);
+    }
+
+    [Fact]
+    public void BlobsAndShapesThatDoNotFitTheKindAreRefusedByName()
+    {
+        Assert.Equal("tensor 'output' codes length", LoadFails(WithOutputTensor(t => t["blobs"]!["codes"]!["length"] = (long)t["blobs"]!["codes"]!["length"]! - 1)).Field);
+        Assert.Equal("tensor 'output' scales length", LoadFails(WithOutputTensor(t => t["blobs"]!["scales"]!["length"] = 2)).Field);
+        Assert.Equal("tensor 'output' codes", LoadFails(WithOutputTensor(t => t["blobs"]!.AsObject().Remove("codes"))).Field);
+        Assert.Equal("tensor 'output' data", LoadFails(WithOutputTensor(t => t["blobs"]!["data"] = t["blobs"]!["codes"]!.DeepClone())).Field);
+        Assert.Equal("tensor 'output' shape", LoadFails(WithOutputTensor(t => t["columns"] = 48)).Field);
+        // The kind's lengths follow the shape: fewer rows make the blobs too long.
+        Assert.Equal("tensor 'output' codes length", LoadFails(WithOutputTensor(t => t["rows"] = 8)).Field);
+        // An int4 tensor holds no codes.
+        Assert.StartsWith("tensor 'output'", LoadFails(WithOutputTensor(t => { t["kind"] = "int4"; t["groupSize"] = 32; t["asymmetric"] = false; })).Field);
+    }
+
+    [Fact]
+    public void ResealedQ8TensorDamage()
+    {
+        var random = new Random(HostileScale.Seed + 63);
+        var (seed, directory, tensor) = Seed();
+        string whole = directory.ToJsonString(), entry = tensor.ToJsonString();
+        Assert.Contains(entry, whole);
+        var summary = Campaign("output tensor damaged and resealed").Run(Enumerable.Range(0, HostileScale.Cases(600)).Select(_ =>
+        {
+            var (json, damage) = HostileJson.Mutate(tensor, random);
+            byte[] damaged = TinyModel.Utf8(whole.Replace(entry, System.Text.Encoding.UTF8.GetString(json)));
+            return HostileCase.Single(FileName, LlmcSeal.WithDirectory(seed, damaged), damage);
+        }));
+        Assert.True(summary.Refused.Count > 0, summary.ToString());
+    }
+
+    [Fact]
+    public void NaNScalesLoadAndFailInUseAsANumericError()
+    {
+        var (seed, _, tensor) = Seed();
+        long offset = (long)tensor["blobs"]!["scales"]!["offset"]!, length = (long)tensor["blobs"]!["scales"]!["length"]!;
+        var copy = (byte[])seed.Clone();
+        for (long at = offset; at < offset + length; at += 2) BitConverter.TryWriteBytes(copy.AsSpan((int)at), Half.NaN);
+        var summary = Campaign("NaN scales").Run([HostileCase.Single(FileName, LlmcSeal.Blobs(copy), "every scale of the output projection NaN")]);
         Assert.Equal(1, summary.UseRefused);
     }
 }
