@@ -22,6 +22,26 @@ internal static class QuadraticError
         return sum;
     }
 
+    /// <summary>
+    /// e H eᵀ for e = w - ŵ, and its gradient with respect to the approximation ŵ, -2 H e (H symmetric), written to
+    /// <paramref name="gradient"/>: the reconstruction loss the trained recipes descend.
+    /// </summary>
+    /// <param name="error">Scratch of n values; holds e afterwards.</param>
+    public static double WithGradient(ReadOnlySpan<float> w, ReadOnlySpan<float> approximation, ReadOnlySpan<float> h, Span<float> error, Span<float> gradient)
+    {
+        int n = w.Length;
+        error = error.Slice(0, n);
+        TensorPrimitives.Subtract(w, approximation.Slice(0, n), error);
+        double sum = 0;
+        for (int j = 0; j < n; j++)
+        {
+            float he = TensorPrimitives.Dot(h.Slice(j * n, n), error);
+            gradient[j] = -2 * he;
+            sum += error[j] * (double)he;
+        }
+        return sum;
+    }
+
     /// <summary>The Hessian in float, for the many products of a search.</summary>
     public static float[] ToFloat(ReadOnlySpan<double> h)
     {
