@@ -14,7 +14,7 @@ namespace LlmCpu.Engine.Quantization;
 /// calibration token rather than a sample, and needs only the accumulated H, never the activations; it does not see
 /// how errors in one matrix pass through attention or the gated activation into the next. With this loss the rows of
 /// a matrix are independent (e of one row never meets another's), so each row is trained on its own, by the worker
-/// threads a tile of rows at a time, and keeps its own best point.</para>
+/// threads a tile of rows at a time (the tile's rows stepping together), and keeps its own best point.</para>
 /// </summary>
 internal static class SignRoundQuantizer
 {
@@ -43,68 +43,79 @@ internal static class SignRoundQuantizer
     {
         public void Execute(int begin, int end)
         {
+            const int tile = Int4Matrix.TileRows;
             int group = target.GroupSize, groups = target.Groups;
             bool asymmetric = target.Int4Format.Asymmetric;
-            var offsets = new float[columns];
-            var alpha = new float[groups];
-            var beta = new float[groups];
-            var state = new StraightThroughRounding.Group[groups];
-            var codes = new byte[columns];
-            var fq = new float[columns];
-            var error = new float[columns];
-            var gradient = new float[columns];
-            var gradOffsets = new float[columns];
-            var gradAlpha = new double[groups];
-            var gradBeta = new double[groups];
-            var bestCodes = new byte[columns];
-            var bestScale = new float[groups];
-            var bestZero = new byte[groups];
+            var offsets = new float[tile * columns];
+            var alpha = new float[tile * groups];
+            var beta = new float[tile * groups];
+            var state = new StraightThroughRounding.Group[tile * groups];
+            var codes = new byte[tile * columns];
+            var fq = new float[tile * columns];
+            var error = new float[tile * columns];
+            var gradient = new float[tile * columns];
+            var gradOffsets = new float[tile * columns];
+            var gradAlpha = new double[tile * groups];
+            var gradBeta = new double[tile * groups];
+            var losses = new double[tile];
+            var best = new double[tile];
+            var bestCodes = new byte[tile * columns];
+            var bestScale = new float[tile * groups];
+            var bestZero = new byte[tile * groups];
             var padded = new byte[group];
-            for (int r = begin; r < end; r++)
+            // The rows of a tile step together, so that each step's pass over H serves all of them (QuadraticError.WithGradient).
+            for (int r0 = begin; r0 < end; r0 += tile)
             {
-                var w = weights.AsSpan(r * columns, columns);
+                int count = Math.Min(tile, end - r0);
+                var w = weights.AsSpan(r0 * columns, count * columns);
                 Array.Clear(offsets);
                 Array.Fill(alpha, 1f);
                 Array.Fill(beta, 1f);
-                double best = double.MaxValue;
+                Array.Fill(best, double.MaxValue);
                 for (int step = 0; ; step++)
                 {
                     cancellation.ThrowIfCancellationRequested();
-                    for (int g = 0; g < groups; g++)
+                    for (int i = 0; i < count * groups; i++)
                     {
-                        var (g0, length) = Range(g, group, columns);
-                        state[g] = StraightThroughRounding.Forward(w.Slice(g0, length), offsets.AsSpan(g0, length), alpha[g], beta[g], asymmetric,
-                            codes.AsSpan(g0, length), fq.AsSpan(g0, length));
+                        var (g0, length) = Range(i % groups, group, columns);
+                        int at = i / groups * columns + g0;
+                        state[i] = StraightThroughRounding.Forward(w.Slice(at, length), offsets.AsSpan(at, length), alpha[i], beta[i], asymmetric,
+                            codes.AsSpan(at, length), fq.AsSpan(at, length));
                     }
-                    double loss = QuadraticError.WithGradient(w, fq, h, error, gradient);
-                    if (loss < best)
+                    Array.Clear(losses);
+                    QuadraticError.WithGradient(w, fq, count, h, error, gradient, losses);
+                    for (int r = 0; r < count; r++)
                     {
-                        best = loss;
-                        codes.CopyTo(bestCodes, 0);
-                        for (int g = 0; g < groups; g++) (bestScale[g], bestZero[g]) = (state[g].Scale, state[g].Zero);
+                        if (losses[r] >= best[r]) continue;
+                        best[r] = losses[r];
+                        codes.AsSpan(r * columns, columns).CopyTo(bestCodes.AsSpan(r * columns));
+                        for (int g = r * groups; g < (r + 1) * groups; g++) (bestScale[g], bestZero[g]) = (state[g].Scale, state[g].Zero);
                     }
                     if (step == options.Steps) break;
+                    for (int i = 0; i < count * groups; i++)
+                    {
+                        var (g0, length) = Range(i % groups, group, columns);
+                        int at = i / groups * columns + g0;
+                        (gradAlpha[i], gradBeta[i]) = StraightThroughRounding.Backward(state[i], w.Slice(at, length), offsets.AsSpan(at, length), alpha[i], beta[i],
+                            asymmetric, codes.AsSpan(at, length), gradient.AsSpan(at, length), gradOffsets.AsSpan(at, length), default);
+                    }
+                    float rate = options.RateAt(step);
+                    for (int j = 0; j < count * columns; j++) offsets[j] = Math.Clamp(offsets[j] - rate * MathF.Sign(gradOffsets[j]), -0.5f, 0.5f);
+                    for (int i = 0; i < count * groups; i++)
+                    {
+                        alpha[i] = Math.Clamp(alpha[i] - rate * Math.Sign(gradAlpha[i]), ClipFloor, 1f);
+                        if (asymmetric) beta[i] = Math.Clamp(beta[i] - rate * Math.Sign(gradBeta[i]), ClipFloor, 1f);
+                    }
+                }
+                for (int r = 0; r < count; r++)
                     for (int g = 0; g < groups; g++)
                     {
                         var (g0, length) = Range(g, group, columns);
-                        (gradAlpha[g], gradBeta[g]) = StraightThroughRounding.Backward(state[g], w.Slice(g0, length), offsets.AsSpan(g0, length), alpha[g], beta[g],
-                            asymmetric, codes.AsSpan(g0, length), gradient.AsSpan(g0, length), gradOffsets.AsSpan(g0, length), default);
+                        int i = r * groups + g;
+                        bestCodes.AsSpan(r * columns + g0, length).CopyTo(padded);
+                        padded.AsSpan(length).Fill(bestZero[i]);
+                        target.SetGroup(r0 + r, g, (Half)bestScale[i], padded, asymmetric ? bestZero[i] : (byte)8);
                     }
-                    float rate = options.RateAt(step);
-                    for (int j = 0; j < columns; j++) offsets[j] = Math.Clamp(offsets[j] - rate * MathF.Sign(gradOffsets[j]), -0.5f, 0.5f);
-                    for (int g = 0; g < groups; g++)
-                    {
-                        alpha[g] = Math.Clamp(alpha[g] - rate * Math.Sign(gradAlpha[g]), ClipFloor, 1f);
-                        if (asymmetric) beta[g] = Math.Clamp(beta[g] - rate * Math.Sign(gradBeta[g]), ClipFloor, 1f);
-                    }
-                }
-                for (int g = 0; g < groups; g++)
-                {
-                    var (g0, length) = Range(g, group, columns);
-                    bestCodes.AsSpan(g0, length).CopyTo(padded);
-                    padded.AsSpan(length).Fill(bestZero[g]);
-                    target.SetGroup(r, g, (Half)bestScale[g], padded, asymmetric ? bestZero[g] : (byte)8);
-                }
             }
         }
     }

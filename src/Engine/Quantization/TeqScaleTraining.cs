@@ -68,44 +68,50 @@ internal static class TeqScaleTraining
 
         public void Execute(int begin, int end)
         {
+            const int tile = Int4Matrix.TileRows;
             int group = format.GroupSize == Int4Format.PerChannel ? columns : format.GroupSize;
-            var scaled = new float[columns];
-            var codes = new byte[columns];
-            var fq = new float[columns];
-            var approximation = new float[columns];
-            var error = new float[columns];
-            var gradient = new float[columns];
+            int groups = (columns + group - 1) / group;
+            var scaled = new float[tile * columns];
+            var codes = new byte[tile * columns];
+            var fq = new float[tile * columns];
+            var approximation = new float[tile * columns];
+            var error = new float[tile * columns];
+            var gradient = new float[tile * columns];
             var gradFq = new float[columns];
             var gradX = new float[columns];
-            var states = new StraightThroughRounding.Group[(columns + group - 1) / group];
+            var states = new StraightThroughRounding.Group[tile * groups];
+            var losses = new double[tile];
             for (int t = begin; t < end; t++)
             {
+                int r0 = t * tile, count = Math.Min(tile, rows - r0);
+                var w = weights.AsSpan(r0 * columns, count * columns);
+                for (int i = 0; i < count * columns; i++) scaled[i] = w[i] * Scales[i % columns];
+                for (int i = 0; i < count * groups; i++)
+                {
+                    int at = i / groups * columns + i % groups * group, length = Math.Min(group, columns - i % groups * group);
+                    states[i] = StraightThroughRounding.Forward(scaled.AsSpan(at, length), default, 1f, 1f, format.Asymmetric, codes.AsSpan(at, length), fq.AsSpan(at, length));
+                }
+                for (int i = 0; i < count * columns; i++) approximation[i] = fq[i] / Scales[i % columns];
+                Array.Clear(losses);
+                QuadraticError.WithGradient(w, approximation, count, h, error, gradient, losses);
+                Losses[t] = 0;
+                for (int r = 0; r < count; r++) Losses[t] += losses[r];
                 var sum = Gradients.AsSpan(t * columns, columns);
                 sum.Clear();
-                double loss = 0;
-                for (int r = t * Int4Matrix.TileRows; r < Math.Min(rows, (t + 1) * Int4Matrix.TileRows); r++)
+                for (int r = 0; r < count; r++)
                 {
-                    var w = weights.AsSpan(r * columns, columns);
-                    for (int j = 0; j < columns; j++) scaled[j] = w[j] * Scales[j];
-                    for (int g0 = 0, g = 0; g0 < columns; g0 += group, g++)
-                    {
-                        int length = Math.Min(group, columns - g0);
-                        states[g] = StraightThroughRounding.Forward(scaled.AsSpan(g0, length), default, 1f, 1f, format.Asymmetric, codes.AsSpan(g0, length), fq.AsSpan(g0, length));
-                    }
-                    for (int j = 0; j < columns; j++) approximation[j] = fq[j] / Scales[j];
-                    loss += QuadraticError.WithGradient(w, approximation, h, error, gradient);
                     // ŵ = fq(x) / s with x = w s: d/ds_j reaches fq through x_j, and ŵ_j through 1 / s_j.
-                    for (int j = 0; j < columns; j++) gradFq[j] = gradient[j] / Scales[j];
-                    for (int g0 = 0, g = 0; g0 < columns; g0 += group, g++)
+                    var g = gradient.AsSpan(r * columns, columns);
+                    for (int j = 0; j < columns; j++) gradFq[j] = g[j] / Scales[j];
+                    for (int k = 0; k < groups; k++)
                     {
-                        int length = Math.Min(group, columns - g0);
-                        StraightThroughRounding.Backward(states[g], scaled.AsSpan(g0, length), default, 1f, 1f, format.Asymmetric, codes.AsSpan(g0, length),
+                        int g0 = k * group, length = Math.Min(group, columns - g0), at = r * columns + g0;
+                        StraightThroughRounding.Backward(states[r * groups + k], scaled.AsSpan(at, length), default, 1f, 1f, format.Asymmetric, codes.AsSpan(at, length),
                             gradFq.AsSpan(g0, length), default, gradX.AsSpan(g0, length));
                     }
                     // d loss / d log s_j = s_j · d loss / d s_j = gradX_j · x_j - gradient_j · ŵ_j.
-                    for (int j = 0; j < columns; j++) sum[j] += gradX[j] * scaled[j] - gradient[j] * approximation[j];
+                    for (int j = 0; j < columns; j++) sum[j] += gradX[j] * scaled[r * columns + j] - g[j] * approximation[r * columns + j];
                 }
-                Losses[t] = loss;
             }
         }
     }

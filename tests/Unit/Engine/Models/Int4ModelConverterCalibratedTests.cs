@@ -66,6 +66,38 @@ public sealed class Int4ModelConverterCalibratedTests(ITestOutputHelper output) 
         Assert.Empty(log.Warnings);
     }
 
+    [Theory]
+    [InlineData(Int4Recipe.SignRound, false)]
+    [InlineData(Int4Recipe.Teq, true)]
+    public void SignRoundAndTeqAtG128AreCloserToTheFloatModelThanRoundToNearest(Int4Recipe recipe, bool asymmetric)
+    {
+        var rtn = Convert(new Int4Format(128, asymmetric), "rtn.llmc").Accuracy!;
+        var log = new RecordingLog();
+        var result = Convert(new Int4Format(128, asymmetric, recipe), "trained.llmc", log);
+        var trained = result.Accuracy!;
+        output.WriteLine($"{recipe}: perplexity float {rtn.FloatPerplexity:F3}, RTN {rtn.QuantizedPerplexity:F3}, {recipe} {trained.QuantizedPerplexity:F3}; " +
+                         $"KL RTN {rtn.MeanKlDivergence:F5}, {recipe} {trained.MeanKlDivergence:F5}; {result.Duration.TotalSeconds:F1} s");
+        Assert.True(trained.MeanKlDivergence < 0.95 * rtn.MeanKlDivergence, $"{recipe} KL {trained.MeanKlDivergence}, RTN {rtn.MeanKlDivergence}");
+        // The same bar on perplexity as GPTQ's and AWQ's above, for the same reason.
+        Assert.True(trained.QuantizedPerplexity <= 1.015 * rtn.QuantizedPerplexity, $"{recipe} {trained.QuantizedPerplexity}, RTN {rtn.QuantizedPerplexity}");
+        Assert.Equal(recipe.ToString(), result.Recipe);
+        Assert.Equal(Calibration.Name, result.CalibrationText);
+        Assert.Contains(log.Progress, p => p.Contains($"Quantizing ({recipe}") && p.Contains("layer 8 of 8"));
+        using var file = ModelLoader.Load(Path.Combine(_dir, "trained.llmc"));
+        Assert.Equal(recipe == Int4Recipe.Teq ? "TEQ" : "SignRound", file.Quantization!.Recipe);
+        var down = Assert.IsType<Int4Matrix>(file.Weights.Layers[3].Down);
+        Assert.Equal((128, asymmetric), (down.GroupSize, down.Int4Format.Asymmetric));
+    }
+
+    [Fact]
+    public void ACancelledSignRoundConversionStopsAndWritesNothing()
+    {
+        using var cancellation = new CancellationTokenSource();
+        var log = new RecordingLog { OnProgress = p => { if (p.Contains("layer 2 of")) cancellation.Cancel(); } };
+        Assert.ThrowsAny<OperationCanceledException>(() => Convert(new Int4Format(128, false, Int4Recipe.SignRound), "cancelled.llmc", log, cancellation.Token));
+        Assert.False(File.Exists(Path.Combine(_dir, "cancelled.llmc")));
+    }
+
     /// <summary>
     /// GPTQ reads its inputs through the forward pass's hook, so it quantizes every family; AWQ's folding needs Llama's
     /// layout and is refused, with the reason, for the others.

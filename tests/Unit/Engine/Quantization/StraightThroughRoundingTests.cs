@@ -111,23 +111,27 @@ public sealed class StraightThroughRoundingTests
     [Fact]
     public void TheReconstructionLossAndItsGradientMatchTheDefinition()
     {
-        const int n = 48;
+        const int n = 48, rows = 3;
         var h = LinearAlgebraReference.RandomSpd(n, 9);
         var random = new Random(10);
-        var w = Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        var w = Enumerable.Range(0, rows * n).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
         var q = w.Select(v => v + (float)(random.NextDouble() - 0.5) * 0.1f).ToArray();
-        var error = new float[n];
-        var gradient = new float[n];
-        double loss = QuadraticError.WithGradient(w, q, QuadraticError.ToFloat(h), error, gradient);
-        double expected = 0;
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < n; j++) expected += (w[i] - (double)q[i]) * h[i * n + j] * (w[j] - (double)q[j]);
-        Assert.Equal(expected, loss, expected * 1e-4);
-        for (int i = 0; i < n; i++)
+        var error = new float[rows * n];
+        var gradient = new float[rows * n];
+        var losses = new double[rows];
+        QuadraticError.WithGradient(w, q, rows, QuadraticError.ToFloat(h), error, gradient, losses);
+        for (int r = 0; r < rows; r++)
         {
-            double g = 0;
-            for (int j = 0; j < n; j++) g += -2 * h[i * n + j] * (w[j] - (double)q[j]);
-            Assert.True(Math.Abs(g - gradient[i]) <= 1e-4 * (1 + Math.Abs(g)), $"{i}: {gradient[i]} vs {g}");
+            double expected = 0;
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < n; j++) expected += (w[r * n + i] - (double)q[r * n + i]) * h[i * n + j] * (w[r * n + j] - (double)q[r * n + j]);
+            Assert.Equal(expected, losses[r], expected * 1e-4);
+            for (int i = 0; i < n; i++)
+            {
+                double g = 0;
+                for (int j = 0; j < n; j++) g += -2 * h[i * n + j] * (w[r * n + j] - (double)q[r * n + j]);
+                Assert.True(Math.Abs(g - gradient[r * n + i]) <= 1e-4 * (1 + Math.Abs(g)), $"row {r}, {i}: {gradient[r * n + i]} vs {g}");
+            }
         }
     }
 }
