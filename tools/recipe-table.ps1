@@ -15,6 +15,9 @@ param(
     [int] $Threads = 2,
     [string[]] $Recipe = @('RoundToNearest', 'MinimizeError', 'Gptq', 'Awq'),
     [string[]] $GroupSize = @('32', '64', '128'),
+    # Which rows of each group size: without zero points, with them, or both.
+    [ValidateSet('Both', 'Symmetric', 'Asymmetric')]
+    [string] $Symmetry = 'Both',
     [string] $Module = "$PSScriptRoot/../tests/Unit/bin/Release/net10.0/Modules/LlmCpu/LlmCpu.psd1",
     [string] $WorkFolder = (Join-Path ([IO.Path]::GetTempPath()) 'llmcpu-recipe-table')
 )
@@ -37,7 +40,7 @@ $base = $f16 | Measure-Perplexity -Path $heldOut -ContextLength $ContextLength -
 '| recipe | group | zero point | bits per weight | perplexity | vs F16 | KLD | same top | conversion (s) |'
 '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |'
 foreach ($g in $GroupSize) {
-    foreach ($asym in $false, $true) {
+    foreach ($asym in @{ Both = @($false, $true); Symmetric = @($false); Asymmetric = @($true) }[$Symmetry]) {
         foreach ($r in $Recipe) {
             $file = Join-Path $WorkFolder "$r-g$g-$(if ($asym) { 'asym' } else { 'sym' }).llmc"
             $c = ConvertTo-Int4Model -Path $fixture -Destination $file -GroupSize $g -Asymmetric:$asym -Recipe $r -Force
