@@ -6,7 +6,7 @@ namespace LlmCpu.Engine.Quantization;
 /// its gradient (the rate decaying linearly to 0, as in SignRound's reference), keeping the point with the lowest loss
 /// seen. The first point is round-to-nearest's, so the result is never worse than it on that loss.
 /// </summary>
-public sealed record SignedDescentOptions
+internal sealed record SignedDescentOptions
 {
     /// <summary>SignRound's defaults: 200 steps at 1 / 200.</summary>
     public static SignedDescentOptions SignRound { get; } = new();
