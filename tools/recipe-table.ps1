@@ -17,6 +17,9 @@ param(
     [string[]] $GroupSize = @('32', '64', '128'),
     # The output projection's precision for every conversion: Int4 (the converter's default), Int8 or Float16.
     [ValidateSet('Int4', 'Int8', 'Float16')] [string] $OutputProjection = 'Int4',
+    # Which rows of each group size: without zero points, with them, or both.
+    [ValidateSet('Both', 'Symmetric', 'Asymmetric')]
+    [string] $Symmetry = 'Both',
     [string] $Module = "$PSScriptRoot/../tests/Unit/bin/Release/net10.0/Modules/LlmCpu/LlmCpu.psd1",
     [string] $WorkFolder = (Join-Path ([IO.Path]::GetTempPath()) 'llmcpu-recipe-table')
 )
@@ -39,7 +42,7 @@ $base = $f16 | Measure-Perplexity -Path $heldOut -ContextLength $ContextLength -
 '| recipe | group | zero point | bits per weight | perplexity | vs F16 | KLD | same top | conversion (s) |'
 '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |'
 foreach ($g in $GroupSize) {
-    foreach ($asym in $false, $true) {
+    foreach ($asym in @{ Both = @($false, $true); Symmetric = @($false); Asymmetric = @($true) }[$Symmetry]) {
         foreach ($r in $Recipe) {
             $file = Join-Path $WorkFolder "$r-g$g-$(if ($asym) { 'asym' } else { 'sym' }).llmc"
             $c = ConvertTo-Int4Model -Path $fixture -Destination $file -GroupSize $g -Asymmetric:$asym -Recipe $r -OutputProjection $OutputProjection -Force

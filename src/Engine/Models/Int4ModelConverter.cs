@@ -163,9 +163,6 @@ public static class Int4ModelConverter
             && calibration.Text.Trim() == evaluation.Trim())
             throw new QuantizationArgumentException(QuantizationProblem.CalibrationIsEvaluationText, "CalibrationPath",
                 "The calibration text is the evaluation text; a recipe tuned on the text it is measured on looks better than it is. Give different texts.");
-        if (format.Recipe is Int4Recipe.Teq or Int4Recipe.SignRound)
-            throw new QuantizationArgumentException(QuantizationProblem.RecipeNotImplemented, "Recipe",
-                $"The {format.Recipe} recipe is not implemented yet; use Gptq, Awq, MinimizeError, RoundToNearest or Auto.");
     }
 
     /// <param name="loadReference">Loads the float model for the evaluation; null when <paramref name="model"/> is it.</param>
@@ -245,6 +242,7 @@ public static class Int4ModelConverter
         Int4Recipe.MinimizeError => "minimize-error scale search",
         Int4Recipe.Gptq => "GPTQ",
         Int4Recipe.Awq => "AWQ",
+        Int4Recipe.Teq => "TEQ",
         _ => recipe.ToString(),
     };
 

@@ -15,7 +15,7 @@ internal sealed record QuantizeRequest(Int4Format Format, ActivationMode Activat
 
 /// <summary>
 /// Makes the INT4 model a conversion writes: every layer matrix in the requested format, sharing (not copying) the
-/// matrices that already are. Weight-only recipes quantize each matrix row by row; calibrated ones (GPTQ, AWQ) go
+/// matrices that already are. Weight-only recipes quantize each matrix row by row; calibrated ones (GPTQ, AWQ, SignRound, TEQ) go
 /// layer by layer: the calibration windows run through the model whose earlier layers are already quantized (so each
 /// layer is tuned on the inputs it will really see), only the current layer's input statistics are kept, and the
 /// quantized layer replaces the float one before the next layer is calibrated.
@@ -27,7 +27,7 @@ internal static class ModelQuantizer
         CancellationToken cancellation)
     {
         var format = request.Format;
-        var recipe = Recipe(format, request, pool, model.Config);
+        var recipe = Recipe(format, request, pool, model.Config, cancellation);
         int[][]? windows = recipe is null ? null : request.Calibration.Windows(model);
         var borrowed = new HashSet<WeightMatrix>();
         var made = new List<WeightMatrix>();
@@ -141,7 +141,7 @@ internal static class ModelQuantizer
     }
 
     /// <summary>The layer recipe of a calibrated format; null for weight-only recipes.</summary>
-    private static ILayerRecipe? Recipe(Int4Format format, QuantizeRequest request, WorkerPool pool, ModelConfig config) => format.Recipe switch
+    private static ILayerRecipe? Recipe(Int4Format format, QuantizeRequest request, WorkerPool pool, ModelConfig config, CancellationToken cancellation) => format.Recipe switch
     {
         Int4Recipe.RoundToNearest or Int4Recipe.MinimizeError => null,
         Int4Recipe.Gptq => new GptqLayerRecipe(format, request.Activations, pool, new GptqOptions { ActivationOrder = request.GptqActivationOrder }),
@@ -149,8 +149,11 @@ internal static class ModelQuantizer
             ? throw new QuantizationArgumentException(QuantizationProblem.RecipeNotImplemented, "Recipe",
                 $"AWQ is implemented for Llama-layout models ({config.Architecture}: {why}); use Gptq, MinimizeError or RoundToNearest.")
             : new AwqLayerRecipe(format, request.Activations, pool, config),
-        Int4Recipe.Teq or Int4Recipe.SignRound => throw new QuantizationArgumentException(QuantizationProblem.RecipeNotImplemented, "Recipe",
-            $"The {format.Recipe} recipe is not implemented yet; use Gptq, Awq, MinimizeError, RoundToNearest or Auto."),
+        Int4Recipe.Teq => AwqLayerRecipe.CannotFold(config) is { } why
+            ? throw new QuantizationArgumentException(QuantizationProblem.RecipeNotImplemented, "Recipe",
+                $"TEQ folds its scales as AWQ does, which is implemented for Llama-layout models ({config.Architecture}: {why}); use SignRound, Gptq, MinimizeError or RoundToNearest.")
+            : new TeqLayerRecipe(format, request.Activations, pool, config, cancellation),
+        Int4Recipe.SignRound => new SignRoundLayerRecipe(format, request.Activations, pool, cancellation),
         _ => throw new ArgumentOutOfRangeException(nameof(format), format.Recipe, "Auto chooses among recipes; it is not one itself."),
     };
 

@@ -56,10 +56,16 @@ public enum Int4Recipe
     /// </summary>
     Awq,
 
-    /// <summary>TEQ: trained per-channel equivalent transformations. Not implemented yet.</summary>
+    /// <summary>
+    /// TEQ: per-input-channel scales trained through the rounding on calibration activations and folded into the
+    /// preceding norm or projection as AWQ's are, then round-to-nearest. Needs calibration text.
+    /// </summary>
     Teq,
 
-    /// <summary>SignRound: signed-gradient descent on rounding offsets. Not implemented yet.</summary>
+    /// <summary>
+    /// SignRound: per-weight rounding offsets and per-group clipping factors trained by signed gradient descent on the
+    /// matrix's output error over calibration activations. Needs calibration text.
+    /// </summary>
     SignRound,
 
     /// <summary>Tries recipes and group sizes from the fewest bits up and keeps the smallest within the accuracy bound. Conversion only.</summary>

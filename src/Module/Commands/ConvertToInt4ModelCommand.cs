@@ -55,7 +55,7 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
 
     /// <summary>
     /// How INT4 weights are chosen: RoundToNearest (the default; ggml's Q4_0 rule), MinimizeError (a scale search per
-    /// group), Gptq and Awq (calibrated on -CalibrationPath), or Auto (tries recipes and group sizes, measured on -EvaluationText).
+    /// group), Gptq, Awq, SignRound and Teq (calibrated on -CalibrationPath), or Auto (tries recipes and group sizes, measured on -EvaluationText).
     /// </summary>
     [Parameter]
     public Int4Recipe Recipe { get; set; } = Int4Recipe.RoundToNearest;
@@ -76,7 +76,7 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
     [Parameter]
     public string? EvaluationText { get; set; }
 
-    /// <summary>A text file the calibrated recipes (Gptq, Awq, and Auto's candidates) tune on; default: a built-in sample.</summary>
+    /// <summary>A text file the calibrated recipes (Gptq, Awq, SignRound, Teq, and Auto's candidates) tune on; default: a built-in sample.</summary>
     [Parameter]
     [ValidateNotNullOrEmpty]
     public string? CalibrationPath { get; set; }

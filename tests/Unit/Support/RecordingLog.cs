@@ -13,5 +13,16 @@ public sealed class RecordingLog : IEngineLog
 
     public void Warning(string message) => Warnings.Add(message);
 
-    public void Progress(string activity, string status, int percentComplete) { }
+    /// <summary>"activity: status" of each progress report.</summary>
+    public List<string> Progress { get; } = [];
+
+    /// <summary>Called with each progress line as it is reported (to act at a given point of a long run).</summary>
+    public Action<string>? OnProgress { get; init; }
+
+    void IEngineLog.Progress(string activity, string status, int percentComplete)
+    {
+        string line = $"{activity}: {status}";
+        Progress.Add(line);
+        OnProgress?.Invoke(line);
+    }
 }

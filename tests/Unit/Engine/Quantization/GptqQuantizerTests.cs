@@ -6,50 +6,6 @@ namespace LlmCpu.Tests.Engine.Quantization;
 
 public sealed class GptqQuantizerTests
 {
-    private static float[] RandomWeights(int rows, int columns, int seed)
-    {
-        var random = new Random(seed);
-        var w = new float[rows * columns];
-        for (int i = 0; i < w.Length; i++) w[i] = (float)((random.NextDouble() * 2 - 1) * (random.Next(50) == 0 ? 4 : 1));
-        return w;
-    }
-
-    /// <summary>Calibration inputs whose channels are strongly correlated and of unequal size, as a layer's really are.</summary>
-    private static float[] CorrelatedInputs(int tokens, int columns, int seed)
-    {
-        var random = new Random(seed);
-        int factors = columns / 8;
-        var mix = new double[factors * columns];
-        for (int i = 0; i < mix.Length; i++) mix[i] = random.NextDouble() * 2 - 1;
-        var x = new float[tokens * columns];
-        var z = new double[factors];
-        for (int t = 0; t < tokens; t++)
-        {
-            for (int f = 0; f < factors; f++) z[f] = random.NextDouble() * 2 - 1;
-            for (int c = 0; c < columns; c++)
-            {
-                double sum = 0.05 * (random.NextDouble() * 2 - 1);
-                for (int f = 0; f < factors; f++) sum += z[f] * mix[f * columns + c];
-                x[t * columns + c] = (float)(sum * (1 + 3 * (c % 5 == 0 ? 1 : 0)));
-            }
-        }
-        return x;
-    }
-
-    private static double[] HessianOf(float[] x, int tokens, int columns)
-    {
-        var accumulator = new HessianAccumulator(columns);
-        accumulator.Add(x, tokens, WorkerPool.Shared);
-        return accumulator.Hessian();
-    }
-
-    private static float[] Dequantized(Int4Matrix matrix)
-    {
-        var values = new float[matrix.Rows * matrix.Columns];
-        for (int r = 0; r < matrix.Rows; r++) matrix.DequantizeRow(r, values.AsSpan(r * matrix.Columns, matrix.Columns));
-        return values;
-    }
-
     [Theory]
     [InlineData(32, true)]
     [InlineData(128, true)]
@@ -58,7 +14,7 @@ public sealed class GptqQuantizerTests
     public void WithAnIdentityHessianItIsRoundToNearest(int groupSize, bool asymmetric)
     {
         const int rows = 24, columns = 256;
-        var w = RandomWeights(rows, columns, groupSize);
+        var w = RandomLayer.RandomWeights(rows, columns, groupSize);
         var h = new double[columns * columns];
         for (int i = 0; i < columns; i++) h[i * columns + i] = 1;
         var format = new Int4Format(groupSize, asymmetric);
@@ -77,11 +33,11 @@ public sealed class GptqQuantizerTests
                 for (int k = 0; k < groupSize; k++)
                     expected[r * columns + g0 + k] = (Math.Clamp((int)MathF.Round(group[k] * (1f / scale)) + zero, 0, 15) - zero) * scale;
             }
-        Assert.Equal(expected, Dequantized(gptq));
+        Assert.Equal(expected, RandomLayer.Dequantized(gptq));
         if (asymmetric)
         {
             using var rtn = Int4Matrix.Quantize(w, rows, columns, format);
-            Assert.Equal(Dequantized(rtn), Dequantized(gptq));
+            Assert.Equal(RandomLayer.Dequantized(rtn), RandomLayer.Dequantized(gptq));
         }
     }
 
@@ -92,15 +48,15 @@ public sealed class GptqQuantizerTests
     public void OnCorrelatedInputsItsOutputErrorIsBelowRoundToNearests(int groupSize, bool asymmetric)
     {
         const int rows = 32, columns = 256, tokens = 1024;
-        var w = RandomWeights(rows, columns, 7);
-        var x = CorrelatedInputs(tokens, columns, 8);
+        var w = RandomLayer.RandomWeights(rows, columns, 7);
+        var x = RandomLayer.CorrelatedInputs(tokens, columns, 8);
         var format = new Int4Format(groupSize, asymmetric);
-        using var gptq = GptqQuantizer.Quantize(w, rows, columns, HessianOf(x, tokens, columns), format, ActivationMode.Int8, WorkerPool.Shared);
+        using var gptq = GptqQuantizer.Quantize(w, rows, columns, RandomLayer.HessianOf(x, tokens, columns), format, ActivationMode.Int8, WorkerPool.Shared);
         using var rtn = Int4Matrix.Quantize(w, rows, columns, format);
         using var mse = Int4Matrix.Quantize(w, rows, columns, format with { Recipe = Int4Recipe.MinimizeError });
-        double gptqError = LinearAlgebraReference.OutputError(w, Dequantized(gptq), x, rows, columns, tokens);
-        double rtnError = LinearAlgebraReference.OutputError(w, Dequantized(rtn), x, rows, columns, tokens);
-        double mseError = LinearAlgebraReference.OutputError(w, Dequantized(mse), x, rows, columns, tokens);
+        double gptqError = LinearAlgebraReference.OutputError(w, RandomLayer.Dequantized(gptq), x, rows, columns, tokens);
+        double rtnError = LinearAlgebraReference.OutputError(w, RandomLayer.Dequantized(rtn), x, rows, columns, tokens);
+        double mseError = LinearAlgebraReference.OutputError(w, RandomLayer.Dequantized(mse), x, rows, columns, tokens);
         Assert.True(gptqError < 0.8 * rtnError, $"GPTQ {gptqError}, round-to-nearest {rtnError}");
         Assert.True(gptqError < 0.8 * mseError, $"GPTQ {gptqError}, minimize-error {mseError}");
     }
@@ -111,12 +67,12 @@ public sealed class GptqQuantizerTests
     public void ItMatchesAStraightforwardGptqFromThePaper(int groupSize, bool asymmetric, Int4Recipe scaleRule)
     {
         const int rows = 16, columns = 128, tokens = 512;
-        var w = RandomWeights(rows, columns, 11);
-        var x = CorrelatedInputs(tokens, columns, 12);
-        var h = HessianOf(x, tokens, columns);
+        var w = RandomLayer.RandomWeights(rows, columns, 11);
+        var x = RandomLayer.CorrelatedInputs(tokens, columns, 12);
+        var h = RandomLayer.HessianOf(x, tokens, columns);
         using var gptq = GptqQuantizer.Quantize(w, rows, columns, h, new Int4Format(groupSize, asymmetric), ActivationMode.Int8, WorkerPool.Shared,
             new GptqOptions { ScaleRule = scaleRule, BlockSize = 32 });
-        var ours = Dequantized(gptq);
+        var ours = RandomLayer.Dequantized(gptq);
         var naive = NaiveGptq.Quantize(w, rows, columns, h, groupSize, asymmetric, scaleRule);
         // Float against double: a value that lands near a rounding boundary may round the other way and change what
         // follows in its row, so most (not all) values agree, and the output errors agree closely.
@@ -135,24 +91,24 @@ public sealed class GptqQuantizerTests
     {
         // 80 columns: the last group of 32 is partial and padded; 13 rows: the last tile is partial.
         const int rows = 13, columns = 80, tokens = 300;
-        var w = RandomWeights(rows, columns, 21);
-        var x = CorrelatedInputs(tokens, columns, 22);
-        var h = HessianOf(x, tokens, columns);
+        var w = RandomLayer.RandomWeights(rows, columns, 21);
+        var x = RandomLayer.CorrelatedInputs(tokens, columns, 22);
+        var h = RandomLayer.HessianOf(x, tokens, columns);
         var format = new Int4Format(32, false);
         using var reference = GptqQuantizer.Quantize(w, rows, columns, h, format, ActivationMode.Int8, WorkerPool.Shared, new GptqOptions { BlockSize = 128 });
         using var blocked = GptqQuantizer.Quantize(w, rows, columns, h, format, ActivationMode.Int8, WorkerPool.Shared, new GptqOptions { BlockSize = blockSize });
-        Assert.Equal(Dequantized(reference), Dequantized(blocked));
+        Assert.Equal(RandomLayer.Dequantized(reference), RandomLayer.Dequantized(blocked));
     }
 
     [Fact]
     public void AColumnNoInputTouchedIsQuantizedAsZero()
     {
         const int rows = 8, columns = 64, tokens = 200;
-        var w = RandomWeights(rows, columns, 31);
-        var x = CorrelatedInputs(tokens, columns, 32);
+        var w = RandomLayer.RandomWeights(rows, columns, 31);
+        var x = RandomLayer.CorrelatedInputs(tokens, columns, 32);
         for (int t = 0; t < tokens; t++) x[t * columns + 5] = 0;
-        using var gptq = GptqQuantizer.Quantize(w, rows, columns, HessianOf(x, tokens, columns), new Int4Format(32, true), ActivationMode.Int8, WorkerPool.Shared);
-        var values = Dequantized(gptq);
+        using var gptq = GptqQuantizer.Quantize(w, rows, columns, RandomLayer.HessianOf(x, tokens, columns), new Int4Format(32, true), ActivationMode.Int8, WorkerPool.Shared);
+        var values = RandomLayer.Dequantized(gptq);
         for (int r = 0; r < rows; r++) Assert.Equal(0, values[r * columns + 5]);
     }
 
@@ -161,10 +117,10 @@ public sealed class GptqQuantizerTests
     {
         // Fewer tokens than columns: XᵀX is singular; the dampening makes it invertible.
         const int rows = 8, columns = 64, tokens = 10;
-        var w = RandomWeights(rows, columns, 41);
-        var x = CorrelatedInputs(tokens, columns, 42);
-        using var gptq = GptqQuantizer.Quantize(w, rows, columns, HessianOf(x, tokens, columns), new Int4Format(32, false), ActivationMode.Int8, WorkerPool.Shared);
-        Assert.All(Dequantized(gptq), v => Assert.True(float.IsFinite(v)));
+        var w = RandomLayer.RandomWeights(rows, columns, 41);
+        var x = RandomLayer.CorrelatedInputs(tokens, columns, 42);
+        using var gptq = GptqQuantizer.Quantize(w, rows, columns, RandomLayer.HessianOf(x, tokens, columns), new Int4Format(32, false), ActivationMode.Int8, WorkerPool.Shared);
+        Assert.All(RandomLayer.Dequantized(gptq), v => Assert.True(float.IsFinite(v)));
     }
 
     [Fact]
@@ -173,14 +129,14 @@ public sealed class GptqQuantizerTests
         // A diagonal Hessian with unequal entries: the order is scrambled, but no column's error reaches another, so
         // every value must be its own group's static grid point; a column put back in the wrong place would not be.
         const int rows = 9, columns = 96, groupSize = 32;
-        var w = RandomWeights(rows, columns, 51);
+        var w = RandomLayer.RandomWeights(rows, columns, 51);
         var random = new Random(52);
         var h = new double[columns * columns];
         for (int i = 0; i < columns; i++) h[i * columns + i] = 0.1 + random.NextDouble();
         using var gptq = GptqQuantizer.Quantize(w, rows, columns, h, new Int4Format(groupSize, true), ActivationMode.Int8, WorkerPool.Shared,
             new GptqOptions { ScaleRule = Int4Recipe.RoundToNearest, ActivationOrder = true });
         using var rtn = Int4Matrix.Quantize(w, rows, columns, new Int4Format(groupSize, true));
-        Assert.Equal(Dequantized(rtn), Dequantized(gptq));
+        Assert.Equal(RandomLayer.Dequantized(rtn), RandomLayer.Dequantized(gptq));
     }
 
     [Theory]
@@ -189,13 +145,13 @@ public sealed class GptqQuantizerTests
     public void InActivationOrderItMatchesTheStraightforwardGptqAndBeatsRoundToNearest(int groupSize, bool asymmetric, Int4Recipe scaleRule)
     {
         const int rows = 16, columns = 128, tokens = 512;
-        var w = RandomWeights(rows, columns, 61);
-        var x = CorrelatedInputs(tokens, columns, 62);
-        var h = HessianOf(x, tokens, columns);
+        var w = RandomLayer.RandomWeights(rows, columns, 61);
+        var x = RandomLayer.CorrelatedInputs(tokens, columns, 62);
+        var h = RandomLayer.HessianOf(x, tokens, columns);
         var format = new Int4Format(groupSize, asymmetric);
         using var gptq = GptqQuantizer.Quantize(w, rows, columns, h, format, ActivationMode.Int8, WorkerPool.Shared,
             new GptqOptions { ScaleRule = scaleRule, BlockSize = 32, ActivationOrder = true });
-        var ours = Dequantized(gptq);
+        var ours = RandomLayer.Dequantized(gptq);
         var naive = NaiveGptq.Quantize(w, rows, columns, h, groupSize, asymmetric, scaleRule, activationOrder: true);
         int same = ours.Zip(naive).Count(p => p.First == p.Second);
         Assert.True(same >= 0.95 * ours.Length, $"{same} of {ours.Length} values agree");
@@ -203,19 +159,19 @@ public sealed class GptqQuantizerTests
         double naiveError = LinearAlgebraReference.OutputError(w, naive, x, rows, columns, tokens);
         Assert.True(Math.Abs(oursError - naiveError) <= 0.02 * naiveError, $"ours {oursError}, naive {naiveError}");
         using var rtn = Int4Matrix.Quantize(w, rows, columns, format with { Recipe = scaleRule });
-        Assert.True(oursError < 0.8 * LinearAlgebraReference.OutputError(w, Dequantized(rtn), x, rows, columns, tokens));
+        Assert.True(oursError < 0.8 * LinearAlgebraReference.OutputError(w, RandomLayer.Dequantized(rtn), x, rows, columns, tokens));
     }
 
     [Fact]
     public void InActivationOrderTheLazyBlockSizeDoesNotChangeTheResult()
     {
         const int rows = 13, columns = 80, tokens = 300;
-        var w = RandomWeights(rows, columns, 71);
-        var x = CorrelatedInputs(tokens, columns, 72);
-        var h = HessianOf(x, tokens, columns);
+        var w = RandomLayer.RandomWeights(rows, columns, 71);
+        var x = RandomLayer.CorrelatedInputs(tokens, columns, 72);
+        var h = RandomLayer.HessianOf(x, tokens, columns);
         var format = new Int4Format(32, false);
         using var a = GptqQuantizer.Quantize(w, rows, columns, h, format, ActivationMode.Int8, WorkerPool.Shared, new GptqOptions { BlockSize = 1, ActivationOrder = true });
         using var b = GptqQuantizer.Quantize(w, rows, columns, h, format, ActivationMode.Int8, WorkerPool.Shared, new GptqOptions { BlockSize = 64, ActivationOrder = true });
-        Assert.Equal(Dequantized(a), Dequantized(b));
+        Assert.Equal(RandomLayer.Dequantized(a), RandomLayer.Dequantized(b));
     }
 }

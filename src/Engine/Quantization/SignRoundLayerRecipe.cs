@@ -1,0 +1,36 @@
+using LlmCpu.Engine.Models;
+using LlmCpu.Engine.Runtime;
+using LlmCpu.Kernels.MatMul;
+using LlmCpu.Kernels.Quantization;
+using LlmCpu.Kernels.Threading;
+
+namespace LlmCpu.Engine.Quantization;
+
+/// <summary>SignRound on each of a layer's four matrices, each with the Hessian of its own inputs (<see cref="SignRoundQuantizer"/>).</summary>
+internal sealed class SignRoundLayerRecipe(Int4Format format, ActivationMode activations, WorkerPool pool, CancellationToken cancellation,
+    SignedDescentOptions? options = null) : ILayerRecipe
+{
+    private readonly SignedDescentOptions _options = options ?? SignedDescentOptions.SignRound;
+
+    public LayerWeights Quantize(int index, LayerWeights layer, LayerStatistics statistics)
+    {
+        var made = new List<WeightMatrix>();
+        try
+        {
+            WeightMatrix Matrix(WeightMatrix source, LinearInput input)
+            {
+                var h = QuadraticError.ToFloat(statistics[input].Hessian());
+                var result = SignRoundQuantizer.Quantize(FloatRows.Of(source), source.Rows, source.Columns, h, format, activations, pool, _options, cancellation);
+                made.Add(result);
+                return result;
+            }
+            return layer.With(Matrix(layer.QueryKeyValue, LinearInput.QueryKeyValue), Matrix(layer.AttentionOutput, LinearInput.AttentionOutput),
+                Matrix(layer.GateUp, LinearInput.GateUp), Matrix(layer.Down, LinearInput.Down));
+        }
+        catch
+        {
+            foreach (var matrix in made) matrix.Dispose();
+            throw;
+        }
+    }
+}
