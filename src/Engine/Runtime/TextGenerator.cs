@@ -42,6 +42,8 @@ public sealed class TextGenerator(LanguageModel model, WorkerPool? pool = null)
         // The cache holds what this request can use (prompt plus answer), not the model's whole context: a 10-token
         // answer on a 7B model needs megabytes of cache, not gigabytes.
         int needed = (int)Math.Min((long)promptIds.Length + options.MaxTokens, context);
+        // A context shift makes room only once the session's own capacity is full: give it the whole context then.
+        if (options.ContextShift) needed = context;
         if (!options.ReusePromptPrefix)
         {
             using var fresh = new InferenceSession(Model, _pool, needed);
@@ -136,7 +138,7 @@ public sealed class TextGenerator(LanguageModel model, WorkerPool? pool = null)
                 }
                 if (constraint?.IsComplete == true) { reason = StopReason.EndOfSequence; break; }
                 if (generated.Count == options.MaxTokens) break;
-                if (session.Position >= capacity) { reason = StopReason.ContextFull; break; }
+                if (session.Position >= capacity && !TryShift(session, promptIds, options)) { reason = StopReason.ContextFull; break; }
                 logits = session.Decode(next, cancellation);
             }
         }
@@ -169,8 +171,23 @@ public sealed class TextGenerator(LanguageModel model, WorkerPool? pool = null)
         };
     }
 
+    /// <summary>
+    /// With <see cref="GenerationOptions.ContextShift"/>, drops the older half of the tokens after the kept ones from a
+    /// full session; false when shifting is off or nothing could be dropped.
+    /// </summary>
+    private bool TryShift(InferenceSession session, int[] sequence, GenerationOptions options)
+    {
+        if (!options.ContextShift || Model.Config.SlidingWindow != null) return false;
+        int keep = options.KeepTokens ?? (sequence.Length > 0 && sequence[0] == Model.Tokenizer.BosTokenId ? 1 : 0);
+        int discard = (session.Position - keep) / 2;
+        if (discard < 1) return false;
+        session.ShiftContext(keep, discard);
+        return true;
+    }
+
     private static void Validate(GenerationOptions options)
     {
+        if (options.KeepTokens < 0) throw new GenerationArgumentException(nameof(options.KeepTokens), "KeepTokens must be 0 or more.");
         if (options.MaxTokens < 0) throw new GenerationArgumentException(nameof(options.MaxTokens), "MaxTokens must be 0 or more.");
         if (options.TopProbabilities < 0) throw new GenerationArgumentException(nameof(options.TopProbabilities), "TopProbabilities must be 0 or more.");
         if (options.StopSequences.Any(string.IsNullOrEmpty))
