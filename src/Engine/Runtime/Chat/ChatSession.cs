@@ -21,6 +21,7 @@ public sealed class ChatSession : IDisposable
     private readonly List<int> _tokens = [];            // the conversation; the first _session.Position are in the cache
     private readonly List<ChatMessage> _messages = [];
     private InferenceSession? _session;
+    private int _openingTokens;                         // tokens of the opening (BOS, system prompt) at the conversation's start
     private bool _afterSpecial = true;                  // the conversation so far is empty or ends with a special token
     private bool _replyOpen;                            // the last reply's closing markers are not in _tokens yet
     private bool _disposed;
@@ -58,6 +59,20 @@ public sealed class ChatSession : IDisposable
     public LanguageModel GetModel() => _model;
 
     public ChatTemplateKind Template => _template.Kind;
+
+    /// <summary>
+    /// When a message does not fit in what is left of the context, keep the first <see cref="KeepTokens"/> tokens, drop
+    /// the older half of the rest from the cache (<see cref="InferenceSession.ShiftContext"/>) and go on, instead of
+    /// throwing <see cref="ChatContextFullException"/>. Shifts happen between turns; a reply that fills the context
+    /// stops with <see cref="StopReason.ContextFull"/>. <see cref="Messages"/> keeps every message.
+    /// </summary>
+    public bool ContextShift { get; init; }
+
+    /// <summary>Tokens a context shift keeps; null keeps the conversation's opening (BOS and the system prompt).</summary>
+    public int? KeepTokens { get; init; }
+
+    /// <summary>Context shifts so far.</summary>
+    public int Shifts { get; private set; }
 
     /// <summary>Whether <see cref="Template"/> was recognised from the model's own chat template rather than given.</summary>
     public bool TemplateFromModel { get; }
@@ -116,17 +131,23 @@ public sealed class ChatSession : IDisposable
             bool after = _afterSpecial;
             if (_replyOpen) after = _encoder.Encode(_template.ReplyEnd(), turn, after);
             bool first = _messages.Count == 0;
-            if (first) after = _encoder.Encode(_template.Opening(SystemPrompt), turn, after);
+            if (first)
+            {
+                after = _encoder.Encode(_template.Opening(SystemPrompt), turn, after);
+                _openingTokens = turn.Count;
+            }
             after = _encoder.Encode(_template.UserMessage(message, first, SystemPrompt), turn, after);
             after = _encoder.Encode(_template.GenerationPrompt(), turn, after);
             // At least one position must be left for the reply.
-            if (_tokens.Count + turn.Count >= Capacity) throw new ChatContextFullException(_tokens.Count, turn.Count, Capacity);
+            if (_tokens.Count + turn.Count >= Capacity && !TryShift(session, turn.Count))
+                throw new ChatContextFullException(_tokens.Count, turn.Count, Capacity);
 
             int before = session.Position;
             GenerationResult result;
             try
             {
-                result = _generator.Continue(session, [.. _tokens, .. turn], message, options, cancellation, onPiece);
+                // Tokens beside the cache must match it: a shift mid-reply would drop tokens behind the conversation's back.
+                result = _generator.Continue(session, [.. _tokens, .. turn], message, options with { ContextShift = false }, cancellation, onPiece);
             }
             catch
             {
@@ -148,6 +169,22 @@ public sealed class ChatSession : IDisposable
             _messages.Add(new ChatMessage(ChatRole.Assistant, reply));
             return result;
         }
+    }
+
+    /// <summary>
+    /// With <see cref="ContextShift"/>, drops the older half of the conversation after the kept tokens, from the cache
+    /// and from the tokens beside it, if that makes room for a turn of <paramref name="turnTokens"/>.
+    /// </summary>
+    private bool TryShift(InferenceSession session, int turnTokens)
+    {
+        if (!ContextShift || _model.Config.SlidingWindow != null) return false;
+        int keep = Math.Min(KeepTokens ?? _openingTokens, session.Position);
+        int discard = (session.Position - keep) / 2;
+        if (discard < 1 || _tokens.Count - discard + turnTokens >= Capacity) return false;
+        session.ShiftContext(keep, discard);
+        _tokens.RemoveRange(keep, discard);
+        Shifts++;
+        return true;
     }
 
     /// <summary>
