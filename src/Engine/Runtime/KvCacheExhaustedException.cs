@@ -15,3 +15,6 @@ public sealed class KvCacheExhaustedException(string modelName, int blocksNeeded
 
     public int BlocksTotal { get; } = blocksTotal;
 }
+
+/// <summary>KV cache options that describe no usable pool (a size of zero, memory smaller than one block).</summary>
+public sealed class KvCacheArgumentException(string parameter, object? value, string message) : ArgumentOutOfRangeException(parameter, value, message);

@@ -45,12 +45,13 @@ public sealed unsafe class KvCachePool : IDisposable
     }
 
     /// <summary>The pool <paramref name="options"/> describe for <paramref name="config"/>.</summary>
-    /// <exception cref="ArgumentException">The memory holds no block, or a count is not positive.</exception>
+    /// <exception cref="KvCacheArgumentException">The memory holds no block, or a count is not positive.</exception>
     public static KvCachePool For(string modelName, ModelConfig config, KvCacheOptions options)
     {
-        if (options.ContextLength is <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.ContextLength, "The context length must be at least 1.");
-        if (options.MaxSessions is <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.MaxSessions, "The pool must hold at least one session.");
-        if (options.PromptCacheSize < 0) throw new ArgumentOutOfRangeException(nameof(options), options.PromptCacheSize, "The prompt cache size must be 0 or more.");
+        if (options.ContextLength is <= 0) throw new KvCacheArgumentException("ContextLength", options.ContextLength, "The context length must be at least 1.");
+        if (options.MaxSessions is <= 0) throw new KvCacheArgumentException("MaxSessions", options.MaxSessions, "The KV cache pool must hold at least one session.");
+        if (options.PromptCacheSize < 0) throw new KvCacheArgumentException("PromptCacheSize", options.PromptCacheSize, "The prompt cache size must be 0 or more.");
+        if (!Enum.IsDefined(options.Type)) throw new KvCacheArgumentException("KvCacheType", options.Type, "Not a KV cache type.");
         int sequence = Math.Min(options.ContextLength ?? config.ContextLength, config.ContextLength);
         long blockBytes = config.LayerCount * 2L * config.KvDim * BlockPositions * (options.Type == KvCacheType.Float16 ? 2 : 4);
         long blocks;
@@ -58,7 +59,7 @@ public sealed unsafe class KvCachePool : IDisposable
         {
             blocks = bytes / blockBytes;
             if (blocks < 1)
-                throw new ArgumentOutOfRangeException(nameof(options), bytes, $"{bytes} bytes of KV cache hold no block; one block ({BlockPositions} positions of every layer) of this model is {blockBytes} bytes.");
+                throw new KvCacheArgumentException("KvCacheMemory", bytes, $"{bytes} bytes of KV cache hold no block; one block ({BlockPositions} positions of every layer) of this model is {blockBytes} bytes.");
         }
         else
         {
