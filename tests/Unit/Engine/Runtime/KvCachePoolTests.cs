@@ -58,8 +58,8 @@ public sealed class KvCachePoolTests(FixtureModel fixture) : IClassFixture<Fixtu
         using var capped = Load(new KvCacheOptions { ContextLength = 1 << 20 });
         Assert.Equal(capped.Config.ContextLength, capped.ContextLength);
 
-        Assert.Throws<ArgumentOutOfRangeException>(() => Load(new KvCacheOptions { MemoryBytes = blockBytes - 1 }));
-        Assert.Throws<ArgumentOutOfRangeException>(() => Load(new KvCacheOptions { MaxSessions = 0 }));
+        Assert.Contains("hold no block", Assert.Throws<KvCacheArgumentException>(() => Load(new KvCacheOptions { MemoryBytes = blockBytes - 1 })).Message);
+        Assert.Throws<KvCacheArgumentException>(() => Load(new KvCacheOptions { MaxSessions = 0 }));
     }
 
     [Fact]
