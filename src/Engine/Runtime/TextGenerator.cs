@@ -61,7 +61,9 @@ public sealed class TextGenerator(LanguageModel model, WorkerPool? pool = null)
             session.Dispose();
             throw;
         }
-        Model.PromptCache.Return(session, promptIds);
+        // After a context shift the cache no longer holds the prompt at its positions: nothing of it can be reused.
+        if (result.ContextShifts > 0) session.Dispose();
+        else Model.PromptCache.Return(session, promptIds);
         return result;
     }
 
@@ -94,6 +96,7 @@ public sealed class TextGenerator(LanguageModel model, WorkerPool? pool = null)
         var probabilities = describe ? new TokenProbabilities(Model.VocabularySize, options.TopProbabilities, Model.Tokenizer.TokenTable) : null;
         var sampled = describe ? new List<SampledToken>(options.MaxTokens) : null;
         var generated = new List<int>(options.MaxTokens);
+        int shifts = 0;
         int released = 0;        // characters of the text handed to the listener
         int stopAt = -1;         // where a stop string starts in the text
         string? stopString = null;
@@ -138,7 +141,11 @@ public sealed class TextGenerator(LanguageModel model, WorkerPool? pool = null)
                 }
                 if (constraint?.IsComplete == true) { reason = StopReason.EndOfSequence; break; }
                 if (generated.Count == options.MaxTokens) break;
-                if (session.Position >= capacity && !TryShift(session, promptIds, options)) { reason = StopReason.ContextFull; break; }
+                if (session.Position >= capacity)
+                {
+                    if (!TryShift(session, promptIds, options)) { reason = StopReason.ContextFull; break; }
+                    shifts++;
+                }
                 logits = session.Decode(next, cancellation);
             }
         }
@@ -161,6 +168,7 @@ public sealed class TextGenerator(LanguageModel model, WorkerPool? pool = null)
             CachedTokens = cached,
             GeneratedTokens = generated.Count,
             StopReason = reason,
+            ContextShifts = shifts,
             StopSequence = stopString,
             PromptTime = promptTime,
             GenerationTime = prefilled ? clock.Elapsed : TimeSpan.Zero,

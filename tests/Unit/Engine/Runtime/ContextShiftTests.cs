@@ -104,8 +104,24 @@ public sealed class ContextShiftTests(FixtureModel fixture) : IClassFixture<Fixt
         var shifted = generator.Generate("She was not", options with { ContextShift = true });
         Assert.Equal(StopReason.MaxTokens, shifted.StopReason);
         Assert.Equal(options.MaxTokens, shifted.GeneratedTokens);
+        Assert.Equal(0, stopped.ContextShifts);
+        Assert.True(shifted.ContextShifts >= 1);
         // Up to the first shift the two runs are the same greedy sequence.
         Assert.Equal(stopped.TokenIds, shifted.TokenIds.Take(stopped.GeneratedTokens));
+    }
+
+    [Fact]
+    public void AShiftedSessionIsNotKeptForLaterPrompts()
+    {
+        // Its cache no longer holds the prompt at the prompt's positions, so a later prompt must not reuse it.
+        using var model = ModelLoader.Load(RepoPaths.FixtureModel);
+        var generator = new TextGenerator(model);
+        string prompt = string.Join(' ', Enumerable.Repeat("It is a truth universally acknowledged", 12));
+        var options = new GenerationOptions { MaxTokens = model.ContextLength, StopAtEos = false, Sampling = SamplingOptions.Greedy, ContextShift = true };
+        Assert.True(generator.Generate(prompt, options).ContextShifts > 0);
+        Assert.Equal(0, model.PromptCache.IdleCount);
+        Assert.Equal(0, model.KvCacheBlocksInUse);
+        Assert.Equal(0, generator.Generate(prompt, options with { MaxTokens = 2 }).CachedTokens);
     }
 
     [Fact]
