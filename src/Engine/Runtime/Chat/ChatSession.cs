@@ -47,7 +47,8 @@ public sealed class ChatSession : IDisposable
         SystemPrompt = systemPrompt ?? (template == null ? ChatTemplateDetector.DefaultSystemPrompt(model.ChatTemplateText) : null);
         _encoder = ChatPromptEncoder.For(model);
         _generator = new TextGenerator(model, pool);
-        // The cache is taken now, so that a session that cannot have one fails when it is made, not at its first turn.
+        // The session (its block table, and a reference to the weights) is made now, so a disposed model fails here, not
+        // at the first turn; cache blocks come from the model's pool as the conversation reaches them.
         _session = new InferenceSession(model, pool ?? WorkerPool.Shared, contextLength);
         Capacity = _session.Capacity;
         _poolLease = poolLease;
