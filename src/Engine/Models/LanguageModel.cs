@@ -1,3 +1,4 @@
+using LlmCpu.Engine.Runtime;
 using LlmCpu.Engine.Tokenization;
 
 namespace LlmCpu.Engine.Models;
@@ -16,6 +17,7 @@ public sealed class LanguageModel : IDisposable
     private readonly IDisposable? _storage;
     private readonly ModelWeights _weights;
     private readonly object _lifetime = new();
+    private volatile KvCachePool _kvCachePool;
     private int _users;
     private bool _disposeRequested;
     private bool _freed;
@@ -33,6 +35,7 @@ public sealed class LanguageModel : IDisposable
         FileSizeBytes = fileSizeBytes;
         LoadTime = loadTime;
         _storage = storage;
+        _kvCachePool = CreatePool(new KvCacheOptions());
     }
 
     public string Name { get; }
@@ -62,7 +65,11 @@ public sealed class LanguageModel : IDisposable
     /// <summary>Bytes of weights used in place from a memory-mapped file.</summary>
     public long MappedBytes => _weights.MappedBytes;
 
-    public int ContextLength => Config.ContextLength;
+    /// <summary>
+    /// Positions a session may reach: the model's trained context (<see cref="ModelConfig.ContextLength"/>), or less when
+    /// the model was loaded with a shorter context for its KV cache pool.
+    /// </summary>
+    public int ContextLength => _kvCachePool.SequenceLength;
 
     public int VocabularySize => Config.VocabularySize;
 
@@ -103,7 +110,59 @@ public sealed class LanguageModel : IDisposable
     public IReadOnlyDictionary<string, string> NamedChatTemplates { get; init; } = ChatTemplateFiles.None;
 
     /// <summary>The KV caches of this model's recent prompts, which later prompts with the same start reuse.</summary>
-    public Runtime.PromptPrefixCache PromptCache { get; } = new();
+    public PromptPrefixCache PromptCache { get; } = new();
+
+    /// <summary>The memory every session's KV cache takes its blocks from.</summary>
+    public KvCachePool KvCachePool => _kvCachePool;
+
+    /// <summary>How the KV cache stores keys and values.</summary>
+    public KvCacheType KvCacheType => _kvCachePool.Type;
+
+    /// <summary>Blocks the KV cache pool may hold (each <see cref="KvCachePool.BlockPositions"/> positions of every layer).</summary>
+    public int KvCacheBlocks => _kvCachePool.BlocksTotal;
+
+    /// <summary>Blocks sessions and idle prompt caches hold now.</summary>
+    public int KvCacheBlocksInUse => _kvCachePool.BlocksInUse;
+
+    /// <summary>Bytes of KV cache memory allocated so far (blocks are allocated when first needed, then reused).</summary>
+    public long KvCacheBytes => _kvCachePool.AllocatedBytes;
+
+    /// <summary>Bytes the KV cache pool may reach.</summary>
+    public long KvCacheMaxBytes => _kvCachePool.BytesTotal;
+
+    /// <summary>Bytes of KV cache blocks idle prompt caches hold for reuse (let go when sessions need the blocks).</summary>
+    public long PromptCacheBytes => PromptCache.IdleBytes;
+
+    /// <summary>
+    /// Sizes the KV cache pool and the prompt cache (the loader applies <see cref="LoadOptions.KvCache"/>). Idle prompt
+    /// caches are let go first.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A session holds blocks of the current pool.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The options describe no usable pool.</exception>
+    public void ConfigureKvCache(KvCacheOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var pool = CreatePool(options);
+        PromptCache.Clear();
+        lock (_lifetime)
+        {
+            if (_kvCachePool.BlocksInUse > 0)
+            {
+                pool.Dispose();
+                throw new InvalidOperationException($"The KV cache of '{Name}' is in use by {_kvCachePool.BlocksInUse} block(s); it can be resized only while no session holds any.");
+            }
+            _kvCachePool.Dispose();
+            _kvCachePool = pool;
+            PromptCache.MaxEntries = options.PromptCacheSize;
+        }
+    }
+
+    private KvCachePool CreatePool(KvCacheOptions options)
+    {
+        var pool = KvCachePool.For(Name, Config, options);
+        pool.Reclaim = PromptCache.EvictLeastRecent;
+        return pool;
+    }
 
     /// <summary>The quantization report embedded in an INT4 model file, or null for other files.</summary>
     public Formats.Llmc.QuantizationReport? Quantization { get; init; }
@@ -165,5 +224,6 @@ public sealed class LanguageModel : IDisposable
         _freed = true;
         _weights.Dispose();
         _storage?.Dispose();
+        _kvCachePool.Dispose();
     }
 }

@@ -13,6 +13,9 @@ public sealed record LoadOptions
     /// <summary>How INT4 matrices meet activations: INT8 (fast, the default) or FP32.</summary>
     public ActivationMode Activations { get; init; } = ActivationMode.Int8;
 
+    /// <summary>The size and storage of the model's KV cache pool, and its prompt cache.</summary>
+    public Runtime.KvCacheOptions KvCache { get; init; } = new();
+
     public IEngineLog Log { get; init; } = NullEngineLog.Instance;
 
     public CancellationToken Cancellation { get; init; }

@@ -6,6 +6,21 @@ public static class ModelLoader
     public static LanguageModel Load(string path, LoadOptions? options = null)
     {
         options ??= new LoadOptions();
+        var model = LoadFormat(path, options);
+        try
+        {
+            model.ConfigureKvCache(options.KvCache);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        return model;
+    }
+
+    private static LanguageModel LoadFormat(string path, LoadOptions options)
+    {
         if (options.Precision == ModelPrecision.Int4) Quantization.LoadTimeRecipes.Ensure(options.Int4Format.Recipe);
         LoadMemoryCheck.Ensure(path, options.Precision);
         if (Directory.Exists(path)) return HuggingFaceModelLoader.Load(path, options);

@@ -12,10 +12,11 @@ namespace LlmCpu.Engine.Runtime;
 /// cached positions in blocks of <see cref="KvCache.KeyBlock"/>: scores of all its rows against the block (keys are
 /// stored transposed, so 8 positions are one vector load and no sum across a register is needed), then for each row
 /// the running maximum, the rescale of what was accumulated so far, and the weighted sum of the block's values.
+/// Key block b of positions is the sequence's block b, found through its block table (<see cref="KvCache"/>), so the
+/// blocks may lie anywhere in the model's pool. With FP16 storage the item converts the block's keys and values of its
+/// key/value head to FP32 once, into its scratch, and every row reads those.
 /// With a sliding window of w positions, token p attends to positions p - w + 1 .. p only: blocks wholly before the
-/// window are skipped and the rest of the block is masked like the causal tail. The cache may then be a ring of fewer
-/// slots than positions (a multiple of the key block): position p is in slot p mod slots, so a block of positions is a
-/// block of slots.
+/// window are skipped (the sequence may have given them back) and the rest of the block is masked like the causal tail.
 /// Nothing is allocated; the scratch of an item lives on its worker's stack.
 /// </summary>
 internal sealed unsafe class AttentionJob : IRangeJob
@@ -34,31 +35,27 @@ internal sealed unsafe class AttentionJob : IRangeJob
     private readonly float _scale;
     private readonly bool _vector256;
     private readonly int _window;
-    private readonly int _slots;
 
     // Arguments of the call in flight.
     private float* _qkv;     // (tokens, qkvStride), queries at column 0
     private int _qkvStride;
-    private float* _keys;    // (kvDim, keyStride), transposed
-    private int _keyStride;
-    private float* _values;  // (positions, kvDim)
+    private KvCache? _cache; // the sequence's keys and values, per block: (kvDim, KeyBlock) transposed, then (KeyBlock, kvDim)
+    private int _layer;
     private float* _output;  // (tokens, dim)
     private int _tokens;
     private int _startPosition;
     private int _tokensPerItem;
     private int _tokenTiles;
 
-    /// <param name="capacity">Slots of the cache; fewer than the positions run only with a window, and then whole key blocks.</param>
     /// <param name="window">Positions a token attends to, itself included; null for all before it.</param>
     /// <param name="allowVector256">
     /// Use 256-bit vectors where the head dimension allows (a multiple of 8). Off, every head takes the portable path
     /// that odd head sizes and processors without 256-bit vectors run; tests turn it off to check that path here.
     /// </param>
-    public AttentionJob(int heads, int kvHeads, int headDim, int capacity, bool allowVector256 = true, int? window = null)
+    public AttentionJob(int heads, int kvHeads, int headDim, bool allowVector256 = true, int? window = null)
     {
         if (window is <= 0) throw new ArgumentOutOfRangeException(nameof(window), window, "The window must hold at least one position.");
         _window = window ?? int.MaxValue;
-        _slots = capacity;
         _heads = heads;
         _headDim = headDim;
         _kvDim = kvHeads * headDim;
@@ -70,20 +67,23 @@ internal sealed unsafe class AttentionJob : IRangeJob
         _vector256 = allowVector256 && Vector256.IsHardwareAccelerated && headDim % 8 == 0;
     }
 
-    /// <summary>attn (tokens, dim) = softmax(q k^T / sqrt(hd)) v over positions 0..start+t for token t.</summary>
-    public void Run(WorkerPool pool, float* qkv, int qkvStride, float* keys, int keyStride, float* values, float* output, int tokens, int startPosition)
+    /// <summary>
+    /// attn (tokens, dim) = softmax(q k^T / sqrt(hd)) v over positions 0..start+t for token t, keys and values from
+    /// <paramref name="layer"/> of <paramref name="cache"/>, which must hold every block those positions are in.
+    /// </summary>
+    public void Run(WorkerPool pool, float* qkv, int qkvStride, KvCache cache, int layer, float* output, int tokens, int startPosition)
     {
         _qkv = qkv;
         _qkvStride = qkvStride;
-        _keys = keys;
-        _keyStride = keyStride;
-        _values = values;
+        _cache = cache;
+        _layer = layer;
         _output = output;
         _tokens = tokens;
         _startPosition = startPosition;
         _tokensPerItem = Math.Max(1, MaxRows / _headsPerItem);
         _tokenTiles = (tokens + _tokensPerItem - 1) / _tokensPerItem;
         pool.Run(this, _tokenTiles * (_heads / _groupSize) * _headSlices);
+        _cache = null;
     }
 
     public void Execute(int begin, int end)
@@ -92,6 +92,7 @@ internal sealed unsafe class AttentionJob : IRangeJob
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [SkipLocalsInit]
     private void RunItem(int item)
     {
         int kvHeads = _heads / _groupSize;
@@ -113,6 +114,10 @@ internal sealed unsafe class AttentionJob : IRangeJob
         float* maximum = stackalloc float[MaxRows];
         float* total = stackalloc float[MaxRows];
         float* scores = stackalloc float[MaxRows * KeyBlock]; // (rows, KeyBlock), then the block's weights
+        var cache = _cache!;
+        bool half = cache.Type == KvCacheType.Float16;
+        // FP16 storage: the block's keys (hd, KeyBlock) then values (KeyBlock, hd) of this head, converted to FP32.
+        float* converted = stackalloc float[half ? 2 * hd * KeyBlock : 1];
         for (int r = 0; r < rows; r++)
         {
             int t = firstToken + r / heads, h = firstHead + r % heads;
@@ -125,15 +130,31 @@ internal sealed unsafe class AttentionJob : IRangeJob
             new Span<float>(output[r], hd).Clear();
         }
         int positions = _startPosition + firstToken + tokens;
-        float* keys = _keys + (long)kvHead * hd * _keyStride;
-        float* values = _values + kvHead * hd;
 
         // The first row (the earliest token) has the earliest window.
         for (int block = first[0] / KeyBlock * KeyBlock; block < positions; block += KeyBlock)
         {
             int width = Math.Min(KeyBlock, positions - block);
-            int slot = block % _slots; // the block itself unless the cache is a ring
-            Scores(query, rows, keys + slot, scores, width);
+            int index = block / KeyBlock;
+            float* keys, values;
+            int valueStride;
+            if (half)
+            {
+                keys = converted;
+                values = converted + hd * KeyBlock;
+                valueStride = hd;
+                TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((Half*)cache.Keys(_layer, index) + kvHead * hd * KeyBlock, hd * KeyBlock), new Span<float>(keys, hd * KeyBlock));
+                Half* source = (Half*)cache.Values(_layer, index) + kvHead * hd;
+                for (int s = 0; s < width; s++)
+                    TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(source + (long)s * _kvDim, hd), new Span<float>(values + s * hd, hd));
+            }
+            else
+            {
+                keys = (float*)cache.Keys(_layer, index) + kvHead * hd * KeyBlock;
+                values = (float*)cache.Values(_layer, index) + kvHead * hd;
+                valueStride = _kvDim;
+            }
+            Scores(query, rows, keys, scores, width);
             // Per row: the running maximum, the rescale of what was accumulated, and this block's weights (0 outside
             // the row's window and past its causal length, so every row can share one loop over the block's values).
             for (int r = 0; r < rows; r++)
@@ -158,17 +179,20 @@ internal sealed unsafe class AttentionJob : IRangeJob
                 maximum[r] = newMax;
                 if (rescale != 1f) TensorPrimitives.Multiply(new ReadOnlySpan<float>(output[r], hd), rescale, new Span<float>(output[r], hd));
             }
-            WeightedValues(output, rows, scores, values + (long)slot * _kvDim, width);
+            WeightedValues(output, rows, scores, values, valueStride, width);
         }
         for (int r = 0; r < rows; r++) TensorPrimitives.Divide(new ReadOnlySpan<float>(output[r], hd), total[r], new Span<float>(output[r], hd));
     }
 
-    /// <summary>scores[r, s] = q_r . k[block + s] * scale for s below <paramref name="width"/> (and whatever beyond, up to the block).</summary>
+    /// <summary>
+    /// scores[r, s] = q_r . k[s] * scale for s below <paramref name="width"/> (and whatever beyond, up to the block), keys
+    /// (hd, KeyBlock) transposed.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Scores(float** query, int rows, float* keys, float* scores, int width)
     {
         int hd = _headDim;
-        long stride = _keyStride;
+        const long stride = KeyBlock;
         if (!_vector256)
         {
             for (int r = 0; r < rows; r++)
@@ -236,11 +260,11 @@ internal sealed unsafe class AttentionJob : IRangeJob
         }
     }
 
-    /// <summary>output_r += sum over the block's positions s of weight[r, s] * v[s].</summary>
+    /// <summary>output_r += sum over the block's positions s of weight[r, s] * v[s], v[s] at values + s * valueStride.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void WeightedValues(float** output, int rows, float* weights, float* values, int width)
+    private void WeightedValues(float** output, int rows, float* weights, float* values, int valueStride, int width)
     {
-        int hd = _headDim, kvDim = _kvDim;
+        int hd = _headDim, kvDim = valueStride;
         if (!_vector256)
         {
             for (int r = 0; r < rows; r++)

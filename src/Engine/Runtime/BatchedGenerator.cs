@@ -257,7 +257,7 @@ public sealed class BatchedGenerator
         }
     }
 
-    /// <summary>A place for one sequence in a batch: its cache (kept across the requests it runs), position, generation and clock.</summary>
+    /// <summary>A place for one sequence in a batch: its block table (kept across the requests it runs, its blocks given back between them), position, generation and clock.</summary>
     private sealed class Slot(KvCache cache)
     {
         private readonly Stopwatch _clock = new();
@@ -302,9 +302,11 @@ public sealed class BatchedGenerator
         }
 
         /// <summary>Frees the slot; returns the index of the request that was in it.</summary>
+        /// <summary>The slot is free again; its cache blocks go back to the model's pool for other sequences.</summary>
         public int End()
         {
             int index = _index;
+            Cache.ReleaseFrom(0);
             Run = null;
             _index = -1;
             return index;

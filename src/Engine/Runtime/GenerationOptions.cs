@@ -8,6 +8,16 @@ public sealed record GenerationOptions
     /// </summary>
     public bool ReusePromptPrefix { get; init; } = true;
 
+    /// <summary>
+    /// When the context fills during generation, keep the first <see cref="KeepTokens"/> tokens, drop the older half of
+    /// the rest and go on (<see cref="InferenceSession.ShiftContext"/>), instead of stopping with
+    /// <see cref="StopReason.ContextFull"/>.
+    /// </summary>
+    public bool ContextShift { get; init; }
+
+    /// <summary>Tokens a context shift keeps at the start; null keeps the BOS token when the sequence starts with one, else none.</summary>
+    public int? KeepTokens { get; init; }
+
     /// <summary>Most tokens to generate after the prompt.</summary>
     public int MaxTokens { get; init; } = 128;
 

@@ -18,6 +18,9 @@ public sealed record GenerationResult
 
     public required StopReason StopReason { get; init; }
 
+    /// <summary>Context shifts during generation (<see cref="GenerationOptions.ContextShift"/>); each dropped the older half of the tokens after the kept ones.</summary>
+    public int ContextShifts { get; init; }
+
     /// <summary>The stop string that ended generation, when <see cref="StopReason"/> is <see cref="StopReason.StopSequence"/>.</summary>
     public string? StopSequence { get; init; }
 

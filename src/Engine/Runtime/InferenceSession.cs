@@ -9,8 +9,9 @@ using LlmCpu.Kernels.Threading;
 namespace LlmCpu.Engine.Runtime;
 
 /// <summary>
-/// One conversation with a model: its KV cache, its position, and every buffer the forward pass needs,
-/// all allocated when the session is created. <see cref="Prefill"/> runs the prompt in chunks of up to
+/// One conversation with a model: its KV cache (a block table into the model's <see cref="KvCachePool"/>), its
+/// position, and every buffer the forward pass needs, allocated when the session is created; cache blocks are taken
+/// from the pool a block at a time as positions are reached, and given back on rewind and disposal. <see cref="Prefill"/> runs the prompt in chunks of up to
 /// <see cref="MaxChunk"/> tokens (each weight matrix read once per chunk); <see cref="Decode"/> runs one token.
 /// Neither allocates. Not thread-safe: one session per thread of generation.
 /// The forward pass runs token rows of one or several sequences (<see cref="ForwardSegment"/>): a batched decode step
@@ -24,7 +25,6 @@ public sealed unsafe class InferenceSession : IDisposable
     private readonly LanguageModel _model;
     private readonly ModelWeights _weights;
     private readonly ModelConfig _c;
-    private readonly KvCachePool _cachePool;
     private readonly KvCache _cache;
     private readonly MatMulRunner _matmul;
     private readonly AttentionJob _attention;
@@ -35,7 +35,6 @@ public sealed unsafe class InferenceSession : IDisposable
     private readonly int _qkvStride;
     private readonly int _gateUpStride;
     private bool _disposed;
-    private int _written; // one past the highest position whose keys and values were written since the last reset
 
     // Views into _buffers; shapes in comments.
     private readonly float* _x;       // (chunk, dim) residual stream
@@ -60,29 +59,30 @@ public sealed unsafe class InferenceSession : IDisposable
     private readonly int[] _rowSegment = new int[MaxChunk];      // (chunk) segment of each row
     private int _segmentCount;
 
-    /// <summary>Positions of cache are allocated in multiples of this, so caches of requests of similar length pool together.</summary>
+    /// <summary>A requested context is rounded up to a multiple of this many positions.</summary>
     public const int CapacityGrain = 256;
 
     /// <param name="contextLength">
-    /// Positions the session needs (prompt plus answer); the cache holds at least that many, rounded up to
-    /// <see cref="CapacityGrain"/> and capped at the model's context. Null asks for the model's whole context.
+    /// Positions the session needs (prompt plus answer); it may reach at least that many, rounded up to
+    /// <see cref="CapacityGrain"/> and capped at the model's context (<see cref="LanguageModel.ContextLength"/>). Null
+    /// asks for the model's whole context. Cache memory is taken from the pool only as positions are reached.
     /// </param>
     /// <exception cref="ObjectDisposedException">The model has been disposed.</exception>
-    public InferenceSession(LanguageModel model, WorkerPool pool, int? contextLength = null, KvCachePool? cachePool = null)
+    public InferenceSession(LanguageModel model, WorkerPool pool, int? contextLength = null)
     {
         _model = model;
         _c = model.Config;
+        int context = model.ContextLength;
         int capacity = contextLength is > 0
-            ? (int)Math.Min((contextLength.Value + (long)CapacityGrain - 1) / CapacityGrain * CapacityGrain, _c.ContextLength)
-            : _c.ContextLength;
+            ? (int)Math.Min((contextLength.Value + (long)CapacityGrain - 1) / CapacityGrain * CapacityGrain, context)
+            : context;
         // The weights stay allocated while a session uses them, even if the model is disposed meanwhile.
         model.AddSessionReference();
         _weights = model.Weights;
-        _cachePool = cachePool ?? KvCachePool.Shared;
         Capacity = capacity;
-        _cache = _cachePool.Rent(_c.LayerCount, CacheSlots(_c, capacity), _c.KvDim);
+        _cache = new KvCache(model.KvCachePool, capacity);
         _matmul = new MatMulRunner(pool);
-        _attention = new AttentionJob(_c.HeadCount, _c.KvHeadCount, _c.HeadDim, _cache.Capacity, window: _c.SlidingWindow);
+        _attention = new AttentionJob(_c.HeadCount, _c.KvHeadCount, _c.HeadDim, window: _c.SlidingWindow);
         _rope = new RotaryEmbedding(_c.HeadDim, capacity, _c.RopeScaling.InverseFrequencies(_c.RotaryDimensions, _c.RopeTheta),
             interleaved: _c.RotaryPairing == RotaryPairing.Interleaved);
         _rows = new TokenRowsJob(RunRows);
@@ -120,16 +120,13 @@ public sealed unsafe class InferenceSession : IDisposable
     /// <summary>Positions the cache holds.</summary>
     public int Capacity { get; }
 
-    /// <summary>
-    /// Positions the cache holds: the capacity, or with a sliding window only as many as a chunk can still attend to
-    /// (the window plus a chunk, in whole key blocks). Position p lives in slot p mod slots, so a windowed model runs
-    /// its whole context in a cache the size of its window.
-    /// </summary>
-    public static int CacheSlots(ModelConfig config, int capacity) =>
-        config.SlidingWindow is { } window
-            ? (int)Math.Min(capacity, ((long)window + MaxChunk - 1 + KvCache.KeyBlock - 1) / KvCache.KeyBlock * KvCache.KeyBlock)
-            : capacity;
+    /// <summary>The session's keys and values: its block table into the model's pool.</summary>
+    public KvCache Cache => _cache;
 
+    /// <summary>
+    /// Bytes of cache blocks the session holds now: its positions in whole blocks, or with a sliding window only the
+    /// blocks the window still reaches (older ones go back to the pool as the window moves on).
+    /// </summary>
     public long CacheBytes => _cache.ByteSize;
 
     /// <summary>Logits of the last token run, (vocab). Valid until the next call.</summary>
@@ -144,32 +141,67 @@ public sealed unsafe class InferenceSession : IDisposable
     /// </summary>
     public ILinearInputObserver? LinearInputs { get; set; }
 
-    /// <summary>Forgets the conversation; the cache is reused from position 0.</summary>
-    public void Reset() => Position = _written = 0;
+    /// <summary>Forgets the conversation and gives its cache blocks back to the pool; the next token runs at position 0.</summary>
+    public void Reset()
+    {
+        Position = 0;
+        _cache.ReleaseFrom(0);
+    }
 
     /// <summary>
     /// Forgets the tokens from <paramref name="position"/> on, so the next token runs there (a chat turn stopped midway
-    /// goes back to where it began). Possible where the positions the next token attends to are still in the cache:
-    /// always, unless a sliding window keeps the cache as a ring and later positions have overwritten the slots of
-    /// those in the window before <paramref name="position"/>; then it returns false and changes nothing.
+    /// goes back to where it began), and gives back the blocks that held only those. Possible where every position the
+    /// next token attends to is still in the cache: always, unless a sliding window has let those blocks go; then it
+    /// returns false and changes nothing.
     /// </summary>
     public bool TryRewind(int position)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(position);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(position, Position);
-        if (_cache.Capacity < Capacity && !WindowIntact(position)) return false;
+        if (_c.SlidingWindow is { } window && position > 0)
+        {
+            for (int b = Math.Max(0, position - window + 1) / KvCache.KeyBlock; b <= (position - 1) / KvCache.KeyBlock; b++)
+                if (!_cache.Holds(b)) return false;
+        }
         Position = position;
+        _cache.ReleaseFrom(position);
         return true;
     }
 
     /// <summary>
-    /// Whether the ring still holds positions position - window + 1 .. position - 1. Position r lives in slot
-    /// r mod slots, and positions are written in increasing order from the last rewind or reset, so r's slot has been
-    /// written over by a later position only if r + slots was written (a chunk stopped midway counts: it may have
-    /// written some layers).
+    /// Makes room in a full context the way llama.cpp's context shift does: keeps the first <paramref name="keep"/>
+    /// tokens, drops the <paramref name="discard"/> after them, and moves the rest down by <paramref name="discard"/>
+    /// positions, rotating their keys back by that many positions (rotary embeddings compose, so a key rotated at p and
+    /// then by -discard is the key at p - discard). Values carry no position and move as they are. The moved tokens'
+    /// keys and values keep what they attended to before (the dropped tokens included): that is what makes a shift
+    /// cheap, and why it approximates, not equals, running the kept tokens again.
     /// </summary>
-    private bool WindowIntact(int position) =>
-        position == 0 || Math.Max(0, position - (_c.SlidingWindow ?? int.MaxValue) + 1) + _cache.Capacity >= _written;
+    /// <exception cref="GenerationArgumentException">The model attends through a sliding window (it never fills its context this way).</exception>
+    public void ShiftContext(int keep, int discard)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_c.SlidingWindow != null)
+            throw new GenerationArgumentException(nameof(keep), $"{_model.Name} attends through a sliding window of {_c.SlidingWindow} positions; its context is not shifted.");
+        ArgumentOutOfRangeException.ThrowIfNegative(keep);
+        ArgumentOutOfRangeException.ThrowIfLessThan(discard, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(discard, Position - keep);
+        int kvDim = _c.KvDim;
+        // The forward pass's scratch rows are free between calls.
+        var key = new Span<float>(_xb, kvDim);
+        var value = new Span<float>(_attn, kvDim);
+        for (int l = 0; l < _c.LayerCount; l++)
+        {
+            // Ascending, so a position is read before anything is written over it.
+            for (int p = keep + discard; p < Position; p++)
+            {
+                _cache.Read(l, p, key, value);
+                _rope.ApplyInverse(key, discard);
+                _cache.Write(l, p - discard, key, value);
+            }
+        }
+        Position -= discard;
+        _cache.ReleaseFrom(Position);
+    }
 
     /// <summary>Runs <paramref name="tokens"/> through the model from the current position and returns the last token's logits.</summary>
     /// <exception cref="OperationCanceledException">
@@ -267,19 +299,17 @@ public sealed unsafe class InferenceSession : IDisposable
         fixed (float* destination = logits) ProjectLogits(_segmentCount, destination);
     }
 
-    /// <summary>A cache of this session's shape (layers, slots, width) from its pool, for a sequence of a batched pass; give it back with <see cref="ReturnCache"/>.</summary>
-    internal KvCache RentCache() => _cachePool.Rent(_c.LayerCount, _cache.Capacity, _c.KvDim);
+    /// <summary>
+    /// An empty block table of this session's capacity into the model's pool, for a sequence of a batched pass; it takes
+    /// blocks as its positions are reached. Give it back with <see cref="ReturnCache"/>.
+    /// </summary>
+    internal KvCache RentCache() => new(_model.KvCachePool, Capacity);
 
-    internal void ReturnCache(KvCache cache) => _cachePool.Return(cache);
-
-    /// <summary>The session's own cache, which a batched pass may use as one of its sequences' caches.</summary>
-    internal KvCache Cache => _cache;
+    internal void ReturnCache(KvCache cache) => cache.Dispose();
 
     /// <summary>The tokens at the session's position, its own cache: one segment.</summary>
     private void Forward(ReadOnlySpan<int> tokens, CancellationToken cancellation)
     {
-        // Counted before the pass: a chunk stopped midway may already have written its slots.
-        _written = Math.Max(_written, Position + tokens.Length);
         Forward(tokens, [new ForwardSegment(_cache, Position, tokens.Length)], cancellation);
         Position += tokens.Length;
     }
@@ -309,6 +339,21 @@ public sealed unsafe class InferenceSession : IDisposable
         _segmentCount = segments.Length;
     }
 
+    /// <summary>
+    /// Before anything is written: each segment's blocks its first token no longer sees go back to the pool, so a
+    /// windowed sequence holds only about its window; then the segment's own positions get blocks (all or none for a
+    /// segment, so a pool that runs short stops the pass before it changes a cache).
+    /// </summary>
+    private void ReserveBlocks()
+    {
+        for (int s = 0; s < _segmentCount; s++)
+        {
+            var segment = _segments[s];
+            if (_c.SlidingWindow is { } window) segment.Cache.ReleaseBefore(segment.Start - window + 1);
+            segment.Cache.Reserve(segment.Start, segment.Start + segment.Count);
+        }
+    }
+
     /// <summary>The cache of token row <paramref name="t"/>'s sequence and the row's position in it.</summary>
     private KvCache RowCache(int t, out int position)
     {
@@ -328,6 +373,7 @@ public sealed unsafe class InferenceSession : IDisposable
         int n = tokens.Length;
         if (n > MaxChunk) throw new ArgumentException($"A pass holds at most {MaxChunk} tokens, not {n}.", nameof(tokens));
         SetSegments(segments, n);
+        ReserveBlocks();
         _timings = Timings;
         _observer = LinearInputs;
         _mark = Stopwatch.GetTimestamp();
@@ -402,8 +448,7 @@ public sealed unsafe class InferenceSession : IDisposable
         {
             var segment = _segments[s];
             long row = _segmentFirstRow[s];
-            _attention.Run(_matmul.Pool, _qkv + row * _qkvStride, _qkvStride, segment.Cache.Keys(_layer), segment.Cache.KeyStride, segment.Cache.Values(_layer),
-                _attn + row * _c.EmbeddingLength, segment.Count, segment.Start);
+            _attention.Run(_matmul.Pool, _qkv + row * _qkvStride, _qkvStride, segment.Cache, _layer, _attn + row * _c.EmbeddingLength, segment.Count, segment.Start);
         }
         Done(ForwardTimings.Stage.Attention);
     }
@@ -513,16 +558,11 @@ public sealed unsafe class InferenceSession : IDisposable
     {
         int dim = _c.EmbeddingLength, kvDim = _c.KvDim;
         var cache = RowCache(t, out int position);
-        float* keys = cache.Keys(_layer), values = cache.Values(_layer);
-        long keyStride = cache.KeyStride;
-        int slot = position % cache.Capacity;
         var row = Row(_qkv, t, _qkvStride);
         if (layer.QueryKeyValueBias != null) TensorPrimitives.Add(row, layer.QueryKeyValueBias, row);
         _rope.Apply(row.Slice(0, dim), position);
         _rope.Apply(row.Slice(dim, kvDim), position);
-        // keys (kvDim, keyStride) transposed: column `slot`; values (slots, kvDim): row `slot`
-        for (int j = 0; j < kvDim; j++) keys[j * keyStride + slot] = row[dim + j];
-        row.Slice(dim + kvDim, kvDim).CopyTo(new Span<float>(values + (long)slot * kvDim, kvDim));
+        cache.Write(_layer, position, row.Slice(dim, kvDim), row.Slice(dim + kvDim, kvDim));
     }
 
     /// <summary>hidden[t] (ffn) = act(gate) * up, or act(up) when not gated, from token t's projections (+ biases).</summary>
@@ -549,12 +589,12 @@ public sealed unsafe class InferenceSession : IDisposable
 
     private static Span<float> Row(float* matrix, int row, int width) => new(matrix + (long)row * width, width);
 
-    /// <summary>Returns the cache to its pool and releases the model; a second call does nothing.</summary>
+    /// <summary>Gives the cache's blocks back to the pool and releases the model; a second call does nothing.</summary>
     public void Dispose()
     {
         if (_disposed) return;
         _disposed = true;
-        _cachePool.Return(_cache);
+        _cache.Dispose();
         _buffers.Dispose();
         _matmul.Dispose();
         _model.ReleaseSessionReference();

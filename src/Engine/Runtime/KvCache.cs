@@ -1,49 +1,151 @@
-using LlmCpu.Kernels.Memory;
+using System.Numerics.Tensors;
 
 namespace LlmCpu.Engine.Runtime;
 
 /// <summary>
-/// Keys and values of every layer for up to <see cref="Capacity"/> positions, in one pre-allocated block. Per layer,
-/// keys are stored transposed, (kvDim, <see cref="KeyStride"/>): dimension j of every position in a row, so attention
-/// computes a query against many positions with plain vector loads (no sum across a register per position). Values
-/// follow, (Capacity, kvDim), one position per row, the order a weighted sum of values reads. Sessions rent caches from
-/// a <see cref="KvCachePool"/> and give them back, so generation never allocates one.
+/// One sequence's keys and values: a block table into its model's <see cref="KvCachePool"/>. Position p lives in the
+/// sequence's block p / <see cref="KeyBlock"/>, at offset p mod KeyBlock; within a block, per layer, keys are stored
+/// transposed, (kvDim, KeyBlock): dimension j of every position in a row, so attention computes a query against many
+/// positions with plain vector loads; values follow, (KeyBlock, kvDim), one position per row. Blocks are taken from the
+/// pool when positions are first reserved and given back when the sequence is rewound past them, when they fall out of
+/// a sliding window, and when the sequence is disposed. Keys and values are written in place. Not thread-safe: one
+/// sequence belongs to one forward pass at a time.
 /// </summary>
 public sealed unsafe class KvCache : IDisposable
 {
-    /// <summary>Key rows are padded to a multiple of this many positions, so attention reads whole blocks of keys.</summary>
-    public const int KeyBlock = 64;
+    /// <summary>Positions of one block (the attention reads keys a block at a time).</summary>
+    public const int KeyBlock = KvCachePool.BlockPositions;
 
-    private readonly NativeBuffer _buffer;
+    private readonly int[] _blocks;   // pool block of each of the sequence's blocks; -1 where none is held
+    private readonly nint[] _memory;  // that block's memory, 0 where none is held
+    private bool _disposed;
 
-    internal KvCache(int layers, int capacity, int kvDim)
+    /// <param name="capacity">Positions the sequence may reach; its block table has room for that many.</param>
+    public KvCache(KvCachePool pool, int capacity)
     {
-        Layers = layers;
+        ArgumentNullException.ThrowIfNull(pool);
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        Pool = pool;
         Capacity = capacity;
-        KvDim = kvDim;
-        KeyStride = (capacity + KeyBlock - 1) / KeyBlock * KeyBlock;
-        LayerFloats = (long)kvDim * KeyStride + (long)capacity * kvDim;
-        _buffer = NativeBuffer.ForFloats(layers * LayerFloats);
+        _blocks = new int[KvCachePool.BlocksFor(capacity)];
+        _memory = new nint[_blocks.Length];
+        _blocks.AsSpan().Fill(-1);
     }
 
-    public int Layers { get; }
+    public KvCachePool Pool { get; }
 
+    /// <summary>Positions the sequence may reach.</summary>
     public int Capacity { get; }
 
-    public int KvDim { get; }
+    public int Layers => Pool.Layers;
 
-    /// <summary>Distance between two dimensions' rows of keys: <see cref="Capacity"/> rounded up to <see cref="KeyBlock"/>.</summary>
-    public int KeyStride { get; }
+    public int KvDim => Pool.KvDim;
 
-    private long LayerFloats { get; }
+    public KvCacheType Type => Pool.Type;
 
-    public long ByteSize => _buffer.ByteLength;
+    /// <summary>Entries of the block table: <see cref="Capacity"/> in whole blocks.</summary>
+    public int BlockCount => _blocks.Length;
 
-    /// <summary>(kvDim, KeyStride) keys of <paramref name="layer"/>: key j of position p is at j * KeyStride + p.</summary>
-    public float* Keys(int layer) => _buffer.Floats + layer * LayerFloats;
+    /// <summary>Blocks the sequence holds now.</summary>
+    public int BlocksHeld { get; private set; }
 
-    /// <summary>(Capacity, kvDim) values of <paramref name="layer"/>.</summary>
-    public float* Values(int layer) => Keys(layer) + (long)KvDim * KeyStride;
+    /// <summary>Bytes of the blocks the sequence holds.</summary>
+    public long ByteSize => BlocksHeld * Pool.BlockBytes;
 
-    public void Dispose() => _buffer.Dispose();
+    /// <summary>Whether the sequence holds its block <paramref name="block"/> (positions block * KeyBlock onwards).</summary>
+    public bool Holds(int block) => _memory[block] != 0;
+
+    /// <summary>
+    /// Holds blocks for positions [<paramref name="from"/>, <paramref name="to"/>), renting those it lacks from the pool,
+    /// all or none.
+    /// </summary>
+    /// <exception cref="KvCacheExhaustedException">The pool has too few free blocks.</exception>
+    public void Reserve(int from, int to)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentOutOfRangeException.ThrowIfNegative(from);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(to, Capacity);
+        if (to <= from) return;
+        int first = from / KeyBlock, last = (to - 1) / KeyBlock;
+        int missing = 0;
+        for (int b = first; b <= last; b++) if (_memory[b] == 0) missing++;
+        if (missing == 0) return;
+        Span<int> ids = missing <= 64 ? stackalloc int[missing] : new int[missing];
+        Pool.Rent(ids);
+        int next = 0;
+        for (int b = first; b <= last; b++)
+        {
+            if (_memory[b] != 0) continue;
+            _blocks[b] = ids[next++];
+            _memory[b] = (nint)Pool.Address(_blocks[b]);
+        }
+        BlocksHeld += missing;
+    }
+
+    /// <summary>Gives back every block that holds no position below <paramref name="position"/> (after a rewind).</summary>
+    public void ReleaseFrom(int position) => Release(KvCachePool.BlocksFor(Math.Max(position, 0)), _blocks.Length);
+
+    /// <summary>Gives back every block whose positions are all below <paramref name="position"/> (out of a sliding window).</summary>
+    public void ReleaseBefore(int position) => Release(0, Math.Min(Math.Max(position, 0) / KeyBlock, _blocks.Length));
+
+    private void Release(int from, int to)
+    {
+        for (int b = from; b < to; b++)
+        {
+            if (_memory[b] == 0) continue;
+            Pool.Return(_blocks[b]);
+            _blocks[b] = -1;
+            _memory[b] = 0;
+            BlocksHeld--;
+        }
+    }
+
+    /// <summary>
+    /// Keys of <paramref name="layer"/> in the sequence's block <paramref name="block"/>: (kvDim, KeyBlock) elements of
+    /// <see cref="Type"/>, key j of the block's position s at j * KeyBlock + s.
+    /// </summary>
+    public void* Keys(int layer, int block) => (byte*)_memory[block] + layer * Pool.LayerBytes;
+
+    /// <summary>Values of <paramref name="layer"/> in block <paramref name="block"/>: (KeyBlock, kvDim) elements of <see cref="Type"/>.</summary>
+    public void* Values(int layer, int block) => (byte*)Keys(layer, block) + (long)KvDim * KeyBlock * Pool.ElementSize;
+
+    /// <summary>Stores the key and value of <paramref name="position"/> in <paramref name="layer"/>; its block must be held.</summary>
+    public void Write(int layer, int position, ReadOnlySpan<float> key, ReadOnlySpan<float> value)
+    {
+        int block = position / KeyBlock, offset = position % KeyBlock, kvDim = KvDim;
+        if (Type == KvCacheType.Float16)
+        {
+            var keys = (Half*)Keys(layer, block) + offset;
+            for (int j = 0; j < kvDim; j++) keys[j * KeyBlock] = (Half)key[j];
+            TensorPrimitives.ConvertToHalf(value[..kvDim], new Span<Half>((Half*)Values(layer, block) + (long)offset * kvDim, kvDim));
+            return;
+        }
+        var k = (float*)Keys(layer, block) + offset;
+        for (int j = 0; j < kvDim; j++) k[j * KeyBlock] = key[j];
+        value[..kvDim].CopyTo(new Span<float>((float*)Values(layer, block) + (long)offset * kvDim, kvDim));
+    }
+
+    /// <summary>The key and value of <paramref name="position"/> in <paramref name="layer"/>, as FP32.</summary>
+    public void Read(int layer, int position, Span<float> key, Span<float> value)
+    {
+        int block = position / KeyBlock, offset = position % KeyBlock, kvDim = KvDim;
+        if (Type == KvCacheType.Float16)
+        {
+            var keys = (Half*)Keys(layer, block) + offset;
+            for (int j = 0; j < kvDim; j++) key[j] = (float)keys[j * KeyBlock];
+            TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>((Half*)Values(layer, block) + (long)offset * kvDim, kvDim), value[..kvDim]);
+            return;
+        }
+        var k = (float*)Keys(layer, block) + offset;
+        for (int j = 0; j < kvDim; j++) key[j] = k[j * KeyBlock];
+        new ReadOnlySpan<float>((float*)Values(layer, block) + (long)offset * kvDim, kvDim).CopyTo(value);
+    }
+
+    /// <summary>Gives every block back to the pool; a second call does nothing.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        Release(0, _blocks.Length);
+    }
 }

@@ -1,54 +1,175 @@
+using System.Runtime.InteropServices;
+using LlmCpu.Engine.Models;
+
 namespace LlmCpu.Engine.Runtime;
 
 /// <summary>
-/// Keeps returned KV caches for reuse by later sessions of the same shape, so a script that generates
-/// many times allocates the cache once. Bounded: at most <see cref="MaxIdle"/> idle caches are kept.
+/// One model's KV cache memory: a bounded set of fixed-size blocks that sequences (<see cref="KvCache"/>) hold through
+/// their block tables. A block is <see cref="BlockPositions"/> positions of every layer, the attention's key block;
+/// per layer it stores keys transposed, (kvDim, BlockPositions), then values, (BlockPositions, kvDim). Blocks are
+/// allocated the first time they are needed, in whole blocks and never per token, up to <see cref="BlocksTotal"/>; a
+/// block a sequence gives back (it ended, was rewound, or slid out of a window) goes to the free list for the next.
+/// Thread-safe: sessions on several threads share their model's pool.
 /// </summary>
-public sealed class KvCachePool : IDisposable
+public sealed unsafe class KvCachePool : IDisposable
 {
+    /// <summary>Positions of one block: the attention's key block.</summary>
+    public const int BlockPositions = 64;
+
     private readonly object _lock = new();
-    private readonly List<KvCache> _idle = [];
+    private readonly nint[] _addresses; // block id -> memory, 0 until first allocated
+    private readonly int[] _free;       // ids of allocated blocks no sequence holds
+    private int _freeCount;
+    private int _allocated;             // blocks [0, _allocated) have memory
+    private bool _disposed;
 
-    public int MaxIdle { get; init; } = 4;
+    /// <summary>A pool of <paramref name="blocks"/> blocks for sequences of <paramref name="sequenceLength"/> positions.</summary>
+    public KvCachePool(string modelName, int layers, int kvDim, int blocks, int sequenceLength, KvCacheType type = KvCacheType.Float32)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(layers, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(kvDim, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(blocks, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(sequenceLength, 1);
+        if (!Enum.IsDefined(type)) throw new ArgumentOutOfRangeException(nameof(type), type, "Not a KV cache type.");
+        ModelName = modelName;
+        Layers = layers;
+        KvDim = kvDim;
+        Type = type;
+        ElementSize = type == KvCacheType.Float16 ? sizeof(ushort) : sizeof(float);
+        LayerBytes = 2L * kvDim * BlockPositions * ElementSize;
+        BlockBytes = layers * LayerBytes;
+        BlocksTotal = blocks;
+        SequenceLength = sequenceLength;
+        _addresses = new nint[blocks];
+        _free = new int[blocks];
+    }
 
-    public static KvCachePool Shared { get; } = new();
+    /// <summary>The pool <paramref name="options"/> describe for <paramref name="config"/>.</summary>
+    /// <exception cref="KvCacheArgumentException">The memory holds no block, or a count is not positive.</exception>
+    public static KvCachePool For(string modelName, ModelConfig config, KvCacheOptions options)
+    {
+        if (options.ContextLength is <= 0) throw new KvCacheArgumentException("ContextLength", options.ContextLength, "The context length must be at least 1.");
+        if (options.MaxSessions is <= 0) throw new KvCacheArgumentException("MaxSessions", options.MaxSessions, "The KV cache pool must hold at least one session.");
+        if (options.PromptCacheSize < 0) throw new KvCacheArgumentException("PromptCacheSize", options.PromptCacheSize, "The prompt cache size must be 0 or more.");
+        if (!Enum.IsDefined(options.Type)) throw new KvCacheArgumentException("KvCacheType", options.Type, "Not a KV cache type.");
+        int sequence = Math.Min(options.ContextLength ?? config.ContextLength, config.ContextLength);
+        long blockBytes = config.LayerCount * 2L * config.KvDim * BlockPositions * (options.Type == KvCacheType.Float16 ? 2 : 4);
+        long blocks;
+        if (options.MemoryBytes is { } bytes)
+        {
+            blocks = bytes / blockBytes;
+            if (blocks < 1)
+                throw new KvCacheArgumentException("KvCacheMemory", bytes, $"{bytes} bytes of KV cache hold no block; one block ({BlockPositions} positions of every layer) of this model is {blockBytes} bytes.");
+        }
+        else
+        {
+            blocks = (long)(options.MaxSessions ?? KvCacheOptions.DefaultMaxSessions) * BlocksFor(sequence);
+        }
+        return new KvCachePool(modelName, config.LayerCount, config.KvDim, (int)Math.Min(blocks, Array.MaxLength), sequence, options.Type);
+    }
 
-    public KvCache Rent(int layers, int capacity, int kvDim)
+    /// <summary>Blocks that hold <paramref name="positions"/> positions.</summary>
+    public static int BlocksFor(int positions) => (positions + BlockPositions - 1) / BlockPositions;
+
+    public string ModelName { get; }
+
+    public int Layers { get; }
+
+    public int KvDim { get; }
+
+    public KvCacheType Type { get; }
+
+    /// <summary>Bytes of one stored key or value element.</summary>
+    public int ElementSize { get; }
+
+    /// <summary>Bytes of one layer's keys and values within a block.</summary>
+    public long LayerBytes { get; }
+
+    /// <summary>Bytes of one block: <see cref="BlockPositions"/> positions of every layer's keys and values.</summary>
+    public long BlockBytes { get; }
+
+    /// <summary>Blocks the pool may hold.</summary>
+    public int BlocksTotal { get; }
+
+    /// <summary>Positions of a session's context when none is asked for.</summary>
+    public int SequenceLength { get; }
+
+    /// <summary>Blocks some sequence holds now (idle prompt caches included).</summary>
+    public int BlocksInUse { get { lock (_lock) return _allocated - _freeCount; } }
+
+    /// <summary>Blocks not held: allocated and free, or not allocated yet.</summary>
+    public int BlocksFree { get { lock (_lock) return BlocksTotal - _allocated + _freeCount; } }
+
+    /// <summary>Blocks whose memory has been allocated so far.</summary>
+    public int BlocksAllocated { get { lock (_lock) return _allocated; } }
+
+    /// <summary>Bytes the pool may reach.</summary>
+    public long BytesTotal => BlocksTotal * BlockBytes;
+
+    /// <summary>Bytes of memory the pool holds now.</summary>
+    public long AllocatedBytes => BlocksAllocated * BlockBytes;
+
+    /// <summary>Bytes of the blocks sequences hold now.</summary>
+    public long BytesInUse => BlocksInUse * BlockBytes;
+
+    /// <summary>
+    /// Asked, outside the pool's lock, to let go of idle blocks when a request finds too few free (the prompt prefix
+    /// cache evicts its least recently used entry); returns whether it let any go.
+    /// </summary>
+    internal Func<bool>? Reclaim { get; set; }
+
+    /// <summary>Memory of block <paramref name="id"/>.</summary>
+    internal byte* Address(int id) => (byte*)_addresses[id];
+
+    /// <summary>Fills <paramref name="ids"/> with blocks, all or none.</summary>
+    /// <exception cref="KvCacheExhaustedException">Fewer blocks are free, even after idle ones were reclaimed.</exception>
+    internal void Rent(Span<int> ids)
+    {
+        while (true)
+        {
+            int free;
+            lock (_lock)
+            {
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                free = BlocksTotal - _allocated + _freeCount;
+                if (free >= ids.Length)
+                {
+                    for (int i = 0; i < ids.Length; i++) ids[i] = _freeCount > 0 ? _free[--_freeCount] : AllocateBlock();
+                    return;
+                }
+            }
+            if (Reclaim?.Invoke() != true) throw new KvCacheExhaustedException(ModelName, ids.Length, free, BlocksTotal, BlockPositions);
+        }
+    }
+
+    /// <summary>Takes block <paramref name="id"/> back for the next sequence that needs one.</summary>
+    internal void Return(int id)
     {
         lock (_lock)
         {
-            int index = _idle.FindIndex(c => c.Layers == layers && c.Capacity == capacity && c.KvDim == kvDim);
-            if (index >= 0)
-            {
-                var cache = _idle[index];
-                _idle.RemoveAt(index);
-                return cache;
-            }
+            if (_disposed) return;
+            _free[_freeCount++] = id;
         }
-        return new KvCache(layers, capacity, kvDim);
     }
 
-    /// <exception cref="InvalidOperationException">The cache is already in the pool: two sessions would share it.</exception>
-    public void Return(KvCache cache)
+    private int AllocateBlock()
     {
-        lock (_lock)
-        {
-            if (_idle.Contains(cache)) throw new InvalidOperationException("This KV cache was returned to the pool twice.");
-            if (_idle.Count < MaxIdle)
-            {
-                _idle.Add(cache);
-                return;
-            }
-        }
-        cache.Dispose();
+        // Zeroed once, so the padding of a block's last key vector reads finite numbers before it is written.
+        void* memory = NativeMemory.AlignedAlloc((nuint)BlockBytes, 64);
+        NativeMemory.Clear(memory, (nuint)BlockBytes);
+        _addresses[_allocated] = (nint)memory;
+        return _allocated++;
     }
 
+    /// <summary>Frees every block's memory; the model calls this once no session runs on it.</summary>
     public void Dispose()
     {
         lock (_lock)
         {
-            foreach (var cache in _idle) cache.Dispose();
-            _idle.Clear();
+            if (_disposed) return;
+            _disposed = true;
+            for (int i = 0; i < _allocated; i++) NativeMemory.AlignedFree((void*)_addresses[i]);
+            _allocated = _freeCount = 0;
         }
     }
 }

@@ -6,7 +6,7 @@ using LlmCpu.Kernels.Threading;
 namespace LlmCpu.Engine.Runtime;
 
 /// <summary>
-/// Keeps the KV caches of a model's few most recent prompts, so a prompt that starts as an earlier one did (the same
+/// Keeps the KV caches (their blocks of the model's <see cref="KvCachePool"/>) of a model's few most recent prompts, so a prompt that starts as an earlier one did (the same
 /// long instructions sent again and again) runs only what follows the shared start. Prompts are cut into blocks of
 /// <see cref="BlockTokens"/> tokens, each hashed with the blocks before it; a prompt reuses the longest run of leading
 /// blocks an idle cache holds (checked token by token, so a hash collision can never reuse the wrong tokens).
@@ -16,6 +16,8 @@ namespace LlmCpu.Engine.Runtime;
 /// prompt ran as whole chunks are kept: the reused keys and values are the very numbers a fresh prefill computes, so
 /// generation with the cache gives the same tokens as without it, bit for bit. At least one token of every prompt is
 /// run, for its logits. Idle caches hold a reference to the model's weights; disposing the model empties the cache.
+/// Idle caches hold pool blocks only while the pool can spare them: a session that finds too few free blocks makes the
+/// pool evict the least recently used idle cache (<see cref="EvictLeastRecent"/>) before it reports the pool exhausted.
 /// </remarks>
 public sealed class PromptPrefixCache
 {
@@ -27,13 +29,16 @@ public sealed class PromptPrefixCache
     private long _clock;
     private long _lookups, _hits, _tokensLookedUp, _tokensReused;
 
-    /// <summary>Idle caches kept at most (each as large as its prompt and answer asked for); the least recently used goes first.</summary>
-    public int MaxEntries { get; init; } = 2;
+    /// <summary>Idle caches kept at most (each holds the blocks its prompt filled); the least recently used goes first. 0 keeps none.</summary>
+    public int MaxEntries { get; set; } = KvCacheOptions.DefaultPromptCacheSize;
 
     private sealed record Entry(InferenceSession Session, int[] Tokens, ulong[] Hashes, long LastUsed);
 
     /// <summary>Idle caches held now.</summary>
     public int IdleCount { get { lock (_lock) return _idle.Count; } }
+
+    /// <summary>Bytes of KV cache blocks the idle caches hold.</summary>
+    public long IdleBytes { get { lock (_lock) return _idle.Sum(e => e.Session.CacheBytes); } }
 
     /// <summary>Prompts looked up, prompts that reused at least one block, and their tokens.</summary>
     public PromptCacheStatistics Statistics
@@ -85,7 +90,8 @@ public sealed class PromptPrefixCache
     public void Return(InferenceSession session, IReadOnlyList<int> prompt)
     {
         int blocks = Math.Min(prompt.Count, session.Position) / BlockTokens;
-        if (blocks == 0 || MaxEntries <= 0 || session.Model.IsDisposed)
+        // Only the prompt's whole blocks can be reused; the answer's blocks go back to the pool now.
+        if (blocks == 0 || MaxEntries <= 0 || session.Model.IsDisposed || !session.TryRewind(blocks * BlockTokens))
         {
             session.Dispose();
             return;
@@ -103,6 +109,20 @@ public sealed class PromptPrefixCache
             }
         }
         evicted?.Session.Dispose();
+    }
+
+    /// <summary>Lets the least recently used idle cache go, giving its blocks back to the pool; false when none is idle.</summary>
+    public bool EvictLeastRecent()
+    {
+        Entry? evicted;
+        lock (_lock)
+        {
+            evicted = _idle.MinBy(e => e.LastUsed);
+            if (evicted == null) return false;
+            _idle.Remove(evicted);
+        }
+        evicted.Session.Dispose();
+        return true;
     }
 
     /// <summary>Lets every idle cache go (a disposed model calls this, so its weights can be freed).</summary>

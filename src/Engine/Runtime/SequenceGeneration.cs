@@ -71,6 +71,15 @@ internal sealed class SequenceGeneration
 
     public StopReason Reason { get; private set; } = StopReason.MaxTokens;
 
+    /// <summary>
+    /// Called when the cache is full before the next token: true if it made room (a context shift), false to stop with
+    /// <see cref="StopReason.ContextFull"/>. Null: always stop.
+    /// </summary>
+    public Func<bool>? MakeRoom { get; init; }
+
+    /// <summary>Times <see cref="MakeRoom"/> made room.</summary>
+    public int ContextShifts { get; private set; }
+
     public void Cancel() => Reason = StopReason.Cancelled;
 
     /// <summary>
@@ -106,7 +115,11 @@ internal sealed class SequenceGeneration
         }
         if (_constraint?.IsComplete == true) { Reason = StopReason.EndOfSequence; return false; }
         if (_generated.Count == _options.MaxTokens) return false;
-        if (position >= _contextLimit) { Reason = StopReason.ContextFull; return false; }
+        if (position >= _contextLimit)
+        {
+            if (MakeRoom?.Invoke() != true) { Reason = StopReason.ContextFull; return false; }
+            ContextShifts++;
+        }
         NextToken = next;
         return true;
     }
@@ -127,6 +140,7 @@ internal sealed class SequenceGeneration
             CachedTokens = _cached,
             GeneratedTokens = _generated.Count,
             StopReason = Reason,
+            ContextShifts = ContextShifts,
             StopSequence = _stopString,
             PromptTime = promptTime,
             GenerationTime = prefilled ? generationTime : TimeSpan.Zero,

@@ -34,6 +34,8 @@ public sealed class TextGenerator(LanguageModel model, WorkerPool? pool = null)
         // The cache holds what this request can use (prompt plus answer), not the model's whole context: a 10-token
         // answer on a 7B model needs megabytes of cache, not gigabytes.
         int needed = (int)Math.Min((long)promptIds.Length + options.MaxTokens, context);
+        // A context shift makes room only once the session's own capacity is full: give it the whole context then.
+        if (options.ContextShift) needed = context;
         if (!options.ReusePromptPrefix)
         {
             using var fresh = new InferenceSession(Model, _pool, needed);
@@ -51,7 +53,9 @@ public sealed class TextGenerator(LanguageModel model, WorkerPool? pool = null)
             session.Dispose();
             throw;
         }
-        Model.PromptCache.Return(session, promptIds);
+        // After a context shift the cache no longer holds the prompt at its positions: nothing of it can be reused.
+        if (result.ContextShifts > 0) session.Dispose();
+        else Model.PromptCache.Return(session, promptIds);
         return result;
     }
 
@@ -72,7 +76,10 @@ public sealed class TextGenerator(LanguageModel model, WorkerPool? pool = null)
         if (cached > sequence.Count) throw new ArgumentException($"The session holds {cached} tokens, more than the sequence's {sequence.Count}.", nameof(sequence));
         if (cached == sequence.Count) throw new GenerationArgumentException(nameof(prompt), "There are no new tokens to run: the session already holds the whole sequence.");
         int[] promptIds = sequence as int[] ?? [.. sequence];
-        var run = new SequenceGeneration(Model, promptIds, cached, prompt, options, onPiece, Math.Min(session.Capacity, contextLimit ?? session.Capacity));
+        var run = new SequenceGeneration(Model, promptIds, cached, prompt, options, onPiece, Math.Min(session.Capacity, contextLimit ?? session.Capacity))
+        {
+            MakeRoom = options.ContextShift ? () => TryShift(session, promptIds, options) : null,
+        };
 
         var clock = Stopwatch.StartNew();
         TimeSpan promptTime = TimeSpan.Zero;
@@ -114,8 +121,23 @@ public sealed class TextGenerator(LanguageModel model, WorkerPool? pool = null)
         return (promptIds, context);
     }
 
+    /// <summary>
+    /// With <see cref="GenerationOptions.ContextShift"/>, drops the older half of the tokens after the kept ones from a
+    /// full session; false when nothing could be dropped or the model's sliding window rules a shift out.
+    /// </summary>
+    private bool TryShift(InferenceSession session, int[] sequence, GenerationOptions options)
+    {
+        if (Model.Config.SlidingWindow != null) return false;
+        int keep = options.KeepTokens ?? (sequence.Length > 0 && sequence[0] == Model.Tokenizer.BosTokenId ? 1 : 0);
+        int discard = (session.Position - keep) / 2;
+        if (discard < 1) return false;
+        session.ShiftContext(keep, discard);
+        return true;
+    }
+
     private static void Validate(GenerationOptions options)
     {
+        if (options.KeepTokens < 0) throw new GenerationArgumentException(nameof(options.KeepTokens), "KeepTokens must be 0 or more.");
         if (options.MaxTokens < 0) throw new GenerationArgumentException(nameof(options.MaxTokens), "MaxTokens must be 0 or more.");
         if (options.TopProbabilities < 0) throw new GenerationArgumentException(nameof(options.TopProbabilities), "TopProbabilities must be 0 or more.");
         if (options.StopSequences.Any(string.IsNullOrEmpty))

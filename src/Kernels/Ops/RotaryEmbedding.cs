@@ -59,7 +59,16 @@ public sealed class RotaryEmbedding
     }
 
     /// <summary>Rotates every head of <paramref name="heads"/> (heads x HeadDim) in place for position <paramref name="position"/>.</summary>
-    public void Apply(Span<float> heads, int position)
+    public void Apply(Span<float> heads, int position) => Rotate(heads, position, 1f);
+
+    /// <summary>
+    /// Rotates every head back by <paramref name="positions"/>: the inverse of <see cref="Apply"/> at that position, so a
+    /// head rotated at p becomes the head rotated at p - positions (a KV cache's context shift).
+    /// </summary>
+    public void ApplyInverse(Span<float> heads, int positions) => Rotate(heads, positions, -1f);
+
+    /// <summary>Rotation by the angles of <paramref name="position"/>, forwards (direction 1) or backwards (-1: sines negated).</summary>
+    private void Rotate(Span<float> heads, int position, float direction)
     {
         var cos = new ReadOnlySpan<float>(_cos, position * _half, _half);
         var sin = new ReadOnlySpan<float>(_sin, position * _half, _half);
@@ -72,8 +81,9 @@ public sealed class RotaryEmbedding
                 {
                     float x1 = head[2 * i];
                     float x2 = head[2 * i + 1];
-                    head[2 * i] = x1 * cos[i] - x2 * sin[i];
-                    head[2 * i + 1] = x2 * cos[i] + x1 * sin[i];
+                    float s = direction * sin[i];
+                    head[2 * i] = x1 * cos[i] - x2 * s;
+                    head[2 * i + 1] = x2 * cos[i] + x1 * s;
                 }
                 continue;
             }
@@ -81,8 +91,9 @@ public sealed class RotaryEmbedding
             {
                 float x1 = head[i];
                 float x2 = head[i + _half];
-                head[i] = x1 * cos[i] - x2 * sin[i];
-                head[i + _half] = x2 * cos[i] + x1 * sin[i];
+                float s = direction * sin[i];
+                head[i] = x1 * cos[i] - x2 * s;
+                head[i + _half] = x2 * cos[i] + x1 * s;
             }
         }
     }

@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using LlmCpu.Engine.Models;
+using LlmCpu.Engine.Runtime;
 using LlmCpu.Kernels;
 using LlmCpu.Kernels.Quantization;
 using LlmCpu.Module.Completion;
@@ -58,11 +59,37 @@ public sealed class ImportModelCommand : PSCmdlet
     [Parameter]
     public ActivationMode Activations { get; set; } = ActivationMode.Int8;
 
+    /// <summary>Positions of one session's context (prompt and answer); by default the model's context. Sizes the KV cache pool with -MaxSessions.</summary>
+    [Parameter]
+    [ValidateRange(1, int.MaxValue)]
+    public int? ContextLength { get; set; }
+
+    /// <summary>Sessions of -ContextLength positions the KV cache pool holds at once (default 4); its memory is taken only as sessions use it.</summary>
+    [Parameter]
+    [ValidateRange(1, 1 << 20)]
+    public int? MaxSessions { get; set; }
+
+    /// <summary>Bytes the KV cache pool may hold, in place of -MaxSessions (whole blocks of 64 positions of every layer).</summary>
+    [Parameter]
+    [ValidateRange(1L, long.MaxValue)]
+    public long? KvCacheMemory { get; set; }
+
+    /// <summary>How the KV cache stores keys and values: Float32 (default) or Float16 (half the memory).</summary>
+    [Parameter]
+    public KvCacheType KvCacheType { get; set; } = KvCacheType.Float32;
+
+    /// <summary>Idle prompts whose KV cache blocks are kept for reuse by later prompts that start the same way (default 2); 0 turns it off.</summary>
+    [Parameter]
+    [ValidateRange(0, 1000)]
+    public int PromptCacheSize { get; set; } = KvCacheOptions.DefaultPromptCacheSize;
+
     protected override void BeginProcessing()
     {
         WriteVerbose($"Kernel path: {KernelDispatch.Description}.");
         if (Precision != ModelPrecision.Int4 && (MyInvocation.BoundParameters.ContainsKey(nameof(GroupSize)) || Asymmetric.IsPresent))
             WriteWarning("-GroupSize and -Asymmetric apply only with -Precision Int4; they are ignored.");
+        if (KvCacheMemory != null && MaxSessions != null)
+            WriteWarning("-KvCacheMemory sets the KV cache pool's size; -MaxSessions is ignored.");
     }
 
     protected override void ProcessRecord()
@@ -78,9 +105,18 @@ public sealed class ImportModelCommand : PSCmdlet
                     Precision = Precision,
                     Int4Format = new Int4Format(GroupSize, Asymmetric.IsPresent, Recipe),
                     Activations = Activations,
+                    KvCache = new KvCacheOptions
+                    {
+                        ContextLength = ContextLength,
+                        MaxSessions = MaxSessions,
+                        MemoryBytes = KvCacheMemory,
+                        Type = KvCacheType,
+                        PromptCacheSize = PromptCacheSize,
+                    },
                     Cancellation = _stop.Token,
                 });
                 WriteVerbose($"Model '{model.Name}': {model.Parameters:N0} parameters, {model.Precision}, {model.WeightBytes / 1048576.0:F1} MiB of weights, loaded in {model.LoadTime.TotalSeconds:F2} s.");
+                WriteVerbose($"KV cache pool: {model.KvCacheBlocks} blocks of {KvCachePool.BlockPositions} positions ({model.KvCacheType}), up to {model.KvCacheMaxBytes / 1048576.0:F1} MiB, allocated as sessions need it; context {model.ContextLength}.");
                 WriteObject(model);
             }
             catch (OperationCanceledException) when (_stop.IsCancellationRequested)

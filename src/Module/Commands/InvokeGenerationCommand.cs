@@ -141,6 +141,19 @@ public sealed class InvokeGenerationCommand : PSCmdlet
     // display on its own: the text goes to the host (the information stream, as Write-Host writes) as it comes and the
     // result object follows as usual. Both write only from this (the pipeline) thread, inside ProcessRecord.
 
+    /// <summary>Run the whole prompt, without reusing the KV cache of an earlier prompt that began the same way.</summary>
+    [Parameter]
+    public SwitchParameter NoPromptCache { get; set; }
+
+    /// <summary>When the context fills, keep the first -KeepTokens tokens, drop the older half of the rest and go on, instead of stopping.</summary>
+    [Parameter]
+    public SwitchParameter ContextShift { get; set; }
+
+    /// <summary>Tokens a context shift keeps at the start; by default the BOS token (if the prompt starts with one).</summary>
+    [Parameter]
+    [ValidateRange(0, int.MaxValue)]
+    public int? KeepTokens { get; set; }
+
     /// <summary>Write each piece of text to the pipeline as it is generated (GenerationPiece objects).</summary>
     [Parameter]
     public SwitchParameter Stream { get; set; }
@@ -319,6 +332,7 @@ public sealed class InvokeGenerationCommand : PSCmdlet
 
     private GenerationResult Generate()
     {
+        if (KeepTokens != null && !ContextShift) WriteWarning("-KeepTokens applies only with -ContextShift; it is ignored.");
         var options = BuildOptions(Model!);
         using var pool = WorkerPools.Rent(Threads, WriteWarning);
         var generator = new TextGenerator(Model!, pool.Pool);
@@ -338,6 +352,8 @@ public sealed class InvokeGenerationCommand : PSCmdlet
     {
         if (MyInvocation.BoundParameters.ContainsKey(nameof(Threads)))
             WriteWarning("-Threads is ignored with -Session: a chat session runs on the threads New-ChatSession gave it.");
+        if (ContextShift || KeepTokens != null || NoPromptCache)
+            WriteWarning("-ContextShift, -KeepTokens and -NoPromptCache are ignored with -Session: a chat session keeps its own cache (New-ChatSession -ContextShift).");
         var options = BuildOptions(session.GetModel());
         WriteVerbose($"Chat turn {session.Turns + 1} on {session.ModelName} ({session.Template}), {session.TokenCount} of {session.Capacity} context tokens held, " +
             $"up to {MaxTokens} tokens, seed {options.Sampling.Seed}; sampler chain: {Describe(options.Sampling)}.");
@@ -357,6 +373,9 @@ public sealed class InvokeGenerationCommand : PSCmdlet
     private GenerationOptions BuildOptions(LanguageModel model) => new()
     {
         MaxTokens = MaxTokens,
+        ReusePromptPrefix = !NoPromptCache,
+        ContextShift = ContextShift,
+        KeepTokens = KeepTokens,
         StopSequences = Stop ?? [],
         Format = Format,
         IncludeTokens = IncludeTokens || TopProbabilities > 0,

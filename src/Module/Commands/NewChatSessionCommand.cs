@@ -49,6 +49,15 @@ public sealed class NewChatSessionCommand : PSCmdlet
     [ValidateRange(0, int.MaxValue)]
     public int Threads { get; set; }
 
+    /// <summary>When a message does not fit, keep the first -KeepTokens tokens, drop the older half of the rest and go on, instead of an error.</summary>
+    [Parameter]
+    public SwitchParameter ContextShift { get; set; }
+
+    /// <summary>Tokens a context shift keeps at the start; by default the conversation's opening (BOS and the system prompt).</summary>
+    [Parameter]
+    [ValidateRange(0, int.MaxValue)]
+    public int? KeepTokens { get; set; }
+
     protected override void ProcessRecord()
     {
         WorkerPools.Lease? lease = null;
@@ -57,7 +66,7 @@ public sealed class NewChatSessionCommand : PSCmdlet
             if (Template is { } kind && !Enum.IsDefined(kind))
                 throw new ArgumentOutOfRangeException(nameof(Template), kind, $"Template {kind} is not one of {string.Join(", ", Enum.GetNames<ChatTemplateKind>())}.");
             lease = WorkerPools.Rent(Threads, WriteWarning);
-            var session = new ChatSession(Model!, Template, SystemPrompt, ContextLength, lease.Pool, lease, TemplateName);
+            var session = new ChatSession(Model!, Template, SystemPrompt, ContextLength, lease.Pool, lease, TemplateName) { ContextShift = ContextShift, KeepTokens = KeepTokens };
             lease = null; // the session owns it now
             WriteVerbose($"Chat session on {Model!.Name}: template {session.Template} ({(session.TemplateFromModel ? $"recognised from the model's chat template '{session.TemplateName}'" : "as given")}), " +
                 $"context {session.Capacity} tokens, {session.ToString()}.");

@@ -20,6 +20,12 @@ internal static class ErrorIds
     /// <summary>A chat turn does not fit in what is left of the session's context.</summary>
     public const string ChatContextFull = "ChatContextFull";
 
+    /// <summary>The model's KV cache pool has too few free blocks for a session's next positions (Import-Model sizes it).</summary>
+    public const string KvCacheExhausted = "KvCacheExhausted";
+
+    /// <summary>Import-Model's KV cache settings describe no usable pool (memory smaller than one block).</summary>
+    public const string KvCacheArgumentInvalid = "KvCacheArgumentInvalid";
+
     /// <summary>No -Template was given and the model's own chat template is none LlmCpu recognises.</summary>
     public const string ChatTemplateUnknown = "ChatTemplateUnknown";
 

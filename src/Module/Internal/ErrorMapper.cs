@@ -1,5 +1,6 @@
 using System.Management.Automation;
 using LlmCpu.Engine;
+using LlmCpu.Engine.Runtime;
 using LlmCpu.Engine.Runtime.Chat;
 
 namespace LlmCpu.Module.Internal;
@@ -18,6 +19,7 @@ internal static class ErrorMapper
     {
         ModelNotSupportedException e => new ErrorRecord(e, ErrorIds.ModelNotSupported, ErrorCategory.NotImplemented, e.FilePath),
         ModelTooLargeException e => new ErrorRecord(e, ErrorIds.InsufficientMemory, ErrorCategory.ResourceUnavailable, e.FilePath),
+        KvCacheArgumentException => new ErrorRecord(exception, ErrorIds.KvCacheArgumentInvalid, ErrorCategory.InvalidArgument, path),
         ModelFormatException e => new ErrorRecord(e, ErrorIds.ModelFormatInvalid, ErrorCategory.InvalidData, e.FilePath),
         FileNotFoundException or DirectoryNotFoundException => new ErrorRecord(exception, ErrorIds.ModelNotFound, ErrorCategory.ObjectNotFound, path),
         UnauthorizedAccessException => new ErrorRecord(exception, ErrorIds.ModelLoadFailed, ErrorCategory.PermissionDenied, path),
@@ -63,6 +65,7 @@ internal static class ErrorMapper
         ObjectDisposedException => new ErrorRecord(exception, ErrorIds.ModelDisposed, ErrorCategory.InvalidOperation, target),
         ModelNumericException => new ErrorRecord(exception, ErrorIds.ModelNumericError, ErrorCategory.InvalidResult, target),
         TokenizerTimeoutException => new ErrorRecord(exception, ErrorIds.TokenizerTimeout, ErrorCategory.LimitsExceeded, target),
+        KvCacheExhaustedException => new ErrorRecord(exception, ErrorIds.KvCacheExhausted, ErrorCategory.LimitsExceeded, target),
         QuantizationArgumentException e => new ErrorRecord(e, e.Problem.ToString(),
             e.Problem == QuantizationProblem.RecipeNotImplemented ? ErrorCategory.NotImplemented : ErrorCategory.InvalidArgument, target),
         _ => null,
@@ -71,7 +74,7 @@ internal static class ErrorMapper
     /// <summary>True for exceptions that describe bad input, a bad file, the file system or a disposed model.</summary>
     public static bool IsExpected(Exception exception) => exception is ModelFormatException or GenerationArgumentException or QuantizationArgumentException
         or ModelTooLargeException or ChatContextFullException or ChatTemplateUnknownException or ChatTemplateNotFoundException or ModelNumericException or TokenizerTimeoutException
-        or ObjectDisposedException or IOException or UnauthorizedAccessException;
+        or KvCacheExhaustedException or KvCacheArgumentException or ObjectDisposedException or IOException or UnauthorizedAccessException;
 
     /// <summary>
     /// True for an exception that is neither expected nor PowerShell's own (pipeline stops, binding errors), nor a

@@ -21,6 +21,7 @@ public sealed class ChatSession : IDisposable
     private readonly List<int> _tokens = [];            // the conversation; the first _session.Position are in the cache
     private readonly List<ChatMessage> _messages = [];
     private InferenceSession? _session;
+    private int _openingTokens;                         // tokens of the opening (BOS, system prompt) at the conversation's start
     private bool _afterSpecial = true;                  // the conversation so far is empty or ends with a special token
     private bool _replyOpen;                            // the last reply's closing markers are not in _tokens yet
     private bool _disposed;
@@ -54,7 +55,8 @@ public sealed class ChatSession : IDisposable
         SystemPrompt = systemPrompt ?? (template == null ? ChatTemplateDetector.DefaultSystemPrompt(ownTemplate) : null);
         _encoder = ChatPromptEncoder.For(model);
         _generator = new TextGenerator(model, pool);
-        // The cache is taken now, so that a session that cannot have one fails when it is made, not at its first turn.
+        // The session (its block table, and a reference to the weights) is made now, so a disposed model fails here, not
+        // at the first turn; cache blocks come from the model's pool as the conversation reaches them.
         _session = new InferenceSession(model, pool ?? WorkerPool.Shared, contextLength);
         Capacity = _session.Capacity;
         _poolLease = poolLease;
@@ -66,6 +68,20 @@ public sealed class ChatSession : IDisposable
     public LanguageModel GetModel() => _model;
 
     public ChatTemplateKind Template => _template.Kind;
+
+    /// <summary>
+    /// When a message does not fit in what is left of the context, keep the first <see cref="KeepTokens"/> tokens, drop
+    /// the older half of the rest from the cache (<see cref="InferenceSession.ShiftContext"/>) and go on, instead of
+    /// throwing <see cref="ChatContextFullException"/>. Shifts happen between turns; a reply that fills the context
+    /// stops with <see cref="StopReason.ContextFull"/>. <see cref="Messages"/> keeps every message.
+    /// </summary>
+    public bool ContextShift { get; init; }
+
+    /// <summary>Tokens a context shift keeps; null keeps the conversation's opening (BOS and the system prompt).</summary>
+    public int? KeepTokens { get; init; }
+
+    /// <summary>Context shifts so far.</summary>
+    public int Shifts { get; private set; }
 
     /// <summary>Whether <see cref="Template"/> was recognised from the model's own chat template rather than given.</summary>
     public bool TemplateFromModel { get; }
@@ -127,17 +143,23 @@ public sealed class ChatSession : IDisposable
             bool after = _afterSpecial;
             if (_replyOpen) after = _encoder.Encode(_template.ReplyEnd(), turn, after);
             bool first = _messages.Count == 0;
-            if (first) after = _encoder.Encode(_template.Opening(SystemPrompt), turn, after);
+            if (first)
+            {
+                after = _encoder.Encode(_template.Opening(SystemPrompt), turn, after);
+                _openingTokens = turn.Count;
+            }
             after = _encoder.Encode(_template.UserMessage(message, first, SystemPrompt), turn, after);
             after = _encoder.Encode(_template.GenerationPrompt(), turn, after);
             // At least one position must be left for the reply.
-            if (_tokens.Count + turn.Count >= Capacity) throw new ChatContextFullException(_tokens.Count, turn.Count, Capacity);
+            if (_tokens.Count + turn.Count >= Capacity && !TryShift(session, turn.Count))
+                throw new ChatContextFullException(_tokens.Count, turn.Count, Capacity);
 
             int before = session.Position;
             GenerationResult result;
             try
             {
-                result = _generator.Continue(session, [.. _tokens, .. turn], message, options, cancellation, onPiece);
+                // Tokens beside the cache must match it: a shift mid-reply would drop tokens behind the conversation's back.
+                result = _generator.Continue(session, [.. _tokens, .. turn], message, options with { ContextShift = false }, cancellation, onPiece);
             }
             catch
             {
@@ -162,9 +184,25 @@ public sealed class ChatSession : IDisposable
     }
 
     /// <summary>
-    /// Puts the cache back where the turn began. A sliding-window cache is a ring: when the turn wrote few enough
-    /// positions that the window before it is still there (fewer than the ring's slots beyond the window, at least a
-    /// prefill chunk), it is rewound like any other. When the turn wrote over that window, the cache starts again
+    /// With <see cref="ContextShift"/>, drops the older half of the conversation after the kept tokens, from the cache
+    /// and from the tokens beside it, if that makes room for a turn of <paramref name="turnTokens"/>.
+    /// </summary>
+    private bool TryShift(InferenceSession session, int turnTokens)
+    {
+        if (!ContextShift || _model.Config.SlidingWindow != null) return false;
+        int keep = Math.Min(KeepTokens ?? _openingTokens, session.Position);
+        int discard = (session.Position - keep) / 2;
+        if (discard < 1 || _tokens.Count - discard + turnTokens >= Capacity) return false;
+        session.ShiftContext(keep, discard);
+        _tokens.RemoveRange(keep, discard);
+        Shifts++;
+        return true;
+    }
+
+    /// <summary>
+    /// Puts the cache back where the turn began. A sliding-window cache gives the blocks that fall out of the window
+    /// back to the pool: when the turn wrote few enough positions that the window before its start is still held, it is
+    /// rewound like any other. When the turn's positions pushed blocks of that window out, the cache starts again
     /// empty and the next turn runs the kept conversation into it. Running less would not be exact: a position's keys
     /// in layer l depend on the l - 1 windows of positions before it, so computing the lost window again takes about
     /// layers x window positions before it, run with nothing earlier in view (which the cache cannot do); for the

@@ -6,7 +6,9 @@ namespace LlmCpu.Tests.Engine.Runtime;
 /// <summary>
 /// Causal grouped-query attention against a plain double-precision implementation: both the 256-bit path and the
 /// portable one (which odd head sizes and processors without 256-bit vectors run), scores far past exp's float range,
-/// and chunks that start deep in the cache.
+/// and chunks that start deep in the cache. Keys and values are read through a block table whose blocks are not
+/// consecutive in the pool (another sequence holds every other one), from a layer past the first, stored as FP32 or
+/// FP16 (the reference then gets the FP16-rounded numbers, so both see the same inputs).
 /// </summary>
 public sealed unsafe class AttentionJobTests
 {
@@ -15,11 +17,12 @@ public sealed unsafe class AttentionJobTests
         from shape in new (int Heads, int KvHeads, int HeadDim)[] { (8, 2, 32), (4, 4, 64), (6, 1, 6), (2, 2, 10), (40, 1, 16) }
         from chunk in new (int Start, int Tokens)[] { (0, 1), (0, 64), (60, 10), (150, 1), (200, 37) }
         from spread in new[] { 1.0, 40.0 }
-        select new object[] { vector, shape.Heads, shape.KvHeads, shape.HeadDim, chunk.Start, chunk.Tokens, spread };
+        from type in new[] { KvCacheType.Float32, KvCacheType.Float16 }
+        select new object[] { vector, shape.Heads, shape.KvHeads, shape.HeadDim, chunk.Start, chunk.Tokens, spread, type };
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void MatchesTheDoubleReference(bool vector256, int heads, int kvHeads, int headDim, int start, int tokens, double spread)
+    public void MatchesTheDoubleReference(bool vector256, int heads, int kvHeads, int headDim, int start, int tokens, double spread, KvCacheType type)
     {
         int capacity = start + tokens;
         int dim = heads * headDim, kvDim = kvHeads * headDim, stride = dim + 2 * kvDim;
@@ -27,24 +30,33 @@ public sealed unsafe class AttentionJobTests
         float Next() => (float)((random.NextDouble() * 2 - 1) * spread);
         // With spread 40, q.k / sqrt(d) reaches several hundred: exp overflows float without the max shift.
         var qkv = Enumerable.Range(0, tokens * stride).Select(_ => Next()).ToArray();
-        var keys = Enumerable.Range(0, capacity * kvDim).Select(_ => Next()).ToArray();
-        var values = Enumerable.Range(0, capacity * kvDim).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        float Stored(float x) => type == KvCacheType.Float16 ? (float)(Half)x : x;
+        var keys = Enumerable.Range(0, capacity * kvDim).Select(_ => Stored(Next())).ToArray();
+        var values = Enumerable.Range(0, capacity * kvDim).Select(_ => Stored((float)(random.NextDouble() * 2 - 1))).ToArray();
         var output = new float[tokens * dim];
 
-        // The cache keeps keys transposed: dimension j of position p at j * keyStride + p.
-        int keyStride = (capacity + LlmCpu.Engine.Runtime.KvCache.KeyBlock - 1) / LlmCpu.Engine.Runtime.KvCache.KeyBlock * LlmCpu.Engine.Runtime.KvCache.KeyBlock;
-        var transposed = new float[kvDim * keyStride];
+        const int layer = 1;
+        int blocks = KvCachePool.BlocksFor(capacity);
+        using var kvPool = new KvCachePool("test", 2, kvDim, 2 * blocks, capacity, type);
+        using var cache = new KvCache(kvPool, capacity);
+        using var other = new KvCache(kvPool, capacity);
+        for (int b = 0; b < blocks; b++)
+        {
+            cache.Reserve(b * KvCache.KeyBlock, b * KvCache.KeyBlock + 1);
+            other.Reserve(b * KvCache.KeyBlock, b * KvCache.KeyBlock + 1);
+        }
         for (int p = 0; p < capacity; p++)
-            for (int j = 0; j < kvDim; j++) transposed[j * keyStride + p] = keys[p * kvDim + j];
+        {
+            cache.Write(layer, p, keys.AsSpan(p * kvDim, kvDim), values.AsSpan(p * kvDim, kvDim));
+            other.Write(layer, p, new float[kvDim], new float[kvDim]); // neighbouring blocks hold other numbers
+        }
 
-        var job = new AttentionJob(heads, kvHeads, headDim, capacity, vector256);
+        var job = new AttentionJob(heads, kvHeads, headDim, vector256);
         using var pool = new WorkerPool(2);
         fixed (float* q = qkv)
-        fixed (float* k = transposed)
-        fixed (float* v = values)
         fixed (float* o = output)
         {
-            job.Run(pool, q, stride, k, keyStride, v, o, tokens, start);
+            job.Run(pool, q, stride, cache, layer, o, tokens, start);
         }
 
         double scale = 1 / Math.Sqrt(headDim);

@@ -24,28 +24,32 @@ public sealed class SlidingWindowRewindTests : IDisposable
         _model.Tokenizer.Encode(string.Join(' ', Enumerable.Repeat("It is a truth universally acknowledged, that a single man", 40)), addBos: true)[..count];
 
     [Fact]
-    public void ARewindIsExactUntilLaterPositionsReachTheWindowBeforeIt()
+    public void ARewindIsExactWhileTheWindowBeforeItIsHeldAndRefusedOnceItsBlockIsGivenBack()
     {
         Assert.Equal(8, _model.Config.SlidingWindow);
+        Assert.Equal(64, KvCache.KeyBlock);
         var ids = Tokens(200);
         using var fresh = new InferenceSession(_model, WorkerPool.Shared, 512);
         var expected = fresh.Prefill(ids).ToArray();
 
         using var session = new InferenceSession(_model, WorkerPool.Shared, 512);
-        int slots = InferenceSession.CacheSlots(_model.Config, session.Capacity);
-        Assert.True(slots < session.Capacity, "the cache should be a ring");
         session.Prefill(ids[..100]);
-        // Token 100 attends to 93 .. 100. Positions 100 .. 92 + slots write over the slots of 100 - slots .. 92 only,
-        // leaving those of 93 .. 99 as they were: the most a rewind to 100 allows.
-        session.Prefill(new int[slots - 7].Select((_, i) => 5 + i % 50).ToArray());
+        // Token 100 attends to 93 .. 100, all in block 1 (64 .. 127). A chunk at 100 .. 163 gives back only the blocks
+        // wholly before its first token's window (block 0), so block 1 is still held and the rewind is exact.
+        session.Prefill(new int[64].Select((_, i) => 5 + i % 50).ToArray());
+        Assert.False(session.Cache.Holds(0));
+        Assert.True(session.Cache.Holds(1));
         Assert.True(session.TryRewind(100));
         Assert.Equal(expected, session.Prefill(ids[100..]).ToArray());
 
-        // One position more writes over position 93's slot: the rewind is refused and the session is unchanged.
+        // One token more, at 164, sees 157 .. 164 only: block 1 goes back to the pool, and a rewind to 100 is refused
+        // with the session unchanged.
         session.Reset();
         session.Prefill(ids[..100]);
-        session.Prefill(new int[slots - 6].Select((_, i) => 5 + i % 50).ToArray());
+        session.Prefill(new int[64].Select((_, i) => 5 + i % 50).ToArray());
+        session.Decode(7);
         int before = session.Position;
+        Assert.False(session.Cache.Holds(1));
         Assert.False(session.TryRewind(100));
         Assert.Equal(before, session.Position);
         Assert.True(session.TryRewind(before - 1));          // the window before a later position is still there
