@@ -8,7 +8,7 @@ namespace LlmCpu.Bench;
 /// Each ggml block type's kernel on a matrix small enough to stay in L2 (128 x 4096), one thread, for 1 token (decode)
 /// and 64 tokens (a prefill chunk): the arithmetic throughput of the kernel with memory out of the way, in GB of
 /// weights a second. A type whose one-token figure is near the machine's read bandwidth cannot decode at that
-/// bandwidth: its kernel, not memory, bounds the token rate.
+/// bandwidth: its kernel, not memory, bounds the token rate. F16 (unquantized GGUF weights) runs beside them.
 /// </summary>
 public static class GgmlBlockBench
 {
@@ -30,6 +30,8 @@ public static class GgmlBlockBench
         const int rows = 128, columns = BenchMatrices.Inputs;
         using (var q4 = BenchMatrices.RandomInt4(rows, columns, new Int4Format(32, false)))
             Print("Q4_0 (int4 g32)", q4, rounds);
+        using (var f16 = RandomFloat16(rows, columns))
+            Print("F16", f16, rounds);
         foreach (var type in Types)
         {
             using var matrix = type.Create(rows, columns);
@@ -48,6 +50,19 @@ public static class GgmlBlockBench
             }
             Print(type.Name, matrix, rounds);
         }
+    }
+
+    /// <summary>Weights uniform in [-0.02, 0.02), as FP16.</summary>
+    private static Float16Matrix RandomFloat16(int rows, int columns)
+    {
+        var matrix = new Float16Matrix(rows, columns);
+        var random = new Random(1);
+        for (int r = 0; r < rows; r++)
+        {
+            var row = matrix.RowSpan(r);
+            for (int k = 0; k < columns; k++) row[k] = (Half)((random.NextSingle() - 0.5f) * 0.04f);
+        }
+        return matrix;
     }
 
     private static void Print(string name, WeightMatrix matrix, int rounds)

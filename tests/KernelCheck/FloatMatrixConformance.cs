@@ -4,18 +4,20 @@ using LlmCpu.Kernels.MatMul;
 namespace LlmCpu.KernelCheck;
 
 /// <summary>
-/// FP16 and FP32 weight matrices against a double-precision reference, on odd shapes. Run in each child process, this
-/// covers whichever path the process picks (AVX2 widening in registers, or the TensorPrimitives slices).
+/// FP16 and FP32 weight matrices against a double-precision reference, on odd shapes and large values. Run in each child
+/// process, this covers whichever path the process picks: for one FP16 token, AVX2 widening in registers or the
+/// TensorPrimitives slices; for several, the FP16 prefill kernel of the process's path (512-, 256- or 128-bit) or,
+/// scalar, the slices.
 /// </summary>
 public static class FloatMatrixConformance
 {
     public static IEnumerable<ConformanceResult> Run()
     {
-        foreach (var (rows, columns, tokens) in new[] { (1, 1, 1), (7, 33, 2), (13, 1025, 3), (64, 256, 5), (5, 4096, 1) })
+        foreach (var (rows, columns, tokens, large) in Shapes)
         {
             var random = new Random(rows * 31 + columns);
-            var w = Enumerable.Range(0, rows * columns).Select(_ => (float)(Half)(random.NextDouble() * 2 - 1)).ToArray();
-            var x = Enumerable.Range(0, tokens * columns).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+            var w = Enumerable.Range(0, rows * columns).Select(_ => (float)(Half)(large ? LargeWeight(random) : random.NextDouble() * 2 - 1)).ToArray();
+            var x = Enumerable.Range(0, tokens * columns).Select(_ => (float)(large ? (random.NextDouble() * 2 - 1) * 1e4 : random.NextDouble() * 2 - 1)).ToArray();
             using var f32 = Float32Matrix.FromRowMajor(w, rows, columns);
             using var f16 = new Float16Matrix(rows, columns);
             for (int r = 0; r < rows; r++)
@@ -38,9 +40,33 @@ public static class FloatMatrixConformance
                     if (!(error <= tolerance)) passed = false;
                     if (error >= maxError) { maxError = error; worstTolerance = tolerance; }
                 }
-                yield return new ConformanceResult(matrix.Format + " matrix", KernelDispatch.Best, $"{rows}x{columns} tokens={tokens}", passed, maxError, worstTolerance);
+                yield return new ConformanceResult(matrix.Format + " matrix", KernelDispatch.Best, $"{rows}x{columns} tokens={tokens}{(large ? " large" : "")}", passed, maxError, worstTolerance);
             }
         }
+    }
+
+    /// <summary>
+    /// Rows, columns, tokens, and whether the values are large. The FP16 prefill kernels take four rows by up to four
+    /// tokens and 16, 8 or 4 columns a step, and widen 1024 columns at a time: the shapes leave partial row tiles,
+    /// token groups (7 = 4 + 2 + 1), column tails within and across blocks (1025, 2049, 3000), and a column block over
+    /// many tokens (64). Large values put FP16's largest and subnormal weights against activations up to 10^4.
+    /// </summary>
+    public static readonly (int Rows, int Columns, int Tokens, bool Large)[] Shapes =
+    [
+        (1, 1, 1, false), (7, 33, 2, false), (13, 1025, 3, false), (64, 256, 5, false), (5, 4096, 1, false),
+        (9, 2049, 7, false), (4, 16, 4, false), (6, 3000, 64, false), (17, 1040, 9, true), (3, 7, 5, true),
+    ];
+
+    /// <summary>A weight of any magnitude FP16 holds, from subnormals (2^-24) to its largest (65504), of either sign.</summary>
+    private static double LargeWeight(Random random)
+    {
+        double magnitude = random.Next(4) switch
+        {
+            0 => 65504,
+            1 => Math.Pow(2, -24) * random.Next(1, 1024),
+            _ => Math.Pow(2, random.Next(-14, 16)) * (1 + random.NextDouble()),
+        };
+        return random.Next(2) == 0 ? magnitude : -magnitude;
     }
 
     private static unsafe float[] Multiply(WeightMatrix matrix, float[] x, int tokens)
@@ -51,7 +77,10 @@ public static class FloatMatrixConformance
         fixed (float* py = y)
         {
             matrix.Prepare(px, tokens, scratch);
-            matrix.MultiplyRows(px, py, matrix.Rows, tokens, 0, matrix.Rows, scratch);
+            // In two row ranges, as two workers would run them: the second starts inside a four-row tile when Rows / 2 is odd.
+            int split = matrix.Rows / 2;
+            matrix.MultiplyRows(px, py, matrix.Rows, tokens, 0, split, scratch);
+            matrix.MultiplyRows(px, py, matrix.Rows, tokens, split, matrix.Rows, scratch);
         }
         return y;
     }

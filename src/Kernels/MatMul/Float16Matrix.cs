@@ -9,8 +9,10 @@ namespace LlmCpu.Kernels.MatMul;
 
 /// <summary>
 /// FP16 weights, row-major, multiplied by FP32 activations. Half the bytes of FP32 for the same results (FP16 values
-/// are exact in FP32). With AVX2 the halves are widened in registers; otherwise each row is widened a slice at a time
-/// on the stack with TensorPrimitives (which picks 512-, 256- or 128-bit code by hardware) and dotted.
+/// are exact in FP32). One token (decoding, bound by memory) with AVX2: the halves are widened in registers as they
+/// are read. Several tokens (a prefill) on a SIMD path: <see cref="Float16Gemm"/>, which widens a block of weights once
+/// and multiplies it against the tokens with register-blocked kernels. Otherwise (scalar, or one token without AVX2)
+/// each row is widened a slice at a time on the stack with TensorPrimitives and dotted.
 /// </summary>
 public sealed unsafe class Float16Matrix : WeightMatrix
 {
@@ -44,9 +46,15 @@ public sealed unsafe class Float16Matrix : WeightMatrix
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void MultiplyRows(float* input, float* output, int outputStride, int tokens, int rowBegin, int rowEnd, ActivationScratch scratch)
     {
-        if (Avx2.IsSupported && Fma.IsSupported && KernelDispatch.Best >= KernelPath.Avx2)
+        var path = KernelDispatch.Best;
+        if (tokens == 1 && path >= KernelPath.Avx2)
         {
             MultiplyRowsAvx2(input, output, outputStride, tokens, rowBegin, rowEnd);
+            return;
+        }
+        if (tokens > 1 && path >= KernelPath.Vector128)
+        {
+            Float16Gemm.Multiply(path, _weights, Columns, input, output, outputStride, tokens, rowBegin, rowEnd);
             return;
         }
         int k = Columns;

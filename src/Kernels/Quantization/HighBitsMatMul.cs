@@ -16,43 +16,39 @@ namespace LlmCpu.Kernels.Quantization;
 /// </summary>
 internal static unsafe class HighBitsMatMul
 {
-    private const int TokenBlockBytes = 256 * 1024;
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Multiply<S>(KernelPath path, in Int4View lows, HighBitsPlane plane, S scales, ActivationScratch scratch, float* output, int outputStride,
         int tokens, int tileBegin, int tileEnd) where S : struct, IChunkScales
     {
-        int tokenBlock = Math.Clamp(TokenBlockBytes / lows.KPadded, 1, 64);
-        float* result = stackalloc float[Int4MatMul.MaxTokenGroup * Int4Matrix.TileRows];
-        int chunks = lows.KPadded / Int4Matrix.ChunkSize;
-        for (int first = 0; first < tokens; first += tokenBlock)
+        var kernel = new Kernel<S>(path, lows, plane, scales, scratch);
+        TileDriver.Multiply(ref kernel, output, outputStride, tokens, tileBegin, tileEnd);
+    }
+
+    /// <summary>The path's kernel over low nibbles, high bits and a format's scales, for <see cref="TileDriver"/>.</summary>
+    private struct Kernel<S>(KernelPath path, Int4View lows, HighBitsPlane plane, S scales, ActivationScratch scratch) : ITileKernel
+        where S : struct, IChunkScales
+    {
+        private readonly Int4View _lows = lows;
+        private S _scales = scales;
+
+        public readonly int Rows => _lows.Rows;
+
+        public readonly int ActivationBytesPerToken => _lows.KPadded;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public int Run(int tile, int token, int available, float* result)
         {
-            int last = Math.Min(tokens, first + tokenBlock);
-            for (int tile = tileBegin; tile < tileEnd; tile++)
+            var x = new TokenInt8(scratch, token, _lows.KPadded / Int4Matrix.ChunkSize);
+            return path switch
             {
-                int rowBase = tile * Int4Matrix.TileRows, rowCount = Math.Min(Int4Matrix.TileRows, lows.Rows - rowBase);
-                for (int t = first; t < last;)
-                {
-                    var x = new TokenInt8(scratch, t, chunks);
-                    int available = last - t;
-                    int count = path switch
-                    {
-                        KernelPath.Avx512 when available >= 8 => TileAvx512<Eight, S>(lows, plane, ref scales, tile, x, result),
-                        KernelPath.Avx512 when available >= 4 => TileAvx512<Four, S>(lows, plane, ref scales, tile, x, result),
-                        KernelPath.Avx512 when available >= 2 => TileAvx512<Two, S>(lows, plane, ref scales, tile, x, result),
-                        KernelPath.Avx512 => TileAvx512<One, S>(lows, plane, ref scales, tile, x, result),
-                        KernelPath.Avx2 or KernelPath.Avx2Vnni when available >= 2 => TileAvx2<Two, S>(lows, plane, ref scales, tile, x, result),
-                        KernelPath.Avx2 or KernelPath.Avx2Vnni => TileAvx2<One, S>(lows, plane, ref scales, tile, x, result),
-                        _ => TileScalar(lows, plane, scales, tile, x, result),
-                    };
-                    for (int i = 0; i < count; i++)
-                    {
-                        float* o = output + (long)(t + i) * outputStride + rowBase;
-                        for (int r = 0; r < rowCount; r++) o[r] = result[i * Int4Matrix.TileRows + r];
-                    }
-                    t += count;
-                }
-            }
+                KernelPath.Avx512 when available >= 8 => TileAvx512<Eight, S>(_lows, plane, ref _scales, tile, x, result),
+                KernelPath.Avx512 when available >= 4 => TileAvx512<Four, S>(_lows, plane, ref _scales, tile, x, result),
+                KernelPath.Avx512 when available >= 2 => TileAvx512<Two, S>(_lows, plane, ref _scales, tile, x, result),
+                KernelPath.Avx512 => TileAvx512<One, S>(_lows, plane, ref _scales, tile, x, result),
+                KernelPath.Avx2 or KernelPath.Avx2Vnni when available >= 2 => TileAvx2<Two, S>(_lows, plane, ref _scales, tile, x, result),
+                KernelPath.Avx2 or KernelPath.Avx2Vnni => TileAvx2<One, S>(_lows, plane, ref _scales, tile, x, result),
+                _ => TileScalar(_lows, plane, _scales, tile, x, result),
+            };
         }
     }
 

@@ -19,26 +19,12 @@ namespace LlmCpu.Kernels.Quantization;
 /// </summary>
 internal static unsafe partial class Int4MatMul
 {
-    /// <summary>Activation bytes a token block may occupy, so that it stays in L2 while every tile of a range passes over it.</summary>
-    private const int TokenBlockBytes = 256 * 1024;
-
-    /// <summary>Tokens a kernel call handles at most (the AVX-512 kernel's register tile); results go through a buffer this large.</summary>
-    internal const int MaxTokenGroup = 8;
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Multiply(KernelPath path, in Int4View w, ActivationMode mode, ActivationScratch scratch, float* output, int outputStride,
         int tokens, int tileBegin, int tileEnd)
     {
-        // A GEMM walks tokens in blocks that fit in L2 and, for each block, every tile of the range: each tile's
-        // weights then come from memory once per block and from L1 for the block's other tokens.
-        int bytesPerToken = mode == ActivationMode.Int8 ? w.KPadded : w.KPadded * sizeof(float);
-        int tokenBlock = Math.Clamp(TokenBlockBytes / bytesPerToken, 1, 64);
-        float* result = stackalloc float[MaxTokenGroup * Int4Matrix.TileRows];
-        for (int first = 0; first < tokens; first += tokenBlock)
-        {
-            int last = Math.Min(tokens, first + tokenBlock);
-            for (int tile = tileBegin; tile < tileEnd; tile++) MultiplyTile(path, w, mode, scratch, output, outputStride, tile, first, last, result);
-        }
+        var kernel = new Kernel(path, w, mode, scratch);
+        TileDriver.Multiply(ref kernel, output, outputStride, tokens, tileBegin, tileEnd);
     }
 
     /// <summary>
@@ -49,29 +35,43 @@ internal static unsafe partial class Int4MatMul
     public static void MultiplyScaleMin<S>(KernelPath path, in Int4View w, S scales, ActivationScratch scratch, float* output, int outputStride,
         int tokens, int tileBegin, int tileEnd) where S : struct, IScaleMinGroups
     {
-        int tokenBlock = Math.Clamp(TokenBlockBytes / w.KPadded, 1, 64);
-        float* result = stackalloc float[MaxTokenGroup * Int4Matrix.TileRows];
-        int blocks = w.KPadded / w.BlockSize;
-        for (int first = 0; first < tokens; first += tokenBlock)
+        var kernel = new ScaleMinKernel<S>(path, w, scales, scratch);
+        TileDriver.Multiply(ref kernel, output, outputStride, tokens, tileBegin, tileEnd);
+    }
+
+    /// <summary>The path's kernel over an INT4 matrix and FP32 or INT8 activations, for <see cref="TileDriver"/>.</summary>
+    private readonly struct Kernel(KernelPath path, Int4View w, ActivationMode mode, ActivationScratch scratch) : ITileKernel
+    {
+        private readonly Int4View _w = w;
+
+        public int Rows => _w.Rows;
+
+        public int ActivationBytesPerToken => mode == ActivationMode.Int8 ? _w.KPadded : _w.KPadded * sizeof(float);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public int Run(int tile, int token, int available, float* result) => mode == ActivationMode.Int8
+            ? MultiplyTileInt8(path, _w, scratch, tile, token, available, result)
+            : MultiplyTileFloat32(path, _w, scratch, tile, token, result);
+    }
+
+    /// <summary>The path's kernel over codes with a scale and a minimum per group, for <see cref="TileDriver"/>.</summary>
+    private struct ScaleMinKernel<S>(KernelPath path, Int4View w, S scales, ActivationScratch scratch) : ITileKernel
+        where S : struct, IScaleMinGroups
+    {
+        private readonly Int4View _w = w;
+        private S _scales = scales;
+
+        public readonly int Rows => _w.Rows;
+
+        public readonly int ActivationBytesPerToken => _w.KPadded;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public int Run(int tile, int token, int available, float* result)
         {
-            int last = Math.Min(tokens, first + tokenBlock);
-            for (int tile = tileBegin; tile < tileEnd; tile++)
-            {
-                int rowBase = tile * Int4Matrix.TileRows, rowCount = Math.Min(Int4Matrix.TileRows, w.Rows - rowBase);
-                for (int t = first; t < last;)
-                {
-                    var x = new TokenInt8(scratch, t, blocks);
-                    int count = path is KernelPath.Avx512 or KernelPath.Avx2Vnni or KernelPath.Avx2
-                        ? TileInt8Simd(path, w, ref scales, tile, x, last - t, result)
-                        : TileScaleMinScalar(w, scales, tile, x.Values, x.Scales, x.Sums, result);
-                    for (int i = 0; i < count; i++)
-                    {
-                        float* o = output + (long)(t + i) * outputStride + rowBase;
-                        for (int r = 0; r < rowCount; r++) o[r] = result[i * Int4Matrix.TileRows + r];
-                    }
-                    t += count;
-                }
-            }
+            var x = new TokenInt8(scratch, token, _w.KPadded / _w.BlockSize);
+            return path is KernelPath.Avx512 or KernelPath.Avx2Vnni or KernelPath.Avx2
+                ? TileInt8Simd(path, _w, ref _scales, tile, x, available, result)
+                : TileScaleMinScalar(_w, _scales, tile, x.Values, x.Scales, x.Sums, result);
         }
     }
 
@@ -96,27 +96,6 @@ internal static unsafe partial class Int4MatMul
             }
         }
         return 1;
-    }
-
-    /// <summary>One tile for tokens [firstToken, lastToken), in groups as large as the path's kernel takes.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MultiplyTile(KernelPath path, in Int4View w, ActivationMode mode, ActivationScratch scratch, float* output, int outputStride,
-        int tile, int firstToken, int lastToken, float* result)
-    {
-        int rowBase = tile * Int4Matrix.TileRows;
-        int rowCount = Math.Min(Int4Matrix.TileRows, w.Rows - rowBase);
-        for (int t = firstToken; t < lastToken;)
-        {
-            int count = mode == ActivationMode.Int8
-                ? MultiplyTileInt8(path, w, scratch, tile, t, lastToken - t, result)
-                : MultiplyTileFloat32(path, w, scratch, tile, t, result);
-            for (int i = 0; i < count; i++)
-            {
-                float* o = output + (long)(t + i) * outputStride + rowBase;
-                for (int r = 0; r < rowCount; r++) o[r] = result[i * Int4Matrix.TileRows + r];
-            }
-            t += count;
-        }
     }
 
     /// <summary>Runs the path's INT8 kernel on as many of <paramref name="available"/> tokens as it takes; returns how many it ran.</summary>

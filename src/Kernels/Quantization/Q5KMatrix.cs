@@ -1,5 +1,4 @@
 using LlmCpu.Kernels.MatMul;
-using LlmCpu.Kernels.Memory;
 
 namespace LlmCpu.Kernels.Quantization;
 
@@ -18,25 +17,23 @@ public sealed unsafe class Q5KMatrix : Int8TileMatrix, IGgmlBlockRows
     /// <summary>Bytes of one Q5_K block in a GGUF file: d, dmin, 12 bytes of packed scales and minimums, 32 of fifth bits, 128 of nibbles.</summary>
     public const int BlockBytes = 176;
 
-    private readonly NativeBuffer _lows;  // Int4Matrix tile layout of the low 4 bits
-    private readonly NativeBuffer _highs; // HighBitsPlane
+    private readonly HighBitsCodes _codes;
     private readonly KQuantScaleTable _scales;
 
     public Q5KMatrix(int rows, int columns) : base(rows, columns)
     {
         if (columns % SuperBlock != 0) throw new ArgumentException($"Q5_K rows are whole super-blocks of {SuperBlock} values; {columns} is not.", nameof(columns));
-        _lows = new NativeBuffer((long)Tiles * Int4Matrix.TileRows * columns / 2);
-        _highs = new NativeBuffer(HighBitsPlane.ByteLength(Tiles, columns));
+        _codes = new HighBitsCodes(rows, Tiles, columns);
         _scales = new KQuantScaleTable(Tiles, columns);
     }
 
     public override string Format => "Q5_K";
 
-    public override long ByteSize => _lows.ByteLength + _highs.ByteLength + _scales.ByteLength;
+    public override long ByteSize => _codes.ByteLength + _scales.ByteLength;
 
-    internal Int4View Lows => new((byte*)_lows.Pointer, Rows, Columns);
+    internal Int4View Lows => _codes.Lows;
 
-    internal HighBitsPlane Plane => new((byte*)_highs.Pointer, Columns);
+    internal HighBitsPlane Plane => _codes.Plane;
 
     internal KQuantGroupScales Scales => _scales.Groups;
 
@@ -47,8 +44,6 @@ public sealed unsafe class Q5KMatrix : Int8TileMatrix, IGgmlBlockRows
         int superBlocks = Columns / SuperBlock;
         if (blocks.Length != superBlocks * BlockBytes) throw new ArgumentException($"A row of {Columns} values is {superBlocks} Q5_K blocks of {BlockBytes} bytes.", nameof(blocks));
         Span<byte> codes = stackalloc byte[Int4Matrix.ChunkSize];
-        var lows = Lows;
-        var plane = Plane;
         for (int s = 0; s < superBlocks; s++)
         {
             var block = blocks.Slice(s * BlockBytes, BlockBytes);
@@ -62,20 +57,18 @@ public sealed unsafe class Q5KMatrix : Int8TileMatrix, IGgmlBlockRows
                 int shift = j % 2 * 4;
                 for (int l = 0; l < Int4Matrix.ChunkSize; l++)
                     codes[l] = (byte)((nibbles[j / 2 * 32 + l] >> shift & 0x0F) | (fifth[l] >> j & 1) << 4);
-                plane.SetChunk(lows, row, s * (SuperBlock / Int4Matrix.ChunkSize) + j, codes);
+                _codes.SetChunk(row, s * (SuperBlock / Int4Matrix.ChunkSize) + j, codes);
             }
         }
     }
 
     public override void DequantizeRow(int row, Span<float> destination)
     {
-        var lows = Lows;
-        var plane = Plane;
         var scales = Scales;
         for (int k = 0; k < Columns; k++)
         {
             var (scale, min) = scales.Row(row, k / Int4Matrix.ChunkSize);
-            destination[k] = scale * plane.Code(lows, row, k) - min;
+            destination[k] = scale * _codes.Code(row, k) - min;
         }
     }
 
@@ -84,8 +77,7 @@ public sealed unsafe class Q5KMatrix : Int8TileMatrix, IGgmlBlockRows
 
     public override void Dispose()
     {
-        _lows.Dispose();
-        _highs.Dispose();
+        _codes.Dispose();
         _scales.Dispose();
         base.Dispose();
     }

@@ -1,5 +1,4 @@
 using LlmCpu.Kernels.MatMul;
-using LlmCpu.Kernels.Memory;
 
 namespace LlmCpu.Kernels.Quantization;
 
@@ -13,8 +12,7 @@ namespace LlmCpu.Kernels.Quantization;
 /// </summary>
 public sealed unsafe class Q5Matrix : Int8TileMatrix, IGgmlBlockRows
 {
-    private readonly NativeBuffer _lows;  // Int4Matrix tile layout of the low 4 bits
-    private readonly NativeBuffer _highs; // HighBitsPlane
+    private readonly HighBitsCodes _codes;
     private readonly BlockScaleTable _scales;
     private readonly bool _withOffsets;
 
@@ -23,8 +21,7 @@ public sealed unsafe class Q5Matrix : Int8TileMatrix, IGgmlBlockRows
     {
         if (columns % Int4Matrix.ChunkSize != 0) throw new ArgumentException($"Q5 rows are whole blocks of {Int4Matrix.ChunkSize} values; {columns} is not.", nameof(columns));
         _withOffsets = withOffsets;
-        _lows = new NativeBuffer((long)Tiles * Int4Matrix.TileRows * columns / 2);
-        _highs = new NativeBuffer(HighBitsPlane.ByteLength(Tiles, columns));
+        _codes = new HighBitsCodes(rows, Tiles, columns);
         _scales = new BlockScaleTable(Tiles, columns, zero: 16, withOffsets);
     }
 
@@ -33,11 +30,11 @@ public sealed unsafe class Q5Matrix : Int8TileMatrix, IGgmlBlockRows
 
     public override string Format => _withOffsets ? "Q5_1" : "Q5_0";
 
-    public override long ByteSize => _lows.ByteLength + _highs.ByteLength + _scales.ByteLength;
+    public override long ByteSize => _codes.ByteLength + _scales.ByteLength;
 
-    internal Int4View Lows => new((byte*)_lows.Pointer, Rows, Columns);
+    internal Int4View Lows => _codes.Lows;
 
-    internal HighBitsPlane Plane => new((byte*)_highs.Pointer, Columns);
+    internal HighBitsPlane Plane => _codes.Plane;
 
     internal BlockGroupScales Scales => _scales.Groups;
 
@@ -48,8 +45,6 @@ public sealed unsafe class Q5Matrix : Int8TileMatrix, IGgmlBlockRows
         int count = Columns / Int4Matrix.ChunkSize, blockBytes = BlockBytes;
         if (blocks.Length != count * blockBytes) throw new ArgumentException($"A row of {Columns} values is {count} {Format} blocks of {blockBytes} bytes.", nameof(blocks));
         Span<byte> codes = stackalloc byte[Int4Matrix.ChunkSize];
-        var lows = Lows;
-        var plane = Plane;
         int fifthAt = _withOffsets ? 4 : 2;
         for (int b = 0; b < count; b++)
         {
@@ -64,16 +59,14 @@ public sealed unsafe class Q5Matrix : Int8TileMatrix, IGgmlBlockRows
                 codes[j] = (byte)((nibbles[j] & 0x0F) | (int)(fifth >> j & 1) << 4);
                 codes[j + 16] = (byte)((nibbles[j] >> 4) | (int)(fifth >> (j + 16) & 1) << 4);
             }
-            plane.SetChunk(lows, row, b, codes);
+            _codes.SetChunk(row, b, codes);
         }
     }
 
     public override void DequantizeRow(int row, Span<float> destination)
     {
-        var lows = Lows;
-        var plane = Plane;
         var scales = Scales;
-        for (int k = 0; k < Columns; k++) destination[k] = scales.Value(row, k / Int4Matrix.ChunkSize, plane.Code(lows, row, k));
+        for (int k = 0; k < Columns; k++) destination[k] = scales.Value(row, k / Int4Matrix.ChunkSize, _codes.Code(row, k));
     }
 
     internal override void MultiplyTiles(KernelPath path, ActivationScratch scratch, float* output, int outputStride, int tokens, int tileBegin, int tileEnd) =>
@@ -81,8 +74,7 @@ public sealed unsafe class Q5Matrix : Int8TileMatrix, IGgmlBlockRows
 
     public override void Dispose()
     {
-        _lows.Dispose();
-        _highs.Dispose();
+        _codes.Dispose();
         _scales.Dispose();
         base.Dispose();
     }

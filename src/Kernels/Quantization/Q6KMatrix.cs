@@ -25,8 +25,7 @@ public sealed unsafe class Q6KMatrix : Int8TileMatrix, IGgmlBlockRows
 
     private const int SubBlock = 16;
 
-    private readonly NativeBuffer _lows;        // Int4Matrix tile layout of the low 4 bits
-    private readonly NativeBuffer _highs;       // HighBitsPlane
+    private readonly HighBitsCodes _codes;
     private readonly NativeBuffer _superScales; // [tile][super-block][8 rows] FP16 d
     private readonly NativeBuffer _subScales;   // [tile][sub-block][8 rows] sbyte sc
 
@@ -35,19 +34,18 @@ public sealed unsafe class Q6KMatrix : Int8TileMatrix, IGgmlBlockRows
         if (columns % SuperBlock != 0) throw new ArgumentException($"Q6_K rows are whole super-blocks of {SuperBlock} values; {columns} is not.", nameof(columns));
         long tileRows = (long)Tiles * Int4Matrix.TileRows;
         // Zeroed: padding rows have code 0, scale 0, d 0, so they compute 0.
-        _lows = new NativeBuffer(tileRows * columns / 2);
-        _highs = new NativeBuffer(HighBitsPlane.ByteLength(Tiles, columns));
+        _codes = new HighBitsCodes(rows, Tiles, columns);
         _superScales = new NativeBuffer(tileRows * (columns / SuperBlock) * sizeof(ushort));
         _subScales = new NativeBuffer(tileRows * (columns / SubBlock));
     }
 
     public override string Format => "Q6_K";
 
-    public override long ByteSize => _lows.ByteLength + _highs.ByteLength + _superScales.ByteLength + _subScales.ByteLength;
+    public override long ByteSize => _codes.ByteLength + _superScales.ByteLength + _subScales.ByteLength;
 
-    internal Int4View Lows => new((byte*)_lows.Pointer, Rows, Columns);
+    internal Int4View Lows => _codes.Lows;
 
-    internal HighBitsPlane Plane => new((byte*)_highs.Pointer, Columns);
+    internal HighBitsPlane Plane => _codes.Plane;
 
     internal Q6KChunkScales Scales => new((ushort*)_superScales.Pointer, (sbyte*)_subScales.Pointer, Columns);
 
@@ -59,8 +57,6 @@ public sealed unsafe class Q6KMatrix : Int8TileMatrix, IGgmlBlockRows
         if (blocks.Length != superBlocks * BlockBytes) throw new ArgumentException($"A row of {Columns} values is {superBlocks} Q6_K blocks of {BlockBytes} bytes.", nameof(blocks));
         int tile = row / Int4Matrix.TileRows, r = row % Int4Matrix.TileRows;
         Span<byte> codes = stackalloc byte[SuperBlock];
-        var lows = Lows;
-        var plane = Plane;
         for (int s = 0; s < superBlocks; s++)
         {
             var block = blocks.Slice(s * BlockBytes, BlockBytes);
@@ -69,7 +65,7 @@ public sealed unsafe class Q6KMatrix : Int8TileMatrix, IGgmlBlockRows
             for (int sub = 0; sub < SuperBlock / SubBlock; sub++)
                 ((sbyte*)_subScales.Pointer)[((long)tile * (Columns / SubBlock) + s * (SuperBlock / SubBlock) + sub) * Int4Matrix.TileRows + r] = (sbyte)block[192 + sub];
             for (int c = 0; c < SuperBlock / Int4Matrix.ChunkSize; c++)
-                plane.SetChunk(lows, row, s * (SuperBlock / Int4Matrix.ChunkSize) + c, codes.Slice(c * Int4Matrix.ChunkSize, Int4Matrix.ChunkSize));
+                _codes.SetChunk(row, s * (SuperBlock / Int4Matrix.ChunkSize) + c, codes.Slice(c * Int4Matrix.ChunkSize, Int4Matrix.ChunkSize));
         }
     }
 
@@ -92,7 +88,7 @@ public sealed unsafe class Q6KMatrix : Int8TileMatrix, IGgmlBlockRows
     }
 
     /// <summary>Code (0..63) of row <paramref name="row"/> at column <paramref name="k"/>.</summary>
-    internal int Code(int row, int k) => Plane.Code(Lows, row, k);
+    internal int Code(int row, int k) => _codes.Code(row, k);
 
     public override void DequantizeRow(int row, Span<float> destination)
     {
@@ -105,8 +101,7 @@ public sealed unsafe class Q6KMatrix : Int8TileMatrix, IGgmlBlockRows
 
     public override void Dispose()
     {
-        _lows.Dispose();
-        _highs.Dispose();
+        _codes.Dispose();
         _superScales.Dispose();
         _subScales.Dispose();
         base.Dispose();

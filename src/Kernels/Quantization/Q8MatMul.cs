@@ -13,43 +13,37 @@ namespace LlmCpu.Kernels.Quantization;
 /// </summary>
 internal static unsafe class Q8MatMul
 {
-    /// <summary>Activation bytes a token block may occupy, so that it stays in L2 while every tile of a range passes over it.</summary>
-    private const int TokenBlockBytes = 256 * 1024;
-
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Multiply(KernelPath path, in Q8View w, ActivationScratch scratch, float* output, int outputStride, int tokens, int tileBegin, int tileEnd)
     {
-        int tokenBlock = Math.Clamp(TokenBlockBytes / w.Columns, 1, 64);
-        float* result = stackalloc float[Int4MatMul.MaxTokenGroup * Int4Matrix.TileRows];
-        for (int first = 0; first < tokens; first += tokenBlock)
+        var kernel = new Kernel(path, w, scratch);
+        TileDriver.Multiply(ref kernel, output, outputStride, tokens, tileBegin, tileEnd);
+    }
+
+    /// <summary>The path's kernel over a Q8_0 matrix and INT8 activations, for <see cref="TileDriver"/>.</summary>
+    private readonly struct Kernel(KernelPath path, Q8View w, ActivationScratch scratch) : ITileKernel
+    {
+        private readonly Q8View _w = w;
+
+        public int Rows => _w.Rows;
+
+        public int ActivationBytesPerToken => _w.Columns;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public int Run(int tile, int token, int available, float* result)
         {
-            int last = Math.Min(tokens, first + tokenBlock);
-            for (int tile = tileBegin; tile < tileEnd; tile++)
+            var x = new TokenInt8(scratch, token, _w.Chunks);
+            return path switch
             {
-                int rowBase = tile * Int4Matrix.TileRows, rowCount = Math.Min(Int4Matrix.TileRows, w.Rows - rowBase);
-                for (int t = first; t < last;)
-                {
-                    var x = new TokenInt8(scratch, t, w.Chunks);
-                    int available = last - t;
-                    int count = path switch
-                    {
-                        KernelPath.Avx512 when available >= 8 => Tile256<Eight, MaddubsDot>(w, tile, x, result),
-                        KernelPath.Avx512 or KernelPath.Avx2 when available >= 4 => Tile256<Four, MaddubsDot>(w, tile, x, result),
-                        KernelPath.Avx512 or KernelPath.Avx2 when available >= 2 => Tile256<Two, MaddubsDot>(w, tile, x, result),
-                        KernelPath.Avx512 or KernelPath.Avx2 => Tile256<One, MaddubsDot>(w, tile, x, result),
-                        KernelPath.Avx2Vnni when available >= 4 => Tile256<Four, VnniDot>(w, tile, x, result),
-                        KernelPath.Avx2Vnni when available >= 2 => Tile256<Two, VnniDot>(w, tile, x, result),
-                        KernelPath.Avx2Vnni => Tile256<One, VnniDot>(w, tile, x, result),
-                        _ => TileScalar(w, tile, x, result),
-                    };
-                    for (int i = 0; i < count; i++)
-                    {
-                        float* o = output + (long)(t + i) * outputStride + rowBase;
-                        for (int r = 0; r < rowCount; r++) o[r] = result[i * Int4Matrix.TileRows + r];
-                    }
-                    t += count;
-                }
-            }
+                KernelPath.Avx512 when available >= 8 => Tile256<Eight, MaddubsDot>(_w, tile, x, result),
+                KernelPath.Avx512 or KernelPath.Avx2 when available >= 4 => Tile256<Four, MaddubsDot>(_w, tile, x, result),
+                KernelPath.Avx512 or KernelPath.Avx2 when available >= 2 => Tile256<Two, MaddubsDot>(_w, tile, x, result),
+                KernelPath.Avx512 or KernelPath.Avx2 => Tile256<One, MaddubsDot>(_w, tile, x, result),
+                KernelPath.Avx2Vnni when available >= 4 => Tile256<Four, VnniDot>(_w, tile, x, result),
+                KernelPath.Avx2Vnni when available >= 2 => Tile256<Two, VnniDot>(_w, tile, x, result),
+                KernelPath.Avx2Vnni => Tile256<One, VnniDot>(_w, tile, x, result),
+                _ => TileScalar(_w, tile, x, result),
+            };
         }
     }
 
