@@ -9,10 +9,9 @@ namespace LlmCpu.Kernels.MatMul;
 
 /// <summary>
 /// FP16 weights, row-major, multiplied by FP32 activations. Half the bytes of FP32 for the same results (FP16 values
-/// are exact in FP32). One token (decoding, bound by memory) with AVX2: the halves are widened in registers as they
-/// are read. Several tokens (a prefill) on a SIMD path: <see cref="Float16Gemm"/>, which widens a block of weights once
-/// and multiplies it against the tokens with register-blocked kernels. Otherwise (scalar, or one token without AVX2)
-/// each row is widened a slice at a time on the stack with TensorPrimitives and dotted.
+/// are exact in FP32). On a SIMD path, one token or many: <see cref="Float16Gemm"/>, which widens a block of weights
+/// once and multiplies it against the tokens with register-blocked kernels. The scalar path widens each row a slice at
+/// a time on the stack with TensorPrimitives and dots it.
 /// </summary>
 public sealed unsafe class Float16Matrix : WeightMatrix
 {
@@ -47,12 +46,9 @@ public sealed unsafe class Float16Matrix : WeightMatrix
     public override void MultiplyRows(float* input, float* output, int outputStride, int tokens, int rowBegin, int rowEnd, ActivationScratch scratch)
     {
         var path = KernelDispatch.Best;
-        if (tokens == 1 && path >= KernelPath.Avx2)
-        {
-            MultiplyRowsAvx2(input, output, outputStride, tokens, rowBegin, rowEnd);
-            return;
-        }
-        if (tokens > 1 && path >= KernelPath.Vector128)
+        // Every token count goes through the one kernel, whose sums for a token do not depend on how many tokens share
+        // the call: a sequence decoded in a batch then gets exactly the logits it gets alone.
+        if (path >= KernelPath.Vector128)
         {
             Float16Gemm.Multiply(path, _weights, Columns, input, output, outputStride, tokens, rowBegin, rowEnd);
             return;
@@ -70,33 +66,6 @@ public sealed unsafe class Float16Matrix : WeightMatrix
                 TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(row + start, length), w);
                 for (int t = 0; t < tokens; t++)
                     output[(long)t * outputStride + n] += TensorPrimitives.Dot(w, new ReadOnlySpan<float>(input + (long)t * k + start, length));
-            }
-        }
-    }
-
-    /// <summary>AVX2: eight halves widened exactly in registers and multiplied with x by FMA, four accumulators deep.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void MultiplyRowsAvx2(float* input, float* output, int outputStride, int tokens, int rowBegin, int rowEnd)
-    {
-        int k = Columns, whole = k / 32 * 32;
-        for (int n = rowBegin; n < rowEnd; n++)
-        {
-            ushort* row = (ushort*)(_weights + (long)n * k);
-            for (int t = 0; t < tokens; t++)
-            {
-                float* x = input + (long)t * k;
-                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-                int i = 0;
-                for (; i < whole; i += 32)
-                {
-                    a0 = Fma.MultiplyAdd(HalfConversion.ToSingle8(row + i), Vector256.Load(x + i), a0);
-                    a1 = Fma.MultiplyAdd(HalfConversion.ToSingle8(row + i + 8), Vector256.Load(x + i + 8), a1);
-                    a2 = Fma.MultiplyAdd(HalfConversion.ToSingle8(row + i + 16), Vector256.Load(x + i + 16), a2);
-                    a3 = Fma.MultiplyAdd(HalfConversion.ToSingle8(row + i + 24), Vector256.Load(x + i + 24), a3);
-                }
-                float sum = Vector256.Sum((a0 + a1) + (a2 + a3));
-                for (; i < k; i++) sum += (float)BitConverter.UInt16BitsToHalf(row[i]) * x[i];
-                output[(long)t * outputStride + n] = sum;
             }
         }
     }
