@@ -171,11 +171,13 @@ Describe 'ConvertTo-Int4Model' {
         It 'with Auto keeps the fewest bits within -MaxAccuracyLoss and lists every candidate' {
             $file = Join-Path $TestDrive 'auto.llmc'
             $result = $model | ConvertTo-Int4Model $file -Recipe Auto -GroupSize 128 -MaxAccuracyLoss 0.05 -CalibrationPath $calibration -EvaluationText $text
-            $result.Candidates.Count | Should -Be 4
+            # The four recipes at g128 with an 8-bit output projection, then the chosen one again with an INT4 output.
+            $result.Candidates.Count | Should -Be 5
+            @($result.Candidates | Where-Object { "$($_.OutputProjection)" -eq 'Int8' }).Count | Should -Be 4
             @($result.Candidates | Where-Object Chosen).Count | Should -Be 1
             $result.Recipe | Should -Be ($result.Candidates | Where-Object Chosen).Recipe
             ($result | Format-List | Out-String -Width 300) | Should -Match 'Candidates\s+: .*\*'
-            (Import-Model $file).Quantization.Candidates.Count | Should -Be 4
+            (Import-Model $file).Quantization.Candidates.Count | Should -Be 5
         }
     }
 }

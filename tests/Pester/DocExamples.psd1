@@ -5,8 +5,9 @@
 @{
     'Import-Model/Example 2'        = @{ Skip = 'needs a Hugging Face TinyLlama-1.1B-Chat folder (2.2 GB download)' }
     'Import-Model/Example 4'        = @{ Setup = 'foreach ($name in ''first'', ''second'') { Copy-Item -Recurse $bundled (Join-Path ./models $name) }' }
+    'Import-Model/Example 5'        = @{ Skip = 'needs a Llama-2-7B-shaped GGUF file (about 4 GB)' }
     # A random-weight file with the exact shapes and types of the named llama.cpp file stands in for it.
-    'Import-Model/Example 5'        = @{ Setup = 'New-SyntheticModel TinyLlama-1.1B ./tinyllama-1.1b-chat.Q4_0.gguf -Format GgufQ4_0 | Out-Null' }
+    'Import-Model/Example 6'        = @{ Setup = 'New-SyntheticModel TinyLlama-1.1B ./tinyllama-1.1b-chat.Q4_0.gguf -Format GgufQ4_0 | Out-Null' }
     'Invoke-Generation/Example 3'   = @{ Setup = '''Prompt'', ''She was not'', ''Mr. Darcy'' | Set-Content prompts.csv' }
     'ConvertTo-Int4Model/Example 2' = @{ Skip = 'needs a Hugging Face TinyLlama-1.1B folder (2.2 GB download) and held-out text' }
     # Calibration: the built-in sample (Pride and Prejudice); held out: the opening of Persuasion.
@@ -17,6 +18,7 @@
     'Measure-Perplexity/Example 2'  = @{ Setup = '$null = New-Item -ItemType Directory ./heldout; $lines = Get-Content (Join-Path $repoRoot ''tests/Unit/TestData/persuasion-opening.txt''); Set-Content ./heldout/part1.txt -Value $lines[0..7]; Set-Content ./heldout/part2.txt -Value $lines[8..15]' }
     'Measure-Perplexity/Example 3'  = @{ Setup = 'Copy-Item (Join-Path $repoRoot ''tests/Unit/TestData/persuasion-opening.txt'') ./persuasion.txt' }
     'Measure-Perplexity/Example 4'  = @{ Skip = 'needs GGUF files made by llama.cpp''s converter and llama-quantize (tools/perplexity-vs-llama.sh makes them)' }
+    'New-ChatSession/Example 2'     = @{ Skip = 'needs a Hugging Face folder whose tokenizer_config.json lists named chat templates (Hermes-2-Pro-Llama-3-8B, 16 GB)' }
     'New-SyntheticModel/Example 3'  = @{ Skip = 'writes a 3.9 GB Llama-2-7B-shaped file' }
     'about_LlmCpu/Running without pwsh 1' = @{ Setup = 'Set-Content nightly-check.ps1 -Value ''param([int] $Threshold)'', ''if ((Import-Model | Invoke-Generation -Prompt Mr. -MaxTokens 8).GeneratedTokens -lt 1) { exit 1 }''' }
     'about_LlmCpu/Objects 1'        = @{ Skip = 'needs three machines reachable over SSH with LlmCpu installed; tools/Test-Remoting.ps1 runs the same on localhost' }
