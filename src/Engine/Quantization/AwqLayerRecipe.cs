@@ -44,24 +44,14 @@ internal sealed class AwqLayerRecipe(Int4Format format, ActivationMode activatio
         var (sDown, _) = AwqScaleSearch.Search(f.Down, dim, ffn, hDown, statistics[LinearInput.Down].MeanAbsolute(), null, format, pool);
         AwqFolding.Down(f, config, sDown);
 
-        var made = new List<WeightMatrix>();
-        try
+        return LayerRecipe.DisposingOnFailure(keep =>
         {
-            WeightMatrix Matrix(float[] weights, int rows, int columns, float[] h, float[] s, int clipFrom)
-            {
-                var matrix = AwqClipQuantizer.Quantize(weights, rows, columns, Rescaled(h, s), clipFrom, format, activations, pool);
-                made.Add(matrix);
-                return matrix;
-            }
+            WeightMatrix Matrix(float[] weights, int rows, int columns, float[] h, float[] s, int clipFrom) =>
+                keep(AwqClipQuantizer.Quantize(weights, rows, columns, Rescaled(h, s), clipFrom, format, activations, pool));
             return layer.With(Matrix(f.QueryKeyValue, qkvRows, dim, hQkv, sQkv, clipFrom: dim + kvDim),
                 Matrix(f.AttentionOutput, dim, dim, hOut, sOut, 0), Matrix(f.GateUp, 2 * ffn, dim, hGateUp, sGateUp, 0),
                 Matrix(f.Down, dim, ffn, hDown, sDown, 0), f.AttentionNorm, f.FeedForwardNorm);
-        }
-        catch
-        {
-            foreach (var matrix in made) matrix.Dispose();
-            throw;
-        }
+        });
     }
 
     /// <summary>The Hessian of inputs divided by s channel by channel: diag(1/s) H diag(1/s).</summary>

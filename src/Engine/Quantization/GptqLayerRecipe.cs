@@ -9,26 +9,14 @@ namespace LlmCpu.Engine.Quantization;
 /// <summary>GPTQ on each of a layer's four matrices, each with the Hessian of its own inputs.</summary>
 internal sealed class GptqLayerRecipe(Int4Format format, ActivationMode activations, WorkerPool pool, GptqOptions? options = null) : ILayerRecipe
 {
-    public LayerWeights Quantize(int index, LayerWeights layer, LayerStatistics statistics)
-    {
-        var made = new List<WeightMatrix>();
-        try
+    public LayerWeights Quantize(int index, LayerWeights layer, LayerStatistics statistics) =>
+        LayerRecipe.DisposingOnFailure(keep =>
         {
-            WeightMatrix Matrix(WeightMatrix source, LinearInput input)
-            {
-                var result = GptqQuantizer.Quantize(FloatRows.Of(source), source.Rows, source.Columns, statistics[input].Hessian(), format, activations, pool, options);
-                made.Add(result);
-                return result;
-            }
+            WeightMatrix Matrix(WeightMatrix source, LinearInput input) =>
+                keep(GptqQuantizer.Quantize(FloatRows.Of(source), source.Rows, source.Columns, statistics[input].Hessian(), format, activations, pool, options));
             return layer.With(Matrix(layer.QueryKeyValue, LinearInput.QueryKeyValue), Matrix(layer.AttentionOutput, LinearInput.AttentionOutput),
                 Matrix(layer.GateUp, LinearInput.GateUp), Matrix(layer.Down, LinearInput.Down));
-        }
-        catch
-        {
-            foreach (var matrix in made) matrix.Dispose();
-            throw;
-        }
-    }
+        });
 }
 
 /// <summary>A weight matrix as FP32 rows, whatever it is stored as.</summary>

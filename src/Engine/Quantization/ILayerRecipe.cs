@@ -1,4 +1,5 @@
 using LlmCpu.Engine.Models;
+using LlmCpu.Kernels.MatMul;
 
 namespace LlmCpu.Engine.Quantization;
 
@@ -10,4 +11,30 @@ internal interface ILayerRecipe
     /// may also return new norm weights, where it folds scales into them.
     /// </summary>
     LayerWeights Quantize(int index, LayerWeights layer, LayerStatistics statistics);
+}
+
+/// <summary>What every layer recipe does around its four matrices.</summary>
+internal static class LayerRecipe
+{
+    /// <summary>
+    /// Runs <paramref name="build"/>, which passes each matrix it makes through the function it is given; if building
+    /// fails midway (cancellation, a numeric error), the matrices made so far are disposed, so none leaks.
+    /// </summary>
+    public static LayerWeights DisposingOnFailure(Func<Func<WeightMatrix, WeightMatrix>, LayerWeights> build)
+    {
+        var made = new List<WeightMatrix>();
+        try
+        {
+            return build(matrix =>
+            {
+                made.Add(matrix);
+                return matrix;
+            });
+        }
+        catch
+        {
+            foreach (var matrix in made) matrix.Dispose();
+            throw;
+        }
+    }
 }

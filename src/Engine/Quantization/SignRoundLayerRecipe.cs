@@ -12,25 +12,15 @@ internal sealed class SignRoundLayerRecipe(Int4Format format, ActivationMode act
 {
     private readonly SignedDescentOptions _options = options ?? SignedDescentOptions.SignRound;
 
-    public LayerWeights Quantize(int index, LayerWeights layer, LayerStatistics statistics)
-    {
-        var made = new List<WeightMatrix>();
-        try
+    public LayerWeights Quantize(int index, LayerWeights layer, LayerStatistics statistics) =>
+        LayerRecipe.DisposingOnFailure(keep =>
         {
             WeightMatrix Matrix(WeightMatrix source, LinearInput input)
             {
                 var h = QuadraticError.ToFloat(statistics[input].Hessian());
-                var result = SignRoundQuantizer.Quantize(FloatRows.Of(source), source.Rows, source.Columns, h, format, activations, pool, _options, cancellation);
-                made.Add(result);
-                return result;
+                return keep(SignRoundQuantizer.Quantize(FloatRows.Of(source), source.Rows, source.Columns, h, format, activations, pool, _options, cancellation));
             }
             return layer.With(Matrix(layer.QueryKeyValue, LinearInput.QueryKeyValue), Matrix(layer.AttentionOutput, LinearInput.AttentionOutput),
                 Matrix(layer.GateUp, LinearInput.GateUp), Matrix(layer.Down, LinearInput.Down));
-        }
-        catch
-        {
-            foreach (var matrix in made) matrix.Dispose();
-            throw;
-        }
-    }
+        });
 }

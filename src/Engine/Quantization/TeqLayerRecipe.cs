@@ -21,24 +21,18 @@ internal sealed class TeqLayerRecipe(Int4Format format, ActivationMode activatio
     {
         int dim = config.EmbeddingLength, ffn = config.FeedForwardLength, qkvRows = dim + 2 * config.KvDim;
         var f = TrainAndFold(layer, statistics);
-        var made = new List<WeightMatrix>();
-        try
+        return LayerRecipe.DisposingOnFailure(keep =>
         {
             WeightMatrix Matrix(float[] weights, int rows, int columns)
             {
-                var matrix = new Int4Matrix(rows, columns, format with { Recipe = Int4Recipe.Teq }, activations);
-                made.Add(matrix);
+                // Kept before it is filled, so a failure while rounding disposes it too.
+                var matrix = (Int4Matrix)keep(new Int4Matrix(rows, columns, format with { Recipe = Int4Recipe.Teq }, activations));
                 pool.Run(new RoundToNearestJob(weights, columns, matrix), rows, Int4Matrix.TileRows);
                 return matrix;
             }
             return layer.With(Matrix(f.QueryKeyValue, qkvRows, dim), Matrix(f.AttentionOutput, dim, dim), Matrix(f.GateUp, 2 * ffn, dim),
                 Matrix(f.Down, dim, ffn), f.AttentionNorm, f.FeedForwardNorm);
-        }
-        catch
-        {
-            foreach (var matrix in made) matrix.Dispose();
-            throw;
-        }
+        });
     }
 
     /// <summary>Copies of the layer's weights with each matrix's trained scales folded in: the same function as the layer, before quantization.</summary>
