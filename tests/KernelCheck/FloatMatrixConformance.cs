@@ -42,7 +42,30 @@ public static class FloatMatrixConformance
                 }
                 yield return new ConformanceResult(matrix.Format + " matrix", KernelDispatch.Best, $"{rows}x{columns} tokens={tokens}{(large ? " large" : "")}", passed, maxError, worstTolerance);
             }
+            if (tokens > 1) yield return AloneAsInAPass(f16, x, tokens, $"{rows}x{columns} tokens={tokens}{(large ? " large" : "")}");
         }
+    }
+
+    /// <summary>
+    /// Each token multiplied alone gives the same bits as in the pass of all of them: a sequence decoded in a batch must
+    /// get the logits it gets alone, though few tokens and many take different FP16 kernels.
+    /// </summary>
+    private static ConformanceResult AloneAsInAPass(WeightMatrix matrix, float[] x, int tokens, string shape)
+    {
+        var together = Multiply(matrix, x, tokens);
+        int differing = 0;
+        double maxError = 0;
+        for (int t = 0; t < tokens; t++)
+        {
+            var alone = Multiply(matrix, x.AsSpan(t * matrix.Columns, matrix.Columns).ToArray(), 1);
+            for (int r = 0; r < matrix.Rows; r++)
+            {
+                float a = alone[r], b = together[t * matrix.Rows + r];
+                if (BitConverter.SingleToInt32Bits(a) != BitConverter.SingleToInt32Bits(b)) differing++;
+                maxError = Math.Max(maxError, Math.Abs((double)a - b));
+            }
+        }
+        return new ConformanceResult(matrix.Format + " token alone as in a pass", KernelDispatch.Best, shape, differing == 0, maxError, 0);
     }
 
     /// <summary>

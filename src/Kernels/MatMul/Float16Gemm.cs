@@ -14,7 +14,7 @@ namespace LlmCpu.Kernels.MatMul;
 /// multiplied against every token of a token block, a few tokens at a time: each step of a kernel loads four weight
 /// vectors and one activation vector per token and does four multiply-adds per token, with all 4 x T accumulators in
 /// registers. Partial sums of a column block are reduced across lanes and added into the output, which the first block
-/// writes.
+/// writes. Up to four tokens skip the widened block (see <see cref="MultiplyFew"/>) with the same results.
 /// </summary>
 internal static unsafe class Float16Gemm
 {
@@ -41,6 +41,11 @@ internal static unsafe class Float16Gemm
     public static void Multiply(KernelPath path, Half* weights, int columns, float* input, float* output, int outputStride,
         int tokens, int rowBegin, int rowEnd)
     {
+        if (tokens <= MaxTokenGroup && path is KernelPath.Avx512 or KernelPath.Avx2 or KernelPath.Avx2Vnni)
+        {
+            MultiplyFew(path, weights, columns, input, output, outputStride, tokens, rowBegin, rowEnd);
+            return;
+        }
         float* block = stackalloc float[TileRows * BlockColumns];
         float* sums = stackalloc float[MaxTokenGroup * TileRows];
         int tokenBlock = TokenBlockBytes / (BlockColumns * sizeof(float));
@@ -73,6 +78,150 @@ internal static unsafe class Float16Gemm
     }
 
     /// <summary>
+    /// Up to <see cref="MaxTokenGroup"/> tokens (a decode step, a small batch): the weights are read once whatever the
+    /// order, so the widened block would buy no reuse and cost a store and a load of every weight. Each kernel step
+    /// widens four rows' 16 (or 8) weights in registers and multiplies them at once, and a row tile streams through all
+    /// its columns before the next, so that the hardware prefetcher sees four long sequential reads. A token's sums are
+    /// formed exactly as in the widened path (the same exact FP32 weights, the same lanes, the same column blocks in the
+    /// same order, the same reduction), so a token gets the same bits alone as in a pass of many.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MultiplyFew(KernelPath path, Half* weights, int columns, float* input, float* output, int outputStride,
+        int tokens, int rowBegin, int rowEnd)
+    {
+        float* sums = stackalloc float[MaxTokenGroup * TileRows];
+        for (int row = rowBegin; row < rowEnd; row += TileRows)
+        {
+            int rowCount = Math.Min(TileRows, rowEnd - row);
+            // Rows of a partial tile past the range repeat its first row: computed, never stored.
+            Half* w0 = weights + (long)row * columns;
+            Half* w1 = rowCount > 1 ? w0 + columns : w0, w2 = rowCount > 2 ? w0 + 2L * columns : w0, w3 = rowCount > 3 ? w0 + 3L * columns : w0;
+            for (int k0 = 0; k0 < columns; k0 += BlockColumns)
+            {
+                int width = Math.Min(BlockColumns, columns - k0);
+                for (int t = 0; t < tokens;)
+                {
+                    float* x = input + (long)t * columns + k0;
+                    int count = DirectTile(path, (ushort*)w0 + k0, (ushort*)w1 + k0, (ushort*)w2 + k0, (ushort*)w3 + k0, width, x, columns, tokens - t, sums);
+                    for (int i = 0; i < count; i++)
+                    {
+                        float* o = output + (long)(t + i) * outputStride + row;
+                        float* s = sums + i * TileRows;
+                        if (k0 == 0) for (int r = 0; r < rowCount; r++) o[r] = s[r];
+                        else for (int r = 0; r < rowCount; r++) o[r] += s[r];
+                    }
+                    t += count;
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int DirectTile(KernelPath path, ushort* w0, ushort* w1, ushort* w2, ushort* w3, int width, float* x, int xStride, int available, float* sums)
+    {
+        if (path == KernelPath.Avx512)
+        {
+            if (available >= 4) return Direct512<Four>(w0, w1, w2, w3, width, x, xStride, sums);
+            if (available >= 2) return Direct512<Two>(w0, w1, w2, w3, width, x, xStride, sums);
+            return Direct512<One>(w0, w1, w2, w3, width, x, xStride, sums);
+        }
+        if (available >= 2) return Direct256<Two>(w0, w1, w2, w3, width, x, xStride, sums);
+        return Direct256<One>(w0, w1, w2, w3, width, x, xStride, sums);
+    }
+
+    /// <summary><see cref="Tile512{T}"/> on weights widened in registers as they are read.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static int Direct512<T>(ushort* w0, ushort* w1, ushort* w2, ushort* w3, int width, float* x, int xStride, float* sums)
+        where T : struct, ITokenCount
+    {
+        int whole = width & ~15;
+        float* x1 = x + xStride, x2 = x + 2 * xStride, x3 = x + 3 * xStride;
+        Vector512<float> a00 = default, a10 = default, a20 = default, a30 = default;
+        Vector512<float> a01 = default, a11 = default, a21 = default, a31 = default;
+        Vector512<float> a02 = default, a12 = default, a22 = default, a32 = default;
+        Vector512<float> a03 = default, a13 = default, a23 = default, a33 = default;
+        for (int k = 0; k < whole; k += 16)
+        {
+            var v0 = Vector512.Load(x + k);
+            var v1 = T.Value > 1 ? Vector512.Load(x1 + k) : default;
+            var v2 = T.Value > 2 ? Vector512.Load(x2 + k) : default;
+            var v3 = T.Value > 2 ? Vector512.Load(x3 + k) : default;
+            var r = HalfConversion.ToSingle16(w0 + k);
+            a00 = Avx512F.FusedMultiplyAdd(r, v0, a00);
+            if (T.Value > 1) a01 = Avx512F.FusedMultiplyAdd(r, v1, a01);
+            if (T.Value > 2) { a02 = Avx512F.FusedMultiplyAdd(r, v2, a02); a03 = Avx512F.FusedMultiplyAdd(r, v3, a03); }
+            r = HalfConversion.ToSingle16(w1 + k);
+            a10 = Avx512F.FusedMultiplyAdd(r, v0, a10);
+            if (T.Value > 1) a11 = Avx512F.FusedMultiplyAdd(r, v1, a11);
+            if (T.Value > 2) { a12 = Avx512F.FusedMultiplyAdd(r, v2, a12); a13 = Avx512F.FusedMultiplyAdd(r, v3, a13); }
+            r = HalfConversion.ToSingle16(w2 + k);
+            a20 = Avx512F.FusedMultiplyAdd(r, v0, a20);
+            if (T.Value > 1) a21 = Avx512F.FusedMultiplyAdd(r, v1, a21);
+            if (T.Value > 2) { a22 = Avx512F.FusedMultiplyAdd(r, v2, a22); a23 = Avx512F.FusedMultiplyAdd(r, v3, a23); }
+            r = HalfConversion.ToSingle16(w3 + k);
+            a30 = Avx512F.FusedMultiplyAdd(r, v0, a30);
+            if (T.Value > 1) a31 = Avx512F.FusedMultiplyAdd(r, v1, a31);
+            if (T.Value > 2) { a32 = Avx512F.FusedMultiplyAdd(r, v2, a32); a33 = Avx512F.FusedMultiplyAdd(r, v3, a33); }
+        }
+        Reduce4(a00, a10, a20, a30).Store(sums);
+        if (T.Value > 1) Reduce4(a01, a11, a21, a31).Store(sums + TileRows);
+        if (T.Value > 2) Reduce4(a02, a12, a22, a32).Store(sums + 2 * TileRows);
+        if (T.Value > 2) Reduce4(a03, a13, a23, a33).Store(sums + 3 * TileRows);
+        AddDirectTail(w0, w1, w2, w3, whole, width, x, xStride, T.Value, sums);
+        return T.Value;
+    }
+
+    /// <summary><see cref="Tile256{T}"/> on weights widened in registers as they are read.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static int Direct256<T>(ushort* w0, ushort* w1, ushort* w2, ushort* w3, int width, float* x, int xStride, float* sums)
+        where T : struct, ITokenCount
+    {
+        int whole = width & ~7;
+        float* x1 = x + xStride;
+        Vector256<float> a00 = default, a10 = default, a20 = default, a30 = default;
+        Vector256<float> a01 = default, a11 = default, a21 = default, a31 = default;
+        for (int k = 0; k < whole; k += 8)
+        {
+            var v0 = Vector256.Load(x + k);
+            var v1 = T.Value > 1 ? Vector256.Load(x1 + k) : default;
+            var r = HalfConversion.ToSingle8(w0 + k);
+            a00 = Fma.MultiplyAdd(r, v0, a00);
+            if (T.Value > 1) a01 = Fma.MultiplyAdd(r, v1, a01);
+            r = HalfConversion.ToSingle8(w1 + k);
+            a10 = Fma.MultiplyAdd(r, v0, a10);
+            if (T.Value > 1) a11 = Fma.MultiplyAdd(r, v1, a11);
+            r = HalfConversion.ToSingle8(w2 + k);
+            a20 = Fma.MultiplyAdd(r, v0, a20);
+            if (T.Value > 1) a21 = Fma.MultiplyAdd(r, v1, a21);
+            r = HalfConversion.ToSingle8(w3 + k);
+            a30 = Fma.MultiplyAdd(r, v0, a30);
+            if (T.Value > 1) a31 = Fma.MultiplyAdd(r, v1, a31);
+        }
+        Reduce4(a00, a10, a20, a30).Store(sums);
+        if (T.Value > 1) Reduce4(a01, a11, a21, a31).Store(sums + TileRows);
+        AddDirectTail(w0, w1, w2, w3, whole, width, x, xStride, T.Value, sums);
+        return T.Value;
+    }
+
+    /// <summary><see cref="AddTail"/> on FP16 rows: the same products in the same order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AddDirectTail(ushort* w0, ushort* w1, ushort* w2, ushort* w3, int whole, int width, float* x, int xStride, int tokens, float* sums)
+    {
+        if (whole == width) return;
+        ushort** rows = stackalloc ushort*[TileRows] { w0, w1, w2, w3 };
+        for (int t = 0; t < tokens; t++)
+        {
+            float* xt = x + (long)t * xStride;
+            for (int r = 0; r < TileRows; r++)
+            {
+                float sum = 0;
+                for (int k = whole; k < width; k++) sum += (float)BitConverter.UInt16BitsToHalf(rows[r][k]) * xt[k];
+                sums[t * TileRows + r] += sum;
+            }
+        }
+    }
+
+    /// <summary>
     /// Rows [row, row + rowCount) of columns [k0, k0 + width) to FP32, each row <see cref="BlockColumns"/> apart; the rows
     /// of a partial tile past the matrix are zeros, so the kernels always compute four rows.
     /// </summary>
@@ -86,6 +235,12 @@ internal static unsafe class Float16Gemm
             if (r >= rowCount)
             {
                 new Span<float>(destination, width).Clear();
+            }
+            else if (path == KernelPath.Avx512)
+            {
+                int k = 0;
+                for (; k + 16 <= width; k += 16) HalfConversion.ToSingle16((ushort*)source + k).Store(destination + k);
+                for (; k < width; k++) destination[k] = (float)source[k];
             }
             else if (path >= KernelPath.Avx2)
             {
