@@ -5,7 +5,7 @@ using LlmCpu.Kernels.Threading;
 namespace LlmCpu.Bench;
 
 /// <summary>
-/// Decode attention of one layer read through a sequence's block table, FP32 and FP16 storage, at several context
+/// Decode attention of one layer read through a sequence's block table, FP32, FP16 and INT8 storage, at several context
 /// lengths: a Llama-2 7B layer's shape (32 heads of 128, grouped 32 or 8 key/value heads). Prints one JSON line per
 /// case: microseconds per call (median of the rounds) and the cache bytes of the layer read.
 /// </summary>
@@ -16,11 +16,11 @@ internal static unsafe class KvAttentionBench
         using var pool = new WorkerPool(threads);
         const int heads = 32, headDim = 128, layers = 1;
         foreach (int kvHeads in new[] { 32, 8 })
-        foreach (var type in new[] { KvCacheType.Float32, KvCacheType.Float16 })
+        foreach (var type in new[] { KvCacheType.Float32, KvCacheType.Float16, KvCacheType.Int8 })
         foreach (int context in new[] { 512, 2048, 4096 })
         {
             int kvDim = kvHeads * headDim, dim = heads * headDim, stride = dim + 2 * kvDim;
-            using var kvPool = new KvCachePool("bench", layers, kvDim, KvCachePool.BlocksFor(context), context, type);
+            using var kvPool = new KvCachePool("bench", layers, kvDim, KvCachePool.BlocksFor(context), context, type, headDim);
             using var cache = new KvCache(kvPool, context);
             cache.Reserve(0, context);
             var random = new Random(1);

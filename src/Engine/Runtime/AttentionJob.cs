@@ -13,8 +13,8 @@ namespace LlmCpu.Engine.Runtime;
 /// stored transposed, so 8 positions are one vector load and no sum across a register is needed), then for each row
 /// the running maximum, the rescale of what was accumulated so far, and the weighted sum of the block's values.
 /// Key block b of positions is the sequence's block b, found through its block table (<see cref="KvCache"/>), so the
-/// blocks may lie anywhere in the model's pool. With FP16 storage the item converts the block's keys and values of its
-/// key/value head to FP32 once, into its scratch, and every row reads those.
+/// blocks may lie anywhere in the model's pool. With FP16 or INT8 storage the item converts the block's keys and values
+/// of its key/value head to FP32 once, into its scratch, and every row reads those (INT8: <see cref="Int8KvBlock"/>).
 /// With a sliding window of w positions, token p attends to positions p - w + 1 .. p only: blocks wholly before the
 /// window are skipped (the sequence may have given them back) and the rest of the block is masked like the causal tail.
 /// Nothing is allocated; the scratch of an item lives on its worker's stack.
@@ -116,8 +116,9 @@ internal sealed unsafe class AttentionJob : IRangeJob
         float* scores = stackalloc float[MaxRows * KeyBlock]; // (rows, KeyBlock), then the block's weights
         var cache = _cache!;
         bool half = cache.Type == KvCacheType.Float16;
-        // FP16 storage: the block's keys (hd, KeyBlock) then values (KeyBlock, hd) of this head, converted to FP32.
-        float* converted = stackalloc float[half ? 2 * hd * KeyBlock : 1];
+        bool int8 = cache.Type == KvCacheType.Int8;
+        // FP16 and INT8 storage: the block's keys (hd, KeyBlock) then values (KeyBlock, hd) of this head, converted to FP32.
+        float* converted = stackalloc float[half || int8 ? 2 * hd * KeyBlock : 1];
         for (int r = 0; r < rows; r++)
         {
             int t = firstToken + r / heads, h = firstHead + r % heads;
@@ -147,6 +148,14 @@ internal sealed unsafe class AttentionJob : IRangeJob
                 Half* source = (Half*)cache.Values(_layer, index) + kvHead * hd;
                 for (int s = 0; s < width; s++)
                     TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(source + (long)s * _kvDim, hd), new Span<float>(values + s * hd, hd));
+            }
+            else if (int8)
+            {
+                keys = converted;
+                values = converted + hd * KeyBlock;
+                valueStride = hd;
+                Int8KvBlock.DequantizeKeys((sbyte*)cache.Keys(_layer, index) + kvHead * hd * KeyBlock, cache.KeyScales(_layer, index) + kvHead * KeyBlock, hd, keys);
+                Int8KvBlock.DequantizeValues((sbyte*)cache.Values(_layer, index) + kvHead * hd, _kvDim, cache.ValueScales(_layer, index) + kvHead * KeyBlock, width, hd, values);
             }
             else
             {

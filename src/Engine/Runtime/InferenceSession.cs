@@ -174,7 +174,10 @@ public sealed unsafe class InferenceSession : IDisposable
     /// positions, rotating their keys back by that many positions (rotary embeddings compose, so a key rotated at p and
     /// then by -discard is the key at p - discard). Values carry no position and move as they are. The moved tokens'
     /// keys and values keep what they attended to before (the dropped tokens included): that is what makes a shift
-    /// cheap, and why it approximates, not equals, running the kept tokens again.
+    /// cheap, and why it approximates, not equals, running the kept tokens again. With INT8 storage a moved key is read
+    /// back as FP32, rotated and quantized again with a new scale: one more rounding of at most half a step per element,
+    /// which is accepted rather than rotating in the integer domain (a rotation mixes pairs of dimensions, so the bytes
+    /// could not keep their scale anyway).
     /// </summary>
     /// <exception cref="GenerationArgumentException">The model attends through a sliding window (it never fills its context this way).</exception>
     public void ShiftContext(int keep, int discard)

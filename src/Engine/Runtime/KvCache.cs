@@ -109,10 +109,28 @@ public sealed unsafe class KvCache : IDisposable
     /// <summary>Values of <paramref name="layer"/> in block <paramref name="block"/>: (KeyBlock, kvDim) elements of <see cref="Type"/>.</summary>
     public void* Values(int layer, int block) => (byte*)Keys(layer, block) + (long)KvDim * KeyBlock * Pool.ElementSize;
 
-    /// <summary>Stores the key and value of <paramref name="position"/> in <paramref name="layer"/>; its block must be held.</summary>
+    /// <summary>
+    /// INT8 storage: the scales of <paramref name="layer"/>'s keys in block <paramref name="block"/>, (kvHeads, KeyBlock),
+    /// that of head h at position s at h * KeyBlock + s; the values' scales follow in the same layout (<see cref="Int8KvBlock"/>).
+    /// </summary>
+    internal float* KeyScales(int layer, int block) => (float*)((byte*)Keys(layer, block) + 2L * KvDim * KeyBlock);
+
+    /// <summary>INT8 storage: the scales of the values, (kvHeads, KeyBlock), after those of the keys.</summary>
+    internal float* ValueScales(int layer, int block) => KeyScales(layer, block) + (long)(KvDim / Pool.HeadDim) * KeyBlock;
+
+    /// <summary>
+    /// Stores the key and value of <paramref name="position"/> in <paramref name="layer"/>; its block must be held. INT8
+    /// storage quantizes them here, per head; positions of one block may be written from several threads at once.
+    /// </summary>
     public void Write(int layer, int position, ReadOnlySpan<float> key, ReadOnlySpan<float> value)
     {
         int block = position / KeyBlock, offset = position % KeyBlock, kvDim = KvDim;
+        if (Type == KvCacheType.Int8)
+        {
+            Int8KvBlock.Quantize(key[..kvDim], Pool.HeadDim, (sbyte*)Keys(layer, block) + offset, KeyBlock, KeyScales(layer, block) + offset);
+            Int8KvBlock.Quantize(value[..kvDim], Pool.HeadDim, (sbyte*)Values(layer, block) + (long)offset * kvDim, 1, ValueScales(layer, block) + offset);
+            return;
+        }
         if (Type == KvCacheType.Float16)
         {
             var keys = (Half*)Keys(layer, block) + offset;
@@ -125,10 +143,16 @@ public sealed unsafe class KvCache : IDisposable
         value[..kvDim].CopyTo(new Span<float>((float*)Values(layer, block) + (long)offset * kvDim, kvDim));
     }
 
-    /// <summary>The key and value of <paramref name="position"/> in <paramref name="layer"/>, as FP32.</summary>
+    /// <summary>The key and value of <paramref name="position"/> in <paramref name="layer"/>, as FP32 (INT8: as attention reads them).</summary>
     public void Read(int layer, int position, Span<float> key, Span<float> value)
     {
         int block = position / KeyBlock, offset = position % KeyBlock, kvDim = KvDim;
+        if (Type == KvCacheType.Int8)
+        {
+            Int8KvBlock.Dequantize((sbyte*)Keys(layer, block) + offset, KeyBlock, KeyScales(layer, block) + offset, Pool.HeadDim, key[..kvDim]);
+            Int8KvBlock.Dequantize((sbyte*)Values(layer, block) + (long)offset * kvDim, 1, ValueScales(layer, block) + offset, Pool.HeadDim, value[..kvDim]);
+            return;
+        }
         if (Type == KvCacheType.Float16)
         {
             var keys = (Half*)Keys(layer, block) + offset;

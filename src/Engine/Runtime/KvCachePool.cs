@@ -6,7 +6,8 @@ namespace LlmCpu.Engine.Runtime;
 /// <summary>
 /// One model's KV cache memory: a bounded set of fixed-size blocks that sequences (<see cref="KvCache"/>) hold through
 /// their block tables. A block is <see cref="BlockPositions"/> positions of every layer, the attention's key block;
-/// per layer it stores keys transposed, (kvDim, BlockPositions), then values, (BlockPositions, kvDim). Blocks are
+/// per layer it stores keys transposed, (kvDim, BlockPositions), then values, (BlockPositions, kvDim), and with INT8
+/// storage the scales of both after them (<see cref="Int8KvBlock"/>). Blocks are
 /// allocated the first time they are needed, in whole blocks and never per token, up to <see cref="BlocksTotal"/>; a
 /// block a sequence gives back (it ended, was rewound, or slid out of a window) goes to the free list for the next.
 /// Thread-safe: sessions on several threads share their model's pool.
@@ -24,24 +25,49 @@ public sealed unsafe class KvCachePool : IDisposable
     private bool _disposed;
 
     /// <summary>A pool of <paramref name="blocks"/> blocks for sequences of <paramref name="sequenceLength"/> positions.</summary>
-    public KvCachePool(string modelName, int layers, int kvDim, int blocks, int sequenceLength, KvCacheType type = KvCacheType.Float32)
+    /// <param name="headDim">
+    /// Dimensions of one key/value head; INT8 storage keeps one scale per position and head, so it needs this (a divisor
+    /// of <paramref name="kvDim"/>). Null for one head of all <paramref name="kvDim"/> dimensions; the float types ignore it.
+    /// </param>
+    public KvCachePool(string modelName, int layers, int kvDim, int blocks, int sequenceLength, KvCacheType type = KvCacheType.Float32, int? headDim = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(layers, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(kvDim, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(blocks, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(sequenceLength, 1);
         if (!Enum.IsDefined(type)) throw new ArgumentOutOfRangeException(nameof(type), type, "Not a KV cache type.");
+        int head = headDim ?? kvDim;
+        if (head < 1 || kvDim % head != 0) throw new ArgumentOutOfRangeException(nameof(headDim), headDim, $"The head dimension must divide the key/value dimension {kvDim}.");
         ModelName = modelName;
         Layers = layers;
         KvDim = kvDim;
+        HeadDim = head;
         Type = type;
-        ElementSize = type == KvCacheType.Float16 ? sizeof(ushort) : sizeof(float);
-        LayerBytes = 2L * kvDim * BlockPositions * ElementSize;
+        ElementSize = ElementBytes(type);
+        LayerBytes = LayerBytesFor(kvDim, head, type);
         BlockBytes = layers * LayerBytes;
         BlocksTotal = blocks;
         SequenceLength = sequenceLength;
         _addresses = new nint[blocks];
         _free = new int[blocks];
+    }
+
+    private static int ElementBytes(KvCacheType type) => type switch
+    {
+        KvCacheType.Float16 => sizeof(ushort),
+        KvCacheType.Int8 => sizeof(sbyte),
+        _ => sizeof(float),
+    };
+
+    /// <summary>
+    /// Bytes of one layer's keys and values within a block: the elements and, for INT8, the FP32 scales of keys and of
+    /// values, one per position and key/value head (<see cref="Int8KvBlock"/>).
+    /// </summary>
+    private static long LayerBytesFor(int kvDim, int headDim, KvCacheType type)
+    {
+        long bytes = 2L * kvDim * BlockPositions * ElementBytes(type);
+        if (type == KvCacheType.Int8) bytes += 2L * (kvDim / headDim) * BlockPositions * sizeof(float);
+        return bytes;
     }
 
     /// <summary>The pool <paramref name="options"/> describe for <paramref name="config"/>.</summary>
@@ -53,7 +79,7 @@ public sealed unsafe class KvCachePool : IDisposable
         if (options.PromptCacheSize < 0) throw new KvCacheArgumentException("PromptCacheSize", options.PromptCacheSize, "The prompt cache size must be 0 or more.");
         if (!Enum.IsDefined(options.Type)) throw new KvCacheArgumentException("KvCacheType", options.Type, "Not a KV cache type.");
         int sequence = Math.Min(options.ContextLength ?? config.ContextLength, config.ContextLength);
-        long blockBytes = config.LayerCount * 2L * config.KvDim * BlockPositions * (options.Type == KvCacheType.Float16 ? 2 : 4);
+        long blockBytes = config.LayerCount * LayerBytesFor(config.KvDim, config.HeadDim, options.Type);
         long blocks;
         if (options.MemoryBytes is { } bytes)
         {
@@ -65,7 +91,7 @@ public sealed unsafe class KvCachePool : IDisposable
         {
             blocks = (long)(options.MaxSessions ?? KvCacheOptions.DefaultMaxSessions) * BlocksFor(sequence);
         }
-        return new KvCachePool(modelName, config.LayerCount, config.KvDim, (int)Math.Min(blocks, Array.MaxLength), sequence, options.Type);
+        return new KvCachePool(modelName, config.LayerCount, config.KvDim, (int)Math.Min(blocks, Array.MaxLength), sequence, options.Type, config.HeadDim);
     }
 
     /// <summary>Blocks that hold <paramref name="positions"/> positions.</summary>
@@ -77,12 +103,15 @@ public sealed unsafe class KvCachePool : IDisposable
 
     public int KvDim { get; }
 
+    /// <summary>Dimensions of one key/value head: INT8 storage keeps a scale per position and head.</summary>
+    public int HeadDim { get; }
+
     public KvCacheType Type { get; }
 
-    /// <summary>Bytes of one stored key or value element.</summary>
+    /// <summary>Bytes of one stored key or value element (INT8's scales come on top, see <see cref="LayerBytes"/>).</summary>
     public int ElementSize { get; }
 
-    /// <summary>Bytes of one layer's keys and values within a block.</summary>
+    /// <summary>Bytes of one layer's keys and values within a block (with INT8, their scales too).</summary>
     public long LayerBytes { get; }
 
     /// <summary>Bytes of one block: <see cref="BlockPositions"/> positions of every layer's keys and values.</summary>

@@ -74,7 +74,7 @@ public sealed class ImportModelCommand : PSCmdlet
     [ValidateRange(1L, long.MaxValue)]
     public long? KvCacheMemory { get; set; }
 
-    /// <summary>How the KV cache stores keys and values: Float32 (default) or Float16 (half the memory).</summary>
+    /// <summary>How the KV cache stores keys and values: Float32 (default), Float16 (half the memory) or Int8 (about a quarter: one byte a value and a scale per position and head).</summary>
     [Parameter]
     public KvCacheType KvCacheType { get; set; } = KvCacheType.Float32;
 

@@ -7,7 +7,7 @@ namespace LlmCpu.Tests.Module;
 
 /// <summary>
 /// The KV cache pool through the cmdlets: Import-Model sizes it and the model reports it (properties and the list
-/// view), an exhausted pool is the error KvCacheExhausted, -NoPromptCache runs the whole prompt, and -ContextShift
+/// view), INT8 storage, an exhausted pool is the error KvCacheExhausted, -NoPromptCache runs the whole prompt, and -ContextShift
 /// runs past the context.
 /// </summary>
 public sealed class KvCacheParametersTests : IDisposable
@@ -38,6 +38,28 @@ public sealed class KvCacheParametersTests : IDisposable
         Assert.Contains("(Float16)", view);
         Assert.Contains("Prompt cache", view);
         Assert.Equal(0, result.Output.Select(o => o.BaseObject).OfType<int>().Last()); // nothing kept: the prompt cache is off
+    }
+
+    [Fact]
+    public void ImportModelStoresTheKvCacheAsInt8()
+    {
+        var result = _ps.Run("""
+            $m = Import-Model -ContextLength 128 -MaxSessions 3 -KvCacheType Int8 -PromptCacheSize 0
+            $m
+            ($m | Format-List | Out-String)
+            $m | Invoke-Generation -Prompt 'She was not' -MaxTokens 8 -Temperature 0 -LogitBias @{ 2 = [double]::NegativeInfinity }
+            $m | Remove-Model
+            """);
+        Assert.Empty(result.Errors);
+        var model = result.Output.Select(o => o.BaseObject).OfType<LanguageModel>().Single();
+        var c = model.Config;
+        Assert.Equal(KvCacheType.Int8, model.KvCacheType);
+        Assert.Equal(6, model.KvCacheBlocks);
+        // A byte a key or value, and an FP32 scale per position and key/value head for each.
+        Assert.Equal(6L * c.LayerCount * 64 * (2 * c.KvDim + 2 * c.KvHeadCount * sizeof(float)), model.KvCacheMaxBytes);
+        string view = result.Output.Select(o => o.BaseObject).OfType<string>().Single(s => s.Contains("KV cache"));
+        Assert.Contains("(Int8)", view);
+        Assert.Equal(8, result.Output.Select(o => o.BaseObject).OfType<GenerationResult>().Single().GeneratedTokens);
     }
 
     [Fact]

@@ -7,8 +7,9 @@ namespace LlmCpu.Tests.Engine.Runtime;
 /// Causal grouped-query attention against a plain double-precision implementation: both the 256-bit path and the
 /// portable one (which odd head sizes and processors without 256-bit vectors run), scores far past exp's float range,
 /// and chunks that start deep in the cache. Keys and values are read through a block table whose blocks are not
-/// consecutive in the pool (another sequence holds every other one), from a layer past the first, stored as FP32 or
-/// FP16 (the reference then gets the FP16-rounded numbers, so both see the same inputs).
+/// consecutive in the pool (another sequence holds every other one), from a layer past the first, stored as FP32,
+/// FP16 (the reference then gets the FP16-rounded numbers, so both see the same inputs) or INT8 (the reference gets the
+/// cache's dequantized numbers, read back position by position; Int8KvBlockTests checks those against the inputs).
 /// </summary>
 public sealed unsafe class AttentionJobTests
 {
@@ -17,7 +18,7 @@ public sealed unsafe class AttentionJobTests
         from shape in new (int Heads, int KvHeads, int HeadDim)[] { (8, 2, 32), (4, 4, 64), (6, 1, 6), (2, 2, 10), (40, 1, 16) }
         from chunk in new (int Start, int Tokens)[] { (0, 1), (0, 64), (60, 10), (150, 1), (200, 37) }
         from spread in new[] { 1.0, 40.0 }
-        from type in new[] { KvCacheType.Float32, KvCacheType.Float16 }
+        from type in new[] { KvCacheType.Float32, KvCacheType.Float16, KvCacheType.Int8 }
         select new object[] { vector, shape.Heads, shape.KvHeads, shape.HeadDim, chunk.Start, chunk.Tokens, spread, type };
 
     [Theory]
@@ -37,7 +38,7 @@ public sealed unsafe class AttentionJobTests
 
         const int layer = 1;
         int blocks = KvCachePool.BlocksFor(capacity);
-        using var kvPool = new KvCachePool("test", 2, kvDim, 2 * blocks, capacity, type);
+        using var kvPool = new KvCachePool("test", 2, kvDim, 2 * blocks, capacity, type, headDim);
         using var cache = new KvCache(kvPool, capacity);
         using var other = new KvCache(kvPool, capacity);
         for (int b = 0; b < blocks; b++)
@@ -50,6 +51,8 @@ public sealed unsafe class AttentionJobTests
             cache.Write(layer, p, keys.AsSpan(p * kvDim, kvDim), values.AsSpan(p * kvDim, kvDim));
             other.Write(layer, p, new float[kvDim], new float[kvDim]); // neighbouring blocks hold other numbers
         }
+        if (type == KvCacheType.Int8)
+            for (int p = 0; p < capacity; p++) cache.Read(layer, p, keys.AsSpan(p * kvDim, kvDim), values.AsSpan(p * kvDim, kvDim));
 
         var job = new AttentionJob(heads, kvHeads, headDim, vector256);
         using var pool = new WorkerPool(2);
