@@ -38,13 +38,6 @@ public sealed record GptqOptions
     /// on the same dampened Hessian. Never raises a row's output error.
     /// </summary>
     public bool RefitScales { get; init; }
-
-    /// <summary>
-    /// With <see cref="RefitScales"/>, in the natural order: how many times GPTQ runs, each round after the first from
-    /// the original weights on the previous round's refitted scales (held fixed), then refitting them again; each
-    /// row keeps its best round. 1 runs GPTQ once.
-    /// </summary>
-    public int Rounds { get; init; } = 1;
 }
 
 /// <summary>
@@ -197,29 +190,9 @@ public static class GptqQuantizer
             if (refit != null)
             {
                 var work = new float[3 * columns + groupSize];
-                var losses = new double[tile];
-                for (int r = 0; r < tile; r++) losses[r] = Refit(r, codes, scales, zeros, work);
-                // Further rounds (natural order only): GPTQ again from the original weights on the refitted scales, then
-                // another refit; a row keeps the round whose loss is lowest, so no round can make it worse.
-                if (order == null && options.Rounds > 1)
-                {
-                    var codes2 = new byte[codes.Length];
-                    var scales2 = new float[scales.Length];
-                    for (int round = 1; round < options.Rounds; round++)
-                    {
-                        for (int r = 0; r < tile; r++) refit.Original.AsSpan((first + r) * columns, columns).CopyTo(w.AsSpan((first + r) * columns, columns));
-                        scales.CopyTo(scales2, 0);
-                        Columns(first, tile, codes2, scales2, zeros, scalesFixed: true);
-                        for (int r = 0; r < tile; r++)
-                        {
-                            double loss = Refit(r, codes2, scales2, zeros, work);
-                            if (!(loss < losses[r])) continue;
-                            losses[r] = loss;
-                            codes2.AsSpan(r * groups * groupSize, groups * groupSize).CopyTo(codes.AsSpan(r * groups * groupSize));
-                            scales2.AsSpan(r * groups, groups).CopyTo(scales.AsSpan(r * groups));
-                        }
-                    }
-                }
+                for (int r = 0; r < tile; r++)
+                    GptqScaleRefit.Apply(refit.Original.AsSpan((first + r) * columns, columns), codes.AsSpan(r * groups * groupSize, groups * groupSize),
+                        scales.AsSpan(r * groups, groups), zeros.AsSpan(r * groups, groups), groupSize, refit.Hessian, work);
             }
             for (int r = 0; r < tile; r++)
             {
@@ -231,10 +204,6 @@ public static class GptqQuantizer
                     target.SetGroup(first + r, g, (Half)scales[r * groups + g], group, asymmetric ? zeros[r * groups + g] : (byte)8);
                 }
             }
-
-            double Refit(int r, byte[] c, float[] sc, byte[] z, float[] work) =>
-                GptqScaleRefit.Apply(refit!.Original.AsSpan((first + r) * columns, columns), c.AsSpan(r * groups * groupSize, groups * groupSize),
-                    sc.AsSpan(r * groups, groups), z.AsSpan(r * groups, groups), groupSize, refit.Hessian, work).After;
         }
 
         /// <summary>
