@@ -9,6 +9,15 @@ namespace LlmCpu.Engine.Quantization;
 /// <summary>GPTQ on each of a layer's four matrices, each with the Hessian of its own inputs.</summary>
 internal sealed class GptqLayerRecipe(Int4Format format, ActivationMode activations, WorkerPool pool, GptqOptions? options = null) : ILayerRecipe
 {
+    /// <summary>
+    /// What the Gptq recipe runs: each group's clipping searched by its own GPTQ loss (in the natural order; activation
+    /// order fixes the scales up front) and the scales refitted to the codes. On the bundled model at groups of 128
+    /// these lower the KL divergence from the FP16 model by about 13% against the scales of MinimizeError's rule
+    /// (docs/quantization.md).
+    /// </summary>
+    public static GptqOptions Options(bool activationOrder) =>
+        new() { ActivationOrder = activationOrder, ClipSearch = !activationOrder, RefitScales = true };
+
     public LayerWeights Quantize(int index, LayerWeights layer, LayerStatistics statistics) =>
         LayerRecipe.DisposingOnFailure(keep =>
         {

@@ -25,6 +25,19 @@ public sealed record GptqOptions
     /// the original weights (the reference's static groups).
     /// </summary>
     public bool ActivationOrder { get; init; }
+
+    /// <summary>
+    /// Choose each group's scale by <see cref="GptqClipSearch"/> (the clipping whose GPTQ pass over the group leaves the
+    /// least output error) instead of <see cref="ScaleRule"/>. Only in the natural order: with
+    /// <see cref="ActivationOrder"/> the scales are fixed before any column is quantized.
+    /// </summary>
+    public bool ClipSearch { get; init; }
+
+    /// <summary>
+    /// After the codes are chosen, move each group's scale to the one that best fits them (<see cref="GptqScaleRefit"/>),
+    /// on the same dampened Hessian. Never raises a row's output error.
+    /// </summary>
+    public bool RefitScales { get; init; }
 }
 
 /// <summary>
@@ -63,6 +76,7 @@ public static class GptqQuantizer
         {
             StaticGroups? groups = null;
             int[]? order = null;
+            Refit? refit = options.RefitScales ? Refit.Of(w, h, columns, options.Dampening) : null;
             if (options.ActivationOrder)
             {
                 groups = StaticGroups.Of(w, rows, columns, target.GroupSize, target.Groups, format.Asymmetric, options.ScaleRule);
@@ -70,7 +84,7 @@ public static class GptqQuantizer
                 (w, h) = (PermuteColumns(w, rows, columns, order), PermuteSymmetric(h, columns, order));
             }
             var u = UpperFactor(h, columns, options.Dampening, pool);
-            pool.Run(new RowTiles(w, u, columns, target, options, order, groups), rows, Int4Matrix.TileRows);
+            pool.Run(new RowTiles(w, u, columns, target, options, order, groups, refit), rows, Int4Matrix.TileRows);
             return target;
         }
         catch
@@ -95,6 +109,20 @@ public static class GptqQuantizer
                     (scales[r * groups + g], zeros[r * groups + g]) = Int4Quantizer.Quantize(w.AsSpan(r * columns + g0, length), scratch, asymmetric, rule);
                 }
             return new StaticGroups(scales, zeros);
+        }
+    }
+
+    /// <summary>What <see cref="GptqScaleRefit"/> needs, in the order the matrix stores its columns: the original weights and the dampened H.</summary>
+    private sealed record Refit(float[] Original, float[] Hessian)
+    {
+        public static Refit Of(float[] w, double[] h, int n, double dampening)
+        {
+            double mean = 0;
+            for (int i = 0; i < n; i++) mean += h[(long)i * n + i];
+            mean /= n;
+            var hf = QuadraticError.ToFloat(h);
+            for (int i = 0; i < n; i++) hf[(long)i * n + i] = (float)(h[(long)i * n + i] + dampening * mean);
+            return new Refit((float[])w.Clone(), hf);
         }
     }
 
@@ -137,7 +165,7 @@ public static class GptqQuantizer
 
     /// <param name="order">Column i of <paramref name="w"/> and U is column order[i] of the matrix; null for the natural order.</param>
     /// <param name="fixedGroups">The scales fixed up front (with <paramref name="order"/>); null to choose each at its group's first column.</param>
-    private sealed class RowTiles(float[] w, float[] u, int columns, Int4Matrix target, GptqOptions options, int[]? order, StaticGroups? fixedGroups) : IRangeJob
+    private sealed class RowTiles(float[] w, float[] u, int columns, Int4Matrix target, GptqOptions options, int[]? order, StaticGroups? fixedGroups, Refit? refit) : IRangeJob
     {
         public void Execute(int begin, int end)
         {
@@ -147,13 +175,48 @@ public static class GptqQuantizer
         /// <summary>Rows [first, last) through every column; they share each row of U while it is in cache.</summary>
         private void Tile(int first, int last)
         {
-            int tile = last - first, groupSize = target.GroupSize, groups = target.Groups, block = options.BlockSize;
+            int tile = last - first, groupSize = target.GroupSize, groups = target.Groups;
             bool asymmetric = target.Int4Format.Asymmetric;
             var codes = new byte[tile * groups * groupSize];  // (tile, KPadded)
             var scales = new float[tile * groups];
             var zeros = new byte[tile * groups];
+            if (fixedGroups != null)
+            {
+                fixedGroups.Scales.AsSpan(first * groups, tile * groups).CopyTo(scales);
+                fixedGroups.Zeros.AsSpan(first * groups, tile * groups).CopyTo(zeros);
+            }
+            Columns(first, tile, codes, scales, zeros, scalesFixed: fixedGroups != null);
+
+            if (refit != null)
+            {
+                var work = new float[3 * columns + groupSize];
+                for (int r = 0; r < tile; r++)
+                    GptqScaleRefit.Apply(refit.Original.AsSpan((first + r) * columns, columns), codes.AsSpan(r * groups * groupSize, groups * groupSize),
+                        scales.AsSpan(r * groups, groups), zeros.AsSpan(r * groups, groups), groupSize, refit.Hessian, work);
+            }
+            for (int r = 0; r < tile; r++)
+            {
+                for (int g = 0; g < groups; g++)
+                {
+                    var group = codes.AsSpan(r * groups * groupSize + g * groupSize, groupSize);
+                    int valid = Math.Clamp(columns - g * groupSize, 0, groupSize);
+                    group.Slice(valid).Fill(zeros[r * groups + g]);
+                    target.SetGroup(first + r, g, (Half)scales[r * groups + g], group, asymmetric ? zeros[r * groups + g] : (byte)8);
+                }
+            }
+        }
+
+        /// <summary>
+        /// GPTQ's column loop over rows [first, first + tile): codes, and (unless <paramref name="scalesFixed"/>) each
+        /// group's scale and zero point when its first column is reached. The rows of w are consumed (errors folded in).
+        /// </summary>
+        private void Columns(int first, int tile, byte[] codes, float[] scales, byte[] zeros, bool scalesFixed)
+        {
+            int groupSize = target.GroupSize, groups = target.Groups, block = options.BlockSize;
+            bool asymmetric = target.Int4Format.Asymmetric;
             var errors = new float[tile * block];              // (tile, block) this block's scaled errors
             var scratch = new byte[groupSize];
+            var trial = new float[groupSize];
             Span<float> Row(int r) => w.AsSpan((first + r) * columns, columns);
             ReadOnlySpan<float> U(int i) => u.AsSpan(i * columns, columns);
 
@@ -168,18 +231,12 @@ public static class GptqQuantizer
                     for (int r = 0; r < tile; r++)
                     {
                         var row = Row(r);
-                        if (fixedGroups != null)
-                        {
-                            if (i == 0)
-                            {
-                                fixedGroups.Scales.AsSpan((first + r) * groups, groups).CopyTo(scales.AsSpan(r * groups));
-                                fixedGroups.Zeros.AsSpan((first + r) * groups, groups).CopyTo(zeros.AsSpan(r * groups));
-                            }
-                        }
-                        else if (i % groupSize == 0)
+                        if (!scalesFixed && i % groupSize == 0)
                         {
                             var group = row.Slice(i, Math.Min(groupSize, columns - i));
-                            var (scale, zero) = Int4Quantizer.Quantize(group, scratch, asymmetric, options.ScaleRule);
+                            var (scale, zero) = options.ClipSearch
+                                ? GptqClipSearch.Choose(group, u, columns, i, asymmetric, trial)
+                                : Int4Quantizer.Quantize(group, scratch, asymmetric, options.ScaleRule);
                             scales[r * groups + g] = scale;
                             zeros[r * groups + g] = zero;
                         }
@@ -199,17 +256,6 @@ public static class GptqQuantizer
                 {
                     var tail = U(i).Slice(b1);
                     for (int r = 0; r < tile; r++) ScaledSubtraction.Apply(Row(r).Slice(b1), errors[r * block + i - b0], tail);
-                }
-            }
-
-            for (int r = 0; r < tile; r++)
-            {
-                for (int g = 0; g < groups; g++)
-                {
-                    var group = codes.AsSpan(r * groups * groupSize + g * groupSize, groupSize);
-                    int valid = Math.Clamp(columns - g * groupSize, 0, groupSize);
-                    group.Slice(valid).Fill(zeros[r * groups + g]);
-                    target.SetGroup(first + r, g, (Half)scales[r * groups + g], group, asymmetric ? zeros[r * groups + g] : (byte)8);
                 }
             }
         }

@@ -144,7 +144,7 @@ internal static class ModelQuantizer
     private static ILayerRecipe? Recipe(Int4Format format, QuantizeRequest request, WorkerPool pool, ModelConfig config, CancellationToken cancellation) => format.Recipe switch
     {
         Int4Recipe.RoundToNearest or Int4Recipe.MinimizeError => null,
-        Int4Recipe.Gptq => new GptqLayerRecipe(format, request.Activations, pool, new GptqOptions { ActivationOrder = request.GptqActivationOrder }),
+        Int4Recipe.Gptq => new GptqLayerRecipe(format, request.Activations, pool, GptqLayerRecipe.Options(request.GptqActivationOrder)),
         Int4Recipe.Awq => AwqLayerRecipe.CannotFold(config) is { } why
             ? throw new QuantizationArgumentException(QuantizationProblem.RecipeNotImplemented, "Recipe",
                 $"AWQ is implemented for Llama-layout models ({config.Architecture}: {why}); use Gptq, MinimizeError or RoundToNearest.")

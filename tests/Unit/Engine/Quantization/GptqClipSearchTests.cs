@@ -1,0 +1,76 @@
+using LlmCpu.Engine.Quantization;
+using LlmCpu.Kernels.Quantization;
+using LlmCpu.Kernels.Threading;
+
+namespace LlmCpu.Tests.Engine.Quantization;
+
+public sealed class GptqClipSearchTests
+{
+    [Theory]
+    [InlineData(128, false, 101)]
+    [InlineData(128, true, 102)]
+    [InlineData(32, false, 103)]
+    [InlineData(32, true, 104)]
+    public void ItsOutputErrorIsBelowPlainGptqs(int groupSize, bool asymmetric, int seed)
+    {
+        const int rows = 32, columns = 256, tokens = 1024;
+        var w = RandomLayer.RandomWeights(rows, columns, seed);
+        var x = RandomLayer.CorrelatedInputs(tokens, columns, seed + 1000);
+        var h = RandomLayer.HessianOf(x, tokens, columns);
+        var format = new Int4Format(groupSize, asymmetric);
+        using var plain = GptqQuantizer.Quantize(w, rows, columns, h, format, ActivationMode.Int8, WorkerPool.Shared);
+        using var clipped = GptqQuantizer.Quantize(w, rows, columns, h, format, ActivationMode.Int8, WorkerPool.Shared, new GptqOptions { ClipSearch = true });
+        // The output error over the calibration inputs themselves, computed from the inputs (not from H).
+        double plainError = LinearAlgebraReference.OutputError(w, RandomLayer.Dequantized(plain), x, rows, columns, tokens);
+        double clippedError = LinearAlgebraReference.OutputError(w, RandomLayer.Dequantized(clipped), x, rows, columns, tokens);
+        Assert.True(clippedError < 0.97 * plainError, $"clipped {clippedError}, plain {plainError}");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void WithADiagonalHessianItPicksTheCandidateOfLeastWeightedSquaredError(bool asymmetric)
+    {
+        // Nothing spreads with a diagonal H, so a candidate's loss is Σ H[j,j] (w_j - ŵ_j)² (up to the dampening,
+        // which scales every candidate's loss alike): the choice must be that sum's smallest, found here by brute force.
+        const int columns = 64;
+        var random = new Random(7);
+        var w = RandomLayer.RandomWeights(1, columns, 8);
+        w[5] = 5f;  // one outlier, on a column of little weight in the loss: clipping it pays
+        w[6] = -0.5f;
+        var diagonal = new double[columns];
+        for (int j = 0; j < columns; j++) diagonal[j] = j == 5 ? 0.01 : 0.05 + 4 * random.NextDouble() * (j % 7 == 0 ? 10 : 1);
+        var h = new double[columns * columns];
+        for (int j = 0; j < columns; j++) h[j * columns + j] = diagonal[j];
+        using var clipped = GptqQuantizer.Quantize(w, 1, columns, h, new Int4Format(columns, asymmetric), ActivationMode.Int8, WorkerPool.Shared,
+            new GptqOptions { ClipSearch = true, Dampening = 0 });
+        double Loss(float[] values)
+        {
+            double sum = 0;
+            for (int j = 0; j < columns; j++) sum += diagonal[j] * Math.Pow(w[j] - values[j], 2);
+            return sum;
+        }
+        double best = double.PositiveInfinity;
+        foreach (float shrink in GptqClipSearch.Shrinks)
+        {
+            var (scale, zero) = GptqClipSearch.Grid(w, shrink, asymmetric);
+            var values = w.Select(v => (GptqQuantizer.Code(v, scale, zero) - zero) * scale).ToArray();
+            best = Math.Min(best, Loss(values));
+        }
+        Assert.Equal(best, Loss(RandomLayer.Dequantized(clipped)), 9);
+        using var rtn = GptqQuantizer.Quantize(w, 1, columns, h, new Int4Format(columns, asymmetric), ActivationMode.Int8, WorkerPool.Shared,
+            new GptqOptions { ScaleRule = Int4Recipe.RoundToNearest, Dampening = 0 });
+        Assert.True(best < Loss(RandomLayer.Dequantized(rtn)), "some clipping pays on weights with outliers");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TheUnclippedGridIsRoundToNearests(bool asymmetric)
+    {
+        var w = RandomLayer.RandomWeights(1, 32, 9);
+        var codes = new byte[32];
+        var expected = asymmetric ? Int4Quantizer.QuantizeAsymmetric(w, codes) : (Int4Quantizer.QuantizeSymmetric(w, codes), (byte)8);
+        Assert.Equal(expected, GptqClipSearch.Grid(w, 1f, asymmetric));
+    }
+}
