@@ -58,8 +58,8 @@ public sealed class BatchedGeneratorTests
         var finishedOrder = new List<int>();
         var pieces = new List<GenerationPiece>();
         var outcomes = new BatchedOutcome[requests.Length];
-        new BatchedGenerator(model, batchSize, pool).Generate(requests, o => { finishedOrder.Add(o.Index); outcomes[o.Index] = o; },
-            onPiece: pieces.Add);
+        var generator = new BatchedGenerator(model, batchSize, pool);
+        generator.Generate(requests, o => { finishedOrder.Add(o.Index); outcomes[o.Index] = o; }, onPiece: pieces.Add);
 
         for (int i = 0; i < requests.Length; i++)
         {
@@ -81,6 +81,8 @@ public sealed class BatchedGeneratorTests
         Assert.Equal(requests.Length, finishedOrder.Distinct().Count());
         Assert.Contains(StopReason.StopSequence, outcomes.Select(o => o.Result!.StopReason));
         if (batchSize > 1) Assert.NotEqual(Enumerable.Range(0, requests.Length), finishedOrder);
+        // A freed place's next prompt ran beside the others' decode tokens, and its tokens are still its own.
+        if (batchSize > 1) Assert.True(generator.StepCounts.MixedSteps > 0);
     }
 
     public static TheoryData<string> Families() => [.. ArchitectureReference.Families];
