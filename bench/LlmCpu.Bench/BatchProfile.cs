@@ -15,12 +15,15 @@ namespace LlmCpu.Bench;
 /// </summary>
 public static class BatchProfile
 {
-    public static void Run(string path, int threads, int sequences = 8, int generatedTokens = 64)
+    /// <param name="sampled">Each request samples with Invoke-Generation's default chain (temperature, top-k, top-p,
+    /// seeded per request) instead of taking the most likely token: what sampling over the vocabulary costs a step.</param>
+    public static void Run(string path, int threads, int sequences = 8, int generatedTokens = 64, bool sampled = false)
     {
         using var model = ModelLoader.Load(path);
         using var pool = new WorkerPool(threads);
         var requests = Enumerable.Range(0, sequences).Select(i => new GenerationRequest($"Request {i}: the quick brown fox jumps over the lazy dog",
-            new GenerationOptions { MaxTokens = generatedTokens, StopAtEos = false, ReusePromptPrefix = false, Sampling = SamplingOptions.Greedy })).ToArray();
+            new GenerationOptions { MaxTokens = generatedTokens, StopAtEos = false, ReusePromptPrefix = false,
+                Sampling = sampled ? new SamplingOptions { Seed = i } : SamplingOptions.Greedy })).ToArray();
         var generator = new BatchedGenerator(model, sequences, pool);
         generator.Generate(requests.Take(Math.Min(2, sequences)).ToArray()); // warm-up: JIT, worker threads, the file's pages
         var timings = new ForwardTimings();
@@ -44,6 +47,7 @@ public static class BatchProfile
         Console.WriteLine(JsonSerializer.Serialize(new
         {
             test = "batch-profile", model = model.Name, precision = model.Precision, threads, isa = KernelDispatch.Best.ToString(), sequences,
+            sampling = sampled ? "default chain" : "greedy",
             tokensPerSequence = generatedTokens, decodeSteps = steps, decodeTokens, aggregateTokensPerSecond = Math.Round(decodeTokens / wall, 2),
             msPerStep = Math.Round(wall * 1000 / steps, 3), forwardMsPerStep = PerStep(timings.Total),
             outsideForwardMsPerStep = Math.Round((wall - timings.Total.TotalSeconds) * 1000 / steps, 3), stageMsPerStep = stages,

@@ -170,6 +170,16 @@ public sealed class BatchedGenerator
             }
         }
 
+        /// <summary>Whether the pool has <paramref name="blocks"/> free blocks, after asking idle prompt caches to give theirs back.</summary>
+        private static bool PoolHolds(KvCachePool pool, int blocks)
+        {
+            while (pool.BlocksFree < blocks)
+            {
+                if (pool.Reclaim?.Invoke() != true) return false;
+            }
+            return true;
+        }
+
         private bool AnyRunning()
         {
             foreach (var slot in _slots) if (slot.Run != null) return true;
@@ -203,9 +213,13 @@ public sealed class BatchedGenerator
             var (promptIds, context) = _prepared[index];
             if (!cancellation.IsCancellationRequested)
             {
+                int positions = Math.Min(promptIds.Length, slot.Cache.Capacity);
+                // While sequences of the batch run, a prompt that does not fit waits without an exception per step;
+                // idle prompt caches are let go for it first, as a reservation would.
+                if (AnyRunning() && !PoolHolds(slot.Cache.Pool, KvCachePool.BlocksFor(positions))) return false;
                 try
                 {
-                    slot.Cache.Reserve(0, Math.Min(promptIds.Length, slot.Cache.Capacity));
+                    slot.Cache.Reserve(0, positions);
                 }
                 catch (KvCacheExhaustedException ex)
                 {

@@ -412,7 +412,7 @@ public sealed unsafe class InferenceSession : IDisposable
                 _matmul.Multiply(layer.AttentionOutput, _attn, _xb, n);
                 Done(ForwardTimings.Stage.AttentionOutput);
                 AddToResidual(_xb, layer.AttentionOutputBias, n);
-                _rows.Run(_matmul.Pool, TokenRowsJob.Stage.FeedForwardNorm, n);
+                _rows.Run(_matmul.Pool, TokenRowsJob.Stage.FeedForwardNorm, n, _c.EmbeddingLength);
                 Done(ForwardTimings.Stage.Norms);
                 FeedForward(layer, _xb, _xb, n);
                 AddToResidual(_xb, layer.DownBias, n);
@@ -456,12 +456,12 @@ public sealed unsafe class InferenceSession : IDisposable
     /// </summary>
     private void Attention(LayerWeights layer, int n)
     {
-        _rows.Run(_matmul.Pool, TokenRowsJob.Stage.AttentionNorm, n);
+        _rows.Run(_matmul.Pool, TokenRowsJob.Stage.AttentionNorm, n, _c.Residual == ResidualLayout.ParallelTwoNorms ? 2 * _c.EmbeddingLength : _c.EmbeddingLength);
         Done(ForwardTimings.Stage.Norms);
         _observer?.Observe(_layer, LinearInput.QueryKeyValue, new ReadOnlySpan<float>(_xb, n * _c.EmbeddingLength), n);
         _matmul.Multiply(layer.QueryKeyValue, _xb, _qkv, n);
         Done(ForwardTimings.Stage.QueryKeyValue);
-        _rows.Run(_matmul.Pool, TokenRowsJob.Stage.RotaryAndCache, n);
+        _rows.Run(_matmul.Pool, TokenRowsJob.Stage.RotaryAndCache, n, _qkvStride);
         Done(ForwardTimings.Stage.RotaryAndCache);
         for (int s = 0; s < _segmentCount; s++)
         {
@@ -482,7 +482,7 @@ public sealed unsafe class InferenceSession : IDisposable
         _observer?.Observe(_layer, LinearInput.GateUp, new ReadOnlySpan<float>(input, n * _c.EmbeddingLength), n);
         _matmul.Multiply(layer.GateUp, input, _gateUp, n);
         Done(ForwardTimings.Stage.GateUp);
-        _rows.Run(_matmul.Pool, TokenRowsJob.Stage.Activation, n);
+        _rows.Run(_matmul.Pool, TokenRowsJob.Stage.Activation, n, _gateUpStride);
         Done(ForwardTimings.Stage.Activation);
         _observer?.Observe(_layer, LinearInput.Down, new ReadOnlySpan<float>(_hidden, n * _c.FeedForwardLength), n);
         _matmul.Multiply(layer.Down, _hidden, output, n);
