@@ -220,6 +220,26 @@ public sealed class BatchedGeneratorTests
         Assert.All(outcomes.Skip(3), o => Assert.Equal(0, o.Result!.GeneratedTokens));
     }
 
+    [Fact]
+    public void TimingsAndStepCountsDescribeTheLastCall()
+    {
+        using var model = Load("INT4 g128");
+        using var pool = new WorkerPool(2);
+        var timings = new ForwardTimings();
+        var generator = new BatchedGenerator(model, 2, pool) { Timings = timings };
+        var requests = new[] { "She was not", "Mr. Darcy" }.Select(p => new GenerationRequest(p,
+            new GenerationOptions { MaxTokens = 6, StopAtEos = false, Sampling = SamplingOptions.Greedy })).ToArray();
+        var outcomes = generator.Generate(requests);
+        Assert.True(timings[ForwardTimings.Stage.GateUp] > TimeSpan.Zero && timings[ForwardTimings.Stage.Logits] > TimeSpan.Zero);
+        // Both prompts in one step, then one step per further token of the two together.
+        Assert.Equal(6, generator.StepCounts.Steps);
+        Assert.Equal(0, generator.StepCounts.MixedSteps);
+        Assert.Equal(2 * 5, generator.StepCounts.DecodeRows);
+        Assert.Equal(outcomes.Sum(o => o.Result!.PromptTokens), generator.StepCounts.PromptRows);
+        generator.Generate(requests.Take(1).ToArray());
+        Assert.Equal(6, generator.StepCounts.Steps); // counted again from zero
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(65)]
