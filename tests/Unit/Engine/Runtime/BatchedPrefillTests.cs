@@ -1,4 +1,5 @@
 using LlmCpu.Engine;
+using LlmCpu.Engine.Formats.Gguf;
 using LlmCpu.Engine.Models;
 using LlmCpu.Engine.Runtime;
 using LlmCpu.Kernels.Threading;
@@ -12,8 +13,23 @@ namespace LlmCpu.Tests.Engine.Runtime;
 /// </summary>
 public sealed class BatchedPrefillTests
 {
-    private static LanguageModel Load(string precision) => ModelLoader.Load(RepoPaths.FixtureModel,
-        precision == "INT4 g128" ? new LoadOptions { Precision = ModelPrecision.Int4 } : new LoadOptions());
+    private static LanguageModel Load(string precision)
+    {
+        if (precision == "GGUF Q4_0, Q8_0 output")
+        {
+            // The ggml block kernels, which GGUF files such as TinyLlama's Q4_0 run through.
+            string directory = Directory.CreateTempSubdirectory("llmcpu-batched-prefill").FullName;
+            try
+            {
+                return ModelLoader.Load(FixtureGguf.Create(GgmlType.Q4_0, GgmlType.Q8_0).Write(Path.Combine(directory, "austen-q4_0.gguf")));
+            }
+            finally
+            {
+                try { Directory.Delete(directory, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { } // mapped on some systems
+            }
+        }
+        return ModelLoader.Load(RepoPaths.FixtureModel, precision == "INT4 g128" ? new LoadOptions { Precision = ModelPrecision.Int4 } : new LoadOptions());
+    }
 
     private static void AssertSameBits(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, string what)
     {
@@ -28,6 +44,7 @@ public sealed class BatchedPrefillTests
     [Theory]
     [InlineData("as stored (F16)")]
     [InlineData("INT4 g128")]
+    [InlineData("GGUF Q4_0, Q8_0 output")]
     public void APromptCutIntoChunksBesideDecodeTokensGetsTheLogitsItGetsAlone(string precision)
     {
         using var model = Load(precision);
