@@ -55,22 +55,25 @@ public static class BatchBench
 
     /// <summary>
     /// Decode tokens per second of <paramref name="sequences"/> greedy requests of <paramref name="generatedTokens"/>
-    /// tokens each, all in flight together. All prompts run before the first decode step (every request has a slot),
-    /// so the decode time is the wall time less the prompts' times; each request's first token comes from its prompt's
-    /// logits, so decode steps produced the rest.
+    /// tokens each, all in flight together (every request has a slot). The clock starts when the last request has its
+    /// first token (every prompt has run) and counts the tokens generated after that, all of them by decode steps.
+    /// Prompts that run in the same steps as other sequences' decode tokens make per-request prompt times overlap, so
+    /// the time is taken from the tokens as they come, not from the results' prompt times.
     /// </summary>
     private static (double TokensPerSecond, int DecodeTokens, double Seconds) Measure(LanguageModel model, WorkerPool pool, int sequences, int generatedTokens)
     {
         var requests = Enumerable.Range(0, sequences).Select(i => new GenerationRequest($"Request {i}: the quick brown fox jumps over the lazy dog",
             new GenerationOptions { MaxTokens = generatedTokens, StopAtEos = false, ReusePromptPrefix = false, Sampling = SamplingOptions.Greedy })).ToArray();
         var generator = new BatchedGenerator(model, sequences, pool);
-        var clock = Stopwatch.StartNew();
-        var outcomes = generator.Generate(requests);
-        double wall = clock.Elapsed.TotalSeconds;
-        var results = outcomes.Select(o => o.Result ?? throw o.Error!).ToArray();
-        double prompts = results.Sum(r => r.PromptTime.TotalSeconds);
-        int decodeTokens = results.Sum(r => r.GeneratedTokens - 1);
-        double seconds = wall - prompts;
+        var clock = new Stopwatch();
+        int started = 0, decodeTokens = 0;
+        var outcomes = generator.Generate(requests, onPiece: piece =>
+        {
+            if (piece.TokenId >= 0 && clock.IsRunning) decodeTokens++;
+            if (piece.Index == 0 && ++started == sequences) clock.Start();
+        });
+        double seconds = clock.Elapsed.TotalSeconds;
+        foreach (var outcome in outcomes) _ = outcome.Result ?? throw outcome.Error!;
         return (decodeTokens / seconds, decodeTokens, seconds);
     }
 }

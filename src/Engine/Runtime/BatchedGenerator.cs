@@ -8,8 +8,10 @@ namespace LlmCpu.Engine.Runtime;
 /// Many prompts at once: up to <see cref="MaxBatch"/> sequences decode side by side, and each decode step of all of
 /// them is one forward pass over the weights (a product of as many token rows as sequences, not one product per
 /// sequence), so the weights are read once for all. Continuous batching: when a sequence finishes, its slot takes the
-/// next waiting prompt at once; that prompt's tokens run as a step of their own (in chunks of
-/// <see cref="InferenceSession.MaxChunk"/>), then it joins the decode steps. Each sequence keeps its own cache,
+/// next waiting prompt at once; that prompt's tokens ride in the next steps beside the other sequences' decode tokens
+/// (as many as the pass has rows left, up to <see cref="InferenceSession.MaxChunk"/> in all), so the weights are read
+/// once for both, and then it joins the decode steps. Every row of a product is computed as it is alone, so how a
+/// prompt is cut into chunks and what shares its steps does not change its tokens. Each sequence keeps its own cache,
 /// position, sampler (seeded from its own options), stop rules and token limit, so its tokens are the ones
 /// <see cref="TextGenerator"/> generates for the same prompt and options alone.
 /// Everything a step needs is allocated when a batch starts; a step allocates nothing beyond what a single generation
@@ -40,6 +42,12 @@ public sealed class BatchedGenerator
 
     public int MaxBatch { get; }
 
+    /// <summary>The passes of the last <see cref="Generate(IReadOnlyList{GenerationRequest}, Action{BatchedOutcome}, CancellationToken, Action{GenerationPiece}?)"/> call.</summary>
+    public BatchStepCounts StepCounts { get; } = new();
+
+    /// <summary>Stage timings of every forward pass of the batches run while set (for profiling); null, the default, costs nothing.</summary>
+    public ForwardTimings? Timings { get; set; }
+
     /// <summary>Runs every request and returns the outcomes in the order of the requests.</summary>
     /// <inheritdoc cref="Generate(IReadOnlyList{GenerationRequest}, Action{BatchedOutcome}, CancellationToken, Action{GenerationPiece}?)"/>
     public IReadOnlyList<BatchedOutcome> Generate(IReadOnlyList<GenerationRequest> requests, CancellationToken cancellation = default,
@@ -65,6 +73,7 @@ public sealed class BatchedGenerator
     {
         ArgumentNullException.ThrowIfNull(requests);
         ArgumentNullException.ThrowIfNull(onFinished);
+        StepCounts.Reset();
         // Each request is checked and tokenized first; one that fails ends alone, before the others start.
         var prepared = new (int[] PromptIds, int Context)[requests.Count];
         var waiting = new Queue<int>(requests.Count);
@@ -89,7 +98,16 @@ public sealed class BatchedGenerator
         batch.Run(cancellation);
     }
 
-    /// <summary>One call's sequences: the slots, their caches and the step buffers, allocated once for the whole call.</summary>
+    /// <summary>
+    /// One call's sequences: the slots, their caches and the step buffers, allocated once for the whole call. A step is
+    /// one forward pass holding, in this order, one token of every decoding sequence and then chunks of the prompts that
+    /// have just taken a place, as many prompt tokens as the pass has rows left (<see cref="InferenceSession.MaxChunk"/>
+    /// in all): a new prompt runs while the others keep decoding, instead of in passes of its own while they wait.
+    /// KV cache blocks come from the model's pool, which other sequences and sessions share: a prompt takes a place only
+    /// when the pool holds its whole prompt (it waits while the batch's sequences hold the blocks it needs); a sequence
+    /// whose next token finds no free block ends alone, as at a full context (<see cref="StopReason.ContextFull"/>,
+    /// reported in <see cref="BatchedOutcome.CacheShortage"/>), and the others go on.
+    /// </summary>
     private sealed class Batch : IDisposable
     {
         private readonly BatchedGenerator _owner;
@@ -101,10 +119,11 @@ public sealed class BatchedGenerator
         private readonly InferenceSession _session;
         private readonly Slot[] _slots;
         private readonly int _vocab;
-        private readonly float[] _logits;                // (slots, vocab) logits of each step's sequences
-        private readonly int[] _stepTokens;              // (slots) the token each sequence runs in a step
-        private readonly ForwardSegment[] _stepSegments; // (slots) one segment of one token per sequence
-        private readonly int[] _stepSlots;               // (slots) which slot each row of a step is
+        private readonly float[] _logits;                // (slots, vocab) logits of each step's segments that want them
+        private readonly int[] _stepTokens;              // (MaxChunk) the tokens of a step, segment after segment
+        private readonly ForwardSegment[] _stepSegments; // (slots) at most one segment per sequence in a step
+        private readonly int[] _stepSlots;               // (slots) which slot each segment of a step is
+        private int _decodeRows;                         // rows of the planned step that are decode tokens (the first ones)
 
         public Batch(BatchedGenerator owner, IReadOnlyList<GenerationRequest> requests, (int[] PromptIds, int Context)[] prepared, Queue<int> waiting,
             int capacity, int slots, Action<BatchedOutcome> onFinished, Action<GenerationPiece>? onPiece)
@@ -115,7 +134,7 @@ public sealed class BatchedGenerator
             _waiting = waiting;
             _onFinished = onFinished;
             _onPiece = onPiece;
-            _session = new InferenceSession(owner.Model, owner._pool, capacity);
+            _session = new InferenceSession(owner.Model, owner._pool, capacity) { Timings = owner.Timings };
             _slots = new Slot[slots];
             try
             {
@@ -129,7 +148,7 @@ public sealed class BatchedGenerator
             }
             _vocab = owner.Model.VocabularySize;
             _logits = new float[(long)slots * _vocab];
-            _stepTokens = new int[slots];
+            _stepTokens = new int[InferenceSession.MaxChunk];
             _stepSegments = new ForwardSegment[slots];
             _stepSlots = new int[slots];
         }
@@ -138,92 +157,183 @@ public sealed class BatchedGenerator
         {
             while (true)
             {
-                // Continuous batching: every free slot takes the next waiting request before the next step.
-                for (int s = 0; s < _slots.Length && _waiting.Count > 0; s++)
+                Admit(cancellation);
+                int segments = Plan(out int rows);
+                if (segments > 0)
                 {
-                    while (_slots[s].Run == null && _waiting.Count > 0) Start(s, _waiting.Dequeue(), cancellation);
+                    Step(segments, rows, cancellation);
+                    continue;
                 }
-                int rows = 0;
-                for (int s = 0; s < _slots.Length; s++)
-                {
-                    var slot = _slots[s];
-                    if (slot.Run == null) continue;
-                    _stepTokens[rows] = slot.Run.NextToken;
-                    _stepSegments[rows] = new ForwardSegment(slot.Cache, slot.Position, 1);
-                    _stepSlots[rows] = s;
-                    rows++;
-                }
-                if (rows == 0) return;
-                Step(rows, cancellation);
+                // Every sequence in a place has a segment unless it just ended, so no step means no place is taken;
+                // then Admit starts the next waiting prompt or fails it, and the queue shrinks every round.
+                if (_waiting.Count == 0) return;
             }
         }
 
-        /// <summary>One decode step: one token of each active sequence in one pass, then each samples its next token or ends.</summary>
-        private void Step(int rows, CancellationToken cancellation)
+        /// <summary>Whether the pool has <paramref name="blocks"/> free blocks, after asking idle prompt caches to give theirs back.</summary>
+        private static bool PoolHolds(KvCachePool pool, int blocks)
+        {
+            while (pool.BlocksFree < blocks)
+            {
+                if (pool.Reclaim?.Invoke() != true) return false;
+            }
+            return true;
+        }
+
+        private bool AnyRunning()
+        {
+            foreach (var slot in _slots) if (slot.Run != null) return true;
+            return false;
+        }
+
+        /// <summary>Continuous batching: every free slot takes the next waiting request the pool has room for, in order.</summary>
+        private void Admit(CancellationToken cancellation)
+        {
+            for (int s = 0; s < _slots.Length && _waiting.Count > 0; s++)
+            {
+                // A request that ends at once (cancelled, or failed) leaves the slot free for the next.
+                while (_slots[s].Run == null && _waiting.Count > 0)
+                {
+                    if (!TryStart(s, cancellation)) return;
+                }
+            }
+        }
+
+        /// <summary>
+        /// Puts the next waiting request in slot <paramref name="s"/>, with blocks for its whole prompt. False when the
+        /// pool lacks them while sequences of the batch still hold blocks: the request waits for those to be given back
+        /// (and the ones behind it wait too, so requests start in their order). With no sequence running, nothing will
+        /// be given back: the request ends with the <see cref="KvCacheExhaustedException"/>.
+        /// </summary>
+        private bool TryStart(int s, CancellationToken cancellation)
+        {
+            int index = _waiting.Peek();
+            var slot = _slots[s];
+            var request = _requests[index];
+            var (promptIds, context) = _prepared[index];
+            if (!cancellation.IsCancellationRequested)
+            {
+                int positions = Math.Min(promptIds.Length, slot.Cache.Capacity);
+                // While sequences of the batch run, a prompt that does not fit waits without an exception per step;
+                // idle prompt caches are let go for it first, as a reservation would.
+                if (AnyRunning() && !PoolHolds(slot.Cache.Pool, KvCachePool.BlocksFor(positions))) return false;
+                try
+                {
+                    slot.Cache.Reserve(0, positions);
+                }
+                catch (KvCacheExhaustedException ex)
+                {
+                    if (AnyRunning()) return false;
+                    _waiting.Dequeue();
+                    _onFinished(new BatchedOutcome(index, request, null, ex));
+                    return true;
+                }
+            }
+            _waiting.Dequeue();
+            var run = new SequenceGeneration(_owner.Model, promptIds, 0, request.Prompt, request.Options, _onPiece,
+                Math.Min(_session.Capacity, context), index);
+            slot.Begin(index, run);
+            if (cancellation.IsCancellationRequested) Cancel(s);
+            return true;
+        }
+
+        /// <summary>
+        /// Lays out the next step: a segment of one token for every decoding sequence whose cache gets a block for it
+        /// (one that does not ends here, as at a full context), then prompt chunks in the rows left. Returns the
+        /// segments; <paramref name="rows"/> is their tokens.
+        /// </summary>
+        private int Plan(out int rows)
+        {
+            int segments = 0;
+            rows = 0;
+            _decodeRows = 0;
+            for (int s = 0; s < _slots.Length; s++)
+            {
+                var slot = _slots[s];
+                if (slot.Run == null || !slot.IsPrefilled) continue;
+                var segment = new ForwardSegment(slot.Cache, slot.Position, 1);
+                try
+                {
+                    _session.Reserve(segment);
+                }
+                catch (KvCacheExhaustedException ex)
+                {
+                    slot.Run.OutOfCache();
+                    Finish(s, ex);
+                    continue;
+                }
+                _stepTokens[rows++] = slot.Run.NextToken;
+                _decodeRows++;
+                _stepSlots[segments] = s;
+                _stepSegments[segments++] = segment;
+            }
+            for (int s = 0; s < _slots.Length && rows < _stepTokens.Length; s++)
+            {
+                var slot = _slots[s];
+                if (slot.Run == null || slot.IsPrefilled) continue;
+                var prompt = slot.Run.PromptToRun;
+                int count = Math.Min(prompt.Length - slot.Position, _stepTokens.Length - rows);
+                // Only the chunk that ends the prompt needs logits: they give the first token.
+                var segment = new ForwardSegment(slot.Cache, slot.Position, count) { WantsLogits = slot.Position + count == prompt.Length };
+                try
+                {
+                    // The prompt's blocks were taken when it started; with a sliding window this also lets go of the
+                    // blocks the chunk no longer sees.
+                    _session.Reserve(segment);
+                }
+                catch (KvCacheExhaustedException ex)
+                {
+                    Fail(s, ex);
+                    continue;
+                }
+                prompt.Slice(slot.Position, count).CopyTo(_stepTokens.AsSpan(rows));
+                rows += count;
+                _stepSlots[segments] = s;
+                _stepSegments[segments++] = segment;
+            }
+            return segments;
+        }
+
+        /// <summary>
+        /// One step: the planned segments in one pass; then each sequence whose segment gave logits (every decoding
+        /// one, and a prompt whose last chunk ran) samples its next token or ends.
+        /// </summary>
+        private void Step(int segments, int rows, CancellationToken cancellation)
         {
             try
             {
-                _session.Forward(_stepTokens.AsSpan(0, rows), _stepSegments.AsSpan(0, rows), _logits, cancellation);
+                _owner.StepCounts.Add(_decodeRows, rows - _decodeRows);
+                _session.Forward(_stepTokens.AsSpan(0, rows), _stepSegments.AsSpan(0, segments), _logits, cancellation);
             }
             catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
             {
-                for (int r = 0; r < rows; r++) Cancel(_stepSlots[r]);
+                for (int i = 0; i < segments; i++) Cancel(_stepSlots[i]);
                 return;
             }
             catch (ModelNumericException ex)
             {
                 // The step's rows share every product, so which sequence went wrong is not known: all of them end.
-                for (int r = 0; r < rows; r++) Fail(_stepSlots[r], ex);
+                for (int i = 0; i < segments; i++) Fail(_stepSlots[i], ex);
                 return;
             }
-            for (int r = 0; r < rows; r++)
+            int logitsRow = 0;
+            for (int i = 0; i < segments; i++)
             {
-                int s = _stepSlots[r];
+                int s = _stepSlots[i];
                 var slot = _slots[s];
-                slot.Position++;
-                if (cancellation.IsCancellationRequested) Cancel(s);
-                else if (!slot.Run!.Step(_logits.AsSpan(r * _vocab, _vocab), slot.Position)) Finish(s);
-            }
-        }
-
-        /// <summary>Starts request <paramref name="index"/> in slot <paramref name="s"/>: its prompt as a step of its own, then its first token.</summary>
-        private void Start(int s, int index, CancellationToken cancellation)
-        {
-            var slot = _slots[s];
-            var request = _requests[index];
-            var (promptIds, context) = _prepared[index];
-            var run = new SequenceGeneration(_owner.Model, promptIds, 0, request.Prompt, request.Options, _onPiece,
-                Math.Min(_session.Capacity, context), index);
-            slot.Begin(index, run);
-            if (cancellation.IsCancellationRequested)
-            {
-                Cancel(s);
-                return;
-            }
-            try
-            {
-                var prompt = run.PromptToRun;
-                for (int start = 0; start < prompt.Length; start += InferenceSession.MaxChunk)
+                var segment = _stepSegments[i];
+                slot.Position += segment.Count;
+                if (!segment.WantsLogits) continue;
+                var logits = _logits.AsSpan(logitsRow++ * _vocab, _vocab);
+                if (!slot.IsPrefilled)
                 {
-                    int count = Math.Min(InferenceSession.MaxChunk, prompt.Length - start);
-                    bool last = start + count == prompt.Length;
-                    _session.Forward(prompt.Slice(start, count), [new ForwardSegment(slot.Cache, start, count)],
-                        last ? _logits.AsSpan(0, _vocab) : Span<float>.Empty, cancellation);
+                    // The prompt has run: its first token comes from these logits, as it does alone.
+                    slot.Prefilled();
+                    if (!slot.Run!.WantsToken || !slot.Run.Step(logits, slot.Position)) Finish(s);
                 }
+                else if (cancellation.IsCancellationRequested) Cancel(s);
+                else if (!slot.Run!.Step(logits, slot.Position)) Finish(s);
             }
-            catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
-            {
-                Cancel(s);
-                return;
-            }
-            catch (ModelNumericException ex)
-            {
-                Fail(s, ex);
-                return;
-            }
-            slot.Position = run.PromptToRun.Length;
-            slot.Prefilled();
-            if (!run.WantsToken || !run.Step(_logits.AsSpan(0, _vocab), slot.Position)) Finish(s);
         }
 
         private void Cancel(int s)
@@ -233,12 +343,12 @@ public sealed class BatchedGenerator
             Finish(s);
         }
 
-        private void Finish(int s)
+        private void Finish(int s, KvCacheExhaustedException? shortage = null)
         {
             var slot = _slots[s];
             var result = slot.Run!.Finish(slot.PromptTime, slot.GenerationTime, slot.IsPrefilled);
             int index = slot.End();
-            _onFinished(new BatchedOutcome(index, _requests[index], result, null));
+            _onFinished(new BatchedOutcome(index, _requests[index], result, null) { CacheShortage = shortage });
         }
 
         private void Fail(int s, Exception error)
@@ -265,7 +375,7 @@ public sealed class BatchedGenerator
 
         public KvCache Cache { get; } = cache;
 
-        /// <summary>Tokens the cache holds for the request in the slot.</summary>
+        /// <summary>Tokens the cache holds for the request in the slot (while its prompt runs, the prompt tokens run so far).</summary>
         public int Position { get; set; }
 
         /// <summary>The request in the slot; null when the slot is free.</summary>
@@ -301,8 +411,7 @@ public sealed class BatchedGenerator
             if (!IsPrefilled) PromptTime = _clock.Elapsed;
         }
 
-        /// <summary>Frees the slot; returns the index of the request that was in it.</summary>
-        /// <summary>The slot is free again; its cache blocks go back to the model's pool for other sequences.</summary>
+        /// <summary>Frees the slot, its cache blocks back to the model's pool for other sequences; returns the index of the request that was in it.</summary>
         public int End()
         {
             int index = _index;

@@ -276,30 +276,54 @@ public sealed unsafe class InferenceSession : IDisposable
 
     /// <summary>
     /// One forward pass over token rows of several sequences, each weight matrix read once for all of them:
-    /// <paramref name="tokens"/> holds the segments' tokens one after another, segment by segment, and row s of
-    /// <paramref name="logits"/> ((segments, vocab)) receives the logits after segment s's last token. The caches must
-    /// have this session's shape (<see cref="RentCache"/>); the session's own <see cref="Position"/> is not changed.
-    /// With <paramref name="logits"/> empty no logits are computed (a prompt chunk followed by more of the prompt).
+    /// <paramref name="tokens"/> holds the segments' tokens one after another, segment by segment, and row i of
+    /// <paramref name="logits"/> ((segments, vocab)) receives the logits after the last token of the i-th segment that
+    /// <see cref="ForwardSegment.WantsLogits"/> (every segment, unless some say otherwise). The caches must have this
+    /// session's shape (<see cref="RentCache"/>); the session's own <see cref="Position"/> is not changed. With
+    /// <paramref name="logits"/> empty no logits are computed (a prompt chunk followed by more of the prompt).
     /// </summary>
+    /// <exception cref="KvCacheExhaustedException">A segment's positions need blocks the pool does not have; no cache has been written.</exception>
     /// <exception cref="OperationCanceledException">Cancelled between two layers; what the caches hold past each segment's start is then undefined.</exception>
     /// <exception cref="ModelNumericException">A layer's output or the logits are not finite.</exception>
     internal void Forward(ReadOnlySpan<int> tokens, ReadOnlySpan<ForwardSegment> segments, Span<float> logits, CancellationToken cancellation = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (!logits.IsEmpty && logits.Length < (long)segments.Length * _c.VocabularySize)
-            throw new ArgumentException($"{segments.Length} rows of {_c.VocabularySize} logits are needed; the span holds {logits.Length} values.", nameof(logits));
+        if (!logits.IsEmpty)
+        {
+            int wanted = 0;
+            foreach (var segment in segments) if (segment.WantsLogits) wanted++;
+            if (logits.Length < (long)wanted * _c.VocabularySize)
+                throw new ArgumentException($"{wanted} rows of {_c.VocabularySize} logits are needed; the span holds {logits.Length} values.", nameof(logits));
+        }
         Forward(tokens, segments, cancellation);
         if (logits.IsEmpty) return;
         int dim = _c.EmbeddingLength;
         _timings = Timings;
         _mark = Stopwatch.GetTimestamp();
-        // xb row s = norm(x) of segment s's last token, so one product gives every segment's logits.
+        // xb row i = norm(x) of the last token of the i-th segment that wants logits, so one product gives them all.
+        int rows = 0;
         for (int s = 0; s < _segmentCount; s++)
         {
+            if (!_segments[s].WantsLogits) continue;
             int last = _segmentFirstRow[s] + _segments[s].Count - 1;
-            Normalize(Row(_x, last, dim), _weights.OutputNorm, _weights.OutputNormBias, Row(_xb, s, dim));
+            Normalize(Row(_x, last, dim), _weights.OutputNorm, _weights.OutputNormBias, Row(_xb, rows++, dim));
         }
-        fixed (float* destination = logits) ProjectLogits(_segmentCount, destination);
+        if (rows > 0)
+        {
+            fixed (float* destination = logits) ProjectLogits(rows, destination);
+        }
+    }
+
+    /// <summary>
+    /// Makes <paramref name="segment"/>'s cache ready for its positions: blocks its first token no longer sees go back
+    /// to the pool (a sliding window), then its own positions get blocks, all or none. A forward pass does this for
+    /// each of its segments; a batch does it first, so a pool that runs short ends one sequence, not the whole pass.
+    /// </summary>
+    /// <exception cref="KvCacheExhaustedException">The pool has too few free blocks; the cache is as it was, less the blocks out of the window.</exception>
+    internal void Reserve(ForwardSegment segment)
+    {
+        if (_c.SlidingWindow is { } window) segment.Cache.ReleaseBefore(segment.Start - window + 1);
+        segment.Cache.Reserve(segment.Start, segment.Start + segment.Count);
     }
 
     /// <summary>
@@ -349,12 +373,7 @@ public sealed unsafe class InferenceSession : IDisposable
     /// </summary>
     private void ReserveBlocks()
     {
-        for (int s = 0; s < _segmentCount; s++)
-        {
-            var segment = _segments[s];
-            if (_c.SlidingWindow is { } window) segment.Cache.ReleaseBefore(segment.Start - window + 1);
-            segment.Cache.Reserve(segment.Start, segment.Start + segment.Count);
-        }
+        for (int s = 0; s < _segmentCount; s++) Reserve(_segments[s]);
     }
 
     /// <summary>The cache of token row <paramref name="t"/>'s sequence and the row's position in it.</summary>
@@ -396,7 +415,7 @@ public sealed unsafe class InferenceSession : IDisposable
                 _matmul.Multiply(layer.AttentionOutput, _attn, _xb, n);
                 Done(ForwardTimings.Stage.AttentionOutput);
                 AddToResidual(_xb, layer.AttentionOutputBias, n);
-                _rows.Run(_matmul.Pool, TokenRowsJob.Stage.FeedForwardNorm, n);
+                _rows.Run(_matmul.Pool, TokenRowsJob.Stage.FeedForwardNorm, n, _c.EmbeddingLength);
                 Done(ForwardTimings.Stage.Norms);
                 FeedForward(layer, _xb, _xb, n);
                 AddToResidual(_xb, layer.DownBias, n);
@@ -440,12 +459,12 @@ public sealed unsafe class InferenceSession : IDisposable
     /// </summary>
     private void Attention(LayerWeights layer, int n)
     {
-        _rows.Run(_matmul.Pool, TokenRowsJob.Stage.AttentionNorm, n);
+        _rows.Run(_matmul.Pool, TokenRowsJob.Stage.AttentionNorm, n, _c.Residual == ResidualLayout.ParallelTwoNorms ? 2 * _c.EmbeddingLength : _c.EmbeddingLength);
         Done(ForwardTimings.Stage.Norms);
         _observer?.Observe(_layer, LinearInput.QueryKeyValue, new ReadOnlySpan<float>(_xb, n * _c.EmbeddingLength), n);
         _matmul.Multiply(layer.QueryKeyValue, _xb, _qkv, n);
         Done(ForwardTimings.Stage.QueryKeyValue);
-        _rows.Run(_matmul.Pool, TokenRowsJob.Stage.RotaryAndCache, n);
+        _rows.Run(_matmul.Pool, TokenRowsJob.Stage.RotaryAndCache, n, _qkvStride);
         Done(ForwardTimings.Stage.RotaryAndCache);
         for (int s = 0; s < _segmentCount; s++)
         {
@@ -466,7 +485,7 @@ public sealed unsafe class InferenceSession : IDisposable
         _observer?.Observe(_layer, LinearInput.GateUp, new ReadOnlySpan<float>(input, n * _c.EmbeddingLength), n);
         _matmul.Multiply(layer.GateUp, input, _gateUp, n);
         Done(ForwardTimings.Stage.GateUp);
-        _rows.Run(_matmul.Pool, TokenRowsJob.Stage.Activation, n);
+        _rows.Run(_matmul.Pool, TokenRowsJob.Stage.Activation, n, _gateUpStride);
         Done(ForwardTimings.Stage.Activation);
         _observer?.Observe(_layer, LinearInput.Down, new ReadOnlySpan<float>(_hidden, n * _c.FeedForwardLength), n);
         _matmul.Multiply(layer.Down, _hidden, output, n);

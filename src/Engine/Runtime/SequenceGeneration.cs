@@ -83,6 +83,12 @@ internal sealed class SequenceGeneration
     public void Cancel() => Reason = StopReason.Cancelled;
 
     /// <summary>
+    /// The cache cannot take the next token (a batch's pool has no free block for it): the sequence ends as it does
+    /// when it reaches its context, keeping what it generated.
+    /// </summary>
+    public void OutOfCache() => Reason = StopReason.ContextFull;
+
+    /// <summary>
     /// Samples a token from <paramref name="logits"/> and applies every stop rule. True: the token is kept and is to be
     /// run next (<see cref="NextToken"/>); false: the generation is over (<see cref="Reason"/> says why).
     /// </summary>

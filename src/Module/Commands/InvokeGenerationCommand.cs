@@ -265,7 +265,7 @@ public sealed class InvokeGenerationCommand : PSCmdlet
             generator.Generate([.. prompts.Select(p => p.Request!)], outcome =>
             {
                 finished[outcome.Index] = true;
-                output.Add(prompts[outcome.Index], outcome.Result, outcome.Error);
+                output.Add(prompts[outcome.Index], outcome.Result, outcome.Error, outcome.CacheShortage);
             }, _stop.Token, Stream ? piece => OnBatchPiece(piece, prompts) : null);
         }
         catch (Exception ex) when (ErrorMapper.IsExpected(ex))
@@ -292,32 +292,39 @@ public sealed class InvokeGenerationCommand : PSCmdlet
     /// </summary>
     private sealed class BatchOutput(InvokeGenerationCommand command)
     {
-        private readonly SortedDictionary<int, (PendingPrompt Prompt, GenerationResult? Result, Exception? Error)> _held = [];
+        private readonly SortedDictionary<int, (PendingPrompt Prompt, GenerationResult? Result, Exception? Error, Exception? Shortage)> _held = [];
         private int _next;
 
         public bool Cancelled { get; private set; }
 
-        public void Add(PendingPrompt prompt, GenerationResult? result, Exception? error)
+        /// <param name="shortage">Set when the prompt's answer was cut short because the KV cache pool had no free block:
+        /// the result (ContextFull, its text so far) is written with a warning that says so.</param>
+        public void Add(PendingPrompt prompt, GenerationResult? result, Exception? error, Exception? shortage = null)
         {
             if (command.Unordered)
             {
-                Write(prompt, result, error);
+                Write(prompt, result, error, shortage);
                 return;
             }
-            _held[prompt.Index] = (prompt, result, error);
+            _held[prompt.Index] = (prompt, result, error, shortage);
             while (_held.Remove(_next, out var ready))
             {
-                Write(ready.Prompt, ready.Result, ready.Error);
+                Write(ready.Prompt, ready.Result, ready.Error, ready.Shortage);
                 _next++;
             }
         }
 
-        private void Write(PendingPrompt prompt, GenerationResult? result, Exception? error)
+        private void Write(PendingPrompt prompt, GenerationResult? result, Exception? error, Exception? shortage)
         {
             if (error != null)
             {
                 command.WriteError(ErrorMapper.ForGeneration(error, prompt.Prompt, prompt.Model));
                 return;
+            }
+            if (shortage != null)
+            {
+                command.WriteWarning($"Prompt {prompt.Index} stopped after {result!.GeneratedTokens} tokens (ContextFull): the KV cache pool had no free " +
+                    $"block for its next token (the batch's other prompts, or other sessions, held them all); a smaller -BatchSize leaves each more. {shortage.Message}");
             }
             // As with one prompt, nothing more can be written once the pipeline is stopping (see about_LlmCpu).
             if (result!.StopReason == StopReason.Cancelled)

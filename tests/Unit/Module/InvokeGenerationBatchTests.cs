@@ -71,6 +71,36 @@ public sealed class InvokeGenerationBatchTests : IDisposable
         Assert.NotEqual(pieces.Select(p => p.PromptIndex).Order(), pieces.Select(p => p.PromptIndex));
     }
 
+    /// <summary>
+    /// A pool of three blocks (64 positions each) for two answers of 100 tokens: the second prompt's answer finds no
+    /// block at position 64 and ends there with ContextFull and a warning; the first goes on to its limit. A prompt too
+    /// long for the whole pool is a KvCacheExhausted error in its place, once nothing else runs.
+    /// </summary>
+    [Fact]
+    public void APoolTooSmallForTheBatchEndsOnePromptWithAWarningAndTheOthersFinish()
+    {
+        var result = _ps.Run("""
+            $m = Import-Model -KvCacheMemory (3 * 2 * 8 * 64 * 64 * 4)
+            $long = 'It is a truth universally acknowledged. ' * 20
+            'She was not', 'She was not', $long | Invoke-Generation -Model $m -MaxTokens 100 -Temperature 0 -BatchSize 2 `
+                -LogitBias @{ 2 = [double]::NegativeInfinity } -WarningVariable warnings -WarningAction SilentlyContinue
+            $warnings
+            """);
+        var error = Assert.Single(result.Errors);
+        Assert.Equal("KvCacheExhausted,LlmCpu.Module.Commands.InvokeGenerationCommand", error.FullyQualifiedErrorId);
+        Assert.Equal(System.Management.Automation.ErrorCategory.LimitsExceeded, error.CategoryInfo.Category);
+        var results = result.Output.Select(o => o.BaseObject).OfType<GenerationResult>().ToArray();
+        Assert.Equal(2, results.Length);
+        Assert.Equal(StopReason.MaxTokens, results[0].StopReason);
+        Assert.Equal(100, results[0].GeneratedTokens);
+        Assert.Equal(StopReason.ContextFull, results[1].StopReason);
+        Assert.Equal(64 - results[1].PromptTokens + 1, results[1].GeneratedTokens);
+        Assert.Equal(results[0].TokenIds.Take(results[1].GeneratedTokens), results[1].TokenIds);
+        var warning = Assert.Single(result.Output.Select(o => o.BaseObject).OfType<WarningRecord>());
+        Assert.StartsWith("Prompt 1 stopped after", warning.Message);
+        Assert.Contains("KV cache", warning.Message);
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(65)]

@@ -58,8 +58,8 @@ public sealed class BatchedGeneratorTests
         var finishedOrder = new List<int>();
         var pieces = new List<GenerationPiece>();
         var outcomes = new BatchedOutcome[requests.Length];
-        new BatchedGenerator(model, batchSize, pool).Generate(requests, o => { finishedOrder.Add(o.Index); outcomes[o.Index] = o; },
-            onPiece: pieces.Add);
+        var generator = new BatchedGenerator(model, batchSize, pool);
+        generator.Generate(requests, o => { finishedOrder.Add(o.Index); outcomes[o.Index] = o; }, onPiece: pieces.Add);
 
         for (int i = 0; i < requests.Length; i++)
         {
@@ -81,6 +81,8 @@ public sealed class BatchedGeneratorTests
         Assert.Equal(requests.Length, finishedOrder.Distinct().Count());
         Assert.Contains(StopReason.StopSequence, outcomes.Select(o => o.Result!.StopReason));
         if (batchSize > 1) Assert.NotEqual(Enumerable.Range(0, requests.Length), finishedOrder);
+        // A freed place's next prompt ran beside the others' decode tokens, and its tokens are still its own.
+        if (batchSize > 1) Assert.True(generator.StepCounts.MixedSteps > 0);
     }
 
     public static TheoryData<string> Families() => [.. ArchitectureReference.Families];
@@ -216,6 +218,26 @@ public sealed class BatchedGeneratorTests
         // stop, request 0 had taken its fifth before; request 2 saw the request instead of sampling.
         Assert.Equal([5, 5, 4], outcomes.Take(3).Select(o => o.Result!.GeneratedTokens));
         Assert.All(outcomes.Skip(3), o => Assert.Equal(0, o.Result!.GeneratedTokens));
+    }
+
+    [Fact]
+    public void TimingsAndStepCountsDescribeTheLastCall()
+    {
+        using var model = Load("INT4 g128");
+        using var pool = new WorkerPool(2);
+        var timings = new ForwardTimings();
+        var generator = new BatchedGenerator(model, 2, pool) { Timings = timings };
+        var requests = new[] { "She was not", "Mr. Darcy" }.Select(p => new GenerationRequest(p,
+            new GenerationOptions { MaxTokens = 6, StopAtEos = false, Sampling = SamplingOptions.Greedy })).ToArray();
+        var outcomes = generator.Generate(requests);
+        Assert.True(timings[ForwardTimings.Stage.GateUp] > TimeSpan.Zero && timings[ForwardTimings.Stage.Logits] > TimeSpan.Zero);
+        // Both prompts in one step, then one step per further token of the two together.
+        Assert.Equal(6, generator.StepCounts.Steps);
+        Assert.Equal(0, generator.StepCounts.MixedSteps);
+        Assert.Equal(2 * 5, generator.StepCounts.DecodeRows);
+        Assert.Equal(outcomes.Sum(o => o.Result!.PromptTokens), generator.StepCounts.PromptRows);
+        generator.Generate(requests.Take(1).ToArray());
+        Assert.Equal(6, generator.StepCounts.Steps); // counted again from zero
     }
 
     [Theory]
