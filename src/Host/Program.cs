@@ -1,5 +1,11 @@
 using LlmCpu.Host;
 
+// Ctrl+C is taken before anything else, so one that comes while the host starts (loading the module, reading the
+// script from standard input) stops the script too, rather than being lost between two pipelines. A second Ctrl+C
+// while the first is still being handled is left to end the process.
+var interrupts = new InterruptHandler();
+Console.CancelKeyPress += (_, e) => e.Cancel = interrupts.Interrupt();
+
 HostArguments arguments;
 try
 {
@@ -38,15 +44,12 @@ if (arguments.NoScript && !interactive)
 // are objects, so they are lines too): text for the host (Write-Host, Invoke-Generation -ShowText) goes to standard error.
 using var session = HostSession.Open(arguments.OutputFormat == OutputFormat.Json ? Console.Error : Console.Out, Console.Error, interactive);
 if (session is null) return 70;
-var runner = new ScriptRunner(session, Console.Out, arguments.OutputFormat);
-Console.CancelKeyPress += (_, e) =>
+var runner = new ScriptRunner(session, Console.Out, arguments.OutputFormat, interrupts);
+if (arguments.NoScript)
 {
-    // Ctrl+C stops the running pipeline cleanly (at an interactive prompt it does nothing); a second one while the
-    // pipeline is still stopping ends the process.
-    if (runner.IsStopping) return;
-    e.Cancel = true;
-    runner.Stop();
-};
-if (arguments.NoScript) return new Repl(session, runner, Console.In, Console.Out).Run();
+    // From here Ctrl+C stops the command running when it comes, and at the prompt does nothing.
+    interrupts.BeginInteractive();
+    return new Repl(session, runner, Console.In, Console.Out).Run();
+}
 string script = arguments.Command == "-" ? Console.In.ReadToEnd() : arguments.Command ?? ScriptRunner.BuildFileInvocation(arguments.File!, arguments.FileArguments);
 return runner.Run(script);

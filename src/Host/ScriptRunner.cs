@@ -8,22 +8,10 @@ namespace LlmCpu.Host;
 /// PowerShell renders them; in JSON mode each becomes one line of JSON as soon as it is written. Errors, warnings,
 /// verbose messages and progress go to stderr.
 /// </summary>
-public sealed class ScriptRunner(HostSession session, TextWriter stdout, OutputFormat outputFormat)
+/// <param name="interrupts">What Ctrl+C stops; the caller connects it to the signal as early as it can.</param>
+public sealed class ScriptRunner(HostSession session, TextWriter stdout, OutputFormat outputFormat, InterruptHandler interrupts)
 {
-    private volatile PowerShell? _running;
-    private volatile bool _stopRequested;
-
-    /// <summary>Asks the running pipeline to stop (Ctrl+C); the cmdlets stop between two tokens.</summary>
-    public void Stop()
-    {
-        var running = _running;
-        if (running is null) return;
-        _stopRequested = true;
-        running.BeginStop(null, null);
-    }
-
-    /// <summary>A stop was asked for and the pipeline is still running.</summary>
-    public bool IsStopping => _stopRequested && _running is not null;
+    private const int StoppedExitCode = 130;
 
     /// <summary>Whether the script called <c>exit</c>; the session should end.</summary>
     public bool ExitRequested { get; private set; }
@@ -51,50 +39,61 @@ public sealed class ScriptRunner(HostSession session, TextWriter stdout, OutputF
         }
         ps.Streams.Error.DataAdded += (_, e) => WriteError(ui, ps.Streams.Error[e.Index]);
 
-        _stopRequested = false;
-        _running = ps;
+        if (!interrupts.Enter(ps)) return Stopped(ui);
+        (int Code, bool Stopped) result;
+        bool interrupted;
+        try
+        {
+            result = Invoke(ps, output, ui);
+        }
+        finally
+        {
+            interrupted = interrupts.Leave(ps);
+            ui.ClearProgress();
+        }
+        return result.Stopped || interrupted ? Stopped(ui) : result.Code;
+    }
+
+    private static int Stopped(HostUserInterface ui)
+    {
+        ui.WriteErrorLine("Stopped.");
+        return StoppedExitCode;
+    }
+
+    private (int Code, bool Stopped) Invoke(PowerShell ps, PSDataCollection<PSObject> output, HostUserInterface ui)
+    {
         try
         {
             ps.Invoke<PSObject>(null, output);
         }
         catch (PipelineStoppedException)
         {
-            ui.WriteErrorLine("Stopped.");
-            return 130;
+            return (StoppedExitCode, true);
         }
         catch (ExitException ex)
         {
             ExitRequested = true;
-            return ExitCode(ex.Argument);
+            return (ExitCode(ex.Argument), false);
         }
         catch (RuntimeException ex)
         {
             if (ex.InnerException is ExitException exit)
             {
                 ExitRequested = true;
-                return ExitCode(exit.Argument);
+                return (ExitCode(exit.Argument), false);
             }
             WriteError(ui, ex.ErrorRecord);
-            return 1;
-        }
-        finally
-        {
-            _running = null;
-            ui.ClearProgress();
+            return (1, false);
         }
 
-        if (ps.InvocationStateInfo.State == PSInvocationState.Stopped)
-        {
-            ui.WriteErrorLine("Stopped.");
-            return 130;
-        }
+        if (ps.InvocationStateInfo.State == PSInvocationState.Stopped) return (StoppedExitCode, true);
         if (session.Host.ExitCode is { } requested)
         {
             ExitRequested = true;
-            return requested;
+            return (requested, false);
         }
-        if (session.Runspace.SessionStateProxy.GetVariable("LASTEXITCODE") is int code && code != 0) return code;
-        return ps.HadErrors ? 1 : 0;
+        if (session.Runspace.SessionStateProxy.GetVariable("LASTEXITCODE") is int code && code != 0) return (code, false);
+        return (ps.HadErrors ? 1 : 0, false);
     }
 
     private static int ExitCode(object? argument) => argument is int code ? code : int.TryParse(argument?.ToString(), out int parsed) ? parsed : 0;

@@ -97,6 +97,110 @@ Describe 'Import-Model' {
         }
     }
 
+    Context 'the KV cache pool' {
+        BeforeAll {
+            # A block: 64 positions of every layer's keys and values, 4 bytes a number in FP32.
+            $kvDimension = $config.hidden_size / $config.num_attention_heads * $config.num_key_value_heads
+            $script:blockBytes = 2 * $config.num_hidden_layers * $kvDimension * 64 * 4
+            $script:instructions = 'It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife. ' * 4
+        }
+
+        It 'holds four contexts of the trained length by default' {
+            $model.KvCacheType | Should -Be 'Float32'
+            $model.KvCacheBlocks | Should -Be (4 * $config.max_position_embeddings / 64)
+            $model.KvCacheMaxBytes | Should -Be ($model.KvCacheBlocks * $blockBytes)
+        }
+
+        It 'holds -MaxSessions contexts of -ContextLength positions, and allocates blocks only as they are used' {
+            $m = Import-Model -ContextLength 128 -MaxSessions 3
+            try {
+                $m.ContextLength | Should -Be 128
+                $m.KvCacheBlocks | Should -Be 6
+                $m.KvCacheMaxBytes | Should -Be (6 * $blockBytes)
+                $m.KvCacheBytes | Should -Be 0
+                $result = $m | Invoke-Generation -Prompt 'She was not' -MaxTokens 4 -Temperature 0
+                $result.TotalTokens | Should -BeLessThan 64
+                $m.KvCacheBytes | Should -Be $blockBytes
+                $m.KvCacheBlocksInUse | Should -Be 0 # under one block of prompt: nothing is worth keeping
+            }
+            finally { $m | Remove-Model }
+        }
+
+        It 'stores keys and values in half the memory with -KvCacheType Float16' {
+            $m = Import-Model -ContextLength 128 -MaxSessions 3 -KvCacheType Float16
+            try {
+                $m.KvCacheType | Should -Be 'Float16'
+                $m.KvCacheBlocks | Should -Be 6
+                $m.KvCacheMaxBytes | Should -Be (6 * $blockBytes / 2)
+                ($m | Invoke-Generation -Prompt 'She was not' -MaxTokens 4 -Temperature 0).GeneratedTokens | Should -Be 4
+                $m.KvCacheBytes | Should -Be ($blockBytes / 2)
+            }
+            finally { $m | Remove-Model }
+        }
+
+        It 'sizes the pool in whole blocks from -KvCacheMemory' {
+            $m = Import-Model -KvCacheMemory (3 * $blockBytes + 1000)
+            $half = Import-Model -KvCacheMemory (3 * $blockBytes) -KvCacheType Float16
+            try {
+                $m.KvCacheBlocks | Should -Be 3
+                $m.KvCacheMaxBytes | Should -Be (3 * $blockBytes)
+                $m.ContextLength | Should -Be $config.max_position_embeddings
+                $half.KvCacheBlocks | Should -Be 6
+            }
+            finally { $m, $half | Remove-Model }
+        }
+
+        It 'refuses a -KvCacheMemory smaller than one block (KvCacheArgumentInvalid)' {
+            { Import-Model -KvCacheMemory ($blockBytes - 1) -ErrorAction Stop } |
+                Should -Throw -ErrorId 'KvCacheArgumentInvalid,LlmCpu.Module.Commands.ImportModelCommand'
+            $failed = $null
+            $null = Import-Model -KvCacheMemory ($blockBytes - 1) -ErrorVariable failed -ErrorAction SilentlyContinue
+            $failed[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+        }
+
+        It 'reports a pool with no free block as KvCacheExhausted, and generates again once a block is free' {
+            $m = Import-Model -ContextLength 64 -MaxSessions 1
+            try {
+                $chat = New-ChatSession -Model $m -Template ChatML
+                $null = Invoke-Generation -Session $chat -Prompt 'Mr. Darcy' -MaxTokens 4 -Temperature 0
+                $m.KvCacheBlocksInUse | Should -Be 1
+                $failed = $null
+                $m | Invoke-Generation -Prompt 'She was not' -MaxTokens 4 -NoPromptCache -ErrorVariable failed -ErrorAction SilentlyContinue
+                $failed[0].FullyQualifiedErrorId | Should -Be 'KvCacheExhausted,LlmCpu.Module.Commands.InvokeGenerationCommand'
+                $failed[0].CategoryInfo.Category | Should -Be 'LimitsExceeded'
+                $failed[0].Exception.Message | Should -Match '0 of 1 are free'
+                Remove-ChatSession $chat
+                $m.KvCacheBlocksInUse | Should -Be 0
+                ($m | Invoke-Generation -Prompt 'She was not' -MaxTokens 4).GeneratedTokens | Should -Be 4
+            }
+            finally { $m | Remove-Model }
+        }
+
+        It 'keeps the blocks of -PromptCacheSize idle prompts, and of none with 0' {
+            $two = Import-Model
+            $one = Import-Model -PromptCacheSize 1
+            $off = Import-Model -PromptCacheSize 0
+            try {
+                foreach ($m in $two, $one, $off) {
+                    $null = $m | Invoke-Generation -Prompt ($instructions + 'Mr. Darcy') -MaxTokens 1 -Temperature 0
+                    $null = $m | Invoke-Generation -Prompt ('Elizabeth said so. ' * 20) -MaxTokens 1 -Temperature 0
+                }
+                $two.PromptCache.IdleCount | Should -Be 2
+                $one.PromptCache.IdleCount | Should -Be 1
+                $off.PromptCache.IdleCount | Should -Be 0
+                foreach ($m in $two, $one, $off) {
+                    $m.PromptCacheBytes | Should -Be ($m.KvCacheBlocksInUse * $blockBytes)
+                }
+                $two.PromptCacheBytes | Should -BeGreaterThan $one.PromptCacheBytes
+                $off.PromptCacheBytes | Should -Be 0
+                # The first prompt's blocks are still there with two kept, given back with one (least recently used).
+                ($two | Invoke-Generation -Prompt ($instructions + 'Mr. Darcy') -MaxTokens 1 -Temperature 0).CachedTokens | Should -BeGreaterThan 0
+                ($one | Invoke-Generation -Prompt ($instructions + 'Mr. Darcy') -MaxTokens 1 -Temperature 0).CachedTokens | Should -Be 0
+            }
+            finally { $two, $one, $off | Remove-Model }
+        }
+    }
+
     Context 'the model object' {
         It 'shows name, architecture, parameters, precision, memory, context and kernel path in its table' {
             $lines = ($model | Format-Table | Out-String -Width 200).Split("`n") | Where-Object { $_.Trim() }

@@ -171,6 +171,118 @@ Describe 'Invoke-Generation' {
         }
     }
 
+    Context 'context shift and the prompt cache' {
+        BeforeAll {
+            $script:short = Import-Model -ContextLength 128
+            $script:noEos = @{ 2 = [double]::NegativeInfinity }
+        }
+
+        AfterAll { $short | Remove-Model }
+
+        It 'goes on past a full context with -ContextShift, keeping -KeepTokens tokens at the start' {
+            $full = $short | Invoke-Generation -Prompt 'She was not' -MaxTokens 150 -Temperature 0 -LogitBias $noEos
+            $full.StopReason | Should -Be 'ContextFull'
+            # The last token sampled is never run, so it takes no position.
+            $full.TotalTokens - 1 | Should -Be $short.ContextLength
+            $keepOne = $short | Invoke-Generation -Prompt 'She was not' -MaxTokens 150 -Temperature 0 -LogitBias $noEos -ContextShift -KeepTokens 1
+            $keepMore = $short | Invoke-Generation -Prompt 'She was not' -MaxTokens 150 -Temperature 0 -LogitBias $noEos -ContextShift -KeepTokens 40
+            foreach ($shifted in $keepOne, $keepMore) {
+                $shifted.StopReason | Should -Be 'MaxTokens'
+                $shifted.GeneratedTokens | Should -Be 150
+                $shifted.ContextShifts | Should -BeGreaterThan 0
+                # Until the context filled, the same tokens as without the shift.
+                @($shifted.TokenIds)[0..($full.GeneratedTokens - 1)] | Should -Be @($full.TokenIds)
+            }
+            # After the shift the kept tokens differ, and so does what follows.
+            (@($keepOne.TokenIds)[$full.GeneratedTokens..149] -join ',') | Should -Not -Be (@($keepMore.TokenIds)[$full.GeneratedTokens..149] -join ',')
+        }
+
+        It 'warns that -KeepTokens means nothing without -ContextShift' {
+            $null = $short | Invoke-Generation -Prompt 'She was not' -MaxTokens 1 -KeepTokens 4 -WarningVariable warned -WarningAction SilentlyContinue
+            "$warned" | Should -BeLike '*-KeepTokens*ignored*'
+        }
+
+        It 'runs the whole prompt with -NoPromptCache, keeps none of it, and gives the same tokens' {
+            $m = Import-Model
+            try {
+                $prompt = ('It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife. ' * 4) + 'Mr. Darcy'
+                $uncached = $m | Invoke-Generation -Prompt $prompt -MaxTokens 8 -Temperature 0 -NoPromptCache
+                $m.PromptCache.IdleCount | Should -Be 0
+                $first = $m | Invoke-Generation -Prompt $prompt -MaxTokens 8 -Temperature 0
+                $m.PromptCache.IdleCount | Should -Be 1
+                $cached = $m | Invoke-Generation -Prompt $prompt -MaxTokens 8 -Temperature 0
+                $again = $m | Invoke-Generation -Prompt $prompt -MaxTokens 8 -Temperature 0 -NoPromptCache
+                $uncached.CachedTokens, $first.CachedTokens, $again.CachedTokens | Should -Be @(0, 0, 0)
+                $cached.CachedTokens | Should -BeGreaterThan 0
+                $again.PromptTokens | Should -Be $uncached.PromptTokens
+                foreach ($result in $first, $cached, $again) { $result.TokenIds | Should -Be $uncached.TokenIds }
+            }
+            finally { $m | Remove-Model }
+        }
+    }
+
+    Context 'several prompts at once' {
+        BeforeAll {
+            $script:prompts = 'She was not', 'Mr. Darcy', 'The evening passed', 'It is a truth', 'Elizabeth'
+        }
+
+        It 'gives each prompt of a batch the tokens it gets alone, in input order, with -BatchSize <BatchSize>' -ForEach @(
+            @{ BatchSize = 2 }
+            @{ BatchSize = 8 }
+        ) {
+            $alone = $prompts | Invoke-Generation -Model $model -MaxTokens 12 -Seed 7 -Temperature 0.9 -BatchSize 1
+            $batch = $prompts | Invoke-Generation -Model $model -MaxTokens 12 -Seed 7 -Temperature 0.9 -BatchSize $BatchSize
+            $batch.Prompt | Should -Be $prompts
+            for ($i = 0; $i -lt $prompts.Count; $i++) { $batch[$i].TokenIds | Should -Be $alone[$i].TokenIds -Because $prompts[$i] }
+        }
+
+        It 'writes each result as its prompt finishes with -Unordered' {
+            # A stop string that only the second prompt's text holds, early on, ends that prompt first.
+            $first = $model | Invoke-Generation -Prompt 'She was not' -MaxTokens 30 -Temperature 0
+            $second = $model | Invoke-Generation -Prompt 'Mr. Darcy' -MaxTokens 30 -Temperature 0
+            $stop = 0..15 | ForEach-Object { $second.Text.Substring($_, 5) } | Where-Object { -not $first.Text.Contains($_) } | Select-Object -First 1
+            $stop | Should -Not -BeNullOrEmpty
+            $inOrder = 'She was not', 'Mr. Darcy' | Invoke-Generation -Model $model -MaxTokens 30 -Temperature 0 -Stop $stop
+            $unordered = 'She was not', 'Mr. Darcy' | Invoke-Generation -Model $model -MaxTokens 30 -Temperature 0 -Stop $stop -Unordered
+            $inOrder.Prompt | Should -Be @('She was not', 'Mr. Darcy')
+            $unordered.Prompt | Should -Be @('Mr. Darcy', 'She was not')
+            $unordered[0].StopReason | Should -Be 'StopSequence'
+            $unordered[1].TokenIds | Should -Be $first.TokenIds
+        }
+
+        It 'puts an error in its prompt''s place, or first with -Unordered, and runs the others' {
+            $sequence = {
+                param($unordered)
+                'She was not', ('word ' * 2000), 'Mr. Darcy' | Invoke-Generation -Model $model -MaxTokens 4 -Temperature 0 -Unordered:$unordered 2>&1 |
+                    ForEach-Object { if ($_ -is [System.Management.Automation.ErrorRecord]) { $_.FullyQualifiedErrorId } else { $_.Prompt } }
+            }
+            $failure = 'GenerationArgumentInvalid,LlmCpu.Module.Commands.InvokeGenerationCommand'
+            & $sequence $false | Should -Be @('She was not', $failure, 'Mr. Darcy')
+            $unordered = @(& $sequence $true)
+            $unordered[0] | Should -Be $failure
+            $unordered[1..2] | Sort-Object | Should -Be @('Mr. Darcy', 'She was not')
+        }
+
+        It 'marks each streamed piece with the index of its prompt' {
+            $all = $prompts | Invoke-Generation -Model $model -MaxTokens 10 -Seed 3 -Stream -PassThru
+            $pieces = @($all | Where-Object { $_ -is [LlmCpu.Engine.Runtime.GenerationPiece] })
+            $results = @($all | Where-Object { $_ -is [LlmCpu.Engine.Runtime.GenerationResult] })
+            $results.Prompt | Should -Be $prompts
+            $pieces.PromptIndex | Sort-Object -Unique | Should -Be @(0..4)
+            for ($i = 0; $i -lt $results.Count; $i++) {
+                (@($pieces | Where-Object PromptIndex -EQ $i).Text -join '') | Should -BeExactly $results[$i].Text
+            }
+        }
+
+        It 'refuses -BatchSize <Value>' -ForEach @(
+            @{ Value = 0 }
+            @{ Value = 65 }
+        ) {
+            { 'a', 'b' | Invoke-Generation -Model $model -MaxTokens 1 -BatchSize $Value } |
+                Should -Throw -ErrorId 'ParameterArgumentValidationError,LlmCpu.Module.Commands.InvokeGenerationCommand'
+        }
+    }
+
     Context 'errors' {
         It 'refuses a prompt longer than the context, naming a short preview' {
             $prompt = 'word ' * 2000

@@ -71,6 +71,49 @@ Describe 'New-ChatSession' {
         finally { Remove-ChatSession $s }
     }
 
+    Context 'a model with named chat templates' {
+        BeforeAll {
+            # A Hugging Face folder whose tokenizer_config.json lists its templates by name, as Hermes models do.
+            $script:named = Join-Path $TestDrive 'hermes'
+            Copy-Item -Recurse $model.Path $named
+            $chatML = "{{bos_token}}{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+            $toolUse = "{{- bos_token }}{{- '<|im_start|>system\nYou call functions. <tools> ' }}{% for tool in tools %}{{ tool | tojson }}{% endfor %}{{- ' </tools><|im_end|>\n' }}{%- for message in messages %}{{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>' + '\n' }}{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\n' }}{%- endif %}"
+            @{ chat_template = @(@{ name = 'default'; template = $chatML }, @{ name = 'tool_use'; template = $toolUse }) } |
+                ConvertTo-Json -Depth 3 | Set-Content (Join-Path $named 'tokenizer_config.json')
+            $script:hermes = Import-Model $named
+        }
+
+        AfterAll { $hermes | Remove-Model }
+
+        It 'recognises the template -TemplateName <Name> names' -ForEach @(
+            @{ Name = 'default' }
+            @{ Name = 'tool_use' }
+        ) {
+            $s = $hermes | New-ChatSession -TemplateName $Name
+            try {
+                $s.TemplateName | Should -Be $Name
+                $s.Template | Should -Be 'ChatML'
+                $s.TemplateFromModel | Should -BeTrue
+                (Invoke-Generation -Session $s -Prompt 'Mr. Darcy' @greedy).GeneratedTokens | Should -Be 6
+            }
+            finally { Remove-ChatSession $s }
+        }
+
+        It 'reports a name the model does not carry as ChatTemplateNotFound, naming the ones it does' {
+            { $hermes | New-ChatSession -TemplateName rag -ErrorAction Stop } |
+                Should -Throw -ErrorId 'ChatTemplateNotFound,LlmCpu.Module.Commands.NewChatSessionCommand'
+            $err = $null
+            $hermes | New-ChatSession -TemplateName rag -ErrorAction SilentlyContinue -ErrorVariable err
+            $err[0].CategoryInfo.Category | Should -Be 'ObjectNotFound'
+            $err[0].Exception.Message | Should -Match "'default', 'tool_use'"
+        }
+
+        It 'does not take -TemplateName with -Template' {
+            { $hermes | New-ChatSession -TemplateName tool_use -Template ChatML } |
+                Should -Throw -ErrorId 'AmbiguousParameterSet,LlmCpu.Module.Commands.NewChatSessionCommand'
+        }
+    }
+
     It 'completes -Template with the format names' {
         $line = 'New-ChatSession -Template '
         (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Sort-Object |

@@ -89,8 +89,7 @@ public sealed class HostSessionTests
         Skip.If(OperatingSystem.IsWindows(), "The session is driven through a Unix pseudo-terminal (python3's pty module).");
         Skip.IfNot(HasPython(), "python3 is not installed; it drives the pseudo-terminal.");
         var reference = FixtureReference.Load().Prompts[1];
-        string input = Path.GetTempFileName();
-        File.WriteAllLines(input,
+        var (code, shown) = RunInTerminal(
         [
             "$m = Import-Model",
             "if ($true) {",
@@ -98,6 +97,34 @@ public sealed class HostSessionTests
             "}",
             "exit 5",
         ]);
+        Assert.True(code == 5, shown);
+        Assert.Contains("'exit' or Ctrl+D ends the session", shown);
+        Assert.Contains("PS ", shown);
+        Assert.Contains(">> ", shown); // the open brace asked for more input
+        Assert.Contains(string.Join(',', reference.Greedy.Take(6)), shown);
+        // Standard error is the terminal here, so loading draws a progress bar in place (absent when redirected).
+        Assert.Contains("\u001b[2KLoading model: layer", shown);
+    }
+
+    [SkippableFact]
+    public void InTheInteractiveSessionCtrlCStopsTheRunningCommandAndTheSessionGoesOn()
+    {
+        Skip.If(OperatingSystem.IsWindows(), "The session is driven through a Unix pseudo-terminal (python3's pty module).");
+        Skip.IfNot(HasPython(), "python3 is not installed; it drives the pseudo-terminal.");
+        // Ctrl+C at the prompt does nothing; during the loop it stops the loop, and the next command runs.
+        var (code, shown) = RunInTerminal(
+            ["#wait PS ", "^C", "'loop' + 'ing'; while ($true) { $null = 1 }", "#wait looping", "^C", "#wait PS ", "'after' + 'wards'", "exit 5"]);
+        Assert.True(code == 5, shown);
+        int looping = shown.IndexOf("looping"), stopped = shown.IndexOf("Stopped.");
+        Assert.True(looping >= 0 && looping < stopped, shown);
+        Assert.True(shown.IndexOf("afterwards") > stopped, shown);
+    }
+
+    /// <summary>Types <paramref name="lines"/> into llmcpu in a pseudo-terminal (tests/Unit/Host/pty-session.py; "^C" is Ctrl+C).</summary>
+    private static (int ExitCode, string Shown) RunInTerminal(string[] lines)
+    {
+        string input = Path.GetTempFileName();
+        File.WriteAllLines(input, lines);
         try
         {
             var start = new ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -106,13 +133,7 @@ public sealed class HostSessionTests
             using var process = Process.Start(start)!;
             string shown = process.StandardOutput.ReadToEnd();
             Assert.True(process.WaitForExit(150_000), "the interactive session did not end");
-            Assert.True(process.ExitCode == 5, shown + process.StandardError.ReadToEnd());
-            Assert.Contains("'exit' or Ctrl+D ends the session", shown);
-            Assert.Contains("PS ", shown);
-            Assert.Contains(">> ", shown); // the open brace asked for more input
-            Assert.Contains(string.Join(',', reference.Greedy.Take(6)), shown);
-            // Standard error is the terminal here, so loading draws a progress bar in place (absent when redirected).
-            Assert.Contains("\u001b[2KLoading model: layer", shown);
+            return (process.ExitCode, shown + process.StandardError.ReadToEnd());
         }
         finally
         {

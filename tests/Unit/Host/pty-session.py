@@ -2,12 +2,15 @@
 
 Usage: python3 pty-session.py <input file> <program> [arguments...]
 Each line of the input file is typed after the program has printed something and gone quiet (it waits at its
-prompt); the terminal is closed for writing (Ctrl+D) after the last line. Exits with the program's exit code.
+prompt, or runs without printing); a line that is exactly ^C is typed as Ctrl+C, and a line "#wait TEXT" types
+nothing but holds the next line until TEXT has been shown since the line before was typed. The terminal is closed
+for writing (Ctrl+D) after the last line. Exits with the program's exit code.
 Only for tests: HostProcessTests uses it to drive llmcpu's interactive session.
 """
 import os
 import pty
 import select
+import signal
 import sys
 import time
 
@@ -20,8 +23,11 @@ def main():
         lines = f.read().splitlines()
     pid, fd = pty.fork()
     if pid == 0:
+        # As a terminal's foreground job has it, even where this script was started with SIGINT ignored.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.execvp(sys.argv[2], sys.argv[2:])
     shown = bytearray()
+    typed_at = 0
     deadline = time.monotonic() + TIMEOUT_SECONDS
     last_output = time.monotonic()
     while time.monotonic() < deadline:
@@ -37,11 +43,19 @@ def main():
             last_output = time.monotonic()
         elif shown and time.monotonic() - last_output > QUIET_SECONDS:
             # Quiet after output: the program waits for input.
+            if lines and lines[0].startswith("#wait "):
+                if lines[0][len("#wait "):].encode() in shown[typed_at:]:
+                    lines.pop(0)
+                continue
             if lines:
-                os.write(fd, (lines.pop(0) + "\r").encode())
+                line = lines.pop(0)
+                os.write(fd, b"\x03" if line == "^C" else (line + "\r").encode())
+                typed_at = len(shown)
             else:
                 os.write(fd, b"\x04")  # Ctrl+D: end of input
             last_output = time.monotonic()
+    if time.monotonic() >= deadline:
+        os.kill(pid, signal.SIGKILL)  # a program still waiting at the deadline would otherwise be waited for forever
     _, status = os.waitpid(pid, 0)
     sys.stdout.write(shown.decode("utf-8", "replace"))
     sys.exit(os.waitstatus_to_exitcode(status))

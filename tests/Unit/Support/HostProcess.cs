@@ -27,4 +27,40 @@ public static class HostProcess
         }
         return (process.ExitCode, stdout.Result, stderr.Result);
     }
+
+    /// <summary>
+    /// Starts llmcpu with SIGINT at its default disposition, as a job in the foreground of a terminal has it, and
+    /// standard input, output and error redirected. A process started with SIGINT ignored (a background job of a
+    /// non-interactive shell, and every process started under it, the test run included) passes that on, and .NET
+    /// respects it: Console.CancelKeyPress never fires. The Ctrl+C tests would otherwise test how the run was started.
+    /// Uses GNU env's --default-signal (coreutils 8.31 or later); see <see cref="CanStartWithInterruptEnabled"/>.
+    /// </summary>
+    public static Process StartWithInterruptEnabled(params string[] args)
+    {
+        var start = new ProcessStartInfo("env") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        foreach (string arg in new[] { "--default-signal=INT", "dotnet", RepoPaths.HostAssembly }.Concat(args)) start.ArgumentList.Add(arg);
+        return Process.Start(start)!; // env executes dotnet in its own process, so the id is the host's
+    }
+
+    public static bool CanStartWithInterruptEnabled()
+    {
+        if (OperatingSystem.IsWindows()) return false;
+        try
+        {
+            using var probe = Process.Start(new ProcessStartInfo("env", ["--default-signal=INT", "true"]) { RedirectStandardError = true })!;
+            probe.WaitForExit();
+            return probe.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Ctrl+C as the terminal sends it: SIGINT to the process.</summary>
+    public static void SendInterrupt(Process process)
+    {
+        using var kill = Process.Start("kill", ["-s", "INT", process.Id.ToString()]);
+        kill.WaitForExit();
+    }
 }

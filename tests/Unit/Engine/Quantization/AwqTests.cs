@@ -31,18 +31,7 @@ public sealed class AwqTests(FixtureCalibration fixture, ITestOutputHelper outpu
             AwqFolding.Down(folded[i], config, RandomScales(config.FeedForwardLength, 4 * i + 3));
         }
         Assert.NotEqual(plain[0].QueryKeyValue, folded[0].QueryKeyValue);
-        using var a = fixture.WithLayers(plain.Select(l => l.ToFloat32(config)).ToArray());
-        using var b = fixture.WithLayers(folded.Select(l => l.ToFloat32(config)).ToArray());
-        var tokens = fixture.Windows[0].AsSpan(0, 64).ToArray();
-        using var sa = new InferenceSession(a, WorkerPool.Shared);
-        using var sb = new InferenceSession(b, WorkerPool.Shared);
-        var expected = new float[config.VocabularySize];
-        for (int t = 0; t < tokens.Length; t++)
-        {
-            sa.Prefill(tokens.AsSpan(t, 1)).CopyTo(expected);
-            var actual = sb.Prefill(tokens.AsSpan(t, 1));
-            for (int v = 0; v < expected.Length; v++) Assert.True(Math.Abs(expected[v] - actual[v]) <= 1e-4 * (1 + Math.Abs(expected[v])), $"token {t}, logit {v}: {expected[v]} vs {actual[v]}");
-        }
+        fixture.AssertSameLogits(plain, folded);
     }
 
     [Fact]

@@ -63,18 +63,6 @@ public sealed class TeqTests(FixtureCalibration fixture, ITestOutputHelper outpu
         Assert.NotEqual(plain[0].QueryKeyValue, folded[0].QueryKeyValue);
         Assert.NotEqual(plain[0].AttentionNorm, folded[0].AttentionNorm);
         Assert.NotEqual(plain[0].Down, folded[0].Down);
-        using var a = fixture.WithLayers(plain.Select(l => l.ToFloat32(config)).ToArray());
-        using var b = fixture.WithLayers(folded.Select(l => l.ToFloat32(config)).ToArray());
-        var tokens = fixture.Windows[0].AsSpan(0, 64).ToArray();
-        using var sa = new InferenceSession(a, WorkerPool.Shared);
-        using var sb = new InferenceSession(b, WorkerPool.Shared);
-        var expected = new float[config.VocabularySize];
-        for (int t = 0; t < tokens.Length; t++)
-        {
-            sa.Prefill(tokens.AsSpan(t, 1)).CopyTo(expected);
-            var actual = sb.Prefill(tokens.AsSpan(t, 1));
-            for (int v = 0; v < expected.Length; v++)
-                Assert.True(Math.Abs(expected[v] - actual[v]) <= 1e-4 * (1 + Math.Abs(expected[v])), $"token {t}, logit {v}: {expected[v]} vs {actual[v]}");
-        }
+        fixture.AssertSameLogits(plain, folded);
     }
 }
