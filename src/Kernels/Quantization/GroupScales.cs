@@ -16,6 +16,27 @@ internal unsafe interface IGroupScales
 
     /// <summary>acc + this block's contribution, for activations with scale <paramref name="xScale"/> and integer sum <paramref name="xSum"/>.</summary>
     Vector256<float> Combine(Vector256<int> rowSums, float xScale, int* xSum, Vector256<float> acc);
+
+    /// <summary>
+    /// <see cref="Combine"/> for two tokens at once (AVX-512 only): the lower halves of <paramref name="rowSums"/> and
+    /// <paramref name="acc"/> are the first token's eight rows, the upper halves the second's, whose activation scale
+    /// and sum lie <paramref name="tokenStride"/> elements after the first's. Each half gets exactly Combine's operations.
+    /// </summary>
+    Vector512<float> CombinePair(Vector512<int> rowSums, float* xScale, int* xSum, int tokenStride, Vector512<float> acc);
+}
+
+/// <summary>Vectors holding one value per token of a pair: the first token's in the lower eight lanes, the second's in the upper.</summary>
+internal static class TokenPair
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> Of(int first, int second) => Avx512F.InsertVector256(Vector512.Create(first), Vector256.Create(second), 1);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Of(float first, float second) => Avx512F.InsertVector256(Vector512.Create(first), Vector256.Create(second), 1);
+
+    /// <summary>The same eight row values for both tokens.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<T> Twice<T>(Vector256<T> rows) => Vector512.Create(rows, rows);
 }
 
 /// <summary>
@@ -29,6 +50,8 @@ internal unsafe struct Int4GroupScales(in Int4View w) : IGroupScales
     private readonly int _groups = w.Groups;
     private Vector256<float> _scale;
     private byte* _groupZeros;
+    private Vector512<float> _scalePair;
+    private Vector512<int> _zeroPair;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void BeginGroup(int tile, int group)
@@ -36,6 +59,11 @@ internal unsafe struct Int4GroupScales(in Int4View w) : IGroupScales
         long line = ((long)tile * _groups + group) * Int4Matrix.TileRows;
         _scale = Ops.HalfConversion.ToSingle8(_scales + line);
         _groupZeros = _zeros == null ? null : _zeros + line;
+        if (Avx512F.IsSupported) // the AVX-512 kernels run wherever the instructions exist, even where Vector512 is not preferred
+        {
+            _scalePair = TokenPair.Twice(_scale);
+            if (_groupZeros != null) _zeroPair = TokenPair.Twice(Avx2.ConvertToVector256Int32(_groupZeros));
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -45,6 +73,14 @@ internal unsafe struct Int4GroupScales(in Int4View w) : IGroupScales
         // Symmetric weights have the zero point 8 in every row: the correction is one broadcast and a shift.
         var corrected = _groupZeros == null ? rowSums - (xs << 3) : rowSums - Avx2.ConvertToVector256Int32(_groupZeros) * xs;
         return acc + Avx.ConvertToVector256Single(corrected) * (_scale * Vector256.Create(xScale));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly Vector512<float> CombinePair(Vector512<int> rowSums, float* xScale, int* xSum, int tokenStride, Vector512<float> acc)
+    {
+        var xs = TokenPair.Of(xSum[0], xSum[tokenStride]);
+        var corrected = _groupZeros == null ? rowSums - (xs << 3) : rowSums - _zeroPair * xs;
+        return acc + Avx512F.ConvertToVector512Single(corrected) * (_scalePair * TokenPair.Of(xScale[0], xScale[tokenStride]));
     }
 }
 

@@ -127,6 +127,12 @@ internal static unsafe partial class Int4MatMul
     {
         switch (path)
         {
+            case KernelPath.Avx512 when w.BlockSize == Int4Matrix.ChunkSize && available >= 2:
+                if (available >= 16) { TileInt8Avx512Chunks<Sixteen, S>(w, ref scales, tile, x, result); return 16; }
+                if (available >= 8) { TileInt8Avx512Chunks<Eight, S>(w, ref scales, tile, x, result); return 8; }
+                if (available >= 4) { TileInt8Avx512Chunks<Four, S>(w, ref scales, tile, x, result); return 4; }
+                TileInt8Avx512Chunks<Two, S>(w, ref scales, tile, x, result);
+                return 2;
             case KernelPath.Avx512:
                 if (available >= 8) { TileInt8Avx512<Eight, S>(w, ref scales, tile, x, result); return 8; }
                 if (available >= 4) { TileInt8Avx512<Four, S>(w, ref scales, tile, x, result); return 4; }
@@ -262,4 +268,9 @@ internal readonly struct Four : ITokenCount
 internal readonly struct Eight : ITokenCount
 {
     public static int Value => 8;
+}
+
+internal readonly struct Sixteen : ITokenCount
+{
+    public static int Value => 16;
 }
