@@ -84,8 +84,8 @@ internal unsafe struct BlockGroupScales : IScaleMinGroups, IChunkScales
         if (_offsets != null) _min = -Ops.HalfConversion.ToSingle8(_offsets + line);
         if (Avx512F.IsSupported) // the AVX-512 kernels run wherever the instructions exist, even where Vector512 is not preferred
         {
-            _scalePair = TokenPair.Twice(_scale);
-            _minPair = TokenPair.Twice(_min);
+            _scalePair = TokenPair.EachRowTwice(_scale);
+            _minPair = TokenPair.EachRowTwice(_min);
         }
     }
 
@@ -101,13 +101,13 @@ internal unsafe struct BlockGroupScales : IScaleMinGroups, IChunkScales
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly Vector512<float> CombinePair(Vector512<int> rowSums, float* xScale, int* xSum, int tokenStride, Vector512<float> acc)
+    public readonly Vector512<float> CombinePair(Vector512<int> rowSums, float* xScales, int* xSums, Vector512<float> acc)
     {
-        var xs = TokenPair.Of(xScale[0], xScale[tokenStride]);
+        var xs = TokenPair.Of(xScales);
         if (_offsets == null)
-            return acc + Avx512F.ConvertToVector512Single(rowSums - TokenPair.Of(_zero * xSum[0], _zero * xSum[tokenStride])) * (_scalePair * xs);
+            return acc + Avx512F.ConvertToVector512Single(rowSums - TokenPair.Of(xSums) * Vector512.Create(_zero)) * (_scalePair * xs);
         return acc + (Avx512F.ConvertToVector512Single(rowSums) * (_scalePair * xs)
-            - _minPair * xs * TokenPair.Of((float)xSum[0], (float)xSum[tokenStride]));
+            - _minPair * xs * Avx512F.ConvertToVector512Single(TokenPair.Of(xSums)));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

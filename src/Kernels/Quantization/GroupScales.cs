@@ -18,25 +18,31 @@ internal unsafe interface IGroupScales
     Vector256<float> Combine(Vector256<int> rowSums, float xScale, int* xSum, Vector256<float> acc);
 
     /// <summary>
-    /// <see cref="Combine"/> for two tokens at once (AVX-512 only): the lower halves of <paramref name="rowSums"/> and
-    /// <paramref name="acc"/> are the first token's eight rows, the upper halves the second's, whose activation scale
-    /// and sum lie <paramref name="tokenStride"/> elements after the first's. Each half gets exactly Combine's operations.
+    /// <see cref="Combine"/> for two tokens at once (AVX-512 only), rows interleaved: lane 2r of
+    /// <paramref name="rowSums"/> and <paramref name="acc"/> is row r of the first token, lane 2r + 1 row r of the
+    /// second, whose activation scale and sum follow the first's (<paramref name="xScales"/>[0..1],
+    /// <paramref name="xSums"/>[0..1]). Each lane gets exactly Combine's operations.
     /// </summary>
-    Vector512<float> CombinePair(Vector512<int> rowSums, float* xScale, int* xSum, int tokenStride, Vector512<float> acc);
+    Vector512<float> CombinePair(Vector512<int> rowSums, float* xScales, int* xSums, Vector512<float> acc);
 }
 
-/// <summary>Vectors holding one value per token of a pair: the first token's in the lower eight lanes, the second's in the upper.</summary>
-internal static class TokenPair
+/// <summary>Vectors for two tokens with rows interleaved: lane 2r holds row r of the first token, lane 2r + 1 of the second.</summary>
+internal static unsafe class TokenPair
 {
+    /// <summary>The two tokens' values at <paramref name="pair"/> (side by side in memory) repeated: one 64-bit broadcast.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<int> Of(int first, int second) => Avx512F.InsertVector256(Vector512.Create(first), Vector256.Create(second), 1);
+    public static Vector512<int> Of(int* pair) => Vector512.Create(*(long*)pair).AsInt32();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Of(float first, float second) => Avx512F.InsertVector256(Vector512.Create(first), Vector256.Create(second), 1);
+    public static Vector512<float> Of(float* pair) => Vector512.Create(*(long*)pair).AsSingle();
 
-    /// <summary>The same eight row values for both tokens.</summary>
+    /// <summary>Each of eight row values twice (lanes 2r and 2r + 1): the same rows for both tokens.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<T> Twice<T>(Vector256<T> rows) => Vector512.Create(rows, rows);
+    public static Vector512<float> EachRowTwice(Vector256<float> rows) =>
+        Avx512F.PermuteVar16x32(rows.ToVector512Unsafe(), Vector512.Create(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> EachRowTwice(Vector256<int> rows) => EachRowTwice(rows.AsSingle()).AsInt32();
 }
 
 /// <summary>
@@ -61,8 +67,8 @@ internal unsafe struct Int4GroupScales(in Int4View w) : IGroupScales
         _groupZeros = _zeros == null ? null : _zeros + line;
         if (Avx512F.IsSupported) // the AVX-512 kernels run wherever the instructions exist, even where Vector512 is not preferred
         {
-            _scalePair = TokenPair.Twice(_scale);
-            if (_groupZeros != null) _zeroPair = TokenPair.Twice(Avx2.ConvertToVector256Int32(_groupZeros));
+            _scalePair = TokenPair.EachRowTwice(_scale);
+            if (_groupZeros != null) _zeroPair = TokenPair.EachRowTwice(Avx2.ConvertToVector256Int32(_groupZeros));
         }
     }
 
@@ -76,11 +82,11 @@ internal unsafe struct Int4GroupScales(in Int4View w) : IGroupScales
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly Vector512<float> CombinePair(Vector512<int> rowSums, float* xScale, int* xSum, int tokenStride, Vector512<float> acc)
+    public readonly Vector512<float> CombinePair(Vector512<int> rowSums, float* xScales, int* xSums, Vector512<float> acc)
     {
-        var xs = TokenPair.Of(xSum[0], xSum[tokenStride]);
+        var xs = TokenPair.Of(xSums);
         var corrected = _groupZeros == null ? rowSums - (xs << 3) : rowSums - _zeroPair * xs;
-        return acc + Avx512F.ConvertToVector512Single(corrected) * (_scalePair * TokenPair.Of(xScale[0], xScale[tokenStride]));
+        return acc + Avx512F.ConvertToVector512Single(corrected) * (_scalePair * TokenPair.Of(xScales));
     }
 }
 

@@ -240,6 +240,15 @@ internal readonly unsafe struct TokenInt8(ActivationScratch scratch, int token, 
     /// <summary>Distance between two tokens' block scales (and sums).</summary>
     public readonly int Blocks = blocks;
 
+    /// <summary>(blocks, tokens of the layout) block scales by block, from the first token: a token's next one follows it.</summary>
+    public readonly float* ScalesByBlock = scratch.BlockScalesByBlock + token;
+
+    /// <summary>(blocks, tokens of the layout) block sums by block, from the first token.</summary>
+    public readonly int* SumsByBlock = scratch.BlockSumsByBlock + token;
+
+    /// <summary>Distance between two blocks in <see cref="ScalesByBlock"/> and <see cref="SumsByBlock"/>.</summary>
+    public readonly int BlockStride = scratch.Tokens;
+
     /// <summary>(tokens, KPadded / 32) sums of the first half of each chunk, from the first token.</summary>
     public readonly int* HalfSums = scratch.ChunkHalfSums + (long)token * (scratch.KPadded / 32);
 }

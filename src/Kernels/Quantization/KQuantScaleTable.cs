@@ -116,8 +116,8 @@ internal unsafe struct KQuantGroupScales : IScaleMinGroups, IChunkScales
         _min = _superMin.Get(_superMins, superBlock) * Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(_groupMins + groupLine));
         if (Avx512F.IsSupported) // the AVX-512 kernels run wherever the instructions exist, even where Vector512 is not preferred
         {
-            _scalePair = TokenPair.Twice(_scale);
-            _minPair = TokenPair.Twice(_min);
+            _scalePair = TokenPair.EachRowTwice(_scale);
+            _minPair = TokenPair.EachRowTwice(_min);
         }
     }
 
@@ -132,11 +132,11 @@ internal unsafe struct KQuantGroupScales : IScaleMinGroups, IChunkScales
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly Vector512<float> CombinePair(Vector512<int> rowSums, float* xScale, int* xSum, int tokenStride, Vector512<float> acc)
+    public readonly Vector512<float> CombinePair(Vector512<int> rowSums, float* xScales, int* xSums, Vector512<float> acc)
     {
-        var xs = TokenPair.Of(xScale[0], xScale[tokenStride]);
+        var xs = TokenPair.Of(xScales);
         return acc + (Avx512F.ConvertToVector512Single(rowSums) * (_scalePair * xs)
-            - _minPair * xs * TokenPair.Of((float)xSum[0], (float)xSum[tokenStride]));
+            - _minPair * xs * Avx512F.ConvertToVector512Single(TokenPair.Of(xSums)));
     }
 
     public void BeginChunk(int tile, int chunk) => BeginGroup(tile, chunk);
