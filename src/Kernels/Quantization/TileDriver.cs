@@ -36,7 +36,7 @@ internal static unsafe class TileDriver
     /// </summary>
     internal const int TokenBlockBytes = 384 * 1024;
 
-    /// <summary>Tokens a block holds at most: a tile's weights are read from memory once per block, from L1 for its other tokens.</summary>
+    /// <summary>Tokens a block holds at most: a tile's weights are read from memory once per block, from cache for its other tokens.</summary>
     internal const int MaxTokenBlock = 64;
 
     /// <summary>Tokens a kernel call handles at most (the AVX-512 kernel for blocks of one chunk); results go through a buffer this large.</summary>
