@@ -149,6 +149,34 @@ public static unsafe class FigureCommands
         }
     }
 
+    /// <summary>
+    /// The INT4 x INT8 tile kernel's arithmetic throughput: a 256 x 2048 matrix (L2-resident), 64 tokens, one thread,
+    /// symmetric groups of 32 (the layout ggml's Q4_0 loads into) and 128. Prints the fastest and the median round:
+    /// on a machine shared with other work the fastest is the one least disturbed.
+    /// </summary>
+    public static void TileInCache(int rounds)
+    {
+        const int rows = 256, columns = 2048, tokens = 64;
+        foreach (int groupSize in new[] { 32, 128 })
+        {
+            using var matrix = BenchMatrices.RandomInt4(rows, columns, new Int4Format(groupSize, false));
+            var x = BenchMatrices.RandomActivations(tokens, columns);
+            var samples = TimeSamples(matrix, x, tokens, threads: 1, rounds);
+            double ops = 2.0 * rows * columns * tokens;
+            Print(new
+            {
+                kernel = "int4-tile-l2",
+                activations = "int8",
+                groupSize,
+                threads = 1,
+                tokens,
+                isa = KernelDispatch.Best.ToString(),
+                gopsBest = Math.Round(ops / samples[0] / 1e9, 1),
+                gopsMedian = Math.Round(ops / samples[rounds / 2] / 1e9, 1),
+            });
+        }
+    }
+
     /// <summary>Cost of one hand-off to the worker pool (an empty job), median over many dispatches.</summary>
     public static void HandOff()
     {
@@ -164,7 +192,14 @@ public static unsafe class FigureCommands
         TimeMultiply([matrix], x, tokens, threads, rounds);
 
     /// <summary>Median seconds of one multiplication, call i using matrix i mod count.</summary>
-    private static double TimeMultiply(IReadOnlyList<WeightMatrix> matrices, float[] x, int tokens, int threads, int rounds)
+    private static double TimeMultiply(IReadOnlyList<WeightMatrix> matrices, float[] x, int tokens, int threads, int rounds) =>
+        TimeSamples(matrices, x, tokens, threads, rounds)[rounds / 2];
+
+    private static double[] TimeSamples(WeightMatrix matrix, float[] x, int tokens, int threads, int rounds) =>
+        TimeSamples([matrix], x, tokens, threads, rounds);
+
+    /// <summary>Seconds of each multiplication, sorted, call i using matrix i mod count.</summary>
+    private static double[] TimeSamples(IReadOnlyList<WeightMatrix> matrices, float[] x, int tokens, int threads, int rounds)
     {
         var matrix = matrices[0];
         using var pool = new WorkerPool(threads);
@@ -184,6 +219,6 @@ public static unsafe class FigureCommands
             }
         }
         Array.Sort(samples);
-        return samples[rounds / 2];
+        return samples;
     }
 }

@@ -1,12 +1,12 @@
 using BenchmarkDotNet.Running;
 using LlmCpu.Bench;
 
-// dotnet run -c Release --project bench/LlmCpu.Bench -- gemv | gemv-l2 | ggml-l2 | gemm | handoff   (figures as JSON lines)
+// dotnet run -c Release --project bench/LlmCpu.Bench -- gemv | gemv-l2 | ggml-l2 | tile-l2 | gemm | handoff   (figures as JSON lines)
 // dotnet run -c Release --project bench/LlmCpu.Bench -- model <model path> [threads] [repetitions]   (pp512 / tg128)
 // dotnet run -c Release --project bench/LlmCpu.Bench -- batch <model path> [threads] [tokens] [rounds]   (aggregate decode t/s, 1-16 sequences)
 // dotnet run -c Release --project bench/LlmCpu.Bench -- batch-profile <model path> [threads] [sequences] [tokens] [greedy|sampled]   (ms per batched decode step, by stage)
 // dotnet run -c Release --project bench/LlmCpu.Bench -- profile <model path> [threads]   (GEMV time per matrix)
-// dotnet run -c Release --project bench/LlmCpu.Bench -- prefill-profile <model path> [threads] [tokens]   (share of each stage)
+// dotnet run -c Release --project bench/LlmCpu.Bench -- prefill-profile <model path> [threads] [tokens]   (share of each stage; t/s of wall and of CPU time)
 // dotnet run -c Release --project bench/LlmCpu.Bench -- llama-logits <llama-perplexity logits file> <model path | second logits file> [text file] [threads]
 // dotnet run -c Release --project bench/LlmCpu.Bench -- kv-attention [threads] [rounds]   (decode attention through the KV block table, FP32 and FP16)
 // dotnet run -c Release --project bench/LlmCpu.Bench -- bdn [BenchmarkDotNet arguments]
@@ -17,6 +17,7 @@ switch (command)
     case "gemv": FigureCommands.Gemv(rounds > 0 ? rounds : 50); break;
     case "gemv-l2": FigureCommands.GemvInCache(rounds > 0 ? rounds : 50); break;
     case "ggml-l2": GgmlBlockBench.Run(rounds > 0 ? rounds : 50); break;
+    case "tile-l2": FigureCommands.TileInCache(rounds > 0 ? rounds : 400); break;
     case "gemm": FigureCommands.Gemm(rounds > 0 ? rounds : 3); break;
     case "handoff": FigureCommands.HandOff(); break;
     case "model": ModelBench.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : Environment.ProcessorCount, args.Length > 3 ? int.Parse(args[3]) : 3); break;
@@ -29,7 +30,7 @@ switch (command)
     case "kv-attention": KvAttentionBench.Run(args.Length > 1 ? int.Parse(args[1]) : Environment.ProcessorCount, args.Length > 2 ? int.Parse(args[2]) : 9); break;
     case "bdn": BenchmarkSwitcher.FromAssembly(typeof(Int4GemvBenchmarks).Assembly).Run(args[1..]); break;
     default:
-        Console.Error.WriteLine("Commands: gemv [rounds], gemv-l2 [rounds], gemm [rounds], handoff, model <path> [threads] [repetitions], batch <path> [threads] [tokens] [rounds], batch-profile <path> [threads] [sequences] [tokens] [greedy|sampled], profile <path> [threads], prefill-profile <path> [threads] [tokens], llama-logits <logits file> <model | logits file> [text file] [threads], kv-attention [threads] [rounds], bdn [BenchmarkDotNet arguments]");
+        Console.Error.WriteLine("Commands: gemv [rounds], gemv-l2 [rounds], tile-l2 [rounds], gemm [rounds], handoff, model <path> [threads] [repetitions], batch <path> [threads] [tokens] [rounds], batch-profile <path> [threads] [sequences] [tokens] [greedy|sampled], profile <path> [threads], prefill-profile <path> [threads] [tokens], llama-logits <logits file> <model | logits file> [text file] [threads], kv-attention [threads] [rounds], bdn [BenchmarkDotNet arguments]");
         return 64;
 }
 return 0;

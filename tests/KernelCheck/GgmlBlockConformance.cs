@@ -44,7 +44,7 @@ public static unsafe class GgmlBlockConformance
         foreach (var format in Formats)
         foreach (var (rows, columns) in Shapes)
         foreach (float dScale in new[] { 1e-5f, 0.01f, 30f })
-        foreach (int tokens in new[] { 1, 3, 13 })
+        foreach (int tokens in new[] { 1, 3, 13, 31 }) // every token-group size of every path (31 = 16 + 8 + 4 + 2 + 1)
         foreach (bool extreme in new[] { false, true })
         {
             var random = new Random(format.BlockBytes * 104729 + rows * 7919 + columns + (int)(dScale * 100000));

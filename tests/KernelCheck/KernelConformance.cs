@@ -27,7 +27,7 @@ public static unsafe class KernelConformance
         foreach (var (rows, columns) in Shapes)
         foreach (var format in Formats)
         foreach (string input in Inputs)
-        foreach (int tokens in new[] { 1, 3, 13 }) // 13 = 8 + 4 + 1: every token-group size of every path
+        foreach (int tokens in new[] { 1, 3, 13, 31 }) // 13 = 8 + 4 + 1, 31 = 16 + 8 + 4 + 2 + 1: every token-group size of every path
         {
             var (weights, activations) = MakeInputs(input, rows, columns, tokens, seed: rows * 1000 + columns);
             using var matrix = Int4Matrix.Quantize(weights, rows, columns, format);

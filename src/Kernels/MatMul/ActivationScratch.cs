@@ -24,6 +24,18 @@ public sealed unsafe class ActivationScratch : IDisposable
     public int* BlockSums { get; private set; }
 
     /// <summary>
+    /// (blocks, tokens) the block scales again, by block: consecutive tokens' scales of one block side by side, so a
+    /// kernel that combines two tokens at once loads both with one broadcast.
+    /// </summary>
+    public float* BlockScalesByBlock { get; private set; }
+
+    /// <summary>(blocks, tokens) the block sums again, by block.</summary>
+    public int* BlockSumsByBlock { get; private set; }
+
+    /// <summary>Tokens of the INT8 layout: the distance between two blocks in <see cref="BlockScalesByBlock"/>.</summary>
+    public int Tokens { get; private set; }
+
+    /// <summary>
     /// (tokens, KPadded / 32) sum of the first 16 INT8 values of each chunk of 32: formats whose scales change every
     /// 16 weights (ggml's Q6_K) need the activations' sums per half chunk; the second half's is the block sum less this.
     /// </summary>
@@ -66,12 +78,15 @@ public sealed unsafe class ActivationScratch : IDisposable
         long int8Bytes = Align((long)tokens * kPadded);
         long scaleBytes = Align((long)tokens * blocks * sizeof(float));
         long halfSumBytes = Align((long)tokens * (kPadded / 32) * sizeof(int));
-        Ensure(int8Bytes + 2 * scaleBytes + halfSumBytes);
+        Ensure(int8Bytes + 4 * scaleBytes + halfSumBytes);
         byte* p = (byte*)_buffer!.Pointer;
         Int8 = (sbyte*)p;
         BlockScales = (float*)(p + int8Bytes);
         BlockSums = (int*)(p + int8Bytes + scaleBytes);
-        ChunkHalfSums = (int*)(p + int8Bytes + 2 * scaleBytes);
+        BlockScalesByBlock = (float*)(p + int8Bytes + 2 * scaleBytes);
+        BlockSumsByBlock = (int*)(p + int8Bytes + 3 * scaleBytes);
+        ChunkHalfSums = (int*)(p + int8Bytes + 4 * scaleBytes);
+        Tokens = tokens;
         KPadded = kPadded;
         BlockSize = blockSize;
     }
@@ -95,6 +110,8 @@ public sealed unsafe class ActivationScratch : IDisposable
                 else sum = QuantizePartialBlock(x + Math.Min(start, columns), q + start, length, blockSize, out scale);
                 BlockScales[(long)t * blocks + b] = scale;
                 BlockSums[(long)t * blocks + b] = sum;
+                BlockScalesByBlock[(long)b * Tokens + t] = scale;
+                BlockSumsByBlock[(long)b * Tokens + t] = sum;
             }
             SumHalfChunks(q, ChunkHalfSums + (long)t * (kPadded / 32), kPadded / 32);
         }

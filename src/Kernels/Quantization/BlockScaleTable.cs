@@ -65,6 +65,8 @@ internal unsafe struct BlockGroupScales : IScaleMinGroups, IChunkScales
     private readonly int _zero;
     private Vector256<float> _scale;
     private Vector256<float> _min;
+    private Vector512<float> _scalePair;
+    private Vector512<float> _minPair;
 
     public BlockGroupScales(ushort* scales, ushort* offsets, int groups, int zero)
     {
@@ -80,6 +82,11 @@ internal unsafe struct BlockGroupScales : IScaleMinGroups, IChunkScales
         long line = ((long)tile * _groups + group) * Int4Matrix.TileRows;
         _scale = Ops.HalfConversion.ToSingle8(_scales + line);
         if (_offsets != null) _min = -Ops.HalfConversion.ToSingle8(_offsets + line);
+        if (Avx512F.IsSupported) // the AVX-512 kernels run wherever the instructions exist, even where Vector512 is not preferred
+        {
+            _scalePair = TokenPair.EachRowTwice(_scale);
+            _minPair = TokenPair.EachRowTwice(_min);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -91,6 +98,16 @@ internal unsafe struct BlockGroupScales : IScaleMinGroups, IChunkScales
         var xs = Vector256.Create(xScale);
         if (_offsets == null) return acc + Avx.ConvertToVector256Single(rowSums - Vector256.Create(_zero * xSum)) * (_scale * xs);
         return acc + (Avx.ConvertToVector256Single(rowSums) * (_scale * xs) - _min * xs * Vector256.Create((float)xSum));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly Vector512<float> CombinePair(Vector512<int> rowSums, float* xScales, int* xSums, Vector512<float> acc)
+    {
+        var xs = TokenPair.Of(xScales);
+        if (_offsets == null)
+            return acc + Avx512F.ConvertToVector512Single(rowSums - TokenPair.Of(xSums) * Vector512.Create(_zero)) * (_scalePair * xs);
+        return acc + (Avx512F.ConvertToVector512Single(rowSums) * (_scalePair * xs)
+            - _minPair * xs * Avx512F.ConvertToVector512Single(TokenPair.Of(xSums)));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

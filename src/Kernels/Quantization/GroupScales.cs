@@ -16,6 +16,33 @@ internal unsafe interface IGroupScales
 
     /// <summary>acc + this block's contribution, for activations with scale <paramref name="xScale"/> and integer sum <paramref name="xSum"/>.</summary>
     Vector256<float> Combine(Vector256<int> rowSums, float xScale, int* xSum, Vector256<float> acc);
+
+    /// <summary>
+    /// <see cref="Combine"/> for two tokens at once (AVX-512 only), rows interleaved: lane 2r of
+    /// <paramref name="rowSums"/> and <paramref name="acc"/> is row r of the first token, lane 2r + 1 row r of the
+    /// second, whose activation scale and sum follow the first's (<paramref name="xScales"/>[0..1],
+    /// <paramref name="xSums"/>[0..1]). Each lane gets exactly Combine's operations.
+    /// </summary>
+    Vector512<float> CombinePair(Vector512<int> rowSums, float* xScales, int* xSums, Vector512<float> acc);
+}
+
+/// <summary>Vectors for two tokens with rows interleaved: lane 2r holds row r of the first token, lane 2r + 1 of the second.</summary>
+internal static unsafe class TokenPair
+{
+    /// <summary>The two tokens' values at <paramref name="pair"/> (side by side in memory) repeated: one 64-bit broadcast.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> Of(int* pair) => Vector512.Create(*(long*)pair).AsInt32();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Of(float* pair) => Vector512.Create(*(long*)pair).AsSingle();
+
+    /// <summary>Each of eight row values twice (lanes 2r and 2r + 1): the same rows for both tokens.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> EachRowTwice(Vector256<float> rows) =>
+        Avx512F.PermuteVar16x32(rows.ToVector512Unsafe(), Vector512.Create(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> EachRowTwice(Vector256<int> rows) => EachRowTwice(rows.AsSingle()).AsInt32();
 }
 
 /// <summary>
@@ -29,6 +56,8 @@ internal unsafe struct Int4GroupScales(in Int4View w) : IGroupScales
     private readonly int _groups = w.Groups;
     private Vector256<float> _scale;
     private byte* _groupZeros;
+    private Vector512<float> _scalePair;
+    private Vector512<int> _zeroPair;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void BeginGroup(int tile, int group)
@@ -36,6 +65,11 @@ internal unsafe struct Int4GroupScales(in Int4View w) : IGroupScales
         long line = ((long)tile * _groups + group) * Int4Matrix.TileRows;
         _scale = Ops.HalfConversion.ToSingle8(_scales + line);
         _groupZeros = _zeros == null ? null : _zeros + line;
+        if (Avx512F.IsSupported) // the AVX-512 kernels run wherever the instructions exist, even where Vector512 is not preferred
+        {
+            _scalePair = TokenPair.EachRowTwice(_scale);
+            if (_groupZeros != null) _zeroPair = TokenPair.EachRowTwice(Avx2.ConvertToVector256Int32(_groupZeros));
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -45,6 +79,14 @@ internal unsafe struct Int4GroupScales(in Int4View w) : IGroupScales
         // Symmetric weights have the zero point 8 in every row: the correction is one broadcast and a shift.
         var corrected = _groupZeros == null ? rowSums - (xs << 3) : rowSums - Avx2.ConvertToVector256Int32(_groupZeros) * xs;
         return acc + Avx.ConvertToVector256Single(corrected) * (_scale * Vector256.Create(xScale));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly Vector512<float> CombinePair(Vector512<int> rowSums, float* xScales, int* xSums, Vector512<float> acc)
+    {
+        var xs = TokenPair.Of(xSums);
+        var corrected = _groupZeros == null ? rowSums - (xs << 3) : rowSums - _zeroPair * xs;
+        return acc + Avx512F.ConvertToVector512Single(corrected) * (_scalePair * TokenPair.Of(xScales));
     }
 }
 

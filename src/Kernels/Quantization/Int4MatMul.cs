@@ -127,6 +127,12 @@ internal static unsafe partial class Int4MatMul
     {
         switch (path)
         {
+            case KernelPath.Avx512 when w.BlockSize == Int4Matrix.ChunkSize && available >= 2:
+                if (available >= 16) { TileInt8Avx512Chunks<Sixteen, S>(w, ref scales, tile, x, result); return 16; }
+                if (available >= 8) { TileInt8Avx512Chunks<Eight, S>(w, ref scales, tile, x, result); return 8; }
+                if (available >= 4) { TileInt8Avx512Chunks<Four, S>(w, ref scales, tile, x, result); return 4; }
+                TileInt8Avx512Chunks<Two, S>(w, ref scales, tile, x, result);
+                return 2;
             case KernelPath.Avx512:
                 if (available >= 8) { TileInt8Avx512<Eight, S>(w, ref scales, tile, x, result); return 8; }
                 if (available >= 4) { TileInt8Avx512<Four, S>(w, ref scales, tile, x, result); return 4; }
@@ -234,6 +240,15 @@ internal readonly unsafe struct TokenInt8(ActivationScratch scratch, int token, 
     /// <summary>Distance between two tokens' block scales (and sums).</summary>
     public readonly int Blocks = blocks;
 
+    /// <summary>(blocks, tokens of the layout) block scales by block, from the first token: a token's next one follows it.</summary>
+    public readonly float* ScalesByBlock = scratch.BlockScalesByBlock + token;
+
+    /// <summary>(blocks, tokens of the layout) block sums by block, from the first token.</summary>
+    public readonly int* SumsByBlock = scratch.BlockSumsByBlock + token;
+
+    /// <summary>Distance between two blocks in <see cref="ScalesByBlock"/> and <see cref="SumsByBlock"/>.</summary>
+    public readonly int BlockStride = scratch.Tokens;
+
     /// <summary>(tokens, KPadded / 32) sums of the first half of each chunk, from the first token.</summary>
     public readonly int* HalfSums = scratch.ChunkHalfSums + (long)token * (scratch.KPadded / 32);
 }
@@ -262,4 +277,9 @@ internal readonly struct Four : ITokenCount
 internal readonly struct Eight : ITokenCount
 {
     public static int Value => 8;
+}
+
+internal readonly struct Sixteen : ITokenCount
+{
+    public static int Value => 16;
 }

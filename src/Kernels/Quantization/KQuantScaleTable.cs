@@ -90,6 +90,8 @@ internal unsafe struct KQuantGroupScales : IScaleMinGroups, IChunkScales
     private readonly int _groups;
     private Vector256<float> _scale;
     private Vector256<float> _min;
+    private Vector512<float> _scalePair;
+    private Vector512<float> _minPair;
     private SuperBlockHalves _superScale;
     private SuperBlockHalves _superMin;
 
@@ -112,6 +114,11 @@ internal unsafe struct KQuantGroupScales : IScaleMinGroups, IChunkScales
         long groupLine = ((long)tile * _groups + group) * Int4Matrix.TileRows;
         _scale = _superScale.Get(_superScales, superBlock) * Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(_groupScales + groupLine));
         _min = _superMin.Get(_superMins, superBlock) * Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(_groupMins + groupLine));
+        if (Avx512F.IsSupported) // the AVX-512 kernels run wherever the instructions exist, even where Vector512 is not preferred
+        {
+            _scalePair = TokenPair.EachRowTwice(_scale);
+            _minPair = TokenPair.EachRowTwice(_min);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -122,6 +129,14 @@ internal unsafe struct KQuantGroupScales : IScaleMinGroups, IChunkScales
     {
         var xs = Vector256.Create(xScale);
         return acc + (Avx.ConvertToVector256Single(rowSums) * (_scale * xs) - _min * xs * Vector256.Create((float)xSum));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly Vector512<float> CombinePair(Vector512<int> rowSums, float* xScales, int* xSums, Vector512<float> acc)
+    {
+        var xs = TokenPair.Of(xScales);
+        return acc + (Avx512F.ConvertToVector512Single(rowSums) * (_scalePair * xs)
+            - _minPair * xs * Avx512F.ConvertToVector512Single(TokenPair.Of(xSums)));
     }
 
     public void BeginChunk(int tile, int chunk) => BeginGroup(tile, chunk);

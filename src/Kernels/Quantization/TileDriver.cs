@@ -30,18 +30,35 @@ internal unsafe interface ITileKernel
 /// </summary>
 internal static unsafe class TileDriver
 {
-    /// <summary>Activation bytes a token block may occupy, so that it stays in L2 while every tile of a range passes over it.</summary>
-    private const int TokenBlockBytes = 256 * 1024;
+    /// <summary>
+    /// Activation bytes a token block may occupy, so that it stays in L2 (512 KB and more on the processors this runs
+    /// on) while every tile of a range passes over it: 64 tokens of INT8 activations up to 6144 columns wide.
+    /// </summary>
+    internal const int TokenBlockBytes = 384 * 1024;
 
-    /// <summary>Tokens a kernel call handles at most (the AVX-512 kernels' register tile); results go through a buffer this large.</summary>
-    internal const int MaxTokenGroup = 8;
+    /// <summary>Tokens a block holds at most: a tile's weights are read from memory once per block, from cache for its other tokens.</summary>
+    internal const int MaxTokenBlock = 64;
+
+    /// <summary>Tokens a kernel call handles at most (the AVX-512 kernel for blocks of one chunk); results go through a buffer this large.</summary>
+    internal const int MaxTokenGroup = 16;
+
+    /// <summary>
+    /// Tokens of a block for activations of <paramref name="bytesPerToken"/>: as many as fit in
+    /// <see cref="TokenBlockBytes"/>, at most <see cref="MaxTokenBlock"/>, and a whole number of the largest kernel
+    /// calls when a block holds that many, so that no block ends in a run of smaller, slower calls.
+    /// </summary>
+    internal static int TokenBlock(int bytesPerToken)
+    {
+        int tokens = Math.Clamp(TokenBlockBytes / bytesPerToken, 1, MaxTokenBlock);
+        return tokens >= MaxTokenGroup ? tokens / MaxTokenGroup * MaxTokenGroup : tokens;
+    }
 
     /// <summary>Output rows of tiles [<paramref name="tileBegin"/>, <paramref name="tileEnd"/>) for every token.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Multiply<K>(ref K kernel, float* output, int outputStride, int tokens, int tileBegin, int tileEnd)
         where K : struct, ITileKernel
     {
-        int tokenBlock = Math.Clamp(TokenBlockBytes / kernel.ActivationBytesPerToken, 1, 64);
+        int tokenBlock = TokenBlock(kernel.ActivationBytesPerToken);
         float* result = stackalloc float[MaxTokenGroup * Int4Matrix.TileRows];
         for (int first = 0; first < tokens; first += tokenBlock)
         {

@@ -47,6 +47,9 @@ public sealed unsafe class ActivationScratchTests
                 }
                 Assert.Equal(scale, scratch.BlockScales[t * blocks + b]);
                 Assert.Equal(sum, scratch.BlockSums[t * blocks + b]);
+                // The same by block, consecutive tokens side by side (the token-pair kernels' layout).
+                Assert.Equal(scale, scratch.BlockScalesByBlock[b * tokens + t]);
+                Assert.Equal(sum, scratch.BlockSumsByBlock[b * tokens + t]);
             }
         }
     }

@@ -30,12 +30,25 @@ public sealed unsafe class TileDriverTests
 
     private static float Name(int tile, int token, int r) => 1 + tile * 1000 + token * 10 + r;
 
+    /// <summary>Blocks hold what fits in 384 KiB, at most 64 tokens, rounded down to whole 16-token calls from 16 up.</summary>
     [Theory]
-    [InlineData(37, 0, 5, 11, 256 * 1024 / 5)] // partial last tile; token blocks of 5 (5, 5, 1)
-    [InlineData(37, 2, 4, 70, 100)]           // token blocks of the 64 maximum
-    [InlineData(16, 1, 2, 1, 4096)]           // one token, one tile
-    public void WritesEachOutputOfTheRangeOnceAndNothingElse(int rows, int tileBegin, int tileEnd, int tokens, int bytesPerToken)
+    [InlineData(2048, 64)]  // 192 fit
+    [InlineData(5632, 64)]  // 69 fit
+    [InlineData(8192, 48)]  // 48 fit
+    [InlineData(10000, 32)] // 39 fit
+    [InlineData(384 * 1024 / 17, 16)]
+    [InlineData(384 * 1024 / 15, 15)]
+    [InlineData(1 << 20, 1)]
+    public void TokenBlockFitsTheBudgetInWholeKernelCalls(int bytesPerToken, int expected) => Assert.Equal(expected, TileDriver.TokenBlock(bytesPerToken));
+
+    [Theory]
+    [InlineData(37, 0, 5, 11, 384 * 1024 / 5, 5)] // partial last tile; token blocks of 5 (5, 5, 1)
+    [InlineData(37, 2, 4, 70, 100, 64)]          // token blocks of the 64 maximum
+    [InlineData(37, 0, 5, 100, 10000, 32)]       // 39 tokens fit: blocks of 32, a whole number of 16-token calls
+    [InlineData(16, 1, 2, 1, 4096, 64)]          // one token, one tile
+    public void WritesEachOutputOfTheRangeOnceAndNothingElse(int rows, int tileBegin, int tileEnd, int tokens, int bytesPerToken, int tokenBlock)
     {
+        Assert.Equal(tokenBlock, TileDriver.TokenBlock(bytesPerToken));
         int stride = rows + 3;
         var output = new float[tokens * stride];
         Array.Fill(output, float.NaN);
@@ -43,7 +56,6 @@ public sealed unsafe class TileDriverTests
         var kernel = new NamingKernel(rows, bytesPerToken, calls);
         fixed (float* o = output) TileDriver.Multiply(ref kernel, o, stride, tokens, tileBegin, tileEnd);
 
-        int tokenBlock = Math.Clamp(256 * 1024 / bytesPerToken, 1, 64); // the driver's blocks: 256 KiB of activations, at most 64 tokens
         for (int t = 0; t < tokens; t++)
         for (int n = 0; n < stride; n++)
         {
