@@ -82,11 +82,13 @@ internal unsafe struct BlockGroupScales : IScaleMinGroups, IChunkScales
         long line = ((long)tile * _groups + group) * Int4Matrix.TileRows;
         _scale = Ops.HalfConversion.ToSingle8(_scales + line);
         if (_offsets != null) _min = -Ops.HalfConversion.ToSingle8(_offsets + line);
-        if (Avx512F.IsSupported) // the AVX-512 kernels run wherever the instructions exist, even where Vector512 is not preferred
-        {
-            _scalePair = TokenPair.EachRowTwice(_scale);
-            _minPair = TokenPair.EachRowTwice(_min);
-        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void BeginPairs()
+    {
+        _scalePair = TokenPair.EachRowTwice(_scale);
+        _minPair = TokenPair.EachRowTwice(_min);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

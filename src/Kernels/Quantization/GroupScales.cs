@@ -18,6 +18,12 @@ internal unsafe interface IGroupScales
     Vector256<float> Combine(Vector256<int> rowSums, float xScale, int* xSum, Vector256<float> acc);
 
     /// <summary>
+    /// After <see cref="BeginGroup"/>, readies what <see cref="CombinePair"/> needs (AVX-512 only): asked for by the
+    /// kernels that combine token pairs only, so that the one-token kernels of decode do not pay for it every group.
+    /// </summary>
+    void BeginPairs();
+
+    /// <summary>
     /// <see cref="Combine"/> for two tokens at once (AVX-512 only), rows interleaved: lane 2r of
     /// <paramref name="rowSums"/> and <paramref name="acc"/> is row r of the first token, lane 2r + 1 row r of the
     /// second, whose activation scale and sum follow the first's (<paramref name="xScales"/>[0..1],
@@ -65,11 +71,13 @@ internal unsafe struct Int4GroupScales(in Int4View w) : IGroupScales
         long line = ((long)tile * _groups + group) * Int4Matrix.TileRows;
         _scale = Ops.HalfConversion.ToSingle8(_scales + line);
         _groupZeros = _zeros == null ? null : _zeros + line;
-        if (Avx512F.IsSupported) // the AVX-512 kernels run wherever the instructions exist, even where Vector512 is not preferred
-        {
-            _scalePair = TokenPair.EachRowTwice(_scale);
-            if (_groupZeros != null) _zeroPair = TokenPair.EachRowTwice(Avx2.ConvertToVector256Int32(_groupZeros));
-        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void BeginPairs()
+    {
+        _scalePair = TokenPair.EachRowTwice(_scale);
+        if (_groupZeros != null) _zeroPair = TokenPair.EachRowTwice(Avx2.ConvertToVector256Int32(_groupZeros));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

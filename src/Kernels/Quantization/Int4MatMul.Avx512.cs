@@ -136,6 +136,7 @@ internal static unsafe partial class Int4MatMul
         for (int g = 0; g < groups; g++)
         {
             scales.BeginGroup(tile, g);
+            scales.BeginPairs();
             for (int end = b + blocksPerGroup; b < end; b++, p += Int4Matrix.ChunkBytes, xp += Int4Matrix.ChunkSize, xScales += blockStride, xSums += blockStride)
             {
                 PrefetchChunk(p);

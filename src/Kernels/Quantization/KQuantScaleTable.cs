@@ -114,11 +114,13 @@ internal unsafe struct KQuantGroupScales : IScaleMinGroups, IChunkScales
         long groupLine = ((long)tile * _groups + group) * Int4Matrix.TileRows;
         _scale = _superScale.Get(_superScales, superBlock) * Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(_groupScales + groupLine));
         _min = _superMin.Get(_superMins, superBlock) * Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(_groupMins + groupLine));
-        if (Avx512F.IsSupported) // the AVX-512 kernels run wherever the instructions exist, even where Vector512 is not preferred
-        {
-            _scalePair = TokenPair.EachRowTwice(_scale);
-            _minPair = TokenPair.EachRowTwice(_min);
-        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void BeginPairs()
+    {
+        _scalePair = TokenPair.EachRowTwice(_scale);
+        _minPair = TokenPair.EachRowTwice(_min);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
