@@ -65,9 +65,15 @@ public sealed class TextGenerator(LanguageModel model, WorkerPool? pool = null)
     /// and the decoder's text see the whole sequence. A chat session calls this turn after turn on one session.
     /// </summary>
     /// <param name="contextLimit">Positions the sequence may fill, at most the session's capacity.</param>
+    /// <param name="onShift">
+    /// With <see cref="GenerationOptions.ContextShift"/>: told (kept, dropped) after each shift, whose dropped positions
+    /// are those of the sequence followed by the tokens generated so far, so a caller keeping the tokens beside the cache
+    /// can drop the same ones.
+    /// </param>
     /// <returns>The result; <see cref="GenerationResult.CachedTokens"/> counts the tokens that were not run again.</returns>
     public GenerationResult Continue(InferenceSession session, IReadOnlyList<int> sequence, string prompt, GenerationOptions options,
-        CancellationToken cancellation = default, Action<GenerationPiece>? onPiece = null, int? contextLimit = null)
+        CancellationToken cancellation = default, Action<GenerationPiece>? onPiece = null, int? contextLimit = null,
+        Action<int, int>? onShift = null)
     {
         ArgumentNullException.ThrowIfNull(session);
         ArgumentNullException.ThrowIfNull(sequence);
@@ -78,7 +84,7 @@ public sealed class TextGenerator(LanguageModel model, WorkerPool? pool = null)
         int[] promptIds = sequence as int[] ?? [.. sequence];
         var run = new SequenceGeneration(Model, promptIds, cached, prompt, options, onPiece, Math.Min(session.Capacity, contextLimit ?? session.Capacity))
         {
-            MakeRoom = options.ContextShift ? () => TryShift(session, promptIds, options) : null,
+            MakeRoom = options.ContextShift ? () => TryShift(session, promptIds, options, onShift) : null,
         };
 
         var clock = Stopwatch.StartNew();
@@ -125,13 +131,14 @@ public sealed class TextGenerator(LanguageModel model, WorkerPool? pool = null)
     /// With <see cref="GenerationOptions.ContextShift"/>, drops the older half of the tokens after the kept ones from a
     /// full session; false when nothing could be dropped or the model's sliding window rules a shift out.
     /// </summary>
-    private bool TryShift(InferenceSession session, int[] sequence, GenerationOptions options)
+    private bool TryShift(InferenceSession session, int[] sequence, GenerationOptions options, Action<int, int>? onShift = null)
     {
         if (Model.Config.SlidingWindow != null) return false;
         int keep = options.KeepTokens ?? (sequence.Length > 0 && sequence[0] == Model.Tokenizer.BosTokenId ? 1 : 0);
         int discard = (session.Position - keep) / 2;
         if (discard < 1) return false;
         session.ShiftContext(keep, discard);
+        onShift?.Invoke(keep, discard);
         return true;
     }
 

@@ -72,8 +72,8 @@ public sealed class ChatSession : IDisposable
     /// <summary>
     /// When a message does not fit in what is left of the context, keep the first <see cref="KeepTokens"/> tokens, drop
     /// the older half of the rest from the cache (<see cref="InferenceSession.ShiftContext"/>) and go on, instead of
-    /// throwing <see cref="ChatContextFullException"/>. Shifts happen between turns; a reply that fills the context
-    /// stops with <see cref="StopReason.ContextFull"/>. <see cref="Messages"/> keeps every message.
+    /// throwing <see cref="ChatContextFullException"/>; a reply that fills the context shifts it the same way and goes
+    /// on (models without a sliding window). <see cref="Messages"/> keeps every message.
     /// </summary>
     public bool ContextShift { get; init; }
 
@@ -155,25 +155,33 @@ public sealed class ChatSession : IDisposable
                 throw new ChatContextFullException(_tokens.Count, turn.Count, Capacity);
 
             int before = session.Position;
+            // A reply that fills the context shifts it as a turn that does not fit does; the shifts are replayed on the
+            // tokens kept beside the cache, which must match it.
+            bool shiftInReply = ContextShift && _model.Config.SlidingWindow == null;
+            var replyOptions = shiftInReply ? options with { ContextShift = true, KeepTokens = KeepTokens ?? _openingTokens } : options with { ContextShift = false };
+            var replyShifts = new List<(int Keep, int Discard)>();
             GenerationResult result;
             try
             {
-                // Tokens beside the cache must match it: a shift mid-reply would drop tokens behind the conversation's back.
-                result = _generator.Continue(session, [.. _tokens, .. turn], message, options with { ContextShift = false }, cancellation, onPiece);
+                result = _generator.Continue(session, [.. _tokens, .. turn], message, replyOptions, cancellation, onPiece,
+                    onShift: (keep, discard) => replyShifts.Add((keep, discard)));
             }
             catch
             {
-                RollBack(session, before);
+                RollBack(session, before, replyShifts.Count > 0);
                 throw;
             }
             if (result.StopReason == StopReason.Cancelled)
             {
-                RollBack(session, before);
+                RollBack(session, before, replyShifts.Count > 0);
                 return result;
             }
 
             _tokens.AddRange(turn);
             _tokens.AddRange(result.TokenIds);
+            // Each shift dropped positions of the conversation as it stood then; later tokens only came after them.
+            foreach (var (keep, discard) in replyShifts) _tokens.RemoveRange(keep, discard);
+            Shifts += replyShifts.Count;
             _afterSpecial = result.TokenIds.Count > 0 ? _model.Tokenizer.TokenTable.IsSpecial(result.TokenIds[^1]) : after;
             _replyOpen = true;
             string reply = _template.ReplyMessage(result.Text);
@@ -190,10 +198,14 @@ public sealed class ChatSession : IDisposable
     private bool TryShift(InferenceSession session, int turnTokens)
     {
         if (!ContextShift || _model.Config.SlidingWindow != null) return false;
-        int keep = Math.Min(KeepTokens ?? _openingTokens, session.Position);
-        int discard = (session.Position - keep) / 2;
+        // An empty cache beside a conversation (a reply stopped after it had shifted the cache): the tokens alone are
+        // shifted, and the turn runs what is kept again.
+        bool cached = session.Position > 0 || _tokens.Count == 0;
+        int held = cached ? session.Position : _tokens.Count;
+        int keep = Math.Min(KeepTokens ?? _openingTokens, held);
+        int discard = (held - keep) / 2;
         if (discard < 1 || _tokens.Count - discard + turnTokens >= Capacity) return false;
-        session.ShiftContext(keep, discard);
+        if (cached) session.ShiftContext(keep, discard);
         _tokens.RemoveRange(keep, discard);
         Shifts++;
         return true;
@@ -209,9 +221,11 @@ public sealed class ChatSession : IDisposable
     /// models that use a window (Mistral 7B v0.1: 32 layers, a window of 4,096) that reaches back past the start of
     /// any conversation their context of 32,768 holds.
     /// </summary>
-    private static void RollBack(InferenceSession session, int position)
+    private static void RollBack(InferenceSession session, int position, bool shifted)
     {
-        if (session.Position < position || !session.TryRewind(position)) session.Reset();
+        // After a shift the cache's positions no longer match the conversation's before the turn: it is let go, and the
+        // next turn runs the conversation again.
+        if (shifted || session.Position < position || !session.TryRewind(position)) session.Reset();
     }
 
     private void ReleaseCache()
