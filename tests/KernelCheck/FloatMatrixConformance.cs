@@ -44,6 +44,53 @@ public static class FloatMatrixConformance
             }
             if (tokens > 1) yield return AloneAsInAPass(f16, x, tokens, $"{rows}x{columns} tokens={tokens}{(large ? " large" : "")}");
         }
+        foreach (int tokens in new[] { 1, 3, 6 }) yield return NotFiniteWeights(tokens);
+    }
+
+    /// <summary>
+    /// An FP16 row with an infinity or a NaN gives results that are not finite, the first time and every time after
+    /// (few tokens check each row once and widen the rows found finite without the fix-up), while the other rows keep
+    /// the reference's values; a row written afterwards is checked again, whether it was mended or damaged.
+    /// </summary>
+    private static ConformanceResult NotFiniteWeights(int tokens)
+    {
+        const int rows = 9, columns = 70;
+        var random = new Random(tokens);
+        using var f16 = new Float16Matrix(rows, columns);
+        var w = new float[rows * columns]; // the weights as written, read back without touching the matrix's rows
+        void Write(int r, int k, Half value) { f16.RowSpan(r)[k] = value; w[r * columns + k] = (float)value; }
+        for (int r = 0; r < rows; r++)
+            for (int k = 0; k < columns; k++) Write(r, k, (Half)(random.NextDouble() * 2 - 1));
+        var x = Enumerable.Range(0, tokens * columns).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        Write(2, 5, Half.PositiveInfinity);
+        Write(6, columns - 1, Half.NaN);
+        var failures = new List<string>();
+        void Check(string when, params int[] damaged)
+        {
+            var y = Multiply(f16, x, tokens);
+            for (int t = 0; t < tokens; t++)
+            for (int r = 0; r < rows; r++)
+            {
+                float value = y[t * rows + r];
+                if (damaged.Contains(r)) { if (float.IsFinite(value)) failures.Add($"{when}: row {r} finite"); continue; }
+                double reference = 0, bound = 0;
+                for (int k = 0; k < columns; k++)
+                {
+                    reference += (double)w[r * columns + k] * x[t * columns + k];
+                    bound += Math.Abs((double)w[r * columns + k] * x[t * columns + k]);
+                }
+                if (!(Math.Abs(value - reference) <= 1e-5 * bound + 1e-7)) failures.Add($"{when}: row {r} {value} against {reference}");
+            }
+        }
+        Check("first", 2, 6);
+        Check("again", 2, 6);
+        Write(2, 5, (Half)0.25);
+        // Row 8 is a four-row tile of its own in the second worker's range (rows 4 to 8): found finite before, so only
+        // its check after the write can find the infinity.
+        Write(8, 0, Half.NegativeInfinity);
+        Check("rows written", 6, 8);
+        return new ConformanceResult("F16 matrix, weights not finite", KernelDispatch.Best, $"{rows}x{columns} tokens={tokens}",
+            failures.Count == 0, failures.Count, 0);
     }
 
     /// <summary>

@@ -38,12 +38,17 @@ internal static unsafe class Float16Gemm
     /// (Avx512, Avx2 or Avx2Vnni, Vector128; the caller runs Scalar itself).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    /// <param name="rowStates">
+    /// Per row of the matrix, <see cref="RowUnchecked"/>, <see cref="RowFinite"/> or <see cref="RowNotFinite"/>, kept by
+    /// the caller between calls; few tokens fill it in as they first read a row. Null: every row is widened with the
+    /// fix-up for infinity and NaN.
+    /// </param>
     public static void Multiply(KernelPath path, Half* weights, int columns, float* input, float* output, int outputStride,
-        int tokens, int rowBegin, int rowEnd)
+        int tokens, int rowBegin, int rowEnd, byte* rowStates = null)
     {
         if (tokens <= MaxTokenGroup && path is KernelPath.Avx512 or KernelPath.Avx2 or KernelPath.Avx2Vnni)
         {
-            MultiplyFew(path, weights, columns, input, output, outputStride, tokens, rowBegin, rowEnd);
+            MultiplyFew(path, weights, columns, input, output, outputStride, tokens, rowBegin, rowEnd, rowStates);
             return;
         }
         float* block = stackalloc float[TileRows * BlockColumns];
@@ -87,12 +92,13 @@ internal static unsafe class Float16Gemm
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MultiplyFew(KernelPath path, Half* weights, int columns, float* input, float* output, int outputStride,
-        int tokens, int rowBegin, int rowEnd)
+        int tokens, int rowBegin, int rowEnd, byte* rowStates)
     {
         float* sums = stackalloc float[MaxTokenGroup * TileRows];
         for (int row = rowBegin; row < rowEnd; row += TileRows)
         {
             int rowCount = Math.Min(TileRows, rowEnd - row);
+            bool finite = rowStates != null && RowsFinite(weights, columns, row, rowCount, rowStates);
             // Rows of a partial tile past the range repeat its first row: computed, never stored.
             Half* w0 = weights + (long)row * columns;
             Half* w1 = rowCount > 1 ? w0 + columns : w0, w2 = rowCount > 2 ? w0 + 2L * columns : w0, w3 = rowCount > 3 ? w0 + 3L * columns : w0;
@@ -102,7 +108,9 @@ internal static unsafe class Float16Gemm
                 for (int t = 0; t < tokens;)
                 {
                     float* x = input + (long)t * columns + k0;
-                    int count = DirectTile(path, (ushort*)w0 + k0, (ushort*)w1 + k0, (ushort*)w2 + k0, (ushort*)w3 + k0, width, x, columns, tokens - t, sums);
+                    int count = finite
+                        ? DirectTile<FiniteHalves>(path, (ushort*)w0 + k0, (ushort*)w1 + k0, (ushort*)w2 + k0, (ushort*)w3 + k0, width, x, columns, tokens - t, sums)
+                        : DirectTile<AnyHalves>(path, (ushort*)w0 + k0, (ushort*)w1 + k0, (ushort*)w2 + k0, (ushort*)w3 + k0, width, x, columns, tokens - t, sums);
                     for (int i = 0; i < count; i++)
                     {
                         float* o = output + (long)(t + i) * outputStride + row;
@@ -116,23 +124,49 @@ internal static unsafe class Float16Gemm
         }
     }
 
+    /// <summary>A row no few-token multiplication has read yet (or one written since).</summary>
+    internal const byte RowUnchecked = 0;
+
+    /// <summary>A row with no infinity or NaN among its weights.</summary>
+    internal const byte RowFinite = 1;
+
+    /// <summary>A row with an infinity or a NaN: it is always widened with the fix-up, so its results are not finite.</summary>
+    internal const byte RowNotFinite = 2;
+
+    /// <summary>
+    /// Whether rows [row, row + rowCount) are known to hold finite weights only; a row not checked yet is checked now,
+    /// once (a read of its weights, the first time a decode reaches it).
+    /// </summary>
+    private static bool RowsFinite(Half* weights, int columns, int row, int rowCount, byte* rowStates)
+    {
+        bool finite = true;
+        for (int r = row; r < row + rowCount; r++)
+        {
+            if (rowStates[r] == RowUnchecked)
+                rowStates[r] = HalfConversion.AllFinite((ushort*)weights + (long)r * columns, columns) ? RowFinite : RowNotFinite;
+            finite &= rowStates[r] == RowFinite;
+        }
+        return finite;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int DirectTile(KernelPath path, ushort* w0, ushort* w1, ushort* w2, ushort* w3, int width, float* x, int xStride, int available, float* sums)
+    private static int DirectTile<H>(KernelPath path, ushort* w0, ushort* w1, ushort* w2, ushort* w3, int width, float* x, int xStride, int available, float* sums)
+        where H : struct, IHalfWidening
     {
         if (path == KernelPath.Avx512)
         {
-            if (available >= 4) return Direct512<Four>(w0, w1, w2, w3, width, x, xStride, sums);
-            if (available >= 2) return Direct512<Two>(w0, w1, w2, w3, width, x, xStride, sums);
-            return Direct512<One>(w0, w1, w2, w3, width, x, xStride, sums);
+            if (available >= 4) return Direct512<Four, H>(w0, w1, w2, w3, width, x, xStride, sums);
+            if (available >= 2) return Direct512<Two, H>(w0, w1, w2, w3, width, x, xStride, sums);
+            return Direct512<One, H>(w0, w1, w2, w3, width, x, xStride, sums);
         }
-        if (available >= 2) return Direct256<Two>(w0, w1, w2, w3, width, x, xStride, sums);
-        return Direct256<One>(w0, w1, w2, w3, width, x, xStride, sums);
+        if (available >= 2) return Direct256<Two, H>(w0, w1, w2, w3, width, x, xStride, sums);
+        return Direct256<One, H>(w0, w1, w2, w3, width, x, xStride, sums);
     }
 
     /// <summary><see cref="Tile512{T}"/> on weights widened in registers as they are read.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static int Direct512<T>(ushort* w0, ushort* w1, ushort* w2, ushort* w3, int width, float* x, int xStride, float* sums)
-        where T : struct, ITokenCount
+    internal static int Direct512<T, H>(ushort* w0, ushort* w1, ushort* w2, ushort* w3, int width, float* x, int xStride, float* sums)
+        where T : struct, ITokenCount where H : struct, IHalfWidening
     {
         int whole = width & ~15;
         float* x1 = x + xStride, x2 = x + 2 * xStride, x3 = x + 3 * xStride;
@@ -146,19 +180,19 @@ internal static unsafe class Float16Gemm
             var v1 = T.Value > 1 ? Vector512.Load(x1 + k) : default;
             var v2 = T.Value > 2 ? Vector512.Load(x2 + k) : default;
             var v3 = T.Value > 2 ? Vector512.Load(x3 + k) : default;
-            var r = HalfConversion.ToSingle16(w0 + k);
+            var r = H.Widen16(w0 + k);
             a00 = Avx512F.FusedMultiplyAdd(r, v0, a00);
             if (T.Value > 1) a01 = Avx512F.FusedMultiplyAdd(r, v1, a01);
             if (T.Value > 2) { a02 = Avx512F.FusedMultiplyAdd(r, v2, a02); a03 = Avx512F.FusedMultiplyAdd(r, v3, a03); }
-            r = HalfConversion.ToSingle16(w1 + k);
+            r = H.Widen16(w1 + k);
             a10 = Avx512F.FusedMultiplyAdd(r, v0, a10);
             if (T.Value > 1) a11 = Avx512F.FusedMultiplyAdd(r, v1, a11);
             if (T.Value > 2) { a12 = Avx512F.FusedMultiplyAdd(r, v2, a12); a13 = Avx512F.FusedMultiplyAdd(r, v3, a13); }
-            r = HalfConversion.ToSingle16(w2 + k);
+            r = H.Widen16(w2 + k);
             a20 = Avx512F.FusedMultiplyAdd(r, v0, a20);
             if (T.Value > 1) a21 = Avx512F.FusedMultiplyAdd(r, v1, a21);
             if (T.Value > 2) { a22 = Avx512F.FusedMultiplyAdd(r, v2, a22); a23 = Avx512F.FusedMultiplyAdd(r, v3, a23); }
-            r = HalfConversion.ToSingle16(w3 + k);
+            r = H.Widen16(w3 + k);
             a30 = Avx512F.FusedMultiplyAdd(r, v0, a30);
             if (T.Value > 1) a31 = Avx512F.FusedMultiplyAdd(r, v1, a31);
             if (T.Value > 2) { a32 = Avx512F.FusedMultiplyAdd(r, v2, a32); a33 = Avx512F.FusedMultiplyAdd(r, v3, a33); }
@@ -173,8 +207,8 @@ internal static unsafe class Float16Gemm
 
     /// <summary><see cref="Tile256{T}"/> on weights widened in registers as they are read.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static int Direct256<T>(ushort* w0, ushort* w1, ushort* w2, ushort* w3, int width, float* x, int xStride, float* sums)
-        where T : struct, ITokenCount
+    internal static int Direct256<T, H>(ushort* w0, ushort* w1, ushort* w2, ushort* w3, int width, float* x, int xStride, float* sums)
+        where T : struct, ITokenCount where H : struct, IHalfWidening
     {
         int whole = width & ~7;
         float* x1 = x + xStride;
@@ -184,16 +218,16 @@ internal static unsafe class Float16Gemm
         {
             var v0 = Vector256.Load(x + k);
             var v1 = T.Value > 1 ? Vector256.Load(x1 + k) : default;
-            var r = HalfConversion.ToSingle8(w0 + k);
+            var r = H.Widen8(w0 + k);
             a00 = Fma.MultiplyAdd(r, v0, a00);
             if (T.Value > 1) a01 = Fma.MultiplyAdd(r, v1, a01);
-            r = HalfConversion.ToSingle8(w1 + k);
+            r = H.Widen8(w1 + k);
             a10 = Fma.MultiplyAdd(r, v0, a10);
             if (T.Value > 1) a11 = Fma.MultiplyAdd(r, v1, a11);
-            r = HalfConversion.ToSingle8(w2 + k);
+            r = H.Widen8(w2 + k);
             a20 = Fma.MultiplyAdd(r, v0, a20);
             if (T.Value > 1) a21 = Fma.MultiplyAdd(r, v1, a21);
-            r = HalfConversion.ToSingle8(w3 + k);
+            r = H.Widen8(w3 + k);
             a30 = Fma.MultiplyAdd(r, v0, a30);
             if (T.Value > 1) a31 = Fma.MultiplyAdd(r, v1, a31);
         }
@@ -415,4 +449,32 @@ internal static unsafe class Float16Gemm
             }
         }
     }
+}
+
+/// <summary>How a kernel widens FP16 weights read in registers.</summary>
+internal unsafe interface IHalfWidening
+{
+    static abstract Vector512<float> Widen16(ushort* halves);
+
+    static abstract Vector256<float> Widen8(ushort* halves);
+}
+
+/// <summary>Any halves: infinity and NaN stay what they are, so a damaged weight makes its row's results not finite.</summary>
+internal readonly unsafe struct AnyHalves : IHalfWidening
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Widen16(ushort* halves) => HalfConversion.ToSingle16(halves);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Widen8(ushort* halves) => HalfConversion.ToSingle8(halves);
+}
+
+/// <summary>Halves of rows checked to be finite: the same values, without the fix-up.</summary>
+internal readonly unsafe struct FiniteHalves : IHalfWidening
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Widen16(ushort* halves) => HalfConversion.ToSingle16Finite(halves);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Widen8(ushort* halves) => HalfConversion.ToSingle8Finite(halves);
 }

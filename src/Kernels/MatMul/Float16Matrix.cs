@@ -19,13 +19,26 @@ public sealed unsafe class Float16Matrix : WeightMatrix
     private readonly NativeBuffer? _owned;
     private readonly Half* _weights;
 
+    /// <summary>
+    /// Per row, what a multiplication of few tokens has found of its weights (<see cref="Float16Gemm.RowUnchecked"/>,
+    /// <see cref="Float16Gemm.RowFinite"/>, <see cref="Float16Gemm.RowNotFinite"/>): a row checked once to hold no
+    /// infinity or NaN is widened from then on without the per-weight fix-up those need. Pinned, as the kernels read it
+    /// by pointer.
+    /// </summary>
+    private readonly byte[] _rowStates;
+
     public Float16Matrix(int rows, int columns) : base(rows, columns)
     {
         _owned = new NativeBuffer((long)rows * columns * sizeof(ushort));
         _weights = (Half*)_owned.Pointer;
+        _rowStates = GC.AllocateArray<byte>(rows, pinned: true);
     }
 
-    private Float16Matrix(int rows, int columns, Half* weights) : base(rows, columns) => _weights = weights;
+    private Float16Matrix(int rows, int columns, Half* weights) : base(rows, columns)
+    {
+        _weights = weights;
+        _rowStates = GC.AllocateArray<byte>(rows, pinned: true);
+    }
 
     /// <summary>A matrix over row-major FP16 weights the caller keeps alive (for example, in a mapped file).</summary>
     public static Float16Matrix FromMemory(int rows, int columns, Half* weights) => new(rows, columns, weights);
@@ -40,7 +53,12 @@ public sealed unsafe class Float16Matrix : WeightMatrix
     public override long OwnedBytes => _owned?.ByteLength ?? 0;
 
     /// <summary>Row <paramref name="row"/> of the weights, for filling at load time.</summary>
-    public Span<Half> RowSpan(int row) => new(_weights + (long)row * Columns, Columns);
+    public Span<Half> RowSpan(int row)
+    {
+        // The row may be written: what was found of it no longer holds.
+        _rowStates[row] = Float16Gemm.RowUnchecked;
+        return new(_weights + (long)row * Columns, Columns);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void MultiplyRows(float* input, float* output, int outputStride, int tokens, int rowBegin, int rowEnd, ActivationScratch scratch)
@@ -50,7 +68,8 @@ public sealed unsafe class Float16Matrix : WeightMatrix
         // the call: a sequence decoded in a batch then gets exactly the logits it gets alone.
         if (path >= KernelPath.Vector128)
         {
-            Float16Gemm.Multiply(path, _weights, Columns, input, output, outputStride, tokens, rowBegin, rowEnd);
+            fixed (byte* states = _rowStates)
+                Float16Gemm.Multiply(path, _weights, Columns, input, output, outputStride, tokens, rowBegin, rowEnd, states);
             return;
         }
         int k = Columns;

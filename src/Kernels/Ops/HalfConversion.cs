@@ -33,6 +33,34 @@ public static unsafe class HalfConversion
     }
 
     /// <summary>
+    /// <see cref="ToSingle8"/> for halves known to be finite (no infinity or NaN among them), the same values with
+    /// three operations fewer: a caller checks its weights once (<see cref="AllFinite"/>) and widens them this way from
+    /// then on.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> ToSingle8Finite(ushort* halves) =>
+        ((Avx2.ConvertToVector256Int32((short*)halves) << 13) & Vector256.Create(SignExponentMantissa)).AsSingle() * Vector256.Create(TwoTo112);
+
+    /// <summary><see cref="ToSingle16"/> for halves known to be finite, as <see cref="ToSingle8Finite"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> ToSingle16Finite(ushort* halves) =>
+        ((Avx512F.ConvertToVector512Int32(Vector256.Load((short*)halves)) << 13) & Vector512.Create(SignExponentMantissa)).AsSingle() * Vector512.Create(TwoTo112);
+
+    /// <summary>Whether none of <paramref name="count"/> halves is an infinity or a NaN (exponent bits all ones).</summary>
+    public static bool AllFinite(ushort* halves, int count)
+    {
+        var exponent = Vector256.Create((ushort)0x7C00);
+        int i = 0;
+        var notFinite = Vector256<ushort>.Zero;
+        for (; i + 16 <= count; i += 16)
+            notFinite |= Vector256.Equals(Vector256.Load(halves + i) & exponent, exponent);
+        if (notFinite != Vector256<ushort>.Zero) return false;
+        for (; i < count; i++)
+            if ((halves[i] & 0x7C00) == 0x7C00) return false;
+        return true;
+    }
+
+    /// <summary>
     /// The half sign-extended to 32 bits and shifted left by 13 puts its mantissa and exponent where a float's go and its
     /// sign in bit 31 (bits 28-30 are copies of the sign, cleared by this mask): one AND instead of separate sign and
     /// magnitude masks.
