@@ -253,7 +253,8 @@ Describe 'Invoke-Generation' {
         It 'puts an error in its prompt''s place, or first with -Unordered, and runs the others' {
             $sequence = {
                 param($unordered)
-                'She was not', ('word ' * 2000), 'Mr. Darcy' | Invoke-Generation -Model $model -MaxTokens 4 -Temperature 0 -Unordered:$unordered 2>&1 |
+                # -ErrorAction Continue: the errors are to come out in their places, whatever preference the run inherits.
+                'She was not', ('word ' * 2000), 'Mr. Darcy' | Invoke-Generation -Model $model -MaxTokens 4 -Temperature 0 -Unordered:$unordered -ErrorAction Continue 2>&1 |
                     ForEach-Object { if ($_ -is [System.Management.Automation.ErrorRecord]) { $_.FullyQualifiedErrorId } else { $_.Prompt } }
             }
             $failure = 'GenerationArgumentInvalid,LlmCpu.Module.Commands.InvokeGenerationCommand'
