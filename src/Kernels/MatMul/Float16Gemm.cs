@@ -153,106 +153,15 @@ internal static unsafe class Float16Gemm
     private static int DirectTile<H>(KernelPath path, ushort* w0, ushort* w1, ushort* w2, ushort* w3, int width, float* x, int xStride, int available, float* sums)
         where H : struct, IHalfWidening
     {
+        var rows = new HalfRows<H>(w0, w1, w2, w3);
         if (path == KernelPath.Avx512)
         {
-            if (available >= 4) return Direct512<Four, H>(w0, w1, w2, w3, width, x, xStride, sums);
-            if (available >= 2) return Direct512<Two, H>(w0, w1, w2, w3, width, x, xStride, sums);
-            return Direct512<One, H>(w0, w1, w2, w3, width, x, xStride, sums);
+            if (available >= 4) return Tile512<Four, HalfRows<H>>(rows, width, x, xStride, sums);
+            if (available >= 2) return Tile512<Two, HalfRows<H>>(rows, width, x, xStride, sums);
+            return Tile512<One, HalfRows<H>>(rows, width, x, xStride, sums);
         }
-        if (available >= 2) return Direct256<Two, H>(w0, w1, w2, w3, width, x, xStride, sums);
-        return Direct256<One, H>(w0, w1, w2, w3, width, x, xStride, sums);
-    }
-
-    /// <summary><see cref="Tile512{T}"/> on weights widened in registers as they are read.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static int Direct512<T, H>(ushort* w0, ushort* w1, ushort* w2, ushort* w3, int width, float* x, int xStride, float* sums)
-        where T : struct, ITokenCount where H : struct, IHalfWidening
-    {
-        int whole = width & ~15;
-        float* x1 = x + xStride, x2 = x + 2 * xStride, x3 = x + 3 * xStride;
-        Vector512<float> a00 = default, a10 = default, a20 = default, a30 = default;
-        Vector512<float> a01 = default, a11 = default, a21 = default, a31 = default;
-        Vector512<float> a02 = default, a12 = default, a22 = default, a32 = default;
-        Vector512<float> a03 = default, a13 = default, a23 = default, a33 = default;
-        for (int k = 0; k < whole; k += 16)
-        {
-            var v0 = Vector512.Load(x + k);
-            var v1 = T.Value > 1 ? Vector512.Load(x1 + k) : default;
-            var v2 = T.Value > 2 ? Vector512.Load(x2 + k) : default;
-            var v3 = T.Value > 2 ? Vector512.Load(x3 + k) : default;
-            var r = H.Widen16(w0 + k);
-            a00 = Avx512F.FusedMultiplyAdd(r, v0, a00);
-            if (T.Value > 1) a01 = Avx512F.FusedMultiplyAdd(r, v1, a01);
-            if (T.Value > 2) { a02 = Avx512F.FusedMultiplyAdd(r, v2, a02); a03 = Avx512F.FusedMultiplyAdd(r, v3, a03); }
-            r = H.Widen16(w1 + k);
-            a10 = Avx512F.FusedMultiplyAdd(r, v0, a10);
-            if (T.Value > 1) a11 = Avx512F.FusedMultiplyAdd(r, v1, a11);
-            if (T.Value > 2) { a12 = Avx512F.FusedMultiplyAdd(r, v2, a12); a13 = Avx512F.FusedMultiplyAdd(r, v3, a13); }
-            r = H.Widen16(w2 + k);
-            a20 = Avx512F.FusedMultiplyAdd(r, v0, a20);
-            if (T.Value > 1) a21 = Avx512F.FusedMultiplyAdd(r, v1, a21);
-            if (T.Value > 2) { a22 = Avx512F.FusedMultiplyAdd(r, v2, a22); a23 = Avx512F.FusedMultiplyAdd(r, v3, a23); }
-            r = H.Widen16(w3 + k);
-            a30 = Avx512F.FusedMultiplyAdd(r, v0, a30);
-            if (T.Value > 1) a31 = Avx512F.FusedMultiplyAdd(r, v1, a31);
-            if (T.Value > 2) { a32 = Avx512F.FusedMultiplyAdd(r, v2, a32); a33 = Avx512F.FusedMultiplyAdd(r, v3, a33); }
-        }
-        Reduce4(a00, a10, a20, a30).Store(sums);
-        if (T.Value > 1) Reduce4(a01, a11, a21, a31).Store(sums + TileRows);
-        if (T.Value > 2) Reduce4(a02, a12, a22, a32).Store(sums + 2 * TileRows);
-        if (T.Value > 2) Reduce4(a03, a13, a23, a33).Store(sums + 3 * TileRows);
-        AddDirectTail(w0, w1, w2, w3, whole, width, x, xStride, T.Value, sums);
-        return T.Value;
-    }
-
-    /// <summary><see cref="Tile256{T}"/> on weights widened in registers as they are read.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static int Direct256<T, H>(ushort* w0, ushort* w1, ushort* w2, ushort* w3, int width, float* x, int xStride, float* sums)
-        where T : struct, ITokenCount where H : struct, IHalfWidening
-    {
-        int whole = width & ~7;
-        float* x1 = x + xStride;
-        Vector256<float> a00 = default, a10 = default, a20 = default, a30 = default;
-        Vector256<float> a01 = default, a11 = default, a21 = default, a31 = default;
-        for (int k = 0; k < whole; k += 8)
-        {
-            var v0 = Vector256.Load(x + k);
-            var v1 = T.Value > 1 ? Vector256.Load(x1 + k) : default;
-            var r = H.Widen8(w0 + k);
-            a00 = Fma.MultiplyAdd(r, v0, a00);
-            if (T.Value > 1) a01 = Fma.MultiplyAdd(r, v1, a01);
-            r = H.Widen8(w1 + k);
-            a10 = Fma.MultiplyAdd(r, v0, a10);
-            if (T.Value > 1) a11 = Fma.MultiplyAdd(r, v1, a11);
-            r = H.Widen8(w2 + k);
-            a20 = Fma.MultiplyAdd(r, v0, a20);
-            if (T.Value > 1) a21 = Fma.MultiplyAdd(r, v1, a21);
-            r = H.Widen8(w3 + k);
-            a30 = Fma.MultiplyAdd(r, v0, a30);
-            if (T.Value > 1) a31 = Fma.MultiplyAdd(r, v1, a31);
-        }
-        Reduce4(a00, a10, a20, a30).Store(sums);
-        if (T.Value > 1) Reduce4(a01, a11, a21, a31).Store(sums + TileRows);
-        AddDirectTail(w0, w1, w2, w3, whole, width, x, xStride, T.Value, sums);
-        return T.Value;
-    }
-
-    /// <summary><see cref="AddTail"/> on FP16 rows: the same products in the same order.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AddDirectTail(ushort* w0, ushort* w1, ushort* w2, ushort* w3, int whole, int width, float* x, int xStride, int tokens, float* sums)
-    {
-        if (whole == width) return;
-        ushort** rows = stackalloc ushort*[TileRows] { w0, w1, w2, w3 };
-        for (int t = 0; t < tokens; t++)
-        {
-            float* xt = x + (long)t * xStride;
-            for (int r = 0; r < TileRows; r++)
-            {
-                float sum = 0;
-                for (int k = whole; k < width; k++) sum += (float)BitConverter.UInt16BitsToHalf(rows[r][k]) * xt[k];
-                sums[t * TileRows + r] += sum;
-            }
-        }
+        if (available >= 2) return Tile256<Two, HalfRows<H>>(rows, width, x, xStride, sums);
+        return Tile256<One, HalfRows<H>>(rows, width, x, xStride, sums);
     }
 
     /// <summary>
@@ -294,27 +203,30 @@ internal static unsafe class Float16Gemm
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Tile(KernelPath path, float* block, int width, float* x, int xStride, int available, float* sums)
     {
+        var rows = new WidenedRows(block);
         switch (path)
         {
             case KernelPath.Avx512:
-                if (available >= 4) return Tile512<Four>(block, width, x, xStride, sums);
-                if (available >= 2) return Tile512<Two>(block, width, x, xStride, sums);
-                return Tile512<One>(block, width, x, xStride, sums);
+                if (available >= 4) return Tile512<Four, WidenedRows>(rows, width, x, xStride, sums);
+                if (available >= 2) return Tile512<Two, WidenedRows>(rows, width, x, xStride, sums);
+                return Tile512<One, WidenedRows>(rows, width, x, xStride, sums);
             case KernelPath.Avx2 or KernelPath.Avx2Vnni:
-                if (available >= 2) return Tile256<Two>(block, width, x, xStride, sums);
-                return Tile256<One>(block, width, x, xStride, sums);
+                if (available >= 2) return Tile256<Two, WidenedRows>(rows, width, x, xStride, sums);
+                return Tile256<One, WidenedRows>(rows, width, x, xStride, sums);
             default:
                 if (available >= 2) return Tile128<Two>(block, width, x, xStride, sums);
                 return Tile128<One>(block, width, x, xStride, sums);
         }
     }
 
-    /// <summary>AVX-512: 4 rows x T (1, 2 or 4) tokens, 16 columns a step; up to 16 accumulators.</summary>
+    /// <summary>
+    /// AVX-512: 4 rows x T (1, 2 or 4) tokens, 16 columns a step; up to 16 accumulators. The rows' weights come from
+    /// <paramref name="w"/>: the widened block, or FP16 rows widened in registers as they are read.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static int Tile512<T>(float* w, int width, float* x, int xStride, float* sums) where T : struct, ITokenCount
+    internal static int Tile512<T, R>(R w, int width, float* x, int xStride, float* sums) where T : struct, ITokenCount where R : struct, IFourRows
     {
         int whole = width & ~15;
-        float* w1 = w + BlockColumns, w2 = w + 2 * BlockColumns, w3 = w + 3 * BlockColumns;
         float* x1 = x + xStride, x2 = x + 2 * xStride, x3 = x + 3 * xStride;
         Vector512<float> a00 = default, a10 = default, a20 = default, a30 = default;
         Vector512<float> a01 = default, a11 = default, a21 = default, a31 = default;
@@ -326,19 +238,19 @@ internal static unsafe class Float16Gemm
             var v1 = T.Value > 1 ? Vector512.Load(x1 + k) : default;
             var v2 = T.Value > 2 ? Vector512.Load(x2 + k) : default;
             var v3 = T.Value > 2 ? Vector512.Load(x3 + k) : default;
-            var r = Vector512.Load(w + k);
+            var r = w.Wide16(0, k);
             a00 = Avx512F.FusedMultiplyAdd(r, v0, a00);
             if (T.Value > 1) a01 = Avx512F.FusedMultiplyAdd(r, v1, a01);
             if (T.Value > 2) { a02 = Avx512F.FusedMultiplyAdd(r, v2, a02); a03 = Avx512F.FusedMultiplyAdd(r, v3, a03); }
-            r = Vector512.Load(w1 + k);
+            r = w.Wide16(1, k);
             a10 = Avx512F.FusedMultiplyAdd(r, v0, a10);
             if (T.Value > 1) a11 = Avx512F.FusedMultiplyAdd(r, v1, a11);
             if (T.Value > 2) { a12 = Avx512F.FusedMultiplyAdd(r, v2, a12); a13 = Avx512F.FusedMultiplyAdd(r, v3, a13); }
-            r = Vector512.Load(w2 + k);
+            r = w.Wide16(2, k);
             a20 = Avx512F.FusedMultiplyAdd(r, v0, a20);
             if (T.Value > 1) a21 = Avx512F.FusedMultiplyAdd(r, v1, a21);
             if (T.Value > 2) { a22 = Avx512F.FusedMultiplyAdd(r, v2, a22); a23 = Avx512F.FusedMultiplyAdd(r, v3, a23); }
-            r = Vector512.Load(w3 + k);
+            r = w.Wide16(3, k);
             a30 = Avx512F.FusedMultiplyAdd(r, v0, a30);
             if (T.Value > 1) a31 = Avx512F.FusedMultiplyAdd(r, v1, a31);
             if (T.Value > 2) { a32 = Avx512F.FusedMultiplyAdd(r, v2, a32); a33 = Avx512F.FusedMultiplyAdd(r, v3, a33); }
@@ -353,10 +265,9 @@ internal static unsafe class Float16Gemm
 
     /// <summary>AVX2 + FMA: 4 rows x T (1 or 2) tokens, 8 columns a step; eight accumulators (16 registers in all).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static int Tile256<T>(float* w, int width, float* x, int xStride, float* sums) where T : struct, ITokenCount
+    internal static int Tile256<T, R>(R w, int width, float* x, int xStride, float* sums) where T : struct, ITokenCount where R : struct, IFourRows
     {
         int whole = width & ~7;
-        float* w1 = w + BlockColumns, w2 = w + 2 * BlockColumns, w3 = w + 3 * BlockColumns;
         float* x1 = x + xStride;
         Vector256<float> a00 = default, a10 = default, a20 = default, a30 = default;
         Vector256<float> a01 = default, a11 = default, a21 = default, a31 = default;
@@ -364,16 +275,16 @@ internal static unsafe class Float16Gemm
         {
             var v0 = Vector256.Load(x + k);
             var v1 = T.Value > 1 ? Vector256.Load(x1 + k) : default;
-            var r = Vector256.Load(w + k);
+            var r = w.Wide8(0, k);
             a00 = Fma.MultiplyAdd(r, v0, a00);
             if (T.Value > 1) a01 = Fma.MultiplyAdd(r, v1, a01);
-            r = Vector256.Load(w1 + k);
+            r = w.Wide8(1, k);
             a10 = Fma.MultiplyAdd(r, v0, a10);
             if (T.Value > 1) a11 = Fma.MultiplyAdd(r, v1, a11);
-            r = Vector256.Load(w2 + k);
+            r = w.Wide8(2, k);
             a20 = Fma.MultiplyAdd(r, v0, a20);
             if (T.Value > 1) a21 = Fma.MultiplyAdd(r, v1, a21);
-            r = Vector256.Load(w3 + k);
+            r = w.Wide8(3, k);
             a30 = Fma.MultiplyAdd(r, v0, a30);
             if (T.Value > 1) a31 = Fma.MultiplyAdd(r, v1, a31);
         }
@@ -414,7 +325,7 @@ internal static unsafe class Float16Gemm
         }
         Vector128.Create(Vector128.Sum(a00), Vector128.Sum(a10), Vector128.Sum(a20), Vector128.Sum(a30)).Store(sums);
         if (T.Value > 1) Vector128.Create(Vector128.Sum(a01), Vector128.Sum(a11), Vector128.Sum(a21), Vector128.Sum(a31)).Store(sums + TileRows);
-        AddTail(w, whole, width, x, xStride, T.Value, sums);
+        AddTail(new WidenedRows(w), whole, width, x, xStride, T.Value, sums);
         return T.Value;
     }
 
@@ -435,16 +346,16 @@ internal static unsafe class Float16Gemm
 
     /// <summary>Columns [whole, width) that fill no vector, one at a time, added to each token's four sums.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AddTail(float* w, int whole, int width, float* x, int xStride, int tokens, float* sums)
+    private static void AddTail<R>(R w, int whole, int width, float* x, int xStride, int tokens, float* sums) where R : struct, IFourRows
     {
+        if (whole == width) return;
         for (int t = 0; t < tokens; t++)
         {
             float* xt = x + (long)t * xStride;
             for (int r = 0; r < TileRows; r++)
             {
-                float* wr = w + r * BlockColumns;
                 float sum = 0;
-                for (int k = whole; k < width; k++) sum += wr[k] * xt[k];
+                for (int k = whole; k < width; k++) sum += w.At(r, k) * xt[k];
                 sums[t * TileRows + r] += sum;
             }
         }
@@ -477,4 +388,46 @@ internal readonly unsafe struct FiniteHalves : IHalfWidening
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Widen8(ushort* halves) => HalfConversion.ToSingle8Finite(halves);
+}
+
+/// <summary>
+/// Four rows of weights as a tile kernel reads them, 16 or 8 FP32 values at a time or one by one; the row index is a
+/// constant at every call, so the JIT resolves it.
+/// </summary>
+internal unsafe interface IFourRows
+{
+    Vector512<float> Wide16(int row, int k);
+
+    Vector256<float> Wide8(int row, int k);
+
+    float At(int row, int k);
+}
+
+/// <summary>The widened block: four rows of FP32, <see cref="Float16Gemm.BlockColumns"/> apart.</summary>
+internal readonly unsafe struct WidenedRows(float* block) : IFourRows
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<float> Wide16(int row, int k) => Vector512.Load(block + row * Float16Gemm.BlockColumns + k);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector256<float> Wide8(int row, int k) => Vector256.Load(block + row * Float16Gemm.BlockColumns + k);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float At(int row, int k) => block[row * Float16Gemm.BlockColumns + k];
+}
+
+/// <summary>Four FP16 rows widened in registers as they are read, by <typeparamref name="H"/>.</summary>
+internal readonly unsafe struct HalfRows<H>(ushort* row0, ushort* row1, ushort* row2, ushort* row3) : IFourRows where H : struct, IHalfWidening
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ushort* Row(int row) => row switch { 0 => row0, 1 => row1, 2 => row2, _ => row3 };
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector512<float> Wide16(int row, int k) => H.Widen16(Row(row) + k);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector256<float> Wide8(int row, int k) => H.Widen8(Row(row) + k);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public float At(int row, int k) => (float)BitConverter.UInt16BitsToHalf(Row(row)[k]);
 }
