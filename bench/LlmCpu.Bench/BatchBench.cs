@@ -21,7 +21,7 @@ public static class BatchBench
     /// </param>
     public static void Run(string path, int threads, int generatedTokens = 64, int rounds = 1)
     {
-        using var model = ModelLoader.Load(path);
+        using var model = BenchModels.Load(path);
         using var pool = new WorkerPool(threads);
         Measure(model, pool, 1, 8); // warm-up: JIT, worker threads, the file's pages
         int[] sizes = [1, 2, 4, 8, 16];

@@ -19,7 +19,7 @@ public static class BatchProfile
     /// seeded per request) instead of taking the most likely token: what sampling over the vocabulary costs a step.</param>
     public static void Run(string path, int threads, int sequences = 8, int generatedTokens = 64, bool sampled = false)
     {
-        using var model = ModelLoader.Load(path);
+        using var model = BenchModels.Load(path);
         using var pool = new WorkerPool(threads);
         var requests = Enumerable.Range(0, sequences).Select(i => new GenerationRequest($"Request {i}: the quick brown fox jumps over the lazy dog",
             new GenerationOptions { MaxTokens = generatedTokens, StopAtEos = false, ReusePromptPrefix = false,

@@ -37,7 +37,7 @@ public static class LlamaLogitsComparison
 
         if (candidatePath.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) || Directory.Exists(candidatePath) || candidatePath.EndsWith(".llmc", StringComparison.OrdinalIgnoreCase))
         {
-            using var model = ModelLoader.Load(candidatePath);
+            using var model = BenchModels.Load(candidatePath);
             if (model.VocabularySize != vocabulary) throw new InvalidDataException($"{baseLogitsPath} has a vocabulary of {vocabulary}; {model.Name} has {model.VocabularySize}.");
             referenceName = $"{model.Name} ({model.Precision}, LlmCpu)";
             candidateName = $"{Path.GetFileName(baseLogitsPath)} (llama.cpp)";

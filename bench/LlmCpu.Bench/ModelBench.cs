@@ -13,7 +13,7 @@ public static class ModelBench
 {
     public static void Run(string path, int threads, int repetitions, int promptTokens = 512, int generatedTokens = 128)
     {
-        using var model = ModelLoader.Load(path);
+        using var model = BenchModels.Load(path);
         using var pool = new WorkerPool(threads);
         var summary = TokenLatencyBenchmark.Run(model, new TokenLatencyOptions
         {

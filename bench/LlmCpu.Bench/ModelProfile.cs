@@ -11,7 +11,7 @@ public static unsafe class ModelProfile
 {
     public static void Run(string path, int threads)
     {
-        using var model = ModelLoader.Load(path);
+        using var model = BenchModels.Load(path);
         using var pool = new WorkerPool(threads);
         using var runner = new MatMulRunner(pool);
         var layer = model.Weights.Layers[0];

@@ -11,7 +11,7 @@ public static class PrefillProfile
 {
     public static void Run(string path, int threads, int tokens = 512, int repetitions = 3)
     {
-        using var model = ModelLoader.Load(path);
+        using var model = BenchModels.Load(path);
         using var pool = new WorkerPool(threads);
         var random = new Random(7);
         var prompt = Enumerable.Range(0, Math.Min(tokens, model.ContextLength)).Select(_ => random.Next(3, model.Tokenizer.VocabularySize)).ToArray();

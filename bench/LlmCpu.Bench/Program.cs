@@ -10,6 +10,9 @@ using LlmCpu.Bench;
 // dotnet run -c Release --project bench/LlmCpu.Bench -- llama-logits <llama-perplexity logits file> <model path | second logits file> [text file] [threads]
 // dotnet run -c Release --project bench/LlmCpu.Bench -- kv-attention [threads] [rounds]   (decode attention through the KV block table, FP32 and FP16)
 // dotnet run -c Release --project bench/LlmCpu.Bench -- bdn [BenchmarkDotNet arguments]
+// Any command that loads a model takes --no-mmap anywhere after it: .llmc files read into memory instead of mapped.
+BenchModels.MemoryMap = !args.Contains(BenchModels.NoMemoryMapArgument);
+args = args.Where(a => a != BenchModels.NoMemoryMapArgument).ToArray();
 string command = args.Length > 0 ? args[0].ToLowerInvariant() : "help";
 int rounds = args.Length > 1 && command is not ("profile" or "model" or "batch" or "batch-profile" or "prefill-profile" or "llama-logits" or "kv-attention") && int.TryParse(args[1], out int r) ? r : 0;
 switch (command)
@@ -30,7 +33,7 @@ switch (command)
     case "kv-attention": KvAttentionBench.Run(args.Length > 1 ? int.Parse(args[1]) : Environment.ProcessorCount, args.Length > 2 ? int.Parse(args[2]) : 9); break;
     case "bdn": BenchmarkSwitcher.FromAssembly(typeof(Int4GemvBenchmarks).Assembly).Run(args[1..]); break;
     default:
-        Console.Error.WriteLine("Commands: gemv [rounds], gemv-l2 [rounds], tile-l2 [rounds], gemm [rounds], handoff, model <path> [threads] [repetitions], batch <path> [threads] [tokens] [rounds], batch-profile <path> [threads] [sequences] [tokens] [greedy|sampled], profile <path> [threads], prefill-profile <path> [threads] [tokens], llama-logits <logits file> <model | logits file> [text file] [threads], kv-attention [threads] [rounds], bdn [BenchmarkDotNet arguments]");
+        Console.Error.WriteLine("Commands: gemv [rounds], gemv-l2 [rounds], tile-l2 [rounds], gemm [rounds], handoff, model <path> [threads] [repetitions], batch <path> [threads] [tokens] [rounds], batch-profile <path> [threads] [sequences] [tokens] [greedy|sampled], profile <path> [threads], prefill-profile <path> [threads] [tokens], llama-logits <logits file> <model | logits file> [text file] [threads], kv-attention [threads] [rounds], bdn [BenchmarkDotNet arguments]; --no-mmap reads .llmc files into memory");
         return 64;
 }
 return 0;

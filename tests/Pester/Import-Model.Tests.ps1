@@ -224,6 +224,20 @@ Describe 'Import-Model' {
                 Should -Match ('Memory\s+: {0:N1} MiB of weights: [\d.]+ MiB allocated, {1:N1} MiB mapped from the file' -f $mapped.WeightMiB, $mapped.MappedMiB)
         }
 
+        It 'reads an INT4 file into memory with -NoMemoryMap, counting its weights as allocated, and generates the same text' {
+            $file = Join-Path $TestDrive 'read.llmc'
+            $null = $model | ConvertTo-Int4Model $file
+            $mapped = Import-Model $file
+            $read = Import-Model $file -NoMemoryMap
+            $mapped.IsMemoryMapped | Should -BeTrue
+            $read.IsMemoryMapped | Should -BeFalse
+            $read.MappedBytes | Should -Be 0
+            $read.ResidentBytes | Should -Be ($mapped.ResidentBytes + $mapped.MappedBytes)
+            $a = $mapped | Invoke-Generation -Prompt 'She was not' -MaxTokens 12 -Temperature 0
+            $b = $read | Invoke-Generation -Prompt 'She was not' -MaxTokens 12 -Temperature 0
+            $b.Text | Should -Be $a.Text
+        }
+
         It 'survives serialization with its useful properties, and looks the same afterwards' -ForEach @(
             @{ Via = 'PSSerializer' }
             @{ Via = 'Export-Clixml' }

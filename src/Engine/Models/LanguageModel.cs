@@ -58,12 +58,19 @@ public sealed class LanguageModel : IDisposable
 
     /// <summary>
     /// Bytes of weights the engine holds in its own memory. A model mapped in its compute layout (an INT4 .llmc file)
-    /// holds almost nothing here: its weights are the file's pages, shared with the page cache and read lazily.
+    /// holds almost nothing here: its weights are the file's pages, shared with the page cache and read lazily. Read
+    /// into memory instead (<see cref="LoadOptions.MemoryMap"/> false), those weights count here.
     /// </summary>
-    public long ResidentBytes => _weights.OwnedBytes;
+    public long ResidentBytes => _weights.OwnedBytes + (IsMemoryMapped ? 0 : _weights.MappedBytes);
 
     /// <summary>Bytes of weights used in place from a memory-mapped file.</summary>
-    public long MappedBytes => _weights.MappedBytes;
+    public long MappedBytes => IsMemoryMapped ? _weights.MappedBytes : 0;
+
+    /// <summary>
+    /// Whether the weights used in place from the model's file are its mapped pages (true, also when there are none),
+    /// or a copy read into the process's memory at load.
+    /// </summary>
+    public bool IsMemoryMapped { get; init; } = true;
 
     /// <summary>
     /// Positions a session may reach: the model's trained context (<see cref="ModelConfig.ContextLength"/>), or less when

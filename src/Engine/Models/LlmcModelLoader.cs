@@ -15,7 +15,7 @@ public static unsafe class LlmcModelLoader
     public static LanguageModel Load(string path, LoadOptions options)
     {
         var clock = Stopwatch.StartNew();
-        var file = LlmcFile.Open(path, verifyChecksums: true, options.Cancellation);
+        var file = LlmcFile.Open(path, verifyChecksums: true, options.Cancellation, readIntoMemory: !options.MemoryMap);
         try
         {
             var d = file.Directory;
@@ -85,9 +85,9 @@ public static unsafe class LlmcModelLoader
             var weights = new ModelWeights(embedding, layers, Vector(LlmcTensorNames.OutputNorm, dim), output,
                 Optional(config.NormBias, LlmcTensorNames.Bias(LlmcTensorNames.OutputNorm), dim),
                 Optional(config.OutputBias, LlmcTensorNames.Bias(LlmcTensorNames.Output), vocab));
-            options.Log.Verbose($"Mapped '{path}' ({d.Quantization.Format}, {file.Length / 1048576.0:F1} MiB) in {clock.Elapsed.TotalSeconds:F3} s, checksums verified.");
+            options.Log.Verbose($"{(file.IsMapped ? "Mapped" : "Read")} '{path}' ({d.Quantization.Format}, {file.Length / 1048576.0:F1} MiB) in {clock.Elapsed.TotalSeconds:F3} s, checksums verified.");
             return new LanguageModel(d.Name, System.IO.Path.GetFullPath(path), config, weights, tokenizer, d.Quantization.Format,
-                d.Quantization.Format, file.Length, clock.Elapsed, storage: file) { Quantization = d.Quantization, ChatTemplateText = d.ChatTemplate,
+                d.Quantization.Format, file.Length, clock.Elapsed, storage: file) { IsMemoryMapped = file.IsMapped, Quantization = d.Quantization, ChatTemplateText = d.ChatTemplate,
                     NamedChatTemplates = d.NamedChatTemplates ?? ChatTemplateFiles.None };
         }
         catch

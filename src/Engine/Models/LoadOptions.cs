@@ -16,6 +16,14 @@ public sealed record LoadOptions
     /// <summary>The size and storage of the model's KV cache pool, and its prompt cache.</summary>
     public Runtime.KvCacheOptions KvCache { get; init; } = new();
 
+    /// <summary>
+    /// Whether a file whose weights are used in place (an INT4 .llmc file) is mapped (the default: nothing copied at
+    /// load, pages shared with the page cache) or, false, read into the process's own memory, on large pages where the
+    /// system has them: a read of the file at load for faster decoding (llama.cpp's --no-mmap). Other formats copy
+    /// or convert their weights at load either way.
+    /// </summary>
+    public bool MemoryMap { get; init; } = true;
+
     public IEngineLog Log { get; init; } = NullEngineLog.Instance;
 
     public CancellationToken Cancellation { get; init; }

@@ -3,7 +3,8 @@ using System.Runtime.InteropServices;
 namespace LlmCpu.Kernels.Memory;
 
 /// <summary>
-/// A block of unmanaged memory aligned to 64 bytes (one cache line, one 512-bit vector).
+/// A block of unmanaged memory aligned to 64 bytes (one cache line, one 512-bit vector); a large one is aligned to a
+/// large page and asks for large pages (<see cref="LargePages"/>).
 /// Kernels take raw pointers so that weights can live here or in a memory-mapped file alike,
 /// and so that worker threads can share them without pinning.
 /// </summary>
@@ -17,7 +18,8 @@ public sealed unsafe class NativeBuffer : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(byteLength);
         ByteLength = byteLength;
-        _pointer = NativeMemory.AlignedAlloc((nuint)Math.Max(byteLength, 1), Alignment);
+        _pointer = NativeMemory.AlignedAlloc((nuint)Math.Max(byteLength, 1), LargePages.AlignmentFor(byteLength, Alignment));
+        LargePages.Advise(_pointer, byteLength);
         Interlocked.Add(ref s_totalAllocatedBytes, byteLength);
         if (zero) NativeMemory.Clear(_pointer, (nuint)byteLength);
     }

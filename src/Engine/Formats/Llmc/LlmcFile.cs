@@ -20,12 +20,16 @@ public sealed unsafe class LlmcFile : IDisposable
 
     public long Length => _file.Length;
 
+    /// <summary>False when the file was read into the process's memory instead of mapped.</summary>
+    public bool IsMapped => _file.IsMapped;
+
     public LlmcDirectory Directory { get; }
 
-    /// <param name="cancellation">Checked between tensors of the checksum pass (the only part of opening that reads the whole file).</param>
-    public static LlmcFile Open(string path, bool verifyChecksums = true, CancellationToken cancellation = default)
+    /// <param name="cancellation">Checked between tensors of the checksum pass and the pieces of a read into memory.</param>
+    /// <param name="readIntoMemory">Read the file into the process's memory instead of mapping it (<see cref="MappedFile"/>).</param>
+    public static LlmcFile Open(string path, bool verifyChecksums = true, CancellationToken cancellation = default, bool readIntoMemory = false)
     {
-        var file = new MappedFile(path);
+        var file = new MappedFile(path, readIntoMemory, cancellation);
         try
         {
             var directory = ReadDirectory(file);

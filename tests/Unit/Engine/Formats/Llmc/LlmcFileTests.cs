@@ -41,6 +41,21 @@ public sealed class LlmcFileTests : IDisposable
     }
 
     [Fact]
+    public void AFileReadIntoMemoryGivesTheSameTokensAndCountsItsWeightsAsResident()
+    {
+        string file = Convert(new Int4Format(32, true));
+        using var mapped = ModelLoader.Load(file);
+        using var read = ModelLoader.Load(file, new LoadOptions { MemoryMap = false });
+        Assert.True(mapped.IsMemoryMapped);
+        Assert.False(read.IsMemoryMapped);
+        var options = new GenerationOptions { MaxTokens = 24, Sampling = SamplingOptions.Greedy, StopAtEos = false };
+        Assert.Equal(new TextGenerator(mapped).Generate("She was not", options).TokenIds, new TextGenerator(read).Generate("She was not", options).TokenIds);
+        Assert.Equal(0, read.MappedBytes);
+        Assert.Equal(mapped.ResidentBytes + mapped.MappedBytes, read.ResidentBytes);
+        Assert.Equal(mapped.WeightBytes, read.WeightBytes);
+    }
+
+    [Fact]
     public void TheReportCarriesMeasuredAccuracy()
     {
         const string text = "It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife.";
