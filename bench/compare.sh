@@ -21,6 +21,8 @@ Options:
   --types LIST   the 1.1B files to compare, comma-separated, from q4_0, q4_k_m, f16, llmc, q8_0, q5_k_m
                  (default q4_0,q4_k_m,f16,llmc)
   --with-7b      also Llama-2-7B-shaped files (Q4_0 GGUF and .llmc, about 4 GB each)
+  --no-mmap      both engines read the files into memory instead of mapping them (llama-bench -mmp 0,
+                 LlmCpu --no-mmap; for LlmCpu this changes only the .llmc file, whose weights are used in place)
   --remake-models
                  write the model files again (after a change to their writers or to the file format)
   -h, --help     this text
@@ -44,7 +46,7 @@ Files compared (random weights with the exact shapes of TinyLlama-1.1B, written 
 EOF
 }
 
-rounds=2 threads=2 reps=3 quick=0 with7b=0 remake=0 types=q4_0,q4_k_m,f16,llmc
+rounds=2 threads=2 reps=3 quick=0 with7b=0 remake=0 types=q4_0,q4_k_m,f16,llmc nommap=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --rounds) rounds="${2:?--rounds needs a number}"; shift 2 ;;
@@ -54,6 +56,7 @@ while [[ $# -gt 0 ]]; do
         --types) types="${2:?--types needs a list}"; shift 2 ;;
         --with-7b) with7b=1; shift ;;
         --remake-models) remake=1; shift ;;
+        --no-mmap) nommap=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "compare.sh: unknown option '$1'" >&2; usage >&2; exit 64 ;;
     esac
@@ -220,14 +223,14 @@ PY
 
 run_llama() { # round ours-file llama-file
     local out="$work/llama.out"
-    if ! OMP_WAIT_POLICY="$omp_wait" "$llama_bin/llama-bench" -m "$3" -t "$threads" -p 512 -n 128 -r "$reps" -o json >"$out" 2>>"$logfile"; then
+    if ! OMP_WAIT_POLICY="$omp_wait" "$llama_bin/llama-bench" -m "$3" -t "$threads" -p 512 -n 128 -r "$reps" -mmp $((1 - nommap)) -o json >"$out" 2>>"$logfile"; then
         log "compare.sh: llama-bench failed on $3 (log: $logfile)"; exit 70
     fi
     OMP_WAIT_POLICY="$omp_wait" record llama.cpp "$1" "$2" "$3" "$out"
 }
 run_ours() { # round ours-file llama-file
     local out="$work/llmcpu.out"
-    if ! dotnet "$bench_dll" model "$2" "$threads" "$reps" >"$out" 2>>"$logfile"; then
+    if ! dotnet "$bench_dll" model "$2" "$threads" "$reps" $([[ $nommap == 1 ]] && echo --no-mmap) >"$out" 2>>"$logfile"; then
         log "compare.sh: LlmCpu.Bench failed on $2 (log: $logfile)"; exit 70
     fi
     record LlmCpu "$1" "$2" "$3" "$out"
@@ -275,7 +278,7 @@ done
 commit="$(git -C "$llama_dir" rev-parse --short=8 HEAD)"
 ggml="$(sed -n 's/^set(GGML_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\)).*/\2/p' "$llama_dir/ggml/CMakeLists.txt" | paste -sd.)"
 load_start="$(cut -d' ' -f1 /proc/loadavg)"
-header="CPU: ${cpu:-unknown} (family ${family:-?}, model ${cpumodel:-?}, $(nproc) logical CPUs); ISA: ${isa% }; threads: $threads; date: $(date -u '+%Y-%m-%d %H:%M UTC'); LlmCpu: $llmcpu_commit; llama.cpp: $commit (ggml $ggml, OMP_WAIT_POLICY=$omp_wait); rounds: $rounds, repetitions: $reps"
+header="CPU: ${cpu:-unknown} (family ${family:-?}, model ${cpumodel:-?}, $(nproc) logical CPUs); ISA: ${isa% }; threads: $threads; date: $(date -u '+%Y-%m-%d %H:%M UTC'); LlmCpu: $llmcpu_commit; llama.cpp: $commit (ggml $ggml, OMP_WAIT_POLICY=$omp_wait); rounds: $rounds, repetitions: $reps; files $([[ $nommap == 1 ]] && echo "read into memory (--no-mmap)" || echo "mapped")"
 
 log "Comparing: $rounds round(s), $threads thread(s), $reps repetition(s); raw figures: $raw"
 mapfile -t pair_list < <(pairs)
