@@ -21,7 +21,7 @@ Options:
   --types LIST   the 1.1B files to compare, comma-separated, from q4_0, q4_k_m, f16, llmc, q8_0, q5_k_m
                  (default q4_0,q4_k_m,f16,llmc)
   --with-7b      also Llama-2-7B-shaped files (Q4_0 GGUF and .llmc, about 4 GB each)
-  --no-mmap      both engines read the files into memory instead of mapping them (llama-bench -mmp 0,
+  --no-mmap      both engines read the files into memory instead of mapping them (llama-bench -lm none,
                  LlmCpu --no-mmap; for LlmCpu this changes only the .llmc file, whose weights are used in place)
   --remake-models
                  write the model files again (after a change to their writers or to the file format)
@@ -223,7 +223,7 @@ PY
 
 run_llama() { # round ours-file llama-file
     local out="$work/llama.out"
-    if ! OMP_WAIT_POLICY="$omp_wait" "$llama_bin/llama-bench" -m "$3" -t "$threads" -p 512 -n 128 -r "$reps" -mmp $((1 - nommap)) -o json >"$out" 2>>"$logfile"; then
+    if ! OMP_WAIT_POLICY="$omp_wait" "$llama_bin/llama-bench" -m "$3" -t "$threads" -p 512 -n 128 -r "$reps" $([[ $nommap == 1 ]] && echo "-lm none") -o json >"$out" 2>>"$logfile"; then
         log "compare.sh: llama-bench failed on $3 (log: $logfile)"; exit 70
     fi
     OMP_WAIT_POLICY="$omp_wait" record llama.cpp "$1" "$2" "$3" "$out"
