@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using LlmCpu.Kernels.Threading;
 
 namespace LlmCpu.Engine.Runtime;
@@ -230,17 +231,17 @@ internal sealed unsafe class AttentionJob : IRangeJob
                     var k0 = Vector256.Load(k);
                     var k1 = Vector256.Load(k + 8);
                     var b0 = Vector256.Create(q0[d]);
-                    a00 += b0 * k0;
-                    a01 += b0 * k1;
+                    a00 = MultiplyAdd(b0, k0, a00);
+                    a01 = MultiplyAdd(b0, k1, a01);
                     var b1 = Vector256.Create(q1[d]);
-                    a10 += b1 * k0;
-                    a11 += b1 * k1;
+                    a10 = MultiplyAdd(b1, k0, a10);
+                    a11 = MultiplyAdd(b1, k1, a11);
                     var b2 = Vector256.Create(q2[d]);
-                    a20 += b2 * k0;
-                    a21 += b2 * k1;
+                    a20 = MultiplyAdd(b2, k0, a20);
+                    a21 = MultiplyAdd(b2, k1, a21);
                     var b3 = Vector256.Create(q3[d]);
-                    a30 += b3 * k0;
-                    a31 += b3 * k1;
+                    a30 = MultiplyAdd(b3, k0, a30);
+                    a31 = MultiplyAdd(b3, k1, a31);
                 }
                 float* o = scores + r * KeyBlock + s;
                 (a00 * scale).Store(o);
@@ -260,14 +261,23 @@ internal sealed unsafe class AttentionJob : IRangeJob
                 {
                     float* k = keys + d * stride + s;
                     var b = Vector256.Create(q[d]);
-                    a0 += b * Vector256.Load(k);
-                    a1 += b * Vector256.Load(k + 8);
+                    a0 = MultiplyAdd(b, Vector256.Load(k), a0);
+                    a1 = MultiplyAdd(b, Vector256.Load(k + 8), a1);
                 }
                 (a0 * scale).Store(scores + r * KeyBlock + s);
                 (a1 * scale).Store(scores + r * KeyBlock + s + 8);
             }
         }
     }
+
+    /// <summary>
+    /// a * b + c, fused where the processor can (every processor with AVX2 has FMA3): one operation instead of two, the
+    /// inner step of both products. Fused, the sums round once per step instead of twice; the portable path does not fuse,
+    /// and both stay within the naive reference's tolerance.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> MultiplyAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
+        Fma.IsSupported ? Fma.MultiplyAdd(a, b, c) : a * b + c;
 
     /// <summary>output_r += sum over the block's positions s of weight[r, s] * v[s], v[s] at values + s * valueStride.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -301,10 +311,10 @@ internal sealed unsafe class AttentionJob : IRangeJob
                 for (int s = 0; s < width; s++)
                 {
                     var v = Vector256.Load(values + (long)s * kvDim + d);
-                    a0 += Vector256.Create(w[s]) * v;
-                    a1 += Vector256.Create(w[KeyBlock + s]) * v;
-                    a2 += Vector256.Create(w[2 * KeyBlock + s]) * v;
-                    a3 += Vector256.Create(w[3 * KeyBlock + s]) * v;
+                    a0 = MultiplyAdd(Vector256.Create(w[s]), v, a0);
+                    a1 = MultiplyAdd(Vector256.Create(w[KeyBlock + s]), v, a1);
+                    a2 = MultiplyAdd(Vector256.Create(w[2 * KeyBlock + s]), v, a2);
+                    a3 = MultiplyAdd(Vector256.Create(w[3 * KeyBlock + s]), v, a3);
                 }
                 a0.Store(output[r] + d);
                 a1.Store(output[r + 1] + d);
@@ -315,7 +325,7 @@ internal sealed unsafe class AttentionJob : IRangeJob
             {
                 var a = Vector256.Load(output[r] + d);
                 float* w = weights + r * KeyBlock;
-                for (int s = 0; s < width; s++) a += Vector256.Create(w[s]) * Vector256.Load(values + (long)s * kvDim + d);
+                for (int s = 0; s < width; s++) a = MultiplyAdd(Vector256.Create(w[s]), Vector256.Load(values + (long)s * kvDim + d), a);
                 a.Store(output[r] + d);
             }
         }
