@@ -67,13 +67,7 @@ internal static unsafe partial class Int4MatMul
                     Vector512<short> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
                     for (int pairEnd = Math.Min(chunksPerBlock, c + 2), i = c; i < pairEnd; i++, p += Int4Matrix.ChunkBytes, xp += Int4Matrix.ChunkSize)
                     {
-                        PrefetchChunk(p);
-                        var v0 = Vector512.Load(p);
-                        var v1 = Vector512.Load(p + Int4Matrix.HalfChunkBytes);
-                        var l0 = v0 & mask;
-                        var h0 = High(v0, mask);
-                        var l1 = v1 & mask;
-                        var h1 = High(v1, mask);
+                        LoadChunk(p, mask, out var l0, out var h0, out var l1, out var h1);
                         a0 += Octets(l0, h0, l1, h1, xp);
                         if (T.Value > 1) a1 += Octets(l0, h0, l1, h1, xp + stride);
                         if (T.Value > 2) a2 += Octets(l0, h0, l1, h1, xp + 2 * stride);
@@ -139,13 +133,7 @@ internal static unsafe partial class Int4MatMul
             scales.BeginPairs();
             for (int end = b + blocksPerGroup; b < end; b++, p += Int4Matrix.ChunkBytes, xp += Int4Matrix.ChunkSize, xScales += blockStride, xSums += blockStride)
             {
-                PrefetchChunk(p);
-                var v0 = Vector512.Load(p);
-                var v1 = Vector512.Load(p + Int4Matrix.HalfChunkBytes);
-                var l0 = v0 & mask;
-                var h0 = High(v0, mask);
-                var l1 = v1 & mask;
-                var h1 = High(v1, mask);
+                LoadChunk(p, mask, out var l0, out var h0, out var l1, out var h1);
                 f01 = PairBlock(ref scales, l0, h0, l1, h1, xp, stride, xScales, xSums, f01);
                 if (T.Value > 2) f23 = PairBlock(ref scales, l0, h0, l1, h1, xp + 2 * stride, stride, xScales + 2, xSums + 2, f23);
                 if (T.Value > 4) f45 = PairBlock(ref scales, l0, h0, l1, h1, xp + 4 * stride, stride, xScales + 4, xSums + 4, f45);
@@ -211,6 +199,22 @@ internal static unsafe partial class Int4MatMul
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<int> LanePairs(Vector512<int> lanes) =>
         Avx512F.ConvertToVector256Int32((lanes + Avx512F.Shuffle(lanes, 0b10_11_00_01)).AsInt64());
+
+    /// <summary>
+    /// A chunk of a tile (prefetching the one <see cref="PrefetchDistance"/> ahead), split into its four octet registers:
+    /// the two halves' low nibbles and high nibbles, eight rows' weights for one octet each.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void LoadChunk(byte* p, Vector512<byte> mask, out Vector512<byte> low0, out Vector512<byte> high0, out Vector512<byte> low1, out Vector512<byte> high1)
+    {
+        PrefetchChunk(p);
+        var v0 = Vector512.Load(p);
+        var v1 = Vector512.Load(p + Int4Matrix.HalfChunkBytes);
+        low0 = v0 & mask;
+        high0 = High(v0, mask);
+        low1 = v1 & mask;
+        high1 = High(v1, mask);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<byte> High(Vector512<byte> v, Vector512<byte> mask) => Avx512BW.ShiftRightLogical(v.AsUInt16(), 4).AsByte() & mask;
