@@ -35,6 +35,7 @@ internal sealed unsafe class AttentionJob : IRangeJob
     private readonly int _headSlices;
     private readonly float _scale;
     private readonly bool _vector256;
+    private readonly bool _vector512;
     private readonly int _window;
 
     // Arguments of the call in flight.
@@ -53,7 +54,11 @@ internal sealed unsafe class AttentionJob : IRangeJob
     /// Use 256-bit vectors where the head dimension allows (a multiple of 8). Off, every head takes the portable path
     /// that odd head sizes and processors without 256-bit vectors run; tests turn it off to check that path here.
     /// </param>
-    public AttentionJob(int heads, int kvHeads, int headDim, bool allowVector256 = true, int? window = null)
+    /// <param name="allowVector512">
+    /// Use 512-bit vectors where the processor has them and the head dimension allows (a multiple of 16): twice the
+    /// products an operation of the two inner loops. Off, such heads take the 256-bit path; tests turn it off to check it.
+    /// </param>
+    public AttentionJob(int heads, int kvHeads, int headDim, bool allowVector256 = true, int? window = null, bool allowVector512 = true)
     {
         if (window is <= 0) throw new ArgumentOutOfRangeException(nameof(window), window, "The window must hold at least one position.");
         _window = window ?? int.MaxValue;
@@ -66,6 +71,7 @@ internal sealed unsafe class AttentionJob : IRangeJob
         _headSlices = (_groupSize + _headsPerItem - 1) / _headsPerItem;
         _scale = 1f / MathF.Sqrt(headDim);
         _vector256 = allowVector256 && Vector256.IsHardwareAccelerated && headDim % 8 == 0;
+        _vector512 = _vector256 && allowVector512 && Vector512.IsHardwareAccelerated && Avx512F.IsSupported && headDim % 16 == 0;
     }
 
     /// <summary>
@@ -216,6 +222,11 @@ internal sealed unsafe class AttentionJob : IRangeJob
             }
             return;
         }
+        if (_vector512)
+        {
+            Scores512(query, rows, keys, scores, width);
+            return;
+        }
         var scale = Vector256.Create(_scale);
         // Register tile: 4 rows x 16 positions (8 accumulators); the key block stays in L1 across row tiles.
         for (int s = 0; s < width; s += 16)
@@ -297,6 +308,11 @@ internal sealed unsafe class AttentionJob : IRangeJob
             }
             return;
         }
+        if (_vector512)
+        {
+            WeightedValues512(output, rows, weights, values, valueStride, width);
+            return;
+        }
         // Register tile: 4 rows x 8 dimensions; each value vector is loaded once for the four rows.
         for (int d = 0; d < hd; d += 8)
         {
@@ -326,6 +342,109 @@ internal sealed unsafe class AttentionJob : IRangeJob
                 var a = Vector256.Load(output[r] + d);
                 float* w = weights + r * KeyBlock;
                 for (int s = 0; s < width; s++) a = MultiplyAdd(Vector256.Create(w[s]), Vector256.Load(values + (long)s * kvDim + d), a);
+                a.Store(output[r] + d);
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Scores"/> with 512-bit vectors: register tile 4 rows x 32 positions (8 accumulators), each key vector
+    /// loaded once for the four rows; positions are read up to a multiple of 32, within the block.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Scores512(float** query, int rows, float* keys, float* scores, int width)
+    {
+        int hd = _headDim;
+        const long stride = KeyBlock;
+        var scale = Vector512.Create(_scale);
+        for (int s = 0; s < width; s += 32)
+        {
+            int r = 0;
+            for (; r + 4 <= rows; r += 4)
+            {
+                float* q0 = query[r], q1 = query[r + 1], q2 = query[r + 2], q3 = query[r + 3];
+                Vector512<float> a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default, a30 = default, a31 = default;
+                for (int d = 0; d < hd; d++)
+                {
+                    float* k = keys + d * stride + s;
+                    var k0 = Vector512.Load(k);
+                    var k1 = Vector512.Load(k + 16);
+                    var b0 = Vector512.Create(q0[d]);
+                    a00 = Avx512F.FusedMultiplyAdd(b0, k0, a00);
+                    a01 = Avx512F.FusedMultiplyAdd(b0, k1, a01);
+                    var b1 = Vector512.Create(q1[d]);
+                    a10 = Avx512F.FusedMultiplyAdd(b1, k0, a10);
+                    a11 = Avx512F.FusedMultiplyAdd(b1, k1, a11);
+                    var b2 = Vector512.Create(q2[d]);
+                    a20 = Avx512F.FusedMultiplyAdd(b2, k0, a20);
+                    a21 = Avx512F.FusedMultiplyAdd(b2, k1, a21);
+                    var b3 = Vector512.Create(q3[d]);
+                    a30 = Avx512F.FusedMultiplyAdd(b3, k0, a30);
+                    a31 = Avx512F.FusedMultiplyAdd(b3, k1, a31);
+                }
+                float* o = scores + r * KeyBlock + s;
+                (a00 * scale).Store(o);
+                (a01 * scale).Store(o + 16);
+                (a10 * scale).Store(o + KeyBlock);
+                (a11 * scale).Store(o + KeyBlock + 16);
+                (a20 * scale).Store(o + 2 * KeyBlock);
+                (a21 * scale).Store(o + 2 * KeyBlock + 16);
+                (a30 * scale).Store(o + 3 * KeyBlock);
+                (a31 * scale).Store(o + 3 * KeyBlock + 16);
+            }
+            for (; r < rows; r++)
+            {
+                float* q = query[r];
+                Vector512<float> a0 = default, a1 = default;
+                for (int d = 0; d < hd; d++)
+                {
+                    float* k = keys + d * stride + s;
+                    var b = Vector512.Create(q[d]);
+                    a0 = Avx512F.FusedMultiplyAdd(b, Vector512.Load(k), a0);
+                    a1 = Avx512F.FusedMultiplyAdd(b, Vector512.Load(k + 16), a1);
+                }
+                (a0 * scale).Store(scores + r * KeyBlock + s);
+                (a1 * scale).Store(scores + r * KeyBlock + s + 16);
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="WeightedValues"/> with 512-bit vectors: register tile 4 rows x 16 dimensions, each value vector loaded
+    /// once for the four rows.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void WeightedValues512(float** output, int rows, float* weights, float* values, int valueStride, int width)
+    {
+        int hd = _headDim, kvDim = valueStride;
+        for (int d = 0; d < hd; d += 16)
+        {
+            int r = 0;
+            for (; r + 4 <= rows; r += 4)
+            {
+                var a0 = Vector512.Load(output[r] + d);
+                var a1 = Vector512.Load(output[r + 1] + d);
+                var a2 = Vector512.Load(output[r + 2] + d);
+                var a3 = Vector512.Load(output[r + 3] + d);
+                float* w = weights + r * KeyBlock;
+                for (int s = 0; s < width; s++)
+                {
+                    var v = Vector512.Load(values + (long)s * kvDim + d);
+                    a0 = Avx512F.FusedMultiplyAdd(Vector512.Create(w[s]), v, a0);
+                    a1 = Avx512F.FusedMultiplyAdd(Vector512.Create(w[KeyBlock + s]), v, a1);
+                    a2 = Avx512F.FusedMultiplyAdd(Vector512.Create(w[2 * KeyBlock + s]), v, a2);
+                    a3 = Avx512F.FusedMultiplyAdd(Vector512.Create(w[3 * KeyBlock + s]), v, a3);
+                }
+                a0.Store(output[r] + d);
+                a1.Store(output[r + 1] + d);
+                a2.Store(output[r + 2] + d);
+                a3.Store(output[r + 3] + d);
+            }
+            for (; r < rows; r++)
+            {
+                var a = Vector512.Load(output[r] + d);
+                float* w = weights + r * KeyBlock;
+                for (int s = 0; s < width; s++) a = Avx512F.FusedMultiplyAdd(Vector512.Create(w[s]), Vector512.Load(values + (long)s * kvDim + d), a);
                 a.Store(output[r] + d);
             }
         }
