@@ -5,7 +5,8 @@ namespace LlmCpu.Engine.Models;
 /// it fail later with an out-of-memory crash or drive the machine into swap. The need is a lower bound from the file
 /// sizes (a load holds at least its stored weights, less only when asked to convert them to a smaller type), so a
 /// refusal is never wrong; a load that grows its weights (BF16 or Q8_0 converted to F32) can still run short later.
-/// A memory-mapped .llmc file needs no memory of its own: its weights stay in the page cache.
+/// A memory-mapped .llmc file needs no memory of its own: its weights stay in the page cache. Read into memory
+/// (<see cref="LoadOptions.MemoryMap"/> false), it needs its size.
 /// </summary>
 public static class LoadMemoryCheck
 {
@@ -13,9 +14,10 @@ public static class LoadMemoryCheck
     internal static readonly AsyncLocal<long?> AvailableOverride = new();
 
     /// <exception cref="ModelTooLargeException">The weights cannot fit.</exception>
-    public static void Ensure(string path, ModelPrecision precision)
+    /// <param name="memoryMap">Whether a .llmc file is mapped (it then needs nothing) or read into memory.</param>
+    public static void Ensure(string path, ModelPrecision precision, bool memoryMap = true)
     {
-        long stored = StoredWeightBytes(path);
+        long stored = StoredWeightBytes(path, memoryMap);
         if (stored == 0) return;
         // Bytes per stored byte at least: INT4 is at least an eighth of F32, F16 half of it.
         long needed = precision switch
@@ -40,11 +42,11 @@ public static class LoadMemoryCheck
         return ReadMemAvailable() is { } free ? Math.Min(free, limit) : limit;
     }
 
-    private static long StoredWeightBytes(string path)
+    private static long StoredWeightBytes(string path, bool memoryMap)
     {
         if (Directory.Exists(path))
             return Directory.EnumerateFiles(path, "*.safetensors").Sum(f => new FileInfo(f).Length);
-        if (path.EndsWith(Formats.Llmc.LlmcLayout.Extension, StringComparison.OrdinalIgnoreCase)) return 0;
+        if (memoryMap && path.EndsWith(Formats.Llmc.LlmcLayout.Extension, StringComparison.OrdinalIgnoreCase)) return 0;
         return File.Exists(path) ? new FileInfo(path).Length : 0;
     }
 

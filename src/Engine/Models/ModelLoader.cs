@@ -22,7 +22,7 @@ public static class ModelLoader
     private static LanguageModel LoadFormat(string path, LoadOptions options)
     {
         if (options.Precision == ModelPrecision.Int4) Quantization.LoadTimeRecipes.Ensure(options.Int4Format.Recipe);
-        LoadMemoryCheck.Ensure(path, options.Precision);
+        LoadMemoryCheck.Ensure(path, options.Precision, options.MemoryMap);
         if (Directory.Exists(path)) return HuggingFaceModelLoader.Load(path, options);
         if (File.Exists(path))
         {

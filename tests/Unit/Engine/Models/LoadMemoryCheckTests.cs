@@ -49,6 +49,11 @@ public sealed class LoadMemoryCheckTests
                 File.WriteAllBytes(llmc, TinyModel.LlmcFile());
                 LoadMemoryCheck.AvailableOverride.Value = 0;
                 using (ModelLoader.Load(llmc)) { }
+                // Read into memory, the same file needs its size.
+                var refused = Assert.Throws<ModelTooLargeException>(() => ModelLoader.Load(llmc, new LoadOptions { MemoryMap = false }));
+                Assert.Equal(new FileInfo(llmc).Length, refused.NeededBytes);
+                LoadMemoryCheck.AvailableOverride.Value = new FileInfo(llmc).Length;
+                using (ModelLoader.Load(llmc, new LoadOptions { MemoryMap = false })) { }
             }
             finally
             {
