@@ -175,7 +175,8 @@ Describe 'ConvertTo-Int4Model' {
             $result.Format | Should -Be 'Q4 g128 sym (QueryKeyValue g64, AttentionOutput g64, GateUp g128, Down g32)'
             $loaded = Import-Model $file
             $loaded.Quantization.MatrixGroupSizes.Down | Should -Be 32
-            ($loaded.Weights.Layers | ForEach-Object { $_.Down.GroupSize } | Sort-Object -Unique) | Should -Be 32
+            $loaded.Quantization.MatrixGroupSizes.GateUp | Should -Be 128
+            $loaded.Quantization.Format | Should -Be $result.Format
         }
 
         It 'refuses an unknown kind of matrix in -MatrixGroupSize, naming the kinds' {
