@@ -325,7 +325,7 @@ public sealed class ConvertToInt4ModelCommandTests : IDisposable
     [Fact]
     public void CalibrationTokensLimitWhatTheRecipeRuns()
     {
-        // About 1,500 tokens: five windows of 256 by default, four when 1,024 tokens are asked for.
+        // More than 1,024 tokens but fewer than the default 4,096: all of its whole windows by default, four when 1,024 are asked for.
         File.WriteAllText(Path.Combine(_dir, "calibration.txt"), LlmCpu.Engine.Quantization.CalibrationText.BuiltIn.Text[..6000]);
         var result = _ps.Run("""
             Import-Model | ConvertTo-Int4Model "$d/a.llmc" -Recipe Gptq -CalibrationPath "$d/calibration.txt"
@@ -333,6 +333,9 @@ public sealed class ConvertToInt4ModelCommandTests : IDisposable
             """, new Dictionary<string, object?> { ["d"] = _dir });
         Assert.Empty(result.Errors);
         var conversions = result.Output.Select(o => Assert.IsType<Int4ConversionResult>(o.BaseObject)).ToList();
-        Assert.Equal([1280, 1024], conversions.Select(c => c.CalibrationTokens!.Value));
+        Assert.Equal(2, conversions.Count);
+        Assert.True(conversions[0].CalibrationTokens > 1024, $"default: {conversions[0].CalibrationTokens} tokens");
+        Assert.Equal(0, conversions[0].CalibrationTokens % 256);
+        Assert.Equal(1024, conversions[1].CalibrationTokens);
     }
 }
