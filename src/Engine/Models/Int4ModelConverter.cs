@@ -237,16 +237,16 @@ public static class Int4ModelConverter
             using (quantized)
             {
                 double bits = BitsPerWeight(quantized.Weights);
-                var recipe = written.Format;
-                string? calibrationName = recipe.Recipe.NeedsCalibration() ? calibration.Name : null;
-                int? calibrationTokens = recipe.Recipe.NeedsCalibration() ? calibration.Windows(model).Sum(w => w.Length) : null;
-                var groupSizes = written.GroupSizes ?? MatrixGroupSizes.Uniform(recipe.GroupSize);
+                var chosen = written.Format;
+                string? calibrationName = chosen.Recipe.NeedsCalibration() ? calibration.Name : null;
+                int? calibrationTokens = chosen.Recipe.NeedsCalibration() ? calibration.Windows(model).Sum(w => w.Length) : null;
+                var groupSizes = written.GroupSizes ?? MatrixGroupSizes.Uniform(chosen.GroupSize);
                 var report = new QuantizationReport
                 {
-                    Recipe = RecipeName(recipe.Recipe) + (recipe.Recipe == Int4Recipe.Gptq && options.GptqActivationOrder ? " (activation order)" : ""),
+                    Recipe = RecipeName(chosen.Recipe) + (chosen.Recipe == Int4Recipe.Gptq && options.GptqActivationOrder ? " (activation order)" : ""),
                     Format = written.ToString(),
-                    GroupSize = recipe.GroupSize,
-                    Asymmetric = recipe.Asymmetric,
+                    GroupSize = chosen.GroupSize,
+                    Asymmetric = chosen.Asymmetric,
                     MatrixGroupSizes = groupSizes,
                     Activations = options.Activations.ToString(),
                     EdgePrecision = $"embedding {quantized.Weights.TokenEmbedding.Format}, output {quantized.Weights.Output.Format}",
@@ -266,7 +266,7 @@ public static class Int4ModelConverter
                 return new Int4ConversionResult(model.Path, Path.GetFullPath(destination), report.Format, new FileInfo(destination).Length,
                     model.FileSizeBytes, clock.Elapsed, accuracy)
                 {
-                    Recipe = recipe.Recipe.ToString(), BitsPerWeight = bits, MatrixGroupSizes = groupSizes, CalibrationText = calibrationName,
+                    Recipe = chosen.Recipe.ToString(), BitsPerWeight = bits, MatrixGroupSizes = groupSizes, CalibrationText = calibrationName,
                     CalibrationTokens = calibrationTokens, EvaluationText = evaluationName,
                     OutputFormat = quantized.Weights.Output.Format, Candidates = candidates,
                 };
