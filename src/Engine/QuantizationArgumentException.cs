@@ -6,6 +6,12 @@ public enum QuantizationProblem
     /// <summary>The calibration text gives fewer tokens than the recipe needs.</summary>
     CalibrationTextTooShort,
 
+    /// <summary>The number of calibration tokens asked for is outside the accepted range; the message names it.</summary>
+    CalibrationTokensOutOfRange,
+
+    /// <summary>A group size given for one kind of layer matrix is not one the format has, or names no kind of matrix.</summary>
+    InvalidMatrixGroupSize,
+
     /// <summary>The calibration text is the evaluation text: a recipe tuned on the text it is measured on would look better than it is.</summary>
     CalibrationIsEvaluationText,
 

@@ -164,13 +164,50 @@ Describe 'ConvertTo-Int4Model' {
             { $model | ConvertTo-Int4Model (Join-Path $TestDrive 'x.llmc') -Recipe Gptx -ErrorAction Stop } | Should -Throw -ErrorId 'CannotConvertArgumentNoMessage*'
         }
 
+        It 'writes the group sizes -MatrixGroupSize asks for, per kind of matrix' {
+            $file = Join-Path $TestDrive 'mix.llmc'
+            $result = $model | ConvertTo-Int4Model $file -GroupSize 128 -MatrixGroupSize @{ Down = 32; Attention = 64 } -OutputProjection Int8
+            $result.MatrixGroupSizes.Down | Should -Be 32
+            $result.MatrixGroupSizes.QueryKeyValue | Should -Be 64
+            $result.MatrixGroupSizes.AttentionOutput | Should -Be 64
+            $result.MatrixGroupSizes.GateUp | Should -Be 128
+            $result.BitsPerWeight | Should -Be 4.25
+            $result.Format | Should -Be 'Q4 g128 sym (QueryKeyValue g64, AttentionOutput g64, GateUp g128, Down g32)'
+            $loaded = Import-Model $file
+            $loaded.Quantization.MatrixGroupSizes.Down | Should -Be 32
+            $loaded.Quantization.MatrixGroupSizes.GateUp | Should -Be 128
+            $loaded.Quantization.Format | Should -Be $result.Format
+        }
+
+        It 'refuses an unknown kind of matrix in -MatrixGroupSize, naming the kinds' {
+            $model | ConvertTo-Int4Model (Join-Path $TestDrive 'bad-mix.llmc') -MatrixGroupSize @{ Up = 32 } -ErrorVariable failed -ErrorAction SilentlyContinue
+            $failed.FullyQualifiedErrorId | Should -Be 'InvalidMatrixGroupSize,LlmCpu.Module.Commands.ConvertToInt4ModelCommand'
+            $failed.Exception.Message | Should -Match 'QueryKeyValue, AttentionOutput, GateUp, Down'
+            Join-Path $TestDrive 'bad-mix.llmc' | Should -Not -Exist
+        }
+
+        It 'calibrates on the number of tokens -CalibrationTokens asks for and records it' {
+            $file = Join-Path $TestDrive 'tokens.llmc'
+            $result = $model | ConvertTo-Int4Model $file -Recipe Gptq -CalibrationPath $calibration -CalibrationTokens 512
+            $result.CalibrationTokens | Should -Be 512
+            (Import-Model $file).Quantization.CalibrationTokens | Should -Be 512
+        }
+
+        It 'refuses -CalibrationTokens outside 512 to 65536 at parameter binding' -ForEach @(
+            @{ Tokens = 100 }
+            @{ Tokens = 100000 }
+        ) {
+            { $model | ConvertTo-Int4Model (Join-Path $TestDrive 'x.llmc') -Recipe Gptq -CalibrationTokens $Tokens -ErrorAction Stop } |
+                Should -Throw -ErrorId 'ParameterArgumentValidationError*'
+        }
+
         It 'tells Import-Model that a calibrated recipe needs the converter' {
             { Import-Model -Precision Int4 -Recipe Awq -ErrorAction Stop } | Should -Throw -ErrorId 'RecipeNeedsCalibration,LlmCpu.Module.Commands.ImportModelCommand'
         }
 
         It 'with Auto keeps the fewest bits within -MaxAccuracyLoss and lists every candidate' {
             $file = Join-Path $TestDrive 'auto.llmc'
-            $result = $model | ConvertTo-Int4Model $file -Recipe Auto -GroupSize 128 -MaxAccuracyLoss 0.05 -CalibrationPath $calibration -EvaluationText $text
+            $result = $model | ConvertTo-Int4Model $file -Recipe Auto -GroupSize 128 -UniformGroupSize -MaxAccuracyLoss 0.05 -CalibrationPath $calibration -EvaluationText $text
             # The four recipes at g128 with an 8-bit output projection, then the chosen one again with an INT4 output.
             $result.Candidates.Count | Should -Be 5
             @($result.Candidates | Where-Object { "$($_.OutputProjection)" -eq 'Int8' }).Count | Should -Be 4

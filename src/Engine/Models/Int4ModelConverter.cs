@@ -18,8 +18,14 @@ public sealed record Int4ConversionResult(string Source, string Destination, str
     /// <summary>Bits per layer weight, scales and zero points counted.</summary>
     public double BitsPerWeight { get; init; }
 
+    /// <summary>Each kind of layer matrix's group size as written (the same for all unless a mix was asked for or chosen).</summary>
+    public MatrixGroupSizes? MatrixGroupSizes { get; init; }
+
     /// <summary>The calibration text's name, for calibrated recipes.</summary>
     public string? CalibrationText { get; init; }
+
+    /// <summary>Tokens of calibration text the recipe ran, for calibrated recipes.</summary>
+    public int? CalibrationTokens { get; init; }
 
     /// <summary>The evaluation text's name, when accuracy was measured.</summary>
     public string? EvaluationText { get; init; }
@@ -50,6 +56,25 @@ public sealed record Int4ConversionOptions
 
     /// <summary>Text calibrated recipes tune on; null takes <see cref="CalibrationText.BuiltIn"/>.</summary>
     public CalibrationText? Calibration { get; init; }
+
+    /// <summary>
+    /// Tokens of calibration text to use at most, from <see cref="CalibrationText.MinimumTokens"/> to
+    /// <see cref="CalibrationText.MaximumTokens"/>; null: the calibration text's own limit
+    /// (<see cref="CalibrationText.DefaultTokens"/> unless it says otherwise).
+    /// </summary>
+    public int? CalibrationTokens { get; init; }
+
+    /// <summary>
+    /// Each kind of layer matrix's group size, overriding the format's; null: the format's for every matrix. Not with
+    /// <see cref="Int4Recipe.Auto"/>, which chooses them.
+    /// </summary>
+    public MatrixGroupSizes? MatrixGroupSizes { get; init; }
+
+    /// <summary>
+    /// For <see cref="Int4Recipe.Auto"/>: after choosing a recipe and a group size, try the other formats within that
+    /// group size's budget of bits with it (<see cref="AutoMixSearch"/>).
+    /// </summary>
+    public bool AutoMixes { get; init; } = true;
 
     /// <summary>For <see cref="Int4Recipe.Gptq"/>: quantize columns by decreasing input size, with static groups.</summary>
     public bool GptqActivationOrder { get; init; }
@@ -125,14 +150,16 @@ public static class Int4ModelConverter
         var clock = Stopwatch.StartNew();
         Check(format, options);
         var log = options.Log;
-        if (!format.Recipe.IsWeightOnly())
+        format = Layers(format, options).Format;
+        if (!format.Recipe.IsWeightOnly() || options.MatrixGroupSizes is { IsUniform: false })
         {
             // Calibrated and automatic recipes need the float weights of each layer in turn and the float model as the
             // reference, so the model loads as stored (memory-mapped where the file allows) and serves as both.
             using var original = ModelLoader.Load(source, new LoadOptions { Log = log, Cancellation = options.Cancellation });
             return Convert(original, null, destination, format, options) with { Duration = clock.Elapsed };
         }
-        // Quantized while loading, a row at a time, so a float model is never held whole; files that already store
+        // Quantized while loading, a row at a time, so a float model is never held whole (a mix of group sizes loads as
+        // stored instead, since loading gives every matrix one format); files that already store
         // INT4 load as stored and are handled like any loaded model below.
         using var loaded = ModelLoader.Load(source, new LoadOptions
         {
@@ -154,6 +181,14 @@ public static class Int4ModelConverter
     private static void Check(Int4Format format, Int4ConversionOptions options)
     {
         format.Validate();
+        if (options.CalibrationTokens is { } tokens) CalibrationText.CheckTokenLimit(tokens);
+        if (options.MatrixGroupSizes is { } sizes)
+        {
+            sizes.Validate();
+            if (format.Recipe == Int4Recipe.Auto)
+                throw new QuantizationArgumentException(QuantizationProblem.InvalidMatrixGroupSize, "MatrixGroupSize",
+                    "The Auto recipe chooses each kind of matrix's group size itself; give -MatrixGroupSize with a single recipe.");
+        }
         if (options.OutputProjection is { } output && !Enum.IsDefined(output))
             throw new ArgumentOutOfRangeException(nameof(options), output, "The output projection is Int4, Int8 or Float16.");
         if (format.Recipe == Int4Recipe.Auto && string.IsNullOrEmpty(options.EvaluationText))
@@ -173,6 +208,7 @@ public static class Int4ModelConverter
         var log = options.Log;
         var pool = options.Pool ?? WorkerPool.Shared;
         var calibration = options.Calibration ?? CalibrationText.BuiltIn;
+        if (options.CalibrationTokens is { } tokens) calibration = calibration with { RequestedTokens = tokens };
         string? evaluationName = string.IsNullOrEmpty(options.EvaluationText) ? null : EvaluationName(options.EvaluationText);
         return model.Use(weights =>
         {
@@ -180,7 +216,7 @@ public static class Int4ModelConverter
             var reference = loaded ?? model;
             IReadOnlyList<QuantizationCandidate> candidates = [];
             LanguageModel quantized;
-            Int4Format written = format;
+            LayerFormat written = Layers(format, options);
             OutputPrecision outputWritten = options.OutputProjection ?? DefaultOutputProjection;
             AccuracyReport? accuracy = null;
             if (format.Recipe == Int4Recipe.Auto)
@@ -189,7 +225,7 @@ public static class Int4ModelConverter
             }
             else
             {
-                quantized = ModelQuantizer.Quantize(model, weights, Request(format, options, outputWritten, calibration), pool, log, options.Cancellation);
+                quantized = ModelQuantizer.Quantize(model, weights, Request(written, options, outputWritten, calibration), pool, log, options.Cancellation);
                 if (options.EvaluationText is { Length: > 0 } text)
                 {
                     accuracy = AccuracyEvaluator.Compare(reference, quantized, text, pool, options.Cancellation, log);
@@ -201,13 +237,17 @@ public static class Int4ModelConverter
             using (quantized)
             {
                 double bits = BitsPerWeight(quantized.Weights);
-                string? calibrationName = written.Recipe.NeedsCalibration() ? calibration.Name : null;
+                var chosen = written.Format;
+                string? calibrationName = chosen.Recipe.NeedsCalibration() ? calibration.Name : null;
+                int? calibrationTokens = chosen.Recipe.NeedsCalibration() ? calibration.Windows(model).Sum(w => w.Length) : null;
+                var groupSizes = written.GroupSizes ?? MatrixGroupSizes.Uniform(chosen.GroupSize);
                 var report = new QuantizationReport
                 {
-                    Recipe = RecipeName(written.Recipe) + (written.Recipe == Int4Recipe.Gptq && options.GptqActivationOrder ? " (activation order)" : ""),
+                    Recipe = RecipeName(chosen.Recipe) + (chosen.Recipe == Int4Recipe.Gptq && options.GptqActivationOrder ? " (activation order)" : ""),
                     Format = written.ToString(),
-                    GroupSize = written.GroupSize,
-                    Asymmetric = written.Asymmetric,
+                    GroupSize = chosen.GroupSize,
+                    Asymmetric = chosen.Asymmetric,
+                    MatrixGroupSizes = groupSizes,
                     Activations = options.Activations.ToString(),
                     EdgePrecision = $"embedding {quantized.Weights.TokenEmbedding.Format}, output {quantized.Weights.Output.Format}",
                     SourcePrecision = model.StoredPrecision,
@@ -217,6 +257,7 @@ public static class Int4ModelConverter
                     Accuracy = accuracy,
                     BitsPerWeight = Math.Round(bits, 4),
                     CalibrationText = calibrationName,
+                    CalibrationTokens = calibrationTokens,
                     EvaluationText = evaluationName,
                     DurationSeconds = Math.Round(clock.Elapsed.TotalSeconds, 2),
                     Candidates = candidates.Count > 0 ? candidates.ToList() : null,
@@ -225,15 +266,27 @@ public static class Int4ModelConverter
                 return new Int4ConversionResult(model.Path, Path.GetFullPath(destination), report.Format, new FileInfo(destination).Length,
                     model.FileSizeBytes, clock.Elapsed, accuracy)
                 {
-                    Recipe = written.Recipe.ToString(), BitsPerWeight = bits, CalibrationText = calibrationName, EvaluationText = evaluationName,
+                    Recipe = chosen.Recipe.ToString(), BitsPerWeight = bits, MatrixGroupSizes = groupSizes, CalibrationText = calibrationName,
+                    CalibrationTokens = calibrationTokens, EvaluationText = evaluationName,
                     OutputFormat = quantized.Weights.Output.Format, Candidates = candidates,
                 };
             }
         });
     }
 
-    internal static QuantizeRequest Request(Int4Format format, Int4ConversionOptions options, OutputPrecision output, CalibrationText calibration) =>
-        new(format, options.Activations, output, calibration) { GptqActivationOrder = options.GptqActivationOrder };
+    /// <summary>
+    /// The layers' format: <paramref name="format"/>, or with <see cref="Int4ConversionOptions.MatrixGroupSizes"/>, its
+    /// sizes (a uniform one is the plain format at that size; a mix is named by its largest group size).
+    /// </summary>
+    private static LayerFormat Layers(Int4Format format, Int4ConversionOptions options) => options.MatrixGroupSizes switch
+    {
+        null => new(format),
+        { IsUniform: true } sizes => new(format with { GroupSize = sizes.QueryKeyValue }),
+        var sizes => new(format with { GroupSize = sizes.Largest }, sizes),
+    };
+
+    internal static QuantizeRequest Request(LayerFormat format, Int4ConversionOptions options, OutputPrecision output, CalibrationText calibration) =>
+        new(format.Format, options.Activations, output, calibration) { GptqActivationOrder = options.GptqActivationOrder, GroupSizes = format.GroupSizes };
 
     /// <summary>How the report names a recipe.</summary>
     internal static string RecipeName(Int4Recipe recipe) => recipe switch

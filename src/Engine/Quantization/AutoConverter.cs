@@ -8,25 +8,28 @@ using LlmCpu.Kernels.Threading;
 namespace LlmCpu.Engine.Quantization;
 
 /// <summary>
-/// Runs <see cref="AutoRecipeSearch"/> on a model (and, when no output precision is asked for,
-/// <see cref="AutoOutputSearch"/> on its choice): quantizes each candidate, measures it against the float model on the
+/// Runs <see cref="AutoRecipeSearch"/> on a model, then <see cref="AutoMixSearch"/> on its choice (the other formats
+/// within its group size's budget of bits), and, when no output precision is asked for, <see cref="AutoOutputSearch"/>
+/// on the result: quantizes each candidate, measures it against the float model on the
 /// evaluation text, and keeps only the best so far in memory (so at most two quantized models exist at once).
 /// </summary>
 internal static class AutoConverter
 {
-    public static (LanguageModel Model, Int4Format Format, OutputPrecision Output, AccuracyReport Accuracy, IReadOnlyList<QuantizationCandidate> Candidates) Run(
+    public static (LanguageModel Model, LayerFormat Format, OutputPrecision Output, AccuracyReport Accuracy, IReadOnlyList<QuantizationCandidate> Candidates) Run(
         LanguageModel model, ModelWeights weights, LanguageModel reference, Int4ConversionOptions options, CalibrationText calibration, WorkerPool pool)
     {
         var log = options.Log;
         var formats = AutoRecipeSearch.Candidates(options.AutoGroupSizes, options.AutoAsymmetric);
         LanguageModel? best = null;
         QuantizationCandidate? bestCandidate = null;
-        (Int4Format Format, OutputPrecision Output, AccuracyReport Accuracy)? kept = null;
+        (LayerFormat Format, OutputPrecision Output, AccuracyReport Accuracy)? kept = null;
         Func<QuantizationCandidate, QuantizationCandidate, bool> isBetter = AutoRecipeSearch.IsBetter;
-        QuantizationCandidate Measure(Int4Format format, OutputPrecision output)
+        QuantizationCandidate Measure(LayerFormat layerFormat, OutputPrecision output)
         {
             var clock = Stopwatch.StartNew();
-            var quantized = ModelQuantizer.Quantize(model, weights, Int4ModelConverter.Request(format, options, output, calibration), pool, log, options.Cancellation);
+            var request = Int4ModelConverter.Request(layerFormat, options, output, calibration);
+            var format = layerFormat.Format;
+            var quantized = ModelQuantizer.Quantize(model, weights, request, pool, log, options.Cancellation);
             var elapsed = clock.Elapsed;
             try
             {
@@ -35,19 +38,20 @@ internal static class AutoConverter
                 var candidate = new QuantizationCandidate
                 {
                     Recipe = format.Recipe.ToString(), GroupSize = format.GroupSize, Asymmetric = format.Asymmetric,
+                    MatrixGroupSizes = layerFormat.GroupSizes ?? MatrixGroupSizes.Uniform(format.GroupSize),
                     BitsPerWeight = Int4ModelConverter.BitsPerWeight(w), FloatPerplexity = accuracy.FloatPerplexity,
                     QuantizedPerplexity = accuracy.QuantizedPerplexity, KlDivergence = accuracy.MeanKlDivergence,
                     SameTopTokenRate = accuracy.TopTokenAgreement, QuantizationTime = elapsed, OutputProjection = output.ToString(),
                     WeightBytes = w.Layers.SelectMany(l => l.Matrices).Sum(m => m.ByteSize) + (ReferenceEquals(w.Output, w.TokenEmbedding) ? 0 : w.Output.ByteSize),
                 };
                 candidate = candidate with { WithinBound = AutoRecipeSearch.IsWithinBound(candidate, options.MaxAccuracyLoss) };
-                log.Verbose($"Auto: {format}, output {w.Output.Format}: {candidate.BitsPerWeight:F3} bits per weight, perplexity {candidate.FloatPerplexity:F3} -> " +
+                log.Verbose($"Auto: {request.FormatName}, output {w.Output.Format}: {candidate.BitsPerWeight:F3} bits per weight, perplexity {candidate.FloatPerplexity:F3} -> " +
                             $"{candidate.QuantizedPerplexity:F3} ({candidate.PerplexityIncrease:P2}), KL {candidate.KlDivergence:F5}, same top " +
                             $"{candidate.SameTopTokenRate:P1}, quantized in {elapsed.TotalSeconds:F1} s.");
                 if (bestCandidate is null || isBetter(candidate, bestCandidate))
                 {
                     best?.Dispose();
-                    (best, bestCandidate, kept) = (quantized, candidate, (format, output, accuracy));
+                    (best, bestCandidate, kept) = (quantized, candidate, (layerFormat, output, accuracy));
                 }
                 else
                 {
@@ -66,6 +70,17 @@ internal static class AutoConverter
         {
             var layerOutput = options.OutputProjection ?? AutoOutputSearch.LayerSearchOutput;
             var search = AutoRecipeSearch.Run(formats, format => Measure(format, layerOutput), options.MaxAccuracyLoss);
+            if (options.AutoMixes)
+            {
+                var recipe = kept!.Value.Format.Format;
+                var alternatives = AutoMixSearch.Alternatives(model.Config, search.Chosen, options.AutoAsymmetric);
+                if (alternatives.Count > 0)
+                    log.Verbose($"Auto: trying {recipe.Recipe} in {alternatives.Count} more formats within {AutoMixSearch.Budget(recipe.GroupSize):F3} bits per weight.");
+                isBetter = AutoMixSearch.IsBetter;
+                search = AutoMixSearch.Run(search, alternatives,
+                    mix => Measure(new LayerFormat(recipe with { Asymmetric = mix.Asymmetric }, mix.GroupSizes.IsUniform ? null : mix.GroupSizes), layerOutput),
+                    options.MaxAccuracyLoss);
+            }
             if (options.OutputProjection is null)
             {
                 var layersChosen = kept!.Value.Format;

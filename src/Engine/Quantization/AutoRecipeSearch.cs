@@ -14,7 +14,9 @@ public sealed record AutoSearchResult(IReadOnlyList<QuantizationCandidate> Candi
 /// first, finer groups and zero points later; at each size the cheaper recipes first), each measured on evaluation
 /// text. The search stops after the first size at which some candidate keeps perplexity within the bound, and keeps,
 /// of those, the one with the lowest KL divergence; if none does at any size, it keeps the one with the lowest KL
-/// divergence overall (the most accurate), and says so.
+/// divergence overall (the most accurate), and says so. "Size" is the bits per weight of one uniform format here; the
+/// step after it (<see cref="AutoMixSearch"/>) widens it to a budget: every format within the chosen group size's
+/// budget (4.25 bits at groups of 128) counts as that size, so there the lower KL divergence decides among them.
 /// </summary>
 public static class AutoRecipeSearch
 {

@@ -11,7 +11,7 @@ namespace LlmCpu.Engine.Quantization;
 /// attention output, gate/up, down), each folded into what precedes it (<see cref="AwqFolding"/>), then a clipping
 /// search and round-to-nearest quantization of the rescaled matrices. The layer's norms are new arrays.
 /// </summary>
-internal sealed class AwqLayerRecipe(Int4Format format, ActivationMode activations, WorkerPool pool, ModelConfig config) : ILayerRecipe
+internal sealed class AwqLayerRecipe(LayerFormat format, ActivationMode activations, WorkerPool pool, ModelConfig config) : ILayerRecipe
 {
     /// <summary>
     /// Why AWQ cannot fold its scales into this architecture's layers, or null when it can: the folding divides RMS norm
@@ -34,23 +34,23 @@ internal sealed class AwqLayerRecipe(Int4Format format, ActivationMode activatio
         float[] hGateUp = QuadraticError.ToFloat(statistics[LinearInput.GateUp].Hessian());
         float[] hDown = QuadraticError.ToFloat(statistics[LinearInput.Down].Hessian());
 
-        var (sQkv, _) = AwqScaleSearch.Search(f.QueryKeyValue, qkvRows, dim, hQkv, statistics[LinearInput.QueryKeyValue].MeanAbsolute(), null, format, pool);
+        var (sQkv, _) = AwqScaleSearch.Search(f.QueryKeyValue, qkvRows, dim, hQkv, statistics[LinearInput.QueryKeyValue].MeanAbsolute(), null, format[LinearInput.QueryKeyValue], pool);
         AwqFolding.QueryKeyValue(f, config, sQkv);
         var (sOut, _) = AwqScaleSearch.Search(f.AttentionOutput, dim, dim, hOut, statistics[LinearInput.AttentionOutput].MeanAbsolute(),
-            AwqFolding.AttentionOutputSources(config), format, pool);
+            AwqFolding.AttentionOutputSources(config), format[LinearInput.AttentionOutput], pool);
         AwqFolding.AttentionOutput(f, config, sOut);
-        var (sGateUp, _) = AwqScaleSearch.Search(f.GateUp, 2 * ffn, dim, hGateUp, statistics[LinearInput.GateUp].MeanAbsolute(), null, format, pool);
+        var (sGateUp, _) = AwqScaleSearch.Search(f.GateUp, 2 * ffn, dim, hGateUp, statistics[LinearInput.GateUp].MeanAbsolute(), null, format[LinearInput.GateUp], pool);
         AwqFolding.GateUp(f, config, sGateUp);
-        var (sDown, _) = AwqScaleSearch.Search(f.Down, dim, ffn, hDown, statistics[LinearInput.Down].MeanAbsolute(), null, format, pool);
+        var (sDown, _) = AwqScaleSearch.Search(f.Down, dim, ffn, hDown, statistics[LinearInput.Down].MeanAbsolute(), null, format[LinearInput.Down], pool);
         AwqFolding.Down(f, config, sDown);
 
         return LayerRecipe.DisposingOnFailure(keep =>
         {
-            WeightMatrix Matrix(float[] weights, int rows, int columns, float[] h, float[] s, int clipFrom) =>
-                keep(AwqClipQuantizer.Quantize(weights, rows, columns, Rescaled(h, s), clipFrom, format, activations, pool));
-            return layer.With(Matrix(f.QueryKeyValue, qkvRows, dim, hQkv, sQkv, clipFrom: dim + kvDim),
-                Matrix(f.AttentionOutput, dim, dim, hOut, sOut, 0), Matrix(f.GateUp, 2 * ffn, dim, hGateUp, sGateUp, 0),
-                Matrix(f.Down, dim, ffn, hDown, sDown, 0), f.AttentionNorm, f.FeedForwardNorm);
+            WeightMatrix Matrix(float[] weights, int rows, int columns, float[] h, float[] s, int clipFrom, LinearInput kind) =>
+                keep(AwqClipQuantizer.Quantize(weights, rows, columns, Rescaled(h, s), clipFrom, format[kind], activations, pool));
+            return layer.With(Matrix(f.QueryKeyValue, qkvRows, dim, hQkv, sQkv, dim + kvDim, LinearInput.QueryKeyValue),
+                Matrix(f.AttentionOutput, dim, dim, hOut, sOut, 0, LinearInput.AttentionOutput), Matrix(f.GateUp, 2 * ffn, dim, hGateUp, sGateUp, 0, LinearInput.GateUp),
+                Matrix(f.Down, dim, ffn, hDown, sDown, 0, LinearInput.Down), f.AttentionNorm, f.FeedForwardNorm);
         });
     }
 

@@ -7,7 +7,7 @@ using LlmCpu.Kernels.Threading;
 namespace LlmCpu.Engine.Quantization;
 
 /// <summary>GPTQ on each of a layer's four matrices, each with the Hessian of its own inputs.</summary>
-internal sealed class GptqLayerRecipe(Int4Format format, ActivationMode activations, WorkerPool pool, GptqOptions? options = null) : ILayerRecipe
+internal sealed class GptqLayerRecipe(LayerFormat format, ActivationMode activations, WorkerPool pool, GptqOptions? options = null) : ILayerRecipe
 {
     /// <summary>
     /// What the Gptq recipe runs: each group's clipping searched by its own GPTQ loss (in the natural order; activation
@@ -22,7 +22,7 @@ internal sealed class GptqLayerRecipe(Int4Format format, ActivationMode activati
         LayerRecipe.DisposingOnFailure(keep =>
         {
             WeightMatrix Matrix(WeightMatrix source, LinearInput input) =>
-                keep(GptqQuantizer.Quantize(FloatRows.Of(source), source.Rows, source.Columns, statistics[input].Hessian(), format, activations, pool, options));
+                keep(GptqQuantizer.Quantize(FloatRows.Of(source), source.Rows, source.Columns, statistics[input].Hessian(), format[input], activations, pool, options));
             return layer.With(Matrix(layer.QueryKeyValue, LinearInput.QueryKeyValue), Matrix(layer.AttentionOutput, LinearInput.AttentionOutput),
                 Matrix(layer.GateUp, LinearInput.GateUp), Matrix(layer.Down, LinearInput.Down));
         });

@@ -1,5 +1,6 @@
 using LlmCpu.Engine.Diagnostics;
 using LlmCpu.Engine.Models;
+using LlmCpu.Engine.Runtime;
 using LlmCpu.Kernels.MatMul;
 using LlmCpu.Kernels.Quantization;
 using LlmCpu.Kernels.Threading;
@@ -11,6 +12,15 @@ internal sealed record QuantizeRequest(Int4Format Format, ActivationMode Activat
 {
     /// <summary>GPTQ in activation order (<see cref="GptqOptions.ActivationOrder"/>).</summary>
     public bool GptqActivationOrder { get; init; }
+
+    /// <summary>Each kind of layer matrix's group size, where they differ; null: <see cref="Format"/>'s for all.</summary>
+    public MatrixGroupSizes? GroupSizes { get; init; }
+
+    /// <summary>The format of each of a layer's matrices.</summary>
+    public LayerFormat Layers => new(Format, GroupSizes);
+
+    /// <summary>How the model and messages name the layers' format.</summary>
+    public string FormatName => Layers.ToString();
 }
 
 /// <summary>
@@ -27,8 +37,12 @@ internal static class ModelQuantizer
         CancellationToken cancellation)
     {
         var format = request.Format;
+        var layerFormat = request.Layers;
         var recipe = Recipe(format, request, pool, model.Config, cancellation);
         int[][]? windows = recipe is null ? null : request.Calibration.Windows(model);
+        if (windows is not null && request.Calibration.RequestedTokens is { } asked && windows.Length * windows[0].Length < asked)
+            log.Warning($"The calibration text '{request.Calibration.Name}' gives {windows.Length} windows of {windows[0].Length} tokens " +
+                        $"({windows.Length * windows[0].Length} tokens), fewer than the {asked} asked for; calibrating on those.");
         var borrowed = new HashSet<WeightMatrix>();
         var made = new List<WeightMatrix>();
         var requantized = new HashSet<string>();
@@ -108,8 +122,8 @@ internal static class ModelQuantizer
             var layers = weights.Layers.ToArray();
             foreach (var layer in layers) borrowed.UnionWith(layer.Matrices);
             var quantized = new LanguageModel(model.Name, model.Path, model.Config, new ModelWeights(embedding, layers, weights.OutputNorm, output, weights.OutputNormBias, weights.OutputBias) { Borrowed = borrowed },
-                model.Tokenizer, model.StoredPrecision, format.ToString(), model.FileSizeBytes, TimeSpan.Zero, storage: null) { ChatTemplateText = model.ChatTemplateText, NamedChatTemplates = model.NamedChatTemplates };
-            string activity = recipe is null ? "Quantizing" : $"Quantizing ({format.Recipe}, calibrated on {windows!.Length} windows of {request.Calibration.Name})";
+                model.Tokenizer, model.StoredPrecision, request.FormatName, model.FileSizeBytes, TimeSpan.Zero, storage: null) { ChatTemplateText = model.ChatTemplateText, NamedChatTemplates = model.NamedChatTemplates };
+            string activity = recipe is null ? "Quantizing" : $"Quantizing ({format.Recipe}, calibrated on {windows!.Length} windows of {windows[0].Length} tokens of {request.Calibration.Name})";
             for (int i = 0; i < layers.Length; i++)
             {
                 cancellation.ThrowIfCancellationRequested();
@@ -117,7 +131,8 @@ internal static class ModelQuantizer
                 var l = weights.Layers[i];
                 if (recipe is null)
                 {
-                    layers[i] = l.With(ToInt4(l.QueryKeyValue, format), ToInt4(l.AttentionOutput, format), ToInt4(l.GateUp, format), ToInt4(l.Down, format));
+                    layers[i] = l.With(ToInt4(l.QueryKeyValue, layerFormat[LinearInput.QueryKeyValue]), ToInt4(l.AttentionOutput, layerFormat[LinearInput.AttentionOutput]),
+                        ToInt4(l.GateUp, layerFormat[LinearInput.GateUp]), ToInt4(l.Down, layerFormat[LinearInput.Down]));
                     continue;
                 }
                 foreach (var matrix in l.Matrices)
@@ -129,7 +144,7 @@ internal static class ModelQuantizer
             }
             log.Progress(activity, "done", 100);
             if (requantized.Count > 0)
-                log.Warning($"'{model.Name}' holds {string.Join(", ", requantized)} weights; they are dequantized and quantized again to {format}, " +
+                log.Warning($"'{model.Name}' holds {string.Join(", ", requantized)} weights; they are dequantized and quantized again to {request.FormatName}, " +
                             "which adds error to error. Convert from the unquantized model where you have it.");
             return quantized;
         }
@@ -144,16 +159,16 @@ internal static class ModelQuantizer
     private static ILayerRecipe? Recipe(Int4Format format, QuantizeRequest request, WorkerPool pool, ModelConfig config, CancellationToken cancellation) => format.Recipe switch
     {
         Int4Recipe.RoundToNearest or Int4Recipe.MinimizeError => null,
-        Int4Recipe.Gptq => new GptqLayerRecipe(format, request.Activations, pool, GptqLayerRecipe.Options(request.GptqActivationOrder)),
+        Int4Recipe.Gptq => new GptqLayerRecipe(request.Layers, request.Activations, pool, GptqLayerRecipe.Options(request.GptqActivationOrder)),
         Int4Recipe.Awq => AwqLayerRecipe.CannotFold(config) is { } why
             ? throw new QuantizationArgumentException(QuantizationProblem.RecipeNotImplemented, "Recipe",
                 $"AWQ is implemented for Llama-layout models ({config.Architecture}: {why}); use Gptq, MinimizeError or RoundToNearest.")
-            : new AwqLayerRecipe(format, request.Activations, pool, config),
+            : new AwqLayerRecipe(request.Layers, request.Activations, pool, config),
         Int4Recipe.Teq => AwqLayerRecipe.CannotFold(config) is { } why
             ? throw new QuantizationArgumentException(QuantizationProblem.RecipeNotImplemented, "Recipe",
                 $"TEQ folds its scales as AWQ does, which is implemented for Llama-layout models ({config.Architecture}: {why}); use SignRound, Gptq, MinimizeError or RoundToNearest.")
-            : new TeqLayerRecipe(format, request.Activations, pool, config, cancellation),
-        Int4Recipe.SignRound => new SignRoundLayerRecipe(format, request.Activations, pool, cancellation),
+            : new TeqLayerRecipe(request.Layers, request.Activations, pool, config, cancellation),
+        Int4Recipe.SignRound => new SignRoundLayerRecipe(request.Layers, request.Activations, pool, cancellation),
         _ => throw new ArgumentOutOfRangeException(nameof(format), format.Recipe, "Auto chooses among recipes; it is not one itself."),
     };
 

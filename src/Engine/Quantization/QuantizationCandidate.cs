@@ -10,6 +10,9 @@ public sealed record QuantizationCandidate
 
     public required bool Asymmetric { get; init; }
 
+    /// <summary>Each kind of layer matrix's group size (for a mix, <see cref="GroupSize"/> is the largest); absent in files written before mixes.</summary>
+    public MatrixGroupSizes? MatrixGroupSizes { get; init; }
+
     /// <summary>Bits per layer weight, FP16 scales and 8-bit zero points counted.</summary>
     public required double BitsPerWeight { get; init; }
 

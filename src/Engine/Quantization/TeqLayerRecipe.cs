@@ -12,7 +12,7 @@ namespace LlmCpu.Engine.Quantization;
 /// layout limits are AWQ's: <see cref="AwqLayerRecipe.CannotFold"/>), then round-to-nearest quantization of the
 /// rescaled matrices, which is what the scales were trained through. The layer's norms are new arrays.
 /// </summary>
-internal sealed class TeqLayerRecipe(Int4Format format, ActivationMode activations, WorkerPool pool, ModelConfig config, CancellationToken cancellation,
+internal sealed class TeqLayerRecipe(LayerFormat format, ActivationMode activations, WorkerPool pool, ModelConfig config, CancellationToken cancellation,
     SignedDescentOptions? options = null) : ILayerRecipe
 {
     private readonly SignedDescentOptions _options = options ?? SignedDescentOptions.Teq;
@@ -23,15 +23,15 @@ internal sealed class TeqLayerRecipe(Int4Format format, ActivationMode activatio
         var f = TrainAndFold(layer, statistics);
         return LayerRecipe.DisposingOnFailure(keep =>
         {
-            WeightMatrix Matrix(float[] weights, int rows, int columns)
+            WeightMatrix Matrix(float[] weights, int rows, int columns, LinearInput kind)
             {
                 // Kept before it is filled, so a failure while rounding disposes it too.
-                var matrix = (Int4Matrix)keep(new Int4Matrix(rows, columns, format with { Recipe = Int4Recipe.Teq }, activations));
+                var matrix = (Int4Matrix)keep(new Int4Matrix(rows, columns, format[kind] with { Recipe = Int4Recipe.Teq }, activations));
                 pool.Run(new RoundToNearestJob(weights, columns, matrix), rows, Int4Matrix.TileRows);
                 return matrix;
             }
-            return layer.With(Matrix(f.QueryKeyValue, qkvRows, dim), Matrix(f.AttentionOutput, dim, dim), Matrix(f.GateUp, 2 * ffn, dim),
-                Matrix(f.Down, dim, ffn), f.AttentionNorm, f.FeedForwardNorm);
+            return layer.With(Matrix(f.QueryKeyValue, qkvRows, dim, LinearInput.QueryKeyValue), Matrix(f.AttentionOutput, dim, dim, LinearInput.AttentionOutput),
+                Matrix(f.GateUp, 2 * ffn, dim, LinearInput.GateUp), Matrix(f.Down, dim, ffn, LinearInput.Down), f.AttentionNorm, f.FeedForwardNorm);
         });
     }
 
@@ -41,7 +41,7 @@ internal sealed class TeqLayerRecipe(Int4Format format, ActivationMode activatio
         int dim = config.EmbeddingLength, ffn = config.FeedForwardLength, qkvRows = dim + 2 * config.KvDim;
         var f = FloatLayer.Of(layer);
         float[] Train(float[] weights, int rows, int columns, LinearInput input, int[]? ties) =>
-            TeqScaleTraining.Train(weights, rows, columns, QuadraticError.ToFloat(statistics[input].Hessian()), ties, format, pool, _options, cancellation).Scales;
+            TeqScaleTraining.Train(weights, rows, columns, QuadraticError.ToFloat(statistics[input].Hessian()), ties, format[input], pool, _options, cancellation).Scales;
 
         AwqFolding.QueryKeyValue(f, config, Train(f.QueryKeyValue, qkvRows, dim, LinearInput.QueryKeyValue, null));
         AwqFolding.AttentionOutput(f, config, Train(f.AttentionOutput, dim, dim, LinearInput.AttentionOutput, AwqFolding.AttentionOutputSources(config)));

@@ -54,6 +54,24 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
     public SwitchParameter Asymmetric { get; set; }
 
     /// <summary>
+    /// Group sizes for kinds of layer matrix, the others taking -GroupSize: keys QueryKeyValue, AttentionOutput, GateUp,
+    /// Down, or Attention (QueryKeyValue and AttentionOutput) and FeedForward (GateUp and Down); values 32, 64, 128 or -1.
+    /// For example <c>-GroupSize 128 -MatrixGroupSize @{ Down = 32; Attention = 64 }</c> (4.25 bits per weight on Llama
+    /// shapes). Not with -Recipe Auto, which tries such mixes itself within -GroupSize's budget of bits.
+    /// </summary>
+    [Parameter]
+    [ValidateNotNullOrEmpty]
+    public System.Collections.Hashtable? MatrixGroupSize { get; set; }
+
+    /// <summary>
+    /// For -Recipe Auto: give every matrix the same group size. Without it, Auto also tries its chosen recipe in the
+    /// other formats within the chosen group size's budget of bits (4.25 bits per weight at 128): zero points, and
+    /// finer groups for some kinds of matrix.
+    /// </summary>
+    [Parameter]
+    public SwitchParameter UniformGroupSize { get; set; }
+
+    /// <summary>
     /// How INT4 weights are chosen: RoundToNearest (the default; ggml's Q4_0 rule), MinimizeError (a scale search per
     /// group), Gptq, Awq, SignRound and Teq (calibrated on -CalibrationPath), or Auto (tries recipes and group sizes, measured on -EvaluationText).
     /// </summary>
@@ -81,6 +99,14 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
     [ValidateNotNullOrEmpty]
     public string? CalibrationPath { get; set; }
 
+    /// <summary>
+    /// Tokens of calibration text the calibrated recipes use at most (from 512 to 65536; default 4096). More tokens give
+    /// steadier statistics and take proportionally longer; a text that gives fewer is used whole, with a warning.
+    /// </summary>
+    [Parameter]
+    [ValidateRange(CalibrationText.MinimumTokens, CalibrationText.MaximumTokens)]
+    public int CalibrationTokens { get; set; } = CalibrationText.DefaultTokens;
+
     /// <summary>For -Recipe Gptq (and Auto's GPTQ candidates): quantize columns by decreasing input size, with static groups.</summary>
     [Parameter]
     public SwitchParameter ActivationOrder { get; set; }
@@ -106,6 +132,16 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
         var calibration = ReadCalibration();
         if (CalibrationPath != null && calibration == null) return;
         var bound = MyInvocation.BoundParameters;
+        MatrixGroupSizes? groupSizes;
+        try
+        {
+            groupSizes = MatrixGroupSize is null ? null : ParseGroupSizes(MatrixGroupSize, GroupSize);
+        }
+        catch (QuantizationArgumentException ex)
+        {
+            WriteError(new ErrorRecord(ex, ex.Problem.ToString(), ErrorCategory.InvalidArgument, MatrixGroupSize));
+            return;
+        }
         var options = new Int4ConversionOptions
         {
             Activations = Activations,
@@ -113,6 +149,9 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
             EvaluationText = EvaluationText,
             OutputProjection = OutputProjection is null ? null : Enum.Parse<OutputPrecision>(OutputProjection, ignoreCase: true),
             Calibration = calibration,
+            CalibrationTokens = bound.ContainsKey(nameof(CalibrationTokens)) ? CalibrationTokens : null,
+            MatrixGroupSizes = groupSizes,
+            AutoMixes = !UniformGroupSize.IsPresent,
             MaxAccuracyLoss = MaxAccuracyLoss,
             GptqActivationOrder = ActivationOrder.IsPresent,
             // Auto tries every group size and both symmetries, unless the command line fixes them.
@@ -148,6 +187,29 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
         {
             log.Complete();
         }
+    }
+
+    /// <summary>-MatrixGroupSize's entries as group sizes, the kinds not named taking <paramref name="rest"/>.</summary>
+    /// <exception cref="QuantizationArgumentException">An unknown kind, or a value that is not a group size.</exception>
+    private static MatrixGroupSizes ParseGroupSizes(System.Collections.Hashtable table, int rest)
+    {
+        var entries = new List<KeyValuePair<string, int>>();
+        foreach (System.Collections.DictionaryEntry entry in table)
+        {
+            string name = entry.Key?.ToString() ?? "";
+            int size;
+            try
+            {
+                size = LanguagePrimitives.ConvertTo<int>(entry.Value);
+            }
+            catch (PSInvalidCastException)
+            {
+                throw new QuantizationArgumentException(QuantizationProblem.InvalidMatrixGroupSize, nameof(MatrixGroupSize),
+                    $"The group size given for '{name}' ('{entry.Value}') is not a number; a group size is 32, 64, 128 or -1 (per channel).");
+            }
+            entries.Add(new(name, size));
+        }
+        return MatrixGroupSizes.Parse(entries, rest);
     }
 
     private string? ResolvedCalibrationPath => CalibrationPath is null ? null : SessionState.Path.GetUnresolvedProviderPathFromPSPath(CalibrationPath);

@@ -46,6 +46,12 @@ internal static class ErrorIds
     /// <summary>Calibration text gives fewer tokens than a calibrated recipe needs; the message names the minimum.</summary>
     public const string CalibrationTextTooShort = nameof(LlmCpu.Engine.QuantizationProblem.CalibrationTextTooShort);
 
+    /// <summary>-CalibrationTokens is outside the accepted range; the message names the minimum and maximum.</summary>
+    public const string CalibrationTokensOutOfRange = nameof(LlmCpu.Engine.QuantizationProblem.CalibrationTokensOutOfRange);
+
+    /// <summary>-MatrixGroupSize names an unknown kind of matrix or a group size the format does not have.</summary>
+    public const string InvalidMatrixGroupSize = nameof(LlmCpu.Engine.QuantizationProblem.InvalidMatrixGroupSize);
+
     /// <summary>The calibration text is the evaluation text.</summary>
     public const string CalibrationIsEvaluationText = nameof(LlmCpu.Engine.QuantizationProblem.CalibrationIsEvaluationText);
 

@@ -279,4 +279,63 @@ public sealed class ConvertToInt4ModelCommandTests : IDisposable
         using var original = ModelLoader.Load(RepoPaths.FixtureModel);
         GreedyAgreement.AssertAgrees(original, model, original.Tokenizer.Encode("Mr. Darcy", addBos: true), 24);
     }
+
+    [Fact]
+    public void MatrixGroupSizesFromAHashtableAreWrittenPerMatrix()
+    {
+        var result = _ps.Run("Import-Model | ConvertTo-Int4Model \"$d/mix.llmc\" -GroupSize 128 -MatrixGroupSize @{ Down = 32; Attention = 64 } -OutputProjection Int8",
+            new Dictionary<string, object?> { ["d"] = _dir });
+        Assert.Empty(result.Errors);
+        var conversion = Assert.IsType<Int4ConversionResult>(Assert.Single(result.Output).BaseObject);
+        Assert.Equal(new LlmCpu.Engine.Quantization.MatrixGroupSizes(64, 64, 128, 32), conversion.MatrixGroupSizes);
+        Assert.Equal(4.25, conversion.BitsPerWeight, 12);
+        using var model = ModelLoader.Load(Path.Combine(_dir, "mix.llmc"));
+        Assert.All(model.Weights.Layers, l => Assert.Equal((64, 64, 128, 32),
+            (((Int4Matrix)l.QueryKeyValue).GroupSize, ((Int4Matrix)l.AttentionOutput).GroupSize, ((Int4Matrix)l.GateUp).GroupSize, ((Int4Matrix)l.Down).GroupSize)));
+        Assert.Equal(conversion.MatrixGroupSizes, model.Quantization!.MatrixGroupSizes);
+    }
+
+    [Theory]
+    [InlineData("-MatrixGroupSize @{ Up = 32 }", "'Up' is not a kind of layer matrix")]
+    [InlineData("-MatrixGroupSize @{ Down = 'fine' }", "is not a number")]
+    [InlineData("-MatrixGroupSize @{ Down = 48 }", "32, 64, 128 or -1")]
+    [InlineData("-MatrixGroupSize @{ Down = 32 } -Recipe Auto -EvaluationText 'It is a truth universally acknowledged.'", "Auto recipe chooses")]
+    public void BadMatrixGroupSizesAreInvalidMatrixGroupSize(string parameters, string message)
+    {
+        var result = _ps.Run($"Import-Model | ConvertTo-Int4Model \"$d/x.llmc\" {parameters}", new Dictionary<string, object?> { ["d"] = _dir });
+        var error = Assert.Single(result.Errors);
+        Assert.Equal("InvalidMatrixGroupSize,LlmCpu.Module.Commands.ConvertToInt4ModelCommand", error.FullyQualifiedErrorId);
+        Assert.Equal(ErrorCategory.InvalidArgument, error.CategoryInfo.Category);
+        Assert.Contains(message, error.Exception.Message);
+        Assert.Empty(Directory.GetFiles(_dir, "*.llmc"));
+    }
+
+    [Theory]
+    [InlineData(511)]
+    [InlineData(65537)]
+    public void CalibrationTokensOutsideTheRangeAreRefusedAtBindingNamingIt(int tokens)
+    {
+        var result = _ps.Run($"Import-Model | ConvertTo-Int4Model \"$d/x.llmc\" -Recipe Gptq -CalibrationTokens {tokens}", new Dictionary<string, object?> { ["d"] = _dir });
+        var error = Assert.Single(result.Errors);
+        Assert.StartsWith("ParameterArgumentValidationError,", error.FullyQualifiedErrorId);
+        Assert.Contains(tokens < 512 ? "512" : "65536", error.Exception.Message);
+        Assert.Empty(Directory.GetFiles(_dir, "*.llmc"));
+    }
+
+    [Fact]
+    public void CalibrationTokensLimitWhatTheRecipeRuns()
+    {
+        // More than 1,024 tokens but fewer than the default 4,096: all of its whole windows by default, four when 1,024 are asked for.
+        File.WriteAllText(Path.Combine(_dir, "calibration.txt"), LlmCpu.Engine.Quantization.CalibrationText.BuiltIn.Text[..6000]);
+        var result = _ps.Run("""
+            Import-Model | ConvertTo-Int4Model "$d/a.llmc" -Recipe Gptq -CalibrationPath "$d/calibration.txt"
+            Import-Model | ConvertTo-Int4Model "$d/b.llmc" -Recipe Gptq -CalibrationPath "$d/calibration.txt" -CalibrationTokens 1024
+            """, new Dictionary<string, object?> { ["d"] = _dir });
+        Assert.Empty(result.Errors);
+        var conversions = result.Output.Select(o => Assert.IsType<Int4ConversionResult>(o.BaseObject)).ToList();
+        Assert.Equal(2, conversions.Count);
+        Assert.True(conversions[0].CalibrationTokens > 1024, $"default: {conversions[0].CalibrationTokens} tokens");
+        Assert.Equal(0, conversions[0].CalibrationTokens % 256);
+        Assert.Equal(1024, conversions[1].CalibrationTokens);
+    }
 }

@@ -64,6 +64,10 @@ public sealed record QuantizationReport
 
     public required bool Asymmetric { get; init; }
 
+    /// <summary>Each kind of layer matrix's group size (for a mix, <see cref="GroupSize"/> is the largest); absent in files written before mixes.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public LlmCpu.Engine.Quantization.MatrixGroupSizes? MatrixGroupSizes { get; init; }
+
     public required string Activations { get; init; }
 
     /// <summary>Precision kept for the token embedding and output projection.</summary>
@@ -87,6 +91,10 @@ public sealed record QuantizationReport
     /// <summary>The text a calibrated recipe (GPTQ, AWQ) tuned on.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? CalibrationText { get; init; }
+
+    /// <summary>Tokens of <see cref="CalibrationText"/> the recipe ran; absent in files written before it was recorded.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? CalibrationTokens { get; init; }
 
     /// <summary>The text <see cref="Accuracy"/> (and every candidate) was measured on.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]

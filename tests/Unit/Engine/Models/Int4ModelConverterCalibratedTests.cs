@@ -141,7 +141,7 @@ public sealed class Int4ModelConverterCalibratedTests(ITestOutputHelper output) 
     public void AutoKeepsTheFewestBitsWithinTheBoundAndRecordsEveryCandidate()
     {
         var result = Int4ModelConverter.Convert(RepoPaths.FixtureModel, Path.Combine(_dir, "auto.llmc"), new Int4Format(128, false, Int4Recipe.Auto),
-            new Int4ConversionOptions { EvaluationText = HeldOut, Calibration = Calibration, MaxAccuracyLoss = 0.05, AutoGroupSizes = [128, 32], AutoAsymmetric = false });
+            new Int4ConversionOptions { EvaluationText = HeldOut, Calibration = Calibration, MaxAccuracyLoss = 0.05, AutoGroupSizes = [128, 32], AutoAsymmetric = false, AutoMixes = false });
         foreach (var c in result.Candidates)
             output.WriteLine($"{c.Recipe} g{c.GroupSize}, output {c.OutputProjection}: {c.BitsPerWeight:F3} bits, {c.WeightBytes:N0} bytes, {c.PerplexityIncrease:P2}, KL {c.KlDivergence:F5}{(c.Chosen ? " chosen" : "")}");
         // Every g128 candidate (output Int8) is within 5% on this model, so g32 is never tried; the lowest KL of the four
@@ -170,7 +170,7 @@ public sealed class Int4ModelConverterCalibratedTests(ITestOutputHelper output) 
         var result = Int4ModelConverter.Convert(RepoPaths.FixtureModel, Path.Combine(_dir, "auto.llmc"), new Int4Format(128, false, Int4Recipe.Auto),
             new Int4ConversionOptions
             {
-                EvaluationText = HeldOut, MaxAccuracyLoss = 0.05, AutoGroupSizes = [128], AutoAsymmetric = false, OutputProjection = OutputPrecision.Float16,
+                EvaluationText = HeldOut, MaxAccuracyLoss = 0.05, AutoGroupSizes = [128], AutoAsymmetric = false, AutoMixes = false, OutputProjection = OutputPrecision.Float16,
             });
         Assert.All(result.Candidates, c => Assert.Equal("Float16", c.OutputProjection));
         Assert.Equal(AutoRecipeSearch.Recipes.Count, result.Candidates.Count);
@@ -184,7 +184,7 @@ public sealed class Int4ModelConverterCalibratedTests(ITestOutputHelper output) 
         var result = Int4ModelConverter.Convert(RepoPaths.FixtureModel, Path.Combine(_dir, "auto.llmc"), new Int4Format(128, false, Int4Recipe.Auto),
             new Int4ConversionOptions
             {
-                EvaluationText = HeldOut, Calibration = Calibration, MaxAccuracyLoss = 0, AutoGroupSizes = [128], AutoAsymmetric = false, Log = log,
+                EvaluationText = HeldOut, Calibration = Calibration, MaxAccuracyLoss = 0, AutoGroupSizes = [128], AutoAsymmetric = false, AutoMixes = false, Log = log,
             });
         // A bound of 0 can still be met by a lucky candidate whose perplexity drops; the test needs one that is not.
         if (result.Candidates.Any(c => c.WithinBound)) return;

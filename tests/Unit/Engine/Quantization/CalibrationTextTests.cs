@@ -9,7 +9,7 @@ public sealed class CalibrationTextTests(FixtureCalibration fixture) : IClassFix
     public void TheBuiltInSampleGivesWindowsOfTheModelsContextWithBosFirst()
     {
         var windows = CalibrationText.BuiltIn.Windows(fixture.Model);
-        Assert.InRange(windows.Length, 2, CalibrationText.MaximumTokens / 256);
+        Assert.Equal(CalibrationText.DefaultTokens / 256, windows.Length);
         Assert.All(windows, w => Assert.Equal(Math.Min(CalibrationText.WindowLength, fixture.Model.ContextLength), w.Length));
         Assert.All(windows, w => Assert.Equal(fixture.Model.Tokenizer.BosTokenId, w[0]));
         Assert.NotEqual(windows[0].Skip(1), windows[1].Skip(1));
@@ -24,5 +24,46 @@ public sealed class CalibrationTextTests(FixtureCalibration fixture) : IClassFix
         Assert.Equal("CalibrationPath", e.ParamName);
         Assert.Contains("short.txt", e.Message);
         Assert.Contains(CalibrationText.MinimumTokens.ToString(), e.Message);
+    }
+
+    /// <summary>The built-in sample four times over: about 18,800 tokens, more than 16,384.</summary>
+    private static readonly CalibrationText Long = new("sample x4", string.Join("\n", Enumerable.Repeat(CalibrationText.BuiltIn.Text, 4)));
+
+    [Theory]
+    [InlineData(null, 16)]
+    [InlineData(512, 2)]
+    [InlineData(8192, 32)]
+    [InlineData(16384, 64)]
+    [InlineData(16500, 64)]
+    public void MoreTokensThanTheDefaultAreUsedWhenAskedFor(int? tokens, int windows)
+    {
+        var text = Long with { RequestedTokens = tokens };
+        var result = text.Windows(fixture.Model);
+        Assert.Equal(windows, result.Length);
+        Assert.Equal(tokens ?? CalibrationText.DefaultTokens, text.TokenLimit);
+        // Consecutive windows of the text: the last of 64 lies past the 4,096th token.
+        var all = fixture.Model.Tokenizer.Encode(Long.Text, fixture.Model.Tokenizer.AddBosByDefault);
+        Assert.Equal(all.AsSpan((windows - 1) * 256 + 1, 255).ToArray(), result[^1].Skip(1));
+    }
+
+    [Fact]
+    public void AShortTextGivesWhatItHasWhateverIsAskedFor()
+    {
+        int available = fixture.Model.Tokenizer.Encode(CalibrationText.BuiltIn.Text, true).Length / 256;
+        Assert.Equal(available, (CalibrationText.BuiltIn with { RequestedTokens = 16384 }).Windows(fixture.Model).Length);
+    }
+
+    [Theory]
+    [InlineData(511)]
+    [InlineData(0)]
+    [InlineData(-4096)]
+    [InlineData(65537)]
+    public void TokensOutsideTheRangeAreRefusedNamingIt(int tokens)
+    {
+        var e = Assert.Throws<QuantizationArgumentException>(() => CalibrationText.BuiltIn with { RequestedTokens = tokens });
+        Assert.Equal(QuantizationProblem.CalibrationTokensOutOfRange, e.Problem);
+        Assert.Equal("CalibrationTokens", e.ParamName);
+        Assert.Contains("from 512 to 65536", e.Message);
+        Assert.Contains(tokens.ToString(), e.Message);
     }
 }
