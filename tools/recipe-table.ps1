@@ -20,6 +20,8 @@ param(
     # Which rows of each group size: without zero points, with them, or both.
     [ValidateSet('Both', 'Symmetric', 'Asymmetric')]
     [string] $Symmetry = 'Both',
+    # GPTQ in activation order (ConvertTo-Int4Model -ActivationOrder); the other recipes ignore it.
+    [switch] $ActivationOrder,
     [string] $Module = "$PSScriptRoot/../tests/Unit/bin/Release/net10.0/Modules/LlmCpu/LlmCpu.psd1",
     [string] $WorkFolder = (Join-Path ([IO.Path]::GetTempPath()) 'llmcpu-recipe-table')
 )
@@ -44,11 +46,12 @@ $base = $f16 | Measure-Perplexity -Path $heldOut -ContextLength $ContextLength -
 foreach ($g in $GroupSize) {
     foreach ($asym in @{ Both = @($false, $true); Symmetric = @($false); Asymmetric = @($true) }[$Symmetry]) {
         foreach ($r in $Recipe) {
-            $file = Join-Path $WorkFolder "$r-g$g-$(if ($asym) { 'asym' } else { 'sym' }).llmc"
-            $c = ConvertTo-Int4Model -Path $fixture -Destination $file -GroupSize $g -Asymmetric:$asym -Recipe $r -OutputProjection $OutputProjection -Force
+            $file = Join-Path $WorkFolder "$r-g$g-$(if ($asym) { 'asym' } else { 'sym' })$(if ($ActivationOrder) { '-actorder' }).llmc"
+            $c = ConvertTo-Int4Model -Path $fixture -Destination $file -GroupSize $g -Asymmetric:$asym -Recipe $r -OutputProjection $OutputProjection -ActivationOrder:$ActivationOrder -Force
             $m = Import-Model $file
             $p = $m | Measure-Perplexity -Path $heldOut -ContextLength $ContextLength -Reference $f16 -Threads $Threads
-            '| {0} | {1} | {2} | {3:F3} | {4:F4} | {5:+0.00%;-0.00%} | {6:F6} | {7:0.00%} | {8:F1} |' -f $r, $g, $(if ($asym) { 'yes' } else { 'no' }),
+            $name = if ($ActivationOrder -and $r -eq 'Gptq') { 'Gptq, activation order' } else { $r }
+            '| {0} | {1} | {2} | {3:F3} | {4:F4} | {5:+0.00%;-0.00%} | {6:F6} | {7:0.00%} | {8:F1} |' -f $name, $g, $(if ($asym) { 'yes' } else { 'no' }),
                 $c.BitsPerWeight, $p.Perplexity, ($p.Perplexity / $base.Perplexity - 1), $p.KLDivergence, $p.SameTopTokenRate, $c.Duration.TotalSeconds
             $m.Dispose()
         }
