@@ -91,17 +91,5 @@ public static class AutoMixSearch
     /// <param name="maxLoss">Largest relative perplexity increase accepted, 0.01 for 1%.</param>
     public static AutoSearchResult Run(AutoSearchResult layers, IReadOnlyList<MixedFormat> alternatives, Func<MixedFormat, QuantizationCandidate> measure,
         double maxLoss)
-    {
-        var tried = layers.Candidates.ToList();
-        int chosen = tried.FindIndex(c => c.Chosen);
-        if (chosen < 0) throw new ArgumentException("The recipe search marks no candidate as chosen.", nameof(layers));
-        foreach (var format in alternatives)
-        {
-            var candidate = measure(format);
-            tried.Add(candidate with { WithinBound = AutoRecipeSearch.IsWithinBound(candidate, maxLoss), Chosen = false });
-            if (IsBetter(tried[^1], tried[chosen])) chosen = tried.Count - 1;
-        }
-        var marked = tried.Select((c, i) => c with { Chosen = i == chosen }).ToList();
-        return new AutoSearchResult(marked, marked[chosen]);
-    }
+        => layers.ThenTry(alternatives, measure, maxLoss, IsBetter, nameof(layers));
 }

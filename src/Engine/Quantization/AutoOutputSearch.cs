@@ -28,20 +28,6 @@ public static class AutoOutputSearch
     /// <param name="measure">Quantizes the chosen layer format with the given output precision and measures it.</param>
     /// <param name="maxLoss">Largest relative perplexity increase accepted, 0.01 for 1%.</param>
     public static AutoSearchResult Run(AutoSearchResult layers, Func<OutputPrecision, QuantizationCandidate> measure, double maxLoss)
-    {
-        var tried = layers.Candidates.ToList();
-        int chosen = tried.FindIndex(c => c.Chosen);
-        if (chosen < 0) throw new ArgumentException("The layers' search marks no candidate as chosen.", nameof(layers));
-        if (tried[chosen].WithinBound)
-        {
-            foreach (var output in Alternatives)
-            {
-                var candidate = measure(output);
-                tried.Add(candidate with { WithinBound = AutoRecipeSearch.IsWithinBound(candidate, maxLoss), Chosen = false });
-                if (IsBetter(tried[^1], tried[chosen])) chosen = tried.Count - 1;
-            }
-        }
-        var marked = tried.Select((c, i) => c with { Chosen = i == chosen }).ToList();
-        return new AutoSearchResult(marked, marked[chosen]);
-    }
+        // Only a choice within the bound tries the smaller output: outside it, the more accurate output stays.
+        => layers.ThenTry(layers.Chosen.WithinBound ? Alternatives : [], measure, maxLoss, IsBetter, nameof(layers));
 }

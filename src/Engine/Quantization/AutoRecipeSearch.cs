@@ -7,6 +7,27 @@ public sealed record AutoSearchResult(IReadOnlyList<QuantizationCandidate> Candi
 {
     /// <summary>False when no candidate was within the bound and the most accurate one was kept instead.</summary>
     public bool WithinBound => Chosen.WithinBound;
+
+    /// <summary>
+    /// This search's candidates and then each of <paramref name="alternatives"/>, measured and marked for the bound in
+    /// turn; the chosen one moves to an alternative that <paramref name="isBetter"/> says beats it. A step after a
+    /// search (the output projection's precision, a mix of group sizes) that may replace its choice.
+    /// </summary>
+    internal AutoSearchResult ThenTry<T>(IEnumerable<T> alternatives, Func<T, QuantizationCandidate> measure, double maxLoss,
+        Func<QuantizationCandidate, QuantizationCandidate, bool> isBetter, string parameterName)
+    {
+        var tried = Candidates.ToList();
+        int chosen = tried.FindIndex(c => c.Chosen);
+        if (chosen < 0) throw new ArgumentException("The search before this step marks no candidate as chosen.", parameterName);
+        foreach (var alternative in alternatives)
+        {
+            var candidate = measure(alternative);
+            tried.Add(candidate with { WithinBound = AutoRecipeSearch.IsWithinBound(candidate, maxLoss), Chosen = false });
+            if (isBetter(tried[^1], tried[chosen])) chosen = tried.Count - 1;
+        }
+        var marked = tried.Select((c, i) => c with { Chosen = i == chosen }).ToList();
+        return new AutoSearchResult(marked, marked[chosen]);
+    }
 }
 
 /// <summary>
