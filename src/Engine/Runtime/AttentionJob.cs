@@ -18,6 +18,8 @@ namespace LlmCpu.Engine.Runtime;
 /// of its key/value head to FP32 once, into its scratch, and every row reads those (INT8: <see cref="Int8KvBlock"/>).
 /// With a sliding window of w positions, token p attends to positions p - w + 1 .. p only: blocks wholly before the
 /// window are skipped (the sequence may have given them back) and the rest of the block is masked like the causal tail.
+/// One call may attend for several sequences at once (the segments of a forward pass, each with its own cache and
+/// start): their work items are laid end to end in one dispatch.
 /// Nothing is allocated; the scratch of an item lives on its worker's stack.
 /// </summary>
 internal sealed unsafe class AttentionJob : IRangeJob
@@ -26,6 +28,9 @@ internal sealed unsafe class AttentionJob : IRangeJob
     private const int MaxRows = 32;
 
     private const int KeyBlock = KvCache.KeyBlock;
+
+    /// <summary>Sequences one call attends for at most: as many as a forward pass has token rows.</summary>
+    public const int MaxSegments = InferenceSession.MaxChunk;
 
     private readonly int _heads;
     private readonly int _headDim;
@@ -38,16 +43,19 @@ internal sealed unsafe class AttentionJob : IRangeJob
     private readonly bool _vector512;
     private readonly int _window;
 
-    // Arguments of the call in flight.
-    private float* _qkv;     // (tokens, qkvStride), queries at column 0
+    // Arguments of the call in flight: the pass's rows, and per segment (a sequence's consecutive rows) its cache,
+    // first position, first row, rows and first work item; _firstItem[_segmentCount] is the number of items.
+    private float* _qkv;     // (rows, qkvStride), queries at column 0
     private int _qkvStride;
-    private KvCache? _cache; // the sequence's keys and values, per block: (kvDim, KeyBlock) transposed, then (KeyBlock, kvDim)
     private int _layer;
-    private float* _output;  // (tokens, dim)
-    private int _tokens;
-    private int _startPosition;
+    private float* _output;  // (rows, dim)
     private int _tokensPerItem;
-    private int _tokenTiles;
+    private int _segmentCount;
+    private readonly KvCache?[] _caches = new KvCache?[MaxSegments]; // per block: (kvDim, KeyBlock) transposed keys, then (KeyBlock, kvDim) values
+    private readonly int[] _starts = new int[MaxSegments];
+    private readonly int[] _firstRows = new int[MaxSegments];
+    private readonly int[] _tokens = new int[MaxSegments];
+    private readonly int[] _firstItem = new int[MaxSegments + 1];
 
     /// <param name="window">Positions a token attends to, itself included; null for all before it.</param>
     /// <param name="allowVector256">
@@ -80,17 +88,53 @@ internal sealed unsafe class AttentionJob : IRangeJob
     /// </summary>
     public void Run(WorkerPool pool, float* qkv, int qkvStride, KvCache cache, int layer, float* output, int tokens, int startPosition)
     {
+        Begin(qkv, qkvStride, layer, output);
+        Add(cache, startPosition, 0, tokens);
+        Dispatch(pool);
+    }
+
+    /// <summary>
+    /// Attention for every segment of a forward pass in one dispatch: segment s's rows, from row
+    /// <paramref name="firstRows"/>[s] of <paramref name="qkv"/> and <paramref name="output"/>, attend as
+    /// <see cref="Run(WorkerPool, float*, int, KvCache, int, float*, int, int)"/> does to their own cache from their own
+    /// start. A batched decode step's sequences have one row each: a dispatch per sequence would cost more than the
+    /// attention of a short context, and the workers would wait at every one.
+    /// </summary>
+    public void Run(WorkerPool pool, float* qkv, int qkvStride, int layer, float* output, ReadOnlySpan<ForwardSegment> segments, ReadOnlySpan<int> firstRows)
+    {
+        if (segments.Length > MaxSegments) throw new ArgumentException($"At most {MaxSegments} segments, not {segments.Length}.", nameof(segments));
+        Begin(qkv, qkvStride, layer, output);
+        for (int s = 0; s < segments.Length; s++) Add(segments[s].Cache, segments[s].Start, firstRows[s], segments[s].Count);
+        Dispatch(pool);
+    }
+
+    private void Begin(float* qkv, int qkvStride, int layer, float* output)
+    {
         _qkv = qkv;
         _qkvStride = qkvStride;
-        _cache = cache;
         _layer = layer;
         _output = output;
-        _tokens = tokens;
-        _startPosition = startPosition;
         _tokensPerItem = Math.Max(1, MaxRows / _headsPerItem);
-        _tokenTiles = (tokens + _tokensPerItem - 1) / _tokensPerItem;
-        pool.Run(this, _tokenTiles * (_heads / _groupSize) * _headSlices);
-        _cache = null;
+        _segmentCount = 0;
+        _firstItem[0] = 0;
+    }
+
+    /// <summary>A segment's work items: for each tile of its tokens, each key/value head and slice of its query heads.</summary>
+    private void Add(KvCache cache, int start, int firstRow, int tokens)
+    {
+        int s = _segmentCount++;
+        _caches[s] = cache;
+        _starts[s] = start;
+        _firstRows[s] = firstRow;
+        _tokens[s] = tokens;
+        int tiles = (tokens + _tokensPerItem - 1) / _tokensPerItem;
+        _firstItem[s + 1] = _firstItem[s] + tiles * (_heads / _groupSize) * _headSlices;
+    }
+
+    private void Dispatch(WorkerPool pool)
+    {
+        pool.Run(this, _firstItem[_segmentCount]);
+        Array.Clear(_caches, 0, _segmentCount);
     }
 
     public void Execute(int begin, int end)
@@ -102,14 +146,19 @@ internal sealed unsafe class AttentionJob : IRangeJob
     [SkipLocalsInit]
     private void RunItem(int item)
     {
+        int segment = 0;
+        while (_firstItem[segment + 1] <= item) segment++;
+        item -= _firstItem[segment];
         int kvHeads = _heads / _groupSize;
         int slice = item % _headSlices;
         int kvHead = item / _headSlices % kvHeads;
         int tokenTile = item / _headSlices / kvHeads;
         int firstHead = kvHead * _groupSize + slice * _headsPerItem;
         int heads = Math.Min(_headsPerItem, _groupSize - slice * _headsPerItem);
-        int firstToken = tokenTile * _tokensPerItem;
-        int tokens = Math.Min(_tokensPerItem, _tokens - firstToken);
+        int firstToken = tokenTile * _tokensPerItem; // within the segment
+        int tokens = Math.Min(_tokensPerItem, _tokens[segment] - firstToken);
+        int startPosition = _starts[segment];
+        long firstRow = _firstRows[segment];
         int rows = heads * tokens;
         int hd = _headDim;
 
@@ -121,7 +170,7 @@ internal sealed unsafe class AttentionJob : IRangeJob
         float* maximum = stackalloc float[MaxRows];
         float* total = stackalloc float[MaxRows];
         float* scores = stackalloc float[MaxRows * KeyBlock]; // (rows, KeyBlock), then the block's weights
-        var cache = _cache!;
+        var cache = _caches[segment]!;
         bool half = cache.Type == KvCacheType.Float16;
         bool int8 = cache.Type == KvCacheType.Int8;
         // FP16 and INT8 storage: the block's keys (hd, KeyBlock) then values (KeyBlock, hd) of this head, converted to FP32.
@@ -129,15 +178,15 @@ internal sealed unsafe class AttentionJob : IRangeJob
         for (int r = 0; r < rows; r++)
         {
             int t = firstToken + r / heads, h = firstHead + r % heads;
-            query[r] = _qkv + (long)t * _qkvStride + h * hd;
-            output[r] = _output + (long)t * (_heads * hd) + h * hd;
-            length[r] = _startPosition + t + 1;
+            query[r] = _qkv + (firstRow + t) * _qkvStride + h * hd;
+            output[r] = _output + (firstRow + t) * (_heads * hd) + h * hd;
+            length[r] = startPosition + t + 1;
             first[r] = Math.Max(0, length[r] - _window);
             maximum[r] = float.NegativeInfinity;
             total[r] = 0;
             new Span<float>(output[r], hd).Clear();
         }
-        int positions = _startPosition + firstToken + tokens;
+        int positions = startPosition + firstToken + tokens;
 
         // The first row (the earliest token) has the earliest window.
         for (int block = first[0] / KeyBlock * KeyBlock; block < positions; block += KeyBlock)
@@ -204,249 +253,188 @@ internal sealed unsafe class AttentionJob : IRangeJob
     /// scores[r, s] = q_r . k[s] * scale for s below <paramref name="width"/> (and whatever beyond, up to the block), keys
     /// (hd, KeyBlock) transposed.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Scores(float** query, int rows, float* keys, float* scores, int width)
     {
-        int hd = _headDim;
-        const long stride = KeyBlock;
-        if (!_vector256)
+        if (_vector512) Scores<Lanes512, Vector512<float>>(query, rows, keys, scores, width);
+        else if (_vector256) Scores<Lanes256, Vector256<float>>(query, rows, keys, scores, width);
+        else
         {
+            int hd = _headDim;
             for (int r = 0; r < rows; r++)
             {
                 for (int s = 0; s < width; s++)
                 {
                     float dot = 0;
-                    for (int d = 0; d < hd; d++) dot += query[r][d] * keys[d * stride + s];
+                    for (int d = 0; d < hd; d++) dot += query[r][d] * keys[d * (long)KeyBlock + s];
                     scores[r * KeyBlock + s] = dot * _scale;
                 }
-            }
-            return;
-        }
-        if (_vector512)
-        {
-            Scores512(query, rows, keys, scores, width);
-            return;
-        }
-        var scale = Vector256.Create(_scale);
-        // Register tile: 4 rows x 16 positions (8 accumulators); the key block stays in L1 across row tiles.
-        for (int s = 0; s < width; s += 16)
-        {
-            int r = 0;
-            for (; r + 4 <= rows; r += 4)
-            {
-                float* q0 = query[r], q1 = query[r + 1], q2 = query[r + 2], q3 = query[r + 3];
-                Vector256<float> a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default, a30 = default, a31 = default;
-                for (int d = 0; d < hd; d++)
-                {
-                    float* k = keys + d * stride + s;
-                    var k0 = Vector256.Load(k);
-                    var k1 = Vector256.Load(k + 8);
-                    var b0 = Vector256.Create(q0[d]);
-                    a00 = MultiplyAdd(b0, k0, a00);
-                    a01 = MultiplyAdd(b0, k1, a01);
-                    var b1 = Vector256.Create(q1[d]);
-                    a10 = MultiplyAdd(b1, k0, a10);
-                    a11 = MultiplyAdd(b1, k1, a11);
-                    var b2 = Vector256.Create(q2[d]);
-                    a20 = MultiplyAdd(b2, k0, a20);
-                    a21 = MultiplyAdd(b2, k1, a21);
-                    var b3 = Vector256.Create(q3[d]);
-                    a30 = MultiplyAdd(b3, k0, a30);
-                    a31 = MultiplyAdd(b3, k1, a31);
-                }
-                float* o = scores + r * KeyBlock + s;
-                (a00 * scale).Store(o);
-                (a01 * scale).Store(o + 8);
-                (a10 * scale).Store(o + KeyBlock);
-                (a11 * scale).Store(o + KeyBlock + 8);
-                (a20 * scale).Store(o + 2 * KeyBlock);
-                (a21 * scale).Store(o + 2 * KeyBlock + 8);
-                (a30 * scale).Store(o + 3 * KeyBlock);
-                (a31 * scale).Store(o + 3 * KeyBlock + 8);
-            }
-            for (; r < rows; r++)
-            {
-                float* q = query[r];
-                Vector256<float> a0 = default, a1 = default;
-                for (int d = 0; d < hd; d++)
-                {
-                    float* k = keys + d * stride + s;
-                    var b = Vector256.Create(q[d]);
-                    a0 = MultiplyAdd(b, Vector256.Load(k), a0);
-                    a1 = MultiplyAdd(b, Vector256.Load(k + 8), a1);
-                }
-                (a0 * scale).Store(scores + r * KeyBlock + s);
-                (a1 * scale).Store(scores + r * KeyBlock + s + 8);
             }
         }
     }
 
     /// <summary>
-    /// a * b + c, fused where the processor can (every processor with AVX2 has FMA3): one operation instead of two, the
-    /// inner step of both products. Fused, the sums round once per step instead of twice; the portable path does not fuse,
-    /// and both stay within the naive reference's tolerance.
+    /// <see cref="Scores"/> with vectors of <typeparamref name="L"/>'s width: register tile 4 rows x 2 vectors of positions
+    /// (8 accumulators), each key vector loaded once for the four rows, the key block staying in L1 across row tiles;
+    /// positions are read up to a multiple of two vectors, within the block.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> MultiplyAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) =>
-        Fma.IsSupported ? Fma.MultiplyAdd(a, b, c) : a * b + c;
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Scores<L, TV>(float** query, int rows, float* keys, float* scores, int width) where L : struct, IFloatLanes<TV> where TV : struct
+    {
+        int hd = _headDim, n = L.Count;
+        const long stride = KeyBlock;
+        var scale = L.Broadcast(_scale);
+        for (int s = 0; s < width; s += 2 * n)
+        {
+            int r = 0;
+            for (; r + 4 <= rows; r += 4)
+            {
+                float* q0 = query[r], q1 = query[r + 1], q2 = query[r + 2], q3 = query[r + 3];
+                TV a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default, a30 = default, a31 = default;
+                for (int d = 0; d < hd; d++)
+                {
+                    float* k = keys + d * stride + s;
+                    var k0 = L.Load(k);
+                    var k1 = L.Load(k + n);
+                    var b0 = L.Broadcast(q0[d]);
+                    a00 = L.MultiplyAdd(b0, k0, a00);
+                    a01 = L.MultiplyAdd(b0, k1, a01);
+                    var b1 = L.Broadcast(q1[d]);
+                    a10 = L.MultiplyAdd(b1, k0, a10);
+                    a11 = L.MultiplyAdd(b1, k1, a11);
+                    var b2 = L.Broadcast(q2[d]);
+                    a20 = L.MultiplyAdd(b2, k0, a20);
+                    a21 = L.MultiplyAdd(b2, k1, a21);
+                    var b3 = L.Broadcast(q3[d]);
+                    a30 = L.MultiplyAdd(b3, k0, a30);
+                    a31 = L.MultiplyAdd(b3, k1, a31);
+                }
+                float* o = scores + r * KeyBlock + s;
+                L.Store(L.Multiply(a00, scale), o);
+                L.Store(L.Multiply(a01, scale), o + n);
+                L.Store(L.Multiply(a10, scale), o + KeyBlock);
+                L.Store(L.Multiply(a11, scale), o + KeyBlock + n);
+                L.Store(L.Multiply(a20, scale), o + 2 * KeyBlock);
+                L.Store(L.Multiply(a21, scale), o + 2 * KeyBlock + n);
+                L.Store(L.Multiply(a30, scale), o + 3 * KeyBlock);
+                L.Store(L.Multiply(a31, scale), o + 3 * KeyBlock + n);
+            }
+            for (; r < rows; r++)
+            {
+                float* q = query[r];
+                TV a0 = default, a1 = default;
+                for (int d = 0; d < hd; d++)
+                {
+                    float* k = keys + d * stride + s;
+                    var b = L.Broadcast(q[d]);
+                    a0 = L.MultiplyAdd(b, L.Load(k), a0);
+                    a1 = L.MultiplyAdd(b, L.Load(k + n), a1);
+                }
+                L.Store(L.Multiply(a0, scale), scores + r * KeyBlock + s);
+                L.Store(L.Multiply(a1, scale), scores + r * KeyBlock + s + n);
+            }
+        }
+    }
 
     /// <summary>output_r += sum over the block's positions s of weight[r, s] * v[s], v[s] at values + s * valueStride.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WeightedValues(float** output, int rows, float* weights, float* values, int valueStride, int width)
     {
-        int hd = _headDim, kvDim = valueStride;
-        if (!_vector256)
+        if (_vector512) WeightedValues<Lanes512, Vector512<float>>(output, rows, weights, values, valueStride, width);
+        else if (_vector256) WeightedValues<Lanes256, Vector256<float>>(output, rows, weights, values, valueStride, width);
+        else
         {
+            int hd = _headDim;
             for (int r = 0; r < rows; r++)
             {
                 for (int s = 0; s < width; s++)
                 {
                     float p = weights[r * KeyBlock + s];
-                    float* v = values + (long)s * kvDim;
+                    float* v = values + (long)s * valueStride;
                     for (int d = 0; d < hd; d++) output[r][d] += p * v[d];
                 }
             }
-            return;
-        }
-        if (_vector512)
-        {
-            WeightedValues512(output, rows, weights, values, valueStride, width);
-            return;
-        }
-        // Register tile: 4 rows x 8 dimensions; each value vector is loaded once for the four rows.
-        for (int d = 0; d < hd; d += 8)
-        {
-            int r = 0;
-            for (; r + 4 <= rows; r += 4)
-            {
-                var a0 = Vector256.Load(output[r] + d);
-                var a1 = Vector256.Load(output[r + 1] + d);
-                var a2 = Vector256.Load(output[r + 2] + d);
-                var a3 = Vector256.Load(output[r + 3] + d);
-                float* w = weights + r * KeyBlock;
-                for (int s = 0; s < width; s++)
-                {
-                    var v = Vector256.Load(values + (long)s * kvDim + d);
-                    a0 = MultiplyAdd(Vector256.Create(w[s]), v, a0);
-                    a1 = MultiplyAdd(Vector256.Create(w[KeyBlock + s]), v, a1);
-                    a2 = MultiplyAdd(Vector256.Create(w[2 * KeyBlock + s]), v, a2);
-                    a3 = MultiplyAdd(Vector256.Create(w[3 * KeyBlock + s]), v, a3);
-                }
-                a0.Store(output[r] + d);
-                a1.Store(output[r + 1] + d);
-                a2.Store(output[r + 2] + d);
-                a3.Store(output[r + 3] + d);
-            }
-            for (; r < rows; r++)
-            {
-                var a = Vector256.Load(output[r] + d);
-                float* w = weights + r * KeyBlock;
-                for (int s = 0; s < width; s++) a = MultiplyAdd(Vector256.Create(w[s]), Vector256.Load(values + (long)s * kvDim + d), a);
-                a.Store(output[r] + d);
-            }
         }
     }
 
     /// <summary>
-    /// <see cref="Scores"/> with 512-bit vectors: register tile 4 rows x 32 positions (8 accumulators), each key vector
-    /// loaded once for the four rows; positions are read up to a multiple of 32, within the block.
+    /// <see cref="WeightedValues"/> with vectors of <typeparamref name="L"/>'s width: register tile 4 rows x one vector of
+    /// dimensions, each value vector loaded once for the four rows.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Scores512(float** query, int rows, float* keys, float* scores, int width)
+    private void WeightedValues<L, TV>(float** output, int rows, float* weights, float* values, int valueStride, int width)
+        where L : struct, IFloatLanes<TV> where TV : struct
     {
-        int hd = _headDim;
-        const long stride = KeyBlock;
-        var scale = Vector512.Create(_scale);
-        for (int s = 0; s < width; s += 32)
+        int hd = _headDim, n = L.Count;
+        long kvDim = valueStride;
+        for (int d = 0; d < hd; d += n)
         {
             int r = 0;
             for (; r + 4 <= rows; r += 4)
             {
-                float* q0 = query[r], q1 = query[r + 1], q2 = query[r + 2], q3 = query[r + 3];
-                Vector512<float> a00 = default, a01 = default, a10 = default, a11 = default, a20 = default, a21 = default, a30 = default, a31 = default;
-                for (int d = 0; d < hd; d++)
+                var a0 = L.Load(output[r] + d);
+                var a1 = L.Load(output[r + 1] + d);
+                var a2 = L.Load(output[r + 2] + d);
+                var a3 = L.Load(output[r + 3] + d);
+                float* w = weights + r * KeyBlock;
+                for (int s = 0; s < width; s++)
                 {
-                    float* k = keys + d * stride + s;
-                    var k0 = Vector512.Load(k);
-                    var k1 = Vector512.Load(k + 16);
-                    var b0 = Vector512.Create(q0[d]);
-                    a00 = Avx512F.FusedMultiplyAdd(b0, k0, a00);
-                    a01 = Avx512F.FusedMultiplyAdd(b0, k1, a01);
-                    var b1 = Vector512.Create(q1[d]);
-                    a10 = Avx512F.FusedMultiplyAdd(b1, k0, a10);
-                    a11 = Avx512F.FusedMultiplyAdd(b1, k1, a11);
-                    var b2 = Vector512.Create(q2[d]);
-                    a20 = Avx512F.FusedMultiplyAdd(b2, k0, a20);
-                    a21 = Avx512F.FusedMultiplyAdd(b2, k1, a21);
-                    var b3 = Vector512.Create(q3[d]);
-                    a30 = Avx512F.FusedMultiplyAdd(b3, k0, a30);
-                    a31 = Avx512F.FusedMultiplyAdd(b3, k1, a31);
+                    var v = L.Load(values + s * kvDim + d);
+                    a0 = L.MultiplyAdd(L.Broadcast(w[s]), v, a0);
+                    a1 = L.MultiplyAdd(L.Broadcast(w[KeyBlock + s]), v, a1);
+                    a2 = L.MultiplyAdd(L.Broadcast(w[2 * KeyBlock + s]), v, a2);
+                    a3 = L.MultiplyAdd(L.Broadcast(w[3 * KeyBlock + s]), v, a3);
                 }
-                float* o = scores + r * KeyBlock + s;
-                (a00 * scale).Store(o);
-                (a01 * scale).Store(o + 16);
-                (a10 * scale).Store(o + KeyBlock);
-                (a11 * scale).Store(o + KeyBlock + 16);
-                (a20 * scale).Store(o + 2 * KeyBlock);
-                (a21 * scale).Store(o + 2 * KeyBlock + 16);
-                (a30 * scale).Store(o + 3 * KeyBlock);
-                (a31 * scale).Store(o + 3 * KeyBlock + 16);
+                L.Store(a0, output[r] + d);
+                L.Store(a1, output[r + 1] + d);
+                L.Store(a2, output[r + 2] + d);
+                L.Store(a3, output[r + 3] + d);
             }
             for (; r < rows; r++)
             {
-                float* q = query[r];
-                Vector512<float> a0 = default, a1 = default;
-                for (int d = 0; d < hd; d++)
-                {
-                    float* k = keys + d * stride + s;
-                    var b = Vector512.Create(q[d]);
-                    a0 = Avx512F.FusedMultiplyAdd(b, Vector512.Load(k), a0);
-                    a1 = Avx512F.FusedMultiplyAdd(b, Vector512.Load(k + 16), a1);
-                }
-                (a0 * scale).Store(scores + r * KeyBlock + s);
-                (a1 * scale).Store(scores + r * KeyBlock + s + 16);
+                var a = L.Load(output[r] + d);
+                float* w = weights + r * KeyBlock;
+                for (int s = 0; s < width; s++) a = L.MultiplyAdd(L.Broadcast(w[s]), L.Load(values + s * kvDim + d), a);
+                L.Store(a, output[r] + d);
             }
         }
     }
 
-    /// <summary>
-    /// <see cref="WeightedValues"/> with 512-bit vectors: register tile 4 rows x 16 dimensions, each value vector loaded
-    /// once for the four rows.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void WeightedValues512(float** output, int rows, float* weights, float* values, int valueStride, int width)
+    /// <summary>What the vector loops do with a vector of floats, for one width; each width's loops are compiled on their own.</summary>
+    private interface IFloatLanes<TV> where TV : struct
     {
-        int hd = _headDim, kvDim = valueStride;
-        for (int d = 0; d < hd; d += 16)
-        {
-            int r = 0;
-            for (; r + 4 <= rows; r += 4)
-            {
-                var a0 = Vector512.Load(output[r] + d);
-                var a1 = Vector512.Load(output[r + 1] + d);
-                var a2 = Vector512.Load(output[r + 2] + d);
-                var a3 = Vector512.Load(output[r + 3] + d);
-                float* w = weights + r * KeyBlock;
-                for (int s = 0; s < width; s++)
-                {
-                    var v = Vector512.Load(values + (long)s * kvDim + d);
-                    a0 = Avx512F.FusedMultiplyAdd(Vector512.Create(w[s]), v, a0);
-                    a1 = Avx512F.FusedMultiplyAdd(Vector512.Create(w[KeyBlock + s]), v, a1);
-                    a2 = Avx512F.FusedMultiplyAdd(Vector512.Create(w[2 * KeyBlock + s]), v, a2);
-                    a3 = Avx512F.FusedMultiplyAdd(Vector512.Create(w[3 * KeyBlock + s]), v, a3);
-                }
-                a0.Store(output[r] + d);
-                a1.Store(output[r + 1] + d);
-                a2.Store(output[r + 2] + d);
-                a3.Store(output[r + 3] + d);
-            }
-            for (; r < rows; r++)
-            {
-                var a = Vector512.Load(output[r] + d);
-                float* w = weights + r * KeyBlock;
-                for (int s = 0; s < width; s++) a = Avx512F.FusedMultiplyAdd(Vector512.Create(w[s]), Vector512.Load(values + (long)s * kvDim + d), a);
-                a.Store(output[r] + d);
-            }
-        }
+        static abstract int Count { get; }
+        static abstract TV Load(float* source);
+        static abstract void Store(TV value, float* destination);
+        static abstract TV Broadcast(float value);
+        static abstract TV Multiply(TV a, TV b);
+
+        /// <summary>a * b + c, fused where the processor can: one operation instead of two, rounded once.</summary>
+        static abstract TV MultiplyAdd(TV a, TV b, TV c);
+    }
+
+    /// <summary>
+    /// 256-bit vectors. Every processor with AVX2 has FMA3, so the products fuse there; without it (the portable path
+    /// does not fuse either) they round twice, within the naive reference's tolerance all the same.
+    /// </summary>
+    private readonly struct Lanes256 : IFloatLanes<Vector256<float>>
+    {
+        public static int Count => Vector256<float>.Count;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Load(float* source) => Vector256.Load(source);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector256<float> value, float* destination) => value.Store(destination);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Broadcast(float value) => Vector256.Create(value);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Multiply(Vector256<float> a, Vector256<float> b) => a * b;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<float> MultiplyAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Fma.IsSupported ? Fma.MultiplyAdd(a, b, c) : a * b + c;
+    }
+
+    /// <summary>512-bit vectors (AVX-512F, which has its own fused multiply-add): twice the products an operation.</summary>
+    private readonly struct Lanes512 : IFloatLanes<Vector512<float>>
+    {
+        public static int Count => Vector512<float>.Count;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Load(float* source) => Vector512.Load(source);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector512<float> value, float* destination) => value.Store(destination);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Broadcast(float value) => Vector512.Create(value);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Multiply(Vector512<float> a, Vector512<float> b) => a * b;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector512<float> MultiplyAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Avx512F.FusedMultiplyAdd(a, b, c);
     }
 }

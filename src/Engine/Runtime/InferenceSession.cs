@@ -466,12 +466,7 @@ public sealed unsafe class InferenceSession : IDisposable
         Done(ForwardTimings.Stage.QueryKeyValue);
         _rows.Run(_matmul.Pool, TokenRowsJob.Stage.RotaryAndCache, n, _qkvStride);
         Done(ForwardTimings.Stage.RotaryAndCache);
-        for (int s = 0; s < _segmentCount; s++)
-        {
-            var segment = _segments[s];
-            long row = _segmentFirstRow[s];
-            _attention.Run(_matmul.Pool, _qkv + row * _qkvStride, _qkvStride, segment.Cache, _layer, _attn + row * _c.EmbeddingLength, segment.Count, segment.Start);
-        }
+        _attention.Run(_matmul.Pool, _qkv, _qkvStride, _layer, _attn, _segments.AsSpan(0, _segmentCount), _segmentFirstRow.AsSpan(0, _segmentCount));
         Done(ForwardTimings.Stage.Attention);
     }
 

@@ -98,4 +98,67 @@ public sealed unsafe class AttentionJobTests
             }
         }
     }
+
+    /// <summary>
+    /// Several sequences in one call, as a batched step runs them: each segment's rows (decode tokens and a prompt
+    /// chunk, at their own starts, in caches of their own) come out bit for bit as that segment alone gives them.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData(512)]
+    [InlineData(256)]
+    [InlineData(0)]
+    public void SegmentsInOneCallMatchEachAlone(int vectorBits)
+    {
+        Skip.If(vectorBits == 512 && !(Vector512.IsHardwareAccelerated && Avx512F.IsSupported), "This processor has no 512-bit vectors.");
+        const int heads = 8, kvHeads = 2, headDim = 32, layer = 1, capacity = 256;
+        int dim = heads * headDim, kvDim = kvHeads * headDim, stride = dim + 2 * kvDim;
+        (int Start, int Tokens)[] shape = [(0, 1), (70, 1), (10, 37), (150, 1), (3, 5), (200, 1)];
+        int rows = shape.Sum(s => s.Tokens);
+        var random = new Random(7);
+        var qkv = Enumerable.Range(0, rows * stride).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray();
+        using var kvPool = new KvCachePool("test", 2, kvDim, shape.Length * KvCachePool.BlocksFor(capacity), capacity, KvCacheType.Float32, headDim);
+        var caches = new List<KvCache>();
+        var segments = new ForwardSegment[shape.Length];
+        var firstRows = new int[shape.Length];
+        var key = new float[kvDim];
+        var value = new float[kvDim];
+        try
+        {
+            int row = 0;
+            for (int i = 0; i < shape.Length; i++)
+            {
+                var cache = new KvCache(kvPool, capacity);
+                caches.Add(cache);
+                int positions = shape[i].Start + shape[i].Tokens;
+                cache.Reserve(0, positions);
+                for (int p = 0; p < positions; p++)
+                {
+                    for (int j = 0; j < kvDim; j++) { key[j] = (float)(random.NextDouble() * 2 - 1); value[j] = (float)(random.NextDouble() * 2 - 1); }
+                    cache.Write(layer, p, key, value);
+                }
+                segments[i] = new ForwardSegment(cache, shape[i].Start, shape[i].Tokens);
+                firstRows[i] = row;
+                row += shape[i].Tokens;
+            }
+            var job = new AttentionJob(heads, kvHeads, headDim, allowVector256: vectorBits >= 256, allowVector512: vectorBits >= 512);
+            using var pool = new WorkerPool(2);
+            var together = new float[rows * dim];
+            var alone = new float[rows * dim];
+            fixed (float* q = qkv)
+            fixed (float* o = together)
+            fixed (float* a = alone)
+            {
+                job.Run(pool, q, stride, layer, o, segments, firstRows);
+                for (int i = 0; i < shape.Length; i++)
+                    job.Run(pool, q + (long)firstRows[i] * stride, stride, segments[i].Cache, layer, a + (long)firstRows[i] * dim, shape[i].Tokens, shape[i].Start);
+            }
+            Assert.All(alone, x => Assert.True(float.IsFinite(x)));
+            for (int i = 0; i < rows * dim; i++)
+                Assert.True(together[i] == alone[i], $"row {i / dim} column {i % dim}: {together[i]} in one call, {alone[i]} alone");
+        }
+        finally
+        {
+            foreach (var cache in caches) cache.Dispose();
+        }
+    }
 }
