@@ -253,7 +253,7 @@ public sealed class ConvertToInt4ModelCommandTests : IDisposable
         File.WriteAllText(Path.Combine(_dir, "calibration.txt"), LlmCpu.Engine.Quantization.CalibrationText.BuiltIn.Text[..6000]);
         var result = _ps.Run("""
             Import-Model | ConvertTo-Int4Model "$d/gptq.llmc" -GroupSize 64 -Recipe Gptq -CalibrationPath "$d/calibration.txt" -EvaluationText $t
-            """, new Dictionary<string, object?> { ["d"] = _dir, ["t"] = File.ReadAllText(Path.Combine(RepoPaths.TestData, "persuasion-opening.txt")) });
+            """, new Dictionary<string, object?> { ["d"] = _dir, ["t"] = TestTexts.HeldOut });
         Assert.Empty(result.Errors);
         var conversion = Assert.Single(result.Output.Select(o => o.BaseObject).OfType<Int4ConversionResult>());
         Assert.Equal("Gptq", conversion.Recipe);

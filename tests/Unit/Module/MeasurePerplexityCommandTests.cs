@@ -8,7 +8,7 @@ namespace LlmCpu.Tests.Module;
 
 public sealed class MeasurePerplexityCommandTests : IDisposable
 {
-    private static readonly string HeldOutPath = Path.Combine(RepoPaths.Root, "tests", "Unit", "TestData", "persuasion-opening.txt");
+    private static readonly string HeldOutPath = TestTexts.HeldOutPath;
 
     private readonly PowerShellSession _ps = new();
     private readonly string _dir = Directory.CreateTempSubdirectory("llmcpu-perplexity-").FullName;

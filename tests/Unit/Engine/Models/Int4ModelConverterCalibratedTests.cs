@@ -14,10 +14,9 @@ namespace LlmCpu.Tests.Engine.Models;
 /// </summary>
 public sealed class Int4ModelConverterCalibratedTests(ITestOutputHelper output) : IDisposable
 {
-    private static readonly string HeldOut = File.ReadAllText(Path.Combine(RepoPaths.TestData, "persuasion-opening.txt"));
+    private static string HeldOut => TestTexts.HeldOut;
 
-    /// <summary>About 2,000 tokens of the sample: enough windows for stable statistics, few enough for a quick test.</summary>
-    private static readonly CalibrationText Calibration = new("first 8,000 characters of the built-in sample", CalibrationText.BuiltIn.Text[..8000]);
+    private static CalibrationText Calibration => TestTexts.ShortCalibration;
 
     private readonly string _dir = Directory.CreateTempSubdirectory("llmcpu-calibrated-").FullName;
 

@@ -15,10 +15,9 @@ namespace LlmCpu.Tests.Engine.Models;
 /// </summary>
 public sealed class Int4ModelConverterMixTests(ITestOutputHelper output) : IDisposable
 {
-    private static readonly string HeldOut = File.ReadAllText(Path.Combine(RepoPaths.TestData, "persuasion-opening.txt"));
+    private static string HeldOut => TestTexts.HeldOut;
 
-    /// <summary>About 2,000 tokens of the built-in sample.</summary>
-    private static readonly CalibrationText Short = new("first 8,000 characters of the built-in sample", CalibrationText.BuiltIn.Text[..8000]);
+    private static CalibrationText Short => TestTexts.ShortCalibration;
 
     /// <summary>The built-in sample twice over: about 9,400 tokens, more than the default 4,096.</summary>
     private static readonly CalibrationText Long = new("sample x2", CalibrationText.BuiltIn.Text + "\n" + CalibrationText.BuiltIn.Text);

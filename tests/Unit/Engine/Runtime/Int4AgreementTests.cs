@@ -94,7 +94,7 @@ public sealed class Int4AgreementTests(ITestOutputHelper output)
     [InlineData(128, false, Int4Recipe.MinimizeError, 0.012, 0.88)]
     public void HeldOutPerplexityStaysWithinOnePercentOfFloat(int groupSize, bool asymmetric, Int4Recipe recipe, double maxKl, double minTopOne)
     {
-        string text = File.ReadAllText(Path.Combine(RepoPaths.Root, "tests", "Unit", "TestData", "persuasion-opening.txt"));
+        string text = TestTexts.HeldOut;
         using var reference = ModelLoader.Load(RepoPaths.FixtureModel);
         using var quantized = ModelLoader.Load(RepoPaths.FixtureModel, new LoadOptions
         {

@@ -10,7 +10,7 @@ namespace LlmCpu.Tests.Engine.Runtime;
 
 public sealed class PerplexityEvaluatorTests(FixtureModel fixture) : IClassFixture<FixtureModel>
 {
-    private static readonly string HeldOut = File.ReadAllText(Path.Combine(RepoPaths.Root, "tests", "Unit", "TestData", "persuasion-opening.txt"));
+    private static string HeldOut => TestTexts.HeldOut;
 
     /// <summary>
     /// The convention written out the slow way: every window decoded one token at a time, BOS in place of its first

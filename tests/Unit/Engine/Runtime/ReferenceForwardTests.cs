@@ -89,7 +89,7 @@ public sealed class ReferenceForwardTests(ITestOutputHelper output)
     /// <summary>80 tokens of held-out text, BOS first.</summary>
     private static int[] Tokens(LanguageModel model)
     {
-        string text = File.ReadAllText(Path.Combine(RepoPaths.TestData, "persuasion-opening.txt"));
+        string text = TestTexts.HeldOut;
         var ids = model.Tokenizer.Encode(text, addBos: true);
         Assert.True(ids.Length >= 80, $"the text gives only {ids.Length} tokens");
         return ids[..80];
