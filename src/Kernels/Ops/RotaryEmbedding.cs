@@ -1,3 +1,6 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
 namespace LlmCpu.Kernels.Ops;
 
 /// <summary>
@@ -87,14 +90,39 @@ public sealed class RotaryEmbedding
                 }
                 continue;
             }
-            for (int i = 0; i < _half; i++)
+            for (int j = HalvesVector256(head, cos, sin, direction); j < _half; j++)
             {
-                float x1 = head[i];
-                float x2 = head[i + _half];
-                float s = direction * sin[i];
-                head[i] = x1 * cos[i] - x2 * s;
-                head[i + _half] = x2 * cos[i] + x1 * s;
+                float x1 = head[j];
+                float x2 = head[j + _half];
+                float s = direction * sin[j];
+                head[j] = x1 * cos[j] - x2 * s;
+                head[j + _half] = x2 * cos[j] + x1 * s;
             }
         }
+    }
+
+    /// <summary>
+    /// The half-split rotation of a head's pairs 8 at a time, as the scalar loop computes each (the same operations,
+    /// unfused, so the same numbers); returns the pairs done. A batched decode step rotates every sequence's queries
+    /// and keys in every layer, and one pair at a time that was a few percent of the step.
+    /// </summary>
+    private int HalvesVector256(Span<float> head, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin, float direction)
+    {
+        if (!Vector256.IsHardwareAccelerated) return 0;
+        ref float x = ref MemoryMarshal.GetReference(head);
+        ref float c = ref MemoryMarshal.GetReference(cos);
+        ref float sn = ref MemoryMarshal.GetReference(sin);
+        var sign = Vector256.Create(direction);
+        int i = 0;
+        for (; i + Vector256<float>.Count <= _half; i += Vector256<float>.Count)
+        {
+            var x1 = Vector256.LoadUnsafe(ref x, (nuint)i);
+            var x2 = Vector256.LoadUnsafe(ref x, (nuint)(i + _half));
+            var cv = Vector256.LoadUnsafe(ref c, (nuint)i);
+            var sv = sign * Vector256.LoadUnsafe(ref sn, (nuint)i);
+            (x1 * cv - x2 * sv).StoreUnsafe(ref x, (nuint)i);
+            (x2 * cv + x1 * sv).StoreUnsafe(ref x, (nuint)(i + _half));
+        }
+        return i;
     }
 }
