@@ -53,7 +53,7 @@ internal static unsafe class TokenPair
 
 /// <summary>
 /// <see cref="Int4Matrix"/>: an FP16 scale per group and an integer zero point (8 when symmetric):
-/// acc + float(rowSums - zero * xSum) * (scale * xScale), the reference's order.
+/// acc + float(rowSums - zero * xSum) * (scale * xScale), the last multiply and add fused, as in the reference.
 /// </summary>
 internal unsafe struct Int4GroupScales(in Int4View w) : IGroupScales
 {
@@ -86,7 +86,7 @@ internal unsafe struct Int4GroupScales(in Int4View w) : IGroupScales
         var xs = Vector256.Create(*xSum);
         // Symmetric weights have the zero point 8 in every row: the correction is one broadcast and a shift.
         var corrected = _groupZeros == null ? rowSums - (xs << 3) : rowSums - Avx2.ConvertToVector256Int32(_groupZeros) * xs;
-        return acc + Avx.ConvertToVector256Single(corrected) * (_scale * Vector256.Create(xScale));
+        return Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(corrected), _scale * Vector256.Create(xScale), acc);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -94,7 +94,7 @@ internal unsafe struct Int4GroupScales(in Int4View w) : IGroupScales
     {
         var xs = TokenPair.Of(xSums);
         var corrected = _groupZeros == null ? rowSums - (xs << 3) : rowSums - _zeroPair * xs;
-        return acc + Avx512F.ConvertToVector512Single(corrected) * (_scalePair * TokenPair.Of(xScales));
+        return Vector512.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(corrected), _scalePair * TokenPair.Of(xScales), acc);
     }
 }
 

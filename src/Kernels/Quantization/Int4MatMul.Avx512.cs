@@ -38,6 +38,10 @@ internal static unsafe partial class Int4MatMul
      * two broadcasts and an insert: group size 32, 157 -> 164 GOPS; ggml-l2 Q4_1 117 -> 126, Q4_K 123 -> 129.
      * Both together, bench/compare.sh --types q4_0 --quick --threads 1 (load average 6): pp512 llama.cpp 62.7 and
      * LlmCpu 68.7 t/s before (1.10x), 62.2 and 80.5 after (1.29x).
+     * Later, the pair's 16-bit sums gathered and added before one widening (TokenWordPairs: two vpermt2w, vpaddw,
+     * vpmaddwd, where widening each token and two vpermt2d and a vpaddd took five operations) and the combine's last
+     * multiply and add fused on every path: tile-l2 group size 32, 164 -> 166 (fused) -> 173-174 GOPS, three
+     * alternated runs each; gemv-l2 group size 32 (one token, the general kernel) 23.0-23.2 -> 23.6-23.8 GB/s.
      * Not kept: the token-pair combine in the general kernel (groups of 128 no faster, 217 -> 212-216); a token block
      * small enough for L1 (16 tokens x 1024 columns) runs no faster than 64 x 5632 from L2, so the kernel is bound by
      * its operations, not by cache.
@@ -110,7 +114,7 @@ internal static unsafe partial class Int4MatMul
     /// The kernel for activation blocks of one chunk (groups of 32: ggml's Q4_0, Q4_1, Q4_K) and two or more tokens,
     /// a token pair at a time: each token's products are widened at once (no 16-bit sum carried across chunks), and
     /// a pair's lane sums reduced and combined with the scales in one 512-bit register, rows interleaved
-    /// (<see cref="TokenLanePairs"/>, <see cref="IGroupScales.CombinePair"/>), where the general kernel narrows each
+    /// (<see cref="TokenWordPairs"/>, <see cref="IGroupScales.CombinePair"/>), where the general kernel narrows each
     /// token to eight lanes first. The activations' scales and sums come from the by-block copies
     /// (<see cref="TokenInt8.ScalesByBlock"/>), where a token's next one follows it.
     /// </summary>
@@ -162,27 +166,33 @@ internal static unsafe partial class Int4MatMul
     private static Vector512<float> PairBlock<S>(ref S scales, Vector512<byte> low0, Vector512<byte> high0, Vector512<byte> low1, Vector512<byte> high1,
         sbyte* x, int stride, float* xScales, int* xSums, Vector512<float> acc) where S : struct, IGroupScales
     {
-        var ones = Vector512.Create((short)1);
-        var first = Avx512BW.MultiplyAddAdjacent(Octets(low0, high0, low1, high1, x), ones);
-        var second = Avx512BW.MultiplyAddAdjacent(Octets(low0, high0, low1, high1, x + stride), ones);
-        return scales.CombinePair(TokenLanePairs(first, second), xScales, xSums, acc);
+        var first = Octets(low0, high0, low1, high1, x);
+        var second = Octets(low0, high0, low1, high1, x + stride);
+        return scales.CombinePair(TokenWordPairs(first, second), xScales, xSums, acc);
+    }
+
+    /// <summary>
+    /// Two tokens' 16-bit octet sums (four per row, in the row's 64-bit lane) reduced to row sums in one register, rows
+    /// interleaved (lane 2r the first token's row r, 2r + 1 the second's): two vpermt2w gather each output's four words
+    /// into the two halves of a 32-bit lane pair, one vpaddw adds the halves and one vpmaddwd the pair, four operations
+    /// where widening each token (vpmaddwd by 1) and then two vpermt2d and a vpaddd took five. The 16-bit add cannot
+    /// overflow: an octet sum is at most 4 x 2 x 15 x 128 = 15,360 in magnitude, two of them 30,720. Interleaved, the
+    /// pair's activation scales and sums are one 64-bit broadcast each (<see cref="TokenPair"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<int> TokenWordPairs(Vector512<short> first, Vector512<short> second)
+    {
+        var a = Avx512BW.PermuteVar32x16x2(first, Vector512.Create(
+            0, 1, 32, 33, 4, 5, 36, 37, 8, 9, 40, 41, 12, 13, 44, 45, 16, 17, 48, 49, 20, 21, 52, 53, 24, 25, 56, 57, 28, 29, 60, 61), second);
+        var b = Avx512BW.PermuteVar32x16x2(first, Vector512.Create(
+            2, 3, 34, 35, 6, 7, 38, 39, 10, 11, 42, 43, 14, 15, 46, 47, 18, 19, 50, 51, 22, 23, 54, 55, 26, 27, 58, 59, 30, 31, 62, 63), second);
+        return Avx512BW.MultiplyAddAdjacent(a + b, Vector512.Create((short)1));
     }
 
     /// <summary>A pair's rows, interleaved (lane 2r the first token's row r, 2r + 1 the second's), stored as eight rows per token.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StorePair(Vector512<float> interleaved, float* result) =>
         Avx512F.PermuteVar16x32(interleaved, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15)).Store(result);
-
-    /// <summary>
-    /// Two tokens' lane sums reduced to row sums in one register (two vpermt2d and an add), rows interleaved: lane 2r
-    /// holds the first token's row r, lane 2r + 1 the second's, each the sum of that token's lanes 2r and 2r + 1 (as
-    /// <see cref="LanePairs"/> adds them). Interleaved, the pair's activation scales and sums are one 64-bit broadcast
-    /// each (<see cref="TokenPair"/>).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<int> TokenLanePairs(Vector512<int> first, Vector512<int> second) =>
-        Avx512F.PermuteVar16x32x2(first, Vector512.Create(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30), second)
-        + Avx512F.PermuteVar16x32x2(first, Vector512.Create(1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31), second);
 
     /// <summary>
     /// One token's products with a chunk: each of the four octet registers times that octet's eight activations,

@@ -36,7 +36,7 @@ internal static unsafe partial class Int4MatMul
                 }
                 int zero = w.Zeros == null ? 8 : w.TileZeros(tile, g)[r];
                 float scale = HalfToFloat(scales[r]) * xScales[b];
-                result[r] += (float)(Vector128.Sum(acc) - zero * xSums[b]) * scale;
+                result[r] = MathF.FusedMultiplyAdd((float)(Vector128.Sum(acc) - zero * xSums[b]), scale, result[r]);
             }
         }
     }

@@ -13,9 +13,10 @@ namespace LlmCpu.Kernels.Quantization;
 /// weights once per token group rather than once per token. A GEMV (decoding one token) is a group of one.
 ///
 /// INT8 arithmetic, per row r and activation block b (which lies in weight group g):
-///   out[r] += float(dot(q[r, b], xq[b]) - zero[r, g] * sum(xq[b])) * (scale[r, g] * xscale[b])
+///   out[r] = fma(float(dot(q[r, b], xq[b]) - zero[r, g] * sum(xq[b])), scale[r, g] * xscale[b], out[r])
 /// The integer part is exact in every path and the float operations happen in the same order, so every path
-/// gives the same bits as the scalar reference.
+/// gives the same bits as the scalar reference. The multiply-add is fused (one rounding) on every path: one operation
+/// instead of two at the end of every block, which for groups of 32 is every chunk.
 /// </summary>
 internal static unsafe partial class Int4MatMul
 {
@@ -187,7 +188,7 @@ internal static unsafe partial class Int4MatMul
                 }
                 int zero = w.Zeros == null ? 8 : w.TileZeros(tile, g)[r];
                 float scale = HalfToFloat(scales[r]) * xScales[b];
-                result[r] += (float)(dot - zero * xSums[b]) * scale;
+                result[r] = MathF.FusedMultiplyAdd((float)(dot - zero * xSums[b]), scale, result[r]);
             }
         }
     }
