@@ -127,6 +127,7 @@ internal unsafe struct Q6KChunkScales : IChunkScales
     private Vector256<short> _offsetWeights; // 32 * (sc_low, sc_high) per row
     private Vector512<short> _lowWeights;    // sc_low in each of row r's four words of 64-bit lane r
     private Vector512<short> _highWeights;
+    private Vector256<short> _low03, _low47, _high03, _high47; // the same for the AVX2 kernel: rows 0-3, rows 4-7
     private SuperBlockHalves _superScale;
 
     public Q6KChunkScales(ushort* superScales, sbyte* subScales, int columns)
@@ -166,12 +167,13 @@ internal unsafe struct Q6KChunkScales : IChunkScales
             var wide = pairs.ToVector512Unsafe();
             _lowWeights = Avx512BW.PermuteVar32x16(wide, Vector512.Create((short)0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6, 8, 8, 8, 8, 10, 10, 10, 10, 12, 12, 12, 12, 14, 14, 14, 14));
             _highWeights = Avx512BW.PermuteVar32x16(wide, Vector512.Create((short)1, 1, 1, 1, 3, 3, 3, 3, 5, 5, 5, 5, 7, 7, 7, 7, 9, 9, 9, 9, 11, 11, 11, 11, 13, 13, 13, 13, 15, 15, 15, 15));
+            // The AVX2 kernel (a forced path) reads these; the AVX-512 kernel does not, and the JIT drops them there.
+            (_low03, _low47, _high03, _high47) = (_lowWeights.GetLower(), _lowWeights.GetUpper(), _highWeights.GetLower(), _highWeights.GetUpper());
         }
         else
         {
             var bytes = Vector128.Load((byte*)subScales);
-            _lowWeights = Vector512.Create(Spread(bytes, 0), Spread(bytes, 8));
-            _highWeights = Vector512.Create(Spread(bytes, 1), Spread(bytes, 9));
+            (_low03, _low47, _high03, _high47) = (Spread(bytes, 0), Spread(bytes, 8), Spread(bytes, 1), Spread(bytes, 9));
         }
     }
 
@@ -190,8 +192,8 @@ internal unsafe struct Q6KChunkScales : IChunkScales
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly Vector256<int> RowSums256(Vector256<short> low03, Vector256<short> low47, Vector256<short> high03, Vector256<short> high47) =>
-        Int4MatMul.RowSums(Avx2.MultiplyAddAdjacent(low03, _lowWeights.GetLower()) + Avx2.MultiplyAddAdjacent(high03, _highWeights.GetLower()),
-            Avx2.MultiplyAddAdjacent(low47, _lowWeights.GetUpper()) + Avx2.MultiplyAddAdjacent(high47, _highWeights.GetUpper()));
+        Int4MatMul.RowSums(Avx2.MultiplyAddAdjacent(low03, _low03) + Avx2.MultiplyAddAdjacent(high03, _high03),
+            Avx2.MultiplyAddAdjacent(low47, _low47) + Avx2.MultiplyAddAdjacent(high47, _high47));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly Vector256<float> Combine(Vector256<int> rows, float xScale, int xLow, int xSum, Vector256<float> acc)
