@@ -13,8 +13,10 @@ namespace LlmCpu.Kernels.Quantization;
 /// (same tiles, same loads); the top 2 bits of the two codes of each nibble byte are a 4-bit field (bits 0-1 for the
 /// low nibble's code, 2-3 for the high nibble's), two fields a byte in nibble-byte order: per tile and chunk, 32 bytes
 /// for each of the two halves. A chunk of 32 values is two sub-blocks: its low nibbles (values 0..15) and its high
-/// nibbles (16..31), so a kernel keeps two sums per row. Per row and super-block: 128 + 64 bytes of codes, 16 of scales,
-/// 2 of d (6.56 bits a value, as in the file). Activations are always INT8, in blocks of 32.
+/// nibbles (16..31), whose scales a row keeps side by side, so a kernel weighs the two halves' sums with one load. Per
+/// row and super-block: 128 + 64 bytes of codes, 16 of scales, 2 of d (6.56 bits a value, as in the file). Activations
+/// are always INT8, in blocks of 32; a product is computed as ggml's dot product does, in integers per sub-block
+/// (<see cref="Q6KChunkScales"/>).
 /// </summary>
 public sealed unsafe class Q6KMatrix : Int8TileMatrix, IGgmlBlockRows
 {
@@ -114,8 +116,8 @@ public sealed unsafe class Q6KMatrix : Int8TileMatrix, IGgmlBlockRows
 /// 2^24, so exact in float too), times d * xScale once: acc + float(that) * (d * xScale). The kernels weigh the 16-bit
 /// pair sums by the sub-block scales in the multiply-add that widens them (vpmaddwd against the scales instead of
 /// against 1), which gives one row integer a chunk, and the offsets of 32 come from one more vpmaddwd of the scale pairs
-/// with (xLow, xHigh). Measured on a Zen 4 core (bench ggml-l2, Q6_K, one token, L2-resident, AVX-512): see
-/// <see cref="HighBitsMatMul"/>.
+/// with (xLow, xHigh). ggml converts once per super-block; here the activations have a scale per 32 values, so once per
+/// chunk rather than once per sub-block. The figures are in <see cref="HighBitsMatMul"/>'s notes.
 /// </summary>
 internal unsafe struct Q6KChunkScales : IChunkScales
 {
