@@ -137,9 +137,9 @@ internal static unsafe class HighBitsMatMul
         byte* p = lows.Tile(tile);
         int chunks = lows.Chunks, stride = x.Stride, blocks = x.Blocks;
         Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default, f4 = default, f5 = default, f6 = default, f7 = default;
-        for (int c = 0; c < chunks; c++, p += Int4Matrix.ChunkBytes)
+        byte* h = plane.Highs(tile, 0, 0);
+        for (int c = 0; c < chunks; c++, p += Int4Matrix.ChunkBytes, h += 2 * HighBitsPlane.HalfBytes)
         {
-            byte* h = plane.Highs(tile, c, 0);
             Prefetch(p, h);
             scales.BeginChunk(tile, c);
             Codes512(Vector512.Load(p), h, out var low0, out var high0);
@@ -185,9 +185,9 @@ internal static unsafe class HighBitsMatMul
         byte* p = lows.Tile(tile);
         int chunks = lows.Chunks, stride = x.Stride, blocks = x.Blocks;
         Vector256<float> f0 = default, f1 = default;
-        for (int c = 0; c < chunks; c++, p += Int4Matrix.ChunkBytes)
+        byte* h = plane.Highs(tile, 0, 0);
+        for (int c = 0; c < chunks; c++, p += Int4Matrix.ChunkBytes, h += 2 * HighBitsPlane.HalfBytes)
         {
-            byte* h = plane.Highs(tile, c, 0);
             Prefetch(p, h);
             scales.BeginChunk(tile, c);
             sbyte* xc = x.Values + c * Int4Matrix.ChunkSize;
