@@ -126,11 +126,11 @@ internal unsafe struct BlockGroupScales : IScaleMinGroups, IChunkScales
     public readonly Vector256<float> Combine(Vector256<int> rows, float xScale, int xLow, int xSum, Vector256<float> acc) =>
         Combine(rows, xScale, xSum, acc);
 
-    public readonly float Contribution(int row, int chunk, int dotLow, int dotHigh, float xScale, int xLow, int xSum)
+    public readonly float Accumulate(int row, int chunk, int dotLow, int dotHigh, float xScale, int xLow, int xSum, float acc)
     {
         var (scale, min) = Row(row, chunk);
-        if (_offsets == null) return (float)(dotLow + dotHigh - _zero * xSum) * (scale * xScale);
-        return (float)(dotLow + dotHigh) * (scale * xScale) - min * xScale * (float)xSum;
+        if (_offsets == null) return acc + ((float)(dotLow + dotHigh - _zero * xSum) * (scale * xScale));
+        return acc + ((float)(dotLow + dotHigh) * (scale * xScale) - min * xScale * (float)xSum);
     }
 
     /// <summary>Row <paramref name="row"/>'s (d, -m) of block <paramref name="group"/> (-m is 0 without offsets).</summary>

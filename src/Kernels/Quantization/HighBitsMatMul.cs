@@ -71,7 +71,7 @@ internal static unsafe class HighBitsMatMul
                     int code = lows.Quant(row, k) | plane.High(row, k) << 4;
                     if (j < 16) dotLow += code * x.Values[k]; else dotHigh += code * x.Values[k];
                 }
-                result[r] += scales.Contribution(row, c, dotLow, dotHigh, xScale, xLow, xSum);
+                result[r] = scales.Accumulate(row, c, dotLow, dotHigh, xScale, xLow, xSum, result[r]);
             }
         }
         return 1;
@@ -87,11 +87,12 @@ internal static unsafe class HighBitsMatMul
      * Measured on an AMD EPYC Zen 4 core (`bench ggml-l2`: 128 x 4096, L2-resident, one thread, GB/s of weights, medians
      * of 3-5 runs alternated with the previous build on a shared, loaded machine). AVX-512, one token: Q6_K 20.5 before;
      * 21.7 with Q6_K's sub-block scales applied in the integer widening and the scales kept in registers; 24.3 with the
-     * unpacking of Codes512 (Q5_K 20.8 -> 24.0, Q5_0 22.1 -> 24.5); 64 tokens: Q6_K 36.5 -> 43.3. Shifts and a select in
-     * place of Codes512's first multiply: 23.9 against 23.8, no difference. AVX2 (DOTNET_EnableAVX512=0), one token:
-     * Q6_K 17.3 before, 17.1 with the integer scales alone, 19.1 with Codes256's table lookup (Q5_K 17.2 -> 19.7); 64
-     * tokens 22.4 -> 24.2. The prefetch changes nothing in L2; in a model (`bench profile`, two threads, loaded machine)
-     * Q6_K feed-forward down matrices ran at 18.0 GB/s without it and 19.4 with it.
+     * unpacking of Codes512 (Q5_K 20.8 -> 24.0, Q5_0 22.1 -> 24.5); 24.6 with Q6_K's last multiply and add fused (against
+     * 24.2 in the same runs); 64 tokens: Q6_K 36.5 -> 44.6. Shifts and a select in place of Codes512's first multiply:
+     * 23.9 against 23.8, no difference. AVX2 (DOTNET_EnableAVX512=0), one token: Q6_K 17.3 before, 17.1 with the
+     * integer scales alone, 19.1 with Codes256's table lookup (Q5_K 17.2 -> 19.7), 19.6 fused; 64 tokens 22.4 -> 25.1.
+     * The prefetch changes nothing in L2; in a model (`bench profile`, two threads, loaded machine) the Q6_K feed-forward
+     * down matrices ran at 18.0 GB/s without it and 19.4 with it.
      */
 
     /// <summary>

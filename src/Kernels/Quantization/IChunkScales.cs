@@ -33,10 +33,10 @@ internal unsafe interface IChunkScales
     Vector256<float> Combine(Vector256<int> rows, float xScale, int xLow, int xSum, Vector256<float> acc);
 
     /// <summary>
-    /// The same contribution for one row from its dots of the two halves (<paramref name="dotLow"/>,
-    /// <paramref name="dotHigh"/>), in the same integer and float operations (the scalar reference).
+    /// <paramref name="acc"/> + the same contribution for one row from its dots of the two halves
+    /// (<paramref name="dotLow"/>, <paramref name="dotHigh"/>), in the same integer and float operations (the scalar reference).
     /// </summary>
-    float Contribution(int row, int chunk, int dotLow, int dotHigh, float xScale, int xLow, int xSum);
+    float Accumulate(int row, int chunk, int dotLow, int dotHigh, float xScale, int xLow, int xSum, float acc);
 }
 
 /// <summary>The row sums of formats with one scale per chunk: each row's products of both halves added.</summary>

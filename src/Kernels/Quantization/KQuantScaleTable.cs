@@ -154,10 +154,10 @@ internal unsafe struct KQuantGroupScales : IScaleMinGroups, IChunkScales
     public readonly Vector256<float> Combine(Vector256<int> rows, float xScale, int xLow, int xSum, Vector256<float> acc) =>
         Combine(rows, xScale, xSum, acc);
 
-    public readonly float Contribution(int row, int chunk, int dotLow, int dotHigh, float xScale, int xLow, int xSum)
+    public readonly float Accumulate(int row, int chunk, int dotLow, int dotHigh, float xScale, int xLow, int xSum, float acc)
     {
         var (scale, min) = Row(row, chunk);
-        return (float)(dotLow + dotHigh) * (scale * xScale) - min * xScale * (float)xSum;
+        return acc + ((float)(dotLow + dotHigh) * (scale * xScale) - min * xScale * (float)xSum);
     }
 
     public readonly (float Scale, float Min) Row(int row, int group)

@@ -113,7 +113,8 @@ public sealed unsafe class Q6KMatrix : Int8TileMatrix, IGgmlBlockRows
 /// <summary>
 /// Q6_K's scales for the kernels, with ggml's integer arithmetic: per chunk of 32 (two sub-blocks of 16) a row's
 /// integer sc_low * (dotLow - 32 * xLow) + sc_high * (dotHigh - 32 * xHigh) (at most 2 x 16 x 32 x 127 x 128, below
-/// 2^24, so exact in float too), times d * xScale once: acc + float(that) * (d * xScale). The kernels weigh the 16-bit
+/// 2^24, so exact in float too), times d * xScale once: fma(float(that), d * xScale, acc), fused on every path and in
+/// the reference (one rounding and one operation fewer: 24.2 -> 24.6 GB/s at one token). The kernels weigh the 16-bit
 /// pair sums by the sub-block scales in the multiply-add that widens them (vpmaddwd against the scales instead of
 /// against 1), which gives one row integer a chunk, and the offsets of 32 come from one more vpmaddwd of the scale pairs
 /// with (xLow, xHigh). ggml converts once per super-block; here the activations have a scale per 32 values, so once per
@@ -203,12 +204,12 @@ internal unsafe struct Q6KChunkScales : IChunkScales
         // (xLow, xHigh) as the two words of each dword: each at most 16 x 127 in magnitude.
         var halves = Vector256.Create((xLow & 0xFFFF) | (xSum - xLow) << 16).AsInt16();
         var offsets = Avx2.MultiplyAddAdjacent(_offsetWeights, halves);
-        return acc + Avx.ConvertToVector256Single(rows - offsets) * (_d * Vector256.Create(xScale));
+        return Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(rows - offsets), _d * Vector256.Create(xScale), acc);
     }
 
-    public readonly float Contribution(int row, int chunk, int dotLow, int dotHigh, float xScale, int xLow, int xSum)
+    public readonly float Accumulate(int row, int chunk, int dotLow, int dotHigh, float xScale, int xLow, int xSum, float acc)
     {
         int dot = SubScale(row, 2 * chunk) * (dotLow - 32 * xLow) + SubScale(row, 2 * chunk + 1) * (dotHigh - 32 * (xSum - xLow));
-        return (float)dot * (D(row, chunk / 8) * xScale);
+        return MathF.FusedMultiplyAdd(dot, D(row, chunk / 8) * xScale, acc);
     }
 }
