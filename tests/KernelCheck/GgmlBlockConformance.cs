@@ -14,11 +14,12 @@ namespace LlmCpu.KernelCheck;
 public static unsafe class GgmlBlockConformance
 {
     /// <summary>
-    /// A ggml block format: its name, values and bytes per block, where its FP16 fields lie, its matrix, and the byte
-    /// that, written everywhere but the FP16 fields, gives the largest products.
+    /// A ggml block format: its name, values and bytes per block, where its FP16 fields lie, its matrix, the byte
+    /// that, written everywhere but the FP16 fields, gives the largest products, and where signed 8-bit sub-scales lie
+    /// (written as -128, the largest magnitude, in the extreme blocks: Q6_K's kernels weigh 16-bit sums by them).
     /// </summary>
     public sealed record Format(string Name, int BlockValues, int BlockBytes, int[] ScaleOffsets, int[] SignedOffsets, Func<int, int, WeightMatrix> Create,
-        byte Extreme = 0xFF)
+        byte Extreme = 0xFF, Range SignedSubScales = default)
     {
         public override string ToString() => Name;
     }
@@ -30,7 +31,7 @@ public static unsafe class GgmlBlockConformance
         new("Q5_1", 32, 24, [0], [2], (r, c) => new Q5Matrix(r, c, withOffsets: true)),
         new("Q4_K", Q4KMatrix.SuperBlock, Q4KMatrix.BlockBytes, [0, 2], [], (r, c) => new Q4KMatrix(r, c)),
         new("Q5_K", Q5KMatrix.SuperBlock, Q5KMatrix.BlockBytes, [0, 2], [], (r, c) => new Q5KMatrix(r, c)),
-        new("Q6_K", Q6KMatrix.SuperBlock, Q6KMatrix.BlockBytes, [208], [], (r, c) => new Q6KMatrix(r, c)),
+        new("Q6_K", Q6KMatrix.SuperBlock, Q6KMatrix.BlockBytes, [208], [], (r, c) => new Q6KMatrix(r, c), SignedSubScales: 192..208),
         new("Q8_0", 32, Q8Matrix.BlockBytes, [0], [], (r, c) => new Q8Matrix(r, c), Extreme: 0x80),
     ];
 
@@ -93,13 +94,15 @@ public static unsafe class GgmlBlockConformance
 
     /// <summary>
     /// A matrix whose block bytes are all the format's extreme byte but for the FP16 scales: the largest codes, sub-scales and high bits,
-    /// the most a kernel's 16-bit partial sums must hold without saturating.
+    /// the most a kernel's 16-bit partial sums must hold without saturating (signed sub-scales at -128).
     /// </summary>
     public static WeightMatrix ExtremeMatrix(Format format, int rows, int columns, float dScale)
     {
         var matrix = format.Create(rows, columns);
         var row = new byte[columns / format.BlockValues * format.BlockBytes];
         row.AsSpan().Fill(format.Extreme);
+        for (int b = 0; b < row.Length; b += format.BlockBytes)
+            row.AsSpan(b, format.BlockBytes)[format.SignedSubScales].Fill(0x80);
         for (int b = 0; b < row.Length; b += format.BlockBytes)
             foreach (int at in format.ScaleOffsets.Concat(format.SignedOffsets)) BitConverter.TryWriteBytes(row.AsSpan(b + at), (Half)dScale);
         for (int r = 0; r < rows; r++) ((IGgmlBlockRows)matrix).SetRow(r, row);

@@ -116,14 +116,21 @@ internal unsafe struct BlockGroupScales : IScaleMinGroups, IChunkScales
     public void BeginChunk(int tile, int chunk) => BeginGroup(tile, chunk);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly Vector256<float> Combine(Vector256<int> rowsLow, Vector256<int> rowsHigh, float xScale, int xLow, int xSum, Vector256<float> acc) =>
-        Combine(rowsLow + rowsHigh, xScale, xSum, acc);
+    public readonly Vector256<int> RowSums512(Vector512<short> sumLow, Vector512<short> sumHigh) => ChunkSums.Plain512(sumLow, sumHigh);
 
-    public readonly float Contribution(int row, int chunk, int dotLow, int dotHigh, float xScale, int xLow, int xSum)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly Vector256<int> RowSums256(Vector256<short> low03, Vector256<short> low47, Vector256<short> high03, Vector256<short> high47) =>
+        ChunkSums.Plain256(low03, low47, high03, high47);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly Vector256<float> Combine(Vector256<int> rows, float xScale, int xLow, int xSum, Vector256<float> acc) =>
+        Combine(rows, xScale, xSum, acc);
+
+    public readonly float Accumulate(int row, int chunk, int dotLow, int dotHigh, float xScale, int xLow, int xSum, float acc)
     {
         var (scale, min) = Row(row, chunk);
-        if (_offsets == null) return (float)(dotLow + dotHigh - _zero * xSum) * (scale * xScale);
-        return (float)(dotLow + dotHigh) * (scale * xScale) - min * xScale * (float)xSum;
+        if (_offsets == null) return acc + ((float)(dotLow + dotHigh - _zero * xSum) * (scale * xScale));
+        return acc + ((float)(dotLow + dotHigh) * (scale * xScale) - min * xScale * (float)xSum);
     }
 
     /// <summary>Row <paramref name="row"/>'s (d, -m) of block <paramref name="group"/> (-m is 0 without offsets).</summary>

@@ -71,7 +71,7 @@ internal static unsafe class HighBitsMatMul
                     int code = lows.Quant(row, k) | plane.High(row, k) << 4;
                     if (j < 16) dotLow += code * x.Values[k]; else dotHigh += code * x.Values[k];
                 }
-                result[r] += scales.Contribution(row, c, dotLow, dotHigh, xScale, xLow, xSum);
+                result[r] = scales.Accumulate(row, c, dotLow, dotHigh, xScale, xLow, xSum, result[r]);
             }
         }
         return 1;
@@ -79,58 +79,81 @@ internal static unsafe class HighBitsMatMul
 
     /*
      * The codes of a half (eight rows' 8 bytes: low nibbles one octet, high nibbles the octet 16 further) are its
-     * nibbles with the top bits (2 for Q6_K, 1 for the 5-bit formats) from the plane: the plane's 32 bytes hold a 4-bit field per nibble byte, widened to
-     * one field a byte by vpmovzxbw and a shift (field 2i in the low byte of word i, 2i+1 in the high byte); bits 0-1
-     * go above the low nibble, bits 2-3 above the high nibble. Codes are at most 63 and activations -127..127, so a pair of
-     * vpmaddubsw products is at most 16002 and two added 32004: the 16-bit sums are widened (vpmaddwd by 1) every chunk.
+     * nibbles with the top bits (2 for Q6_K, 1 for the 5-bit formats) from the plane, whose 32 bytes hold a 4-bit field
+     * per nibble byte: bits 0-1 go above the low nibble, bits 2-3 above the high nibble. Codes are at most 63 and
+     * activations -127..127, so a pair of vpmaddubsw products is at most 16002 and two added 32004; the format widens
+     * the 16-bit sums every chunk (IChunkScales.RowSums512/256: vpmaddwd by 1, or by Q6_K's sub-block scales).
+     *
+     * Measured on an AMD EPYC Zen 4 core (`bench ggml-l2`: 128 x 4096, L2-resident, one thread, GB/s of weights, medians
+     * of 3-5 runs alternated with the previous build on a shared, loaded machine). AVX-512, one token: Q6_K 20.5 before;
+     * 21.7 with Q6_K's sub-block scales applied in the integer widening and the scales kept in registers; 24.3 with the
+     * unpacking of Codes512 (Q5_K 20.8 -> 24.0, Q5_0 22.1 -> 24.5); 24.6 with Q6_K's last multiply and add fused (against
+     * 24.2 in the same runs); 64 tokens: Q6_K 36.5 -> 44.6. Shifts and a select in place of Codes512's first multiply:
+     * 23.9 against 23.8, no difference. AVX2 (DOTNET_EnableAVX512=0), one token: Q6_K 17.3 before, 17.1 with the
+     * integer scales alone, 19.1 with Codes256's table lookup (Q5_K 17.2 -> 19.7), 19.6 fused; 64 tokens 22.4 -> 25.1.
+     * The prefetch changes nothing in L2; in a model (`bench profile`, two threads, loaded machine) the Q6_K feed-forward
+     * down matrices ran at 18.0 GB/s without it and 19.4 with it.
      */
 
+    /// <summary>
+    /// One half's 64 nibble bytes <paramref name="v"/> and its plane's 32 bytes as 6-bit codes: the low nibbles' codes
+    /// (values 0..7 of eight rows, or 8..15) and the high nibbles' (16..23 or 24..31). The plane bytes widened to words
+    /// (vpmovzxbw) hold field 2i in bits 0-3 of word i and field 2i+1 in bits 4-7. For the low codes the mask 0x33 keeps
+    /// bits 0-1 of both fields and x 272 (x 16 + x 256) puts them in bits 4-5 and 12-13, the tops of the word's two bytes,
+    /// with zeros above; for the high codes 0xCC and x 68 (x 4 + x 64) do the same with bits 2-3. The cross terms land in
+    /// bits 8-10, under the high byte's nibble, which a bitwise select (vpternlogd) takes from the nibbles instead:
+    /// 8 operations a half against 14 with separate shifts, masks and ORs.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<byte> Fields(byte* plane)
+    private static void Codes512(Vector512<byte> v, byte* plane, out Vector512<byte> low, out Vector512<byte> high)
     {
         var w = Avx512BW.ConvertToVector512UInt16(Vector256.Load(plane));
-        return ((w & Vector512.Create((ushort)0x000F)) | ((w & Vector512.Create((ushort)0x00F0)) << 4)).AsByte();
+        var lowTops = Avx512BW.MultiplyLow(w & Vector512.Create((ushort)0x0033), Vector512.Create((ushort)272)).AsByte();
+        var highTops = Avx512BW.MultiplyLow(w & Vector512.Create((ushort)0x00CC), Vector512.Create((ushort)68)).AsByte();
+        var nibble = Vector512.Create((byte)0x0F);
+        // 0xE4: each bit from the first operand where the third's is set, else from the second.
+        low = Avx512F.TernaryLogic(v, lowTops, nibble, 0xE4);
+        high = Avx512F.TernaryLogic((v.AsUInt16() >> 4).AsByte(), highTops, nibble, 0xE4);
     }
 
+    /// <summary>How many chunks ahead the kernels ask for codes (as the INT4 kernels: 3 KiB of nibbles ahead).</summary>
+    private const int PrefetchChunks = 24;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<byte> Fields(byte* plane, int unused)
+    private static void Prefetch(byte* nibbles, byte* plane)
     {
-        var w = Avx2.ConvertToVector256Int16(plane).AsUInt16();
-        return ((w & Vector256.Create((ushort)0x000F)) | ((w & Vector256.Create((ushort)0x00F0)) << 4)).AsByte();
+        Sse.Prefetch0(nibbles + PrefetchChunks * Int4Matrix.ChunkBytes);
+        Sse.Prefetch0(nibbles + PrefetchChunks * Int4Matrix.ChunkBytes + 64);
+        Sse.Prefetch0(plane + PrefetchChunks * 2 * HighBitsPlane.HalfBytes);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static int TileAvx512<T, S>(in Int4View lows, in HighBitsPlane plane, ref S scales, int tile, in TokenInt8 x, float* result)
+    internal static int TileAvx512<T, S>(in Int4View lows, in HighBitsPlane plane, ref S tileScales, int tile, in TokenInt8 x, float* result)
         where T : struct, ITokenCount where S : struct, IChunkScales
     {
+        // A local copy, which the JIT keeps in registers: a chunk's scales written through the reference and read back
+        // by each token would go through memory, and Zen 4 does not forward a 512-bit store to a load (Q6_K at one token
+        // took 2x longer so).
+        var scales = tileScales;
         byte* p = lows.Tile(tile);
         int chunks = lows.Chunks, stride = x.Stride, blocks = x.Blocks;
-        var nibble = Vector512.Create((byte)0x0F);
-        var two = Vector512.Create((byte)0x03);
-        var twoHigh = Vector512.Create((byte)0x0C);
-        var ones = Vector512.Create((short)1);
         Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default, f4 = default, f5 = default, f6 = default, f7 = default;
-        for (int c = 0; c < chunks; c++, p += Int4Matrix.ChunkBytes)
+        byte* h = plane.Highs(tile, 0, 0);
+        for (int c = 0; c < chunks; c++, p += Int4Matrix.ChunkBytes, h += 2 * HighBitsPlane.HalfBytes)
         {
+            Prefetch(p, h);
             scales.BeginChunk(tile, c);
-            byte* h = plane.Highs(tile, c, 0);
-            var v0 = Vector512.Load(p);
-            var v1 = Vector512.Load(p + Int4Matrix.HalfChunkBytes);
-            var e0 = Fields(h);
-            var e1 = Fields(h + HighBitsPlane.HalfBytes);
-            var low0 = (v0 & nibble) | ((e0 & two).AsUInt16() << 4).AsByte();
-            var high0 = ((v0.AsUInt16() >> 4).AsByte() & nibble) | ((e0 & twoHigh).AsUInt16() << 2).AsByte();
-            var low1 = (v1 & nibble) | ((e1 & two).AsUInt16() << 4).AsByte();
-            var high1 = ((v1.AsUInt16() >> 4).AsByte() & nibble) | ((e1 & twoHigh).AsUInt16() << 2).AsByte();
+            Codes512(Vector512.Load(p), h, out var low0, out var high0);
+            Codes512(Vector512.Load(p + Int4Matrix.HalfChunkBytes), h + HighBitsPlane.HalfBytes, out var low1, out var high1);
             sbyte* xc = x.Values + c * Int4Matrix.ChunkSize;
-            f0 = Token512(low0, high0, low1, high1, ones, xc, ref scales, x, 0, c, f0);
-            if (T.Value > 1) f1 = Token512(low0, high0, low1, high1, ones, xc + stride, ref scales, x, blocks, c, f1);
-            if (T.Value > 2) f2 = Token512(low0, high0, low1, high1, ones, xc + 2 * stride, ref scales, x, 2 * blocks, c, f2);
-            if (T.Value > 2) f3 = Token512(low0, high0, low1, high1, ones, xc + 3 * stride, ref scales, x, 3 * blocks, c, f3);
-            if (T.Value > 4) f4 = Token512(low0, high0, low1, high1, ones, xc + 4 * stride, ref scales, x, 4 * blocks, c, f4);
-            if (T.Value > 4) f5 = Token512(low0, high0, low1, high1, ones, xc + 5 * stride, ref scales, x, 5 * blocks, c, f5);
-            if (T.Value > 4) f6 = Token512(low0, high0, low1, high1, ones, xc + 6 * stride, ref scales, x, 6 * blocks, c, f6);
-            if (T.Value > 4) f7 = Token512(low0, high0, low1, high1, ones, xc + 7 * stride, ref scales, x, 7 * blocks, c, f7);
+            f0 = Token512(low0, high0, low1, high1, xc, ref scales, x, 0, c, f0);
+            if (T.Value > 1) f1 = Token512(low0, high0, low1, high1, xc + stride, ref scales, x, blocks, c, f1);
+            if (T.Value > 2) f2 = Token512(low0, high0, low1, high1, xc + 2 * stride, ref scales, x, 2 * blocks, c, f2);
+            if (T.Value > 2) f3 = Token512(low0, high0, low1, high1, xc + 3 * stride, ref scales, x, 3 * blocks, c, f3);
+            if (T.Value > 4) f4 = Token512(low0, high0, low1, high1, xc + 4 * stride, ref scales, x, 4 * blocks, c, f4);
+            if (T.Value > 4) f5 = Token512(low0, high0, low1, high1, xc + 5 * stride, ref scales, x, 5 * blocks, c, f5);
+            if (T.Value > 4) f6 = Token512(low0, high0, low1, high1, xc + 6 * stride, ref scales, x, 6 * blocks, c, f6);
+            if (T.Value > 4) f7 = Token512(low0, high0, low1, high1, xc + 7 * stride, ref scales, x, 7 * blocks, c, f7);
         }
         f0.Store(result);
         if (T.Value > 1) f1.Store(result + Int4Matrix.TileRows);
@@ -143,69 +166,78 @@ internal static unsafe class HighBitsMatMul
         return T.Value;
     }
 
-    /// <summary>One token's contribution of one chunk: low-half and high-half dot products, combined with the scales.</summary>
+    /// <summary>One token's contribution of one chunk: low-half and high-half pair sums, weighed and combined by the scales.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Token512<S>(Vector512<byte> low0, Vector512<byte> high0, Vector512<byte> low1, Vector512<byte> high1,
-        Vector512<short> ones, sbyte* x, ref S scales, in TokenInt8 tokens, int offset, int c, Vector256<float> acc) where S : struct, IChunkScales
+        sbyte* x, ref S scales, in TokenInt8 tokens, int offset, int c, Vector256<float> acc) where S : struct, IChunkScales
     {
         var sumLow = Avx512BW.MultiplyAddAdjacent(low0, Vector512.Create(*(long*)x).AsSByte())
             + Avx512BW.MultiplyAddAdjacent(low1, Vector512.Create(*(long*)(x + 8)).AsSByte());
         var sumHigh = Avx512BW.MultiplyAddAdjacent(high0, Vector512.Create(*(long*)(x + 16)).AsSByte())
             + Avx512BW.MultiplyAddAdjacent(high1, Vector512.Create(*(long*)(x + 24)).AsSByte());
-        var rowsLow = Int4MatMul.LanePairs(Avx512BW.MultiplyAddAdjacent(sumLow, ones));
-        var rowsHigh = Int4MatMul.LanePairs(Avx512BW.MultiplyAddAdjacent(sumHigh, ones));
-        return scales.Combine(rowsLow, rowsHigh, tokens.Scales[offset + c], tokens.HalfSums[offset + c], tokens.Sums[offset + c], acc);
+        return scales.Combine(scales.RowSums512(sumLow, sumHigh), tokens.Scales[offset + c], tokens.HalfSums[offset + c], tokens.Sums[offset + c], acc);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static int TileAvx2<T, S>(in Int4View lows, in HighBitsPlane plane, ref S scales, int tile, in TokenInt8 x, float* result)
+    internal static int TileAvx2<T, S>(in Int4View lows, in HighBitsPlane plane, ref S tileScales, int tile, in TokenInt8 x, float* result)
         where T : struct, ITokenCount where S : struct, IChunkScales
     {
+        var scales = tileScales; // in registers, as in TileAvx512
         byte* p = lows.Tile(tile);
         int chunks = lows.Chunks, stride = x.Stride, blocks = x.Blocks;
-        var ones = Vector256.Create((short)1);
         Vector256<float> f0 = default, f1 = default;
-        for (int c = 0; c < chunks; c++, p += Int4Matrix.ChunkBytes)
+        byte* h = plane.Highs(tile, 0, 0);
+        for (int c = 0; c < chunks; c++, p += Int4Matrix.ChunkBytes, h += 2 * HighBitsPlane.HalfBytes)
         {
+            Prefetch(p, h);
             scales.BeginChunk(tile, c);
-            byte* h = plane.Highs(tile, c, 0);
             sbyte* xc = x.Values + c * Int4Matrix.ChunkSize;
             // Rows 0-3: the first 32 bytes of each half and the first 16 bytes of each half's plane; rows 4-7 the rest.
-            var (low03a, high03a) = Codes256(Vector256.Load(p), Fields(h, 0));
-            var (low03b, high03b) = Codes256(Vector256.Load(p + Int4Matrix.HalfChunkBytes), Fields(h + HighBitsPlane.HalfBytes, 0));
-            var (low47a, high47a) = Codes256(Vector256.Load(p + 32), Fields(h + 16, 0));
-            var (low47b, high47b) = Codes256(Vector256.Load(p + Int4Matrix.HalfChunkBytes + 32), Fields(h + HighBitsPlane.HalfBytes + 16, 0));
-            f0 = Token256(low03a, high03a, low03b, high03b, low47a, high47a, low47b, high47b, ones, xc, ref scales, x, 0, c, f0);
-            if (T.Value > 1) f1 = Token256(low03a, high03a, low03b, high03b, low47a, high47a, low47b, high47b, ones, xc + stride, ref scales, x, blocks, c, f1);
+            var (low03a, high03a) = Codes256(Vector256.Load(p), h);
+            var (low03b, high03b) = Codes256(Vector256.Load(p + Int4Matrix.HalfChunkBytes), h + HighBitsPlane.HalfBytes);
+            var (low47a, high47a) = Codes256(Vector256.Load(p + 32), h + 16);
+            var (low47b, high47b) = Codes256(Vector256.Load(p + Int4Matrix.HalfChunkBytes + 32), h + HighBitsPlane.HalfBytes + 16);
+            f0 = Token256(low03a, high03a, low03b, high03b, low47a, high47a, low47b, high47b, xc, ref scales, x, 0, c, f0);
+            if (T.Value > 1) f1 = Token256(low03a, high03a, low03b, high03b, low47a, high47a, low47b, high47b, xc + stride, ref scales, x, blocks, c, f1);
         }
         f0.Store(result);
         if (T.Value > 1) f1.Store(result + Int4Matrix.TileRows);
         return T.Value;
     }
 
+    /// <summary>
+    /// 32 nibble bytes <paramref name="v"/> (four rows' one octet of a half) and their 16 plane bytes as 6-bit codes, the
+    /// low nibbles' and the high nibbles'. The plane bytes widened to words and the high field shifted into the high
+    /// byte give one 4-bit field a byte; a table lookup (vpshufb) of the field gives each code's two top bits already in
+    /// bits 4-5 and nothing else, so one OR completes a code: 11 operations against 14 with separate shifts and masks.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (Vector256<byte> Low, Vector256<byte> High) Codes256(Vector256<byte> v, Vector256<byte> fields)
+    private static (Vector256<byte> Low, Vector256<byte> High) Codes256(Vector256<byte> v, byte* plane)
     {
+        var w = Avx2.ConvertToVector256Int16(plane).AsUInt16();
+        var fields = ((w | (w << 4)) & Vector256.Create((ushort)0x0F0F)).AsByte();
+        var lowTops = Avx2.Shuffle(Vector256.Create((byte)0x00, 0x10, 0x20, 0x30, 0x00, 0x10, 0x20, 0x30, 0x00, 0x10, 0x20, 0x30, 0x00, 0x10, 0x20, 0x30,
+            0x00, 0x10, 0x20, 0x30, 0x00, 0x10, 0x20, 0x30, 0x00, 0x10, 0x20, 0x30, 0x00, 0x10, 0x20, 0x30), fields);
+        var highTops = Avx2.Shuffle(Vector256.Create((byte)0x00, 0x00, 0x00, 0x00, 0x10, 0x10, 0x10, 0x10, 0x20, 0x20, 0x20, 0x20, 0x30, 0x30, 0x30, 0x30,
+            0x00, 0x00, 0x00, 0x00, 0x10, 0x10, 0x10, 0x10, 0x20, 0x20, 0x20, 0x20, 0x30, 0x30, 0x30, 0x30), fields);
         var nibble = Vector256.Create((byte)0x0F);
-        var low = (v & nibble) | ((fields & Vector256.Create((byte)0x03)).AsUInt16() << 4).AsByte();
-        var high = ((v.AsUInt16() >> 4).AsByte() & nibble) | ((fields & Vector256.Create((byte)0x0C)).AsUInt16() << 2).AsByte();
-        return (low, high);
+        return ((v & nibble) | lowTops, ((v.AsUInt16() >> 4).AsByte() & nibble) | highTops);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Token256<S>(Vector256<byte> low03a, Vector256<byte> high03a, Vector256<byte> low03b, Vector256<byte> high03b,
-        Vector256<byte> low47a, Vector256<byte> high47a, Vector256<byte> low47b, Vector256<byte> high47b, Vector256<short> ones, sbyte* x,
+        Vector256<byte> low47a, Vector256<byte> high47a, Vector256<byte> low47b, Vector256<byte> high47b, sbyte* x,
         ref S scales, in TokenInt8 tokens, int offset, int c, Vector256<float> acc) where S : struct, IChunkScales
     {
         var xa = Vector256.Create(*(long*)x).AsSByte();
         var xb = Vector256.Create(*(long*)(x + 8)).AsSByte();
         var xc = Vector256.Create(*(long*)(x + 16)).AsSByte();
         var xd = Vector256.Create(*(long*)(x + 24)).AsSByte();
-        var low03 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(low03a, xa) + Avx2.MultiplyAddAdjacent(low03b, xb), ones);
-        var low47 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(low47a, xa) + Avx2.MultiplyAddAdjacent(low47b, xb), ones);
-        var high03 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(high03a, xc) + Avx2.MultiplyAddAdjacent(high03b, xd), ones);
-        var high47 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(high47a, xc) + Avx2.MultiplyAddAdjacent(high47b, xd), ones);
-        return scales.Combine(Int4MatMul.RowSums(low03, low47), Int4MatMul.RowSums(high03, high47),
+        var low03 = Avx2.MultiplyAddAdjacent(low03a, xa) + Avx2.MultiplyAddAdjacent(low03b, xb);
+        var low47 = Avx2.MultiplyAddAdjacent(low47a, xa) + Avx2.MultiplyAddAdjacent(low47b, xb);
+        var high03 = Avx2.MultiplyAddAdjacent(high03a, xc) + Avx2.MultiplyAddAdjacent(high03b, xd);
+        var high47 = Avx2.MultiplyAddAdjacent(high47a, xc) + Avx2.MultiplyAddAdjacent(high47b, xd);
+        return scales.Combine(scales.RowSums256(low03, low47, high03, high47),
             tokens.Scales[offset + c], tokens.HalfSums[offset + c], tokens.Sums[offset + c], acc);
     }
 }

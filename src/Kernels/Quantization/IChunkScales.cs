@@ -1,12 +1,16 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace LlmCpu.Kernels.Quantization;
 
 /// <summary>
-/// How a <see cref="HighBitsMatMul"/> kernel turns one chunk's exact integer dots (eight rows' dots of the codes with
-/// the activations' first 16 values and with their last 16) into the chunk's contribution to the outputs: the part of
-/// the arithmetic that differs between the 5- and 6-bit formats. A struct per format, so the JIT compiles each
-/// format's kernel with its combine inlined.
+/// How a <see cref="HighBitsMatMul"/> kernel turns one chunk's exact integer products into the chunk's contribution to
+/// the outputs: the part of the arithmetic that differs between the 5- and 6-bit formats. The kernel hands over the
+/// 16-bit pair sums of the codes with the activations' first 16 values and with their last 16; the format weighs
+/// them into one exact integer per row (<see cref="RowSums512"/>, <see cref="RowSums256"/>: the plain sum for formats
+/// with one scale per chunk, the two sub-blocks' scales for Q6_K) and scales that (<see cref="Combine"/>). A struct per
+/// format, so the JIT compiles each format's kernel with these inlined.
 /// </summary>
 internal unsafe interface IChunkScales
 {
@@ -14,11 +18,42 @@ internal unsafe interface IChunkScales
     void BeginChunk(int tile, int chunk);
 
     /// <summary>
-    /// acc + the chunk's contribution, from the eight rows' dots and the activations' scale, first-half sum
+    /// Eight rows' integers from the pair sums of the first and second halves, row r's in 64-bit lane r
+    /// (four 16-bit sums a row in each).
+    /// </summary>
+    Vector256<int> RowSums512(Vector512<short> sumLow, Vector512<short> sumHigh);
+
+    /// <summary>The same from 256-bit pair sums: rows 0-3 and rows 4-7 of each half, row r's in 64-bit lane r % 4.</summary>
+    Vector256<int> RowSums256(Vector256<short> low03, Vector256<short> low47, Vector256<short> high03, Vector256<short> high47);
+
+    /// <summary>
+    /// acc + the chunk's contribution, from the eight rows' integers and the activations' scale, first-half sum
     /// <paramref name="xLow"/> and whole sum <paramref name="xSum"/>.
     /// </summary>
-    Vector256<float> Combine(Vector256<int> rowsLow, Vector256<int> rowsHigh, float xScale, int xLow, int xSum, Vector256<float> acc);
+    Vector256<float> Combine(Vector256<int> rows, float xScale, int xLow, int xSum, Vector256<float> acc);
 
-    /// <summary>The same contribution for one row, in the same float operations (the scalar reference).</summary>
-    float Contribution(int row, int chunk, int dotLow, int dotHigh, float xScale, int xLow, int xSum);
+    /// <summary>
+    /// <paramref name="acc"/> + the same contribution for one row from its dots of the two halves
+    /// (<paramref name="dotLow"/>, <paramref name="dotHigh"/>), in the same integer and float operations (the scalar reference).
+    /// </summary>
+    float Accumulate(int row, int chunk, int dotLow, int dotHigh, float xScale, int xLow, int xSum, float acc);
+}
+
+/// <summary>The row sums of formats with one scale per chunk: each row's products of both halves added.</summary>
+internal static class ChunkSums
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Plain512(Vector512<short> sumLow, Vector512<short> sumHigh)
+    {
+        var ones = Vector512.Create((short)1);
+        return Int4MatMul.LanePairs(Avx512BW.MultiplyAddAdjacent(sumLow, ones) + Avx512BW.MultiplyAddAdjacent(sumHigh, ones));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Plain256(Vector256<short> low03, Vector256<short> low47, Vector256<short> high03, Vector256<short> high47)
+    {
+        var ones = Vector256.Create((short)1);
+        return Int4MatMul.RowSums(Avx2.MultiplyAddAdjacent(low03, ones) + Avx2.MultiplyAddAdjacent(high03, ones),
+            Avx2.MultiplyAddAdjacent(low47, ones) + Avx2.MultiplyAddAdjacent(high47, ones));
+    }
 }

@@ -144,13 +144,20 @@ internal unsafe struct KQuantGroupScales : IScaleMinGroups, IChunkScales
     public void BeginChunk(int tile, int chunk) => BeginGroup(tile, chunk);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly Vector256<float> Combine(Vector256<int> rowsLow, Vector256<int> rowsHigh, float xScale, int xLow, int xSum, Vector256<float> acc) =>
-        Combine(rowsLow + rowsHigh, xScale, xSum, acc);
+    public readonly Vector256<int> RowSums512(Vector512<short> sumLow, Vector512<short> sumHigh) => ChunkSums.Plain512(sumLow, sumHigh);
 
-    public readonly float Contribution(int row, int chunk, int dotLow, int dotHigh, float xScale, int xLow, int xSum)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly Vector256<int> RowSums256(Vector256<short> low03, Vector256<short> low47, Vector256<short> high03, Vector256<short> high47) =>
+        ChunkSums.Plain256(low03, low47, high03, high47);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly Vector256<float> Combine(Vector256<int> rows, float xScale, int xLow, int xSum, Vector256<float> acc) =>
+        Combine(rows, xScale, xSum, acc);
+
+    public readonly float Accumulate(int row, int chunk, int dotLow, int dotHigh, float xScale, int xLow, int xSum, float acc)
     {
         var (scale, min) = Row(row, chunk);
-        return (float)(dotLow + dotHigh) * (scale * xScale) - min * xScale * (float)xSum;
+        return acc + ((float)(dotLow + dotHigh) * (scale * xScale) - min * xScale * (float)xSum);
     }
 
     public readonly (float Scale, float Min) Row(int row, int group)
