@@ -113,6 +113,18 @@ internal unsafe struct BlockGroupScales : IScaleMinGroups, IChunkScales
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly Vector256<float> CombineBlockPair(int tile, int group, Vector512<int> rowSums, float* xScales, int* xSums, Vector256<float> acc)
+    {
+        long line = ((long)tile * _groups + group) * Int4Matrix.TileRows;
+        var scale = Ops.HalfConversion.ToSingle16(_scales + line);
+        var xs = BlockPair.Of(xScales);
+        if (_offsets == null)
+            return BlockPair.AddInOrder(Avx512F.ConvertToVector512Single(rowSums - BlockPair.Of(xSums) * Vector512.Create(_zero)) * (scale * xs), acc);
+        var min = -Ops.HalfConversion.ToSingle16(_offsets + line);
+        return BlockPair.AddInOrder(Avx512F.ConvertToVector512Single(rowSums) * (scale * xs) - min * xs * Avx512F.ConvertToVector512Single(BlockPair.Of(xSums)), acc);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void BeginChunk(int tile, int chunk) => BeginGroup(tile, chunk);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -30,6 +30,41 @@ internal unsafe interface IGroupScales
     /// <paramref name="xSums"/>[0..1]). Each lane gets exactly Combine's operations.
     /// </summary>
     Vector512<float> CombinePair(Vector512<int> rowSums, float* xScales, int* xSums, Vector512<float> acc);
+
+    /// <summary>
+    /// For one token and groups of 32 (AVX-512 only): acc plus group <paramref name="group"/>'s contribution, then plus
+    /// the next group's, each exactly as <see cref="BeginGroup"/> and <see cref="Combine"/> give it. Lanes 0-7 of
+    /// <paramref name="rowSums"/> are the first group's rows, 8-15 the second's; <paramref name="xScales"/> and
+    /// <paramref name="xSums"/> hold the two blocks' values side by side. Both groups' scales are read and converted at
+    /// once, and the combine runs on 512-bit halves (<see cref="BlockPair"/>).
+    /// </summary>
+    Vector256<float> CombineBlockPair(int tile, int group, Vector512<int> rowSums, float* xScales, int* xSums, Vector256<float> acc);
+}
+
+/// <summary>Vectors for two consecutive blocks of one token: lanes 0-7 the first block's eight rows, 8-15 the second's.</summary>
+internal static unsafe class BlockPair
+{
+    /// <summary>The two blocks' values at <paramref name="pair"/> (side by side in memory), each spread over its half: one 64-bit load and a permute.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> Of(int* pair) =>
+        Avx512F.PermuteVar16x32(Vector512.Create(*(long*)pair).AsInt32(), Vector512.Create(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Of(float* pair) => Of((int*)pair).AsSingle();
+
+    /// <summary>The same eight row values in both halves (a super-block's scales, shared by its groups).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Twice(Vector256<float> rows) => Vector512.Create(rows, rows);
+
+    /// <summary>acc + the first block's contributions, then + the second's: the reference's order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> AddInOrder(Vector512<float> contributions, Vector256<float> acc) =>
+        acc + contributions.GetLower() + contributions.GetUpper();
+
+    /// <summary>fma(product, scale, acc) for the first block's lanes, then for the second's: the reference's order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> FusedInOrder(Vector512<float> product, Vector512<float> scale, Vector256<float> acc) =>
+        Vector256.FusedMultiplyAdd(product.GetUpper(), scale.GetUpper(), Vector256.FusedMultiplyAdd(product.GetLower(), scale.GetLower(), acc));
 }
 
 /// <summary>Vectors for two tokens with rows interleaved: lane 2r holds row r of the first token, lane 2r + 1 of the second.</summary>
@@ -95,6 +130,16 @@ internal unsafe struct Int4GroupScales(in Int4View w) : IGroupScales
         var xs = TokenPair.Of(xSums);
         var corrected = _groupZeros == null ? rowSums - (xs << 3) : rowSums - _zeroPair * xs;
         return Vector512.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(corrected), _scalePair * TokenPair.Of(xScales), acc);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly Vector256<float> CombineBlockPair(int tile, int group, Vector512<int> rowSums, float* xScales, int* xSums, Vector256<float> acc)
+    {
+        long line = ((long)tile * _groups + group) * Int4Matrix.TileRows;
+        var xs = BlockPair.Of(xSums);
+        var corrected = _zeros == null ? rowSums - (xs << 3) : rowSums - Avx512F.ConvertToVector512Int32(Vector128.Load(_zeros + line)) * xs;
+        var scale = Ops.HalfConversion.ToSingle16(_scales + line) * BlockPair.Of(xScales);
+        return BlockPair.FusedInOrder(Avx512F.ConvertToVector512Single(corrected), scale, acc);
     }
 }
 

@@ -46,6 +46,8 @@ internal static unsafe partial class Int4MatMul
      * both groups' scales converted at once, the combine in 512-bit halves added to the accumulator one block after the
      * other: gemv-l2 group size 32, 23.4 -> 27.3 GB/s (three alternated runs each, all alike); `profile` of
      * tinyllama-1.1b-q4_0.gguf at two threads, gate_up 40.1 -> 43.9 GB/s, tokens per second bound 60.9 -> 65.6.
+     * The same kernel for the formats with a scale and a minimum per group: ggml-l2 one token, Q4_K 20.8-21.2 ->
+     * 25.1-25.3 GB/s, Q4_1 21.6-21.9 -> 26.0 (two alternated runs each).
      * Not kept: prefetching the first 128 or 384 KB of the next matrix while attention and the norms run (decode
      * 59-62 -> 55-60 tokens/s); the token-pair combine in the general kernel (groups of 128 no faster, 217 -> 212-216); a token block
      * small enough for L1 (16 tokens x 1024 columns) runs no faster than 64 x 5632 from L2, so the kernel is bound by
@@ -116,27 +118,25 @@ internal static unsafe partial class Int4MatMul
     }
 
     /// <summary>
-    /// One token and blocks of one chunk (groups of 32 in the INT4 format: GGUF Q4_0 and the output projection of the
-    /// converter's files), two blocks at a time: decode's kernel for those matrices. The general kernel ends a block after
+    /// One token and groups of one chunk (GGUF Q4_0, Q4_1 and Q4_K, and the output projection of the converter's files),
+    /// two groups at a time: decode's kernel for those matrices. The general kernel ends a block after
     /// every chunk, and there the end (widening, narrowing eight lanes, the group's FP16 scales converted in software,
     /// the combine) costs about as much as the chunk's products. Here the two blocks' 16-bit sums are gathered into one
-    /// register (lanes 0-7 the first block's rows, 8-15 the second's, <see cref="BlockWordPairs"/>), both groups' sixteen
-    /// scales (and zero points) are one load and one conversion, and the corrections and products are 512-bit; the two
-    /// halves are then added to the accumulator one block after the other, each with the reference's fused multiply-add,
-    /// so the result is the reference's bit for bit. Measured: see the file's header.
+    /// register (lanes 0-7 the first block's rows, 8-15 the second's, <see cref="BlockWordPairs"/>), and
+    /// <see cref="IGroupScales.CombineBlockPair"/> loads both groups' scales at once and combines in 512-bit halves,
+    /// added to the accumulator one block after the other as the reference adds them, so the result is the reference's
+    /// bit for bit. Measured: see the file's header.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void TileInt8Avx512BlockPairs(in Int4View w, int tile, in TokenInt8 x, float* result)
+    internal static void TileInt8Avx512BlockPairs<S>(in Int4View w, ref S scales, int tile, in TokenInt8 x, float* result)
+        where S : struct, IGroupScales
     {
         byte* p = w.Tile(tile);
         int blocks = w.Groups;
         sbyte* xp = x.Values;
         float* xScales = x.Scales;
         int* xSums = x.Sums;
-        ushort* scales = w.TileScales(tile, 0);
-        byte* zeros = w.Zeros == null ? null : w.TileZeros(tile, 0);
         var mask = Vector512.Create((byte)0x0F);
-        var halves = Vector512.Create(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
         Vector256<float> acc = default;
         int b = 0;
         for (; b + 2 <= blocks; b += 2, p += 2 * Int4Matrix.ChunkBytes, xp += 2 * Int4Matrix.ChunkSize)
@@ -145,26 +145,14 @@ internal static unsafe partial class Int4MatMul
             var first = Octets(l0, h0, l1, h1, xp);
             LoadChunk(p + Int4Matrix.ChunkBytes, mask, out l0, out h0, out l1, out h1);
             var second = Octets(l0, h0, l1, h1, xp + Int4Matrix.ChunkSize);
-            var sums = BlockWordPairs(first, second);
-            // Each block's activation sum and scale in its half: one 64-bit load of the pair, spread by one permute.
-            var xs = Avx512F.PermuteVar16x32(Vector512.Create(*(long*)(xSums + b)).AsInt32(), halves);
-            var xScale = Avx512F.PermuteVar16x32(Vector512.Create(*(long*)(xScales + b)).AsSingle(), halves);
-            var corrected = zeros == null
-                ? sums - (xs << 3)
-                : sums - Avx512F.ConvertToVector512Int32(Vector128.Load(zeros + (long)b * Int4Matrix.TileRows)) * xs;
-            var product = Avx512F.ConvertToVector512Single(corrected);
-            var scale = Ops.HalfConversion.ToSingle16(scales + (long)b * Int4Matrix.TileRows) * xScale;
-            acc = Vector256.FusedMultiplyAdd(product.GetLower(), scale.GetLower(), acc);
-            acc = Vector256.FusedMultiplyAdd(product.GetUpper(), scale.GetUpper(), acc);
+            acc = scales.CombineBlockPair(tile, b, BlockWordPairs(first, second), xScales + b, xSums + b, acc);
         }
         if (b < blocks)
         {
             // An odd last block: the general kernel's arithmetic for it.
             LoadChunk(p, mask, out var l0, out var h0, out var l1, out var h1);
-            var rowSums = LanePairs(Avx512BW.MultiplyAddAdjacent(Octets(l0, h0, l1, h1, xp), Vector512.Create((short)1)));
-            var scalesOfBlock = new Int4GroupScales(w);
-            scalesOfBlock.BeginGroup(tile, b);
-            acc = scalesOfBlock.Combine(rowSums, xScales[b], xSums + b, acc);
+            scales.BeginGroup(tile, b);
+            acc = scales.Combine(LanePairs(Avx512BW.MultiplyAddAdjacent(Octets(l0, h0, l1, h1, xp), Vector512.Create((short)1))), xScales[b], xSums + b, acc);
         }
         acc.Store(result);
     }

@@ -107,9 +107,6 @@ internal static unsafe partial class Int4MatMul
         var scales = new Int4GroupScales(w);
         switch (path)
         {
-            case KernelPath.Avx512 when available == 1 && w.GroupSize == Int4Matrix.ChunkSize && w.BlockSize == Int4Matrix.ChunkSize:
-                TileInt8Avx512BlockPairs(w, tile, x, result);
-                return 1;
             case KernelPath.Avx512 or KernelPath.Avx2Vnni or KernelPath.Avx2:
                 return TileInt8Simd(path, w, ref scales, tile, x, available, result);
             case KernelPath.Vector128:
@@ -131,6 +128,9 @@ internal static unsafe partial class Int4MatMul
     {
         switch (path)
         {
+            case KernelPath.Avx512 when available == 1 && w.GroupSize == Int4Matrix.ChunkSize && w.BlockSize == Int4Matrix.ChunkSize:
+                TileInt8Avx512BlockPairs(w, ref scales, tile, x, result);
+                return 1;
             case KernelPath.Avx512 when w.BlockSize == Int4Matrix.ChunkSize && available >= 2:
                 if (available >= 16) { TileInt8Avx512Chunks<Sixteen, S>(w, ref scales, tile, x, result); return 16; }
                 if (available >= 8) { TileInt8Avx512Chunks<Eight, S>(w, ref scales, tile, x, result); return 8; }

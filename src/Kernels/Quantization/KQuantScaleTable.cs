@@ -141,6 +141,20 @@ internal unsafe struct KQuantGroupScales : IScaleMinGroups, IChunkScales
             - _minPair * xs * Avx512F.ConvertToVector512Single(TokenPair.Of(xSums)));
     }
 
+    /// <remarks>A pair starts at an even group, so both groups lie in one super-block (eight groups each).</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Vector256<float> CombineBlockPair(int tile, int group, Vector512<int> rowSums, float* xScales, int* xSums, Vector256<float> acc)
+    {
+        long superBlock = (long)tile * _superBlocks + group / GroupsPerSuperBlock;
+        long groupLine = ((long)tile * _groups + group) * Int4Matrix.TileRows;
+        var scale = BlockPair.Twice(_superScale.Get(_superScales, superBlock))
+            * Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(_groupScales + groupLine)));
+        var min = BlockPair.Twice(_superMin.Get(_superMins, superBlock))
+            * Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(_groupMins + groupLine)));
+        var xs = BlockPair.Of(xScales);
+        return BlockPair.AddInOrder(Avx512F.ConvertToVector512Single(rowSums) * (scale * xs) - min * xs * Avx512F.ConvertToVector512Single(BlockPair.Of(xSums)), acc);
+    }
+
     public void BeginChunk(int tile, int chunk) => BeginGroup(tile, chunk);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
