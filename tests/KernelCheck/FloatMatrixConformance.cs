@@ -124,7 +124,8 @@ public static class FloatMatrixConformance
     public static readonly (int Rows, int Columns, int Tokens, bool Large)[] Shapes =
     [
         (1, 1, 1, false), (7, 33, 2, false), (13, 1025, 3, false), (64, 256, 5, false), (5, 4096, 1, false),
-        (9, 2049, 7, false), (4, 16, 4, false), (6, 3000, 64, false), (17, 1040, 9, true), (3, 7, 5, true),
+        (9, 2049, 7, false), (4, 16, 4, false), (6, 3000, 64, false), (17, 1040, 9, true), (3, 7, 5, true), (11, 1300, 16, false),
+        (10, 1300, 17, false),
     ];
 
     /// <summary>A weight of any magnitude FP16 holds, from subnormals (2^-24) to its largest (65504), of either sign.</summary>
