@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using LlmCpu.Engine.Diagnostics;
 using LlmCpu.Engine.Models;
 using LlmCpu.Engine.Runtime;
@@ -120,6 +121,9 @@ internal static class ModelQuantizer
             var embedding = Edge(weights.TokenEmbedding);
             // A tied output is the embedding table itself, kept as the embedding is.
             var output = ReferenceEquals(weights.Output, weights.TokenEmbedding) ? embedding : Output(weights.Output);
+            // Converted from the source file's pages, which can go now.
+            foreach (var edge in new[] { weights.TokenEmbedding, weights.Output })
+                if (edge is DeferredMatrix deferred) deferred.Release();
             // Until quantized, each layer is the source's own: the calibration of layer i runs the float layers after it.
             var layers = weights.Layers.ToArray();
             foreach (var layer in layers) borrowed.UnionWith(layer.Matrices);
@@ -145,14 +149,21 @@ internal static class ModelQuantizer
                 foreach (var matrix in source.Matrices)
                     if (matrix is Int4Matrix q) requantized.Add(q.Int4Format.ToString());
                 // The layer's float weights in memory while it is calibrated, and only then where they are still in the source file.
+                long start = Stopwatch.GetTimestamp();
                 var (l, read) = ReadIntoMemory(source);
                 try
                 {
+                    long loaded = Stopwatch.GetTimestamp();
                     var statistics = activations!.Observe(l, cancellation);
+                    long observed = Stopwatch.GetTimestamp();
                     var result = recipe.Quantize(i, l, statistics);
                     made.AddRange(result.Matrices);
                     layers[i] = result;
+                    long quantizedAt = Stopwatch.GetTimestamp();
                     activations.Advance(result, cancellation);
+                    log.Verbose($"Layer {i + 1} of {layers.Length}: read in {Stopwatch.GetElapsedTime(start, loaded).TotalSeconds:F1} s, inputs summed in " +
+                                $"{Stopwatch.GetElapsedTime(loaded, observed).TotalSeconds:F1} s, {format.Recipe} in {Stopwatch.GetElapsedTime(observed, quantizedAt).TotalSeconds:F1} s, " +
+                                $"run quantized in {Stopwatch.GetElapsedTime(quantizedAt).TotalSeconds:F1} s.");
                 }
                 finally
                 {
@@ -185,6 +196,8 @@ internal static class ModelQuantizer
             if (matrix is not DeferredMatrix deferred) return matrix;
             var inMemory = deferred.Read();
             read.Add(inMemory);
+            // Copied: the file's pages need not stay resident beside the copy.
+            deferred.Release();
             return inMemory;
         }
         try
