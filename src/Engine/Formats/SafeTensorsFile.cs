@@ -101,5 +101,15 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         return new TensorData(name, type, shape.ToArray(), _file.Pointer + dataStart + begin, expected);
     }
 
+    /// <summary>
+    /// Drops the pages of tensor <paramref name="name"/> from this process's resident memory once its data has been
+    /// copied or quantized elsewhere (they stay in the page cache, and a later read maps them back), so reading a model
+    /// tensor by tensor does not leave the whole file resident.
+    /// </summary>
+    public void ReleaseTensorPages(string name)
+    {
+        if (_tensors.TryGetValue(name, out var tensor)) _file.ReleasePages(tensor.Data, tensor.ByteLength);
+    }
+
     public void Dispose() => _file.Dispose();
 }

@@ -10,6 +10,7 @@ public sealed class TensorCollection : IDisposable
 {
     private readonly List<SafeTensorsFile> _files = [];
     private readonly Dictionary<string, TensorData> _tensors = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SafeTensorsFile> _owners = new(StringComparer.Ordinal);
 
     public IReadOnlyDictionary<string, TensorData> Tensors => _tensors;
 
@@ -75,6 +76,7 @@ public sealed class TensorCollection : IDisposable
         foreach (var (name, tensor) in file.Tensors)
         {
             if (!_tensors.TryAdd(name, tensor)) throw new ModelFormatException(file.Path, $"tensor '{name}'", "appears in more than one shard");
+            _owners.Add(name, file);
         }
     }
 
@@ -106,6 +108,12 @@ public sealed class TensorCollection : IDisposable
         if (!tensor.Shape.SequenceEqual(shape))
             throw new ModelFormatException(MessagePath, $"tensor '{name}' shape", $"is [{string.Join(", ", tensor.Shape)}], expected [{string.Join(", ", shape)}]");
         return tensor;
+    }
+
+    /// <summary>Drops the pages of tensor <paramref name="name"/> from the resident set (see <see cref="SafeTensorsFile.ReleaseTensorPages"/>); unknown names are ignored.</summary>
+    public void ReleaseTensorPages(string name)
+    {
+        if (_owners.TryGetValue(name, out var file)) file.ReleaseTensorPages(name);
     }
 
     public void Dispose()

@@ -17,7 +17,23 @@ public static class GgufModelLoader
     public static LanguageModel Load(string path, LoadOptions options)
     {
         var clock = Stopwatch.StartNew();
-        using var file = GgufFile.Open(path);
+        var file = GgufFile.Open(path);
+        // Open for the model's lifetime when float matrices are left in it (LoadOptions.DeferFloatMatrices).
+        IDisposable? storage = null;
+        try
+        {
+            var model = Load(path, file, options, clock);
+            if (options.DeferFloatMatrices) storage = file;
+            return model;
+        }
+        finally
+        {
+            if (storage is null) file.Dispose();
+        }
+    }
+
+    private static LanguageModel Load(string path, GgufFile file, LoadOptions options, Stopwatch clock)
+    {
         var config = GgufModelConfig.Read(file);
         var tokenizer = GgufTokenizerFactory.Create(file);
         if (tokenizer.VocabularySize > config.VocabularySize)
@@ -32,7 +48,7 @@ public static class GgufModelLoader
         options.Log.Verbose($"Loaded {config.LayerCount} layers from '{path}' (GGUF v{file.Version}, {stored}, {file.FileLength / 1048576.0:F1} MiB) as {precision} in {clock.Elapsed.TotalSeconds:F2} s.");
         var (chatTemplate, namedChatTemplates) = ChatTemplateFiles.ReadGguf(file.Metadata);
         return new LanguageModel(System.IO.Path.GetFileNameWithoutExtension(path), System.IO.Path.GetFullPath(path), config, weights, tokenizer,
-            stored, precision, file.FileLength, clock.Elapsed, storage: null)
+            stored, precision, file.FileLength, clock.Elapsed, storage: options.DeferFloatMatrices ? file : null)
         {
             ChatTemplateText = chatTemplate,
             NamedChatTemplates = namedChatTemplates,

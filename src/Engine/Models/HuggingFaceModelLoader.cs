@@ -19,22 +19,33 @@ public static class HuggingFaceModelLoader
         if (tokenizer.VocabularySize > config.Model.VocabularySize)
             throw new ModelFormatException(tokenizerPath, "vocabulary", $"{tokenizer.VocabularySize} pieces exceed vocab_size {config.Model.VocabularySize}");
 
-        using var tensors = TensorCollection.OpenFolder(folder);
-        var builder = new MatrixBuilder(options.Precision, options.Int4Format, options.Activations);
-        string stored = string.Join("/", tensors.Tensors.Values.Select(t => t.Type.ToString()).Distinct().Order());
-        var reader = new ModelTensorReader(new SafeTensorsModelTensors(tensors, folder, config.Quantization), ArchitectureTables.HuggingFace(config.Model, config.FalconPerHeadQkv), config.Model);
-        var weights = reader.Read(builder, options);
-        // The layer matrices as built: a GPTQ or AWQ checkpoint's are INT4 in its own group size, whatever it stored them as.
-        string precision = weights.Layers[0].QueryKeyValue.Format;
-        long fileBytes = tensors.TotalFileBytes;
-        options.Log.Verbose($"Loaded {config.Model.LayerCount} layers from '{folder}' ({stored}) as {precision} in {clock.Elapsed.TotalSeconds:F2} s.");
-        var (chatTemplate, namedChatTemplates) = ChatTemplateFiles.ReadHuggingFace(folder);
-        return new LanguageModel(Path.GetFileName(Path.TrimEndingDirectorySeparator(folder)), Path.GetFullPath(folder), config.Model, weights, tokenizer,
-            stored, precision, fileBytes, clock.Elapsed, storage: null)
+        var tensors = TensorCollection.OpenFolder(folder);
+        // Open for the model's lifetime when float matrices are left in it (LoadOptions.DeferFloatMatrices).
+        IDisposable? storage = null;
+        try
         {
-            ChatTemplateText = chatTemplate,
-            NamedChatTemplates = namedChatTemplates,
-        };
+            var builder = new MatrixBuilder(options.Precision, options.Int4Format, options.Activations);
+            string stored = string.Join("/", tensors.Tensors.Values.Select(t => t.Type.ToString()).Distinct().Order());
+            var reader = new ModelTensorReader(new SafeTensorsModelTensors(tensors, folder, config.Quantization), ArchitectureTables.HuggingFace(config.Model, config.FalconPerHeadQkv), config.Model);
+            var weights = reader.Read(builder, options);
+            // The layer matrices as built: a GPTQ or AWQ checkpoint's are INT4 in its own group size, whatever it stored them as.
+            string precision = weights.Layers[0].QueryKeyValue.Format;
+            long fileBytes = tensors.TotalFileBytes;
+            options.Log.Verbose($"Loaded {config.Model.LayerCount} layers from '{folder}' ({stored}) as {precision}{(options.DeferFloatMatrices ? " (float matrices left in the file until read)" : "")} in {clock.Elapsed.TotalSeconds:F2} s.");
+            var (chatTemplate, namedChatTemplates) = ChatTemplateFiles.ReadHuggingFace(folder);
+            var model = new LanguageModel(Path.GetFileName(Path.TrimEndingDirectorySeparator(folder)), Path.GetFullPath(folder), config.Model, weights, tokenizer,
+                stored, precision, fileBytes, clock.Elapsed, storage: options.DeferFloatMatrices ? tensors : null)
+            {
+                ChatTemplateText = chatTemplate,
+                NamedChatTemplates = namedChatTemplates,
+            };
+            if (options.DeferFloatMatrices) storage = tensors;
+            return model;
+        }
+        finally
+        {
+            if (storage is null) tensors.Dispose();
+        }
     }
 
     /// <summary>tokenizer.model (SentencePiece) when present, else tokenizer.json (byte-level BPE).</summary>

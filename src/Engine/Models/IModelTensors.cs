@@ -15,6 +15,6 @@ internal interface IModelTensors
     /// <exception cref="ModelFormatException">Missing, or not <paramref name="length"/> values.</exception>
     float[] Vector(string name, int length);
 
-    /// <summary>Says the tensor's data has been copied and its pages can go (GGUF files do; others ignore it).</summary>
+    /// <summary>Says the tensor's data has been copied and its pages can go (mapped GGUF and safetensors files drop them from the resident set).</summary>
     void Release(string name);
 }

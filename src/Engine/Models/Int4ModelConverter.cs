@@ -151,12 +151,21 @@ public static class Int4ModelConverter
         Check(format, options);
         var log = options.Log;
         format = Layers(format, options).Format;
+        Func<LanguageModel> loadFloat = () => ModelLoader.Load(source, new LoadOptions { Log = log, Cancellation = options.Cancellation });
+        if (format.Recipe == Int4Recipe.Auto)
+        {
+            // Auto measures every candidate against the float model, so the model loads as stored (memory-mapped where the
+            // file allows) and serves as both the source of each candidate and the reference; it is held whole.
+            using var original = loadFloat();
+            return Convert(original, null, destination, format, options) with { Duration = clock.Elapsed };
+        }
         if (!format.Recipe.IsWeightOnly() || options.MatrixGroupSizes is { IsUniform: false })
         {
-            // Calibrated and automatic recipes need the float weights of each layer in turn and the float model as the
-            // reference, so the model loads as stored (memory-mapped where the file allows) and serves as both.
-            using var original = ModelLoader.Load(source, new LoadOptions { Log = log, Cancellation = options.Cancellation });
-            return Convert(original, null, destination, format, options) with { Duration = clock.Elapsed };
+            // Calibrated recipes (and a mix of group sizes, which loading cannot give) go layer by layer: the float
+            // matrices stay in the mapped source file until their layer's turn, so only one layer's float weights are
+            // held at a time, and the float model is loaded as the reference only if there is text to measure on.
+            using var skeleton = ModelLoader.Load(source, new LoadOptions { DeferFloatMatrices = true, Log = log, Cancellation = options.Cancellation });
+            return Convert(skeleton, string.IsNullOrEmpty(options.EvaluationText) ? null : loadFloat, destination, format, options) with { Duration = clock.Elapsed };
         }
         // Quantized while loading, a row at a time, so a float model is never held whole (a mix of group sizes loads as
         // stored instead, since loading gives every matrix one format); files that already store
@@ -165,10 +174,7 @@ public static class Int4ModelConverter
         {
             Precision = ModelPrecision.Int4, Int4Format = format, Activations = options.Activations, Log = log, Cancellation = options.Cancellation,
         });
-        Func<LanguageModel>? reference = string.IsNullOrEmpty(options.EvaluationText)
-            ? null
-            : () => ModelLoader.Load(source, new LoadOptions { Log = log, Cancellation = options.Cancellation });
-        return Convert(loaded, reference, destination, format, options) with { Duration = clock.Elapsed };
+        return Convert(loaded, string.IsNullOrEmpty(options.EvaluationText) ? null : loadFloat, destination, format, options) with { Duration = clock.Elapsed };
     }
 
     /// <summary>Converts a loaded model; the model itself is the reference for the evaluation text.</summary>
@@ -200,7 +206,10 @@ public static class Int4ModelConverter
                 "The calibration text is the evaluation text; a recipe tuned on the text it is measured on looks better than it is. Give different texts.");
     }
 
-    /// <param name="loadReference">Loads the float model for the evaluation; null when <paramref name="model"/> is it.</param>
+    /// <param name="loadReference">
+    /// Loads the float model for the evaluation; null when <paramref name="model"/> is it (never when model's float
+    /// matrices are still in its file, <see cref="DeferredMatrix"/>, as a skeleton cannot be run).
+    /// </param>
     private static Int4ConversionResult Convert(LanguageModel model, Func<LanguageModel>? loadReference, string destination, Int4Format format,
         Int4ConversionOptions options)
     {
@@ -212,8 +221,6 @@ public static class Int4ModelConverter
         string? evaluationName = string.IsNullOrEmpty(options.EvaluationText) ? null : EvaluationName(options.EvaluationText);
         return model.Use(weights =>
         {
-            using var loaded = options.EvaluationText is { Length: > 0 } ? loadReference?.Invoke() : null;
-            var reference = loaded ?? model;
             IReadOnlyList<QuantizationCandidate> candidates = [];
             LanguageModel quantized;
             LayerFormat written = Layers(format, options);
@@ -221,14 +228,25 @@ public static class Int4ModelConverter
             AccuracyReport? accuracy = null;
             if (format.Recipe == Int4Recipe.Auto)
             {
-                (quantized, written, outputWritten, accuracy, candidates) = AutoConverter.Run(model, weights, reference, options, calibration, pool);
+                using var loaded = loadReference?.Invoke();
+                (quantized, written, outputWritten, accuracy, candidates) = AutoConverter.Run(model, weights, loaded ?? model, options, calibration, pool);
             }
             else
             {
                 quantized = ModelQuantizer.Quantize(model, weights, Request(written, options, outputWritten, calibration), pool, log, options.Cancellation);
                 if (options.EvaluationText is { Length: > 0 } text)
                 {
-                    accuracy = AccuracyEvaluator.Compare(reference, quantized, text, pool, options.Cancellation, log);
+                    try
+                    {
+                        // The float reference loads only once the layers are quantized, so it is not held during calibration.
+                        using var loaded = loadReference?.Invoke();
+                        accuracy = AccuracyEvaluator.Compare(loaded ?? model, quantized, text, pool, options.Cancellation, log);
+                    }
+                    catch
+                    {
+                        quantized.Dispose();
+                        throw;
+                    }
                     log.Verbose($"Accuracy over {accuracy.Tokens} tokens ({accuracy.Windows} windows of {accuracy.ContextLength}): perplexity " +
                                 $"{accuracy.FloatPerplexity:F3} -> {accuracy.QuantizedPerplexity:F3} ({accuracy.PerplexityIncrease:P2}), mean KL " +
                                 $"{accuracy.MeanKlDivergence:F5}, top-token agreement {accuracy.TopTokenAgreement:P1}.");

@@ -24,6 +24,14 @@ public sealed record LoadOptions
     /// </summary>
     public bool MemoryMap { get; init; } = true;
 
+    /// <summary>
+    /// Leave float matrices (F32, F16, BF16) in the memory-mapped file as <see cref="DeferredMatrix"/> instead of copying
+    /// them, the file kept open for the model's lifetime: a calibrated conversion reads each layer's float weights when
+    /// it quantizes that layer, so the float model is never held whole. Such a model is a source for
+    /// <see cref="Quantization.ModelQuantizer"/> only, not for inference. Formats that use their weights in place (.llmc) ignore it.
+    /// </summary>
+    internal bool DeferFloatMatrices { get; init; }
+
     public IEngineLog Log { get; init; } = NullEngineLog.Instance;
 
     public CancellationToken Cancellation { get; init; }

@@ -22,7 +22,8 @@ public static class ModelLoader
     private static LanguageModel LoadFormat(string path, LoadOptions options)
     {
         if (options.Precision == ModelPrecision.Int4) Quantization.LoadTimeRecipes.Ensure(options.Int4Format.Recipe);
-        LoadMemoryCheck.Ensure(path, options.Precision, options.MemoryMap);
+        // Float matrices left in the file take no memory at load; what is built is at least an INT4 model's share.
+        LoadMemoryCheck.Ensure(path, options.DeferFloatMatrices ? ModelPrecision.Int4 : options.Precision, options.MemoryMap);
         if (Directory.Exists(path)) return HuggingFaceModelLoader.Load(path, options);
         if (File.Exists(path))
         {

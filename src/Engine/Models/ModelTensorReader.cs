@@ -103,12 +103,16 @@ internal sealed class ModelTensorReader(IModelTensors file, TensorNameTable name
         }
     }
 
-    /// <summary>One layer's weights, its file pages released once copied.</summary>
-    public LayerWeights Layer(int i, MatrixBuilder builder)
+    /// <summary>
+    /// One layer's weights, its file pages released once copied; with <paramref name="deferFloat"/>, float matrices are
+    /// left in the file (<see cref="DeferredMatrix"/>) to be read when the layer's turn comes.
+    /// </summary>
+    public LayerWeights Layer(int i, MatrixBuilder builder, bool deferFloat = false)
     {
         var built = new List<WeightMatrix>();
         WeightMatrix Build(params IMatrixSource[] parts)
         {
+            if (deferFloat && DeferredMatrix.CanDefer(parts)) return new DeferredMatrix(parts, file);
             var matrix = builder.Build(parts);
             built.Add(matrix);
             foreach (var part in parts) file.Release(part.Name);
@@ -137,20 +141,29 @@ internal sealed class ModelTensorReader(IModelTensors file, TensorNameTable name
         }
     }
 
-    /// <summary>The whole model: embedding, layers (on every core), output norm and projection.</summary>
+    /// <summary>
+    /// The whole model: embedding, layers (on every core), output norm and projection. With
+    /// <see cref="LoadOptions.DeferFloatMatrices"/>, float matrices are left in the file, which must then stay open.
+    /// </summary>
     public ModelWeights Read(MatrixBuilder builder, LoadOptions options)
     {
+        bool defer = options.DeferFloatMatrices;
+        WeightMatrix Edge(IMatrixSource source)
+        {
+            if (defer && DeferredMatrix.CanDefer([source])) return new DeferredMatrix([source], file);
+            var matrix = builder.BuildEdge(source);
+            file.Release(source.Name);
+            return matrix;
+        }
         var built = new List<IDisposable>();
         try
         {
-            var embeddingSource = TokenEmbedding();
-            var embedding = builder.BuildEdge(embeddingSource);
+            var embedding = Edge(TokenEmbedding());
             built.Add(embedding);
-            file.Release(embeddingSource.Name);
-            var layers = ParallelLayers.Build(config.LayerCount, i => Layer(i, builder), options);
+            var layers = ParallelLayers.Build(config.LayerCount, i => Layer(i, builder, defer), options);
             built.AddRange(layers);
             var norm = Norm(names.OutputNorm);
-            WeightMatrix output = config.TiedEmbeddings && !HasOutput ? embedding : builder.BuildEdge(Output());
+            WeightMatrix output = config.TiedEmbeddings && !HasOutput ? embedding : Edge(Output());
             float[]? outputBias = config.OutputBias ? file.Vector(TensorNameTable.Bias(names.Output), config.VocabularySize) : null;
             options.Log.Progress("Loading model", "done", 100);
             return new ModelWeights(embedding, layers, norm.Weight, output, norm.Bias, outputBias);

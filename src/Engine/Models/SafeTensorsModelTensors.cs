@@ -22,9 +22,7 @@ internal sealed class SafeTensorsModelTensors(TensorCollection tensors, string f
 
     public float[] Vector(string name, int length) => MatrixBuilder.Vector(tensors.Require(name, length));
 
-    public void Release(string name)
-    {
-    }
+    public void Release(string name) => tensors.ReleaseTensorPages(name);
 
     /// <summary>`X` when <paramref name="name"/> is `X.weight`, stored packed as `X.qweight` in a quantized checkpoint.</summary>
     private string? PackedPrefix(string name)

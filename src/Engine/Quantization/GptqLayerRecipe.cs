@@ -22,7 +22,7 @@ internal sealed class GptqLayerRecipe(LayerFormat format, ActivationMode activat
         LayerRecipe.DisposingOnFailure(keep =>
         {
             WeightMatrix Matrix(WeightMatrix source, LinearInput input) =>
-                keep(GptqQuantizer.Quantize(FloatRows.Of(source), source.Rows, source.Columns, statistics[input].Hessian(), format[input], activations, pool, options));
+                keep(GptqQuantizer.QuantizeInPlace(FloatRows.Of(source), source.Rows, source.Columns, statistics[input].Hessian(), format[input], activations, pool, options));
             return layer.With(Matrix(layer.QueryKeyValue, LinearInput.QueryKeyValue), Matrix(layer.AttentionOutput, LinearInput.AttentionOutput),
                 Matrix(layer.GateUp, LinearInput.GateUp), Matrix(layer.Down, LinearInput.Down));
         });

@@ -55,15 +55,24 @@ public static class GptqQuantizer
     public static Int4Matrix Quantize(ReadOnlySpan<float> weights, int rows, int columns, ReadOnlySpan<double> hessian, Int4Format format,
         ActivationMode activations, WorkerPool pool, GptqOptions? options = null)
     {
-        options ??= new GptqOptions();
         if (weights.Length < (long)rows * columns) throw new ArgumentException("Fewer weights than rows x columns.", nameof(weights));
         if (hessian.Length < (long)columns * columns) throw new ArgumentException("The Hessian is columns x columns.", nameof(hessian));
+        return QuantizeInPlace(weights.Slice(0, rows * columns).ToArray(), rows, columns, hessian.Slice(0, columns * columns).ToArray(), format, activations, pool, options);
+    }
+
+    /// <summary>
+    /// <see cref="Quantize"/> on arrays it may consume (the weights get the errors folded in, H its dampening): for a
+    /// caller whose arrays are made for the call, so a 5,632-wide H is not copied once more.
+    /// </summary>
+    internal static Int4Matrix QuantizeInPlace(float[] w, int rows, int columns, double[] h, Int4Format format, ActivationMode activations, WorkerPool pool,
+        GptqOptions? options = null)
+    {
+        options ??= new GptqOptions();
+        if (w.Length != (long)rows * columns) throw new ArgumentException("The weights are rows x columns.", nameof(w));
+        if (h.Length != (long)columns * columns) throw new ArgumentException("The Hessian is columns x columns.", nameof(h));
         if (!options.ScaleRule.IsWeightOnly()) throw new ArgumentException("The scale rule must be a weight-only recipe.", nameof(options));
         if (options.BlockSize < 1 || (options.BlockSize & (options.BlockSize - 1)) != 0)
             throw new ArgumentOutOfRangeException(nameof(options), options.BlockSize, "The block size is a power of two.");
-
-        var w = weights.Slice(0, rows * columns).ToArray();
-        var h = hessian.Slice(0, columns * columns).ToArray();
         // A column no calibration input ever touched has no say in the error: quantize it as zero (the reference does the same).
         for (int i = 0; i < columns; i++)
         {
@@ -144,16 +153,21 @@ public static class GptqQuantizer
         return result;
     }
 
-    /// <summary>U of H + damping, in float for the row updates; the damping grows tenfold until H is positive definite.</summary>
+    /// <summary>
+    /// U of H + damping, in float for the row updates; the damping grows tenfold until H is positive definite. The
+    /// damping goes onto <paramref name="h"/>'s diagonal itself (each attempt from the original diagonal), which is not
+    /// used after.
+    /// </summary>
     private static float[] UpperFactor(double[] h, int n, double dampening, WorkerPool pool)
     {
         double mean = 0;
-        for (int i = 0; i < n; i++) mean += h[(long)i * n + i];
+        var diagonal = new double[n];
+        for (int i = 0; i < n; i++) mean += diagonal[i] = h[(long)i * n + i];
         mean /= n;
         for (int attempt = 0; attempt < 6; attempt++, dampening *= 10)
         {
-            var damped = (double[])h.Clone();
-            for (int i = 0; i < n; i++) damped[(long)i * n + i] += dampening * mean;
+            var damped = h;
+            for (int i = 0; i < n; i++) damped[(long)i * n + i] = diagonal[i] + dampening * mean;
             var u = CholeskyInverse.UpperFactorOfInverse(damped, n, pool);
             if (u == null) continue;
             var result = new float[u.Length];

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using LlmCpu.Engine.Diagnostics;
 using LlmCpu.Engine.Models;
 using LlmCpu.Engine.Runtime;
@@ -26,9 +27,10 @@ internal sealed record QuantizeRequest(Int4Format Format, ActivationMode Activat
 /// <summary>
 /// Makes the INT4 model a conversion writes: every layer matrix in the requested format, sharing (not copying) the
 /// matrices that already are. Weight-only recipes quantize each matrix row by row; calibrated ones (GPTQ, AWQ, SignRound, TEQ) go
-/// layer by layer: the calibration windows run through the model whose earlier layers are already quantized (so each
-/// layer is tuned on the inputs it will really see), only the current layer's input statistics are kept, and the
-/// quantized layer replaces the float one before the next layer is calibrated.
+/// layer by layer: the calibration windows' hidden states are carried from layer to layer (<see cref="CalibrationActivations"/>),
+/// each layer's input statistics are summed over them, and the layer, once quantized, runs on them to give the next
+/// layer its inputs (so each layer is tuned on the inputs it will really see). Float matrices may still be in the
+/// source file (<see cref="DeferredMatrix"/>): each is read when its layer's turn comes and let go after.
 /// </summary>
 internal static class ModelQuantizer
 {
@@ -96,7 +98,8 @@ internal static class ModelQuantizer
         }
         WeightMatrix Edge(WeightMatrix matrix)
         {
-            if (matrix is not Float32Matrix)
+            // FP32 becomes FP16; so does a float matrix still in the source file (F16 there is copied as it is).
+            if (matrix is not (Float32Matrix or DeferredMatrix))
             {
                 borrowed.Add(matrix);
                 return matrix;
@@ -118,29 +121,59 @@ internal static class ModelQuantizer
             var embedding = Edge(weights.TokenEmbedding);
             // A tied output is the embedding table itself, kept as the embedding is.
             var output = ReferenceEquals(weights.Output, weights.TokenEmbedding) ? embedding : Output(weights.Output);
+            // Converted from the source file's pages, which can go now.
+            foreach (var edge in new[] { weights.TokenEmbedding, weights.Output })
+                if (edge is DeferredMatrix deferred) deferred.Release();
             // Until quantized, each layer is the source's own: the calibration of layer i runs the float layers after it.
             var layers = weights.Layers.ToArray();
             foreach (var layer in layers) borrowed.UnionWith(layer.Matrices);
             var quantized = new LanguageModel(model.Name, model.Path, model.Config, new ModelWeights(embedding, layers, weights.OutputNorm, output, weights.OutputNormBias, weights.OutputBias) { Borrowed = borrowed },
                 model.Tokenizer, model.StoredPrecision, request.FormatName, model.FileSizeBytes, TimeSpan.Zero, storage: null) { ChatTemplateText = model.ChatTemplateText, NamedChatTemplates = model.NamedChatTemplates };
             string activity = recipe is null ? "Quantizing" : $"Quantizing ({format.Recipe}, calibrated on {windows!.Length} windows of {windows[0].Length} tokens of {request.Calibration.Name})";
+            // The windows' hidden states at the current layer's input: layer i is calibrated on what the quantized
+            // layers before it produce, then run quantized to produce layer i + 1's inputs.
+            using var activations = recipe is null ? null : new CalibrationActivations(quantized, windows!, pool);
             for (int i = 0; i < layers.Length; i++)
             {
                 cancellation.ThrowIfCancellationRequested();
                 log.Progress(activity, $"layer {i + 1} of {layers.Length}", 100 * i / layers.Length);
-                var l = weights.Layers[i];
+                var source = weights.Layers[i];
                 if (recipe is null)
                 {
-                    layers[i] = l.With(ToInt4(l.QueryKeyValue, layerFormat[LinearInput.QueryKeyValue]), ToInt4(l.AttentionOutput, layerFormat[LinearInput.AttentionOutput]),
-                        ToInt4(l.GateUp, layerFormat[LinearInput.GateUp]), ToInt4(l.Down, layerFormat[LinearInput.Down]));
+                    // Row by row, from memory or straight from the source file.
+                    layers[i] = source.With(ToInt4(source.QueryKeyValue, layerFormat[LinearInput.QueryKeyValue]), ToInt4(source.AttentionOutput, layerFormat[LinearInput.AttentionOutput]),
+                        ToInt4(source.GateUp, layerFormat[LinearInput.GateUp]), ToInt4(source.Down, layerFormat[LinearInput.Down]));
+                    ReleaseFromFile(source);
                     continue;
                 }
-                foreach (var matrix in l.Matrices)
+                foreach (var matrix in source.Matrices)
                     if (matrix is Int4Matrix q) requantized.Add(q.Int4Format.ToString());
-                var statistics = LayerStatistics.Collect(quantized, i, windows!, pool, cancellation);
-                var result = recipe.Quantize(i, l, statistics);
-                made.AddRange(result.Matrices);
-                layers[i] = result;
+                // The layer's float weights in memory while it is calibrated, and only then where they are still in the source file.
+                long start = Stopwatch.GetTimestamp();
+                var (l, read) = ReadIntoMemory(source);
+                try
+                {
+                    long loaded = Stopwatch.GetTimestamp();
+                    var statistics = activations!.Observe(l, cancellation);
+                    long observed = Stopwatch.GetTimestamp();
+                    var result = recipe.Quantize(i, l, statistics);
+                    made.AddRange(result.Matrices);
+                    layers[i] = result;
+                    long quantizedAt = Stopwatch.GetTimestamp();
+                    activations.Advance(result, cancellation);
+                    log.Verbose($"Layer {i + 1} of {layers.Length}: read in {Stopwatch.GetElapsedTime(start, loaded).TotalSeconds:F1} s, inputs summed in " +
+                                $"{Stopwatch.GetElapsedTime(loaded, observed).TotalSeconds:F1} s, {format.Recipe} in {Stopwatch.GetElapsedTime(observed, quantizedAt).TotalSeconds:F1} s, " +
+                                $"run quantized in {Stopwatch.GetElapsedTime(quantizedAt).TotalSeconds:F1} s.");
+                }
+                finally
+                {
+                    foreach (var matrix in read) matrix.Dispose();
+                }
+                ReleaseFromFile(source);
+                // The layer's sums, Hessians and factors (about 1.5 GB of arrays for a 5,632-wide input) are garbage now;
+                // collected here, before the next layer allocates its own, the process holds one layer's working set
+                // rather than letting the large-object heap grow over several layers' worth.
+                GC.Collect();
             }
             log.Progress(activity, "done", 100);
             if (requantized.Count > 0)
@@ -153,6 +186,41 @@ internal static class ModelQuantizer
             foreach (var matrix in made) matrix.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// <paramref name="layer"/> with every matrix still in the source file (<see cref="DeferredMatrix"/>) read into
+    /// memory, and the matrices so read, which the caller disposes; the layer itself where none is.
+    /// </summary>
+    private static (LayerWeights Layer, List<WeightMatrix> Read) ReadIntoMemory(LayerWeights layer)
+    {
+        var read = new List<WeightMatrix>();
+        WeightMatrix Read(WeightMatrix matrix)
+        {
+            if (matrix is not DeferredMatrix deferred) return matrix;
+            var inMemory = deferred.Read();
+            read.Add(inMemory);
+            // Copied: the file's pages need not stay resident beside the copy.
+            deferred.Release();
+            return inMemory;
+        }
+        try
+        {
+            if (!layer.Matrices.Any(m => m is DeferredMatrix)) return (layer, read);
+            return (layer.With(Read(layer.QueryKeyValue), Read(layer.AttentionOutput), Read(layer.GateUp), Read(layer.Down)), read);
+        }
+        catch
+        {
+            foreach (var matrix in read) matrix.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Lets the source file's pages of a quantized layer go, where its matrices were read from a mapped file.</summary>
+    private static void ReleaseFromFile(LayerWeights layer)
+    {
+        foreach (var matrix in layer.Matrices)
+            if (matrix is DeferredMatrix deferred) deferred.Release();
     }
 
     /// <summary>The layer recipe of a calibrated format; null for weight-only recipes.</summary>

@@ -31,6 +31,7 @@ public sealed unsafe class InferenceSession : IDisposable
     private readonly RotaryEmbedding _rope;
     private readonly TokenRowsJob _rows;
     private int _layer; // the layer the forward pass is in, for the element-wise stages
+    private LayerWeights _layerWeights = null!; // that layer's weights
     private readonly NativeBuffer _buffers;
     private readonly int _qkvStride;
     private readonly int _gateUpStride;
@@ -315,6 +316,57 @@ public sealed unsafe class InferenceSession : IDisposable
     }
 
     /// <summary>
+    /// Writes the embedding rows of <paramref name="tokens"/> into <paramref name="states"/> ((tokens, dim)): the input
+    /// of layer 0, as a forward pass starts from it. With <see cref="ForwardLayer"/>, how a calibration carries the
+    /// hidden states of its windows from one layer to the next instead of running the whole model for each layer.
+    /// </summary>
+    internal void Embed(ReadOnlySpan<int> tokens, Span<float> states)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        int dim = _c.EmbeddingLength;
+        if (states.Length < (long)tokens.Length * dim) throw new ArgumentException($"{tokens.Length} rows of {dim} values are needed; the span holds {states.Length}.", nameof(states));
+        EmbedRows(tokens, states);
+    }
+
+    /// <summary>
+    /// Runs decoder layer <paramref name="layer"/> alone, with <paramref name="weights"/> (which need not be the model's),
+    /// on <paramref name="input"/> ((tokens, dim): the hidden states that layer receives) at positions
+    /// <see cref="Position"/> onwards, and writes its output to <paramref name="output"/> (which may be
+    /// <paramref name="input"/>, or empty when only what <see cref="LinearInputs"/> sees is wanted). The rows go in
+    /// chunks of <see cref="MaxChunk"/> exactly as <see cref="Prefill(ReadOnlySpan{int}, CancellationToken)"/> runs them,
+    /// each attending to the keys and values this call and the ones before it since <see cref="Reset"/> wrote at that
+    /// layer; so layer l fed the states layer l - 1 produced this way computes what the whole forward pass computes there.
+    /// <see cref="Position"/> moves on by the rows run.
+    /// </summary>
+    /// <exception cref="OperationCanceledException">Cancelled between two chunks.</exception>
+    /// <exception cref="ModelNumericException">The layer's output is not finite.</exception>
+    internal void ForwardLayer(int layer, LayerWeights weights, ReadOnlySpan<float> input, Span<float> output, CancellationToken cancellation = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentOutOfRangeException.ThrowIfNegative(layer);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(layer, _c.LayerCount);
+        int dim = _c.EmbeddingLength;
+        if (input.IsEmpty || input.Length % dim != 0) throw new ArgumentException($"The input must be whole rows of {dim} values; it holds {input.Length}.", nameof(input));
+        int tokens = input.Length / dim;
+        if (!output.IsEmpty && output.Length < input.Length) throw new ArgumentException($"The output must hold the input's {input.Length} values; it holds {output.Length}.", nameof(output));
+        if (Position + tokens > Capacity) throw new GenerationArgumentException(nameof(input), $"{Position + tokens} tokens exceed the context of {Capacity}.");
+        for (int start = 0; start < tokens; start += MaxChunk)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            int n = Math.Min(MaxChunk, tokens - start);
+            SetSegments([new ForwardSegment(_cache, Position, n)], n);
+            ReserveBlocks();
+            _timings = Timings;
+            _observer = LinearInputs;
+            _mark = Stopwatch.GetTimestamp();
+            input.Slice(start * dim, n * dim).CopyTo(new Span<float>(_x, n * dim));
+            Layer(layer, weights, n);
+            if (!output.IsEmpty) new ReadOnlySpan<float>(_x, n * dim).CopyTo(output.Slice(start * dim, n * dim));
+            Position += n;
+        }
+    }
+
+    /// <summary>
     /// Makes <paramref name="segment"/>'s cache ready for its positions: blocks its first token no longer sees go back
     /// to the pool (a sliding window), then its own positions get blocks, all or none. A forward pass does this for
     /// each of its segments; a batch does it first, so a pool that runs short ends one sequence, not the whole pass.
@@ -405,51 +457,66 @@ public sealed unsafe class InferenceSession : IDisposable
         {
             // Checked per layer, so a stop request during a long prefill chunk waits for one layer, not the whole chunk.
             cancellation.ThrowIfCancellationRequested();
-            _layer = l;
-            var layer = _weights.Layers[l];
-            Attention(layer, n);
-            if (_c.Residual == ResidualLayout.Sequential)
-            {
-                // x += attn Wo^T; xb = norm2(x); x += mlp(xb)
-                _observer?.Observe(l, LinearInput.AttentionOutput, new ReadOnlySpan<float>(_attn, n * _c.EmbeddingLength), n);
-                _matmul.Multiply(layer.AttentionOutput, _attn, _xb, n);
-                Done(ForwardTimings.Stage.AttentionOutput);
-                AddToResidual(_xb, layer.AttentionOutputBias, n);
-                _rows.Run(_matmul.Pool, TokenRowsJob.Stage.FeedForwardNorm, n, _c.EmbeddingLength);
-                Done(ForwardTimings.Stage.Norms);
-                FeedForward(layer, _xb, _xb, n);
-                AddToResidual(_xb, layer.DownBias, n);
-            }
-            else
-            {
-                // x += attn Wo^T + mlp(h), h the attention's normalized input or the network's own norm of the same x.
-                // The network runs first: the output projection then writes over xb, which it no longer needs.
-                FeedForward(layer, _c.Residual == ResidualLayout.ParallelTwoNorms ? _ffnIn : _xb, _ffnOut, n);
-                _observer?.Observe(l, LinearInput.AttentionOutput, new ReadOnlySpan<float>(_attn, n * _c.EmbeddingLength), n);
-                _matmul.Multiply(layer.AttentionOutput, _attn, _xb, n);
-                Done(ForwardTimings.Stage.AttentionOutput);
-                AddToResidual(_xb, layer.AttentionOutputBias, n);
-                AddToResidual(_ffnOut, layer.DownBias, n);
-            }
-            // One sum over the residual stream (dim values a token, far cheaper than the layer) catches NaN and
-            // infinity where they first appear, so a broken model is named as such instead of sampling token 0.
-            if (!float.IsFinite(TensorPrimitives.Sum(new ReadOnlySpan<float>(_x, n * _c.EmbeddingLength))))
-                throw new ModelNumericException($"Layer {l} of {_model.Name} produced values that are not finite (NaN or infinity); the model's weights are damaged or its activations overflow.", l);
-            Done(ForwardTimings.Stage.Residual);
+            Layer(l, _weights.Layers[l], n);
         }
+    }
+
+    /// <summary>
+    /// Decoder layer <paramref name="l"/> with <paramref name="layer"/>'s weights on the n rows of the residual stream x
+    /// (n, dim), in place: attention against each segment's cache at that layer, then the feed-forward network.
+    /// </summary>
+    private void Layer(int l, LayerWeights layer, int n)
+    {
+        _layer = l;
+        _layerWeights = layer;
+        Attention(layer, n);
+        if (_c.Residual == ResidualLayout.Sequential)
+        {
+            // x += attn Wo^T; xb = norm2(x); x += mlp(xb)
+            _observer?.Observe(l, LinearInput.AttentionOutput, new ReadOnlySpan<float>(_attn, n * _c.EmbeddingLength), n);
+            _matmul.Multiply(layer.AttentionOutput, _attn, _xb, n);
+            Done(ForwardTimings.Stage.AttentionOutput);
+            AddToResidual(_xb, layer.AttentionOutputBias, n);
+            _rows.Run(_matmul.Pool, TokenRowsJob.Stage.FeedForwardNorm, n, _c.EmbeddingLength);
+            Done(ForwardTimings.Stage.Norms);
+            FeedForward(layer, _xb, _xb, n);
+            AddToResidual(_xb, layer.DownBias, n);
+        }
+        else
+        {
+            // x += attn Wo^T + mlp(h), h the attention's normalized input or the network's own norm of the same x.
+            // The network runs first: the output projection then writes over xb, which it no longer needs.
+            FeedForward(layer, _c.Residual == ResidualLayout.ParallelTwoNorms ? _ffnIn : _xb, _ffnOut, n);
+            _observer?.Observe(l, LinearInput.AttentionOutput, new ReadOnlySpan<float>(_attn, n * _c.EmbeddingLength), n);
+            _matmul.Multiply(layer.AttentionOutput, _attn, _xb, n);
+            Done(ForwardTimings.Stage.AttentionOutput);
+            AddToResidual(_xb, layer.AttentionOutputBias, n);
+            AddToResidual(_ffnOut, layer.DownBias, n);
+        }
+        // One sum over the residual stream (dim values a token, far cheaper than the layer) catches NaN and
+        // infinity where they first appear, so a broken model is named as such instead of sampling token 0.
+        if (!float.IsFinite(TensorPrimitives.Sum(new ReadOnlySpan<float>(_x, n * _c.EmbeddingLength))))
+            throw new ModelNumericException($"Layer {l} of {_model.Name} produced values that are not finite (NaN or infinity); the model's weights are damaged or its activations overflow.", l);
+        Done(ForwardTimings.Stage.Residual);
     }
 
     /// <summary>x (n, dim) = embedding rows.</summary>
     private void Embed(ReadOnlySpan<int> tokens)
+    {
+        EmbedRows(tokens, new Span<float>(_x, tokens.Length * _c.EmbeddingLength));
+        Done(ForwardTimings.Stage.Embedding);
+    }
+
+    /// <summary>states (tokens, dim) = embedding rows.</summary>
+    private void EmbedRows(ReadOnlySpan<int> tokens, Span<float> states)
     {
         int dim = _c.EmbeddingLength;
         for (int t = 0; t < tokens.Length; t++)
         {
             int id = tokens[t];
             if ((uint)id >= (uint)_c.VocabularySize) throw new GenerationArgumentException(nameof(tokens), $"Token id {id} is outside the vocabulary of {_c.VocabularySize}.");
-            _weights.TokenEmbedding.DequantizeRow(id, Row(_x, t, dim));
+            _weights.TokenEmbedding.DequantizeRow(id, states.Slice(t * dim, dim));
         }
-        Done(ForwardTimings.Stage.Embedding);
     }
 
     /// <summary>
@@ -546,7 +613,7 @@ public sealed unsafe class InferenceSession : IDisposable
     /// <summary>An element-wise stage for tokens [begin, end) of the chunk in flight, on whichever thread runs it.</summary>
     private void RunRows(TokenRowsJob.Stage stage, int begin, int end)
     {
-        var layer = _weights.Layers[_layer];
+        var layer = _layerWeights;
         int dim = _c.EmbeddingLength;
         switch (stage)
         {

@@ -26,6 +26,27 @@ public sealed class CholeskyInverseTests
         }
     }
 
+    /// <summary>
+    /// Panels change which entries are computed when, not how: every entry is the same dot product of the same rows, so
+    /// U equals the column-by-column computation's to the last bit, panel boundaries or not.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 5)]
+    [InlineData(15, 6)]
+    [InlineData(17, 7)]
+    [InlineData(100, 8)]
+    [InlineData(333, 9)] // hands rows to the workers, and ends in a partial panel
+    public void PanelsGiveExactlyTheColumnByColumnResult(int n, int seed)
+    {
+        var h = LinearAlgebraReference.RandomSpd(n, seed);
+        var expected = ColumnByColumnCholesky.UpperFactorOfInverse(h, n, WorkerPool.Shared);
+        var actual = CholeskyInverse.UpperFactorOfInverse(h, n, WorkerPool.Shared);
+        Assert.Equal(expected, actual);
+        var l = (double[])h.Clone();
+        Assert.True(CholeskyInverse.CholeskyLower(l, n, WorkerPool.Shared));
+        Assert.Equal(ColumnByColumnCholesky.InvertLower(l, n, WorkerPool.Shared), CholeskyInverse.InvertLower(l, n, WorkerPool.Shared));
+    }
+
     [Fact]
     public void ANonPositiveDefiniteMatrixIsRefused()
     {

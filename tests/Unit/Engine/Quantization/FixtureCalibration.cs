@@ -14,7 +14,7 @@ public sealed class FixtureCalibration : IDisposable
     {
         Model = ModelLoader.Load(RepoPaths.FixtureModel);
         Windows = CalibrationText.BuiltIn.Windows(Model);
-        Layer0 = LayerStatistics.Collect(Model, 0, Windows, WorkerPool.Shared, default);
+        Layer0 = FullForwardStatistics.Collect(Model, 0, Windows, WorkerPool.Shared);
     }
 
     public LanguageModel Model { get; }
