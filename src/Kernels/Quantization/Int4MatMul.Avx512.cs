@@ -163,14 +163,19 @@ internal static unsafe partial class Int4MatMul
     /// tokens, with the outputs in halves instead of interleaved.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<int> BlockWordPairs(Vector512<short> first, Vector512<short> second)
-    {
-        var a = Avx512BW.PermuteVar32x16x2(first, Vector512.Create(
-            0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29, 32, 33, 36, 37, 40, 41, 44, 45, 48, 49, 52, 53, 56, 57, 60, 61), second);
-        var b = Avx512BW.PermuteVar32x16x2(first, Vector512.Create(
-            2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31, 34, 35, 38, 39, 42, 43, 46, 47, 50, 51, 54, 55, 58, 59, 62, 63), second);
-        return Avx512BW.MultiplyAddAdjacent(a + b, Vector512.Create((short)1));
-    }
+    internal static Vector512<int> BlockWordPairs(Vector512<short> first, Vector512<short> second) => WordPairs(first, second,
+        Vector512.Create((short)0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29, 32, 33, 36, 37, 40, 41, 44, 45, 48, 49, 52, 53, 56, 57, 60, 61),
+        Vector512.Create((short)2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31, 34, 35, 38, 39, 42, 43, 46, 47, 50, 51, 54, 55, 58, 59, 62, 63));
+
+    /// <summary>
+    /// The 32-bit sums of two registers' 16-bit words, four words an output: <paramref name="lowWords"/> and
+    /// <paramref name="highWords"/> pick each output's first two and last two words (0-31 from <paramref name="first"/>,
+    /// 32-63 from <paramref name="second"/>; two vpermt2w), one vpaddw adds them and one vpmaddwd the pair.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> WordPairs(Vector512<short> first, Vector512<short> second, Vector512<short> lowWords, Vector512<short> highWords) =>
+        Avx512BW.MultiplyAddAdjacent(Avx512BW.PermuteVar32x16x2(first, lowWords, second) + Avx512BW.PermuteVar32x16x2(first, highWords, second),
+            Vector512.Create((short)1));
 
     /// <summary>
     /// The kernel for activation blocks of one chunk (groups of 32: ggml's Q4_0, Q4_1, Q4_K) and two or more tokens,
@@ -242,14 +247,9 @@ internal static unsafe partial class Int4MatMul
     /// pair's activation scales and sums are one 64-bit broadcast each (<see cref="TokenPair"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<int> TokenWordPairs(Vector512<short> first, Vector512<short> second)
-    {
-        var a = Avx512BW.PermuteVar32x16x2(first, Vector512.Create(
-            0, 1, 32, 33, 4, 5, 36, 37, 8, 9, 40, 41, 12, 13, 44, 45, 16, 17, 48, 49, 20, 21, 52, 53, 24, 25, 56, 57, 28, 29, 60, 61), second);
-        var b = Avx512BW.PermuteVar32x16x2(first, Vector512.Create(
-            2, 3, 34, 35, 6, 7, 38, 39, 10, 11, 42, 43, 14, 15, 46, 47, 18, 19, 50, 51, 22, 23, 54, 55, 26, 27, 58, 59, 30, 31, 62, 63), second);
-        return Avx512BW.MultiplyAddAdjacent(a + b, Vector512.Create((short)1));
-    }
+    internal static Vector512<int> TokenWordPairs(Vector512<short> first, Vector512<short> second) => WordPairs(first, second,
+        Vector512.Create((short)0, 1, 32, 33, 4, 5, 36, 37, 8, 9, 40, 41, 12, 13, 44, 45, 16, 17, 48, 49, 20, 21, 52, 53, 24, 25, 56, 57, 28, 29, 60, 61),
+        Vector512.Create((short)2, 3, 34, 35, 6, 7, 38, 39, 10, 11, 42, 43, 14, 15, 46, 47, 18, 19, 50, 51, 22, 23, 54, 55, 26, 27, 58, 59, 30, 31, 62, 63));
 
     /// <summary>A pair's rows, interleaved (lane 2r the first token's row r, 2r + 1 the second's), stored as eight rows per token.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
