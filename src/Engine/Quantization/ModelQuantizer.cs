@@ -167,9 +167,9 @@ internal static class ModelQuantizer
                 }
                 finally
                 {
+                    // ReadIntoMemory has already let the source file's pages of the layer go.
                     foreach (var matrix in read) matrix.Dispose();
                 }
-                ReleaseFromFile(source);
                 // The layer's sums, Hessians and factors (about 1.5 GB of arrays for a 5,632-wide input) are garbage now;
                 // collected here, before the next layer allocates its own, the process holds one layer's working set
                 // rather than letting the large-object heap grow over several layers' worth.

@@ -354,11 +354,7 @@ public sealed unsafe class InferenceSession : IDisposable
         {
             cancellation.ThrowIfCancellationRequested();
             int n = Math.Min(MaxChunk, tokens - start);
-            SetSegments([new ForwardSegment(_cache, Position, n)], n);
-            ReserveBlocks();
-            _timings = Timings;
-            _observer = LinearInputs;
-            _mark = Stopwatch.GetTimestamp();
+            BeginPass([new ForwardSegment(_cache, Position, n)], n);
             input.Slice(start * dim, n * dim).CopyTo(new Span<float>(_x, n * dim));
             Layer(layer, weights, n);
             if (!output.IsEmpty) new ReadOnlySpan<float>(_x, n * dim).CopyTo(output.Slice(start * dim, n * dim));
@@ -391,6 +387,19 @@ public sealed unsafe class InferenceSession : IDisposable
     {
         Forward(tokens, [new ForwardSegment(_cache, Position, tokens.Length)], cancellation);
         Position += tokens.Length;
+    }
+
+    /// <summary>
+    /// What every pass over n rows does first: its segments taken and their cache blocks reserved (before anything is
+    /// written), and the profiling timings and input observer of this pass picked up.
+    /// </summary>
+    private void BeginPass(ReadOnlySpan<ForwardSegment> segments, int n)
+    {
+        SetSegments(segments, n);
+        ReserveBlocks();
+        _timings = Timings;
+        _observer = LinearInputs;
+        _mark = Stopwatch.GetTimestamp();
     }
 
     /// <summary>
@@ -446,11 +455,7 @@ public sealed unsafe class InferenceSession : IDisposable
     {
         int n = tokens.Length;
         if (n > MaxChunk) throw new ArgumentException($"A pass holds at most {MaxChunk} tokens, not {n}.", nameof(tokens));
-        SetSegments(segments, n);
-        ReserveBlocks();
-        _timings = Timings;
-        _observer = LinearInputs;
-        _mark = Stopwatch.GetTimestamp();
+        BeginPass(segments, n);
 
         Embed(tokens);
         for (int l = 0; l < _c.LayerCount; l++)

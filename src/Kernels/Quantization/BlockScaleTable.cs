@@ -117,11 +117,9 @@ internal unsafe struct BlockGroupScales : IScaleMinGroups, IChunkScales
     {
         long line = ((long)tile * _groups + group) * Int4Matrix.TileRows;
         var scale = Ops.HalfConversion.ToSingle16(_scales + line);
-        var xs = BlockPair.Of(xScales);
         if (_offsets == null)
-            return BlockPair.AddInOrder(Avx512F.ConvertToVector512Single(rowSums - BlockPair.Of(xSums) * Vector512.Create(_zero)) * (scale * xs), acc);
-        var min = -Ops.HalfConversion.ToSingle16(_offsets + line);
-        return BlockPair.AddInOrder(Avx512F.ConvertToVector512Single(rowSums) * (scale * xs) - min * xs * Avx512F.ConvertToVector512Single(BlockPair.Of(xSums)), acc);
+            return BlockPair.AddInOrder(Avx512F.ConvertToVector512Single(rowSums - BlockPair.Of(xSums) * Vector512.Create(_zero)) * (scale * BlockPair.Of(xScales)), acc);
+        return BlockPair.AddScaleMin(rowSums, scale, -Ops.HalfConversion.ToSingle16(_offsets + line), xScales, xSums, acc);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

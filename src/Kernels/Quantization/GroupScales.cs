@@ -61,6 +61,17 @@ internal static unsafe class BlockPair
     public static Vector256<float> AddInOrder(Vector512<float> contributions, Vector256<float> acc) =>
         acc + contributions.GetLower() + contributions.GetUpper();
 
+    /// <summary>
+    /// The formats with a scale and a minimum per group: acc + float(dot) * (scale * xScale) - (min * xScale) * float(xSum)
+    /// for the first block, then for the second, as <see cref="IGroupScales.Combine"/> gives each.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> AddScaleMin(Vector512<int> rowSums, Vector512<float> scale, Vector512<float> min, float* xScales, int* xSums, Vector256<float> acc)
+    {
+        var xs = Of(xScales);
+        return AddInOrder(Avx512F.ConvertToVector512Single(rowSums) * (scale * xs) - min * xs * Avx512F.ConvertToVector512Single(Of(xSums)), acc);
+    }
+
     /// <summary>fma(product, scale, acc) for the first block's lanes, then for the second's: the reference's order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> FusedInOrder(Vector512<float> product, Vector512<float> scale, Vector256<float> acc) =>

@@ -151,8 +151,7 @@ internal unsafe struct KQuantGroupScales : IScaleMinGroups, IChunkScales
             * Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(_groupScales + groupLine)));
         var min = BlockPair.Twice(_superMin.Get(_superMins, superBlock))
             * Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(_groupMins + groupLine)));
-        var xs = BlockPair.Of(xScales);
-        return BlockPair.AddInOrder(Avx512F.ConvertToVector512Single(rowSums) * (scale * xs) - min * xs * Avx512F.ConvertToVector512Single(BlockPair.Of(xSums)), acc);
+        return BlockPair.AddScaleMin(rowSums, scale, min, xScales, xSums, acc);
     }
 
     public void BeginChunk(int tile, int chunk) => BeginGroup(tile, chunk);
