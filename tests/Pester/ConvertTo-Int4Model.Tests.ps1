@@ -145,8 +145,10 @@ Describe 'ConvertTo-Int4Model' {
         }
 
         It 'uses the built-in sample when no -CalibrationPath is given' {
-            $result = $model | ConvertTo-Int4Model (Join-Path $TestDrive 'builtin.llmc') -GroupSize 128 -Recipe Gptq
+            # 1,024 of its tokens keep the test quick; the default count is checked by the unit tests.
+            $result = $model | ConvertTo-Int4Model (Join-Path $TestDrive 'builtin.llmc') -GroupSize 128 -Recipe Gptq -CalibrationTokens 1024
             $result.CalibrationText | Should -BeLike 'built-in sample*'
+            $result.CalibrationTokens | Should -Be 1024
         }
 
         It 'refuses calibration text shorter than the minimum, naming the file and the minimum' {

@@ -50,7 +50,7 @@ public sealed record Int4ConversionOptions
 
     /// <summary>
     /// The output projection's precision; null: <see cref="Int4ModelConverter.DefaultOutputProjection"/>, or for
-    /// <see cref="Int4Recipe.Auto"/>, the one <see cref="AutoOutputSearch"/> chooses.
+    /// <see cref="Int4Recipe.Auto"/>, <see cref="AutoConverter.DefaultOutput"/>.
     /// </summary>
     public OutputPrecision? OutputProjection { get; init; }
 

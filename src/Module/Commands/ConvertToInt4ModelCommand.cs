@@ -84,7 +84,8 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
 
     /// <summary>
     /// The output projection's precision: Int4 (groups of 32 with a zero point), Int8 (ggml's Q8_0) or Float16. Not given:
-    /// Int4 for a single recipe; with -Recipe Auto, the one the search chooses (docs/quantization.md has the measurements).
+    /// Int4 for a single recipe (fewest bytes for decode to read); Int8 for -Recipe Auto, whose bound is accuracy and whose
+    /// bits per weight count the layer matrices (docs/quantization.md has the measurements).
     /// </summary>
     [Parameter]
     [ValidateSet(nameof(OutputPrecision.Int4), nameof(OutputPrecision.Int8), nameof(OutputPrecision.Float16))]
@@ -100,7 +101,7 @@ public sealed class ConvertToInt4ModelCommand : PSCmdlet
     public string? CalibrationPath { get; set; }
 
     /// <summary>
-    /// Tokens of calibration text the calibrated recipes use at most (from 512 to 65536; default 4096). More tokens give
+    /// Tokens of calibration text the calibrated recipes use at most (from 512 to 65536; default 16384). More tokens give
     /// steadier statistics and take proportionally longer; a text that gives fewer is used whole, with a warning.
     /// </summary>
     [Parameter]

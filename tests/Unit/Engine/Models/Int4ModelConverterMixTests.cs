@@ -19,7 +19,7 @@ public sealed class Int4ModelConverterMixTests(ITestOutputHelper output) : IDisp
 
     private static CalibrationText Short => TestTexts.ShortCalibration;
 
-    /// <summary>The built-in sample twice over: about 9,400 tokens, more than the default 4,096.</summary>
+    /// <summary>The built-in sample twice over: about 38,000 tokens, more than any count these tests ask for.</summary>
     private static readonly CalibrationText Long = new("sample x2", CalibrationText.BuiltIn.Text + "\n" + CalibrationText.BuiltIn.Text);
 
     /// <summary>Down in groups of 32, Q/K/V and attention output in 64, gate/up in 128: 4.25 bits per weight on Llama shapes.</summary>
@@ -103,7 +103,7 @@ public sealed class Int4ModelConverterMixTests(ITestOutputHelper output) : IDisp
         {
             MatrixGroupSizes = Mix, Calibration = Long, CalibrationTokens = 8192, OutputProjection = OutputPrecision.Int8, Log = log,
         });
-        // 8,192 tokens are 32 windows of 256, twice the default's 16: the layers are calibrated on all of them.
+        // 8,192 tokens are 32 windows of 256, half the default's 64: the layers are calibrated on those 32 only.
         Assert.Contains(log.Progress, p => p.StartsWith("Quantizing (Gptq, calibrated on 32 windows of 256 tokens of sample x2)"));
         Assert.Equal(8192, result.CalibrationTokens);
         Assert.Empty(log.Warnings);

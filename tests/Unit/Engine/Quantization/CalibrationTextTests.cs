@@ -26,22 +26,23 @@ public sealed class CalibrationTextTests(FixtureCalibration fixture) : IClassFix
         Assert.Contains(CalibrationText.MinimumTokens.ToString(), e.Message);
     }
 
-    /// <summary>The built-in sample four times over: about 18,800 tokens, more than 16,384.</summary>
+    /// <summary>The built-in sample four times over: about 76,000 tokens, more than 65,536.</summary>
     private static readonly CalibrationText Long = new("sample x4", string.Join("\n", Enumerable.Repeat(CalibrationText.BuiltIn.Text, 4)));
 
     [Theory]
-    [InlineData(null, 16)]
+    [InlineData(null, 64)]
     [InlineData(512, 2)]
     [InlineData(8192, 32)]
-    [InlineData(16384, 64)]
-    [InlineData(16500, 64)]
+    [InlineData(32768, 128)]
+    [InlineData(32900, 128)]
+    [InlineData(65536, 256)]
     public void MoreTokensThanTheDefaultAreUsedWhenAskedFor(int? tokens, int windows)
     {
         var text = Long with { RequestedTokens = tokens };
         var result = text.Windows(fixture.Model);
         Assert.Equal(windows, result.Length);
         Assert.Equal(tokens ?? CalibrationText.DefaultTokens, text.TokenLimit);
-        // Consecutive windows of the text: the last of 64 lies past the 4,096th token.
+        // Consecutive windows of the text: the last one starts where the windows before it end.
         var all = fixture.Model.Tokenizer.Encode(Long.Text, fixture.Model.Tokenizer.AddBosByDefault);
         Assert.Equal(all.AsSpan((windows - 1) * 256 + 1, 255).ToArray(), result[^1].Skip(1));
     }
@@ -50,7 +51,7 @@ public sealed class CalibrationTextTests(FixtureCalibration fixture) : IClassFix
     public void AShortTextGivesWhatItHasWhateverIsAskedFor()
     {
         int available = fixture.Model.Tokenizer.Encode(CalibrationText.BuiltIn.Text, true).Length / 256;
-        Assert.Equal(available, (CalibrationText.BuiltIn with { RequestedTokens = 16384 }).Windows(fixture.Model).Length);
+        Assert.Equal(available, (CalibrationText.BuiltIn with { RequestedTokens = CalibrationText.MaximumTokens }).Windows(fixture.Model).Length);
     }
 
     [Theory]
