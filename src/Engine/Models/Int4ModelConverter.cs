@@ -112,8 +112,9 @@ public sealed record Int4ConversionOptions
 /// the 1% bar, while decode reads 17% fewer bytes than with FP16 (fewer than a pure Q4_0 GGUF of the same model).
 /// An 8-bit (Q8_0) output projection recovers nearly all that FP16 does (KL 0.0083 against 0.0082) at a third of its
 /// extra bytes, but measured on a 1.1B-shaped model its one-token GEMV took 2.3 to 3.7 times the INT4 one's time
-/// for 1.8 times the bytes (docs/quantization.md, "An 8-bit output projection"), so it is asked for
-/// (<see cref="OutputPrecision.Int8"/>) or chosen by <see cref="Int4Recipe.Auto"/>, not the default.
+/// for 1.8 times the bytes (docs/quantization.md, "Decode speed, and why Int4 stays the default"), so a single
+/// recipe writes it only when asked (<see cref="OutputPrecision.Int8"/>); <see cref="Int4Recipe.Auto"/>, whose bound
+/// is accuracy, writes it unless told otherwise (<see cref="AutoConverter.DefaultOutput"/>).
 /// </remarks>
 public static class Int4ModelConverter
 {
