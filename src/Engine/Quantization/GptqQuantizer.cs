@@ -93,7 +93,7 @@ public static class GptqQuantizer
                 (w, h) = (PermuteColumns(w, rows, columns, order), PermuteSymmetric(h, columns, order));
             }
             var u = UpperFactor(h, columns, options.Dampening, pool);
-            pool.Run(new RowTiles(w, u, columns, target, options, order, groups, refit), rows, Int4Matrix.TileRows);
+            pool.Run(new RowTiles(w, u, columns, target, options, order, groups, refit), rows, RowTiles.Rows);
             return target;
         }
         catch
@@ -179,11 +179,18 @@ public static class GptqQuantizer
 
     /// <param name="order">Column i of <paramref name="w"/> and U is column order[i] of the matrix; null for the natural order.</param>
     /// <param name="fixedGroups">The scales fixed up front (with <paramref name="order"/>); null to choose each at its group's first column.</param>
-    private sealed class RowTiles(float[] w, float[] u, int columns, Int4Matrix target, GptqOptions options, int[]? order, StaticGroups? fixedGroups, Refit? refit) : IRangeJob
+    private sealed unsafe class RowTiles(float[] w, float[] u, int columns, Int4Matrix target, GptqOptions options, int[]? order, StaticGroups? fixedGroups, Refit? refit) : IRangeJob
     {
+        /// <summary>
+        /// Rows that go through the columns together (four of the matrix's tiles): each element of U read from memory
+        /// serves 32 rows in the lazy batch update, which keeps that product compute-bound even for a 5,632-wide U
+        /// (127 MB) that no cache holds; the rows themselves (32 x 5,632 floats, 720 KB) stay in L2.
+        /// </summary>
+        public const int Rows = 4 * Int4Matrix.TileRows;
+
         public void Execute(int begin, int end)
         {
-            for (int first = begin; first < end; first += Int4Matrix.TileRows) Tile(first, Math.Min(end, first + Int4Matrix.TileRows));
+            for (int first = begin; first < end; first += Rows) Tile(first, Math.Min(end, first + Rows));
         }
 
         /// <summary>Rows [first, last) through every column; they share each row of U while it is in cache.</summary>
@@ -203,10 +210,8 @@ public static class GptqQuantizer
 
             if (refit != null)
             {
-                var work = new float[3 * columns + groupSize];
-                for (int r = 0; r < tile; r++)
-                    GptqScaleRefit.Apply(refit.Original.AsSpan((first + r) * columns, columns), codes.AsSpan(r * groups * groupSize, groups * groupSize),
-                        scales.AsSpan(r * groups, groups), zeros.AsSpan(r * groups, groups), groupSize, refit.Hessian, work);
+                var work = new float[GptqScaleRefit.ScratchLength(tile, columns, groupSize)];
+                GptqScaleRefit.Apply(refit.Original.AsSpan(first * columns, tile * columns), tile, codes, scales, zeros, groupSize, refit.Hessian, work);
             }
             for (int r = 0; r < tile; r++)
             {
@@ -230,7 +235,7 @@ public static class GptqQuantizer
             bool asymmetric = target.Int4Format.Asymmetric;
             var errors = new float[tile * block];              // (tile, block) this block's scaled errors
             var scratch = new byte[groupSize];
-            var trial = new float[groupSize];
+            var trial = options.ClipSearch ? new float[GptqClipSearch.ScratchLength(groupSize)] : [];
             Span<float> Row(int r) => w.AsSpan((first + r) * columns, columns);
             ReadOnlySpan<float> U(int i) => u.AsSpan(i * columns, columns);
 
@@ -263,14 +268,11 @@ public static class GptqQuantizer
                         ScaledSubtraction.Apply(row.Slice(i + 1, b1 - i - 1), error, U(i).Slice(i + 1));
                     }
                 }
-                // The block's errors reach the columns after it in one pass, column of U by column, in the same order
-                // as the unblocked updates would have arrived.
+                // The block's errors reach the columns after it in one product, (tile, block) x (block, columns after),
+                // each element's terms in the same order as the unblocked updates would have brought them.
                 if (b1 == columns) continue;
-                for (int i = b0; i < b1; i++)
-                {
-                    var tail = U(i).Slice(b1);
-                    for (int r = 0; r < tile; r++) ScaledSubtraction.Apply(Row(r).Slice(b1), errors[r * block + i - b0], tail);
-                }
+                fixed (float* wp = w, up = u, ep = errors)
+                    OrderedBlockUpdate.Subtract(wp + (long)first * columns + b1, columns, ep, block, up + (long)b0 * columns + b1, columns, tile, b1 - b0, columns - b1);
             }
         }
     }

@@ -15,50 +15,78 @@ internal static class GptqScaleRefit
     /// <summary>Passes over the groups: the groups share H, so moving one changes the best scale of the others.</summary>
     public const int Passes = 2;
 
-    /// <param name="original">The row's weights before quantization (n).</param>
-    /// <param name="codes">The row's codes, groups of <paramref name="groupSize"/> (padded).</param>
-    /// <param name="scales">The row's scale per group; updated.</param>
+    /// <summary>Floats of scratch <see cref="Apply"/> needs for <paramref name="rows"/> rows of <paramref name="n"/> columns.</summary>
+    public static int ScratchLength(int rows, int n, int groupSize) => 2 * rows * n + rows * groupSize + 2 * groupSize;
+
+    /// <summary>Refits the scales of a tile of rows, which share H: the products with H are then taken for all of them at once.</summary>
+    /// <param name="original">The rows' weights before quantization, (rows, n).</param>
+    /// <param name="codes">The rows' codes, (rows, groups x <paramref name="groupSize"/>) (padded).</param>
+    /// <param name="scales">The rows' scales, (rows, groups); updated.</param>
+    /// <param name="zeros">The rows' zero points, (rows, groups).</param>
     /// <param name="h">(n, n) row-major, symmetric.</param>
-    /// <param name="scratch">At least 3n + groupSize.</param>
-    /// <returns>The row's loss e H eᵀ before and after.</returns>
-    public static (double Before, double After) Apply(ReadOnlySpan<float> original, ReadOnlySpan<byte> codes, Span<float> scales, ReadOnlySpan<byte> zeros,
+    /// <param name="scratch">At least <see cref="ScratchLength"/>.</param>
+    /// <remarks>
+    /// He = H e for every row is one product (rows, n) x (n, n); a group's accepted steps change He by the product of
+    /// the rows' steps · codes (rows, group) with H's rows of the group (group, n). Both go through
+    /// <see cref="OrderedBlockUpdate"/>, so each row of H is read once for the tile where one row at a time read H
+    /// whole three times per row.
+    /// </remarks>
+    public static unsafe void Apply(ReadOnlySpan<float> original, int rows, ReadOnlySpan<byte> codes, Span<float> scales, ReadOnlySpan<byte> zeros,
         int groupSize, ReadOnlySpan<float> h, Span<float> scratch)
     {
-        int n = original.Length, groups = scales.Length;
-        var e = scratch.Slice(0, n);
-        var he = scratch.Slice(n, n);
-        var hc = scratch.Slice(2 * n, n);
-        var c = scratch.Slice(3 * n, groupSize);
-        for (int g = 0; g < groups; g++)
-            for (int k = g * groupSize; k < Math.Min(n, (g + 1) * groupSize); k++)
-                e[k] = original[k] - (codes[k] - zeros[g]) * scales[g];
-        for (int i = 0; i < n; i++) he[i] = TensorPrimitives.Dot(h.Slice(i * n, n), e);
-        double before = TensorPrimitives.Dot(e, he), after = before;
-        for (int pass = 0; pass < Passes; pass++)
-        {
+        int groups = scales.Length / rows, n = original.Length / rows, padded = groups * groupSize;
+        if (scratch.Length < ScratchLength(rows, n, groupSize)) throw new ArgumentException("The scratch is shorter than ScratchLength.", nameof(scratch));
+        if (h.Length < (long)n * n) throw new ArgumentException("H is n x n.", nameof(h));
+        var e = scratch.Slice(0, rows * n);                          // (rows, n)
+        var he = scratch.Slice(rows * n, rows * n);                  // (rows, n)
+        var steps = scratch.Slice(2 * rows * n, rows * groupSize);   // (rows, group): step · c of the rows whose step is kept
+        var c = scratch.Slice(2 * rows * n + rows * groupSize, groupSize);
+        var hc = scratch.Slice(2 * rows * n + rows * groupSize + groupSize, groupSize);
+        for (int r = 0; r < rows; r++)
             for (int g = 0; g < groups; g++)
+                for (int k = g * groupSize; k < Math.Min(n, (g + 1) * groupSize); k++)
+                    e[r * n + k] = original[r * n + k] - (codes[r * padded + k] - zeros[r * groups + g]) * scales[r * groups + g];
+        fixed (float* ep = e, hep = he, sp = steps, hp = h)
+        {
+            // He = -(0 - E H): the update subtracts, and negating is exact.
+            he.Clear();
+            OrderedBlockUpdate.Subtract(hep, n, ep, n, hp, n, rows, n, n);
+            TensorPrimitives.Negate(he, he);
+            for (int pass = 0; pass < Passes; pass++)
             {
-                int g0 = g * groupSize, length = Math.Min(groupSize, n - g0);
-                if (length <= 0 || scales[g] == 0) continue;
-                for (int k = 0; k < length; k++) c[k] = codes[g0 + k] - zeros[g];
-                // H c: column k of H is row k (H symmetric).
-                hc.Clear();
-                for (int k = 0; k < length; k++)
-                    if (c[k] != 0) TensorPrimitives.MultiplyAdd(h.Slice((g0 + k) * n, n), c[k], hc, hc);
-                double a = TensorPrimitives.Dot(c.Slice(0, length), he.Slice(g0, length));
-                double b = TensorPrimitives.Dot(c.Slice(0, length), hc.Slice(g0, length));
-                if (!(b > 0)) continue;
-                float scale = (float)(Half)(scales[g] + a / b);
-                double step = scale - scales[g];
-                // e loses step · c on the group, so the loss changes by -2 step cᵀHe + step² cᵀHc.
-                double change = -2 * step * a + step * step * b;
-                if (!(change < 0) || !float.IsFinite(scale)) continue;
-                scales[g] = scale;
-                for (int k = 0; k < length; k++) e[g0 + k] -= (float)step * c[k];
-                TensorPrimitives.MultiplyAdd(hc, (float)-step, he, he);
-                after += change;
+                for (int g = 0; g < groups; g++)
+                {
+                    int g0 = g * groupSize, length = Math.Min(groupSize, n - g0);
+                    if (length <= 0) continue;
+                    bool any = false;
+                    for (int r = 0; r < rows; r++)
+                    {
+                        var step = steps.Slice(r * groupSize, length);
+                        step.Clear();
+                        ref float scale = ref scales[r * groups + g];
+                        if (scale == 0) continue;
+                        for (int k = 0; k < length; k++) c[k] = codes[r * padded + g0 + k] - zeros[r * groups + g];
+                        // (H c) on the group only: cᵀHc needs no more, and the rest of H c enters He through the product below.
+                        var hcGroup = hc.Slice(0, length);
+                        hcGroup.Clear();
+                        for (int k = 0; k < length; k++)
+                            if (c[k] != 0) TensorPrimitives.MultiplyAdd(h.Slice((g0 + k) * n + g0, length), c[k], hcGroup, hcGroup);
+                        double a = TensorPrimitives.Dot(c.Slice(0, length), he.Slice(r * n + g0, length));
+                        double b = TensorPrimitives.Dot(c.Slice(0, length), hcGroup);
+                        if (!(b > 0)) continue;
+                        float refitted = (float)(Half)(scale + a / b);
+                        double delta = refitted - scale;
+                        // e loses delta · c on the group, so the loss changes by -2 delta cᵀHe + delta² cᵀHc.
+                        double change = -2 * delta * a + delta * delta * b;
+                        if (!(change < 0) || !float.IsFinite(refitted)) continue;
+                        scale = refitted;
+                        for (int k = 0; k < length; k++) step[k] = (float)delta * c[k];
+                        any = true;
+                    }
+                    // He loses H (delta · c) for every row whose step was kept: (rows, group) x H's rows of the group.
+                    if (any) OrderedBlockUpdate.Subtract(hep, n, sp, groupSize, hp + (long)g0 * n, n, rows, length, n);
+                }
             }
         }
-        return (before, after);
     }
 }

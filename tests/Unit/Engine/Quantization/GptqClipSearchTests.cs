@@ -73,4 +73,63 @@ public sealed class GptqClipSearchTests
         var expected = asymmetric ? Int4Quantizer.QuantizeAsymmetric(w, codes) : (Int4Quantizer.QuantizeSymmetric(w, codes), (byte)8);
         Assert.Equal(expected, GptqClipSearch.Grid(w, 1f, asymmetric));
     }
+
+    /// <summary>
+    /// All candidates run at once, their updates as one product, must choose exactly what running each candidate's
+    /// column loop on its own chooses (the straightforward loop below: each column rounded, its error spread over the
+    /// group's later columns one column at a time, losses summed in double), on groups of a real U with whole and
+    /// partial lengths.
+    /// </summary>
+    [Theory]
+    [InlineData(128, false)]
+    [InlineData(128, true)]
+    [InlineData(32, true)]
+    [InlineData(50, false)]
+    [InlineData(17, true)]
+    public void ItChoosesWhatEachCandidatesOwnColumnLoopChooses(int length, bool asymmetric)
+    {
+        const int columns = 160, tokens = 600;
+        var x = RandomLayer.CorrelatedInputs(tokens, columns, length);
+        var h = RandomLayer.HessianOf(x, tokens, columns);
+        double mean = Enumerable.Range(0, columns).Average(i => h[i * columns + i]);
+        for (int i = 0; i < columns; i++) h[i * columns + i] += 0.01 * mean;
+        var u = CholeskyInverse.UpperFactorOfInverse(h, columns, WorkerPool.Shared)!.Select(v => (float)v).ToArray();
+        var w = RandomLayer.RandomWeights(8, columns, length + 1);
+        var scratch = new float[GptqClipSearch.ScratchLength(length)];
+        int differentCandidates = 0;
+        for (int r = 0; r < 8; r++)
+        {
+            int first = (r * 13) % (columns - length + 1);
+            var group = w.AsSpan(r * columns + first, length);
+            var expected = StraightforwardChoice(group, u, columns, first, asymmetric);
+            Assert.Equal(expected, GptqClipSearch.Choose(group, u, columns, first, asymmetric, scratch));
+            if (expected != GptqClipSearch.Grid(group, 1f, asymmetric)) differentCandidates++;
+        }
+        Assert.True(differentCandidates > 0, "some group chooses a clipped candidate, so the comparison sees the losses");
+    }
+
+    private static (float, byte) StraightforwardChoice(ReadOnlySpan<float> group, float[] u, int columns, int first, bool asymmetric)
+    {
+        (float, byte) best = default;
+        double bestLoss = double.PositiveInfinity;
+        foreach (float shrink in GptqClipSearch.Shrinks)
+        {
+            var (scale, zero) = GptqClipSearch.Grid(group, shrink, asymmetric);
+            var w = group.ToArray();
+            double loss = 0;
+            for (int j = 0; j < w.Length; j++)
+            {
+                var uj = u.AsSpan((first + j) * columns + first, w.Length);
+                float error = (w[j] - (GptqQuantizer.Code(w[j], scale, zero) - zero) * scale) / uj[j];
+                loss += (double)error * error;
+                for (int k = j + 1; k < w.Length; k++)
+                {
+                    float product = error * uj[k];
+                    w[k] -= product;
+                }
+            }
+            if (loss < bestLoss) (best, bestLoss) = ((scale, zero), loss);
+        }
+        return best;
+    }
 }

@@ -59,7 +59,7 @@ public sealed class GptqScaleRefitTests
             }
         var scales = new[] { scale };
         var hf = h.Select(v => (float)v).ToArray();
-        GptqScaleRefit.Apply(w, codes, scales, [zero], columns, hf, new float[3 * columns + columns]);
+        GptqScaleRefit.Apply(w, 1, codes, scales, [zero], columns, hf, new float[GptqScaleRefit.ScratchLength(1, columns, columns)]);
         Assert.Equal((float)(Half)(chw / chc), scales[0]);
     }
 
