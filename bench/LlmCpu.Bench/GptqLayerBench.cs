@@ -12,7 +12,8 @@ namespace LlmCpu.Bench;
 /// GPTQ's calibration work on one random Llama layer of a given shape, one JSON line per step: the four inputs' XᵀX
 /// sums (fed in the forward pass's chunks of <see cref="InferenceSession.MaxChunk"/> tokens, as calibration feeds
 /// them), then GPTQ on each matrix with the Gptq recipe's options (clip search and scale refit) at groups of 128
-/// without zero points, and with plain GPTQ (neither) to show what the column loop alone costs.
+/// without zero points. With <c>parts</c>, also the Cholesky step alone, plain GPTQ (neither option) and GPTQ with the
+/// clip search only, to show what each part costs.
 /// </summary>
 /// <remarks>
 /// The GFLOP figures are nominal counts, one multiply and one add each counted: the sums tokens · n(n+1) (the lower
@@ -24,7 +25,7 @@ internal static class GptqLayerBench
 {
     private static void Print(object figure) => Console.WriteLine(JsonSerializer.Serialize(figure));
 
-    public static void Run(int tokens, int width, int feedForward, int keyValue, int threads, bool plain)
+    public static void Run(int tokens, int width, int feedForward, int keyValue, int threads, bool parts)
     {
         using var pool = new WorkerPool(threads);
         string isa = Vector512.IsHardwareAccelerated ? "avx512" : Vector256.IsHardwareAccelerated ? "avx2" : "scalar";
@@ -35,7 +36,7 @@ internal static class GptqLayerBench
             ("gate-up", LinearInput.GateUp, 2 * feedForward, width),
             ("down", LinearInput.Down, width, feedForward),
         };
-        double sumsSeconds = 0, gptqSeconds = 0;
+        double sumsSeconds = 0, sumsCpuSeconds = 0, gptqSeconds = 0, gptqCpuSeconds = 0;
         var random = new Random(1);
         foreach (var (name, input, rows, columns) in shapes)
         {
@@ -44,36 +45,61 @@ internal static class GptqLayerBench
             // Activations whose columns differ in scale, as real ones do (a few channels far larger than the rest).
             var columnScale = new float[columns];
             for (int c = 0; c < columns; c++) columnScale[c] = c % 97 == 0 ? 20f : 0.5f + random.NextSingle();
-            double seconds = 0;
+            double seconds = 0, cpuSeconds = 0;
             for (int t0 = 0; t0 < tokens; t0 += InferenceSession.MaxChunk)
             {
                 int n = Math.Min(InferenceSession.MaxChunk, tokens - t0);
                 for (int i = 0; i < n * columns; i++) chunk[i] = (random.NextSingle() * 2 - 1) * columnScale[i % columns];
-                long start = Stopwatch.GetTimestamp();
-                accumulator.Add(chunk.AsSpan(0, n * columns), n, pool);
-                seconds += Stopwatch.GetElapsedTime(start).TotalSeconds;
+                var (wall, cpu) = Timed(() => accumulator.Add(chunk.AsSpan(0, n * columns), n, pool));
+                (seconds, cpuSeconds) = (seconds + wall, cpuSeconds + cpu);
             }
-            sumsSeconds += seconds;
+            (sumsSeconds, sumsCpuSeconds) = (sumsSeconds + seconds, sumsCpuSeconds + cpuSeconds);
             double sumFlops = (double)tokens * columns * (columns + 1);
-            Print(new { step = "sums", matrix = name, columns, tokens, seconds = Math.Round(seconds, 3), gflops = Math.Round(sumFlops / seconds / 1e9, 1), isa, threads });
+            Print(new { step = "sums", matrix = name, columns, tokens, seconds = Math.Round(seconds, 3), cpuSeconds = Math.Round(cpuSeconds, 3),
+                gflops = Math.Round(sumFlops / seconds / 1e9, 1), isa, threads });
 
             var h = accumulator.Hessian();
             var weights = new float[(long)rows * columns];
             for (long i = 0; i < weights.Length; i++) weights[i] = (random.NextSingle() * 2 - 1) * 0.05f;
             double updateFlops = (double)rows * columns * columns;
-            var variants = plain
-                ? new[] { ("plain", new GptqOptions()), ("recipe", GptqLayerRecipe.Options(activationOrder: false)) }
+            if (parts)
+            {
+                var damped = (double[])h.Clone();
+                double mean = 0;
+                for (int i = 0; i < columns; i++) mean += h[(long)i * columns + i] / columns;
+                for (int i = 0; i < columns; i++) damped[(long)i * columns + i] += 0.01 * mean;
+                var (cholesky, choleskyCpu) = Timed(() => CholeskyInverse.UpperFactorOfInverse(damped, columns, pool));
+                Print(new { step = "cholesky-inverse", matrix = name, columns, seconds = Math.Round(cholesky, 3), cpuSeconds = Math.Round(choleskyCpu, 3), isa, threads });
+            }
+            var variants = parts
+                ? new[] { ("plain", new GptqOptions()), ("clip", new GptqOptions { ClipSearch = true }), ("recipe", GptqLayerRecipe.Options(activationOrder: false)) }
                 : new[] { ("recipe", GptqLayerRecipe.Options(activationOrder: false)) };
             foreach (var (variant, options) in variants)
             {
-                long start = Stopwatch.GetTimestamp();
-                using var matrix = GptqQuantizer.QuantizeInPlace((float[])weights.Clone(), rows, columns, (double[])h.Clone(), new Int4Format(128, false),
-                    ActivationMode.Int8, pool, options);
-                double gptq = Stopwatch.GetElapsedTime(start).TotalSeconds;
-                if (variant == "recipe") gptqSeconds += gptq;
-                Print(new { step = "gptq-" + variant, matrix = name, rows, columns, seconds = Math.Round(gptq, 3), updateGflops = Math.Round(updateFlops / gptq / 1e9, 1), isa, threads });
+                var (gptq, cpu) = Timed(() => GptqQuantizer.QuantizeInPlace((float[])weights.Clone(), rows, columns, (double[])h.Clone(), new Int4Format(128, false),
+                    ActivationMode.Int8, pool, options).Dispose());
+                if (variant == "recipe") (gptqSeconds, gptqCpuSeconds) = (gptqSeconds + gptq, gptqCpuSeconds + cpu);
+                Print(new { step = "gptq-" + variant, matrix = name, rows, columns, seconds = Math.Round(gptq, 3), cpuSeconds = Math.Round(cpu, 3),
+                    updateGflops = Math.Round(updateFlops / gptq / 1e9, 1), isa, threads });
             }
         }
-        Print(new { step = "layer", tokens, width, feedForward, keyValue, sumsSeconds = Math.Round(sumsSeconds, 2), gptqSeconds = Math.Round(gptqSeconds, 2), isa, threads });
+        Print(new { step = "layer", tokens, width, feedForward, keyValue, sumsSeconds = Math.Round(sumsSeconds, 2), sumsCpuSeconds = Math.Round(sumsCpuSeconds, 2),
+            gptqSeconds = Math.Round(gptqSeconds, 2), gptqCpuSeconds = Math.Round(gptqCpuSeconds, 2), isa, threads });
+    }
+
+    /// <summary>
+    /// Wall seconds and the process's CPU seconds (all threads) of <paramref name="work"/>. On a machine shared with
+    /// other work the wall time includes waits for a CPU; the CPU time does not (it still varies with what shares the caches).
+    /// </summary>
+    private static (double Wall, double Cpu) Timed(Action work)
+    {
+        var process = Process.GetCurrentProcess();
+        process.Refresh();
+        var cpu = process.TotalProcessorTime;
+        long start = Stopwatch.GetTimestamp();
+        work();
+        double wall = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        process.Refresh();
+        return (wall, (process.TotalProcessorTime - cpu).TotalSeconds);
     }
 }

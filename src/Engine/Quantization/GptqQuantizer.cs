@@ -235,7 +235,9 @@ public static class GptqQuantizer
             bool asymmetric = target.Int4Format.Asymmetric;
             var errors = new float[tile * block];              // (tile, block) this block's scaled errors
             var scratch = new byte[groupSize];
-            var trial = options.ClipSearch ? new float[GptqClipSearch.ScratchLength(groupSize)] : [];
+            var search = options.ClipSearch && !scalesFixed ? new GptqClipSearch.Workspace(tile, groupSize) : null;
+            var chosenScales = new float[tile];
+            var chosenZeros = new byte[tile];
             Span<float> Row(int r) => w.AsSpan((first + r) * columns, columns);
             ReadOnlySpan<float> U(int i) => u.AsSpan(i * columns, columns);
 
@@ -247,18 +249,23 @@ public static class GptqQuantizer
                     int column = order?[i] ?? i; // where the column is stored
                     int g = column / groupSize;
                     float d = U(i)[i];
+                    if (!scalesFixed && i % groupSize == 0)
+                    {
+                        int length = Math.Min(groupSize, columns - i);
+                        if (search != null)
+                        {
+                            GptqClipSearch.Choose(w.AsSpan(first * columns + i), columns, tile, length, u, columns, i, asymmetric, chosenScales, chosenZeros, search);
+                            for (int r = 0; r < tile; r++) (scales[r * groups + g], zeros[r * groups + g]) = (chosenScales[r], chosenZeros[r]);
+                        }
+                        else
+                        {
+                            for (int r = 0; r < tile; r++)
+                                (scales[r * groups + g], zeros[r * groups + g]) = Int4Quantizer.Quantize(Row(r).Slice(i, length), scratch, asymmetric, options.ScaleRule);
+                        }
+                    }
                     for (int r = 0; r < tile; r++)
                     {
                         var row = Row(r);
-                        if (!scalesFixed && i % groupSize == 0)
-                        {
-                            var group = row.Slice(i, Math.Min(groupSize, columns - i));
-                            var (scale, zero) = options.ClipSearch
-                                ? GptqClipSearch.Choose(group, u, columns, i, asymmetric, trial)
-                                : Int4Quantizer.Quantize(group, scratch, asymmetric, options.ScaleRule);
-                            scales[r * groups + g] = scale;
-                            zeros[r * groups + g] = zero;
-                        }
                         float s = scales[r * groups + g];
                         byte z = zeros[r * groups + g];
                         byte q = Code(row[i], s, z);

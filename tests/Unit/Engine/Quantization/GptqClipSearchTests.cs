@@ -75,18 +75,19 @@ public sealed class GptqClipSearchTests
     }
 
     /// <summary>
-    /// All candidates run at once, their updates as one product, must choose exactly what running each candidate's
-    /// column loop on its own chooses (the straightforward loop below: each column rounded, its error spread over the
-    /// group's later columns one column at a time, losses summed in double), on groups of a real U with whole and
-    /// partial lengths.
+    /// All candidates of all the tile's rows run at once, their updates as one product, must choose exactly what running
+    /// each candidate's column loop on its own chooses (the straightforward loop below: each column rounded by
+    /// GptqQuantizer.Code, its error spread over the group's later columns one column at a time, losses summed in
+    /// double), on groups of a real U with whole and partial lengths, and row counts whose lanes (rows x 21) leave a
+    /// remainder past the vectors.
     /// </summary>
     [Theory]
-    [InlineData(128, false)]
-    [InlineData(128, true)]
-    [InlineData(32, true)]
-    [InlineData(50, false)]
-    [InlineData(17, true)]
-    public void ItChoosesWhatEachCandidatesOwnColumnLoopChooses(int length, bool asymmetric)
+    [InlineData(128, 32, false)]
+    [InlineData(128, 5, true)]
+    [InlineData(32, 8, true)]
+    [InlineData(50, 3, false)]
+    [InlineData(17, 1, true)]
+    public void ItChoosesWhatEachCandidatesOwnColumnLoopChooses(int length, int rows, bool asymmetric)
     {
         const int columns = 160, tokens = 600;
         var x = RandomLayer.CorrelatedInputs(tokens, columns, length);
@@ -94,18 +95,22 @@ public sealed class GptqClipSearchTests
         double mean = Enumerable.Range(0, columns).Average(i => h[i * columns + i]);
         for (int i = 0; i < columns; i++) h[i * columns + i] += 0.01 * mean;
         var u = CholeskyInverse.UpperFactorOfInverse(h, columns, WorkerPool.Shared)!.Select(v => (float)v).ToArray();
-        var w = RandomLayer.RandomWeights(8, columns, length + 1);
-        var scratch = new float[GptqClipSearch.ScratchLength(length)];
-        int differentCandidates = 0;
-        for (int r = 0; r < 8; r++)
+        var w = RandomLayer.RandomWeights(rows, columns, length + 1);
+        int first = columns - length - 3;
+        if (rows > 1)
+            for (int k = 0; k < length; k++) w[first + k] = 0;  // a group of zeros: a scale of 0 for every candidate
+        var scales = new float[rows];
+        var zeros = new byte[rows];
+        GptqClipSearch.Choose(w.AsSpan(first), columns, rows, length, u, columns, first, asymmetric, scales, zeros, new GptqClipSearch.Workspace(rows, 128));
+        int clipped = 0;
+        for (int r = 0; r < rows; r++)
         {
-            int first = (r * 13) % (columns - length + 1);
             var group = w.AsSpan(r * columns + first, length);
             var expected = StraightforwardChoice(group, u, columns, first, asymmetric);
-            Assert.Equal(expected, GptqClipSearch.Choose(group, u, columns, first, asymmetric, scratch));
-            if (expected != GptqClipSearch.Grid(group, 1f, asymmetric)) differentCandidates++;
+            Assert.Equal(expected, (scales[r], zeros[r]));
+            if (expected != GptqClipSearch.Grid(group, 1f, asymmetric)) clipped++;
         }
-        Assert.True(differentCandidates > 0, "some group chooses a clipped candidate, so the comparison sees the losses");
+        if (rows >= 5) Assert.True(clipped > 0, "some row chooses a clipped candidate, so the comparison sees the losses");
     }
 
     private static (float, byte) StraightforwardChoice(ReadOnlySpan<float> group, float[] u, int columns, int first, bool asymmetric)
