@@ -13,7 +13,7 @@ namespace LlmCpu.Bench;
 /// sums (fed in the forward pass's chunks of <see cref="InferenceSession.MaxChunk"/> tokens, as calibration feeds
 /// them), then GPTQ on each matrix with the Gptq recipe's options (clip search and scale refit) at groups of 128
 /// without zero points. With <c>parts</c>, also the Cholesky step alone, plain GPTQ (neither option) and GPTQ with the
-/// clip search only, to show what each part costs.
+/// clip search only, to show what each part costs; with <c>sums</c>, the sums alone.
 /// </summary>
 /// <remarks>
 /// The GFLOP figures are nominal counts, one multiply and one add each counted: the sums tokens · n(n+1) (the lower
@@ -25,7 +25,7 @@ internal static class GptqLayerBench
 {
     private static void Print(object figure) => Console.WriteLine(JsonSerializer.Serialize(figure));
 
-    public static void Run(int tokens, int width, int feedForward, int keyValue, int threads, bool parts)
+    public static void Run(int tokens, int width, int feedForward, int keyValue, int threads, bool parts, bool sumsOnly)
     {
         using var pool = new WorkerPool(threads);
         string isa = Vector512.IsHardwareAccelerated ? "avx512" : Vector256.IsHardwareAccelerated ? "avx2" : "scalar";
@@ -58,6 +58,7 @@ internal static class GptqLayerBench
             Print(new { step = "sums", matrix = name, columns, tokens, seconds = Math.Round(seconds, 3), cpuSeconds = Math.Round(cpuSeconds, 3),
                 gflops = Math.Round(sumFlops / seconds / 1e9, 1), isa, threads });
 
+            if (sumsOnly) continue;
             var h = accumulator.Hessian();
             var weights = new float[(long)rows * columns];
             for (long i = 0; i < weights.Length; i++) weights[i] = (random.NextSingle() * 2 - 1) * 0.05f;

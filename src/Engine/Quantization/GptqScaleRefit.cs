@@ -16,7 +16,7 @@ internal static class GptqScaleRefit
     public const int Passes = 2;
 
     /// <summary>Floats of scratch <see cref="Apply"/> needs for <paramref name="rows"/> rows of <paramref name="n"/> columns.</summary>
-    public static int ScratchLength(int rows, int n, int groupSize) => 2 * rows * n + rows * groupSize + 2 * groupSize;
+    public static int ScratchLength(int rows, int n, int groupSize) => rows * n + rows * groupSize + 2 * groupSize;
 
     /// <summary>Refits the scales of a tile of rows, which share H: the products with H are then taken for all of them at once.</summary>
     /// <param name="original">The rows' weights before quantization, (rows, n).</param>
@@ -26,10 +26,10 @@ internal static class GptqScaleRefit
     /// <param name="h">(n, n) row-major, symmetric.</param>
     /// <param name="scratch">At least <see cref="ScratchLength"/>.</param>
     /// <remarks>
-    /// He = H e for every row is one product (rows, n) x (n, n); a group's accepted steps change He by the product of
-    /// the rows' steps · codes (rows, group) with H's rows of the group (group, n). Both go through
-    /// <see cref="OrderedBlockUpdate"/>, so each row of H is read once for the tile where one row at a time read H
-    /// whole three times per row.
+    /// A group's step needs (H e) on the group only, with e as the steps before it left it: that is taken when the
+    /// group is reached, for all the tile's rows at once, as the product (rows, n) x (n, group) of the errors with H's
+    /// columns of the group (<see cref="OrderedBlockUpdate"/>, each element of H read once for the tile). A pass thus
+    /// costs one n x n product per row, and no product with all of H is needed before the first.
     /// </remarks>
     public static unsafe void Apply(ReadOnlySpan<float> original, int rows, ReadOnlySpan<byte> codes, Span<float> scales, ReadOnlySpan<byte> zeros,
         int groupSize, ReadOnlySpan<float> h, Span<float> scratch)
@@ -37,41 +37,36 @@ internal static class GptqScaleRefit
         int groups = scales.Length / rows, n = original.Length / rows, padded = groups * groupSize;
         if (scratch.Length < ScratchLength(rows, n, groupSize)) throw new ArgumentException("The scratch is shorter than ScratchLength.", nameof(scratch));
         if (h.Length < (long)n * n) throw new ArgumentException("H is n x n.", nameof(h));
-        var e = scratch.Slice(0, rows * n);                          // (rows, n)
-        var he = scratch.Slice(rows * n, rows * n);                  // (rows, n)
-        var steps = scratch.Slice(2 * rows * n, rows * groupSize);   // (rows, group): step · c of the rows whose step is kept
-        var c = scratch.Slice(2 * rows * n + rows * groupSize, groupSize);
-        var hc = scratch.Slice(2 * rows * n + rows * groupSize + groupSize, groupSize);
+        var e = scratch.Slice(0, rows * n);                        // (rows, n)
+        var he = scratch.Slice(rows * n, rows * groupSize);        // (rows, group): H e on the group
+        var c = scratch.Slice(rows * n + rows * groupSize, groupSize);
+        var hc = scratch.Slice(rows * n + rows * groupSize + groupSize, groupSize);
         for (int r = 0; r < rows; r++)
             for (int g = 0; g < groups; g++)
                 for (int k = g * groupSize; k < Math.Min(n, (g + 1) * groupSize); k++)
                     e[r * n + k] = original[r * n + k] - (codes[r * padded + k] - zeros[r * groups + g]) * scales[r * groups + g];
-        fixed (float* ep = e, hep = he, sp = steps, hp = h)
+        fixed (float* ep = e, hep = he, hp = h)
         {
-            // He = -(0 - E H): the update subtracts, and negating is exact.
-            he.Clear();
-            OrderedBlockUpdate.Subtract(hep, n, ep, n, hp, n, rows, n, n);
-            TensorPrimitives.Negate(he, he);
             for (int pass = 0; pass < Passes; pass++)
             {
                 for (int g = 0; g < groups; g++)
                 {
                     int g0 = g * groupSize, length = Math.Min(groupSize, n - g0);
                     if (length <= 0) continue;
-                    bool any = false;
+                    // He on the group = -(0 - E H[:, group]): the update subtracts, and negating is exact. H is symmetric,
+                    // so its rows' entries in the group's columns are its columns of the group.
+                    he.Clear();
+                    OrderedBlockUpdate.Subtract(hep, groupSize, ep, n, hp + g0, n, rows, n, length);
                     for (int r = 0; r < rows; r++)
                     {
-                        var step = steps.Slice(r * groupSize, length);
-                        step.Clear();
                         ref float scale = ref scales[r * groups + g];
                         if (scale == 0) continue;
                         for (int k = 0; k < length; k++) c[k] = codes[r * padded + g0 + k] - zeros[r * groups + g];
-                        // (H c) on the group only: cᵀHc needs no more, and the rest of H c enters He through the product below.
                         var hcGroup = hc.Slice(0, length);
                         hcGroup.Clear();
                         for (int k = 0; k < length; k++)
                             if (c[k] != 0) TensorPrimitives.MultiplyAdd(h.Slice((g0 + k) * n + g0, length), c[k], hcGroup, hcGroup);
-                        double a = TensorPrimitives.Dot(c.Slice(0, length), he.Slice(r * n + g0, length));
+                        double a = -TensorPrimitives.Dot(c.Slice(0, length), he.Slice(r * groupSize, length));
                         double b = TensorPrimitives.Dot(c.Slice(0, length), hcGroup);
                         if (!(b > 0)) continue;
                         float refitted = (float)(Half)(scale + a / b);
@@ -80,11 +75,8 @@ internal static class GptqScaleRefit
                         double change = -2 * delta * a + delta * delta * b;
                         if (!(change < 0) || !float.IsFinite(refitted)) continue;
                         scale = refitted;
-                        for (int k = 0; k < length; k++) step[k] = (float)delta * c[k];
-                        any = true;
+                        for (int k = 0; k < length; k++) e[r * n + g0 + k] -= (float)delta * c[k];
                     }
-                    // He loses H (delta · c) for every row whose step was kept: (rows, group) x H's rows of the group.
-                    if (any) OrderedBlockUpdate.Subtract(hep, n, sp, groupSize, hp + (long)g0 * n, n, rows, length, n);
                 }
             }
         }
