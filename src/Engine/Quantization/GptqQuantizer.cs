@@ -188,6 +188,13 @@ public static class GptqQuantizer
         /// </summary>
         public const int Rows = 4 * Int4Matrix.TileRows;
 
+        /// <summary>
+        /// Columns of a block whose errors go to the rest of the block together: one column at a time each error
+        /// reached the rest of its block (64 columns on average) with one short vector loop per row; now it reaches at
+        /// most 15, and the block's later columns get the sub-block's errors as a product.
+        /// </summary>
+        private const int SubBlock = 16;
+
         public void Execute(int begin, int end)
         {
             for (int first = begin; first < end; first += Rows) Tile(first, Math.Min(end, first + Rows));
@@ -244,42 +251,58 @@ public static class GptqQuantizer
             for (int b0 = 0; b0 < columns; b0 += block)
             {
                 int b1 = Math.Min(columns, b0 + block);
-                for (int i = b0; i < b1; i++)
+                // Within the block, sub-blocks of SubBlock columns: a column's error goes at once to the rest of its
+                // sub-block, and the sub-block's errors to the rest of the block in one product; a group whose scale is
+                // chosen when it is reached starts a sub-block, so its columns have every earlier error when it is chosen.
+                for (int s0 = b0; s0 < b1;)
                 {
-                    int column = order?[i] ?? i; // where the column is stored
-                    int g = column / groupSize;
-                    float d = U(i)[i];
-                    if (!scalesFixed && i % groupSize == 0)
-                    {
-                        int length = Math.Min(groupSize, columns - i);
-                        if (search != null)
-                        {
-                            GptqClipSearch.Choose(w.AsSpan(first * columns + i), columns, tile, length, u, columns, i, asymmetric, chosenScales, chosenZeros, search);
-                            for (int r = 0; r < tile; r++) (scales[r * groups + g], zeros[r * groups + g]) = (chosenScales[r], chosenZeros[r]);
-                        }
-                        else
-                        {
-                            for (int r = 0; r < tile; r++)
-                                (scales[r * groups + g], zeros[r * groups + g]) = Int4Quantizer.Quantize(Row(r).Slice(i, length), scratch, asymmetric, options.ScaleRule);
-                        }
-                    }
-                    for (int r = 0; r < tile; r++)
-                    {
-                        var row = Row(r);
-                        float s = scales[r * groups + g];
-                        byte z = zeros[r * groups + g];
-                        byte q = Code(row[i], s, z);
-                        codes[r * groups * groupSize + column] = q;
-                        float error = (row[i] - (q - z) * s) / d;
-                        errors[r * block + i - b0] = error;
-                        ScaledSubtraction.Apply(row.Slice(i + 1, b1 - i - 1), error, U(i).Slice(i + 1));
-                    }
+                    int s1 = Math.Min(b1, s0 + SubBlock);
+                    if (!scalesFixed) s1 = Math.Min(s1, (s0 / groupSize + 1) * groupSize);
+                    for (int i = s0; i < s1; i++) Column(i, b0, s1);
+                    if (s1 < b1)
+                        fixed (float* wp = w, up = u, ep = errors)
+                            OrderedBlockUpdate.Subtract(wp + (long)first * columns + s1, columns, ep + (s0 - b0), block, up + (long)s0 * columns + s1, columns, tile, s1 - s0, b1 - s1);
+                    s0 = s1;
                 }
                 // The block's errors reach the columns after it in one product, (tile, block) x (block, columns after),
                 // each element's terms in the same order as the unblocked updates would have brought them.
                 if (b1 == columns) continue;
                 fixed (float* wp = w, up = u, ep = errors)
                     OrderedBlockUpdate.Subtract(wp + (long)first * columns + b1, columns, ep, block, up + (long)b0 * columns + b1, columns, tile, b1 - b0, columns - b1);
+            }
+
+            // Column i of every row: the group's scale if it starts here, the code, the scaled error (kept for the
+            // products), and the error spread over the rest of the sub-block (up to s1).
+            void Column(int i, int b0, int s1)
+            {
+                int column = order?[i] ?? i; // where the column is stored
+                int g = column / groupSize;
+                float d = U(i)[i];
+                if (!scalesFixed && i % groupSize == 0)
+                {
+                    int length = Math.Min(groupSize, columns - i);
+                    if (search != null)
+                    {
+                        GptqClipSearch.Choose(w.AsSpan(first * columns + i), columns, tile, length, u, columns, i, asymmetric, chosenScales, chosenZeros, search);
+                        for (int r = 0; r < tile; r++) (scales[r * groups + g], zeros[r * groups + g]) = (chosenScales[r], chosenZeros[r]);
+                    }
+                    else
+                    {
+                        for (int r = 0; r < tile; r++)
+                            (scales[r * groups + g], zeros[r * groups + g]) = Int4Quantizer.Quantize(Row(r).Slice(i, length), scratch, asymmetric, options.ScaleRule);
+                    }
+                }
+                for (int r = 0; r < tile; r++)
+                {
+                    var row = Row(r);
+                    float s = scales[r * groups + g];
+                    byte z = zeros[r * groups + g];
+                    byte q = Code(row[i], s, z);
+                    codes[r * groups * groupSize + column] = q;
+                    float error = (row[i] - (q - z) * s) / d;
+                    errors[r * block + i - b0] = error;
+                    ScaledSubtraction.Apply(row.Slice(i + 1, s1 - i - 1), error, U(i).Slice(i + 1));
+                }
             }
         }
     }
