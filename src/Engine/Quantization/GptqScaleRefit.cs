@@ -53,8 +53,8 @@ internal static class GptqScaleRefit
                 {
                     int g0 = g * groupSize, length = Math.Min(groupSize, n - g0);
                     if (length <= 0) continue;
-                    // He on the group = -(0 - E H[:, group]): the update subtracts, and negating is exact. H is symmetric,
-                    // so its rows' entries in the group's columns are its columns of the group.
+                    // H e on the group is (E H) on the group's columns, H being symmetric: -(0 - E H[:, group]), since
+                    // the product subtracts, and negating is exact.
                     he.Clear();
                     OrderedBlockUpdate.Subtract(hep, groupSize, ep, n, hp + g0, n, rows, n, length);
                     for (int r = 0; r < rows; r++)

@@ -8,8 +8,8 @@ namespace LlmCpu.Engine.Quantization;
 /// that the inputs themselves are never kept: XᵀX (columns x columns, in double) and the sum of |x| per column.
 /// </summary>
 /// <remarks>
-/// Each element of XᵀX's lower triangle is summed over a batch's tokens in float (fused multiply-adds in token order,
-/// <see cref="SymmetricRankUpdate"/>) and the batch's sum is then added to the double total, so the float rounding
+/// Each element of XᵀX's lower triangle is summed over a batch's tokens in float (products rounded, then added in token
+/// order, <see cref="SymmetricRankUpdate"/>) and the batch's sum is then added to the double total, so the float rounding
 /// stays that of one batch (at most <see cref="SlabTokens"/> tokens; a forward-pass chunk is 64) however many
 /// tokens are summed. The result depends only on the batches given, not on the machine or the number of threads.
 /// </remarks>

@@ -5,16 +5,18 @@ namespace LlmCpu.Engine.Quantization;
 
 /// <summary>
 /// The lower triangle of S += XᵀX for a batch X (tokens, n) (BLAS's SYRK): each element summed over the batch's tokens
-/// in float, by fused multiply-adds in token order, then added to the double sum once. Every path (AVX-512, AVX2,
-/// scalar) computes each element with exactly those operations in that order, so the sums do not depend on the machine
-/// or on how the work is split.
+/// in float, token by token, each product rounded and then added (no fused multiply-add), then added to the double sum
+/// once. Every path (AVX-512, AVX2, scalar) computes each element with exactly those operations in that order, so the
+/// sums do not depend on the machine or on how the work is split, and they are bit for bit those of the row-by-row
+/// loop this replaced (x_i · x[0..i] added to a float row per token), whose GPTQ results are therefore unchanged.
 /// </summary>
 /// <remarks>
 /// The batch is first packed into panels of <see cref="PanelWidth"/> columns, (tokens, 16) each, so that a tile reads
 /// contiguous memory whatever the matrix's width (rows of a 5,632-wide batch are 22 KB apart, which would alias in L1).
 /// A tile of <see cref="TileRows"/> rows x 32 columns of the triangle is then held in 16 AVX-512 registers over the
-/// batch's tokens: per token two loads of 16 columns and eight broadcasts feed 16 multiply-adds, where the row-by-row
-/// axpy it replaces loaded and stored its float sum for every product.
+/// batch's tokens: per token two loads of 16 columns and eight broadcasts feed 16 multiplies and 16 adds, where the
+/// row-by-row axpy it replaces loaded and stored its float sum for every product. (On Zen 4 the multiplies and the adds
+/// go to different pipes, so keeping them apart costs no throughput against fused multiply-adds.)
 /// </remarks>
 internal static unsafe class SymmetricRankUpdate
 {
@@ -85,7 +87,7 @@ internal static unsafe class SymmetricRankUpdate
         }
     }
 
-    /// <summary>tile[r, c] = Σ_t rowPanel[t, r] · columns[t, c] for 8 rows and 32 columns, in float, fused, token by token.</summary>
+    /// <summary>tile[r, c] = Σ_t rowPanel[t, r] · columns[t, c] for 8 rows and 32 columns, in float, token by token.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile512(float* rowPanel, float* columnPanels, long secondOffset, int tokens, float* tile)
     {
@@ -98,14 +100,14 @@ internal static unsafe class SymmetricRankUpdate
             var b0 = Vector512.Load(columnPanels + at);
             var b1 = Vector512.Load(second + at);
             float* a = rowPanel + at;
-            var x = Vector512.Create(a[0]); s00 = Vector512.FusedMultiplyAdd(x, b0, s00); s01 = Vector512.FusedMultiplyAdd(x, b1, s01);
-            x = Vector512.Create(a[1]); s10 = Vector512.FusedMultiplyAdd(x, b0, s10); s11 = Vector512.FusedMultiplyAdd(x, b1, s11);
-            x = Vector512.Create(a[2]); s20 = Vector512.FusedMultiplyAdd(x, b0, s20); s21 = Vector512.FusedMultiplyAdd(x, b1, s21);
-            x = Vector512.Create(a[3]); s30 = Vector512.FusedMultiplyAdd(x, b0, s30); s31 = Vector512.FusedMultiplyAdd(x, b1, s31);
-            x = Vector512.Create(a[4]); s40 = Vector512.FusedMultiplyAdd(x, b0, s40); s41 = Vector512.FusedMultiplyAdd(x, b1, s41);
-            x = Vector512.Create(a[5]); s50 = Vector512.FusedMultiplyAdd(x, b0, s50); s51 = Vector512.FusedMultiplyAdd(x, b1, s51);
-            x = Vector512.Create(a[6]); s60 = Vector512.FusedMultiplyAdd(x, b0, s60); s61 = Vector512.FusedMultiplyAdd(x, b1, s61);
-            x = Vector512.Create(a[7]); s70 = Vector512.FusedMultiplyAdd(x, b0, s70); s71 = Vector512.FusedMultiplyAdd(x, b1, s71);
+            var x = Vector512.Create(a[0]); s00 += x * b0; s01 += x * b1;
+            x = Vector512.Create(a[1]); s10 += x * b0; s11 += x * b1;
+            x = Vector512.Create(a[2]); s20 += x * b0; s21 += x * b1;
+            x = Vector512.Create(a[3]); s30 += x * b0; s31 += x * b1;
+            x = Vector512.Create(a[4]); s40 += x * b0; s41 += x * b1;
+            x = Vector512.Create(a[5]); s50 += x * b0; s51 += x * b1;
+            x = Vector512.Create(a[6]); s60 += x * b0; s61 += x * b1;
+            x = Vector512.Create(a[7]); s70 += x * b0; s71 += x * b1;
         }
         s00.Store(tile); s01.Store(tile + 16); s10.Store(tile + 32); s11.Store(tile + 48);
         s20.Store(tile + 64); s21.Store(tile + 80); s30.Store(tile + 96); s31.Store(tile + 112);
@@ -131,13 +133,13 @@ internal static unsafe class SymmetricRankUpdate
                 var b3 = Vector256.Load(second + at + 8);
                 float* a = rowPanel + at + 4 * half;
                 var x = Vector256.Create(a[0]);
-                s00 = Vector256.FusedMultiplyAdd(x, b0, s00); s01 = Vector256.FusedMultiplyAdd(x, b1, s01); s02 = Vector256.FusedMultiplyAdd(x, b2, s02); s03 = Vector256.FusedMultiplyAdd(x, b3, s03);
+                s00 += x * b0; s01 += x * b1; s02 += x * b2; s03 += x * b3;
                 x = Vector256.Create(a[1]);
-                s10 = Vector256.FusedMultiplyAdd(x, b0, s10); s11 = Vector256.FusedMultiplyAdd(x, b1, s11); s12 = Vector256.FusedMultiplyAdd(x, b2, s12); s13 = Vector256.FusedMultiplyAdd(x, b3, s13);
+                s10 += x * b0; s11 += x * b1; s12 += x * b2; s13 += x * b3;
                 x = Vector256.Create(a[2]);
-                s20 = Vector256.FusedMultiplyAdd(x, b0, s20); s21 = Vector256.FusedMultiplyAdd(x, b1, s21); s22 = Vector256.FusedMultiplyAdd(x, b2, s22); s23 = Vector256.FusedMultiplyAdd(x, b3, s23);
+                s20 += x * b0; s21 += x * b1; s22 += x * b2; s23 += x * b3;
                 x = Vector256.Create(a[3]);
-                s30 = Vector256.FusedMultiplyAdd(x, b0, s30); s31 = Vector256.FusedMultiplyAdd(x, b1, s31); s32 = Vector256.FusedMultiplyAdd(x, b2, s32); s33 = Vector256.FusedMultiplyAdd(x, b3, s33);
+                s30 += x * b0; s31 += x * b1; s32 += x * b2; s33 += x * b3;
             }
             float* rows = tile + 4 * half * TileColumns;
             s00.Store(rows); s01.Store(rows + 8); s02.Store(rows + 16); s03.Store(rows + 24);
@@ -154,7 +156,7 @@ internal static unsafe class SymmetricRankUpdate
             {
                 float* column = (c < PanelWidth ? columnPanels : columnPanels + secondOffset) + c % PanelWidth;
                 float sum = 0;
-                for (int t = 0; t < tokens; t++) sum = MathF.FusedMultiplyAdd(rowPanel[(long)t * PanelWidth + r], column[(long)t * PanelWidth], sum);
+                for (int t = 0; t < tokens; t++) sum += rowPanel[(long)t * PanelWidth + r] * column[(long)t * PanelWidth];
                 tile[r * TileColumns + c] = sum;
             }
     }

@@ -37,12 +37,12 @@ public sealed class HessianAccumulatorTests
     }
 
     /// <summary>
-    /// Against sums taken in double straight from the definition. Each batch's sum is taken in float by fused
-    /// multiply-adds (one rounding each) over at most <see cref="HessianAccumulator.SlabTokens"/> tokens before it
-    /// enters the double total, so an element's error is at most about T · 2⁻²⁴ · Σ |x_i x_j| over a batch of T (the
-    /// bound for recursive summation); the double additions add nothing visible at that scale. The test allows that
-    /// bound (times 1.01 for its second-order term) and no more: it is far tighter than the sums' own size whenever
-    /// terms cancel, and a tile summed twice, skipped, or added to the wrong element exceeds it.
+    /// Against sums taken in double straight from the definition. Each batch's sum is taken in float (each product
+    /// rounded, then each addition) over at most <see cref="HessianAccumulator.SlabTokens"/> tokens before it enters
+    /// the double total, so an element's error is at most about (T + 1) · 2⁻²⁴ · Σ |x_i x_j| over a batch of T (the
+    /// bound for recursive summation, plus the products' own rounding); the double additions add nothing visible at
+    /// that scale. The test allows that bound (times 1.01 for its second-order term) and no more: it is far tighter than
+    /// the sums' own size whenever terms cancel, and a tile summed twice, skipped, or added to the wrong element exceeds it.
     /// </summary>
     [Theory]
     [InlineData(1, "random")]
@@ -98,7 +98,7 @@ public sealed class HessianAccumulatorTests
                             exact += (double)all[t][i] * all[t][j];
                             magnitude += Math.Abs((double)all[t][i] * all[t][j]);
                         }
-                        bound += 1.01 * slab * Math.Pow(2, -24) * magnitude;
+                        bound += 1.01 * (slab + 1) * Math.Pow(2, -24) * magnitude;
                     }
                     offset += tokens;
                 }
@@ -147,5 +147,48 @@ public sealed class HessianAccumulatorTests
         Assert.Equal(one, Pooled(3));
         for (int i = 0; i < columns; i++)
             for (int j = 0; j <= i; j++) Assert.Equal(wide[i * columns + j] * (2.0 / tokens), one[i * columns + j]);
+    }
+
+    /// <summary>
+    /// Bit for bit the straightforward loop: for each row i of the triangle, x_i · x[0..i] added to a float row token by
+    /// token (each product rounded, then added), the row then added to the double sums, batch by batch. That is how the
+    /// sums were taken before the tiled kernel, so GPTQ and AWQ see exactly the Hessians they saw.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(19)]
+    [InlineData(64)]
+    [InlineData(131)]
+    public void TheSumsAreBitForBitTheRowByRowFloatLoop(int columns)
+    {
+        var random = new Random(columns + 5);
+        int[] batches = [64, 1, 37, 256, 64];
+        var accumulator = new HessianAccumulator(columns);
+        var expected = new double[columns * columns];
+        int total = 0;
+        foreach (int tokens in batches)
+        {
+            var x = new float[tokens * columns];
+            for (int i = 0; i < x.Length; i++) x[i] = (random.NextSingle() * 2 - 1) * (i % 7 == 0 ? 30 : 1) * (i % 11 == 0 ? 0 : 1);
+            accumulator.Add(x, tokens, WorkerPool.Shared);
+            for (int i = 0; i < columns; i++)
+            {
+                var sum = new float[i + 1];
+                for (int t = 0; t < tokens; t++)
+                {
+                    float xi = x[t * columns + i];
+                    for (int j = 0; j <= i; j++)
+                    {
+                        float product = x[t * columns + j] * xi;
+                        sum[j] += product;
+                    }
+                }
+                for (int j = 0; j <= i; j++) expected[i * columns + j] += sum[j];
+            }
+            total += tokens;
+        }
+        var h = accumulator.Hessian();
+        for (int i = 0; i < columns; i++)
+            for (int j = 0; j <= i; j++) Assert.Equal(expected[i * columns + j] * (2.0 / total), h[i * columns + j]);
     }
 }
