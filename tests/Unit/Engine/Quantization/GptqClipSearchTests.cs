@@ -87,6 +87,7 @@ public sealed class GptqClipSearchTests
     [InlineData(32, 8, true)]
     [InlineData(50, 3, false)]
     [InlineData(17, 1, true)]
+    [InlineData(150, 4, false)] // longer than any group of the tile layout: a per-channel group
     public void ItChoosesWhatEachCandidatesOwnColumnLoopChooses(int length, int rows, bool asymmetric)
     {
         const int columns = 160, tokens = 600;
@@ -101,7 +102,7 @@ public sealed class GptqClipSearchTests
             for (int k = 0; k < length; k++) w[first + k] = 0;  // a group of zeros: a scale of 0 for every candidate
         var scales = new float[rows];
         var zeros = new byte[rows];
-        GptqClipSearch.Choose(w.AsSpan(first), columns, rows, length, u, columns, first, asymmetric, scales, zeros, new GptqClipSearch.Workspace(rows, 128));
+        GptqClipSearch.Choose(w.AsSpan(first), columns, rows, length, u, columns, first, asymmetric, scales, zeros, new GptqClipSearch.Workspace(rows, Math.Max(128, length)));
         int clipped = 0;
         for (int r = 0; r < rows; r++)
         {

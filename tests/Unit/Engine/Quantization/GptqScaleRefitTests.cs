@@ -10,6 +10,7 @@ public sealed class GptqScaleRefitTests
     [InlineData(128, false, false)]
     [InlineData(32, true, false)]
     [InlineData(64, false, true)]
+    [InlineData(Int4Format.PerChannel, true, true)] // one group the width of the row: the clipping search over all of it
     public void NoRowsOutputErrorRisesAndTheMatrixsFalls(int groupSize, bool asymmetric, bool clipSearch)
     {
         const int rows = 24, columns = 256, tokens = 1024;
