@@ -16,7 +16,7 @@ internal static class GptqScaleRefit
     public const int Passes = 2;
 
     /// <summary>Floats of scratch <see cref="Apply"/> needs for <paramref name="rows"/> rows of <paramref name="n"/> columns.</summary>
-    public static int ScratchLength(int rows, int n, int groupSize) => rows * n + rows * groupSize + 2 * groupSize;
+    public static int ScratchLength(int rows, int n, int groupSize) => rows * n + 3 * rows * groupSize;
 
     /// <summary>Refits the scales of a tile of rows, which share H: the products with H are then taken for all of them at once.</summary>
     /// <param name="original">The rows' weights before quantization, (rows, n).</param>
@@ -39,13 +39,13 @@ internal static class GptqScaleRefit
         if (h.Length < (long)n * n) throw new ArgumentException("H is n x n.", nameof(h));
         var e = scratch.Slice(0, rows * n);                        // (rows, n)
         var he = scratch.Slice(rows * n, rows * groupSize);        // (rows, group): H e on the group
-        var c = scratch.Slice(rows * n + rows * groupSize, groupSize);
-        var hc = scratch.Slice(rows * n + rows * groupSize + groupSize, groupSize);
+        var c = scratch.Slice(rows * n + rows * groupSize, rows * groupSize);      // (rows, group): the codes less the zero point
+        var hc = scratch.Slice(rows * n + 2 * rows * groupSize, rows * groupSize); // (rows, group): -(H c) on the group
         for (int r = 0; r < rows; r++)
             for (int g = 0; g < groups; g++)
                 for (int k = g * groupSize; k < Math.Min(n, (g + 1) * groupSize); k++)
                     e[r * n + k] = original[r * n + k] - (codes[r * padded + k] - zeros[r * groups + g]) * scales[r * groups + g];
-        fixed (float* ep = e, hep = he, hp = h)
+        fixed (float* ep = e, hep = he, cp = c, hcp = hc, hp = h)
         {
             for (int pass = 0; pass < Passes; pass++)
             {
@@ -57,17 +57,18 @@ internal static class GptqScaleRefit
                     // the product subtracts, and negating is exact.
                     he.Clear();
                     OrderedBlockUpdate.Subtract(hep, groupSize, ep, n, hp + g0, n, rows, n, length);
+                    // -(H c) on the group the same way, from H's diagonal block of the group: cᵀHc needs no more.
+                    for (int r = 0; r < rows; r++)
+                        for (int k = 0; k < length; k++) c[r * groupSize + k] = codes[r * padded + g0 + k] - zeros[r * groups + g];
+                    hc.Clear();
+                    OrderedBlockUpdate.Subtract(hcp, groupSize, cp, groupSize, hp + (long)g0 * n + g0, n, rows, length, length);
                     for (int r = 0; r < rows; r++)
                     {
                         ref float scale = ref scales[r * groups + g];
                         if (scale == 0) continue;
-                        for (int k = 0; k < length; k++) c[k] = codes[r * padded + g0 + k] - zeros[r * groups + g];
-                        var hcGroup = hc.Slice(0, length);
-                        hcGroup.Clear();
-                        for (int k = 0; k < length; k++)
-                            if (c[k] != 0) TensorPrimitives.MultiplyAdd(h.Slice((g0 + k) * n + g0, length), c[k], hcGroup, hcGroup);
-                        double a = -TensorPrimitives.Dot(c.Slice(0, length), he.Slice(r * groupSize, length));
-                        double b = TensorPrimitives.Dot(c.Slice(0, length), hcGroup);
+                        var cr = c.Slice(r * groupSize, length);
+                        double a = -TensorPrimitives.Dot(cr, he.Slice(r * groupSize, length));
+                        double b = -TensorPrimitives.Dot(cr, hc.Slice(r * groupSize, length));
                         if (!(b > 0)) continue;
                         float refitted = (float)(Half)(scale + a / b);
                         double delta = refitted - scale;
@@ -75,7 +76,7 @@ internal static class GptqScaleRefit
                         double change = -2 * delta * a + delta * delta * b;
                         if (!(change < 0) || !float.IsFinite(refitted)) continue;
                         scale = refitted;
-                        for (int k = 0; k < length; k++) e[r * n + g0 + k] -= (float)delta * c[k];
+                        for (int k = 0; k < length; k++) e[r * n + g0 + k] -= (float)delta * cr[k];
                     }
                 }
             }
