@@ -1,4 +1,5 @@
-using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using LlmCpu.Kernels.Threading;
 
 namespace LlmCpu.Engine.Quantization;
@@ -35,64 +36,163 @@ public static class CholeskyInverse
     }
 
     /// <summary>
-    /// Columns a panel of the factorization (and a work item of the inverse) takes together. Each row below a panel
-    /// reads its part left of the panel once for all the panel's columns, and the panel's rows (16 x 5,632 doubles,
-    /// 720 KB at the widest GPTQ input of a 1.1B model) stay in cache for every row: where one column at a time streamed
-    /// the whole lower triangle once per column (n³/6 doubles, about 240 GB for n = 5,632), a panel streams it once
-    /// per 16 columns. Each entry is still the same dot product of the same two rows, so the result is bit for bit
-    /// that of the column-by-column order.
+    /// Columns a panel of the factorization (and a work item of the inverse) takes together. Every entry's dot product
+    /// of two row prefixes is split at the panel's first column: the part before it, for a block of rows and all the
+    /// panel's columns at once, is a product of row prefixes (<see cref="RowProducts"/>, register-blocked, each
+    /// row of the panel read once for 4 rows below it); the few terms inside the panel follow one by one. The panel's
+    /// rows (16 x 5,632 doubles, 720 KB at the widest GPTQ input of a 1.1B model) stay in cache for every row below.
     /// </summary>
     internal const int Panel = 16;
 
+    /// <summary>Rows below a panel that one work item (and one block of <see cref="RowProducts"/>) takes.</summary>
+    private const int Rows = 4;
+
     /// <summary>
     /// Factors a in place into its lower Cholesky factor L (a = L Lᵀ; the upper triangle is left as it was). A panel of
-    /// <see cref="Panel"/> columns at a time: the panel's rows in order (each L[j,j] from row j's prefix), then every row
-    /// below it, in parallel, its entries in the panel's columns (each L[i,j] a dot product of two row prefixes).
-    /// False when a pivot is not positive.
+    /// <see cref="Panel"/> columns at a time: the panel's rows in order (each L[j,j] from row j's prefix), then every
+    /// block of rows below it, in parallel, its entries in the panel's columns (each L[i,j] from the dot product of two
+    /// row prefixes). False when a pivot is not positive.
     /// </summary>
-    public static bool CholeskyLower(double[] a, int n, WorkerPool pool)
+    public static unsafe bool CholeskyLower(double[] a, int n, WorkerPool pool)
     {
-        var job = new PanelJob(a, n);
-        for (int j0 = 0; j0 < n; j0 += Panel)
+        fixed (double* ap = a)
         {
-            int j1 = Math.Min(n, j0 + Panel);
-            // The panel's own rows, in order: each needs the rows above it in the panel, diagonal included.
-            for (int i = j0; i < j1; i++)
+            var job = new PanelJob(ap, n);
+            double* products = stackalloc double[Panel * Panel];
+            for (int j0 = 0; j0 < n; j0 += Panel)
             {
-                Entries(a, n, i, j0, i);
-                var rowI = a.AsSpan((int)((long)i * n), i);
-                double pivot = a[(long)i * n + i] - TensorPrimitives.Dot<double>(rowI, rowI);
-                if (!(pivot > 0) || !double.IsFinite(pivot)) return false;
-                a[(long)i * n + i] = Math.Sqrt(pivot);
+                int j1 = Math.Min(n, j0 + Panel);
+                // The panel's own rows, in order: each needs the rows above it in the panel, diagonal included.
+                RowProducts(ap, n, j0, j1 - j0, ap + (long)j0 * n, j1 - j0, 0, j0, products);
+                for (int i = j0; i < j1; i++)
+                {
+                    double* rowI = ap + (long)i * n;
+                    Entries(ap, n, rowI, products + (i - j0) * Panel, j0, i);
+                    double sum = products[(i - j0) * Panel + i - j0];
+                    for (int k = j0; k < i; k++) sum += rowI[k] * rowI[k];
+                    double pivot = rowI[i] - sum;
+                    if (!(pivot > 0) || !double.IsFinite(pivot)) return false;
+                    rowI[i] = Math.Sqrt(pivot);
+                }
+                // The blocks of rows below, each on its own given the panel's rows. Small panels are not worth a hand-off to the workers.
+                job.First = j0;
+                job.Last = j1;
+                int blocks = (n - j1 + Rows - 1) / Rows;
+                if ((long)(n - j1) * j1 < 16_384) ((IRangeJob)job).Execute(0, blocks);
+                else pool.Run(job, blocks);
             }
-            // The rows below, each on its own given the panel's rows. Small panels are not worth a hand-off to the workers.
-            job.First = j0;
-            job.Last = j1;
-            int below = n - j1;
-            if ((long)below * j1 < 16_384) ((IRangeJob)job).Execute(0, below);
-            else pool.Run(job, below, 8);
         }
         return true;
     }
 
-    /// <summary>L[i, j] = (A[i, j] - L[i, 0..j) · L[j, 0..j)) / L[j, j] for j in [first, last): row i's entries in a panel's columns.</summary>
-    private static void Entries(double[] a, int n, long i, int first, int last)
+    /// <summary>
+    /// L[i, j] = (A[i, j] - L[i, 0..j) · L[j, 0..j)) / L[j, j] for j in [first, last): row i's entries in a panel's
+    /// columns, given the dot products' parts before the panel (<paramref name="before"/>[j - first]).
+    /// </summary>
+    private static unsafe void Entries(double* a, int n, double* rowI, double* before, int first, int last)
     {
         for (int j = first; j < last; j++)
         {
-            var rowI = a.AsSpan((int)(i * n), j);
-            var rowJ = a.AsSpan((int)((long)j * n), j);
-            a[i * n + j] = (a[i * n + j] - TensorPrimitives.Dot<double>(rowI, rowJ)) / a[(long)j * n + j];
+            double* rowJ = a + (long)j * n;
+            double sum = before[j - first];
+            for (int k = first; k < j; k++) sum += rowI[k] * rowJ[k];
+            rowI[j] = (rowI[j] - sum) / rowJ[j];
         }
     }
 
-    private sealed class PanelJob(double[] a, int n) : IRangeJob
+    private sealed unsafe class PanelJob(double* a, int n) : IRangeJob
     {
         public int First, Last;
 
         public void Execute(int begin, int end)
         {
-            for (int k = begin; k < end; k++) Entries(a, n, Last + k, First, Last);
+            double* products = stackalloc double[Rows * Panel];
+            for (int block = begin; block < end; block++)
+            {
+                int i0 = Last + block * Rows, rows = Math.Min(Rows, n - i0);
+                RowProducts(a + (long)i0 * n, n, 0, rows, a + (long)First * n, Last - First, 0, First, products);
+                for (int r = 0; r < rows; r++) Entries(a, n, a + (long)(i0 + r) * n, products + r * Panel, First, Last);
+            }
+        }
+    }
+
+    /// <summary>
+    /// products[r · Panel + c] = Σ_{k in [begin, end)} X[r, k] · Y[c, k] for <paramref name="rows"/> rows of X (from
+    /// row <paramref name="firstRow"/> of <paramref name="x"/>) and <paramref name="columns"/> rows of Y (at most
+    /// <see cref="Panel"/>), all rows at stride n: 4 x 4 dot products at a time, 16 vector sums over k.
+    /// </summary>
+    private static unsafe void RowProducts(double* x, int n, int firstRow, int rows, double* y, int columns, int begin, int end, double* products)
+    {
+        double* tile = stackalloc double[16];
+        for (int r0 = 0; r0 < rows; r0 += 4)
+            for (int c0 = 0; c0 < columns; c0 += 4)
+            {
+                // Past the last row (or column), the last one is read again and its products dropped.
+                double* x0 = x + (long)(firstRow + r0) * n, y0 = y + (long)c0 * n;
+                long xs = n, ys = n;
+                int xr = Math.Min(4, rows - r0), yc = Math.Min(4, columns - c0);
+                DotTile(x0, x0 + Math.Min(1, xr - 1) * xs, x0 + Math.Min(2, xr - 1) * xs, x0 + Math.Min(3, xr - 1) * xs,
+                    y0, y0 + Math.Min(1, yc - 1) * ys, y0 + Math.Min(2, yc - 1) * ys, y0 + Math.Min(3, yc - 1) * ys, begin, end, tile);
+                for (int r = 0; r < xr; r++)
+                    for (int c = 0; c < yc; c++) products[(r0 + r) * Panel + c0 + c] = tile[r * 4 + c];
+            }
+    }
+
+    /// <summary>tile[4r + c] = Σ_{k in [begin, end)} x_r[k] · y_c[k]: eight-wide (AVX-512) or four-wide vector sums, fused, then the remainder.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void DotTile(double* x0, double* x1, double* x2, double* x3, double* y0, double* y1, double* y2, double* y3, int begin, int end, double* tile)
+    {
+        int k = begin;
+        new Span<double>(tile, 16).Clear();
+        if (Vector512.IsHardwareAccelerated && end - begin >= 8)
+        {
+            Vector512<double> s00 = default, s01 = default, s02 = default, s03 = default, s10 = default, s11 = default, s12 = default, s13 = default;
+            Vector512<double> s20 = default, s21 = default, s22 = default, s23 = default, s30 = default, s31 = default, s32 = default, s33 = default;
+            for (; k + 8 <= end; k += 8)
+            {
+                var b0 = Vector512.Load(y0 + k); var b1 = Vector512.Load(y1 + k); var b2 = Vector512.Load(y2 + k); var b3 = Vector512.Load(y3 + k);
+                var a = Vector512.Load(x0 + k);
+                s00 = Vector512.FusedMultiplyAdd(a, b0, s00); s01 = Vector512.FusedMultiplyAdd(a, b1, s01); s02 = Vector512.FusedMultiplyAdd(a, b2, s02); s03 = Vector512.FusedMultiplyAdd(a, b3, s03);
+                a = Vector512.Load(x1 + k);
+                s10 = Vector512.FusedMultiplyAdd(a, b0, s10); s11 = Vector512.FusedMultiplyAdd(a, b1, s11); s12 = Vector512.FusedMultiplyAdd(a, b2, s12); s13 = Vector512.FusedMultiplyAdd(a, b3, s13);
+                a = Vector512.Load(x2 + k);
+                s20 = Vector512.FusedMultiplyAdd(a, b0, s20); s21 = Vector512.FusedMultiplyAdd(a, b1, s21); s22 = Vector512.FusedMultiplyAdd(a, b2, s22); s23 = Vector512.FusedMultiplyAdd(a, b3, s23);
+                a = Vector512.Load(x3 + k);
+                s30 = Vector512.FusedMultiplyAdd(a, b0, s30); s31 = Vector512.FusedMultiplyAdd(a, b1, s31); s32 = Vector512.FusedMultiplyAdd(a, b2, s32); s33 = Vector512.FusedMultiplyAdd(a, b3, s33);
+            }
+            tile[0] = Vector512.Sum(s00); tile[1] = Vector512.Sum(s01); tile[2] = Vector512.Sum(s02); tile[3] = Vector512.Sum(s03);
+            tile[4] = Vector512.Sum(s10); tile[5] = Vector512.Sum(s11); tile[6] = Vector512.Sum(s12); tile[7] = Vector512.Sum(s13);
+            tile[8] = Vector512.Sum(s20); tile[9] = Vector512.Sum(s21); tile[10] = Vector512.Sum(s22); tile[11] = Vector512.Sum(s23);
+            tile[12] = Vector512.Sum(s30); tile[13] = Vector512.Sum(s31); tile[14] = Vector512.Sum(s32); tile[15] = Vector512.Sum(s33);
+        }
+        else if (Vector256.IsHardwareAccelerated && end - begin >= 4)
+        {
+            Vector256<double> s00 = default, s01 = default, s02 = default, s03 = default, s10 = default, s11 = default, s12 = default, s13 = default;
+            Vector256<double> s20 = default, s21 = default, s22 = default, s23 = default, s30 = default, s31 = default, s32 = default, s33 = default;
+            for (; k + 4 <= end; k += 4)
+            {
+                var b0 = Vector256.Load(y0 + k); var b1 = Vector256.Load(y1 + k); var b2 = Vector256.Load(y2 + k); var b3 = Vector256.Load(y3 + k);
+                var a = Vector256.Load(x0 + k);
+                s00 = Vector256.FusedMultiplyAdd(a, b0, s00); s01 = Vector256.FusedMultiplyAdd(a, b1, s01); s02 = Vector256.FusedMultiplyAdd(a, b2, s02); s03 = Vector256.FusedMultiplyAdd(a, b3, s03);
+                a = Vector256.Load(x1 + k);
+                s10 = Vector256.FusedMultiplyAdd(a, b0, s10); s11 = Vector256.FusedMultiplyAdd(a, b1, s11); s12 = Vector256.FusedMultiplyAdd(a, b2, s12); s13 = Vector256.FusedMultiplyAdd(a, b3, s13);
+                a = Vector256.Load(x2 + k);
+                s20 = Vector256.FusedMultiplyAdd(a, b0, s20); s21 = Vector256.FusedMultiplyAdd(a, b1, s21); s22 = Vector256.FusedMultiplyAdd(a, b2, s22); s23 = Vector256.FusedMultiplyAdd(a, b3, s23);
+                a = Vector256.Load(x3 + k);
+                s30 = Vector256.FusedMultiplyAdd(a, b0, s30); s31 = Vector256.FusedMultiplyAdd(a, b1, s31); s32 = Vector256.FusedMultiplyAdd(a, b2, s32); s33 = Vector256.FusedMultiplyAdd(a, b3, s33);
+            }
+            tile[0] = Vector256.Sum(s00); tile[1] = Vector256.Sum(s01); tile[2] = Vector256.Sum(s02); tile[3] = Vector256.Sum(s03);
+            tile[4] = Vector256.Sum(s10); tile[5] = Vector256.Sum(s11); tile[6] = Vector256.Sum(s12); tile[7] = Vector256.Sum(s13);
+            tile[8] = Vector256.Sum(s20); tile[9] = Vector256.Sum(s21); tile[10] = Vector256.Sum(s22); tile[11] = Vector256.Sum(s23);
+            tile[12] = Vector256.Sum(s30); tile[13] = Vector256.Sum(s31); tile[14] = Vector256.Sum(s32); tile[15] = Vector256.Sum(s33);
+        }
+        for (; k < end; k++)
+        {
+            double a0 = x0[k], a1 = x1[k], a2 = x2[k], a3 = x3[k], b0 = y0[k], b1 = y1[k], b2 = y2[k], b3 = y3[k];
+            tile[0] += a0 * b0; tile[1] += a0 * b1; tile[2] += a0 * b2; tile[3] += a0 * b3;
+            tile[4] += a1 * b0; tile[5] += a1 * b1; tile[6] += a1 * b2; tile[7] += a1 * b3;
+            tile[8] += a2 * b0; tile[9] += a2 * b1; tile[10] += a2 * b2; tile[11] += a2 * b3;
+            tile[12] += a3 * b0; tile[13] += a3 * b1; tile[14] += a3 * b2; tile[15] += a3 * b3;
         }
     }
 
@@ -111,19 +211,22 @@ public static class CholeskyInverse
     }
 
     /// <summary>(n, n) whose row c is column c of L⁻¹ (entries from c on; those before c are zero).</summary>
-    private static double[] InverseColumns(double[] l, int n, WorkerPool pool)
+    private static unsafe double[] InverseColumns(double[] l, int n, WorkerPool pool)
     {
         var transposed = new double[(long)n * n];
-        var job = new InverseJob(l, transposed, n);
-        pool.Run(job, job.Items);
+        fixed (double* lp = l, tp = transposed)
+        {
+            var job = new InverseJob(lp, tp, n);
+            pool.Run(job, job.Items);
+        }
         return transposed;
     }
 
     /// <summary>
-    /// Columns of L⁻¹ by forward substitution, a panel of <see cref="Panel"/> columns at a time, each row of L read
-    /// once for the panel's columns; the work item k takes panels k and (panels - 1 - k), which cost about the same together.
+    /// Columns of L⁻¹ by forward substitution, a panel of <see cref="Panel"/> columns at a time; the work item k takes
+    /// panels k and (panels - 1 - k), which cost about the same together.
     /// </summary>
-    private sealed class InverseJob(double[] l, double[] transposed, int n) : IRangeJob
+    private sealed unsafe class InverseJob(double* l, double* transposed, int n) : IRangeJob
     {
         public int Items => (Panels + 1) / 2;
 
@@ -138,23 +241,34 @@ public static class CholeskyInverse
             }
         }
 
-        /// <summary>Columns [c0, c0 + Panel) of the inverse, as rows of the transpose.</summary>
+        /// <summary>
+        /// Columns [c0, c0 + Panel) of the inverse, as rows of the transpose, <see cref="Rows"/> rows of L at a time:
+        /// y_c[i] = -(Σ_{k in [c, i)} l[i,k] y_c[k]) / l[i,i], the part of the sum before the block's first row as
+        /// <see cref="RowProducts"/> of L's rows with the panel's rows of the transpose (zero before c), the rest one by one.
+        /// </summary>
         private void Columns(int c0)
         {
             int c1 = Math.Min(n, c0 + Panel);
-            for (int i = c0; i < n; i++)
+            double* products = stackalloc double[Rows * Panel];
+            for (int i0 = c0; i0 < n; i0 += Rows)
             {
-                for (int c = c0; c < c1 && c <= i; c++)
+                int rows = Math.Min(Rows, n - i0);
+                RowProducts(l + (long)i0 * n, n, 0, rows, transposed + (long)c0 * n, c1 - c0, c0, i0, products);
+                for (int i = i0; i < i0 + rows; i++)
                 {
-                    var y = transposed.AsSpan((int)((long)c * n), n);
-                    if (i == c)
+                    double* rowL = l + (long)i * n;
+                    for (int c = c0; c < c1 && c <= i; c++)
                     {
-                        y[c] = 1 / l[(long)c * n + c];
-                        continue;
+                        double* y = transposed + (long)c * n;
+                        if (i == c)
+                        {
+                            y[c] = 1 / rowL[c];
+                            continue;
+                        }
+                        double sum = products[(i - i0) * Panel + c - c0];
+                        for (int k = i0; k < i; k++) sum += rowL[k] * y[k];
+                        y[i] = -sum / rowL[i];
                     }
-                    // y[i] = -(sum over k in [c, i) of l[i,k] y[k]) / l[i,i]
-                    double dot = TensorPrimitives.Dot<double>(l.AsSpan((int)((long)i * n + c), i - c), y.Slice(c, i - c));
-                    y[i] = -dot / l[(long)i * n + i];
                 }
             }
         }

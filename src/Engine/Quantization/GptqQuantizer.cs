@@ -93,7 +93,7 @@ public static class GptqQuantizer
                 (w, h) = (PermuteColumns(w, rows, columns, order), PermuteSymmetric(h, columns, order));
             }
             var u = UpperFactor(h, columns, options.Dampening, pool);
-            pool.Run(new RowTiles(w, u, columns, target, options, order, groups, refit), rows, Int4Matrix.TileRows);
+            pool.Run(new RowTiles(w, u, columns, target, options, order, groups, refit), rows, RowTiles.Rows);
             return target;
         }
         catch
@@ -179,11 +179,25 @@ public static class GptqQuantizer
 
     /// <param name="order">Column i of <paramref name="w"/> and U is column order[i] of the matrix; null for the natural order.</param>
     /// <param name="fixedGroups">The scales fixed up front (with <paramref name="order"/>); null to choose each at its group's first column.</param>
-    private sealed class RowTiles(float[] w, float[] u, int columns, Int4Matrix target, GptqOptions options, int[]? order, StaticGroups? fixedGroups, Refit? refit) : IRangeJob
+    private sealed unsafe class RowTiles(float[] w, float[] u, int columns, Int4Matrix target, GptqOptions options, int[]? order, StaticGroups? fixedGroups, Refit? refit) : IRangeJob
     {
+        /// <summary>
+        /// Rows that go through the columns together (four of the matrix's tiles): each element of U read from memory
+        /// serves 32 rows in the lazy batch update, which keeps that product compute-bound even for a 5,632-wide U
+        /// (127 MB) that no cache holds; the rows themselves (32 x 5,632 floats, 720 KB) stay in L2.
+        /// </summary>
+        public const int Rows = 4 * Int4Matrix.TileRows;
+
+        /// <summary>
+        /// Columns of a block whose errors go to the rest of the block together: one column at a time each error
+        /// reached the rest of its block (64 columns on average) with one short vector loop per row; now it reaches at
+        /// most 15, and the block's later columns get the sub-block's errors as a product.
+        /// </summary>
+        private const int SubBlock = 16;
+
         public void Execute(int begin, int end)
         {
-            for (int first = begin; first < end; first += Int4Matrix.TileRows) Tile(first, Math.Min(end, first + Int4Matrix.TileRows));
+            for (int first = begin; first < end; first += Rows) Tile(first, Math.Min(end, first + Rows));
         }
 
         /// <summary>Rows [first, last) through every column; they share each row of U while it is in cache.</summary>
@@ -203,10 +217,8 @@ public static class GptqQuantizer
 
             if (refit != null)
             {
-                var work = new float[3 * columns + groupSize];
-                for (int r = 0; r < tile; r++)
-                    GptqScaleRefit.Apply(refit.Original.AsSpan((first + r) * columns, columns), codes.AsSpan(r * groups * groupSize, groups * groupSize),
-                        scales.AsSpan(r * groups, groups), zeros.AsSpan(r * groups, groups), groupSize, refit.Hessian, work);
+                var work = new float[GptqScaleRefit.ScratchLength(tile, columns, groupSize)];
+                GptqScaleRefit.Apply(refit.Original.AsSpan(first * columns, tile * columns), tile, codes, scales, zeros, groupSize, refit.Hessian, work);
             }
             for (int r = 0; r < tile; r++)
             {
@@ -230,46 +242,66 @@ public static class GptqQuantizer
             bool asymmetric = target.Int4Format.Asymmetric;
             var errors = new float[tile * block];              // (tile, block) this block's scaled errors
             var scratch = new byte[groupSize];
-            var trial = new float[groupSize];
+            var search = options.ClipSearch && !scalesFixed ? new GptqClipSearch.Workspace(tile, groupSize) : null;
+            var chosenScales = new float[tile];
+            var chosenZeros = new byte[tile];
             Span<float> Row(int r) => w.AsSpan((first + r) * columns, columns);
             ReadOnlySpan<float> U(int i) => u.AsSpan(i * columns, columns);
 
             for (int b0 = 0; b0 < columns; b0 += block)
             {
                 int b1 = Math.Min(columns, b0 + block);
-                for (int i = b0; i < b1; i++)
+                // Within the block, sub-blocks of SubBlock columns: a column's error goes at once to the rest of its
+                // sub-block, and the sub-block's errors to the rest of the block in one product; a group whose scale is
+                // chosen when it is reached starts a sub-block, so its columns have every earlier error when it is chosen.
+                for (int s0 = b0; s0 < b1;)
                 {
-                    int column = order?[i] ?? i; // where the column is stored
-                    int g = column / groupSize;
-                    float d = U(i)[i];
-                    for (int r = 0; r < tile; r++)
+                    int s1 = Math.Min(b1, s0 + SubBlock);
+                    if (!scalesFixed) s1 = Math.Min(s1, (s0 / groupSize + 1) * groupSize);
+                    for (int i = s0; i < s1; i++) Column(i, b0, s1);
+                    if (s1 < b1)
+                        fixed (float* wp = w, up = u, ep = errors)
+                            OrderedBlockUpdate.Subtract(wp + (long)first * columns + s1, columns, ep + (s0 - b0), block, up + (long)s0 * columns + s1, columns, tile, s1 - s0, b1 - s1);
+                    s0 = s1;
+                }
+                // The block's errors reach the columns after it in one product, (tile, block) x (block, columns after),
+                // each element's terms in the same order as the unblocked updates would have brought them.
+                if (b1 == columns) continue;
+                fixed (float* wp = w, up = u, ep = errors)
+                    OrderedBlockUpdate.Subtract(wp + (long)first * columns + b1, columns, ep, block, up + (long)b0 * columns + b1, columns, tile, b1 - b0, columns - b1);
+            }
+
+            // Column i of every row: the group's scale if it starts here, the code, the scaled error (kept for the
+            // products), and the error spread over the rest of the sub-block (up to s1).
+            void Column(int i, int b0, int s1)
+            {
+                int column = order?[i] ?? i; // where the column is stored
+                int g = column / groupSize;
+                float d = U(i)[i];
+                if (!scalesFixed && i % groupSize == 0)
+                {
+                    int length = Math.Min(groupSize, columns - i);
+                    if (search != null)
                     {
-                        var row = Row(r);
-                        if (!scalesFixed && i % groupSize == 0)
-                        {
-                            var group = row.Slice(i, Math.Min(groupSize, columns - i));
-                            var (scale, zero) = options.ClipSearch
-                                ? GptqClipSearch.Choose(group, u, columns, i, asymmetric, trial)
-                                : Int4Quantizer.Quantize(group, scratch, asymmetric, options.ScaleRule);
-                            scales[r * groups + g] = scale;
-                            zeros[r * groups + g] = zero;
-                        }
-                        float s = scales[r * groups + g];
-                        byte z = zeros[r * groups + g];
-                        byte q = Code(row[i], s, z);
-                        codes[r * groups * groupSize + column] = q;
-                        float error = (row[i] - (q - z) * s) / d;
-                        errors[r * block + i - b0] = error;
-                        ScaledSubtraction.Apply(row.Slice(i + 1, b1 - i - 1), error, U(i).Slice(i + 1));
+                        GptqClipSearch.Choose(w.AsSpan(first * columns + i), columns, tile, length, u, columns, i, asymmetric, chosenScales, chosenZeros, search);
+                        for (int r = 0; r < tile; r++) (scales[r * groups + g], zeros[r * groups + g]) = (chosenScales[r], chosenZeros[r]);
+                    }
+                    else
+                    {
+                        for (int r = 0; r < tile; r++)
+                            (scales[r * groups + g], zeros[r * groups + g]) = Int4Quantizer.Quantize(Row(r).Slice(i, length), scratch, asymmetric, options.ScaleRule);
                     }
                 }
-                // The block's errors reach the columns after it in one pass, column of U by column, in the same order
-                // as the unblocked updates would have arrived.
-                if (b1 == columns) continue;
-                for (int i = b0; i < b1; i++)
+                for (int r = 0; r < tile; r++)
                 {
-                    var tail = U(i).Slice(b1);
-                    for (int r = 0; r < tile; r++) ScaledSubtraction.Apply(Row(r).Slice(b1), errors[r * block + i - b0], tail);
+                    var row = Row(r);
+                    float s = scales[r * groups + g];
+                    byte z = zeros[r * groups + g];
+                    byte q = Code(row[i], s, z);
+                    codes[r * groups * groupSize + column] = q;
+                    float error = (row[i] - (q - z) * s) / d;
+                    errors[r * block + i - b0] = error;
+                    ScaledSubtraction.Apply(row.Slice(i + 1, s1 - i - 1), error, U(i).Slice(i + 1));
                 }
             }
         }

@@ -15,50 +15,71 @@ internal static class GptqScaleRefit
     /// <summary>Passes over the groups: the groups share H, so moving one changes the best scale of the others.</summary>
     public const int Passes = 2;
 
-    /// <param name="original">The row's weights before quantization (n).</param>
-    /// <param name="codes">The row's codes, groups of <paramref name="groupSize"/> (padded).</param>
-    /// <param name="scales">The row's scale per group; updated.</param>
+    /// <summary>Floats of scratch <see cref="Apply"/> needs for <paramref name="rows"/> rows of <paramref name="n"/> columns.</summary>
+    public static int ScratchLength(int rows, int n, int groupSize) => rows * n + 3 * rows * groupSize;
+
+    /// <summary>Refits the scales of a tile of rows, which share H: the products with H are then taken for all of them at once.</summary>
+    /// <param name="original">The rows' weights before quantization, (rows, n).</param>
+    /// <param name="codes">The rows' codes, (rows, groups x <paramref name="groupSize"/>) (padded).</param>
+    /// <param name="scales">The rows' scales, (rows, groups); updated.</param>
+    /// <param name="zeros">The rows' zero points, (rows, groups).</param>
     /// <param name="h">(n, n) row-major, symmetric.</param>
-    /// <param name="scratch">At least 3n + groupSize.</param>
-    /// <returns>The row's loss e H eᵀ before and after.</returns>
-    public static (double Before, double After) Apply(ReadOnlySpan<float> original, ReadOnlySpan<byte> codes, Span<float> scales, ReadOnlySpan<byte> zeros,
+    /// <param name="scratch">At least <see cref="ScratchLength"/>.</param>
+    /// <remarks>
+    /// A group's step needs (H e) on the group only, with e as the steps before it left it: that is taken when the
+    /// group is reached, for all the tile's rows at once, as the product (rows, n) x (n, group) of the errors with H's
+    /// columns of the group (<see cref="OrderedBlockUpdate"/>, each element of H read once for the tile). A pass thus
+    /// costs one n x n product per row, and no product with all of H is needed before the first.
+    /// </remarks>
+    public static unsafe void Apply(ReadOnlySpan<float> original, int rows, ReadOnlySpan<byte> codes, Span<float> scales, ReadOnlySpan<byte> zeros,
         int groupSize, ReadOnlySpan<float> h, Span<float> scratch)
     {
-        int n = original.Length, groups = scales.Length;
-        var e = scratch.Slice(0, n);
-        var he = scratch.Slice(n, n);
-        var hc = scratch.Slice(2 * n, n);
-        var c = scratch.Slice(3 * n, groupSize);
-        for (int g = 0; g < groups; g++)
-            for (int k = g * groupSize; k < Math.Min(n, (g + 1) * groupSize); k++)
-                e[k] = original[k] - (codes[k] - zeros[g]) * scales[g];
-        for (int i = 0; i < n; i++) he[i] = TensorPrimitives.Dot(h.Slice(i * n, n), e);
-        double before = TensorPrimitives.Dot(e, he), after = before;
-        for (int pass = 0; pass < Passes; pass++)
-        {
+        int groups = scales.Length / rows, n = original.Length / rows, padded = groups * groupSize;
+        if (scratch.Length < ScratchLength(rows, n, groupSize)) throw new ArgumentException("The scratch is shorter than ScratchLength.", nameof(scratch));
+        if (h.Length < (long)n * n) throw new ArgumentException("H is n x n.", nameof(h));
+        var e = scratch.Slice(0, rows * n);                        // (rows, n)
+        var he = scratch.Slice(rows * n, rows * groupSize);        // (rows, group): H e on the group
+        var c = scratch.Slice(rows * n + rows * groupSize, rows * groupSize);      // (rows, group): the codes less the zero point
+        var hc = scratch.Slice(rows * n + 2 * rows * groupSize, rows * groupSize); // (rows, group): -(H c) on the group
+        for (int r = 0; r < rows; r++)
             for (int g = 0; g < groups; g++)
+                for (int k = g * groupSize; k < Math.Min(n, (g + 1) * groupSize); k++)
+                    e[r * n + k] = original[r * n + k] - (codes[r * padded + k] - zeros[r * groups + g]) * scales[r * groups + g];
+        fixed (float* ep = e, hep = he, cp = c, hcp = hc, hp = h)
+        {
+            for (int pass = 0; pass < Passes; pass++)
             {
-                int g0 = g * groupSize, length = Math.Min(groupSize, n - g0);
-                if (length <= 0 || scales[g] == 0) continue;
-                for (int k = 0; k < length; k++) c[k] = codes[g0 + k] - zeros[g];
-                // H c: column k of H is row k (H symmetric).
-                hc.Clear();
-                for (int k = 0; k < length; k++)
-                    if (c[k] != 0) TensorPrimitives.MultiplyAdd(h.Slice((g0 + k) * n, n), c[k], hc, hc);
-                double a = TensorPrimitives.Dot(c.Slice(0, length), he.Slice(g0, length));
-                double b = TensorPrimitives.Dot(c.Slice(0, length), hc.Slice(g0, length));
-                if (!(b > 0)) continue;
-                float scale = (float)(Half)(scales[g] + a / b);
-                double step = scale - scales[g];
-                // e loses step · c on the group, so the loss changes by -2 step cᵀHe + step² cᵀHc.
-                double change = -2 * step * a + step * step * b;
-                if (!(change < 0) || !float.IsFinite(scale)) continue;
-                scales[g] = scale;
-                for (int k = 0; k < length; k++) e[g0 + k] -= (float)step * c[k];
-                TensorPrimitives.MultiplyAdd(hc, (float)-step, he, he);
-                after += change;
+                for (int g = 0; g < groups; g++)
+                {
+                    int g0 = g * groupSize, length = Math.Min(groupSize, n - g0);
+                    if (length <= 0) continue;
+                    // H e on the group is (E H) on the group's columns, H being symmetric: -(0 - E H[:, group]), since
+                    // the product subtracts, and negating is exact.
+                    he.Clear();
+                    OrderedBlockUpdate.Subtract(hep, groupSize, ep, n, hp + g0, n, rows, n, length);
+                    // -(H c) on the group the same way, from H's diagonal block of the group: cᵀHc needs no more.
+                    for (int r = 0; r < rows; r++)
+                        for (int k = 0; k < length; k++) c[r * groupSize + k] = codes[r * padded + g0 + k] - zeros[r * groups + g];
+                    hc.Clear();
+                    OrderedBlockUpdate.Subtract(hcp, groupSize, cp, groupSize, hp + (long)g0 * n + g0, n, rows, length, length);
+                    for (int r = 0; r < rows; r++)
+                    {
+                        ref float scale = ref scales[r * groups + g];
+                        if (scale == 0) continue;
+                        var cr = c.Slice(r * groupSize, length);
+                        double a = -TensorPrimitives.Dot(cr, he.Slice(r * groupSize, length));
+                        double b = -TensorPrimitives.Dot(cr, hc.Slice(r * groupSize, length));
+                        if (!(b > 0)) continue;
+                        float refitted = (float)(Half)(scale + a / b);
+                        double delta = refitted - scale;
+                        // e loses delta · c on the group, so the loss changes by -2 delta cᵀHe + delta² cᵀHc.
+                        double change = -2 * delta * a + delta * delta * b;
+                        if (!(change < 0) || !float.IsFinite(refitted)) continue;
+                        scale = refitted;
+                        for (int k = 0; k < length; k++) e[r * n + g0 + k] -= (float)delta * cr[k];
+                    }
+                }
             }
         }
-        return (before, after);
     }
 }

@@ -1,5 +1,4 @@
-using System.Buffers;
-using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 using LlmCpu.Kernels.Threading;
 
 namespace LlmCpu.Engine.Quantization;
@@ -8,12 +7,22 @@ namespace LlmCpu.Engine.Quantization;
 /// Sums what calibrated recipes need from one matrix's inputs, batch by batch as the forward pass produces them, so
 /// that the inputs themselves are never kept: XᵀX (columns x columns, in double) and the sum of |x| per column.
 /// </summary>
+/// <remarks>
+/// Each element of XᵀX's lower triangle is summed over a batch's tokens in float (products rounded, then added in token
+/// order, <see cref="SymmetricRankUpdate"/>) and the batch's sum is then added to the double total, so the float rounding
+/// stays that of one batch (at most <see cref="SlabTokens"/> tokens; a forward-pass chunk is 64) however many
+/// tokens are summed. The result depends only on the batches given, not on the machine or the number of threads.
+/// </remarks>
 public sealed unsafe class HessianAccumulator : IRangeJob
 {
+    /// <summary>Tokens summed in float before they go into the double sums; a longer batch is added in slabs of this many.</summary>
+    public const int SlabTokens = 256;
+
     private readonly double[] _xtx;     // (columns, columns); only the lower triangle is summed
     private readonly double[] _absSum;  // (columns)
-    private float* _batch;              // (tokens, columns) the batch being added, during Add only
-    private int _batchTokens;
+    private float[] _packed = [];       // the slab being added, in SymmetricRankUpdate's panels
+    private float* _slab;               // _packed, pinned during Add only
+    private int _slabTokens;
 
     public HessianAccumulator(int columns)
     {
@@ -31,14 +40,22 @@ public sealed unsafe class HessianAccumulator : IRangeJob
     /// <summary>Adds <paramref name="tokens"/> rows of input ((tokens, columns) row-major), on every thread of <paramref name="pool"/>.</summary>
     public void Add(ReadOnlySpan<float> input, int tokens, WorkerPool pool)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(tokens);
         if (input.Length < (long)tokens * Columns) throw new ArgumentException($"{tokens} rows of {Columns} values are needed.", nameof(input));
+        long needed = SymmetricRankUpdate.PackedLength(Math.Min(tokens, SlabTokens), Columns);
+        if (_packed.Length < needed) _packed = new float[needed];
         fixed (float* batch = input)
+        fixed (float* packed = _packed)
         {
-            _batch = batch;
-            _batchTokens = tokens;
-            // Row i of the lower triangle costs i + 1; item k takes rows k and columns-1-k, so every item costs the same.
-            pool.Run(this, (Columns + 1) / 2);
-            _batch = null;
+            for (int t0 = 0; t0 < tokens; t0 += SlabTokens)
+            {
+                _slabTokens = Math.Min(SlabTokens, tokens - t0);
+                SymmetricRankUpdate.Pack(batch + (long)t0 * Columns, _slabTokens, Columns, packed);
+                _slab = packed;
+                // Row block b of the triangle costs about b + 1 tiles; item k takes blocks k and (blocks - 1 - k), so every item costs about the same.
+                pool.Run(this, (SymmetricRankUpdate.RowBlocks(Columns) + 1) / 2);
+                _slab = null;
+            }
         }
         for (int t = 0; t < tokens; t++)
         {
@@ -50,35 +67,16 @@ public sealed unsafe class HessianAccumulator : IRangeJob
 
     void IRangeJob.Execute(int begin, int end)
     {
-        float[] rented = ArrayPool<float>.Shared.Rent(Columns);
-        try
+        int blocks = SymmetricRankUpdate.RowBlocks(Columns);
+        int width = Vector512.IsHardwareAccelerated ? 16 : Vector256.IsHardwareAccelerated ? 8 : 1;
+        fixed (double* sums = _xtx)
         {
             for (int k = begin; k < end; k++)
             {
-                AddRow(k, rented);
-                if (Columns - 1 - k != k) AddRow(Columns - 1 - k, rented);
+                SymmetricRankUpdate.AddRowBlock(_slab, _slabTokens, Columns, k, sums, width);
+                if (blocks - 1 - k != k) SymmetricRankUpdate.AddRowBlock(_slab, _slabTokens, Columns, blocks - 1 - k, sums, width);
             }
         }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(rented);
-        }
-    }
-
-    /// <summary>Row i of the lower triangle: sum over the batch of x_i * x[0..i], in float for the batch (at most a prefill chunk), then into double.</summary>
-    private void AddRow(int i, float[] scratch)
-    {
-        var sum = scratch.AsSpan(0, i + 1);
-        sum.Clear();
-        for (int t = 0; t < _batchTokens; t++)
-        {
-            float* x = _batch + (long)t * Columns;
-            float xi = x[i];
-            if (xi == 0) continue;
-            TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(x, i + 1), xi, sum, sum);
-        }
-        var target = _xtx.AsSpan((int)((long)i * Columns), i + 1);
-        for (int j = 0; j <= i; j++) target[j] += sum[j];
     }
 
     /// <summary>

@@ -6,7 +6,7 @@ namespace LlmCpu.Tests.Engine.Quantization;
 /// <summary>
 /// The factorization and inverse of <see cref="LlmCpu.Engine.Quantization.CholeskyInverse"/> as they were first written,
 /// one column at a time (every column of the factor, and of the inverse, streams the rows below it): the reference its
-/// cache-blocked panels must equal to the last bit.
+/// register-blocked panels must agree with to double rounding.
 /// </summary>
 internal static class ColumnByColumnCholesky
 {

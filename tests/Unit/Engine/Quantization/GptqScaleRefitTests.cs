@@ -10,6 +10,7 @@ public sealed class GptqScaleRefitTests
     [InlineData(128, false, false)]
     [InlineData(32, true, false)]
     [InlineData(64, false, true)]
+    [InlineData(Int4Format.PerChannel, true, true)] // one group the width of the row: the clipping search over all of it
     public void NoRowsOutputErrorRisesAndTheMatrixsFalls(int groupSize, bool asymmetric, bool clipSearch)
     {
         const int rows = 24, columns = 256, tokens = 1024;
@@ -59,7 +60,7 @@ public sealed class GptqScaleRefitTests
             }
         var scales = new[] { scale };
         var hf = h.Select(v => (float)v).ToArray();
-        GptqScaleRefit.Apply(w, codes, scales, [zero], columns, hf, new float[3 * columns + columns]);
+        GptqScaleRefit.Apply(w, 1, codes, scales, [zero], columns, hf, new float[GptqScaleRefit.ScratchLength(1, columns, columns)]);
         Assert.Equal((float)(Half)(chw / chc), scales[0]);
     }
 
