@@ -18,6 +18,15 @@ internal sealed record SignedDescentOptions
 
     public double LearningRate { get; init; } = 5e-3;
 
+    /// <summary>Calibration windows in each step's minibatch when training on the block's output error (<see cref="BlockTrainingSet"/>).</summary>
+    public int BatchWindows { get; init; } = 4;
+
+    /// <summary>Windows, spread over the calibration set, on whose block output error points are compared to keep the best.</summary>
+    public int EvaluationWindows { get; init; } = 8;
+
+    /// <summary>Steps between two evaluations of the point reached (the first point, round-to-nearest's, and the last are always evaluated).</summary>
+    public int EvaluateEvery { get; init; } = 10;
+
     /// <summary>The rate of step <paramref name="step"/> (0 .. Steps - 1).</summary>
     public float RateAt(int step) => (float)(LearningRate * (1 - (double)step / Steps));
 }

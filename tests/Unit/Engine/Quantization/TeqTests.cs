@@ -1,3 +1,4 @@
+using LlmCpu.Engine.Diagnostics;
 using LlmCpu.Engine.Models;
 using LlmCpu.Engine.Quantization;
 using LlmCpu.Engine.Runtime;
@@ -56,7 +57,7 @@ public sealed class TeqTests(FixtureCalibration fixture, ITestOutputHelper outpu
     public void TheFoldedModelComputesTheSameFunctionBeforeQuantization()
     {
         var config = fixture.Model.Config;
-        var recipe = new TeqLayerRecipe(new Int4Format(128, false), ActivationMode.Int8, WorkerPool.Shared, config, default, new SignedDescentOptions { Steps = 20 });
+        var recipe = new TeqLayerRecipe(new Int4Format(128, false), ActivationMode.Int8, WorkerPool.Shared, config, NullEngineLog.Instance, default, new SignedDescentOptions { Steps = 20 });
         var plain = fixture.Model.Weights.Layers.Select(l => FloatLayer.Of(l)).ToArray();
         var folded = fixture.Model.Weights.Layers.Select(l => FloatLayer.Of(l)).ToArray();
         folded[0] = recipe.TrainAndFold(fixture.Model.Weights.Layers[0], fixture.Layer0);
