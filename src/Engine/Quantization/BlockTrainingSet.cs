@@ -72,6 +72,9 @@ internal sealed class BlockTrainingSet
             cancellation.ThrowIfCancellationRequested();
             sum += Block.Loss(_states[w], _states[w].Length / _dim, _targets[w], 1.0 / count, backward);
         }
+        // A signed step cannot be taken on a NaN gradient, nor a best point chosen on a NaN loss.
+        if (!double.IsFinite(sum))
+            throw new ModelNumericException("The block's output error on the calibration windows is not finite; the layer's weights or its inputs hold values too large for FP32.");
         return sum / count;
     }
 }

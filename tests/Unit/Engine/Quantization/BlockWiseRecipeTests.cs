@@ -115,6 +115,22 @@ public sealed class BlockWiseRecipeTests(FixtureCalibration fixture, ITestOutput
         Assert.True(late < 5, $"stopped {late} s after the cancellation");
     }
 
+    [Theory]
+    [InlineData(Int4Recipe.SignRound)]
+    [InlineData(Int4Recipe.Teq)]
+    public void ALayerWhoseErrorIsNotFiniteIsANumericError(Int4Recipe recipe)
+    {
+        var statistics = Statistics(out var states);
+        var broken = states.Select(s => (float[])s.Clone()).ToArray();
+        broken[0][7] = float.PositiveInfinity;
+        var withInfinity = new LayerStatistics(fixture.Model.Config) { LayerInputs = broken };
+        var config = fixture.Model.Config;
+        ILayerRecipe layerRecipe = recipe == Int4Recipe.SignRound
+            ? new SignRoundLayerRecipe(new Int4Format(128, false), ActivationMode.Int8, WorkerPool.Shared, config, NullEngineLog.Instance, default, Short)
+            : new TeqLayerRecipe(new Int4Format(128, false), ActivationMode.Int8, WorkerPool.Shared, config, NullEngineLog.Instance, default, Short);
+        Assert.Throws<LlmCpu.Engine.ModelNumericException>(() => layerRecipe.Quantize(Layer, fixture.Model.Weights.Layers[Layer], withInfinity));
+    }
+
     [Fact]
     public void SignRoundOnAnotherLayoutFallsBackToThePerMatrixLossAndSaysSo()
     {
