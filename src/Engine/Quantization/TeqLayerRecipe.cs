@@ -58,6 +58,8 @@ internal sealed class TeqLayerRecipe(LayerFormat format, ActivationMode activati
             AwqFolding.Down(f, config, s.Down);
             return f;
         }
+        if (index == 0 && DecoderBlockGradient.CannotRun(config) is { } why)
+            log.Verbose($"TEQ trains each matrix's scales on its own output error, not the block's: the block-wise loss is written for Llama-layout blocks ({config.Architecture}: {why}).");
         float[] Train(float[] weights, int rows, int columns, LinearInput input, int[]? ties) =>
             TeqScaleTraining.Train(weights, rows, columns, QuadraticError.ToFloat(statistics[input].Hessian()), ties, format[input], pool, _options, cancellation).Scales;
 
