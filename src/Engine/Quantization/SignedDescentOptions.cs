@@ -21,7 +21,7 @@ internal sealed record SignedDescentOptions
     /// <summary>
     /// Calibration windows in each step's minibatch when training on the block's output error (<see cref="BlockTrainingSet"/>):
     /// 2 (512 tokens). On the bundled model's layer 1 (g128, 200 steps, error over all 16 windows) SignRound reached
-    /// 0.0343, 0.0360, 0.0357 and 0.0365 with 1, 2, 4 and 8 windows (round-to-nearest 0.0583) and TEQ 0.0525, 0.0522 and
+    /// 0.0343, 0.0360, 0.0357 and 0.0365 with 1, 2, 4 and 8 windows (round-to-nearest 0.0592) and TEQ 0.0525, 0.0522 and
     /// 0.0520 with 2, 4 and 8: no better with more windows beyond the spread of runs, while a step's time grows with them.
     /// A signed step needs only each gradient's sign, which a small minibatch already gives for most weights.
     /// </summary>
