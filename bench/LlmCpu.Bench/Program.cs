@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Running;
 using LlmCpu.Bench;
+using LlmCpu.Engine.Quantization;
 
 // dotnet run -c Release --project bench/LlmCpu.Bench -- gemv | gemv-l2 | ggml-l2 | tile-l2 | gemm | handoff   (figures as JSON lines)
 // dotnet run -c Release --project bench/LlmCpu.Bench -- model <model path> [threads] [repetitions]   (pp512 / tg128)
@@ -10,12 +11,13 @@ using LlmCpu.Bench;
 // dotnet run -c Release --project bench/LlmCpu.Bench -- llama-logits <llama-perplexity logits file> <model path | second logits file> [text file] [threads]
 // dotnet run -c Release --project bench/LlmCpu.Bench -- kv-attention [threads] [rounds]   (decode attention through the KV block table, FP32 and FP16)
 // dotnet run -c Release --project bench/LlmCpu.Bench -- gptq-layer [tokens] [width] [feed-forward] [kv width] [threads] [parts | sums]   (XᵀX sums and GPTQ per matrix of one random layer; 4096 2048 5632 256: a 1.1B Llama's)
+// dotnet run -c Release --project bench/LlmCpu.Bench -- block-training <dim> <ffn> <heads> <kv heads> [threads] [steps] [batch windows]   (SignRound and TEQ seconds per block-wise step)
 // dotnet run -c Release --project bench/LlmCpu.Bench -- bdn [BenchmarkDotNet arguments]
 // Any command that loads a model takes --no-mmap anywhere after it: .llmc files read into memory instead of mapped.
 BenchModels.MemoryMap = !args.Contains(BenchModels.NoMemoryMapArgument);
 args = args.Where(a => a != BenchModels.NoMemoryMapArgument).ToArray();
 string command = args.Length > 0 ? args[0].ToLowerInvariant() : "help";
-int rounds = args.Length > 1 && command is not ("profile" or "model" or "batch" or "batch-profile" or "prefill-profile" or "llama-logits" or "kv-attention" or "gptq-layer") && int.TryParse(args[1], out int r) ? r : 0;
+int rounds = args.Length > 1 && command is not ("profile" or "model" or "batch" or "batch-profile" or "prefill-profile" or "llama-logits" or "kv-attention" or "gptq-layer" or "block-training") && int.TryParse(args[1], out int r) ? r : 0;
 switch (command)
 {
     case "gemv": FigureCommands.Gemv(rounds > 0 ? rounds : 50); break;
@@ -34,9 +36,11 @@ switch (command)
     case "kv-attention": KvAttentionBench.Run(args.Length > 1 ? int.Parse(args[1]) : Environment.ProcessorCount, args.Length > 2 ? int.Parse(args[2]) : 9); break;
     case "gptq-layer": GptqLayerBench.Run(args.Length > 1 ? int.Parse(args[1]) : 4096, args.Length > 2 ? int.Parse(args[2]) : 2048, args.Length > 3 ? int.Parse(args[3]) : 5632,
         args.Length > 4 ? int.Parse(args[4]) : 256, args.Length > 5 ? int.Parse(args[5]) : Environment.ProcessorCount, args.Contains("parts"), args.Contains("sums")); break;
+    case "block-training": BlockTrainingBench.Run(int.Parse(args[1]), int.Parse(args[2]), int.Parse(args[3]), int.Parse(args[4]), args.Length > 5 ? int.Parse(args[5]) : Environment.ProcessorCount,
+        args.Length > 6 ? int.Parse(args[6]) : 5, args.Length > 7 ? int.Parse(args[7]) : SignedDescentOptions.SignRound.BatchWindows); break;
     case "bdn": BenchmarkSwitcher.FromAssembly(typeof(Int4GemvBenchmarks).Assembly).Run(args[1..]); break;
     default:
-        Console.Error.WriteLine("Commands: gemv [rounds], gemv-l2 [rounds], tile-l2 [rounds], gemm [rounds], handoff, model <path> [threads] [repetitions], batch <path> [threads] [tokens] [rounds], batch-profile <path> [threads] [sequences] [tokens] [greedy|sampled], profile <path> [threads], prefill-profile <path> [threads] [tokens], llama-logits <logits file> <model | logits file> [text file] [threads], kv-attention [threads] [rounds], gptq-layer [tokens] [width] [feed-forward] [kv width] [threads] [parts | sums], bdn [BenchmarkDotNet arguments]; --no-mmap reads .llmc files into memory");
+        Console.Error.WriteLine("Commands: gemv [rounds], gemv-l2 [rounds], tile-l2 [rounds], gemm [rounds], handoff, model <path> [threads] [repetitions], batch <path> [threads] [tokens] [rounds], batch-profile <path> [threads] [sequences] [tokens] [greedy|sampled], profile <path> [threads], prefill-profile <path> [threads] [tokens], llama-logits <logits file> <model | logits file> [text file] [threads], kv-attention [threads] [rounds], gptq-layer [tokens] [width] [feed-forward] [kv width] [threads] [parts | sums], block-training <dim> <ffn> <heads> <kv heads> [threads] [steps] [batch windows], bdn [BenchmarkDotNet arguments]; --no-mmap reads .llmc files into memory");
         return 64;
 }
 return 0;

@@ -54,7 +54,7 @@ internal sealed class CalibrationActivations : IDisposable
     /// </summary>
     public LayerStatistics Observe(LayerWeights weights, CancellationToken cancellation)
     {
-        var statistics = new LayerStatistics(_config);
+        var statistics = new LayerStatistics(_config) { LayerInputs = _states };
         _session.LinearInputs = new Capture(statistics, Layer, _pool);
         try
         {

@@ -18,4 +18,11 @@ public sealed class LayerStatistics
     }
 
     public HessianAccumulator this[LinearInput input] => _inputs[(int)input];
+
+    /// <summary>
+    /// The calibration windows' hidden states at the layer's input ((window tokens, dim) each), for the recipes that
+    /// train on the whole block's output (<see cref="BlockTrainingSet"/>); valid only until the states move on to the
+    /// next layer. Null where only the sums were collected.
+    /// </summary>
+    internal IReadOnlyList<float[]>? LayerInputs { get; init; }
 }

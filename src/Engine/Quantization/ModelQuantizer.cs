@@ -40,7 +40,7 @@ internal static class ModelQuantizer
     {
         var format = request.Format;
         var layerFormat = request.Layers;
-        var recipe = Recipe(format, request, pool, model.Config, cancellation);
+        var recipe = Recipe(format, request, pool, model.Config, log, cancellation);
         int[][]? windows = recipe is null ? null : request.Calibration.Windows(model);
         if (windows is not null && request.Calibration.RequestedTokens is { } asked && windows.Length * windows[0].Length < asked)
             log.Warning($"The calibration text '{request.Calibration.Name}' gives {windows.Length} windows of {windows[0].Length} tokens " +
@@ -224,7 +224,7 @@ internal static class ModelQuantizer
     }
 
     /// <summary>The layer recipe of a calibrated format; null for weight-only recipes.</summary>
-    private static ILayerRecipe? Recipe(Int4Format format, QuantizeRequest request, WorkerPool pool, ModelConfig config, CancellationToken cancellation) => format.Recipe switch
+    private static ILayerRecipe? Recipe(Int4Format format, QuantizeRequest request, WorkerPool pool, ModelConfig config, IEngineLog log, CancellationToken cancellation) => format.Recipe switch
     {
         Int4Recipe.RoundToNearest or Int4Recipe.MinimizeError => null,
         Int4Recipe.Gptq => new GptqLayerRecipe(request.Layers, request.Activations, pool, GptqLayerRecipe.Options(request.GptqActivationOrder)),
@@ -235,8 +235,8 @@ internal static class ModelQuantizer
         Int4Recipe.Teq => AwqLayerRecipe.CannotFold(config) is { } why
             ? throw new QuantizationArgumentException(QuantizationProblem.RecipeNotImplemented, "Recipe",
                 $"TEQ folds its scales as AWQ does, which is implemented for Llama-layout models ({config.Architecture}: {why}); use SignRound, Gptq, MinimizeError or RoundToNearest.")
-            : new TeqLayerRecipe(request.Layers, request.Activations, pool, config, cancellation),
-        Int4Recipe.SignRound => new SignRoundLayerRecipe(request.Layers, request.Activations, pool, cancellation),
+            : new TeqLayerRecipe(request.Layers, request.Activations, pool, config, log, cancellation),
+        Int4Recipe.SignRound => new SignRoundLayerRecipe(request.Layers, request.Activations, pool, config, log, cancellation),
         _ => throw new ArgumentOutOfRangeException(nameof(format), format.Recipe, "Auto chooses among recipes; it is not one itself."),
     };
 

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using LlmCpu.Engine.Diagnostics;
 using LlmCpu.Engine.Models;
 using LlmCpu.Engine.Runtime;
 using LlmCpu.Kernels.MatMul;
@@ -6,13 +8,43 @@ using LlmCpu.Kernels.Threading;
 
 namespace LlmCpu.Engine.Quantization;
 
-/// <summary>SignRound on each of a layer's four matrices, each with the Hessian of its own inputs (<see cref="SignRoundQuantizer"/>).</summary>
-internal sealed class SignRoundLayerRecipe(LayerFormat format, ActivationMode activations, WorkerPool pool, CancellationToken cancellation,
-    SignedDescentOptions? options = null) : ILayerRecipe
+/// <summary>
+/// SignRound on a decoder layer: its four matrices trained together on the whole block's output error over the
+/// calibration windows (<see cref="SignRoundBlockTraining"/>), as the paper does. Where the block is not one
+/// <see cref="DecoderBlockGradient"/> runs (LayerNorms, parallel residuals, a feed-forward network that is not SwiGLU),
+/// or no layer inputs came with the statistics, each matrix is trained on its own output error with the Hessian of its
+/// inputs instead (<see cref="SignRoundQuantizer"/>).
+/// </summary>
+internal sealed class SignRoundLayerRecipe(LayerFormat format, ActivationMode activations, WorkerPool pool, ModelConfig config, IEngineLog log,
+    CancellationToken cancellation, SignedDescentOptions? options = null) : ILayerRecipe
 {
     private readonly SignedDescentOptions _options = options ?? SignedDescentOptions.SignRound;
 
-    public LayerWeights Quantize(int index, LayerWeights layer, LayerStatistics statistics) =>
+    public LayerWeights Quantize(int index, LayerWeights layer, LayerStatistics statistics)
+    {
+        if (statistics.LayerInputs is { } states && DecoderBlockGradient.CannotRun(config) is null) return BlockWise(index, layer, states);
+        if (index == 0 && DecoderBlockGradient.CannotRun(config) is { } why)
+            log.Verbose($"SignRound trains each matrix on its own output error, not the block's: the block-wise loss is written for Llama-layout blocks ({config.Architecture}: {why}).");
+        return MatrixWise(layer, statistics);
+    }
+
+    private LayerWeights BlockWise(int index, LayerWeights layer, IReadOnlyList<float[]> states) =>
+        LayerRecipe.DisposingOnFailure(keep =>
+        {
+            long start = Stopwatch.GetTimestamp();
+            var set = new BlockTrainingSet(config, layer, states, _options, pool, cancellation);
+            var f = FloatLayer.Of(layer);
+            float[][] weights = [f.QueryKeyValue, f.AttentionOutput, f.GateUp, f.Down];
+            var sources = new[] { layer.QueryKeyValue, layer.AttentionOutput, layer.GateUp, layer.Down };
+            var targets = Enum.GetValues<LinearInput>().Select(input =>
+                (Int4Matrix)keep(new Int4Matrix(sources[(int)input].Rows, sources[(int)input].Columns, format[input] with { Recipe = Int4Recipe.SignRound }, activations))).ToArray();
+            var (rtn, trained) = SignRoundBlockTraining.Train(weights, targets, set, pool, _options, cancellation);
+            log.Verbose($"Layer {index + 1}: SignRound's block output error {trained:G4} (round-to-nearest {rtn:G4}) after {_options.Steps} steps of " +
+                        $"{Math.Min(_options.BatchWindows, set.Windows)} windows, in {Stopwatch.GetElapsedTime(start).TotalSeconds:F1} s.");
+            return layer.With(targets[0], targets[1], targets[2], targets[3]);
+        });
+
+    private LayerWeights MatrixWise(LayerWeights layer, LayerStatistics statistics) =>
         LayerRecipe.DisposingOnFailure(keep =>
         {
             WeightMatrix Matrix(WeightMatrix source, LinearInput input)

@@ -8,13 +8,14 @@ namespace LlmCpu.Engine.Quantization;
 /// offset v in [-0.5, 0.5] added before rounding, and each group clipping factors in [<see cref="ClipFloor"/>, 1]
 /// for its range (symmetric: α on the largest magnitude; asymmetric: α on the minimum, β on the maximum), trained by
 /// signed gradient descent through the rounding (<see cref="StraightThroughRounding"/>, <see cref="SignedDescentOptions"/>).
-/// <para>The loss is the matrix's own output error on the calibration inputs, Σ_rows e H eᵀ with H = 2XᵀX/N
-/// (<see cref="QuadraticError.WithGradient"/>), where the reference reconstructs a whole decoder layer's output from
-/// sampled calibration rows. The per-matrix loss is what GPTQ and AWQ minimize here too, is exact over every
-/// calibration token rather than a sample, and needs only the accumulated H, never the activations; it does not see
-/// how errors in one matrix pass through attention or the gated activation into the next. With this loss the rows of
-/// a matrix are independent (e of one row never meets another's), so each row is trained on its own, by the worker
-/// threads a tile of rows at a time (the tile's rows stepping together), and keeps its own best point.</para>
+/// <para>This is the per-matrix form, for the families whose block <see cref="DecoderBlockGradient"/> does not run
+/// (<see cref="SignRoundLayerRecipe"/> trains Llama-layout layers on the whole block's output error instead,
+/// <see cref="SignRoundBlockTraining"/>): the loss is the matrix's own output error on the calibration inputs,
+/// Σ_rows e H eᵀ with H = 2XᵀX/N (<see cref="QuadraticError.WithGradient"/>), the per-matrix loss GPTQ and AWQ
+/// minimize too. It needs only the accumulated H, never the activations; it does not see how errors in one matrix pass
+/// through attention or the gated activation into the next. With this loss the rows of a matrix are independent (e of
+/// one row never meets another's), so each row is trained on its own, by the worker threads a tile of rows at a time
+/// (the tile's rows stepping together), and keeps its own best point.</para>
 /// </summary>
 internal static class SignRoundQuantizer
 {

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using LlmCpu.Engine.Diagnostics;
 using LlmCpu.Engine.Models;
 using LlmCpu.Engine.Runtime;
 using LlmCpu.Kernels.MatMul;
@@ -7,20 +9,23 @@ using LlmCpu.Kernels.Threading;
 namespace LlmCpu.Engine.Quantization;
 
 /// <summary>
-/// TEQ on a decoder layer: scales trained for each matrix's input channels (<see cref="TeqScaleTraining"/>) in AWQ's
-/// order (Q/K/V, attention output, gate/up, down), each folded into what precedes it (<see cref="AwqFolding"/>, so the
-/// layout limits are AWQ's: <see cref="AwqLayerRecipe.CannotFold"/>), then round-to-nearest quantization of the
-/// rescaled matrices, which is what the scales were trained through. The layer's norms are new arrays.
+/// TEQ on a decoder layer: scales for each matrix's input channels, folded into what precedes it (<see cref="AwqFolding"/>,
+/// so the layout limits are AWQ's: <see cref="AwqLayerRecipe.CannotFold"/>), then round-to-nearest quantization of the
+/// rescaled matrices, which is what the scales were trained through. The scales are trained all together on the whole
+/// block's output error over the calibration windows (<see cref="TeqBlockTraining"/>), as the paper does; where the
+/// block is not one <see cref="DecoderBlockGradient"/> runs, or no layer inputs came with the statistics, each
+/// matrix's on its own output error (<see cref="TeqScaleTraining"/>) in AWQ's order (Q/K/V, attention output, gate/up,
+/// down). The layer's norms are new arrays.
 /// </summary>
-internal sealed class TeqLayerRecipe(LayerFormat format, ActivationMode activations, WorkerPool pool, ModelConfig config, CancellationToken cancellation,
-    SignedDescentOptions? options = null) : ILayerRecipe
+internal sealed class TeqLayerRecipe(LayerFormat format, ActivationMode activations, WorkerPool pool, ModelConfig config, IEngineLog log,
+    CancellationToken cancellation, SignedDescentOptions? options = null) : ILayerRecipe
 {
     private readonly SignedDescentOptions _options = options ?? SignedDescentOptions.Teq;
 
     public LayerWeights Quantize(int index, LayerWeights layer, LayerStatistics statistics)
     {
         int dim = config.EmbeddingLength, ffn = config.FeedForwardLength, qkvRows = dim + 2 * config.KvDim;
-        var f = TrainAndFold(layer, statistics);
+        var f = TrainAndFold(layer, statistics, index);
         return LayerRecipe.DisposingOnFailure(keep =>
         {
             WeightMatrix Matrix(float[] weights, int rows, int columns, LinearInput kind)
@@ -36,10 +41,25 @@ internal sealed class TeqLayerRecipe(LayerFormat format, ActivationMode activati
     }
 
     /// <summary>Copies of the layer's weights with each matrix's trained scales folded in: the same function as the layer, before quantization.</summary>
-    internal FloatLayer TrainAndFold(LayerWeights layer, LayerStatistics statistics)
+    internal FloatLayer TrainAndFold(LayerWeights layer, LayerStatistics statistics, int index = 0)
     {
         int dim = config.EmbeddingLength, ffn = config.FeedForwardLength, qkvRows = dim + 2 * config.KvDim;
         var f = FloatLayer.Of(layer);
+        if (statistics.LayerInputs is { } states && DecoderBlockGradient.CannotRun(config) is null)
+        {
+            long start = Stopwatch.GetTimestamp();
+            var set = new BlockTrainingSet(config, layer, states, _options, pool, cancellation);
+            var s = TeqBlockTraining.Train([f.QueryKeyValue, f.AttentionOutput, f.GateUp, f.Down], format, config, set, pool, _options, cancellation);
+            log.Verbose($"Layer {index + 1}: TEQ's block output error {s.Trained:G4} (round-to-nearest {s.RoundToNearest:G4}) after {_options.Steps} steps of " +
+                        $"{Math.Min(_options.BatchWindows, set.Windows)} windows, in {Stopwatch.GetElapsedTime(start).TotalSeconds:F1} s.");
+            AwqFolding.QueryKeyValue(f, config, s.QueryKeyValue);
+            AwqFolding.AttentionOutput(f, config, s.AttentionOutput);
+            AwqFolding.GateUp(f, config, s.GateUp);
+            AwqFolding.Down(f, config, s.Down);
+            return f;
+        }
+        if (index == 0 && DecoderBlockGradient.CannotRun(config) is { } why)
+            log.Verbose($"TEQ trains each matrix's scales on its own output error, not the block's: the block-wise loss is written for Llama-layout blocks ({config.Architecture}: {why}).");
         float[] Train(float[] weights, int rows, int columns, LinearInput input, int[]? ties) =>
             TeqScaleTraining.Train(weights, rows, columns, QuadraticError.ToFloat(statistics[input].Hessian()), ties, format[input], pool, _options, cancellation).Scales;
 

@@ -12,6 +12,9 @@ namespace LlmCpu.Engine.Quantization;
 /// straight-through estimator (<see cref="StraightThroughRounding"/>) and descended by signed gradient steps on log s
 /// (<see cref="SignedDescentOptions"/>; log s keeps s positive and makes a step a relative change). The scales with the
 /// lowest loss seen are kept; the first are all 1, plain round-to-nearest.
+/// <para>This is the per-matrix form, used where the layer's inputs are not at hand or the block is not one
+/// <see cref="DecoderBlockGradient"/> runs; <see cref="TeqLayerRecipe"/> otherwise trains all four matrices' scales
+/// on the whole block's output error (<see cref="TeqBlockTraining"/>).</para>
 /// <para>Every row shares s, so each step is one pass of the worker threads over tiles of rows, each tile summing its
 /// rows' gradient, and the sums are added up before the step.</para>
 /// </summary>

@@ -1,3 +1,4 @@
+using LlmCpu.Engine.Diagnostics;
 using LlmCpu.Engine.Models;
 using LlmCpu.Engine.Quantization;
 using LlmCpu.Engine.Runtime;
@@ -52,14 +53,23 @@ public sealed class TeqTests(FixtureCalibration fixture, ITestOutputHelper outpu
         for (int j = 0; j < Columns; j++) Assert.Equal(scales[j % 64], scales[j]);
     }
 
-    [Fact]
-    public void TheFoldedModelComputesTheSameFunctionBeforeQuantization()
+    /// <summary>
+    /// The scales, trained on each matrix's own error (statistics without the layer's inputs) or on the block's (with
+    /// them), folded into the layer leave the float model's function as it was.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TheFoldedModelComputesTheSameFunctionBeforeQuantization(bool blockWise)
     {
         var config = fixture.Model.Config;
-        var recipe = new TeqLayerRecipe(new Int4Format(128, false), ActivationMode.Int8, WorkerPool.Shared, config, default, new SignedDescentOptions { Steps = 20 });
+        var recipe = new TeqLayerRecipe(new Int4Format(128, false), ActivationMode.Int8, WorkerPool.Shared, config, NullEngineLog.Instance, default, new SignedDescentOptions { Steps = 20 });
         var plain = fixture.Model.Weights.Layers.Select(l => FloatLayer.Of(l)).ToArray();
         var folded = fixture.Model.Weights.Layers.Select(l => FloatLayer.Of(l)).ToArray();
-        folded[0] = recipe.TrainAndFold(fixture.Model.Weights.Layers[0], fixture.Layer0);
+        using var activations = new CalibrationActivations(fixture.Model, fixture.Windows, WorkerPool.Shared);
+        var statistics = blockWise ? activations.Observe(fixture.Model.Weights.Layers[0], default) : fixture.Layer0;
+        Assert.Equal(blockWise, statistics.LayerInputs is not null);
+        folded[0] = recipe.TrainAndFold(fixture.Model.Weights.Layers[0], statistics);
         Assert.NotEqual(plain[0].QueryKeyValue, folded[0].QueryKeyValue);
         Assert.NotEqual(plain[0].AttentionNorm, folded[0].AttentionNorm);
         Assert.NotEqual(plain[0].Down, folded[0].Down);
