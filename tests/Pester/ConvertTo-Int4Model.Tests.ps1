@@ -210,13 +210,17 @@ Describe 'ConvertTo-Int4Model' {
         It 'with Auto keeps the fewest bits within -MaxAccuracyLoss and lists every candidate' {
             $file = Join-Path $TestDrive 'auto.llmc'
             $result = $model | ConvertTo-Int4Model $file -Recipe Auto -GroupSize 128 -UniformGroupSize -MaxAccuracyLoss 0.05 -CalibrationPath $calibration -EvaluationText $text
-            # The four recipes at g128 with an 8-bit output projection, then the chosen one again with an INT4 output.
-            $result.Candidates.Count | Should -Be 5
+            # The four recipes at g128, each with the 8-bit output projection Auto keeps unless told otherwise; at equal bits
+            # per weight the lowest KL divergence is written.
+            $result.Candidates.Count | Should -Be 4
             @($result.Candidates | Where-Object { "$($_.OutputProjection)" -eq 'Int8' }).Count | Should -Be 4
-            @($result.Candidates | Where-Object Chosen).Count | Should -Be 1
-            $result.Recipe | Should -Be ($result.Candidates | Where-Object Chosen).Recipe
+            $chosen = @($result.Candidates | Where-Object Chosen)
+            $chosen.Count | Should -Be 1
+            $chosen[0].KlDivergence | Should -Be ($result.Candidates | Measure-Object KlDivergence -Minimum).Minimum
+            $result.Recipe | Should -Be $chosen[0].Recipe
+            $result.OutputFormat | Should -Be 'Q8_0'
             ($result | Format-List | Out-String -Width 300) | Should -Match 'Candidates\s+: .*\*'
-            (Import-Model $file).Quantization.Candidates.Count | Should -Be 5
+            (Import-Model $file).Quantization.Candidates.Count | Should -Be 4
         }
     }
 }
