@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using LlmCpu.Engine.Numerics;
 using LlmCpu.Kernels.Threading;
 
 namespace LlmCpu.Engine.Quantization;
@@ -19,21 +20,56 @@ public static class CholeskyInverse
     public static double[]? UpperFactorOfInverse(ReadOnlySpan<double> h, int n, WorkerPool pool)
     {
         if (h.Length < (long)n * n) throw new ArgumentException($"{n} x {n} values are needed.", nameof(h));
-        var reversed = new double[(long)n * n];
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < n; j++) reversed[(long)i * n + j] = h[(n - 1 - i) * n + (n - 1 - j)];
+        var reversed = h.Slice(0, n * n).ToArray();
+        reversed.AsSpan().Reverse();
         if (!CholeskyLower(reversed, n, pool)) return null;
-        // U[i, j] = M⁻¹[n-1-i, n-1-j], read from the inverse's columns as InverseColumns leaves them; written over the
-        // factor, no longer needed, so a 5,632-wide H costs two n x n buffers instead of four.
+        // Written over the factor, no longer needed, so a 5,632-wide H costs two n x n buffers instead of four.
         var columns = InverseColumns(reversed, n, pool);
         var u = reversed;
         for (int i = 0; i < n; i++)
         {
             u.AsSpan((int)((long)i * n), i).Clear();
-            for (int j = i; j < n; j++) u[(long)i * n + j] = columns[(long)(n - 1 - j) * n + (n - 1 - i)];
+            for (int j = i; j < n; j++) u[(long)i * n + j] = UpperEntry(columns, n, i, j);
         }
         return u;
     }
+
+    /// <summary>
+    /// U in float, as GPTQ's row updates read it, of H + shift·I for the first shift in <paramref name="shifts"/> that
+    /// makes it positive definite (null if none does), computed in <paramref name="h"/>'s own array, whose contents are
+    /// lost: a 5,632-wide H then costs itself, the inverse's columns and U's floats (635 MB) where a copy of H would
+    /// add 254 MB more. A failed attempt has overwritten part of the lower triangle; the upper one is untouched
+    /// (<see cref="CholeskyLower"/>), and J H J is symmetric, so the lower triangle is mirrored back from it.
+    /// </summary>
+    internal static float[]? FloatUpperFactorOfInverseInPlace(double[] h, int n, ReadOnlySpan<double> shifts, WorkerPool pool)
+    {
+        if (h.Length != (long)n * n) throw new ArgumentException($"{n} x {n} values are needed.", nameof(h));
+        var reversed = h;
+        reversed.AsSpan().Reverse();
+        var diagonal = new double[n];
+        for (int i = 0; i < n; i++) diagonal[i] = reversed[(long)i * n + i];
+        foreach (double shift in shifts)
+        {
+            for (int i = 0; i < n; i++) reversed[(long)i * n + i] = diagonal[i] + shift;
+            if (CholeskyLower(reversed, n, pool))
+            {
+                var columns = InverseColumns(reversed, n, pool);
+                var u = new float[(long)n * n];
+                for (int i = 0; i < n; i++)
+                    for (int j = i; j < n; j++) u[(long)i * n + j] = (float)UpperEntry(columns, n, i, j);
+                return u;
+            }
+            for (int i = 1; i < n; i++)
+                for (int j = 0; j < i; j++) reversed[(long)i * n + j] = reversed[(long)j * n + i];
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// U[i, j] = M⁻¹[n-1-i, n-1-j] (J H J = M Mᵀ, see the remarks), read from the inverse's columns as
+    /// <see cref="InverseColumns"/> leaves them (row c of <paramref name="columns"/> is column c of M⁻¹).
+    /// </summary>
+    private static double UpperEntry(double[] columns, int n, int i, int j) => columns[(long)(n - 1 - j) * n + (n - 1 - i)];
 
     /// <summary>
     /// Columns a panel of the factorization (and a work item of the inverse) takes together. Every entry's dot product

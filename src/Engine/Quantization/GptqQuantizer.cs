@@ -154,27 +154,18 @@ public static class GptqQuantizer
     }
 
     /// <summary>
-    /// U of H + damping, in float for the row updates; the damping grows tenfold until H is positive definite. The
-    /// damping goes onto <paramref name="h"/>'s diagonal itself (each attempt from the original diagonal), which is not
-    /// used after.
+    /// U of H + damping, in float for the row updates; the damping grows tenfold until H is positive definite. Made in
+    /// <paramref name="h"/>'s own array, which is not used after.
     /// </summary>
     private static float[] UpperFactor(double[] h, int n, double dampening, WorkerPool pool)
     {
         double mean = 0;
-        var diagonal = new double[n];
-        for (int i = 0; i < n; i++) mean += diagonal[i] = h[(long)i * n + i];
+        for (int i = 0; i < n; i++) mean += h[(long)i * n + i];
         mean /= n;
-        for (int attempt = 0; attempt < 6; attempt++, dampening *= 10)
-        {
-            var damped = h;
-            for (int i = 0; i < n; i++) damped[(long)i * n + i] = diagonal[i] + dampening * mean;
-            var u = CholeskyInverse.UpperFactorOfInverse(damped, n, pool);
-            if (u == null) continue;
-            var result = new float[u.Length];
-            for (long i = 0; i < u.Length; i++) result[i] = (float)u[i];
-            return result;
-        }
-        throw new InvalidOperationException("The calibration Hessian is not positive definite even with strong dampening.");
+        Span<double> shifts = stackalloc double[6];
+        for (int attempt = 0; attempt < shifts.Length; attempt++, dampening *= 10) shifts[attempt] = dampening * mean;
+        return CholeskyInverse.FloatUpperFactorOfInverseInPlace(h, n, shifts, pool)
+            ?? throw new InvalidOperationException("The calibration Hessian is not positive definite even with strong dampening.");
     }
 
     /// <param name="order">Column i of <paramref name="w"/> and U is column order[i] of the matrix; null for the natural order.</param>

@@ -18,7 +18,7 @@ public sealed unsafe class HessianAccumulator : IRangeJob
     /// <summary>Tokens summed in float before they go into the double sums; a longer batch is added in slabs of this many.</summary>
     public const int SlabTokens = 256;
 
-    private readonly double[] _xtx;     // (columns, columns); only the lower triangle is summed
+    private double[]? _xtx;             // (columns, columns); only the lower triangle is summed; null once taken
     private readonly double[] _absSum;  // (columns)
     private float[] _packed = [];       // the slab being added, in SymmetricRankUpdate's panels
     private float* _slab;               // _packed, pinned during Add only
@@ -41,6 +41,7 @@ public sealed unsafe class HessianAccumulator : IRangeJob
     public void Add(ReadOnlySpan<float> input, int tokens, WorkerPool pool)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(tokens);
+        if (_xtx is null) throw Taken();
         if (input.Length < (long)tokens * Columns) throw new ArgumentException($"{tokens} rows of {Columns} values are needed.", nameof(input));
         long needed = SymmetricRankUpdate.PackedLength(Math.Min(tokens, SlabTokens), Columns);
         if (_packed.Length < needed) _packed = new float[needed];
@@ -69,7 +70,7 @@ public sealed unsafe class HessianAccumulator : IRangeJob
     {
         int blocks = SymmetricRankUpdate.RowBlocks(Columns);
         int width = Vector512.IsHardwareAccelerated ? 16 : Vector256.IsHardwareAccelerated ? 8 : 1;
-        fixed (double* sums = _xtx)
+        fixed (double* sums = _xtx!)
         {
             for (int k = begin; k < end; k++)
             {
@@ -85,20 +86,42 @@ public sealed unsafe class HessianAccumulator : IRangeJob
     /// </summary>
     public double[] Hessian()
     {
+        var sums = _xtx ?? throw Taken();
+        var h = new double[sums.Length];
+        Scale(sums, h);
+        return h;
+    }
+
+    /// <summary>
+    /// <see cref="Hessian"/> made in the sums' own array, which the caller then owns: for a recipe that reads each
+    /// matrix's Hessian once and consumes it (GPTQ), so a 5,632-wide input's 254 MB of sums are not copied. The
+    /// accumulator takes no more input after this, and <see cref="Hessian"/> is gone with it; <see cref="MeanAbsolute"/> stays.
+    /// </summary>
+    public double[] TakeHessian()
+    {
+        var sums = _xtx ?? throw Taken();
+        _xtx = null;
+        Scale(sums, sums);
+        return sums;
+    }
+
+    /// <summary>h = the full symmetric 2 XᵀX / N from the summed lower triangle; <paramref name="h"/> may be <paramref name="sums"/>.</summary>
+    private void Scale(double[] sums, double[] h)
+    {
         int n = Columns;
-        var h = new double[(long)n * n];
         double factor = Tokens > 0 ? 2.0 / Tokens : 0;
         for (int i = 0; i < n; i++)
         {
             for (int j = 0; j <= i; j++)
             {
-                double v = _xtx[(long)i * n + j] * factor;
+                double v = sums[(long)i * n + j] * factor;
                 h[(long)i * n + j] = v;
                 h[(long)j * n + i] = v;
             }
         }
-        return h;
     }
+
+    private static InvalidOperationException Taken() => new("The Hessian was taken from this accumulator (TakeHessian); it sums no more.");
 
     /// <summary>Mean |x| per column over the inputs added: AWQ's measure of how much each input channel matters.</summary>
     public float[] MeanAbsolute()

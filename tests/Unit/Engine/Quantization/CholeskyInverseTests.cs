@@ -70,6 +70,54 @@ public sealed class CholeskyInverseTests
         Assert.Null(CholeskyInverse.UpperFactorOfInverse([1, 1, 1, 1], 2, WorkerPool.Shared));
     }
 
+    /// <summary>
+    /// GPTQ's factor made in H's own array is the double factor's entries rounded to float, bit for bit: the same
+    /// reversal, factorization and inverse, only the buffers differ. A wrong mirror, a lost diagonal or a reversal
+    /// left out would change entries by far more than a float's rounding.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 11)]
+    [InlineData(40, 12)]
+    [InlineData(257, 13)] // hands rows to the workers
+    public void TheInPlaceFloatFactorIsTheDoubleFactorRounded(int n, int seed)
+    {
+        var h = LinearAlgebraReference.RandomSpd(n, seed);
+        const double shift = 0.25;
+        var shifted = (double[])h.Clone();
+        for (int i = 0; i < n; i++) shifted[i * n + i] += shift;
+        var expected = CholeskyInverse.UpperFactorOfInverse(shifted, n, WorkerPool.Shared)!;
+        var actual = CholeskyInverse.FloatUpperFactorOfInverseInPlace((double[])h.Clone(), n, [shift], WorkerPool.Shared)!;
+        for (int i = 0; i < n * n; i++) Assert.Equal((float)expected[i], actual[i]);
+    }
+
+    /// <summary>
+    /// H with its first diagonal entry at most -1 fails for the shifts 0 and 0.5 (that entry is the reversed matrix's
+    /// last pivot, so each failure has overwritten the whole lower triangle, which must be mirrored back from the
+    /// upper) and is positive definite with the third shift: the result is that of H plus that shift factored afresh.
+    /// With no shift large enough, null.
+    /// </summary>
+    [Theory]
+    [InlineData(9)]
+    [InlineData(150)]
+    public void AFailedShiftIsUndoneBeforeTheNext(int n)
+    {
+        var h = LinearAlgebraReference.RandomSpd(n, n);
+        double largest = 0;
+        for (int i = 0; i < n; i++) largest = Math.Max(largest, h[i * n + i]);
+        // Minus (1 + largest) e0 e0ᵀ: the first diagonal entry at most -1. Shifted by 2 + largest, the smallest
+        // eigenvalue is at least the ridge + 1, since the shift exceeds the rank-one term by 1.
+        var indefinite = (double[])h.Clone();
+        indefinite[0] -= 1 + largest;
+        double enough = 2 + largest;
+        var shifted = (double[])indefinite.Clone();
+        for (int i = 0; i < n; i++) shifted[i * n + i] += enough;
+        var expected = CholeskyInverse.UpperFactorOfInverse(shifted, n, WorkerPool.Shared)!;
+        Assert.Null(CholeskyInverse.UpperFactorOfInverse(indefinite, n, WorkerPool.Shared));
+        var actual = CholeskyInverse.FloatUpperFactorOfInverseInPlace((double[])indefinite.Clone(), n, [0, 0.5, enough], WorkerPool.Shared)!;
+        for (int i = 0; i < n * n; i++) Assert.Equal((float)expected[i], actual[i]);
+        Assert.Null(CholeskyInverse.FloatUpperFactorOfInverseInPlace((double[])indefinite.Clone(), n, [0, 0.5], WorkerPool.Shared));
+    }
+
     [Fact]
     public void InvertLowerGivesTheInverseOfATriangle()
     {

@@ -37,6 +37,29 @@ public sealed class HessianAccumulatorTests
     }
 
     /// <summary>
+    /// TakeHessian hands over the sums' own array as the Hessian: equal to Hessian() element for element; after it the
+    /// accumulator refuses more input and another Hessian, and still gives the mean |x|.
+    /// </summary>
+    [Fact]
+    public void TakingTheHessianGivesTheSameMatrixAndEndsTheSums()
+    {
+        const int columns = 37;
+        var random = new Random(5);
+        var accumulator = new HessianAccumulator(columns);
+        var x = new float[70 * columns];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(random.NextDouble() * 4 - 2);
+        accumulator.Add(x, 70, WorkerPool.Shared);
+        var expected = accumulator.Hessian();
+        var mean = accumulator.MeanAbsolute();
+        var taken = accumulator.TakeHessian();
+        Assert.Equal(expected, taken);
+        Assert.Throws<InvalidOperationException>(() => accumulator.Hessian());
+        Assert.Throws<InvalidOperationException>(() => accumulator.TakeHessian());
+        Assert.Throws<InvalidOperationException>(() => accumulator.Add(x, 70, WorkerPool.Shared));
+        Assert.Equal(mean, accumulator.MeanAbsolute());
+    }
+
+    /// <summary>
     /// Against sums taken in double straight from the definition. Each batch's sum is taken in float (each product
     /// rounded, then each addition) over at most <see cref="HessianAccumulator.SlabTokens"/> tokens before it enters
     /// the double total, so an element's error is at most about (T + 1) · 2⁻²⁴ · Σ |x_i x_j| over a batch of T (the
