@@ -175,53 +175,12 @@ public static class CholeskyInverse
     }
 
     /// <summary>tile[4r + c] = Σ_{k in [begin, end)} x_r[k] · y_c[k]: eight-wide (AVX-512) or four-wide vector sums, fused, then the remainder.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void DotTile(double* x0, double* x1, double* x2, double* x3, double* y0, double* y1, double* y2, double* y3, int begin, int end, double* tile)
     {
         int k = begin;
         new Span<double>(tile, 16).Clear();
-        if (Vector512.IsHardwareAccelerated && end - begin >= 8)
-        {
-            Vector512<double> s00 = default, s01 = default, s02 = default, s03 = default, s10 = default, s11 = default, s12 = default, s13 = default;
-            Vector512<double> s20 = default, s21 = default, s22 = default, s23 = default, s30 = default, s31 = default, s32 = default, s33 = default;
-            for (; k + 8 <= end; k += 8)
-            {
-                var b0 = Vector512.Load(y0 + k); var b1 = Vector512.Load(y1 + k); var b2 = Vector512.Load(y2 + k); var b3 = Vector512.Load(y3 + k);
-                var a = Vector512.Load(x0 + k);
-                s00 = Vector512.FusedMultiplyAdd(a, b0, s00); s01 = Vector512.FusedMultiplyAdd(a, b1, s01); s02 = Vector512.FusedMultiplyAdd(a, b2, s02); s03 = Vector512.FusedMultiplyAdd(a, b3, s03);
-                a = Vector512.Load(x1 + k);
-                s10 = Vector512.FusedMultiplyAdd(a, b0, s10); s11 = Vector512.FusedMultiplyAdd(a, b1, s11); s12 = Vector512.FusedMultiplyAdd(a, b2, s12); s13 = Vector512.FusedMultiplyAdd(a, b3, s13);
-                a = Vector512.Load(x2 + k);
-                s20 = Vector512.FusedMultiplyAdd(a, b0, s20); s21 = Vector512.FusedMultiplyAdd(a, b1, s21); s22 = Vector512.FusedMultiplyAdd(a, b2, s22); s23 = Vector512.FusedMultiplyAdd(a, b3, s23);
-                a = Vector512.Load(x3 + k);
-                s30 = Vector512.FusedMultiplyAdd(a, b0, s30); s31 = Vector512.FusedMultiplyAdd(a, b1, s31); s32 = Vector512.FusedMultiplyAdd(a, b2, s32); s33 = Vector512.FusedMultiplyAdd(a, b3, s33);
-            }
-            tile[0] = Vector512.Sum(s00); tile[1] = Vector512.Sum(s01); tile[2] = Vector512.Sum(s02); tile[3] = Vector512.Sum(s03);
-            tile[4] = Vector512.Sum(s10); tile[5] = Vector512.Sum(s11); tile[6] = Vector512.Sum(s12); tile[7] = Vector512.Sum(s13);
-            tile[8] = Vector512.Sum(s20); tile[9] = Vector512.Sum(s21); tile[10] = Vector512.Sum(s22); tile[11] = Vector512.Sum(s23);
-            tile[12] = Vector512.Sum(s30); tile[13] = Vector512.Sum(s31); tile[14] = Vector512.Sum(s32); tile[15] = Vector512.Sum(s33);
-        }
-        else if (Vector256.IsHardwareAccelerated && end - begin >= 4)
-        {
-            Vector256<double> s00 = default, s01 = default, s02 = default, s03 = default, s10 = default, s11 = default, s12 = default, s13 = default;
-            Vector256<double> s20 = default, s21 = default, s22 = default, s23 = default, s30 = default, s31 = default, s32 = default, s33 = default;
-            for (; k + 4 <= end; k += 4)
-            {
-                var b0 = Vector256.Load(y0 + k); var b1 = Vector256.Load(y1 + k); var b2 = Vector256.Load(y2 + k); var b3 = Vector256.Load(y3 + k);
-                var a = Vector256.Load(x0 + k);
-                s00 = Vector256.FusedMultiplyAdd(a, b0, s00); s01 = Vector256.FusedMultiplyAdd(a, b1, s01); s02 = Vector256.FusedMultiplyAdd(a, b2, s02); s03 = Vector256.FusedMultiplyAdd(a, b3, s03);
-                a = Vector256.Load(x1 + k);
-                s10 = Vector256.FusedMultiplyAdd(a, b0, s10); s11 = Vector256.FusedMultiplyAdd(a, b1, s11); s12 = Vector256.FusedMultiplyAdd(a, b2, s12); s13 = Vector256.FusedMultiplyAdd(a, b3, s13);
-                a = Vector256.Load(x2 + k);
-                s20 = Vector256.FusedMultiplyAdd(a, b0, s20); s21 = Vector256.FusedMultiplyAdd(a, b1, s21); s22 = Vector256.FusedMultiplyAdd(a, b2, s22); s23 = Vector256.FusedMultiplyAdd(a, b3, s23);
-                a = Vector256.Load(x3 + k);
-                s30 = Vector256.FusedMultiplyAdd(a, b0, s30); s31 = Vector256.FusedMultiplyAdd(a, b1, s31); s32 = Vector256.FusedMultiplyAdd(a, b2, s32); s33 = Vector256.FusedMultiplyAdd(a, b3, s33);
-            }
-            tile[0] = Vector256.Sum(s00); tile[1] = Vector256.Sum(s01); tile[2] = Vector256.Sum(s02); tile[3] = Vector256.Sum(s03);
-            tile[4] = Vector256.Sum(s10); tile[5] = Vector256.Sum(s11); tile[6] = Vector256.Sum(s12); tile[7] = Vector256.Sum(s13);
-            tile[8] = Vector256.Sum(s20); tile[9] = Vector256.Sum(s21); tile[10] = Vector256.Sum(s22); tile[11] = Vector256.Sum(s23);
-            tile[12] = Vector256.Sum(s30); tile[13] = Vector256.Sum(s31); tile[14] = Vector256.Sum(s32); tile[15] = Vector256.Sum(s33);
-        }
+        if (Vector512.IsHardwareAccelerated && end - begin >= 8) k = VectorSums<Double512, Vector512<double>>(x0, x1, x2, x3, y0, y1, y2, y3, begin, end, tile);
+        else if (Vector256.IsHardwareAccelerated && end - begin >= 4) k = VectorSums<Double256, Vector256<double>>(x0, x1, x2, x3, y0, y1, y2, y3, begin, end, tile);
         for (; k < end; k++)
         {
             double a0 = x0[k], a1 = x1[k], a2 = x2[k], a3 = x3[k], b0 = y0[k], b1 = y1[k], b2 = y2[k], b3 = y3[k];
@@ -230,6 +189,33 @@ public static class CholeskyInverse
             tile[8] += a2 * b0; tile[9] += a2 * b1; tile[10] += a2 * b2; tile[11] += a2 * b3;
             tile[12] += a3 * b0; tile[13] += a3 * b1; tile[14] += a3 * b2; tile[15] += a3 * b3;
         }
+    }
+
+    /// <summary>The 16 sums over whole vectors from <paramref name="begin"/>, written to the tile; returns where the vectors stopped.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe int VectorSums<L, TV>(double* x0, double* x1, double* x2, double* x3, double* y0, double* y1, double* y2, double* y3, int begin, int end, double* tile)
+        where L : struct, IVectorLanes<TV, double> where TV : struct
+    {
+        TV s00 = default, s01 = default, s02 = default, s03 = default, s10 = default, s11 = default, s12 = default, s13 = default;
+        TV s20 = default, s21 = default, s22 = default, s23 = default, s30 = default, s31 = default, s32 = default, s33 = default;
+        int k = begin;
+        for (; k + L.Count <= end; k += L.Count)
+        {
+            TV b0 = L.Load(y0 + k), b1 = L.Load(y1 + k), b2 = L.Load(y2 + k), b3 = L.Load(y3 + k);
+            TV a = L.Load(x0 + k);
+            s00 = L.MultiplyAdd(a, b0, s00); s01 = L.MultiplyAdd(a, b1, s01); s02 = L.MultiplyAdd(a, b2, s02); s03 = L.MultiplyAdd(a, b3, s03);
+            a = L.Load(x1 + k);
+            s10 = L.MultiplyAdd(a, b0, s10); s11 = L.MultiplyAdd(a, b1, s11); s12 = L.MultiplyAdd(a, b2, s12); s13 = L.MultiplyAdd(a, b3, s13);
+            a = L.Load(x2 + k);
+            s20 = L.MultiplyAdd(a, b0, s20); s21 = L.MultiplyAdd(a, b1, s21); s22 = L.MultiplyAdd(a, b2, s22); s23 = L.MultiplyAdd(a, b3, s23);
+            a = L.Load(x3 + k);
+            s30 = L.MultiplyAdd(a, b0, s30); s31 = L.MultiplyAdd(a, b1, s31); s32 = L.MultiplyAdd(a, b2, s32); s33 = L.MultiplyAdd(a, b3, s33);
+        }
+        tile[0] = L.Sum(s00); tile[1] = L.Sum(s01); tile[2] = L.Sum(s02); tile[3] = L.Sum(s03);
+        tile[4] = L.Sum(s10); tile[5] = L.Sum(s11); tile[6] = L.Sum(s12); tile[7] = L.Sum(s13);
+        tile[8] = L.Sum(s20); tile[9] = L.Sum(s21); tile[10] = L.Sum(s22); tile[11] = L.Sum(s23);
+        tile[12] = L.Sum(s30); tile[13] = L.Sum(s31); tile[14] = L.Sum(s32); tile[15] = L.Sum(s33);
+        return k;
     }
 
     /// <summary>

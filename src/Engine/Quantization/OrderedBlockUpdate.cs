@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using LlmCpu.Engine.Numerics;
 
 namespace LlmCpu.Engine.Quantization;
 
@@ -37,28 +38,8 @@ internal static unsafe class OrderedBlockUpdate
     private static void Slice(float* c, int ldc, float* a, int lda, float* b, int ldb, int rows, int depth, int n, int width)
     {
         int j = 0;
-        if (width >= 16 && Vector512.IsHardwareAccelerated)
-        {
-            for (; j + 64 <= n; j += 64)
-            {
-                int r = 0;
-                for (; r + 4 <= rows; r += 4) Tile512x4(c + (long)r * ldc + j, ldc, a + (long)r * lda, lda, b + j, ldb, depth);
-                for (; r < rows; r++) Row512(c + (long)r * ldc + j, a + (long)r * lda, b + j, ldb, depth, 4);
-            }
-            for (; j + 16 <= n; j += 16)
-                for (int r = 0; r < rows; r++) Row512(c + (long)r * ldc + j, a + (long)r * lda, b + j, ldb, depth, 1);
-        }
-        else if (width >= 8 && Vector256.IsHardwareAccelerated)
-        {
-            for (; j + 32 <= n; j += 32)
-            {
-                int r = 0;
-                for (; r + 4 <= rows; r += 4) Tile256x4(c + (long)r * ldc + j, ldc, a + (long)r * lda, lda, b + j, ldb, depth);
-                for (; r < rows; r++) Row256(c + (long)r * ldc + j, a + (long)r * lda, b + j, ldb, depth, 4);
-            }
-            for (; j + 8 <= n; j += 8)
-                for (int r = 0; r < rows; r++) Row256(c + (long)r * ldc + j, a + (long)r * lda, b + j, ldb, depth, 1);
-        }
+        if (width >= 16 && Vector512.IsHardwareAccelerated) j = Strips<Float512, Vector512<float>>(c, ldc, a, lda, b, ldb, rows, depth, n);
+        else if (width >= 8 && Vector256.IsHardwareAccelerated) j = Strips<Float256, Vector256<float>>(c, ldc, a, lda, b, ldb, rows, depth, n);
         for (int r = 0; r < rows; r++)
         {
             float* cr = c + (long)r * ldc, ar = a + (long)r * lda;
@@ -75,80 +56,61 @@ internal static unsafe class OrderedBlockUpdate
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile512x4(float* c, int ldc, float* a, int lda, float* b, int ldb, int depth)
+    /// <summary>The columns that whole vectors cover: strips of 4 vectors by tiles of 4 rows, then single vectors; returns the first column left.</summary>
+    private static int Strips<L, TV>(float* c, int ldc, float* a, int lda, float* b, int ldb, int rows, int depth, int n)
+        where L : struct, IVectorLanes<TV, float> where TV : struct
     {
+        int j = 0, strip = 4 * L.Count;
+        for (; j + strip <= n; j += strip)
+        {
+            int r = 0;
+            for (; r + 4 <= rows; r += 4) Tile<L, TV>(c + (long)r * ldc + j, ldc, a + (long)r * lda, lda, b + j, ldb, depth);
+            for (; r < rows; r++) Row<L, TV>(c + (long)r * ldc + j, a + (long)r * lda, b + j, ldb, depth, 4);
+        }
+        for (; j + L.Count <= n; j += L.Count)
+            for (int r = 0; r < rows; r++) Row<L, TV>(c + (long)r * ldc + j, a + (long)r * lda, b + j, ldb, depth, 1);
+        return j;
+    }
+
+    /// <summary>4 rows x 4 vectors, in 16 registers over the whole depth; each product rounded, then subtracted.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile<L, TV>(float* c, int ldc, float* a, int lda, float* b, int ldb, int depth) where L : struct, IVectorLanes<TV, float> where TV : struct
+    {
+        int w = L.Count;
         float* c0 = c, c1 = c + ldc, c2 = c + 2L * ldc, c3 = c + 3L * ldc;
-        var c00 = Vector512.Load(c0); var c01 = Vector512.Load(c0 + 16); var c02 = Vector512.Load(c0 + 32); var c03 = Vector512.Load(c0 + 48);
-        var c10 = Vector512.Load(c1); var c11 = Vector512.Load(c1 + 16); var c12 = Vector512.Load(c1 + 32); var c13 = Vector512.Load(c1 + 48);
-        var c20 = Vector512.Load(c2); var c21 = Vector512.Load(c2 + 16); var c22 = Vector512.Load(c2 + 32); var c23 = Vector512.Load(c2 + 48);
-        var c30 = Vector512.Load(c3); var c31 = Vector512.Load(c3 + 16); var c32 = Vector512.Load(c3 + 32); var c33 = Vector512.Load(c3 + 48);
+        TV c00 = L.Load(c0), c01 = L.Load(c0 + w), c02 = L.Load(c0 + 2 * w), c03 = L.Load(c0 + 3 * w);
+        TV c10 = L.Load(c1), c11 = L.Load(c1 + w), c12 = L.Load(c1 + 2 * w), c13 = L.Load(c1 + 3 * w);
+        TV c20 = L.Load(c2), c21 = L.Load(c2 + w), c22 = L.Load(c2 + 2 * w), c23 = L.Load(c2 + 3 * w);
+        TV c30 = L.Load(c3), c31 = L.Load(c3 + w), c32 = L.Load(c3 + 2 * w), c33 = L.Load(c3 + 3 * w);
         float* a0 = a, a1 = a + lda, a2 = a + 2L * lda, a3 = a + 3L * lda;
         for (int k = 0; k < depth; k++)
         {
             float* bk = b + (long)k * ldb;
-            var b0 = Vector512.Load(bk); var b1 = Vector512.Load(bk + 16); var b2 = Vector512.Load(bk + 32); var b3 = Vector512.Load(bk + 48);
-            var e = Vector512.Create(a0[k]);
-            c00 -= e * b0; c01 -= e * b1; c02 -= e * b2; c03 -= e * b3;
-            e = Vector512.Create(a1[k]);
-            c10 -= e * b0; c11 -= e * b1; c12 -= e * b2; c13 -= e * b3;
-            e = Vector512.Create(a2[k]);
-            c20 -= e * b0; c21 -= e * b1; c22 -= e * b2; c23 -= e * b3;
-            e = Vector512.Create(a3[k]);
-            c30 -= e * b0; c31 -= e * b1; c32 -= e * b2; c33 -= e * b3;
+            TV b0 = L.Load(bk), b1 = L.Load(bk + w), b2 = L.Load(bk + 2 * w), b3 = L.Load(bk + 3 * w);
+            TV e = L.Broadcast(a0[k]);
+            c00 = L.Subtract(c00, L.Multiply(e, b0)); c01 = L.Subtract(c01, L.Multiply(e, b1)); c02 = L.Subtract(c02, L.Multiply(e, b2)); c03 = L.Subtract(c03, L.Multiply(e, b3));
+            e = L.Broadcast(a1[k]);
+            c10 = L.Subtract(c10, L.Multiply(e, b0)); c11 = L.Subtract(c11, L.Multiply(e, b1)); c12 = L.Subtract(c12, L.Multiply(e, b2)); c13 = L.Subtract(c13, L.Multiply(e, b3));
+            e = L.Broadcast(a2[k]);
+            c20 = L.Subtract(c20, L.Multiply(e, b0)); c21 = L.Subtract(c21, L.Multiply(e, b1)); c22 = L.Subtract(c22, L.Multiply(e, b2)); c23 = L.Subtract(c23, L.Multiply(e, b3));
+            e = L.Broadcast(a3[k]);
+            c30 = L.Subtract(c30, L.Multiply(e, b0)); c31 = L.Subtract(c31, L.Multiply(e, b1)); c32 = L.Subtract(c32, L.Multiply(e, b2)); c33 = L.Subtract(c33, L.Multiply(e, b3));
         }
-        c00.Store(c0); c01.Store(c0 + 16); c02.Store(c0 + 32); c03.Store(c0 + 48);
-        c10.Store(c1); c11.Store(c1 + 16); c12.Store(c1 + 32); c13.Store(c1 + 48);
-        c20.Store(c2); c21.Store(c2 + 16); c22.Store(c2 + 32); c23.Store(c2 + 48);
-        c30.Store(c3); c31.Store(c3 + 16); c32.Store(c3 + 32); c33.Store(c3 + 48);
+        L.Store(c00, c0); L.Store(c01, c0 + w); L.Store(c02, c0 + 2 * w); L.Store(c03, c0 + 3 * w);
+        L.Store(c10, c1); L.Store(c11, c1 + w); L.Store(c12, c1 + 2 * w); L.Store(c13, c1 + 3 * w);
+        L.Store(c20, c2); L.Store(c21, c2 + w); L.Store(c22, c2 + 2 * w); L.Store(c23, c2 + 3 * w);
+        L.Store(c30, c3); L.Store(c31, c3 + w); L.Store(c32, c3 + 2 * w); L.Store(c33, c3 + 3 * w);
     }
 
-    /// <summary>One row, <paramref name="vectors"/> x 16 columns.</summary>
-    private static void Row512(float* c, float* a, float* b, int ldb, int depth, int vectors)
+    /// <summary>One row, <paramref name="vectors"/> vectors of columns.</summary>
+    private static void Row<L, TV>(float* c, float* a, float* b, int ldb, int depth, int vectors) where L : struct, IVectorLanes<TV, float> where TV : struct
     {
         for (int v = 0; v < vectors; v++)
         {
-            var acc = Vector512.Load(c + 16 * v);
-            for (int k = 0; k < depth; k++) acc -= Vector512.Create(a[k]) * Vector512.Load(b + (long)k * ldb + 16 * v);
-            acc.Store(c + 16 * v);
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile256x4(float* c, int ldc, float* a, int lda, float* b, int ldb, int depth)
-    {
-        float* c0 = c, c1 = c + ldc, c2 = c + 2L * ldc, c3 = c + 3L * ldc;
-        var c00 = Vector256.Load(c0); var c01 = Vector256.Load(c0 + 8); var c02 = Vector256.Load(c0 + 16); var c03 = Vector256.Load(c0 + 24);
-        var c10 = Vector256.Load(c1); var c11 = Vector256.Load(c1 + 8); var c12 = Vector256.Load(c1 + 16); var c13 = Vector256.Load(c1 + 24);
-        var c20 = Vector256.Load(c2); var c21 = Vector256.Load(c2 + 8); var c22 = Vector256.Load(c2 + 16); var c23 = Vector256.Load(c2 + 24);
-        var c30 = Vector256.Load(c3); var c31 = Vector256.Load(c3 + 8); var c32 = Vector256.Load(c3 + 16); var c33 = Vector256.Load(c3 + 24);
-        float* a0 = a, a1 = a + lda, a2 = a + 2L * lda, a3 = a + 3L * lda;
-        for (int k = 0; k < depth; k++)
-        {
-            float* bk = b + (long)k * ldb;
-            var b0 = Vector256.Load(bk); var b1 = Vector256.Load(bk + 8); var b2 = Vector256.Load(bk + 16); var b3 = Vector256.Load(bk + 24);
-            var e = Vector256.Create(a0[k]);
-            c00 -= e * b0; c01 -= e * b1; c02 -= e * b2; c03 -= e * b3;
-            e = Vector256.Create(a1[k]);
-            c10 -= e * b0; c11 -= e * b1; c12 -= e * b2; c13 -= e * b3;
-            e = Vector256.Create(a2[k]);
-            c20 -= e * b0; c21 -= e * b1; c22 -= e * b2; c23 -= e * b3;
-            e = Vector256.Create(a3[k]);
-            c30 -= e * b0; c31 -= e * b1; c32 -= e * b2; c33 -= e * b3;
-        }
-        c00.Store(c0); c01.Store(c0 + 8); c02.Store(c0 + 16); c03.Store(c0 + 24);
-        c10.Store(c1); c11.Store(c1 + 8); c12.Store(c1 + 16); c13.Store(c1 + 24);
-        c20.Store(c2); c21.Store(c2 + 8); c22.Store(c2 + 16); c23.Store(c2 + 24);
-        c30.Store(c3); c31.Store(c3 + 8); c32.Store(c3 + 16); c33.Store(c3 + 24);
-    }
-
-    private static void Row256(float* c, float* a, float* b, int ldb, int depth, int vectors)
-    {
-        for (int v = 0; v < vectors; v++)
-        {
-            var acc = Vector256.Load(c + 8 * v);
-            for (int k = 0; k < depth; k++) acc -= Vector256.Create(a[k]) * Vector256.Load(b + (long)k * ldb + 8 * v);
-            acc.Store(c + 8 * v);
+            float* cv = c + v * L.Count;
+            TV acc = L.Load(cv);
+            for (int k = 0; k < depth; k++) acc = L.Subtract(acc, L.Multiply(L.Broadcast(a[k]), L.Load(b + (long)k * ldb + v * L.Count)));
+            L.Store(acc, cv);
         }
     }
 }

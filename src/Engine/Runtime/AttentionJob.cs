@@ -2,6 +2,7 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using LlmCpu.Engine.Numerics;
 using LlmCpu.Kernels.Threading;
 
 namespace LlmCpu.Engine.Runtime;
@@ -255,8 +256,8 @@ internal sealed unsafe class AttentionJob : IRangeJob
     /// </summary>
     private void Scores(float** query, int rows, float* keys, float* scores, int width)
     {
-        if (_vector512) Scores<Lanes512, Vector512<float>>(query, rows, keys, scores, width);
-        else if (_vector256) Scores<Lanes256, Vector256<float>>(query, rows, keys, scores, width);
+        if (_vector512) Scores<Float512, Vector512<float>>(query, rows, keys, scores, width);
+        else if (_vector256) Scores<Float256, Vector256<float>>(query, rows, keys, scores, width);
         else
         {
             int hd = _headDim;
@@ -278,7 +279,7 @@ internal sealed unsafe class AttentionJob : IRangeJob
     /// positions are read up to a multiple of two vectors, within the block.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Scores<L, TV>(float** query, int rows, float* keys, float* scores, int width) where L : struct, IFloatLanes<TV> where TV : struct
+    private void Scores<L, TV>(float** query, int rows, float* keys, float* scores, int width) where L : struct, IVectorLanes<TV, float> where TV : struct
     {
         int hd = _headDim, n = L.Count;
         const long stride = KeyBlock;
@@ -338,8 +339,8 @@ internal sealed unsafe class AttentionJob : IRangeJob
     /// <summary>output_r += sum over the block's positions s of weight[r, s] * v[s], v[s] at values + s * valueStride.</summary>
     private void WeightedValues(float** output, int rows, float* weights, float* values, int valueStride, int width)
     {
-        if (_vector512) WeightedValues<Lanes512, Vector512<float>>(output, rows, weights, values, valueStride, width);
-        else if (_vector256) WeightedValues<Lanes256, Vector256<float>>(output, rows, weights, values, valueStride, width);
+        if (_vector512) WeightedValues<Float512, Vector512<float>>(output, rows, weights, values, valueStride, width);
+        else if (_vector256) WeightedValues<Float256, Vector256<float>>(output, rows, weights, values, valueStride, width);
         else
         {
             int hd = _headDim;
@@ -361,7 +362,7 @@ internal sealed unsafe class AttentionJob : IRangeJob
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WeightedValues<L, TV>(float** output, int rows, float* weights, float* values, int valueStride, int width)
-        where L : struct, IFloatLanes<TV> where TV : struct
+        where L : struct, IVectorLanes<TV, float> where TV : struct
     {
         int hd = _headDim, n = L.Count;
         long kvDim = valueStride;
@@ -396,45 +397,5 @@ internal sealed unsafe class AttentionJob : IRangeJob
                 L.Store(a, output[r] + d);
             }
         }
-    }
-
-    /// <summary>What the vector loops do with a vector of floats, for one width; each width's loops are compiled on their own.</summary>
-    private interface IFloatLanes<TV> where TV : struct
-    {
-        static abstract int Count { get; }
-        static abstract TV Load(float* source);
-        static abstract void Store(TV value, float* destination);
-        static abstract TV Broadcast(float value);
-        static abstract TV Multiply(TV a, TV b);
-
-        /// <summary>a * b + c, fused where the processor can: one operation instead of two, rounded once.</summary>
-        static abstract TV MultiplyAdd(TV a, TV b, TV c);
-    }
-
-    /// <summary>
-    /// 256-bit vectors. Every processor with AVX2 has FMA3, so the products fuse there; without it (the portable path
-    /// does not fuse either) they round twice, within the naive reference's tolerance all the same.
-    /// </summary>
-    private readonly struct Lanes256 : IFloatLanes<Vector256<float>>
-    {
-        public static int Count => Vector256<float>.Count;
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Load(float* source) => Vector256.Load(source);
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector256<float> value, float* destination) => value.Store(destination);
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Broadcast(float value) => Vector256.Create(value);
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Multiply(Vector256<float> a, Vector256<float> b) => a * b;
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<float> MultiplyAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Fma.IsSupported ? Fma.MultiplyAdd(a, b, c) : a * b + c;
-    }
-
-    /// <summary>512-bit vectors (AVX-512F, which has its own fused multiply-add): twice the products an operation.</summary>
-    private readonly struct Lanes512 : IFloatLanes<Vector512<float>>
-    {
-        public static int Count => Vector512<float>.Count;
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Load(float* source) => Vector512.Load(source);
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector512<float> value, float* destination) => value.Store(destination);
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Broadcast(float value) => Vector512.Create(value);
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Multiply(Vector512<float> a, Vector512<float> b) => a * b;
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector512<float> MultiplyAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Avx512F.FusedMultiplyAdd(a, b, c);
     }
 }
