@@ -63,6 +63,36 @@ internal sealed class BlockTrainingSet
         return Mean(batch, backward: true, cancellation);
     }
 
+    /// <summary>
+    /// The signed descent both block-wise recipes run (<see cref="SignRoundBlockTraining"/>, <see cref="TeqBlockTraining"/>):
+    /// each step the recipe's parameters become the block's weights; every <see cref="SignedDescentOptions.EvaluateEvery"/>
+    /// steps and after the last the evaluation loss is taken and the parameters kept when it is the lowest so far (the
+    /// first point, before any step, is round-to-nearest's); then the minibatch's gradient and one signed step.
+    /// </summary>
+    /// <returns>The evaluation loss of the first point and of the point kept.</returns>
+    public (double First, double Kept) Descend(IBlockTrainingPoint point, SignedDescentOptions options, CancellationToken cancellation)
+    {
+        double first = double.NaN, kept = double.MaxValue;
+        for (int step = 0; ; step++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            point.SetWeights(Block);
+            if (step % options.EvaluateEvery == 0 || step == options.Steps)
+            {
+                double loss = Evaluate(cancellation);
+                if (step == 0) first = loss;
+                if (loss < kept)
+                {
+                    kept = loss;
+                    point.Keep();
+                }
+            }
+            if (step == options.Steps) return (first, kept);
+            Gradient(step, cancellation);
+            point.Step(Block.Gradients, options.RateAt(step));
+        }
+    }
+
     private double Mean(int[] windows, bool backward, CancellationToken cancellation)
     {
         long count = windows.Sum(w => (long)_states[w].Length);
@@ -77,4 +107,17 @@ internal sealed class BlockTrainingSet
             throw new ModelNumericException("The block's output error on the calibration windows is not finite; the layer's weights or its inputs hold values too large for FP32.");
         return sum / count;
     }
+}
+
+/// <summary>What a block-wise recipe trains, as <see cref="BlockTrainingSet.Descend"/> drives it.</summary>
+internal interface IBlockTrainingPoint
+{
+    /// <summary>Sets the block's four matrices (<see cref="DecoderBlockGradient.SetWeights"/>) to those the current parameters give.</summary>
+    void SetWeights(DecoderBlockGradient block);
+
+    /// <summary>Keeps the current parameters as the best so far.</summary>
+    void Keep();
+
+    /// <summary>One signed step of the parameters from the loss's gradient with respect to each of the four matrices the last <see cref="SetWeights"/> gave.</summary>
+    void Step(IReadOnlyList<float[]> gradients, float rate);
 }

@@ -20,34 +20,37 @@ internal static class SignRoundBlockTraining
     public static (double RoundToNearest, double Trained) Train(float[][] weights, Int4Matrix[] targets, BlockTrainingSet set, WorkerPool pool,
         SignedDescentOptions options, CancellationToken cancellation)
     {
-        var knobs = weights.Select((w, m) => new RoundingKnobs(w, targets[m])).ToArray();
-        double first = double.NaN, best = double.MaxValue;
-        for (int step = 0; ; step++)
+        var point = new Point(weights.Select((w, m) => new RoundingKnobs(w, targets[m])).ToArray(), pool);
+        var losses = set.Descend(point, options, cancellation);
+        foreach (var k in point.Knobs) k.Run(RoundingKnobs.Mode.Store, pool);
+        return losses;
+    }
+
+    /// <summary>The four matrices' knobs as the descent moves them.</summary>
+    private sealed class Point(RoundingKnobs[] knobs, WorkerPool pool) : IBlockTrainingPoint
+    {
+        public RoundingKnobs[] Knobs => knobs;
+
+        public void SetWeights(DecoderBlockGradient block)
         {
-            cancellation.ThrowIfCancellationRequested();
             foreach (var k in knobs) k.Run(RoundingKnobs.Mode.Quantize, pool);
-            set.Block.SetWeights(knobs[0].Quantized, knobs[1].Quantized, knobs[2].Quantized, knobs[3].Quantized);
-            if (step % options.EvaluateEvery == 0 || step == options.Steps)
-            {
-                double loss = set.Evaluate(cancellation);
-                if (step == 0) first = loss;
-                if (loss < best)
-                {
-                    best = loss;
-                    foreach (var k in knobs) k.Run(RoundingKnobs.Mode.Keep, pool);
-                }
-            }
-            if (step == options.Steps) break;
-            set.Gradient(step, cancellation);
+            block.SetWeights(knobs[0].Quantized, knobs[1].Quantized, knobs[2].Quantized, knobs[3].Quantized);
+        }
+
+        public void Keep()
+        {
+            foreach (var k in knobs) k.Run(RoundingKnobs.Mode.Keep, pool);
+        }
+
+        public void Step(IReadOnlyList<float[]> gradients, float rate)
+        {
             for (int m = 0; m < knobs.Length; m++)
             {
-                knobs[m].Gradient = set.Block.Gradients[m];
-                knobs[m].Rate = options.RateAt(step);
+                knobs[m].Gradient = gradients[m];
+                knobs[m].Rate = rate;
                 knobs[m].Run(RoundingKnobs.Mode.Step, pool);
             }
         }
-        foreach (var k in knobs) k.Run(RoundingKnobs.Mode.Store, pool);
-        return (first, best);
     }
 
     /// <summary>One matrix's offsets and clipping factors, and what a step, a kept point and the result do with them, a row per item.</summary>

@@ -26,71 +26,89 @@ internal static class TeqBlockTraining
     public static Scales Train(float[][] weights, LayerFormat format, ModelConfig config, BlockTrainingSet set, WorkerPool pool, SignedDescentOptions options,
         CancellationToken cancellation)
     {
-        int dim = config.EmbeddingLength, kvDim = config.KvDim, ffn = config.FeedForwardLength, qkvRows = dim + 2 * kvDim;
-        var sources = AwqFolding.AttentionOutputSources(config);
-        // log s of each parameter vector: Q/K/V columns, V rows (attention output), gate/up columns, down columns (= up rows).
-        float[] pQkv = new float[dim], pOut = new float[kvDim], pGateUp = new float[dim], pDown = new float[ffn];
-        float[][] parameters = [pQkv, pOut, pGateUp, pDown];
-        var matrices = new[]
-        {
-            new ScaledRounding(weights[0], qkvRows, dim, format[LinearInput.QueryKeyValue]),
-            new ScaledRounding(weights[1], dim, dim, format[LinearInput.AttentionOutput]),
-            new ScaledRounding(weights[2], 2 * ffn, dim, format[LinearInput.GateUp]),
-            new ScaledRounding(weights[3], dim, ffn, format[LinearInput.Down]),
-        };
-        float[][] best = parameters.Select(p => (float[])p.Clone()).ToArray();
-        double first = double.NaN, bestLoss = double.MaxValue;
-        var gradients = parameters.Select(p => new double[p.Length]).ToArray();
-        for (int step = 0; ; step++)
-        {
-            cancellation.ThrowIfCancellationRequested();
-            // The scales each matrix's columns and rows get from the parameters.
-            for (int j = 0; j < dim; j++)
-            {
-                matrices[0].ColumnScale[j] = MathF.Exp(pQkv[j]);
-                matrices[1].ColumnScale[j] = MathF.Exp(pOut[sources[j]]);
-                matrices[2].ColumnScale[j] = MathF.Exp(pGateUp[j]);
-            }
-            for (int v = 0; v < kvDim; v++) matrices[0].RowScale[dim + kvDim + v] = MathF.Exp(pOut[v]);
-            for (int i = 0; i < ffn; i++) matrices[3].ColumnScale[i] = matrices[2].RowScale[ffn + i] = MathF.Exp(pDown[i]);
-            foreach (var m in matrices) m.Run(forward: true, pool);
-            set.Block.SetWeights(matrices[0].Effective, matrices[1].Effective, matrices[2].Effective, matrices[3].Effective);
-            if (step % options.EvaluateEvery == 0 || step == options.Steps)
-            {
-                double loss = set.Evaluate(cancellation);
-                if (step == 0) first = loss;
-                if (loss < bestLoss)
-                {
-                    bestLoss = loss;
-                    for (int p = 0; p < parameters.Length; p++) parameters[p].CopyTo(best[p], 0);
-                }
-            }
-            if (step == options.Steps) break;
-            set.Gradient(step, cancellation);
-            for (int m = 0; m < matrices.Length; m++)
-            {
-                matrices[m].Gradient = set.Block.Gradients[m];
-                matrices[m].Run(forward: false, pool);
-            }
-            foreach (var g in gradients) Array.Clear(g);
-            var (qkvColumns, qkvRowsGradient) = (matrices[0].Sums(), matrices[0].RowGradient);
-            var outColumns = matrices[1].Sums();
-            var (gateUpColumns, gateUpRows) = (matrices[2].Sums(), matrices[2].RowGradient);
-            var downColumns = matrices[3].Sums();
-            for (int j = 0; j < dim; j++)
-            {
-                gradients[0][j] = qkvColumns[j];
-                gradients[1][sources[j]] += outColumns[j];
-                gradients[2][j] = gateUpColumns[j];
-            }
-            for (int v = 0; v < kvDim; v++) gradients[1][v] += qkvRowsGradient[dim + kvDim + v];
-            for (int i = 0; i < ffn; i++) gradients[3][i] = downColumns[i] + gateUpRows[ffn + i];
-            float rate = options.RateAt(step);
-            for (int p = 0; p < parameters.Length; p++)
-                for (int j = 0; j < parameters[p].Length; j++) parameters[p][j] -= rate * Math.Sign(gradients[p][j]);
-        }
+        var point = new Point(weights, format, config, pool);
+        var (first, kept) = set.Descend(point, options, cancellation);
+        var best = point.Best;
         float[] Exp(float[] p) => p.Select(MathF.Exp).ToArray();
-        return new Scales(Exp(best[0]), sources.Select(v => MathF.Exp(best[1][v])).ToArray(), Exp(best[2]), Exp(best[3]), first, bestLoss);
+        return new Scales(Exp(best[0]), point.Sources.Select(v => MathF.Exp(best[1][v])).ToArray(), Exp(best[2]), Exp(best[3]), first, kept);
+    }
+
+    /// <summary>The log-scales as the descent moves them, and the four matrices they scale.</summary>
+    private sealed class Point : IBlockTrainingPoint
+    {
+        private readonly int _dim, _kvDim, _ffn;
+        private readonly WorkerPool _pool;
+        // log s of each parameter vector: Q/K/V columns, V rows (attention output), gate/up columns, down columns (= up rows).
+        private readonly float[][] _parameters;
+        private readonly double[][] _gradients;
+        private readonly ScaledRounding[] _matrices;
+
+        public Point(float[][] weights, LayerFormat format, ModelConfig config, WorkerPool pool)
+        {
+            (_dim, _kvDim, _ffn, _pool) = (config.EmbeddingLength, config.KvDim, config.FeedForwardLength, pool);
+            Sources = AwqFolding.AttentionOutputSources(config);
+            _parameters = [new float[_dim], new float[_kvDim], new float[_dim], new float[_ffn]];
+            _matrices =
+            [
+                new ScaledRounding(weights[0], _dim + 2 * _kvDim, _dim, format[LinearInput.QueryKeyValue]),
+                new ScaledRounding(weights[1], _dim, _dim, format[LinearInput.AttentionOutput]),
+                new ScaledRounding(weights[2], 2 * _ffn, _dim, format[LinearInput.GateUp]),
+                new ScaledRounding(weights[3], _dim, _ffn, format[LinearInput.Down]),
+            ];
+            Best = _parameters.Select(p => (float[])p.Clone()).ToArray();
+            _gradients = _parameters.Select(p => new double[p.Length]).ToArray();
+        }
+
+        /// <summary>The V row that feeds each attention-output column (<see cref="AwqFolding.AttentionOutputSources"/>).</summary>
+        public int[] Sources { get; }
+
+        /// <summary>The log-scales kept.</summary>
+        public float[][] Best { get; }
+
+        public void SetWeights(DecoderBlockGradient block)
+        {
+            // The scales each matrix's columns and rows get from the parameters.
+            var (pQkv, pOut, pGateUp, pDown) = (_parameters[0], _parameters[1], _parameters[2], _parameters[3]);
+            for (int j = 0; j < _dim; j++)
+            {
+                _matrices[0].ColumnScale[j] = MathF.Exp(pQkv[j]);
+                _matrices[1].ColumnScale[j] = MathF.Exp(pOut[Sources[j]]);
+                _matrices[2].ColumnScale[j] = MathF.Exp(pGateUp[j]);
+            }
+            for (int v = 0; v < _kvDim; v++) _matrices[0].RowScale[_dim + _kvDim + v] = MathF.Exp(pOut[v]);
+            for (int i = 0; i < _ffn; i++) _matrices[3].ColumnScale[i] = _matrices[2].RowScale[_ffn + i] = MathF.Exp(pDown[i]);
+            foreach (var m in _matrices) m.Run(forward: true, _pool);
+            block.SetWeights(_matrices[0].Effective, _matrices[1].Effective, _matrices[2].Effective, _matrices[3].Effective);
+        }
+
+        public void Keep()
+        {
+            for (int p = 0; p < _parameters.Length; p++) _parameters[p].CopyTo(Best[p], 0);
+        }
+
+        public void Step(IReadOnlyList<float[]> gradients, float rate)
+        {
+            for (int m = 0; m < _matrices.Length; m++)
+            {
+                _matrices[m].Gradient = gradients[m];
+                _matrices[m].Run(forward: false, _pool);
+            }
+            foreach (var g in _gradients) Array.Clear(g);
+            var (qkvColumns, qkvRowsGradient) = (_matrices[0].Sums(), _matrices[0].RowGradient);
+            var outColumns = _matrices[1].Sums();
+            var (gateUpColumns, gateUpRows) = (_matrices[2].Sums(), _matrices[2].RowGradient);
+            var downColumns = _matrices[3].Sums();
+            for (int j = 0; j < _dim; j++)
+            {
+                _gradients[0][j] = qkvColumns[j];
+                _gradients[1][Sources[j]] += outColumns[j];
+                _gradients[2][j] = gateUpColumns[j];
+            }
+            for (int v = 0; v < _kvDim; v++) _gradients[1][v] += qkvRowsGradient[_dim + _kvDim + v];
+            for (int i = 0; i < _ffn; i++) _gradients[3][i] = downColumns[i] + gateUpRows[_ffn + i];
+            for (int p = 0; p < _parameters.Length; p++)
+                for (int j = 0; j < _parameters[p].Length; j++) _parameters[p][j] -= rate * Math.Sign(_gradients[p][j]);
+        }
     }
 
     /// <summary>
