@@ -21,8 +21,11 @@ internal sealed class BlockTrainingSet
     private readonly int[] _order, _evaluation;
     private readonly int _dim, _batch;
 
+    /// <param name="targets">
+    /// The outputs to train towards, one per window; null for the float block's own output on <paramref name="states"/>.
+    /// </param>
     public BlockTrainingSet(ModelConfig config, LayerWeights layer, IReadOnlyList<float[]> states, SignedDescentOptions options, WorkerPool pool,
-        CancellationToken cancellation)
+        CancellationToken cancellation, IReadOnlyList<float[]>? targets = null)
     {
         _dim = config.EmbeddingLength;
         _states = states;
@@ -30,12 +33,21 @@ internal sealed class BlockTrainingSet
         Block = new DecoderBlockGradient(config, layer, maxTokens, pool);
         var f = FloatLayer.Of(layer);
         Block.SetWeights(f.QueryKeyValue, f.AttentionOutput, f.GateUp, f.Down);
-        _targets = new float[states.Count][];
-        for (int w = 0; w < states.Count; w++)
+        if (targets is not null)
         {
-            cancellation.ThrowIfCancellationRequested();
-            _targets[w] = new float[states[w].Length];
-            Block.Forward(states[w], states[w].Length / _dim, _targets[w]);
+            if (targets.Count != states.Count) throw new ArgumentException("One target per window.", nameof(targets));
+            _targets = [.. targets];
+            Target = "the float model's output";
+        }
+        else
+        {
+            _targets = new float[states.Count][];
+            for (int w = 0; w < states.Count; w++)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                _targets[w] = new float[states[w].Length];
+                Block.Forward(states[w], states[w].Length / _dim, _targets[w]);
+            }
         }
         _order = Enumerable.Range(0, states.Count).ToArray();
         new Random(1234).Shuffle(_order);
@@ -45,6 +57,9 @@ internal sealed class BlockTrainingSet
     }
 
     public DecoderBlockGradient Block { get; }
+
+    /// <summary>What the block is trained towards, for messages.</summary>
+    public string Target { get; } = "the float layer's output on the same inputs";
 
     public int Windows => _states.Count;
 

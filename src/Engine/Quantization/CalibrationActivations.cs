@@ -20,11 +20,16 @@ internal sealed class CalibrationActivations : IDisposable
 {
     private readonly InferenceSession _session;
     private readonly float[][] _states; // (windows) of (window tokens, dim)
+    private readonly float[][]? _floatStates; // the same windows through the float layers, where asked for
     private readonly ModelConfig _config;
     private readonly WorkerPool _pool;
 
     /// <param name="model">Its token embedding gives layer 0's inputs; its KV cache pool holds the windows' keys and values.</param>
-    public CalibrationActivations(LanguageModel model, IReadOnlyList<int[]> windows, WorkerPool pool)
+    /// <param name="floatModelStates">
+    /// Also carry the windows through the float layers (a second set of states), so that <see cref="Observe"/> can give
+    /// the float model's output of each layer as the block-wise recipes' target (<see cref="LayerStatistics.FloatModelOutputs"/>).
+    /// </param>
+    public CalibrationActivations(LanguageModel model, IReadOnlyList<int[]> windows, WorkerPool pool, bool floatModelStates = false)
     {
         _config = model.Config;
         _pool = pool;
@@ -37,6 +42,7 @@ internal sealed class CalibrationActivations : IDisposable
                 _states[w] = new float[(long)windows[w].Length * _config.EmbeddingLength];
                 _session.Embed(windows[w], _states[w]);
             }
+            _floatStates = floatModelStates ? _states.Select(state => (float[])state.Clone()).ToArray() : null;
         }
         catch
         {
@@ -49,12 +55,20 @@ internal sealed class CalibrationActivations : IDisposable
     public int Layer { get; private set; }
 
     /// <summary>
-    /// Runs <see cref="Layer"/>, with <paramref name="weights"/>, on every window and sums its four matrices' inputs;
-    /// the states are left as they are.
+    /// Runs <see cref="Layer"/>, with <paramref name="weights"/> (the float layer), on every window and sums its four
+    /// matrices' inputs; the states are left as they are. Where the float model's states are carried, they move on
+    /// through the layer and are given as <see cref="LayerStatistics.FloatModelOutputs"/>.
     /// </summary>
     public LayerStatistics Observe(LayerWeights weights, CancellationToken cancellation)
     {
-        var statistics = new LayerStatistics(_config) { LayerInputs = _states };
+        if (_floatStates is not null)
+            foreach (var states in _floatStates)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                _session.Reset();
+                _session.ForwardLayer(Layer, weights, states, states, cancellation);
+            }
+        var statistics = new LayerStatistics(_config) { LayerInputs = _states, FloatModelOutputs = _floatStates };
         _session.LinearInputs = new Capture(statistics, Layer, _pool);
         try
         {

@@ -11,6 +11,9 @@ internal interface ILayerRecipe
     /// may also return new norm weights, where it folds scales into them.
     /// </summary>
     LayerWeights Quantize(int index, LayerWeights layer, LayerStatistics statistics);
+
+    /// <summary>Whether the calibration should carry the float model's states too (<see cref="LayerStatistics.FloatModelOutputs"/>).</summary>
+    bool WantsFloatModelOutputs => false;
 }
 
 /// <summary>What every layer recipe does around its four matrices.</summary>

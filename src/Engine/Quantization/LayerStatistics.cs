@@ -25,4 +25,10 @@ public sealed class LayerStatistics
     /// next layer. Null where only the sums were collected.
     /// </summary>
     internal IReadOnlyList<float[]>? LayerInputs { get; init; }
+
+    /// <summary>
+    /// The float model's output of this layer for the same windows (the float layers all the way from the embedding),
+    /// where the calibration carries them (<see cref="SignedDescentOptions.FloatModelTargets"/>); null otherwise.
+    /// </summary>
+    internal IReadOnlyList<float[]>? FloatModelOutputs { get; init; }
 }

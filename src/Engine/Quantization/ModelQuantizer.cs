@@ -132,7 +132,7 @@ internal static class ModelQuantizer
             string activity = recipe is null ? "Quantizing" : $"Quantizing ({format.Recipe}, calibrated on {windows!.Length} windows of {windows[0].Length} tokens of {request.Calibration.Name})";
             // The windows' hidden states at the current layer's input: layer i is calibrated on what the quantized
             // layers before it produce, then run quantized to produce layer i + 1's inputs.
-            using var activations = recipe is null ? null : new CalibrationActivations(quantized, windows!, pool);
+            using var activations = recipe is null ? null : new CalibrationActivations(quantized, windows!, pool, recipe.WantsFloatModelOutputs);
             for (int i = 0; i < layers.Length; i++)
             {
                 cancellation.ThrowIfCancellationRequested();

@@ -20,19 +20,21 @@ internal sealed class SignRoundLayerRecipe(LayerFormat format, ActivationMode ac
 {
     private readonly SignedDescentOptions _options = options ?? SignedDescentOptions.SignRound;
 
+    public bool WantsFloatModelOutputs => _options.FloatModelTargets && DecoderBlockGradient.CannotRun(config) is null;
+
     public LayerWeights Quantize(int index, LayerWeights layer, LayerStatistics statistics)
     {
-        if (statistics.LayerInputs is { } states && DecoderBlockGradient.CannotRun(config) is null) return BlockWise(index, layer, states);
+        if (statistics.LayerInputs is { } states && DecoderBlockGradient.CannotRun(config) is null) return BlockWise(index, layer, states, statistics.FloatModelOutputs);
         if (index == 0 && DecoderBlockGradient.CannotRun(config) is { } why)
             log.Verbose($"SignRound trains each matrix on its own output error, not the block's: the block-wise loss is written for Llama-layout blocks ({config.Architecture}: {why}).");
         return MatrixWise(layer, statistics);
     }
 
-    private LayerWeights BlockWise(int index, LayerWeights layer, IReadOnlyList<float[]> states) =>
+    private LayerWeights BlockWise(int index, LayerWeights layer, IReadOnlyList<float[]> states, IReadOnlyList<float[]>? floatModelOutputs) =>
         LayerRecipe.DisposingOnFailure(keep =>
         {
             long start = Stopwatch.GetTimestamp();
-            var set = new BlockTrainingSet(config, layer, states, _options, pool, cancellation);
+            var set = new BlockTrainingSet(config, layer, states, _options, pool, cancellation, _options.FloatModelTargets ? floatModelOutputs : null);
             var f = FloatLayer.Of(layer);
             float[][] weights = [f.QueryKeyValue, f.AttentionOutput, f.GateUp, f.Down];
             var sources = new[] { layer.QueryKeyValue, layer.AttentionOutput, layer.GateUp, layer.Down };
@@ -40,7 +42,7 @@ internal sealed class SignRoundLayerRecipe(LayerFormat format, ActivationMode ac
                 (Int4Matrix)keep(new Int4Matrix(sources[(int)input].Rows, sources[(int)input].Columns, format[input] with { Recipe = Int4Recipe.SignRound }, activations))).ToArray();
             var (rtn, trained) = SignRoundBlockTraining.Train(weights, targets, set, pool, _options, cancellation);
             log.Verbose($"Layer {index + 1}: SignRound's block output error {trained:G4} (round-to-nearest {rtn:G4}) after {_options.Steps} steps of " +
-                        $"{Math.Min(_options.BatchWindows, set.Windows)} windows, in {Stopwatch.GetElapsedTime(start).TotalSeconds:F1} s.");
+                        $"{Math.Min(_options.BatchWindows, set.Windows)} windows towards {set.Target}, in {Stopwatch.GetElapsedTime(start).TotalSeconds:F1} s.");
             return layer.With(targets[0], targets[1], targets[2], targets[3]);
         });
 

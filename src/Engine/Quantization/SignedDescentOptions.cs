@@ -33,6 +33,16 @@ internal sealed record SignedDescentOptions
     /// <summary>Steps between two evaluations of the point reached (the first point, round-to-nearest's, and the last are always evaluated).</summary>
     public int EvaluateEvery { get; init; } = 10;
 
+    /// <summary>
+    /// Train each block towards the float model's output of that layer (auto-round's default, <c>enable_quanted_input</c>:
+    /// the quantized layers before it feed the block, the float layers before it give the target), so a layer also
+    /// makes up for the error of those before it; otherwise towards the float block's output on the same inputs the
+    /// quantized block gets. The calibration then carries a second set of states through the float layers.
+    /// </summary>
+    public bool FloatModelTargets { get; init; } = FloatModelTargetsByDefault;
+
+    internal const bool FloatModelTargetsByDefault = true;
+
     /// <summary>The rate of step <paramref name="step"/> (0 .. Steps - 1).</summary>
     public float RateAt(int step) => (float)(LearningRate * (1 - (double)step / Steps));
 }

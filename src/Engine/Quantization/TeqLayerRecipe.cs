@@ -22,6 +22,8 @@ internal sealed class TeqLayerRecipe(LayerFormat format, ActivationMode activati
 {
     private readonly SignedDescentOptions _options = options ?? SignedDescentOptions.Teq;
 
+    public bool WantsFloatModelOutputs => _options.FloatModelTargets && DecoderBlockGradient.CannotRun(config) is null;
+
     public LayerWeights Quantize(int index, LayerWeights layer, LayerStatistics statistics)
     {
         int dim = config.EmbeddingLength, ffn = config.FeedForwardLength, qkvRows = dim + 2 * config.KvDim;
@@ -48,10 +50,10 @@ internal sealed class TeqLayerRecipe(LayerFormat format, ActivationMode activati
         if (statistics.LayerInputs is { } states && DecoderBlockGradient.CannotRun(config) is null)
         {
             long start = Stopwatch.GetTimestamp();
-            var set = new BlockTrainingSet(config, layer, states, _options, pool, cancellation);
+            var set = new BlockTrainingSet(config, layer, states, _options, pool, cancellation, _options.FloatModelTargets ? statistics.FloatModelOutputs : null);
             var s = TeqBlockTraining.Train([f.QueryKeyValue, f.AttentionOutput, f.GateUp, f.Down], format, config, set, pool, _options, cancellation);
             log.Verbose($"Layer {index + 1}: TEQ's block output error {s.Trained:G4} (round-to-nearest {s.RoundToNearest:G4}) after {_options.Steps} steps of " +
-                        $"{Math.Min(_options.BatchWindows, set.Windows)} windows, in {Stopwatch.GetElapsedTime(start).TotalSeconds:F1} s.");
+                        $"{Math.Min(_options.BatchWindows, set.Windows)} windows towards {set.Target}, in {Stopwatch.GetElapsedTime(start).TotalSeconds:F1} s.");
             AwqFolding.QueryKeyValue(f, config, s.QueryKeyValue);
             AwqFolding.AttentionOutput(f, config, s.AttentionOutput);
             AwqFolding.GateUp(f, config, s.GateUp);

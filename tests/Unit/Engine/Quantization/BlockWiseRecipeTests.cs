@@ -93,6 +93,59 @@ public sealed class BlockWiseRecipeTests(FixtureCalibration fixture, ITestOutput
         Assert.True(ours < plain, $"{recipe}: block error {ours}, round-to-nearest {plain}");
     }
 
+    /// <summary>
+    /// Trained towards the float model's output (layer 0 quantized before it, so the block's inputs are not the float
+    /// model's): the block's output is closer to that target than round-to-nearest's, and the log says which target.
+    /// </summary>
+    [Theory]
+    [InlineData(Int4Recipe.SignRound)]
+    [InlineData(Int4Recipe.Teq)]
+    public void TowardsTheFloatModelsOutputTheErrorIsBelowRoundToNearests(Int4Recipe recipe)
+    {
+        var format = new Int4Format(128, false);
+        var config = fixture.Model.Config;
+        var layer0 = fixture.Model.Weights.Layers[0];
+        Int4Matrix Quantized(LlmCpu.Kernels.MatMul.WeightMatrix m) => Int4Matrix.Quantize(FloatRows.Of(m), m.Rows, m.Columns, new Int4Format(128, false));
+        using var quantized0 = layer0.With(Quantized(layer0.QueryKeyValue), Quantized(layer0.AttentionOutput), Quantized(layer0.GateUp), Quantized(layer0.Down));
+        using var activations = new CalibrationActivations(fixture.Model, fixture.Windows, WorkerPool.Shared, floatModelStates: true);
+        activations.Observe(layer0, default);
+        activations.Advance(quantized0, default);
+        var statistics = activations.Observe(fixture.Model.Weights.Layers[Layer], default);
+        var states = statistics.LayerInputs!.Select(s => (float[])s.Clone()).ToArray();
+        var targets = statistics.FloatModelOutputs!.Select(s => (float[])s.Clone()).ToArray();
+        var log = new RecordingLog();
+        var options = Short with { FloatModelTargets = true, LearningRate = recipe == Int4Recipe.Teq ? SignedDescentOptions.Teq.LearningRate : Short.LearningRate };
+        ILayerRecipe layerRecipe = recipe == Int4Recipe.SignRound
+            ? new SignRoundLayerRecipe(format, ActivationMode.Int8, WorkerPool.Shared, config, log, default, options)
+            : new TeqLayerRecipe(format, ActivationMode.Int8, WorkerPool.Shared, config, log, default, options);
+        Assert.True(layerRecipe.WantsFloatModelOutputs);
+        using var trained = layerRecipe.Quantize(Layer, fixture.Model.Weights.Layers[Layer], statistics);
+        using var rtn = RoundToNearest(format);
+        double ours = ErrorTowards(trained, states, targets), plain = ErrorTowards(rtn, states, targets);
+        output.WriteLine($"{recipe}: error towards the float model {ours:G5}, round-to-nearest {plain:G5} ({ours / plain:P1})");
+        Assert.Contains(log.VerboseLines, l => l.Contains("towards the float model's output"));
+        Assert.True(ours < plain, $"{recipe}: {ours} against round-to-nearest's {plain}");
+    }
+
+    /// <summary>The mean squared difference between the layer run with <paramref name="candidate"/> on <paramref name="states"/> and <paramref name="targets"/>.</summary>
+    private double ErrorTowards(LayerWeights candidate, IReadOnlyList<float[]> states, IReadOnlyList<float[]> targets)
+    {
+        var config = fixture.Model.Config;
+        using var session = new InferenceSession(fixture.Model, WorkerPool.Shared, states.Max(s => s.Length) / config.EmbeddingLength);
+        var asFloat = FloatLayer.Of(candidate).ToFloat32(config);
+        double sum = 0;
+        long count = 0;
+        for (int w = 0; w < states.Count; w++)
+        {
+            var actual = new float[states[w].Length];
+            session.Reset();
+            session.ForwardLayer(Layer, asFloat, states[w], actual);
+            for (int i = 0; i < actual.Length; i++) sum += (double)(targets[w][i] - actual[i]) * (targets[w][i] - actual[i]);
+            count += actual.Length;
+        }
+        return sum / count;
+    }
+
     [Theory]
     [InlineData(Int4Recipe.SignRound)]
     [InlineData(Int4Recipe.Teq)]

@@ -74,6 +74,44 @@ public sealed class CalibrationActivationsTests
         Assert.NotEqual(first[LinearInput.QueryKeyValue].Hessian(), unpropagated[LinearInput.QueryKeyValue].Hessian());
     }
 
+    /// <summary>
+    /// With the float model's states carried, Observe gives the float layers' output at each depth, whatever the
+    /// quantized path ran: after layer 0 is advanced quantized, layer 1's float outputs are still those of the float
+    /// layers 0 and 1 (as a calibration without them, advanced float both times, computes them), and they differ from
+    /// the float layer 1 on the quantized path's states, which is the other target.
+    /// </summary>
+    [Fact]
+    public void TheFloatModelsOutputsFollowTheFloatLayers()
+    {
+        using var model = ModelLoader.Load(RepoPaths.FixtureModel);
+        var windows = Calibration.Windows(model);
+        var layers = model.Weights.Layers;
+        using var quantized0 = RoundToNearest(layers[0]);
+        using var activations = new CalibrationActivations(model, windows, WorkerPool.Shared, floatModelStates: true);
+        activations.Observe(layers[0], default);
+        activations.Advance(quantized0, default);
+        var atLayer1 = activations.Observe(layers[1], default);
+
+        using var floatOnly = new CalibrationActivations(model, windows, WorkerPool.Shared);
+        Assert.Null(floatOnly.Observe(layers[0], default).FloatModelOutputs);
+        floatOnly.Advance(layers[0], default);
+        floatOnly.Advance(layers[1], default);
+        var expected = floatOnly.Observe(layers[2], default).LayerInputs!;
+        Assert.Equal(expected.Count, atLayer1.FloatModelOutputs!.Count);
+        for (int w = 0; w < expected.Count; w++) Assert.Equal(expected[w], atLayer1.FloatModelOutputs[w]);
+
+        using var quantizedPath = new CalibrationActivations(model, windows, WorkerPool.Shared);
+        quantizedPath.Advance(quantized0, default);
+        quantizedPath.Advance(layers[1], default);
+        var floatLayerOnQuantizedInputs = quantizedPath.Observe(layers[2], default).LayerInputs!;
+        Assert.NotEqual(floatLayerOnQuantizedInputs[0], atLayer1.FloatModelOutputs[0]);
+        // The quantized path's own states are still what it ran: layer 0 quantized.
+        using var q0Only = new CalibrationActivations(model, windows, WorkerPool.Shared);
+        q0Only.Advance(quantized0, default);
+        var q0States = q0Only.Observe(layers[1], default).LayerInputs!;
+        for (int w = 0; w < q0States.Count; w++) Assert.Equal(q0States[w], atLayer1.LayerInputs![w]);
+    }
+
     [Fact]
     public void ACancelledPassStops()
     {
