@@ -37,11 +37,11 @@ internal sealed record SignedDescentOptions
     /// Train each block towards the float model's output of that layer (auto-round's default, <c>enable_quanted_input</c>:
     /// the quantized layers before it feed the block, the float layers before it give the target), so a layer also
     /// makes up for the error of those before it; otherwise towards the float block's output on the same inputs the
-    /// quantized block gets. The calibration then carries a second set of states through the float layers.
+    /// quantized block gets. The calibration then carries a second set of states through the float layers. On the
+    /// bundled model at g128 this lowered SignRound's KL divergence from the float model by 14% and left TEQ's as it
+    /// was (docs/quantization.md).
     /// </summary>
-    public bool FloatModelTargets { get; init; } = FloatModelTargetsByDefault;
-
-    internal const bool FloatModelTargetsByDefault = true;
+    public bool FloatModelTargets { get; init; } = true;
 
     /// <summary>The rate of step <paramref name="step"/> (0 .. Steps - 1).</summary>
     public float RateAt(int step) => (float)(LearningRate * (1 - (double)step / Steps));
