@@ -16,15 +16,22 @@ namespace LlmCpu.Engine.Quantization;
 /// </remarks>
 public static class CholeskyInverse
 {
+    /// <summary>
+    /// The widest vectors of doubles the dot products use where the machine has them: 8 (AVX-512); 4 (AVX2) and 1
+    /// (scalar) are what a test passes to run the narrower paths here. Each sums in its own order, so the results agree
+    /// to double rounding, not bit for bit.
+    /// </summary>
+    public const int WidestVectors = 8;
+
     /// <summary>U, (n, n) row-major with zeros below the diagonal, or null when H is not positive definite.</summary>
-    public static double[]? UpperFactorOfInverse(ReadOnlySpan<double> h, int n, WorkerPool pool)
+    public static double[]? UpperFactorOfInverse(ReadOnlySpan<double> h, int n, WorkerPool pool, int width = WidestVectors)
     {
         if (h.Length < (long)n * n) throw new ArgumentException($"{n} x {n} values are needed.", nameof(h));
         var reversed = h.Slice(0, n * n).ToArray();
         reversed.AsSpan().Reverse();
-        if (!CholeskyLower(reversed, n, pool)) return null;
+        if (!CholeskyLower(reversed, n, pool, width)) return null;
         // Written over the factor, no longer needed, so a 5,632-wide H costs two n x n buffers instead of four.
-        var columns = InverseColumns(reversed, n, pool);
+        var columns = InverseColumns(reversed, n, pool, width);
         var u = reversed;
         for (int i = 0; i < n; i++)
         {
@@ -51,9 +58,9 @@ public static class CholeskyInverse
         foreach (double shift in shifts)
         {
             for (int i = 0; i < n; i++) reversed[(long)i * n + i] = diagonal[i] + shift;
-            if (CholeskyLower(reversed, n, pool))
+            if (CholeskyLower(reversed, n, pool, WidestVectors))
             {
-                var columns = InverseColumns(reversed, n, pool);
+                var columns = InverseColumns(reversed, n, pool, WidestVectors);
                 var u = new float[(long)n * n];
                 for (int i = 0; i < n; i++)
                     for (int j = i; j < n; j++) u[(long)i * n + j] = (float)UpperEntry(columns, n, i, j);
@@ -89,17 +96,17 @@ public static class CholeskyInverse
     /// block of rows below it, in parallel, its entries in the panel's columns (each L[i,j] from the dot product of two
     /// row prefixes). False when a pivot is not positive.
     /// </summary>
-    public static unsafe bool CholeskyLower(double[] a, int n, WorkerPool pool)
+    public static unsafe bool CholeskyLower(double[] a, int n, WorkerPool pool, int width = WidestVectors)
     {
         fixed (double* ap = a)
         {
-            var job = new PanelJob(ap, n);
+            var job = new PanelJob(ap, n, width);
             double* products = stackalloc double[Panel * Panel];
             for (int j0 = 0; j0 < n; j0 += Panel)
             {
                 int j1 = Math.Min(n, j0 + Panel);
                 // The panel's own rows, in order: each needs the rows above it in the panel, diagonal included.
-                RowProducts(ap, n, j0, j1 - j0, ap + (long)j0 * n, j1 - j0, 0, j0, products);
+                RowProducts(ap, n, j0, j1 - j0, ap + (long)j0 * n, j1 - j0, 0, j0, products, width);
                 for (int i = j0; i < j1; i++)
                 {
                     double* rowI = ap + (long)i * n;
@@ -136,7 +143,7 @@ public static class CholeskyInverse
         }
     }
 
-    private sealed unsafe class PanelJob(double* a, int n) : IRangeJob
+    private sealed unsafe class PanelJob(double* a, int n, int width) : IRangeJob
     {
         public int First, Last;
 
@@ -146,7 +153,7 @@ public static class CholeskyInverse
             for (int block = begin; block < end; block++)
             {
                 int i0 = Last + block * Rows, rows = Math.Min(Rows, n - i0);
-                RowProducts(a + (long)i0 * n, n, 0, rows, a + (long)First * n, Last - First, 0, First, products);
+                RowProducts(a + (long)i0 * n, n, 0, rows, a + (long)First * n, Last - First, 0, First, products, width);
                 for (int r = 0; r < rows; r++) Entries(a, n, a + (long)(i0 + r) * n, products + r * Panel, First, Last);
             }
         }
@@ -157,7 +164,7 @@ public static class CholeskyInverse
     /// row <paramref name="firstRow"/> of <paramref name="x"/>) and <paramref name="columns"/> rows of Y (at most
     /// <see cref="Panel"/>), all rows at stride n: 4 x 4 dot products at a time, 16 vector sums over k.
     /// </summary>
-    private static unsafe void RowProducts(double* x, int n, int firstRow, int rows, double* y, int columns, int begin, int end, double* products)
+    private static unsafe void RowProducts(double* x, int n, int firstRow, int rows, double* y, int columns, int begin, int end, double* products, int width)
     {
         double* tile = stackalloc double[16];
         for (int r0 = 0; r0 < rows; r0 += 4)
@@ -168,19 +175,19 @@ public static class CholeskyInverse
                 long xs = n, ys = n;
                 int xr = Math.Min(4, rows - r0), yc = Math.Min(4, columns - c0);
                 DotTile(x0, x0 + Math.Min(1, xr - 1) * xs, x0 + Math.Min(2, xr - 1) * xs, x0 + Math.Min(3, xr - 1) * xs,
-                    y0, y0 + Math.Min(1, yc - 1) * ys, y0 + Math.Min(2, yc - 1) * ys, y0 + Math.Min(3, yc - 1) * ys, begin, end, tile);
+                    y0, y0 + Math.Min(1, yc - 1) * ys, y0 + Math.Min(2, yc - 1) * ys, y0 + Math.Min(3, yc - 1) * ys, begin, end, tile, width);
                 for (int r = 0; r < xr; r++)
                     for (int c = 0; c < yc; c++) products[(r0 + r) * Panel + c0 + c] = tile[r * 4 + c];
             }
     }
 
     /// <summary>tile[4r + c] = Σ_{k in [begin, end)} x_r[k] · y_c[k]: eight-wide (AVX-512) or four-wide vector sums, fused, then the remainder.</summary>
-    private static unsafe void DotTile(double* x0, double* x1, double* x2, double* x3, double* y0, double* y1, double* y2, double* y3, int begin, int end, double* tile)
+    private static unsafe void DotTile(double* x0, double* x1, double* x2, double* x3, double* y0, double* y1, double* y2, double* y3, int begin, int end, double* tile, int width)
     {
         int k = begin;
         new Span<double>(tile, 16).Clear();
-        if (Vector512.IsHardwareAccelerated && end - begin >= 8) k = VectorSums<Double512, Vector512<double>>(x0, x1, x2, x3, y0, y1, y2, y3, begin, end, tile);
-        else if (Vector256.IsHardwareAccelerated && end - begin >= 4) k = VectorSums<Double256, Vector256<double>>(x0, x1, x2, x3, y0, y1, y2, y3, begin, end, tile);
+        if (width >= 8 && Vector512.IsHardwareAccelerated && end - begin >= 8) k = VectorSums<Double512, Vector512<double>>(x0, x1, x2, x3, y0, y1, y2, y3, begin, end, tile);
+        else if (width >= 4 && Vector256.IsHardwareAccelerated && end - begin >= 4) k = VectorSums<Double256, Vector256<double>>(x0, x1, x2, x3, y0, y1, y2, y3, begin, end, tile);
         for (; k < end; k++)
         {
             double a0 = x0[k], a1 = x1[k], a2 = x2[k], a3 = x3[k], b0 = y0[k], b1 = y1[k], b2 = y2[k], b3 = y3[k];
@@ -223,9 +230,9 @@ public static class CholeskyInverse
     /// is found by forward substitution on its own, so columns run in parallel; each is built as a row of the
     /// transpose so that every dot product reads two contiguous rows.
     /// </summary>
-    public static double[] InvertLower(double[] l, int n, WorkerPool pool)
+    public static double[] InvertLower(double[] l, int n, WorkerPool pool, int width = WidestVectors)
     {
-        var transposed = InverseColumns(l, n, pool);
+        var transposed = InverseColumns(l, n, pool, width);
         var inverse = new double[(long)n * n];
         for (int i = 0; i < n; i++)
             for (int c = 0; c <= i; c++) inverse[(long)i * n + c] = transposed[(long)c * n + i];
@@ -233,12 +240,12 @@ public static class CholeskyInverse
     }
 
     /// <summary>(n, n) whose row c is column c of L⁻¹ (entries from c on; those before c are zero).</summary>
-    private static unsafe double[] InverseColumns(double[] l, int n, WorkerPool pool)
+    private static unsafe double[] InverseColumns(double[] l, int n, WorkerPool pool, int width)
     {
         var transposed = new double[(long)n * n];
         fixed (double* lp = l, tp = transposed)
         {
-            var job = new InverseJob(lp, tp, n);
+            var job = new InverseJob(lp, tp, n, width);
             pool.Run(job, job.Items);
         }
         return transposed;
@@ -248,7 +255,7 @@ public static class CholeskyInverse
     /// Columns of L⁻¹ by forward substitution, a panel of <see cref="Panel"/> columns at a time; the work item k takes
     /// panels k and (panels - 1 - k), which cost about the same together.
     /// </summary>
-    private sealed unsafe class InverseJob(double* l, double* transposed, int n) : IRangeJob
+    private sealed unsafe class InverseJob(double* l, double* transposed, int n, int width) : IRangeJob
     {
         public int Items => (Panels + 1) / 2;
 
@@ -275,7 +282,7 @@ public static class CholeskyInverse
             for (int i0 = c0; i0 < n; i0 += Rows)
             {
                 int rows = Math.Min(Rows, n - i0);
-                RowProducts(l + (long)i0 * n, n, 0, rows, transposed + (long)c0 * n, c1 - c0, c0, i0, products);
+                RowProducts(l + (long)i0 * n, n, 0, rows, transposed + (long)c0 * n, c1 - c0, c0, i0, products, width);
                 for (int i = i0; i < i0 + rows; i++)
                 {
                     double* rowL = l + (long)i * n;

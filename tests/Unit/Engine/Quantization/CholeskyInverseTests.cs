@@ -34,24 +34,32 @@ public sealed class CholeskyInverseTests
     /// matrices, whose smallest eigenvalue is at least the ridge of 0.05), so 1e-11 of U's largest entry bounds the
     /// difference with a margin while a wrong term, a skipped block or a misplaced product (all of order one) exceeds it.
     /// </summary>
+    /// <remarks>
+    /// Every vector width the dot products have (8 on AVX-512, 4 on AVX2, 1 the scalar loop), each asked for here
+    /// whatever the machine: a width it lacks falls back to the next narrower path, which is then run twice.
+    /// </remarks>
     [Theory]
-    [InlineData(1, 5)]
-    [InlineData(15, 6)]
-    [InlineData(17, 7)]
-    [InlineData(100, 8)]
-    [InlineData(333, 9)] // hands rows to the workers, and ends in a partial panel
-    public void PanelsAgreeWithTheColumnByColumnResultToDoubleRounding(int n, int seed)
+    [InlineData(1, 5, 8)]
+    [InlineData(15, 6, 8)]
+    [InlineData(17, 7, 8)]
+    [InlineData(100, 8, 8)]
+    [InlineData(333, 9, 8)] // hands rows to the workers, and ends in a partial panel
+    [InlineData(17, 7, 4)]
+    [InlineData(333, 9, 4)]
+    [InlineData(17, 7, 1)]
+    [InlineData(333, 9, 1)]
+    public void PanelsAgreeWithTheColumnByColumnResultToDoubleRounding(int n, int seed, int width)
     {
         var h = LinearAlgebraReference.RandomSpd(n, seed);
         var expected = ColumnByColumnCholesky.UpperFactorOfInverse(h, n, WorkerPool.Shared)!;
-        var actual = CholeskyInverse.UpperFactorOfInverse(h, n, WorkerPool.Shared)!;
+        var actual = CholeskyInverse.UpperFactorOfInverse(h, n, WorkerPool.Shared, width)!;
         AssertClose(expected, actual);
         var l = (double[])h.Clone();
-        Assert.True(CholeskyInverse.CholeskyLower(l, n, WorkerPool.Shared));
+        Assert.True(CholeskyInverse.CholeskyLower(l, n, WorkerPool.Shared, width));
         var reference = (double[])h.Clone();
         Assert.True(ColumnByColumnCholesky.CholeskyLower(reference, n, WorkerPool.Shared));
         for (int i = 0; i < n; i++) for (int j = 0; j <= i; j++) Assert.True(Math.Abs(l[i * n + j] - reference[i * n + j]) <= 1e-11 * Math.Abs(reference[j * n + j]) + 1e-11);
-        AssertClose(ColumnByColumnCholesky.InvertLower(l, n, WorkerPool.Shared), CholeskyInverse.InvertLower(l, n, WorkerPool.Shared));
+        AssertClose(ColumnByColumnCholesky.InvertLower(l, n, WorkerPool.Shared), CholeskyInverse.InvertLower(l, n, WorkerPool.Shared, width));
     }
 
     private static void AssertClose(double[] expected, double[] actual)
