@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using LlmCpu.Kernels.Ops;
@@ -56,7 +57,7 @@ internal static unsafe class Float16Gemm
     {
         if (tokens <= DirectTokens && path is KernelPath.Avx512 or KernelPath.Avx2 or KernelPath.Avx2Vnni)
         {
-            MultiplyFew(path, weights, columns, input, output, outputStride, tokens, rowBegin, rowEnd, rowStates);
+            MultiplyFew(path, weights, columns, input, RebiasedInput(input, tokens * columns), output, outputStride, tokens, rowBegin, rowEnd, rowStates);
             return;
         }
         float* block = stackalloc float[TileRows * BlockColumns];
@@ -99,7 +100,8 @@ internal static unsafe class Float16Gemm
     /// same order, the same reduction), so a token gets the same bits alone as in a pass of many.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void MultiplyFew(KernelPath path, Half* weights, int columns, float* input, float* output, int outputStride,
+    /// <param name="rebiased">The input times 2^112 (<see cref="RebiasedInput"/>), or null; used with rows known to be finite.</param>
+    private static void MultiplyFew(KernelPath path, Half* weights, int columns, float* input, float* rebiased, float* output, int outputStride,
         int tokens, int rowBegin, int rowEnd, byte* rowStates)
     {
         float* sums = stackalloc float[MaxTokenGroup * TileRows];
@@ -116,7 +118,9 @@ internal static unsafe class Float16Gemm
                 for (int t = 0; t < tokens;)
                 {
                     float* x = input + (long)t * columns + k0;
-                    int count = finite
+                    int count = finite && rebiased != null
+                        ? DirectTile<RebiasedHalves>(path, (ushort*)w0 + k0, (ushort*)w1 + k0, (ushort*)w2 + k0, (ushort*)w3 + k0, width, rebiased + (long)t * columns + k0, columns, tokens - t, sums)
+                        : finite
                         ? DirectTile<FiniteHalves>(path, (ushort*)w0 + k0, (ushort*)w1 + k0, (ushort*)w2 + k0, (ushort*)w3 + k0, width, x, columns, tokens - t, sums)
                         : DirectTile<AnyHalves>(path, (ushort*)w0 + k0, (ushort*)w1 + k0, (ushort*)w2 + k0, (ushort*)w3 + k0, width, x, columns, tokens - t, sums);
                     for (int i = 0; i < count; i++)
@@ -130,6 +134,30 @@ internal static unsafe class Float16Gemm
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Each thread's copy of a few tokens' activations times 2^112 (<see cref="RebiasedInput"/>); it grows to the largest
+    /// call and is then reused, so a decode step allocates nothing.
+    /// </summary>
+    [ThreadStatic] private static float[]? t_rebiased;
+
+    /// <summary>
+    /// The first <paramref name="count"/> activations times 2^112, so that the kernels can leave out the multiply that
+    /// puts an FP16 weight's exponent in place (<see cref="HalfConversion.ToSingle16Rebiased"/>): a weight w read as
+    /// w·2^-112 times x·2^112 is the same real product as w times x, so every sum gets the same bits, and a decode
+    /// step saves one of the five operations it spends on each 16 weights of a row. Scaling by a power of two is exact
+    /// while |x| &lt; 2^16; null where an activation is that large (or not finite), and the plain path runs.
+    /// </summary>
+    private static float* RebiasedInput(float* input, int count)
+    {
+        var x = new ReadOnlySpan<float>(input, count);
+        // MaxMagnitude gives the element of largest magnitude, sign included.
+        if (!(MathF.Abs(TensorPrimitives.MaxMagnitude(x)) < 65536f)) return null;
+        var buffer = t_rebiased;
+        if (buffer == null || buffer.Length < count) t_rebiased = buffer = GC.AllocateUninitializedArray<float>(Math.Max(count, 8192), pinned: true);
+        TensorPrimitives.Multiply(x, HalfConversion.Rebias, buffer);
+        return (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
     }
 
     /// <summary>A row no few-token multiplication has read yet (or one written since).</summary>
@@ -376,6 +404,9 @@ internal unsafe interface IHalfWidening
     static abstract Vector512<float> Widen16(ushort* halves);
 
     static abstract Vector256<float> Widen8(ushort* halves);
+
+    /// <summary>One half as the vectors hold it, for the columns past the last whole vector.</summary>
+    static abstract float Widen1(ushort half);
 }
 
 /// <summary>Any halves: infinity and NaN stay what they are, so a damaged weight makes its row's results not finite.</summary>
@@ -386,6 +417,9 @@ internal readonly unsafe struct AnyHalves : IHalfWidening
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Widen8(ushort* halves) => HalfConversion.ToSingle8(halves);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Widen1(ushort half) => (float)BitConverter.UInt16BitsToHalf(half);
 }
 
 /// <summary>Halves of rows checked to be finite: the same values, without the fix-up.</summary>
@@ -396,6 +430,26 @@ internal readonly unsafe struct FiniteHalves : IHalfWidening
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Widen8(ushort* halves) => HalfConversion.ToSingle8Finite(halves);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Widen1(ushort half) => (float)BitConverter.UInt16BitsToHalf(half);
+}
+
+/// <summary>
+/// Halves of rows checked to be finite, 2^112 times too small (<see cref="HalfConversion.ToSingle16Rebiased"/>): only
+/// against activations that carry the 2^112.
+/// </summary>
+internal readonly unsafe struct RebiasedHalves : IHalfWidening
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Widen16(ushort* halves) => HalfConversion.ToSingle16Rebiased(halves);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Widen8(ushort* halves) => HalfConversion.ToSingle8Rebiased(halves);
+
+    /// <summary>The value times 2^-112: exact, a half's smallest subnormal (2^-24) becoming 2^-136, an FP32 subnormal.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Widen1(ushort half) => (float)BitConverter.UInt16BitsToHalf(half) * (1f / HalfConversion.Rebias);
 }
 
 /// <summary>
@@ -437,5 +491,5 @@ internal readonly unsafe struct HalfRows<H>(ushort* row0, ushort* row1, ushort* 
     public Vector256<float> Wide8(int row, int k) => H.Widen8(Row(row) + k);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public float At(int row, int k) => (float)BitConverter.UInt16BitsToHalf(Row(row)[k]);
+    public float At(int row, int k) => H.Widen1(Row(row)[k]);
 }
