@@ -21,6 +21,26 @@ internal sealed class BlockTrainingSet
     private readonly int[] _order, _evaluation;
     private readonly int _dim, _batch;
 
+    /// <summary>
+    /// Whether the block-wise loss runs for a layer of <paramref name="config"/> with these statistics: the layer's
+    /// inputs came with them and the block is one <see cref="DecoderBlockGradient"/> runs.
+    /// </summary>
+    public static bool Runs(ModelConfig config, LayerStatistics statistics) => statistics.LayerInputs is not null && DecoderBlockGradient.CannotRun(config) is null;
+
+    /// <summary>Whether a block-wise recipe with <paramref name="options"/> trains towards the float model's outputs, which the calibration must then carry.</summary>
+    public static bool WantsFloatModelOutputs(ModelConfig config, SignedDescentOptions options) => options.FloatModelTargets && DecoderBlockGradient.CannotRun(config) is null;
+
+    /// <summary>
+    /// The set a layer recipe trains on (<see cref="Runs"/> must hold): the statistics' layer inputs, and as targets the
+    /// float model's outputs where <see cref="SignedDescentOptions.FloatModelTargets"/> asks for them and they were carried.
+    /// </summary>
+    public BlockTrainingSet(ModelConfig config, LayerWeights layer, LayerStatistics statistics, SignedDescentOptions options, WorkerPool pool,
+        CancellationToken cancellation)
+        : this(config, layer, statistics.LayerInputs ?? throw new ArgumentException("The statistics carry no layer inputs.", nameof(statistics)), options, pool,
+            cancellation, options.FloatModelTargets ? statistics.FloatModelOutputs : null)
+    {
+    }
+
     /// <param name="targets">
     /// The outputs to train towards, one per window; null for the float block's own output on <paramref name="states"/>.
     /// </param>

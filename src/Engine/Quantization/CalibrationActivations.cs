@@ -61,13 +61,7 @@ internal sealed class CalibrationActivations : IDisposable
     /// </summary>
     public LayerStatistics Observe(LayerWeights weights, CancellationToken cancellation)
     {
-        if (_floatStates is not null)
-            foreach (var states in _floatStates)
-            {
-                cancellation.ThrowIfCancellationRequested();
-                _session.Reset();
-                _session.ForwardLayer(Layer, weights, states, states, cancellation);
-            }
+        if (_floatStates is not null) RunInPlace(_floatStates, weights, cancellation);
         var statistics = new LayerStatistics(_config) { LayerInputs = _states, FloatModelOutputs = _floatStates };
         _session.LinearInputs = new Capture(statistics, Layer, _pool);
         try
@@ -89,13 +83,19 @@ internal sealed class CalibrationActivations : IDisposable
     /// <summary>Runs <see cref="Layer"/>, with <paramref name="weights"/> (the layer as quantized), on every window: the states become the next layer's inputs.</summary>
     public void Advance(LayerWeights weights, CancellationToken cancellation)
     {
-        foreach (var states in _states)
+        RunInPlace(_states, weights, cancellation);
+        Layer++;
+    }
+
+    /// <summary>Runs <see cref="Layer"/> with <paramref name="weights"/> on every window of <paramref name="windows"/>, each state becoming the layer's output.</summary>
+    private void RunInPlace(float[][] windows, LayerWeights weights, CancellationToken cancellation)
+    {
+        foreach (var states in windows)
         {
             cancellation.ThrowIfCancellationRequested();
             _session.Reset();
             _session.ForwardLayer(Layer, weights, states, states, cancellation);
         }
-        Layer++;
     }
 
     public void Dispose() => _session.Dispose();

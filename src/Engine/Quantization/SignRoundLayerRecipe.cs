@@ -20,21 +20,21 @@ internal sealed class SignRoundLayerRecipe(LayerFormat format, ActivationMode ac
 {
     private readonly SignedDescentOptions _options = options ?? SignedDescentOptions.SignRound;
 
-    public bool WantsFloatModelOutputs => _options.FloatModelTargets && DecoderBlockGradient.CannotRun(config) is null;
+    public bool WantsFloatModelOutputs => BlockTrainingSet.WantsFloatModelOutputs(config, _options);
 
     public LayerWeights Quantize(int index, LayerWeights layer, LayerStatistics statistics)
     {
-        if (statistics.LayerInputs is { } states && DecoderBlockGradient.CannotRun(config) is null) return BlockWise(index, layer, states, statistics.FloatModelOutputs);
+        if (BlockTrainingSet.Runs(config, statistics)) return BlockWise(index, layer, statistics);
         if (index == 0 && DecoderBlockGradient.CannotRun(config) is { } why)
             log.Verbose($"SignRound trains each matrix on its own output error, not the block's: the block-wise loss is written for Llama-layout blocks ({config.Architecture}: {why}).");
         return MatrixWise(layer, statistics);
     }
 
-    private LayerWeights BlockWise(int index, LayerWeights layer, IReadOnlyList<float[]> states, IReadOnlyList<float[]>? floatModelOutputs) =>
+    private LayerWeights BlockWise(int index, LayerWeights layer, LayerStatistics statistics) =>
         LayerRecipe.DisposingOnFailure(keep =>
         {
             long start = Stopwatch.GetTimestamp();
-            var set = new BlockTrainingSet(config, layer, states, _options, pool, cancellation, _options.FloatModelTargets ? floatModelOutputs : null);
+            var set = new BlockTrainingSet(config, layer, statistics, _options, pool, cancellation);
             var f = FloatLayer.Of(layer);
             float[][] weights = [f.QueryKeyValue, f.AttentionOutput, f.GateUp, f.Down];
             var sources = new[] { layer.QueryKeyValue, layer.AttentionOutput, layer.GateUp, layer.Down };

@@ -22,7 +22,7 @@ internal sealed class TeqLayerRecipe(LayerFormat format, ActivationMode activati
 {
     private readonly SignedDescentOptions _options = options ?? SignedDescentOptions.Teq;
 
-    public bool WantsFloatModelOutputs => _options.FloatModelTargets && DecoderBlockGradient.CannotRun(config) is null;
+    public bool WantsFloatModelOutputs => BlockTrainingSet.WantsFloatModelOutputs(config, _options);
 
     public LayerWeights Quantize(int index, LayerWeights layer, LayerStatistics statistics)
     {
@@ -47,10 +47,10 @@ internal sealed class TeqLayerRecipe(LayerFormat format, ActivationMode activati
     {
         int dim = config.EmbeddingLength, ffn = config.FeedForwardLength, qkvRows = dim + 2 * config.KvDim;
         var f = FloatLayer.Of(layer);
-        if (statistics.LayerInputs is { } states && DecoderBlockGradient.CannotRun(config) is null)
+        if (BlockTrainingSet.Runs(config, statistics))
         {
             long start = Stopwatch.GetTimestamp();
-            var set = new BlockTrainingSet(config, layer, states, _options, pool, cancellation, _options.FloatModelTargets ? statistics.FloatModelOutputs : null);
+            var set = new BlockTrainingSet(config, layer, statistics, _options, pool, cancellation);
             var s = TeqBlockTraining.Train([f.QueryKeyValue, f.AttentionOutput, f.GateUp, f.Down], format, config, set, pool, _options, cancellation);
             log.Verbose($"Layer {index + 1}: TEQ's block output error {s.Trained:G4} (round-to-nearest {s.RoundToNearest:G4}) after {_options.Steps} steps of " +
                         $"{Math.Min(_options.BatchWindows, set.Windows)} windows towards {set.Target}, in {Stopwatch.GetElapsedTime(start).TotalSeconds:F1} s.");

@@ -38,13 +38,11 @@ public static unsafe class HalfConversion
     /// then on.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> ToSingle8Finite(ushort* halves) =>
-        ((Avx2.ConvertToVector256Int32((short*)halves) << 13) & Vector256.Create(SignExponentMantissa)).AsSingle() * Vector256.Create(TwoTo112);
+    public static Vector256<float> ToSingle8Finite(ushort* halves) => ToSingle8Rebiased(halves) * Vector256.Create(TwoTo112);
 
     /// <summary><see cref="ToSingle16"/> for halves known to be finite, as <see cref="ToSingle8Finite"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> ToSingle16Finite(ushort* halves) =>
-        ((Avx512F.ConvertToVector512Int32(Vector256.Load((short*)halves)) << 13) & Vector512.Create(SignExponentMantissa)).AsSingle() * Vector512.Create(TwoTo112);
+    public static Vector512<float> ToSingle16Finite(ushort* halves) => ToSingle16Rebiased(halves) * Vector512.Create(TwoTo112);
 
     /// <summary>
     /// Eight finite FP16 values as FP32 values 2^112 times smaller, exactly (a half's subnormals become FP32 subnormals):
