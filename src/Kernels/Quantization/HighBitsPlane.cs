@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace LlmCpu.Kernels.Quantization;
 
 /// <summary>
@@ -47,12 +49,17 @@ internal readonly unsafe struct HighBitsPlane(byte* bytes, int columns)
     public void SetChunk(in Int4View lows, int row, int chunk, ReadOnlySpan<byte> codes)
     {
         int tile = row / Int4Matrix.TileRows, r = row % Int4Matrix.TileRows;
-        for (int j = 0; j < Int4Matrix.RowChunkBytes; j++)
-        {
-            byte low = codes[j], high = codes[j + Int4Matrix.RowChunkBytes];
-            *lows.RowChunkByte(row, chunk, j) = (byte)((high & 0x0F) << 4 | (low & 0x0F));
-            SetField(tile, chunk, r, j, (byte)(low >> 4 | (high >> 4) << 2));
-        }
+        var nibble = Vector128.Create((byte)0x0F);
+        var first = Vector128.Create(codes[..Int4Matrix.RowChunkBytes]);
+        var second = Vector128.Create(codes.Slice(Int4Matrix.RowChunkBytes, Int4Matrix.RowChunkBytes));
+        lows.SetRowChunk(row, chunk, (first & nibble) | Vector128.ShiftLeft(second & nibble, 4));
+        // Byte j's field: bits 4-5 of codes j and j + 16. Fields 2k and 2k + 1 share byte k of the row's four bytes in
+        // each half's plane: in 16-bit lanes, the low byte plus the high byte moved down to bits 4-7.
+        var fields = (Vector128.ShiftRightLogical(first, 4) | Vector128.ShiftLeft(Vector128.ShiftRightLogical(second, 4), 2)).AsUInt16();
+        var pairs = Vector128.Narrow(fields & Vector128.Create((ushort)0x00FF) | Vector128.ShiftRightLogical(fields, 4), Vector128<ushort>.Zero).AsUInt32();
+        int rowBytes = r * Int4Matrix.RowHalfBytes / 2;
+        *(uint*)(Highs(tile, chunk, 0) + rowBytes) = pairs.ToScalar();
+        *(uint*)(Highs(tile, chunk, 1) + rowBytes) = pairs.GetElement(1);
     }
 
     /// <summary>Code (0..63) of row <paramref name="row"/> at column <paramref name="k"/>.</summary>

@@ -60,6 +60,14 @@ internal readonly unsafe struct Int4View
         Tile(row / Int4Matrix.TileRows) + (long)chunk * Int4Matrix.ChunkBytes + j / Int4Matrix.RowHalfBytes * Int4Matrix.HalfChunkBytes
         + row % Int4Matrix.TileRows * Int4Matrix.RowHalfBytes + j % Int4Matrix.RowHalfBytes;
 
+    /// <summary>Stores row <paramref name="row"/>'s 16 bytes of chunk <paramref name="chunk"/> (Q4_0 order: byte j holds weights j and j + 16).</summary>
+    public void SetRowChunk(int row, int chunk, Vector128<byte> bytes)
+    {
+        byte* first = RowChunkByte(row, chunk, 0);
+        *(ulong*)first = bytes.AsUInt64().ToScalar();
+        *(ulong*)(first + Int4Matrix.HalfChunkBytes) = bytes.AsUInt64().GetElement(1);
+    }
+
     /// <summary>The 16 bytes of row <paramref name="r"/> (0..7) of a tile's chunk starting at <paramref name="chunk"/>, in Q4_0 order.</summary>
     public static Vector128<byte> RowChunk(byte* chunk, int r) =>
         Vector128.Create(*(ulong*)(chunk + r * Int4Matrix.RowHalfBytes),

@@ -74,18 +74,19 @@ public sealed unsafe class Q6KMatrix : Int8TileMatrix, IGgmlBlockRows
     /// <summary>The 256 6-bit codes of one Q6_K block, in value order (ggml's dequantization order).</summary>
     private static void Codes(ReadOnlySpan<byte> block, Span<byte> codes)
     {
-        var ql = block.Slice(0, 128);
-        var qh = block.Slice(128, 64);
+        var nibble = Vector256.Create((byte)0x0F);
+        var two = Vector256.Create((byte)3);
         for (int half = 0; half < 2; half++)
         {
-            for (int l = 0; l < 32; l++)
-            {
-                byte low0 = ql[64 * half + l], low1 = ql[64 * half + l + 32], high = qh[32 * half + l];
-                codes[128 * half + l] = (byte)((low0 & 0x0F) | (high & 3) << 4);
-                codes[128 * half + l + 32] = (byte)((low1 & 0x0F) | (high >> 2 & 3) << 4);
-                codes[128 * half + l + 64] = (byte)((low0 >> 4) | (high >> 4 & 3) << 4);
-                codes[128 * half + l + 96] = (byte)((low1 >> 4) | (high >> 6 & 3) << 4);
-            }
+            // 32 values at a time: ql's bytes l and l + 32 give four values' low nibbles, qh's byte l their bits 4-5.
+            var low0 = Vector256.Create(block.Slice(64 * half, 32));
+            var low1 = Vector256.Create(block.Slice(64 * half + 32, 32));
+            var high = Vector256.Create(block.Slice(128 + 32 * half, 32));
+            var out0 = codes.Slice(128 * half);
+            ((low0 & nibble) | Vector256.ShiftLeft(high & two, 4)).CopyTo(out0);
+            ((low1 & nibble) | Vector256.ShiftLeft(Vector256.ShiftRightLogical(high, 2) & two, 4)).CopyTo(out0[32..]);
+            (Vector256.ShiftRightLogical(low0, 4) | Vector256.ShiftLeft(Vector256.ShiftRightLogical(high, 4) & two, 4)).CopyTo(out0[64..]);
+            (Vector256.ShiftRightLogical(low1, 4) | Vector256.ShiftLeft(Vector256.ShiftRightLogical(high, 6), 4)).CopyTo(out0[96..]);
         }
     }
 
