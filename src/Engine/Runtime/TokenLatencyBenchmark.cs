@@ -67,10 +67,14 @@ public sealed record TokenLatencyResult
     /// <summary>Generation test: bytes read per token (every weight but the embedding table, plus the KV cache) times tokens per second.</summary>
     public double? BandwidthGBps { get; init; }
 
-    /// <summary>Read bandwidth measured in the same run on the same threads.</summary>
+    /// <summary>Read bandwidth measured in the same run on the same threads, after each repetition: the median.</summary>
     public double? ReadBandwidthGBps { get; init; }
 
-    /// <summary><see cref="BandwidthGBps"/> / <see cref="ReadBandwidthGBps"/>: how close decode is to the memory bound.</summary>
+    /// <summary>
+    /// How close decode is to the memory bound: each repetition's decode bandwidth against the read bandwidth measured
+    /// beside it, the median over repetitions (so about <see cref="BandwidthGBps"/> / <see cref="ReadBandwidthGBps"/>
+    /// on a steady machine, and not thrown by one slow reading on a drifting one).
+    /// </summary>
     public double? FractionOfBandwidth { get; init; }
 }
 
@@ -162,7 +166,8 @@ public static class TokenLatencyBenchmark
         var rates = new List<double>();
         var stepMilliseconds = new List<double>();
         var firstStep = new List<double>();
-        double? readBandwidth = null;
+        double bytesPerToken = BytesReadPerToken(model, steps);
+        var reads = new List<double>();
         for (int r = -options.WarmUp; r < options.Repetitions; r++)
         {
             log.Progress(Activity, $"tg{steps}: {(r < 0 ? "warm-up" : $"repetition {r + 1} of {options.Repetitions}")}",
@@ -180,19 +185,36 @@ public static class TokenLatencyBenchmark
                 if (i == 0) firstStep.Add(ms);
             }
             double elapsed = Stopwatch.GetElapsedTime(runStart).TotalSeconds;
-            if (r >= 0) rates.Add(steps / elapsed);
-            // Between repetitions, on the same threads: the bound moves with the machine's load, so it is taken beside the decode.
-            if (options.MeasureBandwidth && r == options.Repetitions / 2) readBandwidth = ReadBandwidth.MeasureGBps(pool);
+            if (r < 0) continue;
+            rates.Add(steps / elapsed);
+            // After each repetition, on the same threads: the bound moves with the machine's load (a shared machine's
+            // memory drifts by half within minutes), so each repetition is set against the read taken beside it, and
+            // the fraction is the median of those ratios, not one reading against the mean of all repetitions.
+            if (!options.MeasureBandwidth) continue;
+            reads.Add(ReadBandwidth.MeasureGBps(pool));
         }
         var result = Result(model, $"tg{steps}", steps, rates.ToArray(), stepMilliseconds.ToArray(), firstStep.Average(), pool);
-        double bytesPerToken = BytesReadPerToken(model, steps);
-        double bandwidth = bytesPerToken * result.TokensPerSecond / 1e9;
         return result with
         {
-            BandwidthGBps = Math.Round(bandwidth, 2),
-            ReadBandwidthGBps = readBandwidth is { } read ? Math.Round(read, 2) : null,
-            FractionOfBandwidth = readBandwidth is { } measured ? Math.Round(bandwidth / measured, 3) : null,
+            BandwidthGBps = Math.Round(bytesPerToken * result.TokensPerSecond / 1e9, 2),
+            ReadBandwidthGBps = reads.Count > 0 ? Math.Round(Median(reads), 2) : null,
+            FractionOfBandwidth = reads.Count > 0 ? Math.Round(FractionOfBandwidth(bytesPerToken, rates, reads), 3) : null,
         };
+    }
+
+    /// <summary>
+    /// The median over repetitions of each one's decode bandwidth (<paramref name="bytesPerToken"/> × its tokens per
+    /// second) against the read bandwidth measured beside it (<paramref name="reads"/>[i] after repetition i).
+    /// </summary>
+    internal static double FractionOfBandwidth(double bytesPerToken, IReadOnlyList<double> rates, IReadOnlyList<double> reads) =>
+        Median(rates.Select((rate, i) => bytesPerToken * rate / 1e9 / reads[i]).ToArray());
+
+    /// <summary>The middle value (the mean of the middle two for an even count).</summary>
+    internal static double Median(IReadOnlyCollection<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        int middle = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
     }
 
     /// <summary>
