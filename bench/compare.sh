@@ -19,8 +19,9 @@ Options:
   --reps N       repetitions per run, after one warm-up (default 3)
   --quick        smoke test: one round, one repetition
   --types LIST   the 1.1B files to compare, comma-separated, from q4_0, q4_k_m, f16, llmc, q8_0, q5_k_m
-                 (default q4_0,q4_k_m,f16,llmc)
-  --with-7b      also Llama-2-7B-shaped files (Q4_0 GGUF and .llmc, about 4 GB each)
+                 (default q4_0,q4_k_m,f16,llmc; none: only the 7B files of --with-7b)
+  --with-7b      also Llama-2-7B-shaped files (Q4_0 and Q4_K_M GGUFs and .llmc, about 4 GB each; the Q4_K_M
+                 file is quantized from a 13 GB F16 file, written and removed on the first run)
   --no-mmap      both engines read the files into memory instead of mapping them (llama-bench -lm none,
                  LlmCpu --no-mmap; for LlmCpu this changes only the .llmc file, whose weights are used in place)
   --remake-models
@@ -62,6 +63,7 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 if [[ $quick == 1 ]]; then rounds=1 reps=1; fi
+[[ $types == none ]] && types=""
 IFS=, read -ra type_list <<<"$types"
 for t in "${type_list[@]}"; do
     case "$t" in q4_0|q4_k_m|f16|llmc|q8_0|q5_k_m) ;; *) echo "compare.sh: unknown type '$t' in --types" >&2; exit 64 ;; esac
@@ -174,6 +176,12 @@ make_models() {
         local s="$models/llama-2-7b"
         synthetic Llama-2-7B "$s-q4_0.gguf" GgufQ4_0
         synthetic Llama-2-7B "$s-int4-g128.llmc" Llmc
+        if [[ ! -f "$s-q4_k_m.gguf" ]]; then
+            # The 13 GB F16 source is needed only to make the Q4_K_M file.
+            synthetic Llama-2-7B "$s-f16.gguf" GgufF16
+            quantize "$s-f16.gguf" "$s-q4_k_m.gguf" Q4_K_M
+            rm -f "$s-f16.gguf"
+        fi
     fi
 }
 
@@ -190,6 +198,7 @@ pairs() {
     if [[ $with7b == 1 ]]; then
         local s="$models/llama-2-7b"
         echo "$s-q4_0.gguf|$s-q4_0.gguf"
+        echo "$s-q4_k_m.gguf|$s-q4_k_m.gguf"
         echo "$s-int4-g128.llmc|$s-q4_0.gguf"
     fi
 }
