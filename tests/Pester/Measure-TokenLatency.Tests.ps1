@@ -11,8 +11,14 @@ Describe 'Measure-TokenLatency' {
             $r.P50Milliseconds | Should -BeLessOrEqual $r.P99Milliseconds
             $r.Repetitions | Should -Be 2
         }
-        $tg = $results[1]
-        # The ratio of the two bandwidths (each shown rounded to 0.01 GB/s).
+        $results[1].FractionOfBandwidth | Should -BeGreaterThan 0
+    }
+
+    It 'sets a decode repetition against the read bandwidth measured beside it' {
+        # One repetition: the median of the repetitions' ratios is that repetition's ratio of the two bandwidths (each
+        # shown rounded to 0.01 GB/s).
+        $tg = Import-Model | Measure-TokenLatency -PromptTokens 0 -GenerateTokens 8 -Repetitions 1 -WarmUp 0
+        $tg.Test | Should -Be 'tg8'
         [math]::Abs($tg.FractionOfBandwidth - $tg.BandwidthGBps / $tg.ReadBandwidthGBps) | Should -BeLessThan 0.01
     }
 
