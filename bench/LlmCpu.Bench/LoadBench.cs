@@ -7,8 +7,8 @@ using LlmCpu.Kernels.Threading;
 namespace LlmCpu.Bench;
 
 /// <summary>
-/// Load time and memory of one model file, for issue-style figures "load ≤ 5 s from the page cache; resident memory ≤
-/// weights + KV cache + 10%". The file is read once first so that every load finds it in the page cache. Each load
+/// Load time and memory of one model file, against the aims "load within 5 s from the page cache; resident memory
+/// within weights + KV cache + 10%". The file is read once first so that every load finds it in the page cache. Each load
 /// is timed from the call to a model ready to decode; after it, one decode step fills one KV block per layer, so the
 /// resident figure includes the runtime's buffers. The first load in the process pays the JIT (as a fresh PowerShell
 /// session does); later ones show the steady cost. One JSON line per load: seconds, resident and peak resident bytes

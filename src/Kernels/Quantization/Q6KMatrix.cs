@@ -75,18 +75,18 @@ public sealed unsafe class Q6KMatrix : Int8TileMatrix, IGgmlBlockRows
     private static void Codes(ReadOnlySpan<byte> block, Span<byte> codes)
     {
         var nibble = Vector256.Create((byte)0x0F);
-        var two = Vector256.Create((byte)3);
+        var twoBits = Vector256.Create((byte)3);
         for (int half = 0; half < 2; half++)
         {
             // 32 values at a time: ql's bytes l and l + 32 give four values' low nibbles, qh's byte l their bits 4-5.
             var low0 = Vector256.Create(block.Slice(64 * half, 32));
             var low1 = Vector256.Create(block.Slice(64 * half + 32, 32));
             var high = Vector256.Create(block.Slice(128 + 32 * half, 32));
-            var out0 = codes.Slice(128 * half);
-            ((low0 & nibble) | Vector256.ShiftLeft(high & two, 4)).CopyTo(out0);
-            ((low1 & nibble) | Vector256.ShiftLeft(Vector256.ShiftRightLogical(high, 2) & two, 4)).CopyTo(out0[32..]);
-            (Vector256.ShiftRightLogical(low0, 4) | Vector256.ShiftLeft(Vector256.ShiftRightLogical(high, 4) & two, 4)).CopyTo(out0[64..]);
-            (Vector256.ShiftRightLogical(low1, 4) | Vector256.ShiftLeft(Vector256.ShiftRightLogical(high, 6), 4)).CopyTo(out0[96..]);
+            var values = codes.Slice(128 * half);
+            ((low0 & nibble) | Vector256.ShiftLeft(high & twoBits, 4)).CopyTo(values);
+            ((low1 & nibble) | Vector256.ShiftLeft(Vector256.ShiftRightLogical(high, 2) & twoBits, 4)).CopyTo(values[32..]);
+            (Vector256.ShiftRightLogical(low0, 4) | Vector256.ShiftLeft(Vector256.ShiftRightLogical(high, 4) & twoBits, 4)).CopyTo(values[64..]);
+            (Vector256.ShiftRightLogical(low1, 4) | Vector256.ShiftLeft(Vector256.ShiftRightLogical(high, 6), 4)).CopyTo(values[96..]);
         }
     }
 
