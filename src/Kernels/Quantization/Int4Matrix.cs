@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using LlmCpu.Kernels.MatMul;
 using LlmCpu.Kernels.Memory;
 
@@ -227,18 +228,13 @@ public sealed unsafe class Int4Matrix : WeightMatrix
             throw new ArgumentException($"A row of {Columns} values is {Columns / ChunkSize} Q4_0 blocks of {blockBytes} bytes.", nameof(blocks));
         var view = View;
         int tile = row / TileRows, r = row % TileRows;
-        byte* rowBytes = view.Tile(tile) + r * RowHalfBytes;
-        fixed (byte* first = blocks)
+        for (int g = 0; g < Groups; g++)
         {
-            // Eight-byte stores, not span copies: a 7B file is 200 million blocks, and a call per half was seconds of its load.
-            for (int g = 0; g < Groups; g++)
-            {
-                byte* block = first + g * blockBytes;
-                view.TileScales(tile, g)[r] = *(ushort*)block;
-                byte* chunk = rowBytes + (long)g * ChunkBytes;
-                *(ulong*)chunk = *(ulong*)(block + 2);
-                *(ulong*)(chunk + HalfChunkBytes) = *(ulong*)(block + 2 + RowHalfBytes);
-            }
+            // A row's 16 code bytes as one vector, not two span copies: a 7B file is 200 million blocks, and a call per
+            // half was seconds of its load.
+            var block = blocks.Slice(g * blockBytes, blockBytes);
+            view.TileScales(tile, g)[r] = (ushort)(block[0] | block[1] << 8);
+            view.SetRowChunk(row, g, Vector128.Create(block.Slice(2, RowChunkBytes)));
         }
     }
 

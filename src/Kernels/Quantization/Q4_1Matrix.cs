@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using LlmCpu.Kernels.MatMul;
 using LlmCpu.Kernels.Memory;
 
@@ -43,7 +44,7 @@ public sealed unsafe class Q4_1Matrix : Int8TileMatrix, IGgmlBlockRows
         {
             var block = blocks.Slice(b * BlockBytes, BlockBytes);
             _scales.Set(row, b, (ushort)(block[0] | block[1] << 8), (ushort)(block[2] | block[3] << 8));
-            for (int j = 0; j < Int4Matrix.RowChunkBytes; j++) *view.RowChunkByte(row, b, j) = block[4 + j];
+            view.SetRowChunk(row, b, Vector128.Create(block.Slice(4, Int4Matrix.RowChunkBytes)));
         }
     }
 
