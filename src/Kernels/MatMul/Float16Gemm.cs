@@ -405,8 +405,8 @@ internal unsafe interface IHalfWidening
 
     static abstract Vector256<float> Widen8(ushort* halves);
 
-    /// <summary>One half as the vectors hold it, for the columns past the last whole vector.</summary>
-    static abstract float Widen1(ushort half);
+    /// <summary>One half as the vectors hold it, for the columns past the last whole vector: by default its plain value.</summary>
+    static virtual float Widen1(ushort half) => (float)BitConverter.UInt16BitsToHalf(half);
 }
 
 /// <summary>Any halves: infinity and NaN stay what they are, so a damaged weight makes its row's results not finite.</summary>
@@ -417,9 +417,6 @@ internal readonly unsafe struct AnyHalves : IHalfWidening
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Widen8(ushort* halves) => HalfConversion.ToSingle8(halves);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Widen1(ushort half) => (float)BitConverter.UInt16BitsToHalf(half);
 }
 
 /// <summary>Halves of rows checked to be finite: the same values, without the fix-up.</summary>
@@ -430,9 +427,6 @@ internal readonly unsafe struct FiniteHalves : IHalfWidening
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Widen8(ushort* halves) => HalfConversion.ToSingle8Finite(halves);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Widen1(ushort half) => (float)BitConverter.UInt16BitsToHalf(half);
 }
 
 /// <summary>
@@ -449,7 +443,7 @@ internal readonly unsafe struct RebiasedHalves : IHalfWidening
 
     /// <summary>The value times 2^-112: exact, a half's smallest subnormal (2^-24) becoming 2^-136, an FP32 subnormal.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Widen1(ushort half) => (float)BitConverter.UInt16BitsToHalf(half) * (1f / HalfConversion.Rebias);
+    static float IHalfWidening.Widen1(ushort half) => (float)BitConverter.UInt16BitsToHalf(half) * (1f / HalfConversion.Rebias);
 }
 
 /// <summary>
