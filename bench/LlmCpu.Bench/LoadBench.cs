@@ -33,12 +33,13 @@ public static class LoadBench
             {
                 using var pool = new WorkerPool(Environment.ProcessorCount);
                 DecodeOneToken(model, pool);
+                long resident = ProcessMemory("VmRSS:");
                 Console.WriteLine(JsonSerializer.Serialize(new
                 {
                     test = "load", load = i + 1, file = Path.GetFileName(path), seconds, model.FileSizeBytes, model.WeightBytes,
                     model.ResidentBytes, model.MappedBytes, kvCacheMaxBytes = model.KvCacheMaxBytes,
-                    processResidentBytes = ProcessMemory("VmRSS:"), processPeakResidentBytes = ProcessMemory("VmHWM:"),
-                    residentOverWeightsAndKv = (double)ProcessMemory("VmRSS:") / (model.WeightBytes + model.KvCacheMaxBytes),
+                    processResidentBytes = resident, processPeakResidentBytes = ProcessMemory("VmHWM:"),
+                    residentOverWeightsAndKv = (double)resident / (model.WeightBytes + model.KvCacheMaxBytes),
                 }));
             }
             GC.Collect();
