@@ -33,8 +33,8 @@ public static class BatchBench
         for (int i = 0; i < sizes.Length; i++)
         {
             var perRound = Enumerable.Range(0, rounds).Select(r => figures[r, i]).ToArray();
-            double tokensPerSecond = Median(perRound.Select(f => f.TokensPerSecond));
-            double alone = Median(Enumerable.Range(0, rounds).Select(r => figures[r, 0].TokensPerSecond));
+            double tokensPerSecond = Median.Of(perRound.Select(f => f.TokensPerSecond));
+            double alone = Median.Of(Enumerable.Range(0, rounds).Select(r => figures[r, 0].TokensPerSecond));
             Console.WriteLine(JsonSerializer.Serialize(new
             {
                 test = "batch-decode", model = model.Name, precision = model.Precision, threads, isa = KernelDispatch.Best.ToString(),
@@ -42,15 +42,9 @@ public static class BatchBench
                 decodeSeconds = perRound.Select(f => Math.Round(f.Seconds, 3)).ToArray(),
                 tokensPerSecond, roundTokensPerSecond = perRound.Select(f => Math.Round(f.TokensPerSecond, 2)).ToArray(),
                 oneAtATimeTokensPerSecond = alone,
-                speedup = Median(Enumerable.Range(0, rounds).Select(r => figures[r, i].TokensPerSecond / figures[r, 0].TokensPerSecond)),
+                speedup = Median.Of(Enumerable.Range(0, rounds).Select(r => figures[r, i].TokensPerSecond / figures[r, 0].TokensPerSecond)),
             }));
         }
-    }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     /// <summary>

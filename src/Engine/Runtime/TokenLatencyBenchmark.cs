@@ -197,7 +197,7 @@ public static class TokenLatencyBenchmark
         return result with
         {
             BandwidthGBps = Math.Round(bytesPerToken * result.TokensPerSecond / 1e9, 2),
-            ReadBandwidthGBps = reads.Count > 0 ? Math.Round(Median(reads), 2) : null,
+            ReadBandwidthGBps = reads.Count > 0 ? Math.Round(Median.Of(reads), 2) : null,
             FractionOfBandwidth = reads.Count > 0 ? Math.Round(FractionOfBandwidth(bytesPerToken, rates, reads), 3) : null,
         };
     }
@@ -207,15 +207,7 @@ public static class TokenLatencyBenchmark
     /// second) against the read bandwidth measured beside it (<paramref name="reads"/>[i] after repetition i).
     /// </summary>
     internal static double FractionOfBandwidth(double bytesPerToken, IReadOnlyList<double> rates, IReadOnlyList<double> reads) =>
-        Median(rates.Select((rate, i) => bytesPerToken * rate / 1e9 / reads[i]).ToArray());
-
-    /// <summary>The middle value (the mean of the middle two for an even count).</summary>
-    internal static double Median(IReadOnlyCollection<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        int middle = sorted.Length / 2;
-        return sorted.Length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-    }
+        Median.Of(rates.Select((rate, i) => bytesPerToken * rate / 1e9 / reads[i]));
 
     /// <summary>
     /// Bytes a decode step reads: every weight matrix but the token embedding (one row of it is looked up; tied to the
