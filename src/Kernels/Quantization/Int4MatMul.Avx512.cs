@@ -48,10 +48,17 @@ internal static unsafe partial class Int4MatMul
      * tinyllama-1.1b-q4_0.gguf at two threads, gate_up 40.1 -> 43.9 GB/s, tokens per second bound 60.9 -> 65.6.
      * The same kernel for the formats with a scale and a minimum per group: ggml-l2 one token, Q4_K 20.8-21.2 ->
      * 25.1-25.3 GB/s, Q4_1 21.6-21.9 -> 26.0 (two alternated runs each).
+     * The general kernel (activation blocks of several chunks: groups of 64, 128, whole rows) with two or more tokens
+     * combines a token pair at a time too: at the end of a block two vpermt2d and a vpaddd reduce the pair's lanes to
+     * interleaved row sums (TokenLanePairs) and one 512-bit combine serves both, where each token was narrowed
+     * (vpshufd, vpaddd, vpmovqd) and combined in 256 bits. On a Zen 4 core this measured no faster (tile-l2 group size
+     * 128: 217 -> 212-216 GOPS). On an AMD Zen 5 core (EPYC family 26 model 2, full-width 512-bit units), alternated
+     * runs: tile-l2 group size 128 363 -> 390-398 GOPS (best of 300 rounds, three pairs); batch-profile of
+     * tinyllama-1.1b-int4-g128.llmc, 8 sequences at two threads, 182-186 -> 195-199 tokens/s (three pairs, a loaded
+     * host). Zen 4 runs a 512-bit operation as two 256-bit halves, the likely reason only Zen 5 gains.
      * Not kept: prefetching the first 128 or 384 KB of the next matrix while attention and the norms run (decode
-     * 59-62 -> 55-60 tokens/s); the token-pair combine in the general kernel (groups of 128 no faster, 217 -> 212-216); a token block
-     * small enough for L1 (16 tokens x 1024 columns) runs no faster than 64 x 5632 from L2, so the kernel is bound by
-     * its operations, not by cache.
+     * 59-62 -> 55-60 tokens/s); a token block small enough for L1 (16 tokens x 1024 columns) runs no faster than
+     * 64 x 5632 from L2, so the kernel is bound by its operations, not by cache.
      */
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void TileInt8Avx512<T, S>(in Int4View w, ref S scales, int tile, in TokenInt8 x, float* result)
@@ -59,17 +66,21 @@ internal static unsafe partial class Int4MatMul
     {
         byte* p = w.Tile(tile);
         int groups = w.Groups, blocksPerGroup = w.GroupSize / w.BlockSize, chunksPerBlock = w.BlockSize / Int4Matrix.ChunkSize;
-        int stride = x.Stride, blocks = x.Blocks;
+        int stride = x.Stride, blockStride = x.BlockStride;
         sbyte* xp = x.Values;
-        float* xScales = x.Scales;
-        int* xSums = x.Sums;
+        // One token combines alone; two or more combine a pair at a time from the by-block copies, where a token's
+        // next one follows it (see TokenLanePairs).
+        float* xScales = T.Value == 1 ? x.Scales : x.ScalesByBlock;
+        int* xSums = T.Value == 1 ? x.Sums : x.SumsByBlock;
         var mask = Vector512.Create((byte)0x0F);
         var ones = Vector512.Create((short)1);
-        Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default, f4 = default, f5 = default, f6 = default, f7 = default;
+        Vector256<float> f0 = default;
+        Vector512<float> f01 = default, f23 = default, f45 = default, f67 = default;
         int b = 0;
         for (int g = 0; g < groups; g++)
         {
             scales.BeginGroup(tile, g);
+            if (T.Value > 1) scales.BeginPairs();
             for (int end = b + blocksPerGroup; b < end; b++)
             {
                 Vector512<int> s0 = default, s1 = default, s2 = default, s3 = default, s4 = default, s5 = default, s6 = default, s7 = default;
@@ -97,25 +108,39 @@ internal static unsafe partial class Int4MatMul
                     if (T.Value > 4) s6 += Avx512BW.MultiplyAddAdjacent(a6, ones);
                     if (T.Value > 4) s7 += Avx512BW.MultiplyAddAdjacent(a7, ones);
                 }
-                f0 = scales.Combine(LanePairs(s0), xScales[b], xSums + b, f0);
-                if (T.Value > 1) f1 = scales.Combine(LanePairs(s1), xScales[blocks + b], xSums + blocks + b, f1);
-                if (T.Value > 2) f2 = scales.Combine(LanePairs(s2), xScales[2 * blocks + b], xSums + 2 * blocks + b, f2);
-                if (T.Value > 2) f3 = scales.Combine(LanePairs(s3), xScales[3 * blocks + b], xSums + 3 * blocks + b, f3);
-                if (T.Value > 4) f4 = scales.Combine(LanePairs(s4), xScales[4 * blocks + b], xSums + 4 * blocks + b, f4);
-                if (T.Value > 4) f5 = scales.Combine(LanePairs(s5), xScales[5 * blocks + b], xSums + 5 * blocks + b, f5);
-                if (T.Value > 4) f6 = scales.Combine(LanePairs(s6), xScales[6 * blocks + b], xSums + 6 * blocks + b, f6);
-                if (T.Value > 4) f7 = scales.Combine(LanePairs(s7), xScales[7 * blocks + b], xSums + 7 * blocks + b, f7);
+                if (T.Value == 1)
+                {
+                    f0 = scales.Combine(LanePairs(s0), xScales[b], xSums + b, f0);
+                    continue;
+                }
+                float* pairScales = xScales + (long)b * blockStride;
+                int* pairSums = xSums + (long)b * blockStride;
+                f01 = scales.CombinePair(TokenLanePairs(s0, s1), pairScales, pairSums, f01);
+                if (T.Value > 2) f23 = scales.CombinePair(TokenLanePairs(s2, s3), pairScales + 2, pairSums + 2, f23);
+                if (T.Value > 4) f45 = scales.CombinePair(TokenLanePairs(s4, s5), pairScales + 4, pairSums + 4, f45);
+                if (T.Value > 4) f67 = scales.CombinePair(TokenLanePairs(s6, s7), pairScales + 6, pairSums + 6, f67);
             }
         }
-        f0.Store(result);
-        if (T.Value > 1) f1.Store(result + Int4Matrix.TileRows);
-        if (T.Value > 2) f2.Store(result + 2 * Int4Matrix.TileRows);
-        if (T.Value > 2) f3.Store(result + 3 * Int4Matrix.TileRows);
-        if (T.Value > 4) f4.Store(result + 4 * Int4Matrix.TileRows);
-        if (T.Value > 4) f5.Store(result + 5 * Int4Matrix.TileRows);
-        if (T.Value > 4) f6.Store(result + 6 * Int4Matrix.TileRows);
-        if (T.Value > 4) f7.Store(result + 7 * Int4Matrix.TileRows);
+        if (T.Value == 1)
+        {
+            f0.Store(result);
+            return;
+        }
+        StorePair(f01, result);
+        if (T.Value > 2) StorePair(f23, result + 2 * Int4Matrix.TileRows);
+        if (T.Value > 4) StorePair(f45, result + 4 * Int4Matrix.TileRows);
+        if (T.Value > 4) StorePair(f67, result + 6 * Int4Matrix.TileRows);
     }
+
+    /// <summary>
+    /// Two tokens' 32-bit lane sums (row r in lanes 2r and 2r + 1 of each) reduced to row sums in one register, rows
+    /// interleaved as <see cref="TokenWordPairs"/> gives them (lane 2r the first token's row r, 2r + 1 the second's):
+    /// two vpermt2d and one vpaddd for the pair, where narrowing each token (<see cref="LanePairs"/>) took three.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector512<int> TokenLanePairs(Vector512<int> first, Vector512<int> second) =>
+        Avx512F.PermuteVar16x32x2(first, Vector512.Create(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30), second)
+        + Avx512F.PermuteVar16x32x2(first, Vector512.Create(1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31), second);
 
     /// <summary>
     /// One token and groups of one chunk (GGUF Q4_0, Q4_1 and Q4_K, and the output projection of the converter's files),
