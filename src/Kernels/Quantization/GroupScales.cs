@@ -98,10 +98,33 @@ internal static unsafe class TokenPair
 }
 
 /// <summary>
-/// <see cref="Int4Matrix"/>: an FP16 scale per group and an integer zero point (8 when symmetric):
+/// Whether an INT4 matrix stores a zero point per group and row or has the symmetric 8 everywhere. A type argument,
+/// so that each kernel is compiled for one of the two and tests nothing per block: decode on groups of 32 combines
+/// every chunk, and the test with the zero points' address arithmetic that the symmetric case does not need was a
+/// fixed share of that loop.
+/// </summary>
+internal interface IZeroPoints
+{
+    static abstract bool Stored { get; }
+}
+
+/// <summary>The zero point is 8 in every row and group: the correction is a shift of the activations' sum.</summary>
+internal readonly struct SymmetricZeros : IZeroPoints
+{
+    public static bool Stored => false;
+}
+
+/// <summary>A zero point per group and row, one byte each, beside the scales.</summary>
+internal readonly struct StoredZeros : IZeroPoints
+{
+    public static bool Stored => true;
+}
+
+/// <summary>
+/// <see cref="Int4Matrix"/>: an FP16 scale per group and an integer zero point (8 when symmetric, <typeparamref name="Z"/>):
 /// acc + float(rowSums - zero * xSum) * (scale * xScale), the last multiply and add fused, as in the reference.
 /// </summary>
-internal unsafe struct Int4GroupScales(in Int4View w) : IGroupScales
+internal unsafe struct Int4GroupScales<Z>(in Int4View w) : IGroupScales where Z : struct, IZeroPoints
 {
     private readonly ushort* _scales = w.Scales;
     private readonly byte* _zeros = w.Zeros;
@@ -116,14 +139,14 @@ internal unsafe struct Int4GroupScales(in Int4View w) : IGroupScales
     {
         long line = ((long)tile * _groups + group) * Int4Matrix.TileRows;
         _scale = Ops.HalfConversion.ToSingle8(_scales + line);
-        _groupZeros = _zeros == null ? null : _zeros + line;
+        if (Z.Stored) _groupZeros = _zeros + line;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void BeginPairs()
     {
         _scalePair = TokenPair.EachRowTwice(_scale);
-        if (_groupZeros != null) _zeroPair = TokenPair.EachRowTwice(Avx2.ConvertToVector256Int32(_groupZeros));
+        if (Z.Stored) _zeroPair = TokenPair.EachRowTwice(Avx2.ConvertToVector256Int32(_groupZeros));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -131,7 +154,7 @@ internal unsafe struct Int4GroupScales(in Int4View w) : IGroupScales
     {
         var xs = Vector256.Create(*xSum);
         // Symmetric weights have the zero point 8 in every row: the correction is one broadcast and a shift.
-        var corrected = _groupZeros == null ? rowSums - (xs << 3) : rowSums - Avx2.ConvertToVector256Int32(_groupZeros) * xs;
+        var corrected = !Z.Stored ? rowSums - (xs << 3) : rowSums - Avx2.ConvertToVector256Int32(_groupZeros) * xs;
         return Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(corrected), _scale * Vector256.Create(xScale), acc);
     }
 
@@ -139,7 +162,7 @@ internal unsafe struct Int4GroupScales(in Int4View w) : IGroupScales
     public readonly Vector512<float> CombinePair(Vector512<int> rowSums, float* xScales, int* xSums, Vector512<float> acc)
     {
         var xs = TokenPair.Of(xSums);
-        var corrected = _groupZeros == null ? rowSums - (xs << 3) : rowSums - _zeroPair * xs;
+        var corrected = !Z.Stored ? rowSums - (xs << 3) : rowSums - _zeroPair * xs;
         return Vector512.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(corrected), _scalePair * TokenPair.Of(xScales), acc);
     }
 
@@ -148,7 +171,7 @@ internal unsafe struct Int4GroupScales(in Int4View w) : IGroupScales
     {
         long line = ((long)tile * _groups + group) * Int4Matrix.TileRows;
         var xs = BlockPair.Of(xSums);
-        var corrected = _zeros == null ? rowSums - (xs << 3) : rowSums - Avx512F.ConvertToVector512Int32(Vector128.Load(_zeros + line)) * xs;
+        var corrected = !Z.Stored ? rowSums - (xs << 3) : rowSums - Avx512F.ConvertToVector512Int32(Vector128.Load(_zeros + line)) * xs;
         var scale = Ops.HalfConversion.ToSingle16(_scales + line) * BlockPair.Of(xScales);
         return BlockPair.FusedInOrder(Avx512F.ConvertToVector512Single(corrected), scale, acc);
     }

@@ -104,11 +104,14 @@ internal static unsafe partial class Int4MatMul
     private static int MultiplyTileInt8(KernelPath path, in Int4View w, ActivationScratch scratch, int tile, int token, int available, float* result)
     {
         var x = new TokenInt8(scratch, token, w.KPadded / w.BlockSize);
-        var scales = new Int4GroupScales(w);
         switch (path)
         {
+            case KernelPath.Avx512 or KernelPath.Avx2Vnni or KernelPath.Avx2 when w.Zeros == null:
+                var symmetric = new Int4GroupScales<SymmetricZeros>(w);
+                return TileInt8Simd(path, w, ref symmetric, tile, x, available, result);
             case KernelPath.Avx512 or KernelPath.Avx2Vnni or KernelPath.Avx2:
-                return TileInt8Simd(path, w, ref scales, tile, x, available, result);
+                var asymmetric = new Int4GroupScales<StoredZeros>(w);
+                return TileInt8Simd(path, w, ref asymmetric, tile, x, available, result);
             case KernelPath.Vector128:
                 TileInt8Vector128(w, tile, x.Values, x.Scales, x.Sums, result);
                 return 1;
