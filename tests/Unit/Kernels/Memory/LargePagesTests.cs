@@ -15,6 +15,16 @@ public sealed unsafe class LargePagesTests
         Assert.Contains("hg", MappingFlags((nint)buffer.Pointer));
     }
 
+    [SkippableFact]
+    public void ABufferOfOneLargePageAndAPartIsAdvised()
+    {
+        // A small model's query/key/value codes (2.6 MB for TinyLlama-1.1B): one whole large page inside it.
+        Skip.IfNot(LargePages.Available, "This system gives no large pages on request (not Linux, or transparent huge pages are \"never\").");
+        using var buffer = new NativeBuffer(LargePages.PageBytes + LargePages.PageBytes / 4);
+        Assert.Equal(0, (long)buffer.Pointer % LargePages.PageBytes);
+        Assert.Contains("hg", MappingFlags((nint)buffer.Pointer));
+    }
+
     [Fact]
     public void ASmallBufferKeepsTheCacheLineAlignmentAndNoAdvice()
     {
