@@ -11,15 +11,16 @@ public sealed record ConformanceResult(string Kernel, KernelPath Path, string Ca
 /// <summary>
 /// Compares every INT4 kernel path with the scalar reference over a table of shapes, formats and inputs: random
 /// weights and activations, and adversarial ones (all-equal groups, zeros, the largest FP16-representable magnitudes,
-/// one-hot and alternating extremes), with K and N that are not multiples of the chunk or the tile. INT8 paths must
-/// match the reference bit for bit; FP32-activation paths within 1e-5 of the sum of |w x|.
+/// one-hot and alternating extremes, and scales that are infinite or NaN, as a damaged file's can be), with K and N that
+/// are not multiples of the chunk or the tile. INT8 paths must match the reference bit for bit (the same infinities and
+/// NaNs where scales are not finite); FP32-activation paths within 1e-5 of the sum of |w x|.
 /// </summary>
 public static unsafe class KernelConformance
 {
     public static readonly (int Rows, int Columns)[] Shapes = [(8, 32), (1, 32), (13, 96), (17, 200), (24, 257), (9, 1000)];
     public static readonly Int4Format[] Formats =
         [new(32, false), new(64, false), new(128, false), new(-1, false), new(32, true), new(64, true), new(128, true), new(-1, true)];
-    public static readonly string[] Inputs = ["random", "equal-groups", "zeros", "max-magnitude", "one-hot", "alternating-extremes"];
+    public static readonly string[] Inputs = ["random", "equal-groups", "zeros", "max-magnitude", "one-hot", "alternating-extremes", "non-finite-scales"];
 
     public static IEnumerable<ConformanceResult> Run(IEnumerable<KernelPath> paths)
     {
@@ -31,8 +32,12 @@ public static unsafe class KernelConformance
         {
             var (weights, activations) = MakeInputs(input, rows, columns, tokens, seed: rows * 1000 + columns);
             using var matrix = Int4Matrix.Quantize(weights, rows, columns, format);
+            bool nonFinite = input == "non-finite-scales";
+            if (nonFinite) DamageScales(matrix);
             string name = $"{rows}x{columns} {format} {input} tokens={tokens}";
-            foreach (var mode in new[] { ActivationMode.Int8, ActivationMode.Float32 })
+            // With non-finite scales only the INT8 kernels, whose arithmetic is the reference's operation for operation,
+            // must give the same infinities and NaNs; FP32 sums in another order (a product 0 x infinity in one, not the other).
+            foreach (var mode in nonFinite ? new[] { ActivationMode.Int8 } : new[] { ActivationMode.Int8, ActivationMode.Float32 })
             {
                 matrix.Activations = mode;
                 var reference = Multiply(matrix, activations, tokens, KernelPath.Scalar);
@@ -44,6 +49,12 @@ public static unsafe class KernelConformance
                     bool passed = true;
                     for (int i = 0; i < actual.Length; i++)
                     {
+                        if (nonFinite && !float.IsFinite(reference[i]))
+                        {
+                            // Equals counts NaN equal to NaN: the same infinity, or NaN where the reference has NaN.
+                            if (!actual[i].Equals(reference[i])) passed = false;
+                            continue;
+                        }
                         double error = Math.Abs((double)actual[i] - reference[i]);
                         double tolerance = mode == ActivationMode.Int8 ? 0 : 1e-5 * bound[i] + 1e-30;
                         if (float.IsNaN(actual[i]) || error > tolerance) passed = false;
@@ -55,6 +66,24 @@ public static unsafe class KernelConformance
         }
     }
 
+    /// <summary>
+    /// Sets three scales to +infinity, -infinity and NaN (the first row's first group, the middle row's last group, the
+    /// last row's first group), keeping their codes: the kernels must then take the exact FP16 conversion.
+    /// </summary>
+    private static void DamageScales(Int4Matrix matrix)
+    {
+        var view = matrix.View;
+        var codes = new byte[matrix.GroupSize];
+        foreach (var (row, group, scale) in new[] { (0, 0, Half.PositiveInfinity), (matrix.Rows / 2, matrix.Groups - 1, Half.NegativeInfinity),
+                     (matrix.Rows - 1, 0, Half.NaN) })
+        {
+            for (int k = 0; k < codes.Length; k++)
+                codes[k] = (byte)(group * matrix.GroupSize + k < matrix.Columns ? view.Quant(row, group * matrix.GroupSize + k) : view.Zero(row, group));
+            matrix.SetGroup(row, group, scale, codes, (byte)view.Zero(row, group));
+        }
+        if (matrix.ScalesFinite) throw new InvalidOperationException("The damaged scales were checked as finite.");
+    }
+
     /// <summary>Runs the matrix's multiplication on one named path (the dispatcher itself always takes the best).</summary>
     public static float[] Multiply(Int4Matrix matrix, float[] activations, int tokens, KernelPath path)
     {
@@ -64,7 +93,7 @@ public static unsafe class KernelConformance
         fixed (float* y = output)
         {
             matrix.Prepare(x, tokens, scratch);
-            Int4MatMul.Multiply(path, matrix.View, matrix.Activations, scratch, y, matrix.Rows, tokens, 0, matrix.Tiles);
+            Int4MatMul.Multiply(path, matrix.KernelView, matrix.Activations, scratch, y, matrix.Rows, tokens, 0, matrix.Tiles);
         }
         return output;
     }
@@ -95,7 +124,7 @@ public static unsafe class KernelConformance
         var x = new float[tokens * columns];
         switch (kind)
         {
-            case "random":
+            case "random" or "non-finite-scales":
                 for (int i = 0; i < w.Length; i++) w[i] = Normal() * 0.05f;
                 for (int i = 0; i < x.Length; i++) x[i] = Normal();
                 break;

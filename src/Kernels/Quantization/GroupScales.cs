@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using LlmCpu.Kernels.Ops;
 
 namespace LlmCpu.Kernels.Quantization;
 
@@ -122,9 +123,13 @@ internal readonly struct StoredZeros : IZeroPoints
 
 /// <summary>
 /// <see cref="Int4Matrix"/>: an FP16 scale per group and an integer zero point (8 when symmetric, <typeparamref name="Z"/>):
-/// acc + float(rowSums - zero * xSum) * (scale * xScale), the last multiply and add fused, as in the reference.
+/// acc + float(rowSums - zero * xSum) * (scale * xScale), the last multiply and add fused, as in the reference. The
+/// scales are widened by <typeparamref name="H"/>: <see cref="FiniteHalves"/> when the matrix's scales were checked
+/// to be finite (<see cref="Int4View.ScalesFinite"/>), four operations fewer per sixteen scales than the exact
+/// conversion, which decode on groups of 32 pays every second chunk; <see cref="AnyHalves"/> otherwise, so a damaged
+/// scale still makes its results infinite or NaN.
 /// </summary>
-internal unsafe struct Int4GroupScales<Z>(in Int4View w) : IGroupScales where Z : struct, IZeroPoints
+internal unsafe struct Int4GroupScales<Z, H>(in Int4View w) : IGroupScales where Z : struct, IZeroPoints where H : struct, IHalfWidening
 {
     private readonly ushort* _scales = w.Scales;
     private readonly byte* _zeros = w.Zeros;
@@ -138,7 +143,7 @@ internal unsafe struct Int4GroupScales<Z>(in Int4View w) : IGroupScales where Z 
     public void BeginGroup(int tile, int group)
     {
         long line = ((long)tile * _groups + group) * Int4Matrix.TileRows;
-        _scale = Ops.HalfConversion.ToSingle8(_scales + line);
+        _scale = H.Widen8(_scales + line);
         if (Z.Stored) _groupZeros = _zeros + line;
     }
 
@@ -172,7 +177,7 @@ internal unsafe struct Int4GroupScales<Z>(in Int4View w) : IGroupScales where Z 
         long line = ((long)tile * _groups + group) * Int4Matrix.TileRows;
         var xs = BlockPair.Of(xSums);
         var corrected = !Z.Stored ? rowSums - (xs << 3) : rowSums - Avx512F.ConvertToVector512Int32(Vector128.Load(_zeros + line)) * xs;
-        var scale = Ops.HalfConversion.ToSingle16(_scales + line) * BlockPair.Of(xScales);
+        var scale = H.Widen16(_scales + line) * BlockPair.Of(xScales);
         return BlockPair.FusedInOrder(Avx512F.ConvertToVector512Single(corrected), scale, acc);
     }
 }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using LlmCpu.Kernels.MatMul;
+using LlmCpu.Kernels.Ops;
 
 namespace LlmCpu.Kernels.Quantization;
 
@@ -106,12 +107,10 @@ internal static unsafe partial class Int4MatMul
         var x = new TokenInt8(scratch, token, w.KPadded / w.BlockSize);
         switch (path)
         {
-            case KernelPath.Avx512 or KernelPath.Avx2Vnni or KernelPath.Avx2 when w.Zeros == null:
-                var symmetric = new Int4GroupScales<SymmetricZeros>(w);
-                return TileInt8Simd(path, w, ref symmetric, tile, x, available, result);
             case KernelPath.Avx512 or KernelPath.Avx2Vnni or KernelPath.Avx2:
-                var asymmetric = new Int4GroupScales<StoredZeros>(w);
-                return TileInt8Simd(path, w, ref asymmetric, tile, x, available, result);
+                return w.Zeros == null
+                    ? TileInt8SimdWithZeros<SymmetricZeros>(path, w, tile, x, available, result)
+                    : TileInt8SimdWithZeros<StoredZeros>(path, w, tile, x, available, result);
             case KernelPath.Vector128:
                 TileInt8Vector128(w, tile, x.Values, x.Scales, x.Sums, result);
                 return 1;
@@ -119,6 +118,20 @@ internal static unsafe partial class Int4MatMul
                 TileInt8Scalar(w, tile, x.Values, x.Scales, x.Sums, result);
                 return 1;
         }
+    }
+
+    /// <summary>The SIMD INT8 kernels with the matrix's scales widened as their check allows (<see cref="Int4View.ScalesFinite"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int TileInt8SimdWithZeros<Z>(KernelPath path, in Int4View w, int tile, in TokenInt8 x, int available, float* result)
+        where Z : struct, IZeroPoints
+    {
+        if (w.ScalesFinite)
+        {
+            var finite = new Int4GroupScales<Z, FiniteHalves>(w);
+            return TileInt8Simd(path, w, ref finite, tile, x, available, result);
+        }
+        var any = new Int4GroupScales<Z, AnyHalves>(w);
+        return TileInt8Simd(path, w, ref any, tile, x, available, result);
     }
 
     /// <summary>

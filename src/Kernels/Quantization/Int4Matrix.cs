@@ -148,7 +148,41 @@ public sealed unsafe class Int4Matrix : WeightMatrix
 
     public override int RowGrain => TileRows;
 
+    /// <summary>The arrays as they are, for writing them and for references that read one value at a time.</summary>
     internal Int4View View => new(this, _quants, _scales, _zeros);
+
+    /// <summary>The arrays for the kernels, with whether every scale is finite (checked once after each change).</summary>
+    internal Int4View KernelView => new(this, _quants, _scales, _zeros, ScalesFinite);
+
+    // Whether every scale is finite: unknown after any write, found by one pass over the scales when the matrix next
+    // multiplies. Workers may find it at once; they find the same answer.
+    private const int ScalesUnchecked = 0, ScalesAllFinite = 1, ScalesNotAllFinite = 2;
+    private int _scaleCheck;
+
+    /// <summary>Whether no FP16 scale is an infinity or a NaN (a damaged file's can be: those keep the exact conversion).</summary>
+    internal bool ScalesFinite
+    {
+        get
+        {
+            int state = Volatile.Read(ref _scaleCheck);
+            if (state == ScalesUnchecked)
+            {
+                state = AllFinite(_scales, ScaleBytes / sizeof(ushort)) ? ScalesAllFinite : ScalesNotAllFinite;
+                Volatile.Write(ref _scaleCheck, state);
+            }
+            return state == ScalesAllFinite;
+        }
+    }
+
+    private static bool AllFinite(ushort* halves, long count)
+    {
+        for (long offset = 0; offset < count; offset += int.MaxValue)
+            if (!Ops.HalfConversion.AllFinite(halves + offset, (int)Math.Min(int.MaxValue, count - offset))) return false;
+        return true;
+    }
+
+    /// <summary>After a write to the scales: checked again before the next multiplication.</summary>
+    private void ScalesChanged() => Volatile.Write(ref _scaleCheck, ScalesUnchecked);
 
     /// <summary>Quantizes row-major FP32 weights (Rows x Columns) with round-to-nearest.</summary>
     public static Int4Matrix Quantize(ReadOnlySpan<float> weights, int rows, int columns, Int4Format format, ActivationMode activations = ActivationMode.Int8)
@@ -162,6 +196,7 @@ public sealed unsafe class Int4Matrix : WeightMatrix
     /// <summary>Quantizes one row of FP32 weights into place; rows can be filled one at a time while loading.</summary>
     public void QuantizeRow(int row, ReadOnlySpan<float> values)
     {
+        ScalesChanged();
         if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(row));
         if (values.Length != Columns) throw new ArgumentException($"A row has {Columns} values.", nameof(values));
         Span<byte> q = stackalloc byte[GroupSize <= 4096 ? GroupSize : 0];
@@ -190,6 +225,7 @@ public sealed unsafe class Int4Matrix : WeightMatrix
     /// </summary>
     public void SetGroup(int row, int group, Half scale, ReadOnlySpan<byte> quants, byte zero = 8)
     {
+        ScalesChanged();
         if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(row));
         if ((uint)group >= (uint)Groups) throw new ArgumentOutOfRangeException(nameof(group));
         if (quants.Length != GroupSize) throw new ArgumentException($"A group has {GroupSize} values.", nameof(quants));
@@ -221,6 +257,7 @@ public sealed unsafe class Int4Matrix : WeightMatrix
     /// </summary>
     public void SetQ4_0Row(int row, ReadOnlySpan<byte> blocks)
     {
+        ScalesChanged();
         const int blockBytes = 2 + RowChunkBytes;
         if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(row));
         if (Int4Format.GroupSize != ChunkSize || Int4Format.Asymmetric) throw new InvalidOperationException($"Q4_0 rows fit a symmetric group-32 matrix, not {Int4Format}.");
@@ -250,6 +287,8 @@ public sealed unsafe class Int4Matrix : WeightMatrix
 
     public override void PrepareLayout(int tokens, ActivationScratch scratch)
     {
+        // On the calling thread, before the workers take their tiles: the scales' check, if due, runs once.
+        _ = ScalesFinite;
         if (Activations == ActivationMode.Int8) scratch.LayOutInt8(tokens, KPadded, BlockSize);
         else scratch.LayOutFloat32(tokens, KPadded, GroupSize);
     }
@@ -261,7 +300,7 @@ public sealed unsafe class Int4Matrix : WeightMatrix
     }
 
     public override void MultiplyRows(float* input, float* output, int outputStride, int tokens, int rowBegin, int rowEnd, ActivationScratch scratch) =>
-        Int4MatMul.Multiply(KernelDispatch.Best, View, Activations, scratch, output, outputStride, tokens, rowBegin / TileRows, (rowEnd + TileRows - 1) / TileRows);
+        Int4MatMul.Multiply(KernelDispatch.Best, KernelView, Activations, scratch, output, outputStride, tokens, rowBegin / TileRows, (rowEnd + TileRows - 1) / TileRows);
 
     public override string ActivationLayout => Activations == ActivationMode.Int8 ? $"int8 blocks of {BlockSize}, {KPadded} wide" : $"float32 groups of {GroupSize}, {KPadded} wide";
 

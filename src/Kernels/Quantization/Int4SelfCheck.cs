@@ -54,7 +54,7 @@ internal static unsafe class Int4SelfCheck
         fixed (float* y = output)
         {
             matrix.Prepare(x, tokens, scratch);
-            Int4MatMul.Multiply(path, matrix.View, matrix.Activations, scratch, y, matrix.Rows, tokens, 0, matrix.Tiles);
+            Int4MatMul.Multiply(path, matrix.KernelView, matrix.Activations, scratch, y, matrix.Rows, tokens, 0, matrix.Tiles);
         }
         return output;
     }

@@ -17,6 +17,12 @@ internal readonly unsafe struct Int4View
     public readonly int Chunks;
 
     /// <summary>
+    /// Whether every FP16 scale was checked to be finite (<see cref="Int4Matrix"/> checks once, when it first multiplies
+    /// after a change), so the kernels may widen the scales without the infinity and NaN fix-up.
+    /// </summary>
+    public readonly bool ScalesFinite;
+
+    /// <summary>
     /// A view of 4-bit codes in the tile layout with groups (and activation blocks) of 32 and no FP16 scales or zero
     /// points of its own: for formats whose scales live elsewhere (<see cref="Q4KMatrix"/>).
     /// </summary>
@@ -32,8 +38,9 @@ internal readonly unsafe struct Int4View
         Chunks = Groups;
     }
 
-    public Int4View(Int4Matrix m, byte* quants, ushort* scales, byte* zeros)
+    public Int4View(Int4Matrix m, byte* quants, ushort* scales, byte* zeros, bool scalesFinite = false)
     {
+        ScalesFinite = scalesFinite;
         Quants = quants;
         Scales = scales;
         Zeros = zeros;
