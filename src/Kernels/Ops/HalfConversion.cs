@@ -63,10 +63,10 @@ public static unsafe class HalfConversion
     public const float Rebias = TwoTo112;
 
     /// <summary>Whether none of <paramref name="count"/> halves is an infinity or a NaN (exponent bits all ones).</summary>
-    public static bool AllFinite(ushort* halves, int count)
+    public static bool AllFinite(ushort* halves, long count)
     {
         var exponent = Vector256.Create((ushort)0x7C00);
-        int i = 0;
+        long i = 0;
         var notFinite = Vector256<ushort>.Zero;
         for (; i + 16 <= count; i += 16)
             notFinite |= Vector256.Equals(Vector256.Load(halves + i) & exponent, exponent);

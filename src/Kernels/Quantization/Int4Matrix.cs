@@ -167,18 +167,11 @@ public sealed unsafe class Int4Matrix : WeightMatrix
             int state = Volatile.Read(ref _scaleCheck);
             if (state == ScalesUnchecked)
             {
-                state = AllFinite(_scales, ScaleBytes / sizeof(ushort)) ? ScalesAllFinite : ScalesNotAllFinite;
+                state = Ops.HalfConversion.AllFinite(_scales, ScaleBytes / sizeof(ushort)) ? ScalesAllFinite : ScalesNotAllFinite;
                 Volatile.Write(ref _scaleCheck, state);
             }
             return state == ScalesAllFinite;
         }
-    }
-
-    private static bool AllFinite(ushort* halves, long count)
-    {
-        for (long offset = 0; offset < count; offset += int.MaxValue)
-            if (!Ops.HalfConversion.AllFinite(halves + offset, (int)Math.Min(int.MaxValue, count - offset))) return false;
-        return true;
     }
 
     /// <summary>After a write to the scales: checked again before the next multiplication.</summary>
