@@ -13,6 +13,8 @@ public sealed class ForwardTimings
         Embedding,
         Norms,
         QueryKeyValue,
+
+        /// <summary>Rotary embedding and the cache write of a prefill chunk; a decode step's are in <see cref="Attention"/>.</summary>
         RotaryAndCache,
         Attention,
         AttentionOutput,

@@ -30,6 +30,7 @@ public sealed unsafe class InferenceSession : IDisposable
     private readonly AttentionJob _attention;
     private readonly RotaryEmbedding _rope;
     private readonly TokenRowsJob _rows;
+    private readonly Action<int, int> _rotateAndCacheHead; // RotateAndCacheHead, made once: a decode step allocates nothing
     private int _layer; // the layer the forward pass is in, for the element-wise stages
     private LayerWeights _layerWeights = null!; // that layer's weights
     private readonly NativeBuffer _buffers;
@@ -87,6 +88,7 @@ public sealed unsafe class InferenceSession : IDisposable
         _rope = new RotaryEmbedding(_c.HeadDim, capacity, _c.RopeScaling.InverseFrequencies(_c.RotaryDimensions, _c.RopeTheta),
             interleaved: _c.RotaryPairing == RotaryPairing.Interleaved);
         _rows = new TokenRowsJob(RunRows);
+        _rotateAndCacheHead = RotateAndCacheHead;
         _qkvStride = _c.EmbeddingLength + 2 * _c.KvDim;
         _gateUpStride = _c.FeedForwardGated ? 2 * _c.FeedForwardLength : _c.FeedForwardLength;
 
@@ -536,9 +538,16 @@ public sealed unsafe class InferenceSession : IDisposable
         _observer?.Observe(_layer, LinearInput.QueryKeyValue, new ReadOnlySpan<float>(_xb, n * _c.EmbeddingLength), n);
         _matmul.Multiply(layer.QueryKeyValue, _xb, _qkv, n);
         Done(ForwardTimings.Stage.QueryKeyValue);
-        _rows.Run(_matmul.Pool, TokenRowsJob.Stage.RotaryAndCache, n, _qkvStride);
-        Done(ForwardTimings.Stage.RotaryAndCache);
-        _attention.Run(_matmul.Pool, _qkv, _qkvStride, _layer, _attn, _segments.AsSpan(0, _segmentCount), _segmentFirstRow.AsSpan(0, _segmentCount));
+        // A decode step (every segment one token) rotates and caches each key/value head in the attention's work item
+        // that reads it (see AttentionJob.Run); its RotaryAndCache time is then part of Attention's.
+        bool headsInItems = n == _segmentCount && _attention.CanPrepareHeads;
+        if (!headsInItems)
+        {
+            _rows.Run(_matmul.Pool, TokenRowsJob.Stage.RotaryAndCache, n, _qkvStride);
+            Done(ForwardTimings.Stage.RotaryAndCache);
+        }
+        _attention.Run(_matmul.Pool, _qkv, _qkvStride, _layer, _attn, _segments.AsSpan(0, _segmentCount), _segmentFirstRow.AsSpan(0, _segmentCount),
+            headsInItems ? _rotateAndCacheHead : null);
         Done(ForwardTimings.Stage.Attention);
     }
 
@@ -652,6 +661,27 @@ public sealed unsafe class InferenceSession : IDisposable
         _rope.Apply(row.Slice(0, dim), position);
         _rope.Apply(row.Slice(dim, kvDim), position);
         cache.Write(_layer, position, row.Slice(dim, kvDim), row.Slice(dim + kvDim, kvDim));
+    }
+
+    /// <summary>
+    /// <see cref="RotateAndCache"/> for one key/value head of token t: its group's queries and its key (+ biases)
+    /// rotated, its key and value into the cache. The attention's work item for that head calls this on its worker.
+    /// </summary>
+    private void RotateAndCacheHead(int t, int kvHead)
+    {
+        int dim = _c.EmbeddingLength, kvDim = _c.KvDim, hd = _c.HeadDim, group = _c.HeadCount / _c.KvHeadCount;
+        var cache = RowCache(t, out int position);
+        var row = Row(_qkv, t, _qkvStride);
+        int query = kvHead * group * hd, key = dim + kvHead * hd, value = dim + kvDim + kvHead * hd;
+        if (_layerWeights.QueryKeyValueBias is { } bias)
+        {
+            TensorPrimitives.Add(row.Slice(query, group * hd), bias.AsSpan(query, group * hd), row.Slice(query, group * hd));
+            TensorPrimitives.Add(row.Slice(key, hd), bias.AsSpan(key, hd), row.Slice(key, hd));
+            TensorPrimitives.Add(row.Slice(value, hd), bias.AsSpan(value, hd), row.Slice(value, hd));
+        }
+        _rope.Apply(row.Slice(query, group * hd), position);
+        _rope.Apply(row.Slice(key, hd), position);
+        cache.WritePart(_layer, position, kvHead * hd, row.Slice(key, hd), row.Slice(value, hd));
     }
 
     /// <summary>hidden[t] (ffn) = act(gate) * up, or act(up) when not gated, from token t's projections (+ biases).</summary>

@@ -122,25 +122,39 @@ public sealed unsafe class KvCache : IDisposable
     /// Stores the key and value of <paramref name="position"/> in <paramref name="layer"/>; its block must be held. INT8
     /// storage quantizes them here, per head; positions of one block may be written from several threads at once.
     /// </summary>
-    public void Write(int layer, int position, ReadOnlySpan<float> key, ReadOnlySpan<float> value)
+    public void Write(int layer, int position, ReadOnlySpan<float> key, ReadOnlySpan<float> value) =>
+        WritePart(layer, position, 0, key[..KvDim], value[..KvDim]);
+
+    /// <summary>
+    /// <see cref="Write"/> for part of the key and value: elements [<paramref name="first"/>, + length) of each, which
+    /// with INT8 storage must be whole heads (of <see cref="KvCachePool.HeadDim"/>). Several threads may write different
+    /// parts of one position at once: decode's attention writes each head's key and value just before it reads that
+    /// head's keys, so the cache lines the write brings in are the ones the read needs.
+    /// </summary>
+    public void WritePart(int layer, int position, int first, ReadOnlySpan<float> key, ReadOnlySpan<float> value)
     {
-        int block = position / KeyBlock, offset = position % KeyBlock, kvDim = KvDim;
+        int block = position / KeyBlock, offset = position % KeyBlock, kvDim = KvDim, headDim = Pool.HeadDim;
+        int count = key.Length, firstHead = first / headDim;
+        if (count != value.Length || first < 0 || first + count > kvDim || (Type == KvCacheType.Int8 && (first % headDim != 0 || count % headDim != 0)))
+            throw new ArgumentException($"The key and value parts must be alike and within {kvDim} (with INT8 storage, whole heads of {headDim}).", nameof(key));
         if (Type == KvCacheType.Int8)
         {
-            Int8KvBlock.Quantize(key[..kvDim], Pool.HeadDim, (sbyte*)Keys(layer, block) + offset, KeyBlock, KeyScales(layer, block) + offset);
-            Int8KvBlock.Quantize(value[..kvDim], Pool.HeadDim, (sbyte*)Values(layer, block) + (long)offset * kvDim, 1, ValueScales(layer, block) + offset);
+            Int8KvBlock.Quantize(key, headDim, (sbyte*)Keys(layer, block) + (long)first * KeyBlock + offset, KeyBlock,
+                KeyScales(layer, block) + (long)firstHead * KeyBlock + offset);
+            Int8KvBlock.Quantize(value, headDim, (sbyte*)Values(layer, block) + (long)offset * kvDim + first, 1,
+                ValueScales(layer, block) + (long)firstHead * KeyBlock + offset);
             return;
         }
         if (Type == KvCacheType.Float16)
         {
-            var keys = (Half*)Keys(layer, block) + offset;
-            for (int j = 0; j < kvDim; j++) keys[j * KeyBlock] = (Half)key[j];
-            TensorPrimitives.ConvertToHalf(value[..kvDim], new Span<Half>((Half*)Values(layer, block) + (long)offset * kvDim, kvDim));
+            var keys = (Half*)Keys(layer, block) + (long)first * KeyBlock + offset;
+            for (int j = 0; j < count; j++) keys[j * KeyBlock] = (Half)key[j];
+            TensorPrimitives.ConvertToHalf(value, new Span<Half>((Half*)Values(layer, block) + (long)offset * kvDim + first, count));
             return;
         }
-        var k = (float*)Keys(layer, block) + offset;
-        for (int j = 0; j < kvDim; j++) k[j * KeyBlock] = key[j];
-        value[..kvDim].CopyTo(new Span<float>((float*)Values(layer, block) + (long)offset * kvDim, kvDim));
+        var k = (float*)Keys(layer, block) + (long)first * KeyBlock + offset;
+        for (int j = 0; j < count; j++) k[j * KeyBlock] = key[j];
+        value.CopyTo(new Span<float>((float*)Values(layer, block) + (long)offset * kvDim + first, count));
     }
 
     /// <summary>The key and value of <paramref name="position"/> in <paramref name="layer"/>, as FP32 (INT8: as attention reads them).</summary>
