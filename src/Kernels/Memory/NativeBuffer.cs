@@ -13,15 +13,24 @@ public sealed unsafe class NativeBuffer : IDisposable
     public const int Alignment = 64;
     private static long s_totalAllocatedBytes;
     private void* _pointer;
+    private nint _mapping;        // the system's mapping this buffer lies in, or 0 when it came from the allocator
+    private nuint _mappingBytes;
 
+    /// <param name="zero">
+    /// Whether the buffer must start as zeros. From <see cref="LargePages.MinimumBytes"/> up the memory comes straight
+    /// from the system's pages where it can (<see cref="ZeroedPages"/>), which are zeros already: no clearing pass.
+    /// </param>
     public NativeBuffer(long byteLength, bool zero = true)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(byteLength);
         ByteLength = byteLength;
-        _pointer = NativeMemory.AlignedAlloc((nuint)Math.Max(byteLength, 1), LargePages.AlignmentFor(byteLength, Alignment));
-        LargePages.Advise(_pointer, byteLength);
+        var alignment = LargePages.AlignmentFor(byteLength, Alignment);
+        if (byteLength >= LargePages.MinimumBytes)
+            _pointer = ZeroedPages.TryMap(byteLength, Math.Max(alignment, (nuint)Environment.SystemPageSize), out _mapping, out _mappingBytes);
+        if (_pointer == null) _pointer = NativeMemory.AlignedAlloc((nuint)Math.Max(byteLength, 1), alignment);
+        LargePages.Advise(_pointer, byteLength); // before the first touch, so the pages can be large from the start
         Interlocked.Add(ref s_totalAllocatedBytes, byteLength);
-        if (zero) NativeMemory.Clear(_pointer, (nuint)byteLength);
+        if (zero && _mapping == 0) NativeMemory.Clear(_pointer, (nuint)byteLength);
     }
 
     public long ByteLength { get; }
@@ -49,8 +58,10 @@ public sealed unsafe class NativeBuffer : IDisposable
     {
         if (_pointer != null)
         {
-            NativeMemory.AlignedFree(_pointer);
+            if (_mapping != 0) ZeroedPages.Unmap(_mapping, _mappingBytes);
+            else NativeMemory.AlignedFree(_pointer);
             _pointer = null;
+            _mapping = 0;
         }
         GC.SuppressFinalize(this);
     }
