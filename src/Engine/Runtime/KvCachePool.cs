@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using LlmCpu.Engine.Models;
+using LlmCpu.Kernels.Memory;
 
 namespace LlmCpu.Engine.Runtime;
 
@@ -19,6 +20,8 @@ public sealed unsafe class KvCachePool : IDisposable
 
     private readonly object _lock = new();
     private readonly nint[] _addresses; // block id -> memory, 0 until first allocated
+    private readonly nint[] _mappings;  // block id -> the system mapping holding its memory (ZeroedPages), or 0
+    private readonly nuint[] _mappingBytes;
     private readonly int[] _free;       // ids of allocated blocks no sequence holds
     private int _freeCount;
     private int _allocated;             // blocks [0, _allocated) have memory
@@ -49,6 +52,8 @@ public sealed unsafe class KvCachePool : IDisposable
         BlocksTotal = blocks;
         SequenceLength = sequenceLength;
         _addresses = new nint[blocks];
+        _mappings = new nint[blocks];
+        _mappingBytes = new nuint[blocks];
         _free = new int[blocks];
     }
 
@@ -183,9 +188,21 @@ public sealed unsafe class KvCachePool : IDisposable
 
     private int AllocateBlock()
     {
-        // Zeroed once, so the padding of a block's last key vector reads finite numbers before it is written.
-        void* memory = NativeMemory.AlignedAlloc((nuint)BlockBytes, 64);
-        NativeMemory.Clear(memory, (nuint)BlockBytes);
+        // Zeroed, so the padding of a block's last key vector reads finite numbers before it is written. A block of
+        // every layer's 64 positions is megabytes: the system's zero-filled pages, with large pages asked for, so
+        // nothing clears it and attention's reads walk fewer pages; elsewhere, allocated and cleared.
+        long bytes = BlockBytes;
+        var alignment = Math.Max(LargePages.AlignmentFor(bytes, 64), (nuint)Environment.SystemPageSize);
+        void* memory = bytes >= LargePages.MinimumBytes ? ZeroedPages.TryMap(bytes, alignment, out _mappings[_allocated], out _mappingBytes[_allocated]) : null;
+        if (memory == null)
+        {
+            memory = NativeMemory.AlignedAlloc((nuint)bytes, 64);
+            NativeMemory.Clear(memory, (nuint)bytes);
+        }
+        else
+        {
+            LargePages.Advise(memory, bytes);
+        }
         _addresses[_allocated] = (nint)memory;
         return _allocated++;
     }
@@ -197,7 +214,11 @@ public sealed unsafe class KvCachePool : IDisposable
         {
             if (_disposed) return;
             _disposed = true;
-            for (int i = 0; i < _allocated; i++) NativeMemory.AlignedFree((void*)_addresses[i]);
+            for (int i = 0; i < _allocated; i++)
+            {
+                if (_mappings[i] != 0) ZeroedPages.Unmap(_mappings[i], _mappingBytes[i]);
+                else NativeMemory.AlignedFree((void*)_addresses[i]);
+            }
             _allocated = _freeCount = 0;
         }
     }
