@@ -71,6 +71,12 @@ internal static unsafe partial class Int4MatMul
         public int Run(int tile, int token, int available, float* result)
         {
             var x = new TokenInt8(scratch, token, _w.KPadded / _w.BlockSize);
+            // Q4_K's decode has a kernel of its own that walks a super-block's scales in order.
+            if (typeof(S) == typeof(KQuantGroupScales) && path == KernelPath.Avx512 && available == 1)
+            {
+                TileInt8Avx512SuperBlocks(_w, Unsafe.As<S, KQuantGroupScales>(ref _scales), tile, x, result);
+                return 1;
+            }
             return path is KernelPath.Avx512 or KernelPath.Avx2Vnni or KernelPath.Avx2
                 ? TileInt8Simd(path, _w, ref _scales, tile, x, available, result)
                 : TileScaleMinScalar(_w, _scales, tile, x.Values, x.Scales, x.Sums, result);

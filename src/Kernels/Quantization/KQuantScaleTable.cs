@@ -154,6 +154,19 @@ internal unsafe struct KQuantGroupScales : IScaleMinGroups, IChunkScales
         return BlockPair.AddScaleMin(rowSums, scale, min, xScales, xSums, acc);
     }
 
+    /// <summary>
+    /// Where tile <paramref name="tile"/>'s scales start, for a kernel that walks them in order: FP16 d and dmin, eight
+    /// rows a super-block; byte sc and m, eight rows a group.
+    /// </summary>
+    public readonly void Tile(int tile, out ushort* superScales, out ushort* superMins, out byte* groupScales, out byte* groupMins)
+    {
+        long superLine = (long)tile * _superBlocks * Int4Matrix.TileRows, groupLine = (long)tile * _groups * Int4Matrix.TileRows;
+        superScales = _superScales + superLine;
+        superMins = _superMins + superLine;
+        groupScales = _groupScales + groupLine;
+        groupMins = _groupMins + groupLine;
+    }
+
     public void BeginChunk(int tile, int chunk) => BeginGroup(tile, chunk);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
