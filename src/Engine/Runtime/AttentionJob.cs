@@ -422,8 +422,9 @@ internal sealed unsafe class AttentionJob : IRangeJob
     }
 
     /// <summary>
-    /// <see cref="WeightedValues"/> with vectors of <typeparamref name="L"/>'s width: register tile 4 rows x one vector of
-    /// dimensions, each value vector loaded once for the four rows.
+    /// <see cref="WeightedValues"/> with vectors of <typeparamref name="L"/>'s width: register tile 4 rows x two vectors of
+    /// dimensions (8 accumulators, so eight chains of multiply-adds, where 4 x 1 had four), each value vector loaded once
+    /// for the four rows; a head of an odd number of vectors takes its last one 4 x 1.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void WeightedValues<L, TV>(float** output, int rows, float* weights, float* values, int valueStride, int width)
@@ -432,7 +433,45 @@ internal sealed unsafe class AttentionJob : IRangeJob
         int hd = _headDim, n = L.Count;
         long kvDim = valueStride;
         int tiled = rows / 4 * 4;
-        for (int d = 0; d < hd && tiled > 0; d += n)
+        int d = 0;
+        for (; d + 2 * n <= hd && tiled > 0; d += 2 * n)
+        {
+            for (int r = 0; r < tiled; r += 4)
+            {
+                float* o0 = output[r] + d, o1 = output[r + 1] + d, o2 = output[r + 2] + d, o3 = output[r + 3] + d;
+                TV a00 = L.Load(o0), a01 = L.Load(o0 + n), a10 = L.Load(o1), a11 = L.Load(o1 + n);
+                TV a20 = L.Load(o2), a21 = L.Load(o2 + n), a30 = L.Load(o3), a31 = L.Load(o3 + n);
+                float* w = weights + r * KeyBlock;
+                for (int s = 0; s < width; s++)
+                {
+                    float* v = values + s * kvDim + d;
+                    var v0 = L.Load(v);
+                    var v1 = L.Load(v + n);
+                    var p0 = L.Broadcast(w[s]);
+                    a00 = L.MultiplyAdd(p0, v0, a00);
+                    a01 = L.MultiplyAdd(p0, v1, a01);
+                    var p1 = L.Broadcast(w[KeyBlock + s]);
+                    a10 = L.MultiplyAdd(p1, v0, a10);
+                    a11 = L.MultiplyAdd(p1, v1, a11);
+                    var p2 = L.Broadcast(w[2 * KeyBlock + s]);
+                    a20 = L.MultiplyAdd(p2, v0, a20);
+                    a21 = L.MultiplyAdd(p2, v1, a21);
+                    var p3 = L.Broadcast(w[3 * KeyBlock + s]);
+                    a30 = L.MultiplyAdd(p3, v0, a30);
+                    a31 = L.MultiplyAdd(p3, v1, a31);
+                }
+                L.Store(a00, o0);
+                L.Store(a01, o0 + n);
+                L.Store(a10, o1);
+                L.Store(a11, o1 + n);
+                L.Store(a20, o2);
+                L.Store(a21, o2 + n);
+                L.Store(a30, o3);
+                L.Store(a31, o3 + n);
+            }
+        }
+        // A head of an odd number of vectors: its last one alone.
+        for (; d < hd && tiled > 0; d += n)
         {
             for (int r = 0; r < tiled; r += 4)
             {
