@@ -643,7 +643,7 @@ public sealed unsafe class InferenceSession : IDisposable
                 for (int t = begin; t < end; t++) Normalize(Row(_x, t, dim), layer.FeedForwardNorm!, layer.FeedForwardNormBias, Row(_xb, t, dim));
                 break;
             case TokenRowsJob.Stage.RotaryAndCache:
-                for (int t = begin; t < end; t++) RotateAndCache(layer, t);
+                for (int t = begin; t < end; t++) RotateAndCache(t);
                 break;
             case TokenRowsJob.Stage.Activation:
                 for (int t = begin; t < end; t++) Activate(layer, t);
@@ -652,20 +652,15 @@ public sealed unsafe class InferenceSession : IDisposable
     }
 
     /// <summary>Token t's queries and keys (+ biases) rotated at its position; its key and value into the cache.</summary>
-    private void RotateAndCache(LayerWeights layer, int t)
+    private void RotateAndCache(int t)
     {
-        int dim = _c.EmbeddingLength, kvDim = _c.KvDim;
-        var cache = RowCache(t, out int position);
-        var row = Row(_qkv, t, _qkvStride);
-        if (layer.QueryKeyValueBias != null) TensorPrimitives.Add(row, layer.QueryKeyValueBias, row);
-        _rope.Apply(row.Slice(0, dim), position);
-        _rope.Apply(row.Slice(dim, kvDim), position);
-        cache.Write(_layer, position, row.Slice(dim, kvDim), row.Slice(dim + kvDim, kvDim));
+        for (int kvHead = 0; kvHead < _c.KvHeadCount; kvHead++) RotateAndCacheHead(t, kvHead);
     }
 
     /// <summary>
     /// <see cref="RotateAndCache"/> for one key/value head of token t: its group's queries and its key (+ biases)
-    /// rotated, its key and value into the cache. The attention's work item for that head calls this on its worker.
+    /// rotated, its key and value into the cache. A decode step's attention work item for that head calls this on its
+    /// worker; a prefill chunk's row stage calls it for every head of a token.
     /// </summary>
     private void RotateAndCacheHead(int t, int kvHead)
     {

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using LlmCpu.Engine.Models;
 using LlmCpu.Kernels.Memory;
 
@@ -19,9 +18,7 @@ public sealed unsafe class KvCachePool : IDisposable
     public const int BlockPositions = 64;
 
     private readonly object _lock = new();
-    private readonly nint[] _addresses; // block id -> memory, 0 until first allocated
-    private readonly nint[] _mappings;  // block id -> the system mapping holding its memory (ZeroedPages), or 0
-    private readonly nuint[] _mappingBytes;
+    private readonly NativeAllocation[] _blocks; // block id -> memory, none until first allocated
     private readonly int[] _free;       // ids of allocated blocks no sequence holds
     private int _freeCount;
     private int _allocated;             // blocks [0, _allocated) have memory
@@ -51,9 +48,7 @@ public sealed unsafe class KvCachePool : IDisposable
         BlockBytes = layers * LayerBytes;
         BlocksTotal = blocks;
         SequenceLength = sequenceLength;
-        _addresses = new nint[blocks];
-        _mappings = new nint[blocks];
-        _mappingBytes = new nuint[blocks];
+        _blocks = new NativeAllocation[blocks];
         _free = new int[blocks];
     }
 
@@ -153,7 +148,7 @@ public sealed unsafe class KvCachePool : IDisposable
     internal Func<bool>? Reclaim { get; set; }
 
     /// <summary>Memory of block <paramref name="id"/>.</summary>
-    internal byte* Address(int id) => (byte*)_addresses[id];
+    internal byte* Address(int id) => (byte*)_blocks[id].Pointer;
 
     /// <summary>Fills <paramref name="ids"/> with blocks, all or none.</summary>
     /// <exception cref="KvCacheExhaustedException">Fewer blocks are free, even after idle ones were reclaimed.</exception>
@@ -190,20 +185,8 @@ public sealed unsafe class KvCachePool : IDisposable
     {
         // Zeroed, so the padding of a block's last key vector reads finite numbers before it is written. A block of
         // every layer's 64 positions is megabytes: the system's zero-filled pages, with large pages asked for, so
-        // nothing clears it and attention's reads walk fewer pages; elsewhere, allocated and cleared.
-        long bytes = BlockBytes;
-        var alignment = Math.Max(LargePages.AlignmentFor(bytes, 64), (nuint)Environment.SystemPageSize);
-        void* memory = bytes >= LargePages.MinimumBytes ? ZeroedPages.TryMap(bytes, alignment, out _mappings[_allocated], out _mappingBytes[_allocated]) : null;
-        if (memory == null)
-        {
-            memory = NativeMemory.AlignedAlloc((nuint)bytes, 64);
-            NativeMemory.Clear(memory, (nuint)bytes);
-        }
-        else
-        {
-            LargePages.Advise(memory, bytes);
-        }
-        _addresses[_allocated] = (nint)memory;
+        // nothing clears it and attention's reads walk fewer pages.
+        _blocks[_allocated] = NativeAllocation.Allocate(BlockBytes, 64, zero: true);
         return _allocated++;
     }
 
@@ -216,8 +199,8 @@ public sealed unsafe class KvCachePool : IDisposable
             _disposed = true;
             for (int i = 0; i < _allocated; i++)
             {
-                if (_mappings[i] != 0) ZeroedPages.Unmap(_mappings[i], _mappingBytes[i]);
-                else NativeMemory.AlignedFree((void*)_addresses[i]);
+                _blocks[i].Free();
+                _blocks[i] = default;
             }
             _allocated = _freeCount = 0;
         }

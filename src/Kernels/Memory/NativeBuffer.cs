@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace LlmCpu.Kernels.Memory;
 
 /// <summary>
@@ -12,25 +10,18 @@ public sealed unsafe class NativeBuffer : IDisposable
 {
     public const int Alignment = 64;
     private static long s_totalAllocatedBytes;
-    private void* _pointer;
-    private nint _mapping;        // the system's mapping this buffer lies in, or 0 when it came from the allocator
-    private nuint _mappingBytes;
+    private NativeAllocation _memory; // default once disposed
 
     /// <param name="zero">
     /// Whether the buffer must start as zeros. From <see cref="LargePages.MinimumBytes"/> up the memory comes straight
-    /// from the system's pages where it can (<see cref="ZeroedPages"/>), which are zeros already: no clearing pass.
+    /// from the system's pages where it can, which are zeros already: no clearing pass (<see cref="NativeAllocation"/>).
     /// </param>
     public NativeBuffer(long byteLength, bool zero = true)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(byteLength);
         ByteLength = byteLength;
-        var alignment = LargePages.AlignmentFor(byteLength, Alignment);
-        if (byteLength >= LargePages.MinimumBytes)
-            _pointer = ZeroedPages.TryMap(byteLength, Math.Max(alignment, (nuint)Environment.SystemPageSize), out _mapping, out _mappingBytes);
-        if (_pointer == null) _pointer = NativeMemory.AlignedAlloc((nuint)Math.Max(byteLength, 1), alignment);
-        LargePages.Advise(_pointer, byteLength); // before the first touch, so the pages can be large from the start
+        _memory = NativeAllocation.Allocate(byteLength, Alignment, zero);
         Interlocked.Add(ref s_totalAllocatedBytes, byteLength);
-        if (zero && _mapping == 0) NativeMemory.Clear(_pointer, (nuint)byteLength);
     }
 
     public long ByteLength { get; }
@@ -41,7 +32,7 @@ public sealed unsafe class NativeBuffer : IDisposable
     /// </summary>
     public static long TotalAllocatedBytes => Interlocked.Read(ref s_totalAllocatedBytes);
 
-    public void* Pointer => _pointer != null ? _pointer : throw new ObjectDisposedException(nameof(NativeBuffer));
+    public void* Pointer => _memory.Pointer != null ? _memory.Pointer : throw new ObjectDisposedException(nameof(NativeBuffer));
 
     public static NativeBuffer ForFloats(long count) => new(checked(count * sizeof(float)));
 
@@ -56,12 +47,10 @@ public sealed unsafe class NativeBuffer : IDisposable
 
     public void Dispose()
     {
-        if (_pointer != null)
+        if (_memory.Pointer != null)
         {
-            if (_mapping != 0) ZeroedPages.Unmap(_mapping, _mappingBytes);
-            else NativeMemory.AlignedFree(_pointer);
-            _pointer = null;
-            _mapping = 0;
+            _memory.Free();
+            _memory = default;
         }
         GC.SuppressFinalize(this);
     }

@@ -9,7 +9,7 @@ namespace LlmCpu.Kernels.Memory;
 /// Q4_K_M GGUF spent 9% of its load's CPU time in that memset (perf, AMD Zen 5 guest). Elsewhere, or where the system
 /// refuses, <see cref="TryMap"/> says no and the caller allocates and clears as before.
 /// </summary>
-public static unsafe class ZeroedPages
+internal static unsafe class ZeroedPages
 {
     private const int ProtectRead = 1, ProtectWrite = 2;
     private const int MapPrivate = 0x02, MapAnonymous = 0x20;
