@@ -169,6 +169,11 @@ internal static unsafe partial class Int4MatMul
                 if (available >= 2) { TileInt8AvxVnni<Two, S>(w, ref scales, tile, x, result); return 2; }
                 TileInt8AvxVnni<One, S>(w, ref scales, tile, x, result);
                 return 1;
+            case KernelPath.Avx2 when w.BlockSize == Int4Matrix.ChunkSize && available >= 2:
+                if (available >= 8) { TileInt8Avx2Chunks<Eight, S>(w, ref scales, tile, x, result); return 8; }
+                if (available >= 4) { TileInt8Avx2Chunks<Four, S>(w, ref scales, tile, x, result); return 4; }
+                TileInt8Avx2Chunks<Two, S>(w, ref scales, tile, x, result);
+                return 2;
             default:
                 if (available >= 2) { TileInt8Avx2<Two, S>(w, ref scales, tile, x, result); return 2; }
                 TileInt8Avx2<One, S>(w, ref scales, tile, x, result);

@@ -117,6 +117,13 @@ internal unsafe struct KQuantGroupScales : IScaleMinGroups, IChunkScales
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void PermuteRows(Vector256<int> order)
+    {
+        _scale = Avx2.PermuteVar8x32(_scale, order);
+        _min = Avx2.PermuteVar8x32(_min, order);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void BeginPairs()
     {
         _scalePair = TokenPair.EachRowTwice(_scale);
