@@ -24,10 +24,13 @@ public sealed class InvokeGenerationStopTests(SyntheticTinyLlama tinyLlama)
         runspace.Open();
         using var ps = PowerShell.Create();
         ps.Runspace = runspace;
+        // The runspace is in this process: the script marks the moment the model is loaded in the AppDomain's data,
+        // under a key of this run's own, so the test stops the generation and not the import before it.
+        string loadedKey = $"LlmCpu.Tests.InvokeGenerationStop.{Guid.NewGuid():N}";
         ps.AddScript($"""
             Import-Module '{RepoPaths.ModuleManifest}'
             $m = Import-Model -LiteralPath '{tinyLlama.Path}'
-            $global:started = [DateTime]::UtcNow
+            [AppDomain]::CurrentDomain.SetData('{loadedKey}', $true)
             $m | Invoke-Generation -Prompt {prompt} -MaxTokens {maxTokens} -Seed 1 -Stream -OutVariable global:pieces
             """);
         var output = new PSDataCollection<PSObject>();
@@ -42,7 +45,12 @@ public sealed class InvokeGenerationStopTests(SyntheticTinyLlama tinyLlama)
         }
         else
         {
-            Thread.Sleep(1500);
+            // Stop once the prompt is under way: the model is loaded (which may take a while on a busy machine) and
+            // the prefill of its thousand tokens has run for a moment.
+            var waiting = Stopwatch.StartNew();
+            while (AppDomain.CurrentDomain.GetData(loadedKey) is null && !handle.IsCompleted && waiting.Elapsed < TimeSpan.FromSeconds(60)) Thread.Sleep(20);
+            Assert.True(AppDomain.CurrentDomain.GetData(loadedKey) is not null, $"the model was not loaded within {waiting.Elapsed.TotalSeconds:F0} s");
+            Thread.Sleep(300);
         }
         Assert.False(handle.IsCompleted, $"the {phase} finished before it could be stopped");
         var clock = Stopwatch.StartNew();
