@@ -35,21 +35,16 @@ public sealed class InvokeGenerationStopTests(SyntheticTinyLlama tinyLlama)
             """);
         var output = new PSDataCollection<PSObject>();
         var handle = ps.BeginInvoke<PSObject, PSObject>(null, output);
+        // Stop once the phase is under way (loading may take a while on a busy machine), after it has run a moment:
+        // decoding when the first piece has arrived, the prompt's thousand tokens when the model is loaded.
         if (phase == "decode")
         {
-            // Stop once decoding is under way: the first piece has arrived (loading may take a while on a busy machine).
-            var waiting = Stopwatch.StartNew();
-            while (output.Count == 0 && !handle.IsCompleted && waiting.Elapsed < TimeSpan.FromSeconds(60)) Thread.Sleep(20);
-            Assert.True(output.Count > 0, $"no piece arrived within {waiting.Elapsed.TotalSeconds:F0} s");
+            Assert.True(WaitUntil(() => output.Count > 0, handle), "no piece arrived before the pipeline ended or within the wait");
             Thread.Sleep(200);
         }
         else
         {
-            // Stop once the prompt is under way: the model is loaded (which may take a while on a busy machine) and
-            // the prefill of its thousand tokens has run for a moment.
-            var waiting = Stopwatch.StartNew();
-            while (AppDomain.CurrentDomain.GetData(loadedKey) is null && !handle.IsCompleted && waiting.Elapsed < TimeSpan.FromSeconds(60)) Thread.Sleep(20);
-            Assert.True(AppDomain.CurrentDomain.GetData(loadedKey) is not null, $"the model was not loaded within {waiting.Elapsed.TotalSeconds:F0} s");
+            Assert.True(WaitUntil(() => AppDomain.CurrentDomain.GetData(loadedKey) is not null, handle), "the model was not loaded before the pipeline ended or within the wait");
             Thread.Sleep(300);
         }
         Assert.False(handle.IsCompleted, $"the {phase} finished before it could be stopped");
@@ -65,5 +60,13 @@ public sealed class InvokeGenerationStopTests(SyntheticTinyLlama tinyLlama)
             Assert.NotEmpty(pieces);
             Assert.All(pieces, p => Assert.IsType<LlmCpu.Engine.Runtime.GenerationPiece>((p as PSObject)?.BaseObject ?? p));
         }
+    }
+
+    /// <summary>Polls <paramref name="ready"/> until it holds, the pipeline ends or a minute passes; returns whether it held.</summary>
+    private static bool WaitUntil(Func<bool> ready, IAsyncResult pipeline)
+    {
+        var waiting = Stopwatch.StartNew();
+        while (!ready() && !pipeline.IsCompleted && waiting.Elapsed < TimeSpan.FromSeconds(60)) Thread.Sleep(20);
+        return ready();
     }
 }
