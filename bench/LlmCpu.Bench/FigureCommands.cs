@@ -150,6 +150,43 @@ public static unsafe class FigureCommands
     }
 
     /// <summary>
+    /// INT4 x INT8 multiplication of a few tokens (a batched decode step) on one matrix shape, from memory (copies
+    /// cycled past the last-level cache, as a model's layers are) and from cache (one copy again and again), at 1 and
+    /// 2 threads: whether the batched step's matrices lose speed to memory or to the kernel.
+    /// </summary>
+    public static void GemmShape(int rows, int columns, int tokens, int groupSize, int rounds)
+    {
+        using var matrix = BenchMatrices.RandomInt4(rows, columns, new Int4Format(groupSize, false));
+        var buffers = new List<NativeBuffer>();
+        var copies = BenchMatrices.CopiesBeyond(matrix, BeyondCacheBytes, buffers);
+        var x = BenchMatrices.RandomActivations(tokens, columns);
+        double ops = 2.0 * rows * columns * tokens;
+        foreach (int threads in new[] { 1, 2 })
+        {
+            foreach (var (source, set) in new[] { ("memory", copies), ("cache", new List<Int4Matrix> { matrix }) })
+            {
+                var samples = TimeSamples(set, x, tokens, threads, rounds);
+                Print(new
+                {
+                    kernel = "int4-gemm-shape",
+                    activations = "int8",
+                    rows,
+                    columns,
+                    groupSize,
+                    tokens,
+                    threads,
+                    source,
+                    isa = KernelDispatch.Best.ToString(),
+                    gopsMedian = Math.Round(ops / samples[rounds / 2] / 1e9, 1),
+                    gopsBest = Math.Round(ops / samples[0] / 1e9, 1),
+                    gbPerSecondMedian = Math.Round(matrix.ByteSize / samples[rounds / 2] / 1e9, 1),
+                });
+            }
+        }
+        foreach (var buffer in buffers) buffer.Dispose();
+    }
+
+    /// <summary>
     /// The INT4 x INT8 tile kernel's arithmetic throughput: a 256 x 2048 matrix (L2-resident), 64 tokens, one thread,
     /// symmetric groups of 32 (the layout ggml's Q4_0 loads into) and 128. Prints the fastest and the median round:
     /// on a machine shared with other work the fastest is the one least disturbed.

@@ -3,6 +3,7 @@ using LlmCpu.Bench;
 using LlmCpu.Engine.Quantization;
 
 // dotnet run -c Release --project bench/LlmCpu.Bench -- gemv | gemv-l2 | ggml-l2 | tile-l2 | gemm | handoff   (figures as JSON lines)
+// dotnet run -c Release --project bench/LlmCpu.Bench -- gemm-shape <rows> <columns> <tokens> [group size] [rounds]   (a few tokens' GEMM on one shape, from memory and from cache)
 // dotnet run -c Release --project bench/LlmCpu.Bench -- model <model path> [threads] [repetitions]   (pp512 / tg128)
 // dotnet run -c Release --project bench/LlmCpu.Bench -- batch <model path> [threads] [tokens] [rounds]   (aggregate decode t/s, 1-16 sequences)
 // dotnet run -c Release --project bench/LlmCpu.Bench -- batch-profile <model path> [threads] [sequences] [tokens] [greedy|sampled]   (ms per batched decode step, by stage)
@@ -18,7 +19,7 @@ using LlmCpu.Engine.Quantization;
 BenchModels.MemoryMap = !args.Contains(BenchModels.NoMemoryMapArgument);
 args = args.Where(a => a != BenchModels.NoMemoryMapArgument).ToArray();
 string command = args.Length > 0 ? args[0].ToLowerInvariant() : "help";
-int rounds = args.Length > 1 && command is not ("profile" or "load" or "model" or "batch" or "batch-profile" or "prefill-profile" or "llama-logits" or "kv-attention" or "gptq-layer" or "block-training") && int.TryParse(args[1], out int r) ? r : 0;
+int rounds = args.Length > 1 && command is not ("gemm-shape" or "profile" or "load" or "model" or "batch" or "batch-profile" or "prefill-profile" or "llama-logits" or "kv-attention" or "gptq-layer" or "block-training") && int.TryParse(args[1], out int r) ? r : 0;
 switch (command)
 {
     case "gemv": FigureCommands.Gemv(rounds > 0 ? rounds : 50); break;
@@ -26,6 +27,7 @@ switch (command)
     case "ggml-l2": GgmlBlockBench.Run(rounds > 0 ? rounds : 50); break;
     case "tile-l2": FigureCommands.TileInCache(rounds > 0 ? rounds : 400); break;
     case "gemm": FigureCommands.Gemm(rounds > 0 ? rounds : 3); break;
+    case "gemm-shape": FigureCommands.GemmShape(int.Parse(args[1]), int.Parse(args[2]), int.Parse(args[3]), args.Length > 4 ? int.Parse(args[4]) : 128, args.Length > 5 ? int.Parse(args[5]) : 200); break;
     case "handoff": FigureCommands.HandOff(); break;
     case "model": ModelBench.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : Environment.ProcessorCount, args.Length > 3 ? int.Parse(args[3]) : 3); break;
     case "load": LoadBench.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : 3, args.Length > 3 ? int.Parse(args[3]) : 512); break;
@@ -42,7 +44,7 @@ switch (command)
         args.Length > 6 ? int.Parse(args[6]) : 5, args.Length > 7 ? int.Parse(args[7]) : SignedDescentOptions.SignRound.BatchWindows); break;
     case "bdn": BenchmarkSwitcher.FromAssembly(typeof(Int4GemvBenchmarks).Assembly).Run(args[1..]); break;
     default:
-        Console.Error.WriteLine("Commands: gemv [rounds], gemv-l2 [rounds], tile-l2 [rounds], gemm [rounds], handoff, model <path> [threads] [repetitions], load <path> [loads] [context], batch <path> [threads] [tokens] [rounds], batch-profile <path> [threads] [sequences] [tokens] [greedy|sampled], profile <path> [threads], prefill-profile <path> [threads] [tokens], llama-logits <logits file> <model | logits file> [text file] [threads], kv-attention [threads] [rounds], gptq-layer [tokens] [width] [feed-forward] [kv width] [threads] [parts | sums], block-training <dim> <ffn> <heads> <kv heads> [threads] [steps] [batch windows], bdn [BenchmarkDotNet arguments]; --no-mmap reads .llmc files into memory");
+        Console.Error.WriteLine("Commands: gemv [rounds], gemv-l2 [rounds], tile-l2 [rounds], gemm [rounds], gemm-shape <rows> <columns> <tokens> [group size] [rounds], handoff, model <path> [threads] [repetitions], load <path> [loads] [context], batch <path> [threads] [tokens] [rounds], batch-profile <path> [threads] [sequences] [tokens] [greedy|sampled], profile <path> [threads], prefill-profile <path> [threads] [tokens], llama-logits <logits file> <model | logits file> [text file] [threads], kv-attention [threads] [rounds], gptq-layer [tokens] [width] [feed-forward] [kv width] [threads] [parts | sums], block-training <dim> <ffn> <heads> <kv heads> [threads] [steps] [batch windows], bdn [BenchmarkDotNet arguments]; --no-mmap reads .llmc files into memory");
         return 64;
 }
 return 0;

@@ -1,5 +1,8 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using LlmCpu.Engine.Formats;
 using LlmCpu.Engine.Formats.Gguf;
+using LlmCpu.Kernels;
 using LlmCpu.Kernels.MatMul;
 using LlmCpu.Kernels.Quantization;
 
@@ -112,11 +115,7 @@ public sealed class MatrixBuilder(ModelPrecision precision, Int4Format int4Forma
             {
                 var matrix = new Float16Matrix(rows, columns);
                 var buffer = new float[columns];
-                ForEachRow(parts, buffer, (row, values) =>
-                {
-                    var target = matrix.RowSpan(row);
-                    for (int i = 0; i < columns; i++) target[i] = (Half)values[i];
-                });
+                ForEachRow(parts, buffer, (row, values) => TensorPrimitives.ConvertToHalf(values, matrix.RowSpan(row)));
                 return matrix;
             }
             case ModelPrecision.Int4:
@@ -154,6 +153,7 @@ public sealed class MatrixBuilder(ModelPrecision precision, Int4Format int4Forma
     };
 
     /// <summary>Rows of ggml blocks copied exactly, part after part, into a matrix that keeps them in its own layout.</summary>
+    [MethodImpl(LoadLoops.Compile)]
     private static WeightMatrix CopyBlocks(WeightMatrix matrix, IMatrixSource[] parts)
     {
         try
@@ -173,6 +173,7 @@ public sealed class MatrixBuilder(ModelPrecision precision, Int4Format int4Forma
         }
     }
 
+    [MethodImpl(LoadLoops.Compile)]
     private Int4Matrix CopyInt4(IMatrixSource[] parts, int rows, int columns)
     {
         var matrix = new Int4Matrix(rows, columns, StoredInt4Format, Activations);
@@ -194,6 +195,7 @@ public sealed class MatrixBuilder(ModelPrecision precision, Int4Format int4Forma
     }
 
     /// <summary>Packed 4-bit groups (a GPTQ or AWQ layer) copied group by group: codes, scale and zero point as stored.</summary>
+    [MethodImpl(LoadLoops.Compile)]
     private Int4Matrix CopyGroups(IMatrixSource[] parts, int rows, int columns, Int4Format format)
     {
         var matrix = new Int4Matrix(rows, columns, format, Activations);
@@ -223,6 +225,7 @@ public sealed class MatrixBuilder(ModelPrecision precision, Int4Format int4Forma
 
     private delegate void RowAction(int row, ReadOnlySpan<float> values);
 
+    [MethodImpl(LoadLoops.Compile)]
     private static void ForEachRow(IMatrixSource[] parts, float[] buffer, RowAction action)
     {
         int row = 0;

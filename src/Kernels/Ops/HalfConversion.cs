@@ -63,6 +63,7 @@ public static unsafe class HalfConversion
     public const float Rebias = TwoTo112;
 
     /// <summary>Whether none of <paramref name="count"/> halves is an infinity or a NaN (exponent bits all ones).</summary>
+    [MethodImpl(LoadLoops.Compile)]
     public static bool AllFinite(ushort* halves, long count)
     {
         var exponent = Vector256.Create((ushort)0x7C00);

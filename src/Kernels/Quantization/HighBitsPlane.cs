@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace LlmCpu.Kernels.Quantization;
@@ -46,6 +47,7 @@ internal readonly unsafe struct HighBitsPlane(byte* bytes, int columns)
     /// Stores row <paramref name="row"/>'s 32 codes of chunk <paramref name="chunk"/> (in value order, each below 64):
     /// the low nibbles into <paramref name="lows"/>' tile layout, the rest into this plane.
     /// </summary>
+    [MethodImpl(LoadLoops.Compile)]
     public void SetChunk(in Int4View lows, int row, int chunk, ReadOnlySpan<byte> codes)
     {
         int tile = row / Int4Matrix.TileRows, r = row % Int4Matrix.TileRows;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using LlmCpu.Kernels.MatMul;
 using LlmCpu.Kernels.Memory;
@@ -187,6 +188,7 @@ public sealed unsafe class Int4Matrix : WeightMatrix
     }
 
     /// <summary>Quantizes one row of FP32 weights into place; rows can be filled one at a time while loading.</summary>
+    [MethodImpl(LoadLoops.Compile)]
     public void QuantizeRow(int row, ReadOnlySpan<float> values)
     {
         ScalesChanged();
@@ -216,6 +218,7 @@ public sealed unsafe class Int4Matrix : WeightMatrix
     /// the zero point whatever they hold, as the kernels expect. This imports formats that already are this one
     /// (ggml's Q4_0 is symmetric INT4 in groups of 32 with FP16 scales) exactly, without quantizing again.
     /// </summary>
+    [MethodImpl(LoadLoops.Compile)]
     public void SetGroup(int row, int group, Half scale, ReadOnlySpan<byte> quants, byte zero = 8)
     {
         ScalesChanged();
@@ -248,6 +251,7 @@ public sealed unsafe class Int4Matrix : WeightMatrix
     /// this layout's row chunk, so they are copied as they are. The matrix must be symmetric with groups of 32, and the
     /// blocks must cover the row (GGUF rows are whole blocks).
     /// </summary>
+    [MethodImpl(LoadLoops.Compile)]
     public void SetQ4_0Row(int row, ReadOnlySpan<byte> blocks)
     {
         ScalesChanged();

@@ -43,6 +43,7 @@ internal sealed unsafe class KQuantScaleTable : IDisposable
     /// Stores row <paramref name="row"/>'s scales of super-block <paramref name="superBlock"/> from the first 16 bytes of
     /// its ggml block: FP16 d, FP16 dmin, then the 12-byte packing of eight 6-bit (scale, min) pairs.
     /// </summary>
+    [MethodImpl(LoadLoops.Compile)]
     public void SetSuperBlock(int row, int superBlock, ReadOnlySpan<byte> header)
     {
         int tile = row / Int4Matrix.TileRows, r = row % Int4Matrix.TileRows;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using LlmCpu.Kernels.MatMul;
 using LlmCpu.Kernels.Memory;
@@ -44,6 +45,7 @@ public sealed unsafe class Q4KMatrix : Int8TileMatrix, IGgmlBlockRows
     /// page cache on an AMD Zen 4 guest, 2 threads; 4.6-6.7 s after, most of the rest the system zeroing fresh pages:
     /// bench <c>load</c>).
     /// </summary>
+    [MethodImpl(LoadLoops.Compile)]
     public void SetRow(int row, ReadOnlySpan<byte> blocks)
     {
         if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(row));

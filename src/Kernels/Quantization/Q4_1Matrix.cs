@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using LlmCpu.Kernels.MatMul;
 using LlmCpu.Kernels.Memory;
@@ -34,6 +35,7 @@ public sealed unsafe class Q4_1Matrix : Int8TileMatrix, IGgmlBlockRows
     internal BlockGroupScales Scales => _scales.Groups;
 
     /// <summary>Stores row <paramref name="row"/> from its Q4_1 blocks as a GGUF file holds them.</summary>
+    [MethodImpl(LoadLoops.Compile)]
     public void SetRow(int row, ReadOnlySpan<byte> blocks)
     {
         if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(row));

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using LlmCpu.Kernels.MatMul;
 
 namespace LlmCpu.Kernels.Quantization;
@@ -39,6 +40,7 @@ public sealed unsafe class Q5Matrix : Int8TileMatrix, IGgmlBlockRows
     internal BlockGroupScales Scales => _scales.Groups;
 
     /// <summary>Stores row <paramref name="row"/> from its Q5_0 or Q5_1 blocks as a GGUF file holds them.</summary>
+    [MethodImpl(LoadLoops.Compile)]
     public void SetRow(int row, ReadOnlySpan<byte> blocks)
     {
         if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(row));

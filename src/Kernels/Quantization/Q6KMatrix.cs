@@ -52,6 +52,7 @@ public sealed unsafe class Q6KMatrix : Int8TileMatrix, IGgmlBlockRows
     internal Q6KChunkScales Scales => new((ushort*)_superScales.Pointer, (sbyte*)_subScales.Pointer, Columns);
 
     /// <summary>Stores row <paramref name="row"/> from its Q6_K blocks as a GGUF file holds them.</summary>
+    [MethodImpl(LoadLoops.Compile)]
     public void SetRow(int row, ReadOnlySpan<byte> blocks)
     {
         if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(row));
@@ -72,6 +73,7 @@ public sealed unsafe class Q6KMatrix : Int8TileMatrix, IGgmlBlockRows
     }
 
     /// <summary>The 256 6-bit codes of one Q6_K block, in value order (ggml's dequantization order).</summary>
+    [MethodImpl(LoadLoops.Compile)]
     private static void Codes(ReadOnlySpan<byte> block, Span<byte> codes)
     {
         var nibble = Vector256.Create((byte)0x0F);

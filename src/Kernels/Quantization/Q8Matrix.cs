@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using LlmCpu.Kernels.MatMul;
 using LlmCpu.Kernels.Memory;
 
@@ -85,6 +86,7 @@ public sealed unsafe class Q8Matrix : Int8TileMatrix, IGgmlBlockRows
     internal Q8View View => new(_codes, _scales, Rows, Columns);
 
     /// <summary>Stores row <paramref name="row"/> from its Q8_0 blocks as a GGUF file holds them.</summary>
+    [MethodImpl(LoadLoops.Compile)]
     public void SetRow(int row, ReadOnlySpan<byte> blocks)
     {
         if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(row));
@@ -103,6 +105,7 @@ public sealed unsafe class Q8Matrix : Int8TileMatrix, IGgmlBlockRows
     /// Quantizes one row of FP32 weights into place as ggml's quantize_row_q8_0_ref does: per block of 32, d = max|x| / 127
     /// (stored as FP16), codes round(x / d) (computed with the FP32 d, halves away from zero), all zero when the block is.
     /// </summary>
+    [MethodImpl(LoadLoops.Compile)]
     public void QuantizeRow(int row, ReadOnlySpan<float> values)
     {
         if ((uint)row >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(row));

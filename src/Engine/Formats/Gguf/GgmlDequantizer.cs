@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using LlmCpu.Kernels;
 
 namespace LlmCpu.Engine.Formats.Gguf;
 
@@ -18,6 +20,7 @@ public static class GgmlDequantizer
     /// Converts <paramref name="destination"/>.Length elements (a whole number of blocks) of <paramref name="type"/>
     /// from the start of <paramref name="source"/>.
     /// </summary>
+    [MethodImpl(LoadLoops.Compile)]
     public static void Dequantize(GgmlType type, ReadOnlySpan<byte> source, Span<float> destination)
     {
         if (!type.CanDequantize()) throw new NotSupportedException($"ggml type {type} cannot be converted to FP32 by this engine.");
