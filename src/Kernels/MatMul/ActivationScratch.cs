@@ -14,8 +14,16 @@ public sealed unsafe class ActivationScratch : IDisposable
 {
     private NativeBuffer? _buffer;
 
-    /// <summary>(tokens, KPadded) INT8 activations.</summary>
+    /// <summary>(tokens, <see cref="Int8Stride"/>) INT8 activations, <see cref="KPadded"/> of them a token.</summary>
     public sbyte* Int8 { get; private set; }
+
+    /// <summary>
+    /// Bytes from one token's INT8 activations to the next's: <see cref="KPadded"/> rounded up to an odd number of
+    /// 64-byte lines. A multi-token kernel reads the same offset of up to 16 tokens at once; at a distance of 4096
+    /// bytes (a 4096-wide layer, as in every 7B model) all 16 lines fall in one set of a 12-way L1 cache and evict
+    /// one another on every chunk. An odd number of lines puts up to 64 tokens in 64 different sets.
+    /// </summary>
+    public int Int8Stride { get; private set; }
 
     /// <summary>(tokens, blocks) dequantization scale of each block.</summary>
     public float* BlockScales { get; private set; }
@@ -75,7 +83,9 @@ public sealed unsafe class ActivationScratch : IDisposable
     public void LayOutInt8(int tokens, int kPadded, int blockSize)
     {
         int blocks = kPadded / blockSize;
-        long int8Bytes = Align((long)tokens * kPadded);
+        int stride = (kPadded + 63) / 64 | 1;
+        stride *= 64;
+        long int8Bytes = Align((long)tokens * stride);
         long scaleBytes = Align((long)tokens * blocks * sizeof(float));
         long halfSumBytes = Align((long)tokens * (kPadded / 32) * sizeof(int));
         Ensure(int8Bytes + 4 * scaleBytes + halfSumBytes);
@@ -88,6 +98,7 @@ public sealed unsafe class ActivationScratch : IDisposable
         ChunkHalfSums = (int*)(p + int8Bytes + 4 * scaleBytes);
         Tokens = tokens;
         KPadded = kPadded;
+        Int8Stride = stride;
         BlockSize = blockSize;
     }
 
@@ -99,7 +110,7 @@ public sealed unsafe class ActivationScratch : IDisposable
         for (int t = first; t < last; t++)
         {
             float* x = input + (long)t * columns;
-            sbyte* q = Int8 + (long)t * kPadded;
+            sbyte* q = Int8 + (long)t * Int8Stride;
             for (int b = 0; b < blocks; b++)
             {
                 int start = b * blockSize;

@@ -256,8 +256,8 @@ internal static unsafe partial class Int4MatMul
 /// <summary>The INT8 activations of a run of tokens from one token on, as the kernels read them.</summary>
 internal readonly unsafe struct TokenInt8(ActivationScratch scratch, int token, int blocks)
 {
-    /// <summary>(tokens, KPadded) INT8 values from the first token.</summary>
-    public readonly sbyte* Values = scratch.Int8 + (long)token * scratch.KPadded;
+    /// <summary>INT8 values from the first token, <see cref="Stride"/> bytes from one token to the next.</summary>
+    public readonly sbyte* Values = scratch.Int8 + (long)token * scratch.Int8Stride;
 
     /// <summary>(tokens, blocks) block scales from the first token.</summary>
     public readonly float* Scales = scratch.BlockScales + (long)token * blocks;
@@ -266,7 +266,7 @@ internal readonly unsafe struct TokenInt8(ActivationScratch scratch, int token, 
     public readonly int* Sums = scratch.BlockSums + (long)token * blocks;
 
     /// <summary>Distance between two tokens' values.</summary>
-    public readonly int Stride = scratch.KPadded;
+    public readonly int Stride = scratch.Int8Stride;
 
     /// <summary>Distance between two tokens' block scales (and sums).</summary>
     public readonly int Blocks = blocks;

@@ -43,7 +43,7 @@ public sealed unsafe class ActivationScratchTests
                 {
                     int expected = i < length ? (int)MathF.Round(input[t * columns + start + i] * inverse, MidpointRounding.ToEven) : 0;
                     sum += expected;
-                    Assert.Equal(expected, (int)scratch.Int8[(long)t * kPadded + start + i]);
+                    Assert.Equal(expected, (int)scratch.Int8[(long)t * scratch.Int8Stride + start + i]);
                 }
                 Assert.Equal(scale, scratch.BlockScales[t * blocks + b]);
                 Assert.Equal(sum, scratch.BlockSums[t * blocks + b]);
@@ -64,8 +64,26 @@ public sealed unsafe class ActivationScratchTests
             for (int c = 0; c < 2; c++)
             {
                 int expected = 0;
-                for (int j = 0; j < 16; j++) expected += scratch.Int8[t * 64 + c * 32 + j];
+                for (int j = 0; j < 16; j++) expected += scratch.Int8[t * scratch.Int8Stride + c * 32 + j];
                 Assert.Equal(expected, scratch.ChunkHalfSums[t * 2 + c]);
             }
+    }
+
+    [Theory]
+    [InlineData(4096)]
+    [InlineData(2048)]
+    [InlineData(11008)]
+    [InlineData(100)]
+    public void TokensLieAnOddNumberOfCacheLinesApart(int kPadded)
+    {
+        // A multi-token kernel reads the same offset of many tokens at once: 4096 bytes apart, all of them would share
+        // one set of the L1 cache. An odd number of 64-byte lines apart, the first 64 tokens use 64 different sets.
+        using var scratch = new ActivationScratch();
+        scratch.LayOutInt8(64, kPadded, 32);
+        Assert.True(scratch.Int8Stride >= kPadded);
+        Assert.Equal(0, scratch.Int8Stride % 64);
+        Assert.Equal(1, scratch.Int8Stride / 64 % 2);
+        var sets = Enumerable.Range(0, 64).Select(t => (long)t * scratch.Int8Stride / 64 % 64).Distinct().Count();
+        Assert.Equal(64, sets);
     }
 }

@@ -67,7 +67,7 @@ public sealed unsafe class GgmlBlockMatrixTests
                 double exact = 0, magnitude = 0;
                 for (int k = 0; k < columns; k++)
                 {
-                    double xq = scratch.Int8[(long)t * columns + k] * (double)scratch.BlockScales[(long)t * (columns / 32) + k / 32];
+                    double xq = scratch.Int8[(long)t * scratch.Int8Stride + k] * (double)scratch.BlockScales[(long)t * (columns / 32) + k / 32];
                     exact += w[k] * xq;
                     magnitude += Math.Abs(w[k] * xq);
                 }

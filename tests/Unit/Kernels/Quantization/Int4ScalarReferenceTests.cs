@@ -68,7 +68,7 @@ public sealed unsafe class Int4ScalarReferenceTests
             {
                 for (int k = 0; k < matrix.Columns; k++)
                 {
-                    sbyte q = scratch.Int8[(long)t * matrix.KPadded + k];
+                    sbyte q = scratch.Int8[(long)t * scratch.Int8Stride + k];
                     float scale = scratch.BlockScales[(long)t * blocks + k / matrix.BlockSize];
                     result[t * matrix.Columns + k] = q * (double)scale;
                 }
