@@ -165,15 +165,17 @@ internal static unsafe partial class Int4MatMul
                 if (available >= 2) { TileInt8Avx512<Two, S>(w, ref scales, tile, x, result); return 2; }
                 TileInt8Avx512<One, S>(w, ref scales, tile, x, result);
                 return 1;
-            case KernelPath.Avx2Vnni:
-                if (available >= 2) { TileInt8AvxVnni<Two, S>(w, ref scales, tile, x, result); return 2; }
-                TileInt8AvxVnni<One, S>(w, ref scales, tile, x, result);
-                return 1;
-            case KernelPath.Avx2 when w.BlockSize == Int4Matrix.ChunkSize && available >= 2:
+            // Blocks of one chunk end a block per chunk, which the AVX2 chunk kernel pays far less for than the general
+            // kernels; AVX-VNNI's vpdpbusd saves nothing there (see Int4MatMul.Avx2Chunks.cs).
+            case KernelPath.Avx2 or KernelPath.Avx2Vnni when w.BlockSize == Int4Matrix.ChunkSize && available >= 2:
                 if (available >= 8) { TileInt8Avx2Chunks<Eight, S>(w, ref scales, tile, x, result); return 8; }
                 if (available >= 4) { TileInt8Avx2Chunks<Four, S>(w, ref scales, tile, x, result); return 4; }
                 TileInt8Avx2Chunks<Two, S>(w, ref scales, tile, x, result);
                 return 2;
+            case KernelPath.Avx2Vnni:
+                if (available >= 2) { TileInt8AvxVnni<Two, S>(w, ref scales, tile, x, result); return 2; }
+                TileInt8AvxVnni<One, S>(w, ref scales, tile, x, result);
+                return 1;
             default:
                 if (available >= 2) { TileInt8Avx2<Two, S>(w, ref scales, tile, x, result); return 2; }
                 TileInt8Avx2<One, S>(w, ref scales, tile, x, result);
