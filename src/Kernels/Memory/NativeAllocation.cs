@@ -3,9 +3,10 @@ using System.Runtime.InteropServices;
 namespace LlmCpu.Kernels.Memory;
 
 /// <summary>
-/// One aligned block of unmanaged memory and how to give it back. From <see cref="LargePages.MinimumBytes"/> up it is
-/// the system's zero-filled pages where the system gives them (<see cref="ZeroedPages"/>), so a block that must start
-/// as zeros needs no clearing pass; otherwise it comes from the allocator and is cleared when asked. Large blocks are
+/// One aligned block of unmanaged memory and how to give it back. From <see cref="LargePages.MinimumBytes"/> up, and
+/// from <see cref="ZeroedPages.MinimumBytes"/> up when it must start as zeros, it is the system's zero-filled pages
+/// where the system gives them (<see cref="ZeroedPages"/>), so it needs no clearing pass; otherwise it comes from the
+/// allocator and is cleared when asked. Large blocks are
 /// aligned to a large page and advised (<see cref="LargePages"/>). A struct, so a pool of blocks (the KV cache's)
 /// allocates nothing managed per block; <see cref="NativeBuffer"/> is the owning class around one.
 /// </summary>
@@ -34,7 +35,7 @@ public readonly unsafe struct NativeAllocation
         var alignment = LargePages.AlignmentFor(bytes, smallAlignment);
         nint mapping = 0;
         nuint mappingBytes = 0;
-        void* pointer = bytes >= LargePages.MinimumBytes
+        void* pointer = bytes >= LargePages.MinimumBytes || (zero && bytes >= ZeroedPages.MinimumBytes)
             ? ZeroedPages.TryMap(bytes, Math.Max(alignment, (nuint)Environment.SystemPageSize), out mapping, out mappingBytes)
             : null;
         if (pointer == null) pointer = NativeMemory.AlignedAlloc((nuint)Math.Max(bytes, 1), alignment);

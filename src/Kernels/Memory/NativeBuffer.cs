@@ -1,3 +1,6 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
+
 namespace LlmCpu.Kernels.Memory;
 
 /// <summary>
@@ -32,7 +35,23 @@ public sealed unsafe class NativeBuffer : IDisposable
     /// </summary>
     public static long TotalAllocatedBytes => Interlocked.Read(ref s_totalAllocatedBytes);
 
-    public void* Pointer => _memory.Pointer != null ? _memory.Pointer : throw new ObjectDisposedException(nameof(NativeBuffer));
+    /// <summary>
+    /// The first byte. Inlined where it is read: a load's per-block loops read it several times a block, and as a call
+    /// (the throw kept it from being inlined) it took 4-6% of a 7B Q4_K_M load's CPU time (perf, AMD Zen 5 guest).
+    /// </summary>
+    public void* Pointer
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get
+        {
+            void* pointer = _memory.Pointer;
+            if (pointer == null) ThrowDisposed();
+            return pointer;
+        }
+    }
+
+    [DoesNotReturn, MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowDisposed() => throw new ObjectDisposedException(nameof(NativeBuffer));
 
     public static NativeBuffer ForFloats(long count) => new(checked(count * sizeof(float)));
 

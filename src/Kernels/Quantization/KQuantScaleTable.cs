@@ -62,6 +62,7 @@ internal sealed unsafe class KQuantScaleTable : IDisposable
     }
 
     /// <summary>The j-th 6-bit (scale, min) pair of ggml's 12-byte packing.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static (byte Scale, byte Min) ScaleMin(int j, ReadOnlySpan<byte> q) => j < 4
         ? ((byte)(q[j] & 63), (byte)(q[j + 4] & 63))
         : ((byte)((q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4)), (byte)((q[j + 4] >> 4) | ((q[j] >> 6) << 4)));

@@ -11,6 +11,9 @@ public sealed unsafe class ZeroedPagesTests
     [Theory]
     [InlineData(2L << 20)]
     [InlineData((5L << 20) + 4321)]
+    [InlineData(ZeroedPages.MinimumBytes)]          // mapped because it must start as zeros
+    [InlineData(ZeroedPages.MinimumBytes - 64)]     // allocated and cleared
+    [InlineData((700L << 10) + 17)]
     public void ALargeBufferStartsAsZerosAfterDirtyOnesWereFreed(long bytes)
     {
         // Buffers of the same size dirtied and freed first: an allocator that hands their memory out again, uncleared,
