@@ -24,6 +24,10 @@ Options:
                  file is quantized from a 13 GB F16 file, written and removed on the first run)
   --no-mmap      both engines read the files into memory instead of mapping them (llama-bench -lm none,
                  LlmCpu --no-mmap; for LlmCpu this changes only the .llmc file, whose weights are used in place)
+  --batched      compare batched decode instead of pp512/tg128: llama.cpp's llama-batched-bench against
+                 LlmCpu's 'batch' benchmark, 1, 2, 4, 8 and 16 sequences decoding at once, each with a prompt of
+                 about 16 tokens and 32 generated tokens; the figure is the aggregate decode speed (all sequences'
+                 tokens over the decode steps' time, prompts excluded), one row per batch size
   --remake-models
                  write the model files again (after a change to their writers or to the file format)
   -h, --help     this text
@@ -47,7 +51,7 @@ Files compared (random weights with the exact shapes of TinyLlama-1.1B, written 
 EOF
 }
 
-rounds=2 threads=2 reps=3 quick=0 with7b=0 remake=0 types=q4_0,q4_k_m,f16,llmc nommap=0
+rounds=2 threads=2 reps=3 quick=0 with7b=0 remake=0 types=q4_0,q4_k_m,f16,llmc nommap=0 batched=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --rounds) rounds="${2:?--rounds needs a number}"; shift 2 ;;
@@ -58,6 +62,7 @@ while [[ $# -gt 0 ]]; do
         --with-7b) with7b=1; shift ;;
         --remake-models) remake=1; shift ;;
         --no-mmap) nommap=1; shift ;;
+        --batched) batched=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "compare.sh: unknown option '$1'" >&2; usage >&2; exit 64 ;;
     esac
@@ -83,7 +88,7 @@ jobs="${JOBS:-2}"
 # barrier; on a machine shared with other work the spinning thread holds the core that the thread it waits for
 # needs, and decoding slows several times over. Passive waiting unless the caller chooses otherwise.
 omp_wait="${OMP_WAIT_POLICY:-passive}"
-llama_targets=(llama-bench llama-perplexity llama-quantize llama-simple llama-tokenize)
+llama_targets=(llama-bench llama-batched-bench llama-perplexity llama-quantize llama-simple llama-tokenize)
 
 log() { printf '%s\n' "$*" >&2; }
 need() { command -v "$1" >/dev/null || { log "compare.sh: '$1' is required and was not found"; exit 69; }; }
@@ -210,7 +215,25 @@ import json, os, sys
 engine, rnd, ours, theirs, out = sys.argv[1:6]
 row = os.path.basename(ours) + ("" if ours == theirs else " | " + os.path.basename(theirs))
 text = open(out).read()
-if engine == "llama.cpp":
+def batch_test(sequences):
+    return f"decode, {sequences} sequence{'s' if sequences > 1 else ''}"
+if engine == "llama.cpp-batched":
+    # llama-batched-bench: speed_tg is pl * tg tokens over the decode steps' time.
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{") and "speed_tg" in line:
+            o = json.loads(line)
+            print(json.dumps({"engine": "llama.cpp", "round": int(rnd), "row": row, "file": theirs, "test": batch_test(o["pl"]),
+                              "ompWaitPolicy": os.environ.get("OMP_WAIT_POLICY", ""),
+                              "tokensPerSecond": o["speed_tg"], "sd": 0, "raw": o}))
+elif engine == "LlmCpu-batched":
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{") and '"batch-decode"' in line:
+            o = json.loads(line)
+            print(json.dumps({"engine": "LlmCpu", "round": int(rnd), "row": row, "file": ours, "test": batch_test(o["sequences"]),
+                              "tokensPerSecond": o["tokensPerSecond"], "sd": 0, "raw": o}))
+elif engine == "llama.cpp":
     start = text.find("[")
     items = json.loads(text[start:]) if start >= 0 else []
     for o in items:
@@ -243,6 +266,25 @@ run_ours() { # round ours-file llama-file
         log "compare.sh: LlmCpu.Bench failed on $2 (log: $logfile)"; exit 70
     fi
     record LlmCpu "$1" "$2" "$3" "$out"
+}
+# Batched decode: the batch sizes, the tokens each sequence generates, and a prompt length near LlmCpu's bench prompts.
+batch_sizes=1,2,4,8,16 batch_tokens=32 batch_prompt=16
+run_llama_batched() { # round ours-file llama-file
+    local out="$work/llama.out"
+    # Context for the largest batch: every sequence's prompt and tokens (the prompts are not shared).
+    if ! OMP_WAIT_POLICY="$omp_wait" "$llama_bin/llama-batched-bench" -m "$3" -t "$threads" -tb "$threads" -c 1024 -b 512 -ub 512 \
+        -npp "$batch_prompt" -ntg "$batch_tokens" -npl "$batch_sizes" $([[ $nommap == 1 ]] && echo "-lm none") \
+        --output-format jsonl >"$out" 2>>"$logfile"; then
+        log "compare.sh: llama-batched-bench failed on $3 (log: $logfile)"; exit 70
+    fi
+    OMP_WAIT_POLICY="$omp_wait" record llama.cpp-batched "$1" "$2" "$3" "$out"
+}
+run_ours_batched() { # round ours-file llama-file
+    local out="$work/llmcpu.out"
+    if ! dotnet "$bench_dll" batch "$2" "$threads" "$batch_tokens" 1 $([[ $nommap == 1 ]] && echo --no-mmap) >"$out" 2>>"$logfile"; then
+        log "compare.sh: LlmCpu.Bench batch failed on $2 (log: $logfile)"; exit 70
+    fi
+    record LlmCpu-batched "$1" "$2" "$3" "$out"
 }
 last_figures() { # engine: "pp512 x t/s, tg128 y t/s" of the last record of that engine
     python3 - "$raw" "$1" <<'PY'
@@ -294,6 +336,13 @@ mapfile -t pair_list < <(pairs)
 for ((r = 1; r <= rounds; r++)); do
     for p in "${pair_list[@]}"; do
         ours="${p%%|*}" theirs="${p##*|}"
+        if [[ $batched == 1 ]]; then
+            run_llama_batched "$r" "$ours" "$theirs"
+            log "[round $r/$rounds] llama.cpp $(basename "$theirs"): $(last_figures llama.cpp)"
+            run_ours_batched "$r" "$ours" "$theirs"
+            log "[round $r/$rounds] LlmCpu    $(basename "$ours"): $(last_figures LlmCpu)"
+            continue
+        fi
         run_llama "$r" "$ours" "$theirs"
         log "[round $r/$rounds] llama.cpp $(basename "$theirs"): $(last_figures llama.cpp)"
         run_ours "$r" "$ours" "$theirs"
