@@ -217,22 +217,22 @@ row = os.path.basename(ours) + ("" if ours == theirs else " | " + os.path.basena
 text = open(out).read()
 def batch_test(sequences):
     return f"decode, {sequences} sequence{'s' if sequences > 1 else ''}"
-if engine == "llama.cpp-batched":
-    # llama-batched-bench: speed_tg is pl * tg tokens over the decode steps' time.
+# Batched decode, one JSON line per batch size: what marks an engine's lines, its name in the table, the file it read,
+# and the fields of the batch size and of the aggregate decode speed (llama-batched-bench's speed_tg is pl * tg
+# tokens over the decode steps' time).
+batched = {
+    "llama.cpp-batched": ("speed_tg", "llama.cpp", theirs, "pl", "speed_tg"),
+    "LlmCpu-batched": ('"batch-decode"', "LlmCpu", ours, "sequences", "tokensPerSecond"),
+}
+if engine in batched:
+    marker, name, file, size, speed = batched[engine]
+    waiting = {"ompWaitPolicy": os.environ.get("OMP_WAIT_POLICY", "")} if name == "llama.cpp" else {}
     for line in text.splitlines():
         line = line.strip()
-        if line.startswith("{") and "speed_tg" in line:
+        if line.startswith("{") and marker in line:
             o = json.loads(line)
-            print(json.dumps({"engine": "llama.cpp", "round": int(rnd), "row": row, "file": theirs, "test": batch_test(o["pl"]),
-                              "ompWaitPolicy": os.environ.get("OMP_WAIT_POLICY", ""),
-                              "tokensPerSecond": o["speed_tg"], "sd": 0, "raw": o}))
-elif engine == "LlmCpu-batched":
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("{") and '"batch-decode"' in line:
-            o = json.loads(line)
-            print(json.dumps({"engine": "LlmCpu", "round": int(rnd), "row": row, "file": ours, "test": batch_test(o["sequences"]),
-                              "tokensPerSecond": o["tokensPerSecond"], "sd": 0, "raw": o}))
+            print(json.dumps({"engine": name, "round": int(rnd), "row": row, "file": file, "test": batch_test(o[size]),
+                              **waiting, "tokensPerSecond": o[speed], "sd": 0, "raw": o}))
 elif engine == "llama.cpp":
     start = text.find("[")
     items = json.loads(text[start:]) if start >= 0 else []
@@ -333,19 +333,14 @@ header="CPU: ${cpu:-unknown} (family ${family:-?}, model ${cpumodel:-?}, $(nproc
 
 log "Comparing: $rounds round(s), $threads thread(s), $reps repetition(s); raw figures: $raw"
 mapfile -t pair_list < <(pairs)
+run_theirs=run_llama run_mine=run_ours
+if [[ $batched == 1 ]]; then run_theirs=run_llama_batched run_mine=run_ours_batched; fi
 for ((r = 1; r <= rounds; r++)); do
     for p in "${pair_list[@]}"; do
         ours="${p%%|*}" theirs="${p##*|}"
-        if [[ $batched == 1 ]]; then
-            run_llama_batched "$r" "$ours" "$theirs"
-            log "[round $r/$rounds] llama.cpp $(basename "$theirs"): $(last_figures llama.cpp)"
-            run_ours_batched "$r" "$ours" "$theirs"
-            log "[round $r/$rounds] LlmCpu    $(basename "$ours"): $(last_figures LlmCpu)"
-            continue
-        fi
-        run_llama "$r" "$ours" "$theirs"
+        "$run_theirs" "$r" "$ours" "$theirs"
         log "[round $r/$rounds] llama.cpp $(basename "$theirs"): $(last_figures llama.cpp)"
-        run_ours "$r" "$ours" "$theirs"
+        "$run_mine" "$r" "$ours" "$theirs"
         log "[round $r/$rounds] LlmCpu    $(basename "$ours"): $(last_figures LlmCpu)"
     done
 done

@@ -6,9 +6,9 @@ namespace LlmCpu.Kernels.Memory;
 /// One aligned block of unmanaged memory and how to give it back. From <see cref="LargePages.MinimumBytes"/> up, and
 /// from <see cref="ZeroedPages.MinimumBytes"/> up when it must start as zeros, it is the system's zero-filled pages
 /// where the system gives them (<see cref="ZeroedPages"/>), so it needs no clearing pass; otherwise it comes from the
-/// allocator and is cleared when asked. Large blocks are
-/// aligned to a large page and advised (<see cref="LargePages"/>). A struct, so a pool of blocks (the KV cache's)
-/// allocates nothing managed per block; <see cref="NativeBuffer"/> is the owning class around one.
+/// allocator and is cleared when asked. Large blocks are aligned to a large page and advised (<see cref="LargePages"/>).
+/// A struct, so a pool of blocks (the KV cache's) allocates nothing managed per block; <see cref="NativeBuffer"/> is
+/// the owning class around one.
 /// </summary>
 public readonly unsafe struct NativeAllocation
 {
