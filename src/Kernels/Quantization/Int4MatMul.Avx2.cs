@@ -61,17 +61,21 @@ internal static unsafe partial class Int4MatMul
         if (T.Value > 1) f1.Store(result + Int4Matrix.TileRows);
     }
 
-    /// <summary>AVX-VNNI: as <see cref="TileInt8Avx2{T}"/>, but vpdpbusd accumulates each row's products straight into 32-bit lanes.</summary>
+    /// <summary>
+    /// AVX-VNNI, one token (decode): as <see cref="TileInt8Avx2{T}"/>, but vpdpbusd accumulates each row's products
+    /// straight into 32-bit lanes, two accumulators per four rows (<see cref="OctetsVnni"/>), so four chains of two
+    /// dependent vpdpbusd a chunk. One pass over each chunk, unlike <see cref="TileInt8AvxVnniByHalves{T, S}"/>: for
+    /// one token there are registers enough, and a second pass over the block cost a fifth of the speed on groups of
+    /// 32 (gemv-l2 on Zen 5 with AVX-512 off, 32 -> 24 GB/s).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void TileInt8AvxVnni<T, S>(in Int4View w, ref S scales, int tile, in TokenInt8 x, float* result)
-        where T : struct, ITokenCount where S : struct, IGroupScales
+    internal static void TileInt8AvxVnniOneToken<S>(in Int4View w, ref S scales, int tile, in TokenInt8 x, float* result) where S : struct, IGroupScales
     {
         byte* p = w.Tile(tile);
         int groups = w.Groups, blocksPerGroup = w.GroupSize / w.BlockSize, chunksPerBlock = w.BlockSize / Int4Matrix.ChunkSize;
-        int stride = x.Stride, blocks = x.Blocks;
         sbyte* xp = x.Values;
         var mask = Vector256.Create((byte)0x0F);
-        Vector256<float> f0 = default, f1 = default;
+        Vector256<float> f0 = default;
         int b = 0;
         for (int g = 0; g < groups; g++)
         {
@@ -84,19 +88,78 @@ internal static unsafe partial class Int4MatMul
                     PrefetchChunk(p);
                     var (l0, h0) = Nibbles(Vector256.Load(p), mask);
                     var (l2, h2) = Nibbles(Vector256.Load(p + Int4Matrix.HalfChunkBytes), mask);
-                    s03 = OctetsVnni(s03, l0, h0, l2, h2, xp);
-                    if (T.Value > 1) t03 = OctetsVnni(t03, l0, h0, l2, h2, xp + stride);
+                    OctetsVnni(ref s03, ref t03, l0, h0, l2, h2, xp);
                     var (l1, h1) = Nibbles(Vector256.Load(p + 32), mask);
                     var (l3, h3) = Nibbles(Vector256.Load(p + Int4Matrix.HalfChunkBytes + 32), mask);
-                    s47 = OctetsVnni(s47, l1, h1, l3, h3, xp);
-                    if (T.Value > 1) t47 = OctetsVnni(t47, l1, h1, l3, h3, xp + stride);
+                    OctetsVnni(ref s47, ref t47, l1, h1, l3, h3, xp);
                 }
+                f0 = scales.Combine(RowSums(s03 + t03, s47 + t47), x.Scales[b], x.Sums + b, f0);
+            }
+        }
+        f0.Store(result);
+    }
+
+    /// <summary>
+    /// AVX-VNNI: as <see cref="TileInt8Avx2{T}"/>, but vpdpbusd accumulates each row's products straight into 32-bit
+    /// lanes, so no 16-bit sums are held and a tile takes four tokens (T = 4, 2, 1). A block is walked twice, rows 0-3
+    /// of its chunks and then rows 4-7, each pass with its four weight registers and four tokens' accumulators: in one
+    /// pass over both halves the compiler keeps each activation broadcast for the second half, sixteen registers for
+    /// four tokens, and the spills cost more than the shared unpacking saved (tile-l2 group size 128 on Zen 5 with
+    /// AVX-512 off, 194-200 GOPS at two tokens, 187-188 so). Per chunk and token, two tokens took 6 unpacking
+    /// operations (the chunk's 12 shared by two) and 8 vpdpbusd; four take 3 and 8.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void TileInt8AvxVnniByHalves<T, S>(in Int4View w, ref S scales, int tile, in TokenInt8 x, float* result)
+        where T : struct, ITokenCount where S : struct, IGroupScales
+    {
+        byte* p = w.Tile(tile);
+        int groups = w.Groups, blocksPerGroup = w.GroupSize / w.BlockSize, chunksPerBlock = w.BlockSize / Int4Matrix.ChunkSize;
+        int stride = x.Stride, blocks = x.Blocks;
+        sbyte* xp = x.Values;
+        var mask = Vector256.Create((byte)0x0F);
+        Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
+        int b = 0;
+        for (int g = 0; g < groups; g++)
+        {
+            scales.BeginGroup(tile, g);
+            for (int end = b + blocksPerGroup; b < end; b++, p += chunksPerBlock * Int4Matrix.ChunkBytes, xp += chunksPerBlock * Int4Matrix.ChunkSize)
+            {
+                var (s03, t03, u03, v03) = HalfBlockVnni<T>(p, xp, stride, chunksPerBlock, mask, prefetch: true);
+                var (s47, t47, u47, v47) = HalfBlockVnni<T>(p + 32, xp, stride, chunksPerBlock, mask, prefetch: false);
                 f0 = scales.Combine(RowSums(s03, s47), x.Scales[b], x.Sums + b, f0);
                 if (T.Value > 1) f1 = scales.Combine(RowSums(t03, t47), x.Scales[blocks + b], x.Sums + blocks + b, f1);
+                if (T.Value > 2) f2 = scales.Combine(RowSums(u03, u47), x.Scales[2 * blocks + b], x.Sums + 2 * blocks + b, f2);
+                if (T.Value > 2) f3 = scales.Combine(RowSums(v03, v47), x.Scales[3 * blocks + b], x.Sums + 3 * blocks + b, f3);
             }
         }
         f0.Store(result);
         if (T.Value > 1) f1.Store(result + Int4Matrix.TileRows);
+        if (T.Value > 2) f2.Store(result + 2 * Int4Matrix.TileRows);
+        if (T.Value > 2) f3.Store(result + 3 * Int4Matrix.TileRows);
+    }
+
+    /// <summary>
+    /// Four rows of a block (rows 0-3 from the chunk's start, rows 4-7 from 32 bytes on) times up to four tokens: each
+    /// chunk's two 32-byte loads unpacked once and multiplied with every token's octets.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<int>, Vector256<int>, Vector256<int>, Vector256<int>) HalfBlockVnni<T>(byte* p, sbyte* xp, int stride, int chunks,
+        Vector256<byte> mask, bool prefetch) where T : struct, ITokenCount
+    {
+        // Two accumulators a token (octets 0-7 and 8-15 of the half in one, 16-31 in the other): eight chains of two
+        // dependent vpdpbusd a chunk, where one accumulator a token gave four chains of four and waited on latency.
+        Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
+        for (int c = 0; c < chunks; c++, p += Int4Matrix.ChunkBytes, xp += Int4Matrix.ChunkSize)
+        {
+            if (prefetch) PrefetchChunk(p);
+            var (l0, h0) = Nibbles(Vector256.Load(p), mask);
+            var (l1, h1) = Nibbles(Vector256.Load(p + Int4Matrix.HalfChunkBytes), mask);
+            OctetsVnni(ref a0, ref b0, l0, h0, l1, h1, xp);
+            if (T.Value > 1) OctetsVnni(ref a1, ref b1, l0, h0, l1, h1, xp + stride);
+            if (T.Value > 2) OctetsVnni(ref a2, ref b2, l0, h0, l1, h1, xp + 2 * stride);
+            if (T.Value > 2) OctetsVnni(ref a3, ref b3, l0, h0, l1, h1, xp + 3 * stride);
+        }
+        return (a0 + b0, a1 + b1, a2 + b2, a3 + b3);
     }
 
     /// <summary>A 32-byte load's low and high nibbles as bytes 0..15: four rows' weights of two octets.</summary>
@@ -115,13 +178,18 @@ internal static unsafe partial class Int4MatMul
         + Avx2.MultiplyAddAdjacent(low1, Vector256.Create(*(long*)(x + 8)).AsSByte())
         + Avx2.MultiplyAddAdjacent(high1, Vector256.Create(*(long*)(x + 24)).AsSByte());
 
+    /// <summary>
+    /// One token's products with four rows of a chunk, as <see cref="Octets"/> gives them, added by vpdpbusd to two
+    /// 32-bit accumulators: the low nibbles' octets to <paramref name="low"/>, the high nibbles' to <paramref name="high"/>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> OctetsVnni(Vector256<int> acc, Vector256<byte> low0, Vector256<byte> high0, Vector256<byte> low1, Vector256<byte> high1, sbyte* x)
+    private static void OctetsVnni(ref Vector256<int> low, ref Vector256<int> high, Vector256<byte> low0, Vector256<byte> high0, Vector256<byte> low1,
+        Vector256<byte> high1, sbyte* x)
     {
-        acc = AvxVnni.MultiplyWideningAndAdd(acc, low0, Vector256.Create(*(long*)x).AsSByte());
-        acc = AvxVnni.MultiplyWideningAndAdd(acc, high0, Vector256.Create(*(long*)(x + 16)).AsSByte());
-        acc = AvxVnni.MultiplyWideningAndAdd(acc, low1, Vector256.Create(*(long*)(x + 8)).AsSByte());
-        return AvxVnni.MultiplyWideningAndAdd(acc, high1, Vector256.Create(*(long*)(x + 24)).AsSByte());
+        low = AvxVnni.MultiplyWideningAndAdd(low, low0, Vector256.Create(*(long*)x).AsSByte());
+        high = AvxVnni.MultiplyWideningAndAdd(high, high0, Vector256.Create(*(long*)(x + 16)).AsSByte());
+        low = AvxVnni.MultiplyWideningAndAdd(low, low1, Vector256.Create(*(long*)(x + 8)).AsSByte());
+        high = AvxVnni.MultiplyWideningAndAdd(high, high1, Vector256.Create(*(long*)(x + 24)).AsSByte());
     }
 
     /// <summary>

@@ -173,8 +173,9 @@ internal static unsafe partial class Int4MatMul
                 TileInt8Avx2Chunks<Two, S>(w, ref scales, tile, x, result);
                 return 2;
             case KernelPath.Avx2Vnni:
-                if (available >= 2) { TileInt8AvxVnni<Two, S>(w, ref scales, tile, x, result); return 2; }
-                TileInt8AvxVnni<One, S>(w, ref scales, tile, x, result);
+                if (available >= 4) { TileInt8AvxVnniByHalves<Four, S>(w, ref scales, tile, x, result); return 4; }
+                if (available >= 2) { TileInt8AvxVnniByHalves<Two, S>(w, ref scales, tile, x, result); return 2; }
+                TileInt8AvxVnniOneToken(w, ref scales, tile, x, result);
                 return 1;
             default:
                 if (available >= 2) { TileInt8Avx2<Two, S>(w, ref scales, tile, x, result); return 2; }
