@@ -7,64 +7,57 @@ namespace LlmCpu.Kernels.Quantization;
 internal static unsafe partial class Int4MatMul
 {
     /*
-     * AVX2 register tile: 8 rows x T tokens (T = 2, 1). Per chunk, four 32-byte loads hold rows 0-3 and 4-7 of each
-     * half; "AND 0x0F" and ">> 4" give, per four rows, registers of one octet of weights each, multiplied by that
-     * octet's activations broadcast to every row's 64-bit lane (vpmaddubsw) and added as 16-bit sums: rows 0-3 in one
+     * AVX2, one token (decode): an 8-row tile. Per chunk, four 32-byte loads hold rows 0-3 and 4-7 of each half;
+     * "AND 0x0F" and ">> 4" give, per four rows, registers of one octet of weights each, multiplied by that octet's
+     * activations broadcast to every row's 64-bit lane (vpmaddubsw) and added as 16-bit sums: rows 0-3 in one
      * accumulator, rows 4-7 in another. 16-bit sums are widened (vpmaddwd by 1) every two chunks (at most 16 products of
      * at most 15 x 127 per element). At the end of an activation block, vphaddd adds each row's two 32-bit lanes and
-     * one vpermd puts the eight rows in order. AVX2 has 16 vector registers: T = 2 holds both tokens' accumulators
-     * next to the eight weight registers; more tokens would spill every accumulator on each chunk.
+     * one vpermd puts the eight rows in order. Two or more tokens take TileInt8Avx2ByHalves (or, on blocks of one
+     * chunk, TileInt8Avx2Chunks): with eight weight registers live, AVX2's sixteen hold the accumulators of two tokens
+     * at most.
      */
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void TileInt8Avx2<T, S>(in Int4View w, ref S scales, int tile, in TokenInt8 x, float* result)
-        where T : struct, ITokenCount where S : struct, IGroupScales
+    internal static void TileInt8Avx2OneToken<S>(in Int4View w, ref S scales, int tile, in TokenInt8 x, float* result) where S : struct, IGroupScales
     {
         byte* p = w.Tile(tile);
         int groups = w.Groups, blocksPerGroup = w.GroupSize / w.BlockSize, chunksPerBlock = w.BlockSize / Int4Matrix.ChunkSize;
-        int stride = x.Stride, blocks = x.Blocks;
         sbyte* xp = x.Values;
         var mask = Vector256.Create((byte)0x0F);
         var ones = Vector256.Create((short)1);
-        Vector256<float> f0 = default, f1 = default;
+        Vector256<float> f0 = default;
         int b = 0;
         for (int g = 0; g < groups; g++)
         {
             scales.BeginGroup(tile, g);
             for (int end = b + blocksPerGroup; b < end; b++)
             {
-                Vector256<int> s03 = default, s47 = default, t03 = default, t47 = default;
+                Vector256<int> s03 = default, s47 = default;
                 for (int c = 0; c < chunksPerBlock; c += 2)
                 {
-                    Vector256<short> a03 = default, a47 = default, b03 = default, b47 = default;
+                    Vector256<short> a03 = default, a47 = default;
                     for (int pairEnd = Math.Min(chunksPerBlock, c + 2), i = c; i < pairEnd; i++, p += Int4Matrix.ChunkBytes, xp += Int4Matrix.ChunkSize)
                     {
                         PrefetchChunk(p);
                         var (l0, h0) = Nibbles(Vector256.Load(p), mask);
                         var (l2, h2) = Nibbles(Vector256.Load(p + Int4Matrix.HalfChunkBytes), mask);
                         a03 += Octets(l0, h0, l2, h2, xp);
-                        if (T.Value > 1) b03 += Octets(l0, h0, l2, h2, xp + stride);
                         var (l1, h1) = Nibbles(Vector256.Load(p + 32), mask);
                         var (l3, h3) = Nibbles(Vector256.Load(p + Int4Matrix.HalfChunkBytes + 32), mask);
                         a47 += Octets(l1, h1, l3, h3, xp);
-                        if (T.Value > 1) b47 += Octets(l1, h1, l3, h3, xp + stride);
                     }
                     s03 += Avx2.MultiplyAddAdjacent(a03, ones);
                     s47 += Avx2.MultiplyAddAdjacent(a47, ones);
-                    if (T.Value > 1) t03 += Avx2.MultiplyAddAdjacent(b03, ones);
-                    if (T.Value > 1) t47 += Avx2.MultiplyAddAdjacent(b47, ones);
                 }
                 f0 = scales.Combine(RowSums(s03, s47), x.Scales[b], x.Sums + b, f0);
-                if (T.Value > 1) f1 = scales.Combine(RowSums(t03, t47), x.Scales[blocks + b], x.Sums + blocks + b, f1);
             }
         }
         f0.Store(result);
-        if (T.Value > 1) f1.Store(result + Int4Matrix.TileRows);
     }
 
     /// <summary>
-    /// AVX-VNNI, one token (decode): as <see cref="TileInt8Avx2{T}"/>, but vpdpbusd accumulates each row's products
+    /// AVX-VNNI, one token (decode): as <see cref="TileInt8Avx2OneToken{S}"/>, but vpdpbusd accumulates each row's products
     /// straight into 32-bit lanes, two accumulators per four rows (<see cref="OctetsVnni"/>), so four chains of two
-    /// dependent vpdpbusd a chunk. One pass over each chunk, unlike <see cref="TileInt8AvxVnniByHalves{T, S}"/>: for
+    /// dependent vpdpbusd a chunk. One pass over each chunk, unlike <see cref="TileInt8Avx2ByHalves{T, S, P}"/>: for
     /// one token there are registers enough, and a second pass over the block cost a fifth of the speed on groups of
     /// 32 (gemv-l2 on Zen 5 with AVX-512 off, 32 -> 24 GB/s).
     /// </summary>
@@ -100,23 +93,23 @@ internal static unsafe partial class Int4MatMul
     }
 
     /// <summary>
-    /// AVX-VNNI: as <see cref="TileInt8Avx2{T}"/>, but vpdpbusd accumulates each row's products straight into 32-bit
-    /// lanes, so no 16-bit sums are held and a tile takes four tokens (T = 4, 2, 1). A block is walked twice, rows 0-3
-    /// of its chunks and then rows 4-7, each pass with its four weight registers and four tokens' accumulators: in one
-    /// pass over both halves the compiler keeps each activation broadcast for the second half, sixteen registers for
-    /// four tokens, and the spills cost more than the shared unpacking saved (tile-l2 group size 128 on Zen 5 with
-    /// AVX-512 off, 194-200 GOPS at two tokens, 187-188 so). Per chunk and token, two tokens took 6 unpacking
-    /// operations (the chunk's 12 shared by two) and 8 vpdpbusd; four take 3 and 8.
+    /// AVX2, two or more tokens (T = 4, 2) on blocks of several chunks: a block walked twice, rows 0-3 of its chunks
+    /// and then rows 4-7, each pass with its four weight registers and four tokens' 32-bit accumulators
+    /// (<typeparamref name="P"/> gives a pass's products: <see cref="VnniHalfBlock"/> with AVX-VNNI,
+    /// <see cref="Avx2HalfBlock"/> without). In one pass over both halves, as <see cref="TileInt8Avx2OneToken{S}"/> makes,
+    /// eight weight registers leave room for two tokens' accumulators only, and with four tokens the compiler kept each
+    /// activation broadcast for the second half and spilled (tile-l2 group size 128 on Zen 5 with AVX-512 off,
+    /// AVX-VNNI: 194-200 GOPS at two tokens, 187-188 so). Per chunk and token, two tokens took 6 unpacking operations
+    /// (the chunk's 12 shared by two), four take 3.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void TileInt8AvxVnniByHalves<T, S>(in Int4View w, ref S scales, int tile, in TokenInt8 x, float* result)
-        where T : struct, ITokenCount where S : struct, IGroupScales
+    internal static void TileInt8Avx2ByHalves<T, S, P>(in Int4View w, ref S scales, int tile, in TokenInt8 x, float* result)
+        where T : struct, ITokenCount where S : struct, IGroupScales where P : struct, IHalfBlockProducts
     {
         byte* p = w.Tile(tile);
         int groups = w.Groups, blocksPerGroup = w.GroupSize / w.BlockSize, chunksPerBlock = w.BlockSize / Int4Matrix.ChunkSize;
         int stride = x.Stride, blocks = x.Blocks;
         sbyte* xp = x.Values;
-        var mask = Vector256.Create((byte)0x0F);
         Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
         int b = 0;
         for (int g = 0; g < groups; g++)
@@ -124,42 +117,83 @@ internal static unsafe partial class Int4MatMul
             scales.BeginGroup(tile, g);
             for (int end = b + blocksPerGroup; b < end; b++, p += chunksPerBlock * Int4Matrix.ChunkBytes, xp += chunksPerBlock * Int4Matrix.ChunkSize)
             {
-                var (s03, t03, u03, v03) = HalfBlockVnni<T>(p, xp, stride, chunksPerBlock, mask, prefetch: true);
-                var (s47, t47, u47, v47) = HalfBlockVnni<T>(p + 32, xp, stride, chunksPerBlock, mask, prefetch: false);
+                var (s03, t03, u03, v03) = P.Rows<T>(p, xp, stride, chunksPerBlock, prefetch: true);
+                var (s47, t47, u47, v47) = P.Rows<T>(p + 32, xp, stride, chunksPerBlock, prefetch: false);
                 f0 = scales.Combine(RowSums(s03, s47), x.Scales[b], x.Sums + b, f0);
-                if (T.Value > 1) f1 = scales.Combine(RowSums(t03, t47), x.Scales[blocks + b], x.Sums + blocks + b, f1);
+                f1 = scales.Combine(RowSums(t03, t47), x.Scales[blocks + b], x.Sums + blocks + b, f1);
                 if (T.Value > 2) f2 = scales.Combine(RowSums(u03, u47), x.Scales[2 * blocks + b], x.Sums + 2 * blocks + b, f2);
                 if (T.Value > 2) f3 = scales.Combine(RowSums(v03, v47), x.Scales[3 * blocks + b], x.Sums + 3 * blocks + b, f3);
             }
         }
         f0.Store(result);
-        if (T.Value > 1) f1.Store(result + Int4Matrix.TileRows);
+        f1.Store(result + Int4Matrix.TileRows);
         if (T.Value > 2) f2.Store(result + 2 * Int4Matrix.TileRows);
         if (T.Value > 2) f3.Store(result + 3 * Int4Matrix.TileRows);
     }
 
-    /// <summary>
-    /// Four rows of a block (rows 0-3 from the chunk's start, rows 4-7 from 32 bytes on) times up to four tokens: each
-    /// chunk's two 32-byte loads unpacked once and multiplied with every token's octets.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static (Vector256<int>, Vector256<int>, Vector256<int>, Vector256<int>) HalfBlockVnni<T>(byte* p, sbyte* xp, int stride, int chunks,
-        Vector256<byte> mask, bool prefetch) where T : struct, ITokenCount
+    /// <summary>One pass of <see cref="TileInt8Avx2ByHalves{T, S, P}"/>: four rows of a block times up to four tokens.</summary>
+    internal interface IHalfBlockProducts
     {
-        // Two accumulators a token (octets 0-7 and 8-15 of the half in one, 16-31 in the other): eight chains of two
-        // dependent vpdpbusd a chunk, where one accumulator a token gave four chains of four and waited on latency.
-        Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
-        for (int c = 0; c < chunks; c++, p += Int4Matrix.ChunkBytes, xp += Int4Matrix.ChunkSize)
+        /// <summary>
+        /// Each token's 32-bit row sums (each row in two adjacent lanes) of the four rows whose bytes start at
+        /// <paramref name="p"/> in each of <paramref name="chunks"/> chunks (rows 0-3 at the chunk's start, rows 4-7 32 bytes
+        /// on): each chunk's two 32-byte loads unpacked once and multiplied with every token's octets.
+        /// </summary>
+        static abstract (Vector256<int>, Vector256<int>, Vector256<int>, Vector256<int>) Rows<T>(byte* p, sbyte* xp, int stride, int chunks, bool prefetch)
+            where T : struct, ITokenCount;
+    }
+
+    /// <summary>AVX-VNNI: vpdpbusd adds each token's products straight into 32-bit lanes.</summary>
+    internal readonly struct VnniHalfBlock : IHalfBlockProducts
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static (Vector256<int>, Vector256<int>, Vector256<int>, Vector256<int>) Rows<T>(byte* p, sbyte* xp, int stride, int chunks, bool prefetch)
+            where T : struct, ITokenCount
         {
-            if (prefetch) PrefetchChunk(p);
-            var (l0, h0) = Nibbles(Vector256.Load(p), mask);
-            var (l1, h1) = Nibbles(Vector256.Load(p + Int4Matrix.HalfChunkBytes), mask);
-            OctetsVnni(ref a0, ref b0, l0, h0, l1, h1, xp);
-            if (T.Value > 1) OctetsVnni(ref a1, ref b1, l0, h0, l1, h1, xp + stride);
-            if (T.Value > 2) OctetsVnni(ref a2, ref b2, l0, h0, l1, h1, xp + 2 * stride);
-            if (T.Value > 2) OctetsVnni(ref a3, ref b3, l0, h0, l1, h1, xp + 3 * stride);
+            var mask = Vector256.Create((byte)0x0F);
+            // Two accumulators a token (see OctetsVnni): eight chains of two dependent vpdpbusd a chunk, where one
+            // accumulator a token gave four chains of four and waited on latency.
+            Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default, b0 = default, b1 = default, b2 = default, b3 = default;
+            for (int c = 0; c < chunks; c++, p += Int4Matrix.ChunkBytes, xp += Int4Matrix.ChunkSize)
+            {
+                if (prefetch) PrefetchChunk(p);
+                var (l0, h0) = Nibbles(Vector256.Load(p), mask);
+                var (l1, h1) = Nibbles(Vector256.Load(p + Int4Matrix.HalfChunkBytes), mask);
+                OctetsVnni(ref a0, ref b0, l0, h0, l1, h1, xp);
+                if (T.Value > 1) OctetsVnni(ref a1, ref b1, l0, h0, l1, h1, xp + stride);
+                if (T.Value > 2) OctetsVnni(ref a2, ref b2, l0, h0, l1, h1, xp + 2 * stride);
+                if (T.Value > 2) OctetsVnni(ref a3, ref b3, l0, h0, l1, h1, xp + 3 * stride);
+            }
+            return (a0 + b0, a1 + b1, a2 + b2, a3 + b3);
         }
-        return (a0 + b0, a1 + b1, a2 + b2, a3 + b3);
+    }
+
+    /// <summary>
+    /// AVX2 without VNNI: each token's four octet products of a chunk summed as 16-bit values (<see cref="Octets"/>)
+    /// and widened (vpmaddwd by 1) into its 32-bit accumulator at once, where the one-pass kernel adds them to a
+    /// 16-bit accumulator and widens every second chunk: the same count of operations, and no 16-bit accumulators to hold.
+    /// </summary>
+    internal readonly struct Avx2HalfBlock : IHalfBlockProducts
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static (Vector256<int>, Vector256<int>, Vector256<int>, Vector256<int>) Rows<T>(byte* p, sbyte* xp, int stride, int chunks, bool prefetch)
+            where T : struct, ITokenCount
+        {
+            var mask = Vector256.Create((byte)0x0F);
+            var ones = Vector256.Create((short)1);
+            Vector256<int> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (int c = 0; c < chunks; c++, p += Int4Matrix.ChunkBytes, xp += Int4Matrix.ChunkSize)
+            {
+                if (prefetch) PrefetchChunk(p);
+                var (l0, h0) = Nibbles(Vector256.Load(p), mask);
+                var (l1, h1) = Nibbles(Vector256.Load(p + Int4Matrix.HalfChunkBytes), mask);
+                a0 += Avx2.MultiplyAddAdjacent(Octets(l0, h0, l1, h1, xp), ones);
+                if (T.Value > 1) a1 += Avx2.MultiplyAddAdjacent(Octets(l0, h0, l1, h1, xp + stride), ones);
+                if (T.Value > 2) a2 += Avx2.MultiplyAddAdjacent(Octets(l0, h0, l1, h1, xp + 2 * stride), ones);
+                if (T.Value > 2) a3 += Avx2.MultiplyAddAdjacent(Octets(l0, h0, l1, h1, xp + 3 * stride), ones);
+            }
+            return (a0, a1, a2, a3);
+        }
     }
 
     /// <summary>A 32-byte load's low and high nibbles as bytes 0..15: four rows' weights of two octets.</summary>

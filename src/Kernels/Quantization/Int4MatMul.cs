@@ -173,13 +173,14 @@ internal static unsafe partial class Int4MatMul
                 TileInt8Avx2Chunks<Two, S>(w, ref scales, tile, x, result);
                 return 2;
             case KernelPath.Avx2Vnni:
-                if (available >= 4) { TileInt8AvxVnniByHalves<Four, S>(w, ref scales, tile, x, result); return 4; }
-                if (available >= 2) { TileInt8AvxVnniByHalves<Two, S>(w, ref scales, tile, x, result); return 2; }
+                if (available >= 4) { TileInt8Avx2ByHalves<Four, S, VnniHalfBlock>(w, ref scales, tile, x, result); return 4; }
+                if (available >= 2) { TileInt8Avx2ByHalves<Two, S, VnniHalfBlock>(w, ref scales, tile, x, result); return 2; }
                 TileInt8AvxVnniOneToken(w, ref scales, tile, x, result);
                 return 1;
             default:
-                if (available >= 2) { TileInt8Avx2<Two, S>(w, ref scales, tile, x, result); return 2; }
-                TileInt8Avx2<One, S>(w, ref scales, tile, x, result);
+                if (available >= 4) { TileInt8Avx2ByHalves<Four, S, Avx2HalfBlock>(w, ref scales, tile, x, result); return 4; }
+                if (available >= 2) { TileInt8Avx2ByHalves<Two, S, Avx2HalfBlock>(w, ref scales, tile, x, result); return 2; }
+                TileInt8Avx2OneToken(w, ref scales, tile, x, result);
                 return 1;
         }
     }
