@@ -98,9 +98,10 @@ internal static unsafe partial class Int4MatMul
     /// (<typeparamref name="P"/> gives a pass's products: <see cref="VnniHalfBlock"/> with AVX-VNNI,
     /// <see cref="Avx2HalfBlock"/> without). In one pass over both halves, as <see cref="TileInt8Avx2OneToken{S}"/> makes,
     /// eight weight registers leave room for two tokens' accumulators only, and with four tokens the compiler kept each
-    /// activation broadcast for the second half and spilled (tile-l2 group size 128 on Zen 5 with AVX-512 off,
-    /// AVX-VNNI: 194-200 GOPS at two tokens, 187-188 so). Per chunk and token, two tokens took 6 unpacking operations
-    /// (the chunk's 12 shared by two), four take 3.
+    /// activation broadcast for the second half and spilled. Per chunk and token, two tokens took 6 unpacking operations
+    /// (the chunk's 12 shared by two), four take 3. tile-l2 group size 128, one Zen 5 core with AVX-512 off, best of 400
+    /// rounds: AVX-VNNI 194-206 GOPS with two tokens in one pass, 187-188 with four in one pass, 250-260 with four in
+    /// two passes; AVX2 without VNNI 173-184 -> 202-203 (bench/README.md).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void TileInt8Avx2ByHalves<T, S, P>(in Int4View w, ref S scales, int tile, in TokenInt8 x, float* result)
