@@ -132,7 +132,7 @@ internal static unsafe partial class Int4MatMul
         if (T.Value > 2) f3.Store(result + 3 * Int4Matrix.TileRows);
     }
 
-    /// <summary>One pass of <see cref="TileInt8Avx2ByHalves{T, S, P}"/>: four rows of a block times up to four tokens.</summary>
+    /// <summary>One pass of <see cref="TileInt8Avx2ByHalves{T, S, P}"/>: four rows of a block times two or four tokens.</summary>
     internal interface IHalfBlockProducts
     {
         /// <summary>
@@ -161,7 +161,7 @@ internal static unsafe partial class Int4MatMul
                 var (l0, h0) = Nibbles(Vector256.Load(p), mask);
                 var (l1, h1) = Nibbles(Vector256.Load(p + Int4Matrix.HalfChunkBytes), mask);
                 OctetsVnni(ref a0, ref b0, l0, h0, l1, h1, xp);
-                if (T.Value > 1) OctetsVnni(ref a1, ref b1, l0, h0, l1, h1, xp + stride);
+                OctetsVnni(ref a1, ref b1, l0, h0, l1, h1, xp + stride);
                 if (T.Value > 2) OctetsVnni(ref a2, ref b2, l0, h0, l1, h1, xp + 2 * stride);
                 if (T.Value > 2) OctetsVnni(ref a3, ref b3, l0, h0, l1, h1, xp + 3 * stride);
             }
@@ -189,7 +189,7 @@ internal static unsafe partial class Int4MatMul
                 var (l0, h0) = Nibbles(Vector256.Load(p), mask);
                 var (l1, h1) = Nibbles(Vector256.Load(p + Int4Matrix.HalfChunkBytes), mask);
                 a0 += Avx2.MultiplyAddAdjacent(Octets(l0, h0, l1, h1, xp), ones);
-                if (T.Value > 1) a1 += Avx2.MultiplyAddAdjacent(Octets(l0, h0, l1, h1, xp + stride), ones);
+                a1 += Avx2.MultiplyAddAdjacent(Octets(l0, h0, l1, h1, xp + stride), ones);
                 if (T.Value > 2) a2 += Avx2.MultiplyAddAdjacent(Octets(l0, h0, l1, h1, xp + 2 * stride), ones);
                 if (T.Value > 2) a3 += Avx2.MultiplyAddAdjacent(Octets(l0, h0, l1, h1, xp + 3 * stride), ones);
             }
