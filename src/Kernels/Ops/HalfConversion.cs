@@ -22,6 +22,20 @@ public static unsafe class HalfConversion
         return (value.AsInt32() | notFinite).AsSingle();
     }
 
+    /// <summary>
+    /// Four FP16 values to FP32 in portable 128-bit operations (SSE, ARM64 AdvSimd), exactly as <see cref="ToSingle8"/>:
+    /// the 128-bit kernel's group scales, which a value-by-value conversion in software made a large share of decode on
+    /// groups of 32.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> ToSingle4(ushort* halves)
+    {
+        var h = Vector128.WidenLower(Vector128.CreateScalar(*(long*)halves).AsInt16());
+        var value = ((h << 13) & Vector128.Create(SignExponentMantissa)).AsSingle() * Vector128.Create(TwoTo112);
+        var notFinite = Vector128.Equals(h & Vector128.Create(0x7C00), Vector128.Create(0x7C00)) & Vector128.Create(0x7F800000);
+        return (value.AsInt32() | notFinite).AsSingle();
+    }
+
     /// <summary>Sixteen FP16 values to FP32 with AVX-512, exactly as <see cref="ToSingle8"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> ToSingle16(ushort* halves)

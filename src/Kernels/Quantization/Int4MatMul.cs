@@ -77,6 +77,11 @@ internal static unsafe partial class Int4MatMul
                 TileInt8Avx512SuperBlocks(_w, Unsafe.As<S, KQuantGroupScales>(ref _scales), tile, x, result);
                 return 1;
             }
+            if (path == KernelPath.Vector128)
+            {
+                var combine = new PortableScaleMinCombine<S>(_scales);
+                return TileInt8Portable(_w, ref combine, tile, x, available, result);
+            }
             return path is KernelPath.Avx512 or KernelPath.Avx2Vnni or KernelPath.Avx2
                 ? TileInt8Simd(path, _w, ref _scales, tile, x, available, result)
                 : TileScaleMinScalar(_w, _scales, tile, x.Values, x.Scales, x.Sums, result);
@@ -84,7 +89,7 @@ internal static unsafe partial class Int4MatMul
     }
 
     /// <summary>
-    /// The reference for codes with a scale and a minimum per group (also the 128-bit path's): per row and group of 32,
+    /// The reference for codes with a scale and a minimum per group: per row and group of 32,
     /// the exact integer dot of the codes with the INT8 activations, then
     /// out[r] += float(dot) * (scale * xscale) - (min * xscale) * float(sum(xq)).
     /// </summary>
@@ -118,12 +123,23 @@ internal static unsafe partial class Int4MatMul
                     ? TileInt8SimdWithZeros<SymmetricZeros>(path, w, tile, x, available, result)
                     : TileInt8SimdWithZeros<StoredZeros>(path, w, tile, x, available, result);
             case KernelPath.Vector128:
-                TileInt8Vector128(w, tile, x.Values, x.Scales, x.Sums, result);
-                return 1;
+                var combine = new PortableInt4Combine(w);
+                return TileInt8Portable(w, ref combine, tile, x, available, result);
             default:
                 TileInt8Scalar(w, tile, x.Values, x.Scales, x.Sums, result);
                 return 1;
         }
+    }
+
+    /// <summary>The portable 128-bit kernel on as many of <paramref name="available"/> tokens as it takes (4, 2 or 1); returns how many it ran.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int TileInt8Portable<C>(in Int4View w, ref C combine, int tile, in TokenInt8 x, int available, float* result)
+        where C : struct, IPortableCombine
+    {
+        if (available >= 4) { TileInt8Vector128<Four, C>(w, ref combine, tile, x, result); return 4; }
+        if (available >= 2) { TileInt8Vector128<Two, C>(w, ref combine, tile, x, result); return 2; }
+        TileInt8Vector128<One, C>(w, ref combine, tile, x, result);
+        return 1;
     }
 
     /// <summary>The SIMD INT8 kernels with the matrix's scales widened as their check allows (<see cref="Int4View.ScalesFinite"/>).</summary>
