@@ -7,14 +7,14 @@ namespace LlmCpu.Kernels.Quantization;
 
 /// <summary>
 /// Weights of 5- or 6-bit codes (ggml's Q5_0, Q5_1, Q5_K, Q6_K) times INT8 activations: the low 4 bits of each code
-/// in the INT4 tile layout, the rest in a <see cref="HighBitsPlane"/>. The dispatcher, the scalar reference (also the
-/// 128-bit path's), and the AVX-512 and AVX2 register-tiled kernels, which load and rebuild each chunk's codes once
+/// in the INT4 tile layout, the rest in a <see cref="HighBitsPlane"/>. The dispatcher, the scalar reference, and the AVX-512, AVX2
+/// and portable 128-bit register-tiled kernels, which load and rebuild each chunk's codes once
 /// for every token of a group as the INT4 kernels do. Per row and chunk of 32 a kernel computes the exact integer dots
 /// of the codes with the activations' first and second 16 values (dotLow, dotHigh); the format's scales
 /// (<typeparamref name="S"/> of each method, an <see cref="IChunkScales"/>) turn them into the chunk's contribution,
 /// in the same float operations on every path, so every path gives the reference's bits.
 /// </summary>
-internal static unsafe class HighBitsMatMul
+internal static unsafe partial class HighBitsMatMul
 {
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -50,6 +50,9 @@ internal static unsafe class HighBitsMatMul
                 KernelPath.Avx2 or KernelPath.Avx2Vnni when available >= 4 => TileAvx2Tokens<Four, S>(_lows, plane, ref _scales, tile, x, result),
                 KernelPath.Avx2 or KernelPath.Avx2Vnni when available >= 2 => TileAvx2Tokens<Two, S>(_lows, plane, ref _scales, tile, x, result),
                 KernelPath.Avx2 or KernelPath.Avx2Vnni => TileAvx2(_lows, plane, ref _scales, tile, x, result),
+                KernelPath.Vector128 when available >= 4 => TileVector128<Four, S>(_lows, plane, ref _scales, tile, x, result),
+                KernelPath.Vector128 when available >= 2 => TileVector128<Two, S>(_lows, plane, ref _scales, tile, x, result),
+                KernelPath.Vector128 => TileVector128<One, S>(_lows, plane, ref _scales, tile, x, result),
                 _ => TileScalar(_lows, plane, _scales, tile, x, result),
             };
         }
