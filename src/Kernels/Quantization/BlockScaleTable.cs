@@ -150,6 +150,32 @@ internal unsafe struct BlockGroupScales : IScaleMinGroups, IChunkScales
         return acc + ((float)(dotLow + dotHigh) * (scale * xScale) - min * xScale * (float)xSum);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly void PortableRows(int tile, int group, out Vector128<float> scaleLow, out Vector128<float> scaleHigh, out Vector128<float> minLow, out Vector128<float> minHigh)
+    {
+        long line = ((long)tile * _groups + group) * Int4Matrix.TileRows;
+        scaleLow = Ops.HalfConversion.ToSingle4(_scales + line);
+        scaleHigh = Ops.HalfConversion.ToSingle4(_scales + line + 4);
+        minLow = _offsets == null ? default : -Ops.HalfConversion.ToSingle4(_offsets + line);
+        minHigh = _offsets == null ? default : -Ops.HalfConversion.ToSingle4(_offsets + line + 4);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly void PortableAccumulate(int tile, int chunk, int* dotLow, int* dotHigh, float xScale, int xLow, int xSum, float* acc)
+    {
+        PortableRows(tile, chunk, out var scaleLow, out var scaleHigh, out var minLow, out var minHigh);
+        var xs = Vector128.Create(xScale);
+        for (int half = 0; half < 2; half++, acc += 4, dotLow += 4, dotHigh += 4)
+        {
+            var dots = Vector128.Load(dotLow) + Vector128.Load(dotHigh);
+            var scale = half == 0 ? scaleLow : scaleHigh;
+            var sum = _offsets == null
+                ? Vector128.Load(acc) + Vector128.ConvertToSingle(dots - Vector128.Create(_zero * xSum)) * (scale * xs)
+                : Vector128.Load(acc) + (Vector128.ConvertToSingle(dots) * (scale * xs) - (half == 0 ? minLow : minHigh) * xs * Vector128.Create((float)xSum));
+            sum.Store(acc);
+        }
+    }
+
     /// <summary>Row <paramref name="row"/>'s (d, -m) of block <paramref name="group"/> (-m is 0 without offsets).</summary>
     public readonly (float Scale, float Min) Row(int row, int group)
     {

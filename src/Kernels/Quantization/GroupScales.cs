@@ -205,4 +205,10 @@ internal interface IScaleMinGroups : IGroupScales
 {
     /// <summary>Row <paramref name="row"/>'s (scale, min) of group <paramref name="group"/>, for the reference and dequantization.</summary>
     (float Scale, float Min) Row(int row, int group);
+
+    /// <summary>
+    /// Group <paramref name="group"/>'s scales and minima of tile <paramref name="tile"/>'s rows 0-3 and 4-7, the values
+    /// <see cref="Row"/> gives, in portable 128-bit operations (the 128-bit kernel's combine, <see cref="PortableScaleMinCombine{S}"/>).
+    /// </summary>
+    void PortableRows(int tile, int group, out Vector128<float> scaleLow, out Vector128<float> scaleHigh, out Vector128<float> minLow, out Vector128<float> minHigh);
 }

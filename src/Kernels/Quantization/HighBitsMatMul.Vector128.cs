@@ -11,7 +11,8 @@ internal static unsafe partial class HighBitsMatMul
     /// for all T tokens (<see cref="PairCodes"/>). Codes are at most 63 and activations at most 127 in magnitude, so a
     /// 16-bit lane holds two products (16002): each row's dot with the chunk's first 16 activations and with its last
     /// 16 are kept apart, reduced four rows at a time (<see cref="PortableLanes"/>), and handed to the format's
-    /// reference combine (<see cref="IChunkScales.Accumulate"/>) row by row, so the result is the reference's bit for bit.
+    /// combine (<see cref="IChunkScales.PortableAccumulate"/>: the reference's operations on four rows a vector), so the
+    /// result is the reference's bit for bit.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static int TileVector128<T, S>(in Int4View lows, in HighBitsPlane plane, ref S scales, int tile, in TokenInt8 x, float* result)
@@ -57,12 +58,7 @@ internal static unsafe partial class HighBitsMatMul
                 long offset = (long)t * blocks + c;
                 int xLow = x.HalfSums[offset], xSum = x.Sums[offset];
                 float xScale = x.Scales[offset];
-                float* acc = result + t * Int4Matrix.TileRows;
-                for (int r = 0; r < Int4Matrix.TileRows; r++)
-                {
-                    int i = t * Int4Matrix.TileRows + r;
-                    acc[r] = scales.Accumulate(tile * Int4Matrix.TileRows + r, c, dotLow[i], dotHigh[i], xScale, xLow, xSum, acc[r]);
-                }
+                scales.PortableAccumulate(tile, c, dotLow + t * Int4Matrix.TileRows, dotHigh + t * Int4Matrix.TileRows, xScale, xLow, xSum, result + t * Int4Matrix.TileRows);
             }
         }
         return T.Value;

@@ -37,6 +37,13 @@ internal unsafe interface IChunkScales
     /// (<paramref name="dotLow"/>, <paramref name="dotHigh"/>), in the same integer and float operations (the scalar reference).
     /// </summary>
     float Accumulate(int row, int chunk, int dotLow, int dotHigh, float xScale, int xLow, int xSum, float acc);
+
+    /// <summary>
+    /// <see cref="Accumulate"/> for tile <paramref name="tile"/>'s eight rows at once in portable 128-bit operations
+    /// (the 128-bit kernel's combine): <paramref name="acc"/>[r] from the rows' dots at <paramref name="dotLow"/>[r] and
+    /// <paramref name="dotHigh"/>[r], the same operations on each row.
+    /// </summary>
+    void PortableAccumulate(int tile, int chunk, int* dotLow, int* dotHigh, float xScale, int xLow, int xSum, float* acc);
 }
 
 /// <summary>The row sums of formats with one scale per chunk: each row's products of both halves added.</summary>

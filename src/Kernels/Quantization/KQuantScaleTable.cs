@@ -211,6 +211,27 @@ internal unsafe struct KQuantGroupScales : IScaleMinGroups, IChunkScales
         return acc + ((float)(dotLow + dotHigh) * (scale * xScale) - min * xScale * (float)xSum);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly void PortableAccumulate(int tile, int chunk, int* dotLow, int* dotHigh, float xScale, int xLow, int xSum, float* acc)
+    {
+        PortableRows(tile, chunk, out var scaleLow, out var scaleHigh, out var minLow, out var minHigh);
+        var xs = Vector128.Create(xScale);
+        var sum = Vector128.Create((float)xSum);
+        (Vector128.Load(acc) + (Vector128.ConvertToSingle(Vector128.Load(dotLow) + Vector128.Load(dotHigh)) * (scaleLow * xs) - minLow * xs * sum)).Store(acc);
+        (Vector128.Load(acc + 4) + (Vector128.ConvertToSingle(Vector128.Load(dotLow + 4) + Vector128.Load(dotHigh + 4)) * (scaleHigh * xs) - minHigh * xs * sum)).Store(acc + 4);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly void PortableRows(int tile, int group, out Vector128<float> scaleLow, out Vector128<float> scaleHigh, out Vector128<float> minLow, out Vector128<float> minHigh)
+    {
+        long superLine = ((long)tile * _superBlocks + group / GroupsPerSuperBlock) * Int4Matrix.TileRows;
+        long groupLine = ((long)tile * _groups + group) * Int4Matrix.TileRows;
+        scaleLow = Ops.HalfConversion.ToSingle4(_superScales + superLine) * PortableBytes.ToSingle4(_groupScales + groupLine);
+        scaleHigh = Ops.HalfConversion.ToSingle4(_superScales + superLine + 4) * PortableBytes.ToSingle4(_groupScales + groupLine + 4);
+        minLow = Ops.HalfConversion.ToSingle4(_superMins + superLine) * PortableBytes.ToSingle4(_groupMins + groupLine);
+        minHigh = Ops.HalfConversion.ToSingle4(_superMins + superLine + 4) * PortableBytes.ToSingle4(_groupMins + groupLine + 4);
+    }
+
     public readonly (float Scale, float Min) Row(int row, int group)
     {
         int tile = row / Int4Matrix.TileRows, r = row % Int4Matrix.TileRows;

@@ -22,23 +22,23 @@ internal unsafe interface IPortableCombine
 
 /// <summary>
 /// <see cref="Int4Matrix"/>'s combine: result = fma(float(dot - zero * xSum), scale * xScale, result), four rows a
-/// vector. A group's scales (converted from FP16) and zero points are read when the group starts and kept for its
-/// other blocks.
+/// vector, the group's eight scales widened from FP16 four at a time (<see cref="HalfConversion.ToSingle4"/>; one
+/// value at a time in software they were a large share of decode on groups of 32) once for all the tokens.
 /// </summary>
 internal unsafe struct PortableInt4Combine(in Int4View w) : IPortableCombine
 {
     private readonly ushort* _scales = w.Scales;
     private readonly byte* _zeros = w.Zeros;
     private readonly int _groups = w.Groups, _blocksPerGroup = w.GroupSize / w.BlockSize;
-    private int _tile = -1, _group = -1;
-    private Vector128<float> _scaleLow, _scaleHigh;
-    private Vector128<int> _zeroLow = Vector128.Create(8), _zeroHigh = Vector128.Create(8);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void AddBlock(int tile, int block, int* dots, in TokenInt8 x, int tokens, float* result)
+    public readonly void AddBlock(int tile, int block, int* dots, in TokenInt8 x, int tokens, float* result)
     {
-        int group = block / _blocksPerGroup;
-        if (group != _group || tile != _tile) BeginGroup(tile, group);
+        long line = ((long)tile * _groups + block / _blocksPerGroup) * Int4Matrix.TileRows;
+        var scaleLow = HalfConversion.ToSingle4(_scales + line);
+        var scaleHigh = HalfConversion.ToSingle4(_scales + line + 4);
+        var zeroLow = _zeros == null ? Vector128.Create(8) : PortableBytes.ToInt4(_zeros + line);
+        var zeroHigh = _zeros == null ? Vector128.Create(8) : PortableBytes.ToInt4(_zeros + line + 4);
         for (int t = 0; t < tokens; t++)
         {
             long at = (long)t * x.Blocks + block;
@@ -46,30 +46,16 @@ internal unsafe struct PortableInt4Combine(in Int4View w) : IPortableCombine
             var xScale = Vector128.Create(x.Scales[at]);
             float* acc = result + t * Int4Matrix.TileRows;
             int* rowDots = dots + t * Int4Matrix.TileRows;
-            Vector128.FusedMultiplyAdd(Vector128.ConvertToSingle(Vector128.Load(rowDots) - _zeroLow * xSum), _scaleLow * xScale, Vector128.Load(acc)).Store(acc);
-            Vector128.FusedMultiplyAdd(Vector128.ConvertToSingle(Vector128.Load(rowDots + 4) - _zeroHigh * xSum), _scaleHigh * xScale, Vector128.Load(acc + 4)).Store(acc + 4);
+            Vector128.FusedMultiplyAdd(Vector128.ConvertToSingle(Vector128.Load(rowDots) - zeroLow * xSum), scaleLow * xScale, Vector128.Load(acc)).Store(acc);
+            Vector128.FusedMultiplyAdd(Vector128.ConvertToSingle(Vector128.Load(rowDots + 4) - zeroHigh * xSum), scaleHigh * xScale, Vector128.Load(acc + 4)).Store(acc + 4);
         }
-    }
-
-    private void BeginGroup(int tile, int group)
-    {
-        _tile = tile;
-        _group = group;
-        long line = ((long)tile * _groups + group) * Int4Matrix.TileRows;
-        ushort* s = _scales + line;
-        _scaleLow = HalfConversion.ToSingle4(s);
-        _scaleHigh = HalfConversion.ToSingle4(s + 4);
-        if (_zeros == null) return;
-        byte* z = _zeros + line;
-        _zeroLow = Vector128.Create(z[0], z[1], z[2], z[3]);
-        _zeroHigh = Vector128.Create(z[4], z[5], z[6], z[7]);
     }
 }
 
 /// <summary>
 /// The combine of codes with a scale and a minimum per group of 32 (ggml's Q4_K and Q4_1):
-/// result += float(dot) * (scale * xScale) - (min * xScale) * float(xSum), one row at a time as the reference does,
-/// each row's scale and minimum read once for all the tokens.
+/// result += float(dot) * (scale * xScale) - (min * xScale) * float(xSum), four rows a vector, the group's scales and
+/// minima read once for all the tokens (<see cref="IScaleMinGroups.PortableRows"/>).
 /// </summary>
 internal unsafe struct PortableScaleMinCombine<S>(S scales) : IPortableCombine where S : struct, IScaleMinGroups
 {
@@ -78,15 +64,29 @@ internal unsafe struct PortableScaleMinCombine<S>(S scales) : IPortableCombine w
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void AddBlock(int tile, int block, int* dots, in TokenInt8 x, int tokens, float* result)
     {
-        for (int r = 0; r < Int4Matrix.TileRows; r++)
+        _scales.PortableRows(tile, block, out var scaleLow, out var scaleHigh, out var minLow, out var minHigh);
+        for (int t = 0; t < tokens; t++)
         {
-            var (scale, min) = _scales.Row(tile * Int4Matrix.TileRows + r, block);
-            for (int t = 0; t < tokens; t++)
-            {
-                long at = (long)t * x.Blocks + block;
-                float xScale = x.Scales[at];
-                result[t * Int4Matrix.TileRows + r] += (float)dots[t * Int4Matrix.TileRows + r] * (scale * xScale) - min * xScale * (float)x.Sums[at];
-            }
+            long at = (long)t * x.Blocks + block;
+            var xScale = Vector128.Create(x.Scales[at]);
+            var xSum = Vector128.Create((float)x.Sums[at]);
+            float* acc = result + t * Int4Matrix.TileRows;
+            int* rowDots = dots + t * Int4Matrix.TileRows;
+            (Vector128.Load(acc) + (Vector128.ConvertToSingle(Vector128.Load(rowDots)) * (scaleLow * xScale) - minLow * xScale * xSum)).Store(acc);
+            (Vector128.Load(acc + 4) + (Vector128.ConvertToSingle(Vector128.Load(rowDots + 4)) * (scaleHigh * xScale) - minHigh * xScale * xSum)).Store(acc + 4);
         }
     }
+}
+
+/// <summary>Bytes as floats, four at a time, in portable 128-bit operations.</summary>
+internal static unsafe class PortableBytes
+{
+    /// <summary>The four unsigned bytes at <paramref name="bytes"/> as floats (exact).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> ToSingle4(byte* bytes) => Vector128.ConvertToSingle(ToInt4(bytes));
+
+    /// <summary>The four unsigned bytes at <paramref name="bytes"/> as integers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<int> ToInt4(byte* bytes) =>
+        Vector128.WidenLower(Vector128.WidenLower(Vector128.CreateScalar(*(uint*)bytes).AsByte())).AsInt32();
 }

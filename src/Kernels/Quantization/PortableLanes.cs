@@ -29,7 +29,7 @@ internal static class PortableLanes
 
     /// <summary>Four 32-bit sums of the eight 16-bit lanes, two lanes each.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<int> WidenPairs(Vector128<short> v)
+    public static Vector128<int> WidenPairs(Vector128<short> v)
     {
         if (Sse2.IsSupported) return Sse2.MultiplyAddAdjacent(v, Vector128.Create((short)1));
         if (AdvSimd.IsSupported) return AdvSimd.AddPairwiseWidening(v);
@@ -38,7 +38,7 @@ internal static class PortableLanes
 
     /// <summary>[a0 + a1, a2 + a3, b0 + b1, b2 + b3].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<int> AddPairs(Vector128<int> a, Vector128<int> b)
+    public static Vector128<int> AddPairs(Vector128<int> a, Vector128<int> b)
     {
         if (Ssse3.IsSupported) return Ssse3.HorizontalAdd(a, b);
         if (AdvSimd.Arm64.IsSupported) return AdvSimd.Arm64.AddPairwise(a, b);

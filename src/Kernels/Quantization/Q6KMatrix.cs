@@ -210,6 +210,23 @@ internal unsafe struct Q6KChunkScales : IChunkScales
         return Vector256.FusedMultiplyAdd(Avx.ConvertToVector256Single(rows - offsets), _d * Vector256.Create(xScale), acc);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly void PortableAccumulate(int tile, int chunk, int* dotLow, int* dotHigh, float xScale, int xLow, int xSum, float* acc)
+    {
+        ushort* d = _superScales + ((long)tile * _superBlocks + chunk / 8) * Int4Matrix.TileRows;
+        sbyte* pairs = _subScales + ChunkPairs(tile, _subBlocks / 2, chunk); // row r's two sub-block scales at 2r, 2r + 1
+        var xs = Vector128.Create(xScale);
+        var lowOffset = Vector128.Create(32 * xLow);
+        var highOffset = Vector128.Create(32 * (xSum - xLow));
+        for (int half = 0; half < 2; half++, acc += 4, dotLow += 4, dotHigh += 4, d += 4, pairs += 8)
+        {
+            var lowScales = Vector128.Create((int)pairs[0], pairs[2], pairs[4], pairs[6]);
+            var highScales = Vector128.Create((int)pairs[1], pairs[3], pairs[5], pairs[7]);
+            var dot = lowScales * (Vector128.Load(dotLow) - lowOffset) + highScales * (Vector128.Load(dotHigh) - highOffset);
+            Vector128.FusedMultiplyAdd(Vector128.ConvertToSingle(dot), Ops.HalfConversion.ToSingle4(d) * xs, Vector128.Load(acc)).Store(acc);
+        }
+    }
+
     public readonly float Accumulate(int row, int chunk, int dotLow, int dotHigh, float xScale, int xLow, int xSum, float acc)
     {
         int dot = SubScale(row, 2 * chunk) * (dotLow - 32 * xLow) + SubScale(row, 2 * chunk + 1) * (dotHigh - 32 * (xSum - xLow));

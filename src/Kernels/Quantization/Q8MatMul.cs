@@ -6,12 +6,12 @@ using LlmCpu.Kernels.MatMul;
 namespace LlmCpu.Kernels.Quantization;
 
 /// <summary>
-/// Q8_0 weights (<see cref="Q8Matrix"/>) times INT8 activations: the dispatcher, the scalar reference (also the 128-bit
-/// path's), and register-tiled 256-bit kernels that load each chunk once for every token of a group. Per row and block
+/// Q8_0 weights (<see cref="Q8Matrix"/>) times INT8 activations: the dispatcher, the scalar reference, and register-tiled
+/// 256-bit and portable 128-bit kernels that load each chunk once for every token of a group. Per row and block
 /// of 32: out[r] += float(dot(q[r], xq)) * (d[r] * xscale), the dot exact on every path and the float operations in
 /// the same order, so every path gives the reference's bits.
 /// </summary>
-internal static unsafe class Q8MatMul
+internal static unsafe partial class Q8MatMul
 {
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Multiply(KernelPath path, in Q8View w, ActivationScratch scratch, float* output, int outputStride, int tokens, int tileBegin, int tileEnd)
@@ -42,6 +42,9 @@ internal static unsafe class Q8MatMul
                 KernelPath.Avx2Vnni when available >= 4 => Tile256<Four, VnniDot>(_w, tile, x, result),
                 KernelPath.Avx2Vnni when available >= 2 => Tile256<Two, VnniDot>(_w, tile, x, result),
                 KernelPath.Avx2Vnni => Tile256<One, VnniDot>(_w, tile, x, result),
+                KernelPath.Vector128 when available >= 4 => TileVector128<Four>(_w, tile, x, result),
+                KernelPath.Vector128 when available >= 2 => TileVector128<Two>(_w, tile, x, result),
+                KernelPath.Vector128 => TileVector128<One>(_w, tile, x, result),
                 _ => TileScalar(_w, tile, x, result),
             };
         }
