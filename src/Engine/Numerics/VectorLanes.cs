@@ -43,6 +43,24 @@ internal readonly unsafe struct Float256 : IVectorLanes<Vector256<float>, float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> value) => Vector256.Sum(value);
 }
 
+/// <summary>
+/// 128-bit vectors of floats: what ARM64 (AdvSimd) and x64 processors without AVX2 run. MultiplyAddEstimate fuses where
+/// the processor has a fused multiply-add (every ARM64 processor, x64 with FMA3) and rounds twice where it has not.
+/// </summary>
+internal readonly unsafe struct Float128 : IVectorLanes<Vector128<float>, float>
+{
+    public static int Count => Vector128<float>.Count;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Load(float* source) => Vector128.Load(source);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector128<float> value, float* destination) => value.Store(destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Broadcast(float value) => Vector128.Create(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Multiply(Vector128<float> a, Vector128<float> b) => a * b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Add(Vector128<float> a, Vector128<float> b) => a + b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Subtract(Vector128<float> a, Vector128<float> b) => a - b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> MultiplyAdd(Vector128<float> a, Vector128<float> b, Vector128<float> c) => Vector128.MultiplyAddEstimate(a, b, c);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector128<float> value) => Vector128.Sum(value);
+}
+
 /// <summary>512-bit vectors of floats (AVX-512F, which has its own fused multiply-add): twice the products an operation.</summary>
 internal readonly unsafe struct Float512 : IVectorLanes<Vector512<float>, float>
 {

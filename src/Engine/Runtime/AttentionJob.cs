@@ -41,6 +41,7 @@ internal sealed unsafe class AttentionJob : IRangeJob
     private readonly int _headSlices;
     private readonly float _scale;
     private readonly bool _vector256;
+    private readonly bool _vector128;
     private readonly bool _vector512;
     private readonly int _window;
 
@@ -60,15 +61,20 @@ internal sealed unsafe class AttentionJob : IRangeJob
     private readonly int[] _firstItem = new int[MaxSegments + 1];
 
     /// <param name="window">Positions a token attends to, itself included; null for all before it.</param>
+    /// <param name="allowVector128">
+    /// Use 128-bit vectors where the head dimension allows (a multiple of 4) and no wider path applies: what ARM64
+    /// processors run. Off (with <paramref name="allowVector256"/>), heads take the scalar loops that odd head sizes
+    /// run; tests turn it off to check those here.
+    /// </param>
     /// <param name="allowVector256">
-    /// Use 256-bit vectors where the head dimension allows (a multiple of 8). Off, every head takes the portable path
-    /// that odd head sizes and processors without 256-bit vectors run; tests turn it off to check that path here.
+    /// Use 256-bit vectors where the head dimension allows (a multiple of 8). Off, heads take the 128-bit path (or the
+    /// scalar one); tests turn it off to check those here.
     /// </param>
     /// <param name="allowVector512">
     /// Use 512-bit vectors where the processor has them and the head dimension allows (a multiple of 16): twice the
     /// products an operation of the two inner loops. Off, such heads take the 256-bit path; tests turn it off to check it.
     /// </param>
-    public AttentionJob(int heads, int kvHeads, int headDim, bool allowVector256 = true, int? window = null, bool allowVector512 = true)
+    public AttentionJob(int heads, int kvHeads, int headDim, bool allowVector256 = true, int? window = null, bool allowVector512 = true, bool allowVector128 = true)
     {
         if (window is <= 0) throw new ArgumentOutOfRangeException(nameof(window), window, "The window must hold at least one position.");
         _window = window ?? int.MaxValue;
@@ -82,6 +88,7 @@ internal sealed unsafe class AttentionJob : IRangeJob
         _scale = 1f / MathF.Sqrt(headDim);
         _vector256 = allowVector256 && Vector256.IsHardwareAccelerated && headDim % 8 == 0;
         _vector512 = _vector256 && allowVector512 && Vector512.IsHardwareAccelerated && Avx512F.IsSupported && headDim % 16 == 0;
+        _vector128 = allowVector128 && Vector128.IsHardwareAccelerated && headDim % 4 == 0;
     }
 
     /// <summary>
@@ -285,6 +292,7 @@ internal sealed unsafe class AttentionJob : IRangeJob
     {
         if (_vector512) Scores<Float512, Vector512<float>>(query, rows, keys, scores, width);
         else if (_vector256) Scores<Float256, Vector256<float>>(query, rows, keys, scores, width);
+        else if (_vector128) Scores<Float128, Vector128<float>>(query, rows, keys, scores, width);
         else
         {
             int hd = _headDim;
@@ -406,6 +414,7 @@ internal sealed unsafe class AttentionJob : IRangeJob
     {
         if (_vector512) WeightedValues<Float512, Vector512<float>>(output, rows, weights, values, valueStride, width);
         else if (_vector256) WeightedValues<Float256, Vector256<float>>(output, rows, weights, values, valueStride, width);
+        else if (_vector128) WeightedValues<Float128, Vector128<float>>(output, rows, weights, values, valueStride, width);
         else
         {
             int hd = _headDim;

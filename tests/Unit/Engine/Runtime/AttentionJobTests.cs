@@ -7,8 +7,8 @@ namespace LlmCpu.Tests.Engine.Runtime;
 
 /// <summary>
 /// Causal grouped-query attention against a plain double-precision implementation: the 512-bit path (head sizes that are
-/// multiples of 16, where the processor has AVX-512; reported as skipped where it has not), the 256-bit path and the
-/// portable one (which odd head sizes and processors without 256-bit vectors run), scores far past exp's float range,
+/// multiples of 16, where the processor has AVX-512; reported as skipped where it has not), the 256-bit path, the
+/// 128-bit one (ARM64's) and the scalar one (which odd head sizes run), scores far past exp's float range,
 /// and chunks that start deep in the cache. Keys and values are read through a block table whose blocks are not
 /// consecutive in the pool (another sequence holds every other one), from a layer past the first, stored as FP32,
 /// FP16 (the reference then gets the FP16-rounded numbers, so both see the same inputs) or INT8 (the reference gets the
@@ -17,7 +17,7 @@ namespace LlmCpu.Tests.Engine.Runtime;
 public sealed unsafe class AttentionJobTests
 {
     public static IEnumerable<object[]> Cases() =>
-        from vector in new[] { 512, 256, 0 }
+        from vector in new[] { 512, 256, 128, 0 }
         from shape in new (int Heads, int KvHeads, int HeadDim)[] { (8, 2, 32), (4, 4, 64), (6, 1, 6), (2, 2, 10), (40, 1, 16) }
         from chunk in new (int Start, int Tokens)[] { (0, 1), (0, 64), (60, 10), (150, 1), (200, 37) }
         from spread in new[] { 1.0, 40.0 }
@@ -58,7 +58,7 @@ public sealed unsafe class AttentionJobTests
         if (type == KvCacheType.Int8)
             for (int p = 0; p < capacity; p++) cache.Read(layer, p, keys.AsSpan(p * kvDim, kvDim), values.AsSpan(p * kvDim, kvDim));
 
-        var job = new AttentionJob(heads, kvHeads, headDim, allowVector256: vectorBits >= 256, allowVector512: vectorBits >= 512);
+        var job = new AttentionJob(heads, kvHeads, headDim, allowVector256: vectorBits >= 256, allowVector512: vectorBits >= 512, allowVector128: vectorBits >= 128);
         using var pool = new WorkerPool(2);
         fixed (float* q = qkv)
         fixed (float* o = output)
@@ -106,6 +106,7 @@ public sealed unsafe class AttentionJobTests
     [SkippableTheory]
     [InlineData(512)]
     [InlineData(256)]
+    [InlineData(128)]
     [InlineData(0)]
     public void SegmentsInOneCallMatchEachAlone(int vectorBits)
     {
@@ -140,7 +141,7 @@ public sealed unsafe class AttentionJobTests
                 firstRows[i] = row;
                 row += shape[i].Tokens;
             }
-            var job = new AttentionJob(heads, kvHeads, headDim, allowVector256: vectorBits >= 256, allowVector512: vectorBits >= 512);
+            var job = new AttentionJob(heads, kvHeads, headDim, allowVector256: vectorBits >= 256, allowVector512: vectorBits >= 512, allowVector128: vectorBits >= 128);
             using var pool = new WorkerPool(2);
             var together = new float[rows * dim];
             var alone = new float[rows * dim];
