@@ -12,8 +12,9 @@ internal static unsafe partial class Int4MatMul
      * and 24-31 (second), widened to 16 bits: row 2p in the lower widening, 2p + 1 in the upper. Each token's 32
      * activations of the chunk are widened to four 16-bit octets once per row pair and multiplied with both rows'
      * octets (the products fit: 15 x 128 = 1920, a chunk's four of them 7680), and a row's 16-bit sums run over a whole
-     * block (at most four chunks: 30720 < 32767). At the end of a block each row's eight lanes are added into one exact
-     * integer, four rows at once (<see cref="PortableLanes"/>), and the format turns the 8 x T integers into its contribution (<see cref="IPortableCombine"/>).
+     * block (at most four chunks, Int4Geometry's largest block being 128 values: 30720 < 32767). At the end of a block
+     * each row's eight lanes are added into one exact integer, four rows at once (PortableLanes), and the format turns
+     * the 8 x T integers into its contribution (IPortableCombine).
      * The weights of a chunk are loaded and unpacked once per row pair for all T tokens, where the kernel before
      * this one took one row and one token at a time and widened the activations again for every row.
      * Registers: T = 4 keeps 2 x 4 accumulators, 8 widened weight vectors and 4 activation octets live (20): within
