@@ -88,12 +88,7 @@ internal static unsafe partial class HighBitsMatMul
     private static void PairHalfDots(sbyte* x, Vector128<short> w0e, Vector128<short> w0o, Vector128<short> w1e, Vector128<short> w1o,
         Vector128<short> w2e, Vector128<short> w2o, Vector128<short> w3e, Vector128<short> w3o, bool complete, ref Vector128<int> low, ref Vector128<int> high)
     {
-        var first = Vector128.Load(x);
-        var second = Vector128.Load(x + 16);
-        var x0 = Vector128.WidenLower(first);
-        var x1 = Vector128.WidenUpper(first);
-        var x2 = Vector128.WidenLower(second);
-        var x3 = Vector128.WidenUpper(second);
+        PortableLanes.WidenOctets(x, out var x0, out var x1, out var x2, out var x3);
         low = PortableLanes.PairDots(low, w0e * x0 + w1e * x1, w0o * x0 + w1o * x1, complete);
         high = PortableLanes.PairDots(high, w2e * x2 + w3e * x3, w2o * x2 + w3o * x3, complete);
     }

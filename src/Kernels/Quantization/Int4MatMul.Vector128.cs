@@ -90,12 +90,7 @@ internal static unsafe partial class Int4MatMul
     private static void RowPairProducts(sbyte* x, Vector128<short> w0e, Vector128<short> w0o, Vector128<short> w1e, Vector128<short> w1o,
         Vector128<short> w2e, Vector128<short> w2o, Vector128<short> w3e, Vector128<short> w3o, ref Vector128<short> even, ref Vector128<short> odd)
     {
-        var low = Vector128.Load(x);
-        var high = Vector128.Load(x + 16);
-        var x0 = Vector128.WidenLower(low);
-        var x1 = Vector128.WidenUpper(low);
-        var x2 = Vector128.WidenLower(high);
-        var x3 = Vector128.WidenUpper(high);
+        PortableLanes.WidenOctets(x, out var x0, out var x1, out var x2, out var x3);
         even += w0e * x0 + w1e * x1 + w2e * x2 + w3e * x3;
         odd += w0o * x0 + w1o * x1 + w2o * x2 + w3o * x3;
     }

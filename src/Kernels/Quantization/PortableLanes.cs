@@ -6,8 +6,8 @@ using System.Runtime.Intrinsics.X86;
 namespace LlmCpu.Kernels.Quantization;
 
 /// <summary>
-/// Row sums for the portable 128-bit kernel: the eight 16-bit lanes of each of four rows reduced to the four rows'
-/// exact 32-bit totals in one vector. Adding lanes pairwise across two vectors is one instruction on both machines
+/// Lane work the portable 128-bit kernels share: a chunk's activations widened to octets, and row sums, the eight
+/// 16-bit lanes of each of four rows reduced to the four rows' exact 32-bit totals in one vector. Adding lanes pairwise across two vectors is one instruction on both machines
 /// this path runs on (SSSE3's phaddd, ARM64's addp) and widening pairs another (pmaddwd by 1, saddlp), where a
 /// row-by-row sum took a widening, an add and a horizontal sum per row. Integer sums are exact in any order, so every
 /// branch gives the same totals.
@@ -25,6 +25,18 @@ internal static class PortableLanes
     {
         var pair = AddPairs(WidenPairs(even), WidenPairs(odd)); // [even, even, odd, odd] partial sums
         return complete ? AddPairs(partial, pair) : pair;
+    }
+
+    /// <summary>A token's 32 INT8 activations of a chunk as four 16-bit octets (values 0-7, 8-15, 16-23, 24-31).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void WidenOctets(sbyte* x, out Vector128<short> x0, out Vector128<short> x1, out Vector128<short> x2, out Vector128<short> x3)
+    {
+        var first = Vector128.Load(x);
+        var second = Vector128.Load(x + 16);
+        x0 = Vector128.WidenLower(first);
+        x1 = Vector128.WidenUpper(first);
+        x2 = Vector128.WidenLower(second);
+        x3 = Vector128.WidenUpper(second);
     }
 
     /// <summary>Four 32-bit sums of the eight 16-bit lanes, two lanes each.</summary>
