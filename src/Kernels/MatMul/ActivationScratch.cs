@@ -118,6 +118,7 @@ public sealed unsafe class ActivationScratch : IDisposable
                 float scale;
                 int sum;
                 if (length == blockSize && Vector256.IsHardwareAccelerated) sum = QuantizeWholeBlock(x + start, q + start, blockSize, out scale);
+                else if (length == blockSize && Vector128.IsHardwareAccelerated) sum = QuantizeWholeBlock128(x + start, q + start, blockSize, out scale);
                 else sum = QuantizePartialBlock(x + Math.Min(start, columns), q + start, length, blockSize, out scale);
                 BlockScales[(long)t * blocks + b] = scale;
                 BlockSums[(long)t * blocks + b] = sum;
@@ -168,6 +169,36 @@ public sealed unsafe class ActivationScratch : IDisposable
             Vector256.Narrow(Vector256.Narrow(v0, v1), Vector256.Narrow(v2, v3)).Store(q + i);
         }
         return Vector256.Sum(sums);
+    }
+
+    /// <summary>
+    /// <see cref="QuantizeWholeBlock"/> in 128-bit vectors, for processors without 256-bit ones (ARM64): the same
+    /// maximum, product, rounding and sum, so the same bytes as the scalar rule.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static int QuantizeWholeBlock128(float* x, sbyte* q, int length, out float scale)
+    {
+        var max = Vector128<float>.Zero;
+        for (int i = 0; i < length; i += 16)
+        {
+            max = Vector128.MaxNative(max, Vector128.MaxNative(
+                Vector128.MaxNative(Vector128.Abs(Vector128.Load(x + i)), Vector128.Abs(Vector128.Load(x + i + 4))),
+                Vector128.MaxNative(Vector128.Abs(Vector128.Load(x + i + 8)), Vector128.Abs(Vector128.Load(x + i + 12)))));
+        }
+        float absMax = MathF.Max(MathF.Max(max[0], max[1]), MathF.Max(max[2], max[3]));
+        scale = absMax / 127f;
+        var inverse = Vector128.Create(scale != 0 ? 1f / scale : 0);
+        var sums = Vector128<int>.Zero;
+        for (int i = 0; i < length; i += 16)
+        {
+            var v0 = Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + i) * inverse));
+            var v1 = Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + i + 4) * inverse));
+            var v2 = Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + i + 8) * inverse));
+            var v3 = Vector128.ConvertToInt32(Vector128.Round(Vector128.Load(x + i + 12) * inverse));
+            sums += v0 + v1 + v2 + v3;
+            Vector128.Narrow(Vector128.Narrow(v0, v1), Vector128.Narrow(v2, v3)).Store(q + i);
+        }
+        return Vector128.Sum(sums);
     }
 
     /// <summary>The scalar rule, for a block cut short by the end of the row (the rest are zeros) or without SIMD.</summary>
