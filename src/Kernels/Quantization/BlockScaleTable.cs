@@ -165,15 +165,19 @@ internal unsafe struct BlockGroupScales : IScaleMinGroups, IChunkScales
     {
         PortableRows(tile, chunk, out var scaleLow, out var scaleHigh, out var minLow, out var minHigh);
         var xs = Vector128.Create(xScale);
-        for (int half = 0; half < 2; half++, acc += 4, dotLow += 4, dotHigh += 4)
+        var lowDots = Vector128.Load(dotLow) + Vector128.Load(dotHigh);
+        var highDots = Vector128.Load(dotLow + 4) + Vector128.Load(dotHigh + 4);
+        if (_offsets != null)
         {
-            var dots = Vector128.Load(dotLow) + Vector128.Load(dotHigh);
-            var scale = half == 0 ? scaleLow : scaleHigh;
-            var sum = _offsets == null
-                ? Vector128.Load(acc) + Vector128.ConvertToSingle(dots - Vector128.Create(_zero * xSum)) * (scale * xs)
-                : Vector128.Load(acc) + (Vector128.ConvertToSingle(dots) * (scale * xs) - (half == 0 ? minLow : minHigh) * xs * Vector128.Create((float)xSum));
-            sum.Store(acc);
+            var sum = Vector128.Create((float)xSum);
+            PortableScaleMin.Add(lowDots, scaleLow, minLow, xs, sum, acc);
+            PortableScaleMin.Add(highDots, scaleHigh, minHigh, xs, sum, acc + 4);
+            return;
         }
+        // Without offsets: acc + float(dots - zero * xSum) * (d * xScale), as Accumulate.
+        var zeroSum = Vector128.Create(_zero * xSum);
+        (Vector128.Load(acc) + Vector128.ConvertToSingle(lowDots - zeroSum) * (scaleLow * xs)).Store(acc);
+        (Vector128.Load(acc + 4) + Vector128.ConvertToSingle(highDots - zeroSum) * (scaleHigh * xs)).Store(acc + 4);
     }
 
     /// <summary>Row <paramref name="row"/>'s (d, -m) of block <paramref name="group"/> (-m is 0 without offsets).</summary>

@@ -7,9 +7,9 @@ namespace LlmCpu.Kernels.Quantization;
 
 /// <summary>
 /// Weights of 5- or 6-bit codes (ggml's Q5_0, Q5_1, Q5_K, Q6_K) times INT8 activations: the low 4 bits of each code
-/// in the INT4 tile layout, the rest in a <see cref="HighBitsPlane"/>. The dispatcher, the scalar reference, and the AVX-512, AVX2
-/// and portable 128-bit register-tiled kernels, which load and rebuild each chunk's codes once
-/// for every token of a group as the INT4 kernels do. Per row and chunk of 32 a kernel computes the exact integer dots
+/// in the INT4 tile layout, the rest in a <see cref="HighBitsPlane"/>. The dispatcher, the scalar reference, and the
+/// AVX-512, AVX2 and portable 128-bit register-tiled kernels, which load and rebuild each chunk's codes once for every
+/// token of a group as the INT4 kernels do. Per row and chunk of 32 a kernel computes the exact integer dots
 /// of the codes with the activations' first and second 16 values (dotLow, dotHigh); the format's scales
 /// (<typeparamref name="S"/> of each method, an <see cref="IChunkScales"/>) turn them into the chunk's contribution,
 /// in the same float operations on every path, so every path gives the reference's bits.

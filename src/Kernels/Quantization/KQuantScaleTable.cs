@@ -217,8 +217,8 @@ internal unsafe struct KQuantGroupScales : IScaleMinGroups, IChunkScales
         PortableRows(tile, chunk, out var scaleLow, out var scaleHigh, out var minLow, out var minHigh);
         var xs = Vector128.Create(xScale);
         var sum = Vector128.Create((float)xSum);
-        (Vector128.Load(acc) + (Vector128.ConvertToSingle(Vector128.Load(dotLow) + Vector128.Load(dotHigh)) * (scaleLow * xs) - minLow * xs * sum)).Store(acc);
-        (Vector128.Load(acc + 4) + (Vector128.ConvertToSingle(Vector128.Load(dotLow + 4) + Vector128.Load(dotHigh + 4)) * (scaleHigh * xs) - minHigh * xs * sum)).Store(acc + 4);
+        PortableScaleMin.Add(Vector128.Load(dotLow) + Vector128.Load(dotHigh), scaleLow, minLow, xs, sum, acc);
+        PortableScaleMin.Add(Vector128.Load(dotLow + 4) + Vector128.Load(dotHigh + 4), scaleHigh, minHigh, xs, sum, acc + 4);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -72,10 +72,19 @@ internal unsafe struct PortableScaleMinCombine<S>(S scales) : IPortableCombine w
             var xSum = Vector128.Create((float)x.Sums[at]);
             float* acc = result + t * Int4Matrix.TileRows;
             int* rowDots = dots + t * Int4Matrix.TileRows;
-            (Vector128.Load(acc) + (Vector128.ConvertToSingle(Vector128.Load(rowDots)) * (scaleLow * xScale) - minLow * xScale * xSum)).Store(acc);
-            (Vector128.Load(acc + 4) + (Vector128.ConvertToSingle(Vector128.Load(rowDots + 4)) * (scaleHigh * xScale) - minHigh * xScale * xSum)).Store(acc + 4);
+            PortableScaleMin.Add(Vector128.Load(rowDots), scaleLow, minLow, xScale, xSum, acc);
+            PortableScaleMin.Add(Vector128.Load(rowDots + 4), scaleHigh, minHigh, xScale, xSum, acc + 4);
         }
     }
+}
+
+/// <summary>The scale-and-minimum combine of four rows, for the INT4 tile kernel's and the high-bit kernel's formats alike.</summary>
+internal static unsafe class PortableScaleMin
+{
+    /// <summary>acc[0..3] += float(dots) * (scale * xScale) - (min * xScale) * float(xSum), as the scalar reference adds each row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Add(Vector128<int> dots, Vector128<float> scale, Vector128<float> min, Vector128<float> xScale, Vector128<float> xSum, float* acc) =>
+        (Vector128.Load(acc) + (Vector128.ConvertToSingle(dots) * (scale * xScale) - min * xScale * xSum)).Store(acc);
 }
 
 /// <summary>Bytes as floats, four at a time, in portable 128-bit operations.</summary>
