@@ -11,6 +11,7 @@ using LlmCpu.Engine.Quantization;
 // dotnet run -c Release --project bench/LlmCpu.Bench -- profile <model path> [threads]   (GEMV time per matrix)
 // dotnet run -c Release --project bench/LlmCpu.Bench -- prefill-profile <model path> [threads] [tokens]   (share of each stage; t/s of wall and of CPU time)
 // dotnet run -c Release --project bench/LlmCpu.Bench -- llama-logits <llama-perplexity logits file> <model path | second logits file> [text file] [threads]
+// dotnet run -c Release --project bench/LlmCpu.Bench -- activation [rounds]   (feed-forward activations per element, one thread)
 // dotnet run -c Release --project bench/LlmCpu.Bench -- kv-attention [threads] [rounds]   (decode attention through the KV block table, FP32 and FP16)
 // dotnet run -c Release --project bench/LlmCpu.Bench -- gptq-layer [tokens] [width] [feed-forward] [kv width] [threads] [parts | sums]   (XᵀX sums and GPTQ per matrix of one random layer; 4096 2048 5632 256: a 1.1B Llama's)
 // dotnet run -c Release --project bench/LlmCpu.Bench -- block-training <dim> <ffn> <heads> <kv heads> [threads] [steps] [batch windows]   (SignRound and TEQ seconds per block-wise step)
@@ -37,6 +38,7 @@ switch (command)
     case "profile": ModelProfile.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : Environment.ProcessorCount); break;
     case "prefill-profile": PrefillProfile.Run(args[1], args.Length > 2 ? int.Parse(args[2]) : Environment.ProcessorCount, args.Length > 3 ? int.Parse(args[3]) : 512); break;
     case "llama-logits": LlamaLogitsComparison.Run(args[1], args[2], args.Length > 3 ? args[3] : null, args.Length > 4 ? int.Parse(args[4]) : Environment.ProcessorCount); break;
+    case "activation": ActivationBench.Run(rounds > 0 ? rounds : 51); break;
     case "kv-attention": KvAttentionBench.Run(args.Length > 1 ? int.Parse(args[1]) : Environment.ProcessorCount, args.Length > 2 ? int.Parse(args[2]) : 9); break;
     case "gptq-layer": GptqLayerBench.Run(args.Length > 1 ? int.Parse(args[1]) : 4096, args.Length > 2 ? int.Parse(args[2]) : 2048, args.Length > 3 ? int.Parse(args[3]) : 5632,
         args.Length > 4 ? int.Parse(args[4]) : 256, args.Length > 5 ? int.Parse(args[5]) : Environment.ProcessorCount, args.Contains("parts"), args.Contains("sums")); break;
@@ -44,7 +46,7 @@ switch (command)
         args.Length > 6 ? int.Parse(args[6]) : 5, args.Length > 7 ? int.Parse(args[7]) : SignedDescentOptions.SignRound.BatchWindows); break;
     case "bdn": BenchmarkSwitcher.FromAssembly(typeof(Int4GemvBenchmarks).Assembly).Run(args[1..]); break;
     default:
-        Console.Error.WriteLine("Commands: gemv [rounds], gemv-l2 [rounds], tile-l2 [rounds], gemm [rounds], gemm-shape <rows> <columns> <tokens> [group size] [rounds], handoff, model <path> [threads] [repetitions], load <path> [loads] [context], batch <path> [threads] [tokens] [rounds], batch-profile <path> [threads] [sequences] [tokens] [greedy|sampled], profile <path> [threads], prefill-profile <path> [threads] [tokens], llama-logits <logits file> <model | logits file> [text file] [threads], kv-attention [threads] [rounds], gptq-layer [tokens] [width] [feed-forward] [kv width] [threads] [parts | sums], block-training <dim> <ffn> <heads> <kv heads> [threads] [steps] [batch windows], bdn [BenchmarkDotNet arguments]; --no-mmap reads .llmc files into memory");
+        Console.Error.WriteLine("Commands: gemv [rounds], gemv-l2 [rounds], tile-l2 [rounds], gemm [rounds], gemm-shape <rows> <columns> <tokens> [group size] [rounds], handoff, model <path> [threads] [repetitions], load <path> [loads] [context], batch <path> [threads] [tokens] [rounds], batch-profile <path> [threads] [sequences] [tokens] [greedy|sampled], profile <path> [threads], prefill-profile <path> [threads] [tokens], llama-logits <logits file> <model | logits file> [text file] [threads], activation [rounds], kv-attention [threads] [rounds], gptq-layer [tokens] [width] [feed-forward] [kv width] [threads] [parts | sums], block-training <dim> <ffn> <heads> <kv heads> [threads] [steps] [batch windows], bdn [BenchmarkDotNet arguments]; --no-mmap reads .llmc files into memory");
         return 64;
 }
 return 0;
