@@ -22,6 +22,7 @@
     'Measure-Perplexity/Example 4'  = @{ Skip = 'needs GGUF files made by llama.cpp''s converter and llama-quantize (tools/perplexity-vs-llama.sh makes them)' }
     'New-ChatSession/Example 2'     = @{ Skip = 'needs a Hugging Face folder whose tokenizer_config.json lists named chat templates (Hermes-2-Pro-Llama-3-8B, 16 GB)' }
     'New-SyntheticModel/Example 3'  = @{ Skip = 'writes a 3.9 GB Llama-2-7B-shaped file' }
+    'New-SyntheticModel/Example 4'  = @{ Skip = 'writes a 0.8 GB Pythia-1.4B-shaped file and times it for a minute' }
     'about_LlmCpu/Running without pwsh 1' = @{ Setup = 'Set-Content nightly-check.ps1 -Value ''param([int] $Threshold)'', ''if ((Import-Model | Invoke-Generation -Prompt Mr. -MaxTokens 8).GeneratedTokens -lt 1) { exit 1 }''' }
     'about_LlmCpu/Objects 1'        = @{ Skip = 'needs three machines reachable over SSH with LlmCpu installed; tools/Test-Remoting.ps1 runs the same on localhost' }
     # The example assumes the module is installed: its folder goes on PSModulePath, where the runspaces look by name.

@@ -41,6 +41,13 @@ Describe 'New-SyntheticModel' {
         $file | Should -Not -Exist
     }
 
+    It 'writes another family as a GGUF that loads as that family, and refuses it as an .llmc file' {
+        New-SyntheticModel Pythia-1.4B (Join-Path $TestDrive 'p.llmc') -ErrorVariable failed -ErrorAction SilentlyContinue
+        $failed[0].FullyQualifiedErrorId | Should -Be 'SyntheticShapeNeedsGguf,LlmCpu.Module.Commands.NewSyntheticModelCommand'
+        $failed[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+        Join-Path $TestDrive 'p.llmc' | Should -Not -Exist
+    }
+
     It 'refuses a shape it does not know' {
         { New-SyntheticModel Falcon-180B (Join-Path $TestDrive 'x.llmc') } |
             Should -Throw -ErrorId 'ParameterArgumentValidationError,LlmCpu.Module.Commands.NewSyntheticModelCommand'

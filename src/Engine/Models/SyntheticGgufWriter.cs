@@ -5,9 +5,9 @@ using LlmCpu.Engine.Tokenization;
 namespace LlmCpu.Engine.Models;
 
 /// <summary>
-/// Writes random-weight GGUF models with real shapes, as llama.cpp's tools would lay them out: every matrix Q4_0
-/// (like a "pure" Q4_0 quantization) or F16, norms F32, the bundled SentencePiece vocabulary padded to the shape's
-/// vocabulary. Q4_0 blocks are written directly as random 4-bit codes with random FP16 scales, tensor by tensor
+/// Writes random-weight GGUF models with real shapes, as llama.cpp's tools would lay them out for the shape's family:
+/// every matrix Q4_0 (like a "pure" Q4_0 quantization) or F16, norms and biases F32, the bundled SentencePiece
+/// vocabulary padded to the shape's vocabulary. Q4_0 blocks are written directly as random 4-bit codes with random FP16 scales, tensor by tensor
 /// through the streaming writer, so no matrix is ever held as FP32 and no model is ever held whole.
 /// </summary>
 public static class SyntheticGgufWriter
@@ -27,38 +27,48 @@ public static class SyntheticGgufWriter
         int d = shape.EmbeddingLength, kv = config.KvDim, f = shape.FeedForwardLength, v = shape.VocabularySize;
         void Matrix(string name, int rows, int columns) =>
             writer.AddTensor(name, type, [columns, rows], (_, stream, token) => WriteRandomRows(stream, type, rows, columns, random, token));
-        void Ones(string name) =>
-            writer.AddTensor(name, GgmlType.F32, [d], (_, stream, _) =>
+        void Vector(string name, int length, Func<float> value) =>
+            writer.AddTensor(name, GgmlType.F32, [length], (_, stream, _) =>
             {
-                var bytes = new byte[d * sizeof(float)];
-                MemoryMarshalFill(bytes, 1f);
+                var bytes = new byte[length * sizeof(float)];
+                for (int i = 0; i < length; i++) BitConverter.TryWriteBytes(bytes.AsSpan(i * sizeof(float)), value());
                 stream.Write(bytes);
             });
+        // Norms of ones (and zero biases); projection biases small and random, so a model that skipped them would differ.
+        void Norm(string pattern, int layer = 0)
+        {
+            Vector(TensorNameTable.Weight(pattern, layer), d, () => 1f);
+            if (config.NormBias) Vector(TensorNameTable.Bias(pattern, layer), d, () => 0f);
+        }
+        void Projection(string pattern, int layer, int rows, int columns, bool bias)
+        {
+            Matrix(TensorNameTable.Weight(pattern, layer), rows, columns);
+            if (bias) Vector(TensorNameTable.Bias(pattern, layer), rows, () => (random.NextFloat() - 0.5f) * 0.02f);
+        }
 
-        // llama.cpp's names for a Llama (its Q and K row order does not matter for random weights).
+        // llama.cpp's names for the family (a Llama's Q and K row order does not matter for random weights).
         var names = ArchitectureTables.Gguf(config);
         Matrix(TensorNameTable.Weight(names.TokenEmbedding), v, d);
         for (int i = 0; i < shape.LayerCount; i++)
         {
-            Ones(TensorNameTable.Weight(names.AttentionNorm, i));
-            Matrix(TensorNameTable.Weight(names.Query!, i), d, d);
-            Matrix(TensorNameTable.Weight(names.Key!, i), kv, d);
-            Matrix(TensorNameTable.Weight(names.Value!, i), kv, d);
-            Matrix(TensorNameTable.Weight(names.AttentionOutput, i), d, d);
-            Ones(TensorNameTable.Weight(names.FeedForwardNorm!, i));
-            Matrix(TensorNameTable.Weight(names.Gate!, i), f, d);
-            Matrix(TensorNameTable.Weight(names.Up, i), f, d);
-            Matrix(TensorNameTable.Weight(names.Down, i), d, f);
+            Norm(names.AttentionNorm, i);
+            if (names.QueryKeyValue != null) Projection(names.QueryKeyValue, i, d + 2 * kv, d, config.AttentionBias);
+            else
+            {
+                Projection(names.Query!, i, d, d, config.AttentionBias);
+                Projection(names.Key!, i, kv, d, config.AttentionBias);
+                Projection(names.Value!, i, kv, d, config.AttentionBias);
+            }
+            Projection(names.AttentionOutput, i, d, d, config.AttentionOutputBias);
+            if (names.FeedForwardNorm != null) Norm(names.FeedForwardNorm, i);
+            if (config.FeedForwardGated) Projection(names.Gate!, i, f, d, config.FeedForwardBias);
+            Projection(names.Up, i, f, d, config.FeedForwardBias);
+            Projection(names.Down, i, d, f, config.FeedForwardBias);
         }
-        Ones(TensorNameTable.Weight(names.OutputNorm));
-        Matrix(TensorNameTable.Weight(names.Output), v, d);
+        Norm(names.OutputNorm);
+        if (!config.TiedEmbeddings) Projection(names.Output, 0, v, d, config.OutputBias);
         log.Verbose($"Writing {writer.Tensors.Count} random {type} tensors, {writer.FileSize / 1048576.0:F1} MiB, to '{destination}'.");
         writer.WriteFile(destination, overwrite, cancellation);
-    }
-
-    private static void MemoryMarshalFill(byte[] bytes, float value)
-    {
-        for (int i = 0; i < bytes.Length; i += 4) BitConverter.TryWriteBytes(bytes.AsSpan(i), value);
     }
 
     /// <summary>Rows of random zero-mean weights with a spread of about 0.02: Q4_0 blocks of random codes, or FP16 values.</summary>

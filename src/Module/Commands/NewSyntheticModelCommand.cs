@@ -8,8 +8,9 @@ using LlmCpu.Module.Internal;
 namespace LlmCpu.Module.Commands;
 
 /// <summary>
-/// New-SyntheticModel: writes a random-weight model with the exact shapes of a real one (TinyLlama-1.1B, Llama-2-7B)
-/// for speed and memory checks, without ever holding an FP32 copy of the model. Weights are random; the text it
+/// New-SyntheticModel: writes a random-weight model with the exact shapes of a real one (TinyLlama-1.1B, Llama-2-7B;
+/// Pythia-1.4B, Falcon-7B and GPT-J-6B as GGUF only) for speed and memory checks, without ever holding an FP32 copy
+/// of the model. Weights are random; the text it
 /// generates is noise. Uses the bundled model's tokenizer.
 /// </summary>
 [Cmdlet(VerbsCommon.New, "SyntheticModel", SupportsShouldProcess = true)]
@@ -20,7 +21,7 @@ public sealed class NewSyntheticModelCommand : PSCmdlet
     private readonly CancellationTokenSource _stop = new();
 
     [Parameter(Mandatory = true, Position = 0)]
-    [ValidateSet("TinyLlama-1.1B", "Llama-2-7B", IgnoreCase = true)]
+    [ValidateSet("TinyLlama-1.1B", "Llama-2-7B", "Pythia-1.4B", "Falcon-7B", "GPT-J-6B", IgnoreCase = true)]
     public string? Shape { get; set; }
 
     [Parameter(Mandatory = true, Position = 1)]
@@ -53,7 +54,14 @@ public sealed class NewSyntheticModelCommand : PSCmdlet
         if (!OutputFile.MayWrite(this, destination, Force)) return;
         var shape = SyntheticShape.Find(Shape!);
         var format = new Int4Format(GroupSize, Asymmetric.IsPresent);
-        string description = Format.Equals("Llmc", StringComparison.OrdinalIgnoreCase) ? format.ToString() : Format;
+        bool llmc = Format.Equals("Llmc", StringComparison.OrdinalIgnoreCase);
+        if (llmc && shape.Architecture != "llama")
+        {
+            WriteError(new ErrorRecord(new ArgumentException($"{shape.Name} ({shape.Architecture}) is written as a GGUF file only: use -Format GgufQ4_0 or GgufF16, and ConvertTo-Int4Model for an .llmc file."),
+                ErrorIds.SyntheticShapeNeedsGguf, ErrorCategory.InvalidArgument, Shape));
+            return;
+        }
+        string description = llmc ? format.ToString() : Format;
         if (!ShouldProcess(destination, $"Write a random-weight {shape.Name} model ({description})")) return;
         string tokenizer = Path.Combine(ModulePaths.BundledModel, "tokenizer.model");
         var log = new CmdletLog(this, activityId: 3);

@@ -26,6 +26,9 @@ internal static class ErrorIds
     /// <summary>Import-Model's KV cache settings describe no usable pool (memory smaller than one block).</summary>
     public const string KvCacheArgumentInvalid = "KvCacheArgumentInvalid";
 
+    /// <summary>New-SyntheticModel was asked for a GPT-NeoX, Falcon or GPT-J shape as an .llmc file (those are written as GGUF).</summary>
+    public const string SyntheticShapeNeedsGguf = "SyntheticShapeNeedsGguf";
+
     /// <summary>No -Template was given and the model's own chat template is none LlmCpu recognises.</summary>
     public const string ChatTemplateUnknown = "ChatTemplateUnknown";
 

@@ -76,5 +76,41 @@ public sealed class SyntheticModelWriterTests : IDisposable
     {
         Assert.Equal(1_100_048_384, SyntheticShape.TinyLlama1B.ToConfig().ParameterCount);
         Assert.Equal(6_738_415_616, SyntheticShape.Llama2_7B.ToConfig().ParameterCount);
+        // The parameter counts of the checkpoints (Pythia's model card; Falcon's num_parameters(), embeddings tied).
+        Assert.Equal(1_414_647_808, SyntheticShape.Pythia1_4B.ToConfig().ParameterCount);
+        Assert.Equal(6_921_720_704, SyntheticShape.Falcon7B.ToConfig().ParameterCount);
+    }
+
+    /// <summary>
+    /// Each family's small random GGUF loads as that family (norms, biases, rotary layout, residual wiring, tied
+    /// output as written), holds every parameter its description counts, and runs to finite, varied logits.
+    /// </summary>
+    [Theory]
+    [InlineData("gptneox", LlmCpu.Engine.Formats.Gguf.GgmlType.Q4_0)]
+    [InlineData("falcon", LlmCpu.Engine.Formats.Gguf.GgmlType.Q4_0)]
+    [InlineData("gptj", LlmCpu.Engine.Formats.Gguf.GgmlType.F16)]
+    public void WritesEachFamilyAsAGgufItsLoaderReadsBack(string family, LlmCpu.Engine.Formats.Gguf.GgmlType type)
+    {
+        var shape = new SyntheticShape("tiny " + family, 256, 2, 4, family == "falcon" ? 1 : 4, 512, 4096, 128, family);
+        string path = Path.Combine(_dir, family + ".gguf");
+        SyntheticGgufWriter.Write(shape, path, type, Tokenizer, seed: 5, overwrite: false);
+        using var model = ModelLoader.Load(path);
+        var written = shape.ToConfig();
+        var read = model.Config;
+        Assert.Equal(written.Architecture, read.Architecture);
+        Assert.Equal((written.Norm, written.NormBias, written.Residual, written.Activation, written.FeedForwardGated),
+            (read.Norm, read.NormBias, read.Residual, read.Activation, read.FeedForwardGated));
+        Assert.Equal((written.RotaryDimensions, written.RotaryPairing), (read.RotaryDimensions, read.RotaryPairing));
+        Assert.Equal((written.AttentionBias, written.AttentionOutputBias, written.FeedForwardBias, written.OutputBias, written.TiedEmbeddings),
+            (read.AttentionBias, read.AttentionOutputBias, read.FeedForwardBias, read.OutputBias, read.TiedEmbeddings));
+        Assert.Equal(written.ParameterCount, model.Parameters);
+        AssertFiniteAndVaried(model);
+    }
+
+    [Fact]
+    public void AnotherFamilyIsRefusedAsAnLlmcFile()
+    {
+        Assert.Throws<ArgumentException>(() => SyntheticModelWriter.WriteLlmc(SyntheticShape.Pythia1_4B, Path.Combine(_dir, "p.llmc"), Int4Format.Default, Tokenizer, 1, false));
+        Assert.Empty(Directory.GetFiles(_dir));
     }
 }
