@@ -22,6 +22,9 @@ Options:
                  (default q4_0,q4_k_m,f16,llmc; none: only the 7B files of --with-7b)
   --with-7b      also Llama-2-7B-shaped files (Q4_0 and Q4_K_M GGUFs and .llmc, about 4 GB each; the Q4_K_M
                  file is quantized from a 13 GB F16 file, written and removed on the first run)
+  --families LIST
+                 also other families llama.cpp runs, as Q4_0 GGUFs, comma-separated: pythia (Pythia-1.4B,
+                 GPT-NeoX, 0.8 GB), falcon (Falcon-7B, 3.9 GB)
   --no-mmap      both engines read the files into memory instead of mapping them (llama-bench -lm none,
                  LlmCpu --no-mmap; for LlmCpu this changes only the .llmc file, whose weights are used in place)
   --batched      compare batched decode instead of pp512/tg128: llama.cpp's llama-batched-bench against
@@ -40,7 +43,8 @@ Environment:
   JOBS           parallel jobs for the llama.cpp build (default 2)
   OMP_WAIT_POLICY  how llama.cpp's OpenMP threads wait (default here: passive; see bench/README.md)
 
-Files compared (random weights with the exact shapes of TinyLlama-1.1B, written by New-SyntheticModel):
+Files compared (random weights with the exact shapes of TinyLlama-1.1B, and of the models --with-7b and
+--families name, written by New-SyntheticModel):
   *-q4_0.gguf     Q4_0 GGUF, both engines
   *-q4_k_m.gguf   Q4_K_M GGUF (llama-quantize from the F16 file), both engines
   *-f16.gguf      F16 GGUF, both engines
@@ -51,7 +55,7 @@ Files compared (random weights with the exact shapes of TinyLlama-1.1B, written 
 EOF
 }
 
-rounds=2 threads=2 reps=3 quick=0 with7b=0 remake=0 types=q4_0,q4_k_m,f16,llmc nommap=0 batched=0
+rounds=2 threads=2 reps=3 quick=0 with7b=0 remake=0 types=q4_0,q4_k_m,f16,llmc nommap=0 batched=0 families=
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --rounds) rounds="${2:?--rounds needs a number}"; shift 2 ;;
@@ -60,6 +64,7 @@ while [[ $# -gt 0 ]]; do
         --quick) quick=1; shift ;;
         --types) types="${2:?--types needs a list}"; shift 2 ;;
         --with-7b) with7b=1; shift ;;
+        --families) families="${2:?--families needs a list}"; shift 2 ;;
         --remake-models) remake=1; shift ;;
         --no-mmap) nommap=1; shift ;;
         --batched) batched=1; shift ;;
@@ -72,6 +77,10 @@ if [[ $quick == 1 ]]; then rounds=1 reps=1; fi
 IFS=, read -ra type_list <<<"$types"
 for t in "${type_list[@]}"; do
     case "$t" in q4_0|q4_k_m|f16|llmc|q8_0|q5_k_m) ;; *) echo "compare.sh: unknown type '$t' in --types" >&2; exit 64 ;; esac
+done
+IFS=, read -ra family_list <<<"$families"
+for f in "${family_list[@]}"; do
+    case "$f" in pythia|falcon) ;; *) echo "compare.sh: unknown family '$f' in --families" >&2; exit 64 ;; esac
 done
 for n in "$rounds" "$threads" "$reps"; do
     [[ "$n" =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: '$n' is not a positive whole number" >&2; exit 64; }
@@ -167,7 +176,7 @@ quantize() { # source destination type
 make_models() {
     mkdir -p "$models"
     if [[ $remake == 1 ]]; then
-        rm -f "$models"/tinyllama-1.1b-* "$models"/llama-2-7b-*
+        rm -f "$models"/tinyllama-1.1b-* "$models"/llama-2-7b-* "$models"/pythia-1.4b-* "$models"/falcon-7b-*
         remake=0
     fi
     local t="$models/tinyllama-1.1b"
@@ -188,6 +197,13 @@ make_models() {
             rm -f "$s-f16.gguf"
         fi
     fi
+    local f
+    for f in "${family_list[@]}"; do
+        case "$f" in
+            pythia) synthetic Pythia-1.4B "$models/pythia-1.4b-q4_0.gguf" GgufQ4_0 ;;
+            falcon) synthetic Falcon-7B "$models/falcon-7b-q4_0.gguf" GgufQ4_0 ;;
+        esac
+    done
 }
 
 # ---------------------------------------------------------------- runs
@@ -206,6 +222,13 @@ pairs() {
         echo "$s-q4_k_m.gguf|$s-q4_k_m.gguf"
         echo "$s-int4-g128.llmc|$s-q4_0.gguf"
     fi
+    local f
+    for f in "${family_list[@]}"; do
+        case "$f" in
+            pythia) echo "$models/pythia-1.4b-q4_0.gguf|$models/pythia-1.4b-q4_0.gguf" ;;
+            falcon) echo "$models/falcon-7b-q4_0.gguf|$models/falcon-7b-q4_0.gguf" ;;
+        esac
+    done
 }
 
 # Appends normalized JSON lines (one per test) to $raw; the engine's own figures are kept under "raw".
