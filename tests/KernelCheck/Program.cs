@@ -16,7 +16,7 @@ var flags = new Dictionary<string, object>
 Console.WriteLine(JsonSerializer.Serialize(flags));
 int cases = 0, failures = 0;
 var perPath = new Dictionary<string, int>();
-foreach (var result in KernelConformance.Run(KernelDispatch.Supported).Concat(GgmlBlockConformance.Run(KernelDispatch.Supported)).Concat(FloatMatrixConformance.Run()).Concat(RotaryConformance.Run()))
+foreach (var result in KernelConformance.Run(KernelDispatch.Supported).Concat(GgmlBlockConformance.Run(KernelDispatch.Supported)).Concat(FloatMatrixConformance.Run()).Concat(RotaryConformance.Run()).Concat(ActivationQuantizationConformance.Run()))
 {
     cases++;
     perPath[result.Path.ToString()] = perPath.GetValueOrDefault(result.Path.ToString()) + 1;

@@ -6,8 +6,8 @@ namespace LlmCpu.KernelCheck;
 /// <summary>
 /// Rotary embeddings (half-split pairs, forward and inverse) against a double-precision reference, for head sizes whose
 /// pairs are whole vectors, partly vectors, or too few for one, and a partial rotation. Run in each child process, this
-/// covers the 256-bit loop where the process has 256-bit vectors, the 128-bit loop (the 4 pairs of a 40-wide head past
-/// its 16, and every head where 256-bit vectors are missing) and the scalar loop.
+/// covers the vector loop at the width the process has (256 bits with AVX2, 128 where it is switched off, as on ARM64)
+/// and the scalar loop (the pairs past the last whole vector, and every pair without vectors).
 /// </summary>
 public static class RotaryConformance
 {
