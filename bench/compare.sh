@@ -24,7 +24,8 @@ Options:
                  file is quantized from a 13 GB F16 file, written and removed on the first run)
   --families LIST
                  also other families llama.cpp runs, as Q4_0 GGUFs, comma-separated: pythia (Pythia-1.4B,
-                 GPT-NeoX, 0.8 GB), falcon (Falcon-7B, 3.9 GB)
+                 GPT-NeoX, 0.8 GB), falcon (Falcon-7B, 3.9 GB); with llmc among --types (or --types none), also
+                 their INT4 g128 .llmc files, converted from the GGUFs by ConvertTo-Int4Model
   --no-mmap      both engines read the files into memory instead of mapping them (llama-bench -lm none,
                  LlmCpu --no-mmap; for LlmCpu this changes only the .llmc file, whose weights are used in place)
   --batched      compare batched decode instead of pp512/tg128: llama.cpp's llama-batched-bench against
@@ -165,6 +166,14 @@ synthetic() { # shape destination format
     dotnet "$host_dll" -Command "New-SyntheticModel -Shape $shape -Destination '$quoted' -Format $format | Out-Null" >&2
     [[ -f "$dest" ]] || { log "compare.sh: New-SyntheticModel did not write $dest"; exit 70; }
 }
+convert() { # source destination: an INT4 g128 .llmc file by ConvertTo-Int4Model (round to nearest)
+    local src="$1" dest="$2"
+    [[ -f "$dest" ]] && return
+    log "Converting $src to $dest (INT4 g128)"
+    local qs="${src//\'/\'\'}" qd="${dest//\'/\'\'}"
+    dotnet "$host_dll" -Command "ConvertTo-Int4Model -Path '$qs' -Destination '$qd' -GroupSize 128 -Recipe RoundToNearest -WarningAction SilentlyContinue | Out-Null" >&2
+    [[ -f "$dest" ]] || { log "compare.sh: ConvertTo-Int4Model did not write $dest"; exit 70; }
+}
 quantize() { # source destination type
     local src="$1" dest="$2" type="$3"
     [[ -f "$dest" ]] && return
@@ -173,6 +182,7 @@ quantize() { # source destination type
         || { tail -n 20 "$dest.log" >&2; rm -f "$dest.partial"; exit 70; }
     mv "$dest.partial" "$dest"; rm -f "$dest.log"
 }
+family_file() { case "$1" in pythia) echo pythia-1.4b ;; falcon) echo falcon-7b ;; esac; }
 make_models() {
     mkdir -p "$models"
     if [[ $remake == 1 ]]; then
@@ -203,6 +213,10 @@ make_models() {
             pythia) synthetic Pythia-1.4B "$models/pythia-1.4b-q4_0.gguf" GgufQ4_0 ;;
             falcon) synthetic Falcon-7B "$models/falcon-7b-q4_0.gguf" GgufQ4_0 ;;
         esac
+        # The family's .llmc file, converted from its Q4_0 GGUF (New-SyntheticModel writes .llmc files for Llamas only).
+        if [[ ",$types," == *,llmc,* || -z "$types" ]]; then
+            convert "$models/$(family_file "$f")-q4_0.gguf" "$models/$(family_file "$f")-int4-g128.llmc"
+        fi
     done
 }
 
@@ -224,10 +238,9 @@ pairs() {
     fi
     local f
     for f in "${family_list[@]}"; do
-        case "$f" in
-            pythia) echo "$models/pythia-1.4b-q4_0.gguf|$models/pythia-1.4b-q4_0.gguf" ;;
-            falcon) echo "$models/falcon-7b-q4_0.gguf|$models/falcon-7b-q4_0.gguf" ;;
-        esac
+        local g="$models/$(family_file "$f")"
+        echo "$g-q4_0.gguf|$g-q4_0.gguf"
+        if [[ ",$types," == *,llmc,* || -z "$types" ]]; then echo "$g-int4-g128.llmc|$g-q4_0.gguf"; fi
     done
 }
 
