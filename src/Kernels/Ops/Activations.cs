@@ -37,19 +37,7 @@ public static class Activations
     }
 
     /// <summary>silu(x) = x * sigmoid(x); <paramref name="destination"/> may be <paramref name="x"/>.</summary>
-    public static void Silu(ReadOnlySpan<float> x, Span<float> destination)
-    {
-        CheckLengths(x.Length, x.Length, destination.Length);
-        Span<float> s = stackalloc float[Block];
-        for (int i = 0; i < x.Length; i += Block)
-        {
-            int n = Math.Min(Block, x.Length - i);
-            var v = x.Slice(i, n);
-            var sv = s[..n];
-            TensorPrimitives.Sigmoid(v, sv);
-            TensorPrimitives.Multiply(sv, v, destination.Slice(i, n));
-        }
-    }
+    public static void Silu(ReadOnlySpan<float> x, Span<float> destination) => TimesSigmoid(x, destination, tanhGelu: false);
 
     /// <summary>
     /// Exact GELU, x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), erf by Abramowitz and Stegun's formula 7.1.26 (within
@@ -88,7 +76,10 @@ public static class Activations
     }
 
     /// <summary>GELU's tanh approximation, 0.5 x (1 + tanh(u)) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3); <paramref name="destination"/> may be <paramref name="x"/>.</summary>
-    public static void GeluTanh(ReadOnlySpan<float> x, Span<float> destination)
+    public static void GeluTanh(ReadOnlySpan<float> x, Span<float> destination) => TimesSigmoid(x, destination, tanhGelu: true);
+
+    /// <summary>destination = x sigmoid(a), a being x (SiLU) or tanh GELU's 2u, a block at a time.</summary>
+    private static void TimesSigmoid(ReadOnlySpan<float> x, Span<float> destination, bool tanhGelu)
     {
         CheckLengths(x.Length, x.Length, destination.Length);
         Span<float> s = stackalloc float[Block];
@@ -96,13 +87,20 @@ public static class Activations
         {
             int n = Math.Min(Block, x.Length - i);
             var v = x.Slice(i, n);
-            var u = s[..n];
-            TensorPrimitives.Multiply(v, v, u);
-            TensorPrimitives.Multiply(u, v, u);
-            TensorPrimitives.MultiplyAdd(u, TanhCubic, v, u);           // x + 0.044715 x^3
-            TensorPrimitives.Multiply(u, 2 * TanhScale, u);             // 2u
-            TensorPrimitives.Sigmoid(u, u);
-            TensorPrimitives.Multiply(u, v, destination.Slice(i, n));
+            var a = s[..n];
+            if (tanhGelu)
+            {
+                TensorPrimitives.Multiply(v, v, a);
+                TensorPrimitives.Multiply(a, v, a);
+                TensorPrimitives.MultiplyAdd(a, TanhCubic, v, a);       // x + 0.044715 x^3
+                TensorPrimitives.Multiply(a, 2 * TanhScale, a);         // 2u
+                TensorPrimitives.Sigmoid(a, a);
+            }
+            else
+            {
+                TensorPrimitives.Sigmoid(v, a);
+            }
+            TensorPrimitives.Multiply(a, v, destination.Slice(i, n));
         }
     }
 
