@@ -7,8 +7,9 @@ namespace LlmCpu.Engine.Models;
 /// <summary>
 /// Writes random-weight GGUF models with real shapes, as llama.cpp's tools would lay them out for the shape's family:
 /// every matrix Q4_0 (like a "pure" Q4_0 quantization) or F16, norms and biases F32, the bundled SentencePiece
-/// vocabulary padded to the shape's vocabulary. Q4_0 blocks are written directly as random 4-bit codes with random FP16 scales, tensor by tensor
-/// through the streaming writer, so no matrix is ever held as FP32 and no model is ever held whole.
+/// vocabulary padded to the shape's vocabulary. Q4_0 blocks are written directly as random 4-bit codes with random
+/// FP16 scales, tensor by tensor through the streaming writer, so no matrix is ever held as FP32 and no model is ever
+/// held whole.
 /// </summary>
 public static class SyntheticGgufWriter
 {

@@ -20,9 +20,7 @@ public static unsafe class SyntheticModelWriter
         bool overwrite, IEngineLog? log = null, CancellationToken cancellation = default)
     {
         log ??= NullEngineLog.Instance;
-        // The file holds a Llama's tensors only; another family's random model is a GGUF (SyntheticGgufWriter), which
-        // ConvertTo-Int4Model turns into an .llmc file with the family's norms and biases.
-        if (shape.Architecture != "llama")
+        if (!shape.WritesAsLlmc)
             throw new ArgumentException($"Synthetic .llmc files are Llama-shaped; {shape.Name} is {shape.Architecture}: write it as a GGUF and convert that.", nameof(shape));
         var config = shape.ToConfig();
         config.Validate(destination);

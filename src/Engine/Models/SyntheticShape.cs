@@ -39,6 +39,12 @@ public sealed record SyntheticShape(string Name, int EmbeddingLength, int LayerC
         Presets.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase))
         ?? throw new ArgumentException($"Unknown shape '{name}'; known: {string.Join(", ", Presets.Select(p => p.Name))}.", nameof(name));
 
+    /// <summary>
+    /// Whether the shape can be written as an .llmc file: the synthetic .llmc writer lays out a Llama's tensors only;
+    /// another family is written as a GGUF, which ConvertTo-Int4Model turns into an .llmc file with its norms and biases.
+    /// </summary>
+    public bool WritesAsLlmc => Architecture == "llama";
+
     public ModelConfig ToConfig()
     {
         var config = new ModelConfig

@@ -7,11 +7,11 @@ namespace LlmCpu.Kernels.Ops;
 /// The feed-forward activations, each a few <see cref="TensorPrimitives"/> passes over blocks small enough to stay in
 /// L1 (<see cref="Block"/> values through a stack scratch), so that every pass is vectorized at the processor's width
 /// and the block is read from memory once. One element at a time, GELU took 11 ns a value and its tanh form 12-17
-/// (AMD Zen 5, bench <c>activation</c>): 7 ms of every decode step of a GPT-J-6B or Falcon-7B shape.
+/// (AMD Zen 5, bench <c>activation</c>): 10-13 ms of every decode step of a GPT-J-6B shape (<c>batch-profile</c>).
 /// </summary>
 public static class Activations
 {
-    /// <summary>Values a pass takes: two 4 KB scratch rows and the operands' blocks fit in a 48 KB L1 with room to spare.</summary>
+    /// <summary>Values a pass takes: up to three 4 KB scratch rows and the operands' blocks fit in a 48 KB L1 with room to spare.</summary>
     private const int Block = 1024;
 
     /// <summary>Abramowitz and Stegun 7.1.26's constants: erf(z) = 1 - t (a1 + t (a2 + t (a3 + t (a4 + t a5)))) e^(-z^2), t = 1 / (1 + p z).</summary>

@@ -10,8 +10,7 @@ namespace LlmCpu.Module.Commands;
 /// <summary>
 /// New-SyntheticModel: writes a random-weight model with the exact shapes of a real one (TinyLlama-1.1B, Llama-2-7B;
 /// Pythia-1.4B, Falcon-7B and GPT-J-6B as GGUF only) for speed and memory checks, without ever holding an FP32 copy
-/// of the model. Weights are random; the text it
-/// generates is noise. Uses the bundled model's tokenizer.
+/// of the model. Weights are random; the text it generates is noise. Uses the bundled model's tokenizer.
 /// </summary>
 [Cmdlet(VerbsCommon.New, "SyntheticModel", SupportsShouldProcess = true)]
 [OutputType(typeof(FileInfo))]
@@ -55,7 +54,7 @@ public sealed class NewSyntheticModelCommand : PSCmdlet
         var shape = SyntheticShape.Find(Shape!);
         var format = new Int4Format(GroupSize, Asymmetric.IsPresent);
         bool llmc = Format.Equals("Llmc", StringComparison.OrdinalIgnoreCase);
-        if (llmc && shape.Architecture != "llama")
+        if (llmc && !shape.WritesAsLlmc)
         {
             WriteError(new ErrorRecord(new ArgumentException($"{shape.Name} ({shape.Architecture}) is written as a GGUF file only: use -Format GgufQ4_0 or GgufF16, and ConvertTo-Int4Model for an .llmc file."),
                 ErrorIds.SyntheticShapeNeedsGguf, ErrorCategory.InvalidArgument, Shape));
