@@ -11,14 +11,15 @@ internal static class HuggingFaceFamilies
     /// <summary>Llama (Llama 2, Llama 3), Mistral and Qwen2: RMSNorm, rotate-half, gated SiLU, sequential.</summary>
     public static ModelConfig Llama(ConfigJson json, string family)
     {
-        RequireActivation(json, "hidden_act", FeedForwardActivation.Silu);
+        var traits = family == "qwen2" ? FamilyTraits.Qwen2 : FamilyTraits.Llama;
+        RequireActivation(json, "hidden_act", traits.Activation);
         int hidden = json.RequiredInt("hidden_size");
         int heads = json.RequiredInt("num_attention_heads");
         int context = json.OptionalInt("max_position_embeddings") ?? 2048;
         bool attentionBias = json.OptionalBool("attention_bias") ?? false;
-        var config = new ModelConfig
+        var config = traits.ApplyTo(new ModelConfig
         {
-            Architecture = family == "qwen2" ? "qwen2" : "llama",
+            Architecture = traits.Architecture,
             EmbeddingLength = hidden,
             LayerCount = json.RequiredInt("num_hidden_layers"),
             HeadCount = heads,
@@ -33,7 +34,7 @@ internal static class HuggingFaceFamilies
             AttentionOutputBias = family != "qwen2" && attentionBias,
             FeedForwardBias = json.OptionalBool("mlp_bias") ?? false,
             SlidingWindow = family == "mistral" ? Window(json, context) : null,
-        };
+        });
         if (family == "qwen2" && json.OptionalBool("use_sliding_window") == true)
             throw new ModelNotSupportedException(json.Path, "use_sliding_window", "Qwen2's sliding window over only some layers is not supported");
         RequireHeadDim(json, config);
@@ -43,12 +44,12 @@ internal static class HuggingFaceFamilies
     /// <summary>GPT-NeoX (Pythia): LayerNorm with bias, partial rotate-half rotary, fused QKV per head, GELU, parallel residual.</summary>
     public static ModelConfig GptNeoX(ConfigJson json)
     {
-        var activation = Activation(json, "hidden_act") ?? FeedForwardActivation.Gelu;
+        var traits = FamilyTraits.GptNeoX;
         bool parallel = json.OptionalBool("use_parallel_residual") ?? true;
         bool attentionBias = json.OptionalBool("attention_bias") ?? true;
-        var config = new ModelConfig
+        var config = traits.ApplyTo(new ModelConfig
         {
-            Architecture = "gptneox",
+            Architecture = traits.Architecture,
             EmbeddingLength = json.RequiredInt("hidden_size"),
             LayerCount = json.RequiredInt("num_hidden_layers"),
             HeadCount = json.RequiredInt("num_attention_heads"),
@@ -57,17 +58,16 @@ internal static class HuggingFaceFamilies
             VocabularySize = json.RequiredInt("vocab_size"),
             ContextLength = json.OptionalInt("max_position_embeddings") ?? 2048,
             NormEpsilon = (float)(json.OptionalDouble("layer_norm_eps") ?? 1e-5),
-            Norm = NormKind.Layer,
-            NormBias = true,
-            Residual = parallel ? ResidualLayout.ParallelTwoNorms : ResidualLayout.Sequential,
             AttentionBias = attentionBias,
             AttentionOutputBias = attentionBias,
-            FeedForwardGated = false,
             FeedForwardBias = true,
-            Activation = activation,
             TiedEmbeddings = json.OptionalBool("tie_word_embeddings") ?? false,
             BosTokenId = 0,
             EosTokenIds = [0],
+        }) with
+        {
+            Activation = Activation(json, "hidden_act") ?? traits.Activation,
+            Residual = parallel ? ResidualLayout.ParallelTwoNorms : ResidualLayout.Sequential,
         };
         return WithRotary(json, config, partialFactorField: "rotary_pct", thetaFields: ["rotary_emb_base", "rope_theta"], defaultPartial: 0.25);
     }
@@ -79,7 +79,7 @@ internal static class HuggingFaceFamilies
     public static HuggingFaceCheckpoint Falcon(ConfigJson json)
     {
         if (json.OptionalBool("alibi") == true) throw new ModelNotSupportedException(json.Path, "alibi", "ALiBi position biases are not supported (rotary embedding is)");
-        var activation = Activation(json, "activation") ?? FeedForwardActivation.Gelu;
+        var traits = FamilyTraits.Falcon;
         int hidden = json.RequiredInt("hidden_size", "n_embed");
         int heads = json.RequiredInt("num_attention_heads", "n_head");
         bool newDecoder = json.OptionalBool("new_decoder_architecture") ?? false;
@@ -89,9 +89,9 @@ internal static class HuggingFaceFamilies
         int norms = json.OptionalInt("num_ln_in_parallel_attn") ?? (newDecoder ? 2 : 1);
         if (norms is not (1 or 2)) throw new ModelNotSupportedException(json.Path, "num_ln_in_parallel_attn", $"{norms} norms are not supported (1 or 2 are)");
         bool bias = json.OptionalBool("bias") ?? false;
-        var config = new ModelConfig
+        var config = traits.ApplyTo(new ModelConfig
         {
-            Architecture = "falcon",
+            Architecture = traits.Architecture,
             EmbeddingLength = hidden,
             LayerCount = json.RequiredInt("num_hidden_layers", "n_layer"),
             HeadCount = heads,
@@ -100,17 +100,16 @@ internal static class HuggingFaceFamilies
             VocabularySize = json.RequiredInt("vocab_size"),
             ContextLength = json.OptionalInt("max_position_embeddings") ?? 2048,
             NormEpsilon = (float)(json.OptionalDouble("layer_norm_epsilon") ?? 1e-5),
-            Norm = NormKind.Layer,
-            NormBias = true,
-            Residual = !parallel ? ResidualLayout.Sequential : newDecoder && norms == 2 ? ResidualLayout.ParallelTwoNorms : ResidualLayout.ParallelSharedNorm,
             AttentionBias = bias,
             AttentionOutputBias = bias,
-            FeedForwardGated = false,
             FeedForwardBias = bias,
-            Activation = activation,
             TiedEmbeddings = json.OptionalBool("tie_word_embeddings") ?? true,
             BosTokenId = 11,
             EosTokenIds = [11],
+        }) with
+        {
+            Activation = Activation(json, "activation") ?? traits.Activation,
+            Residual = !parallel ? ResidualLayout.Sequential : newDecoder && norms == 2 ? ResidualLayout.ParallelTwoNorms : ResidualLayout.ParallelSharedNorm,
         };
         RequireHeadDim(json, config);
         return new HuggingFaceCheckpoint(WithRotary(json, config, partialFactorField: null), FalconPerHeadQkv: !newDecoder && !multiQuery);
@@ -119,12 +118,12 @@ internal static class HuggingFaceFamilies
     /// <summary>GPT-J: one LayerNorm shared by parallel attention and MLP, partial interleaved rotary, MLP and output biases.</summary>
     public static ModelConfig GptJ(ConfigJson json)
     {
-        var activation = Activation(json, "activation_function") ?? FeedForwardActivation.GeluTanh;
+        var traits = FamilyTraits.GptJ;
         int hidden = json.RequiredInt("n_embd", "hidden_size");
         int heads = json.RequiredInt("n_head", "num_attention_heads");
-        var config = new ModelConfig
+        var config = traits.ApplyTo(new ModelConfig
         {
-            Architecture = "gptj",
+            Architecture = traits.Architecture,
             EmbeddingLength = hidden,
             LayerCount = json.RequiredInt("n_layer", "num_hidden_layers"),
             HeadCount = heads,
@@ -133,20 +132,14 @@ internal static class HuggingFaceFamilies
             VocabularySize = json.RequiredInt("vocab_size"),
             ContextLength = json.OptionalInt("n_positions", "max_position_embeddings") ?? 2048,
             NormEpsilon = (float)(json.OptionalDouble("layer_norm_epsilon") ?? 1e-5),
-            Norm = NormKind.Layer,
-            NormBias = true,
-            Residual = ResidualLayout.ParallelSharedNorm,
-            RotaryPairing = RotaryPairing.Interleaved,
             // transformers' GPT-J rotates rotary_dim dimensions (64 by default; null: all) with base 10000.
             RotaryDimensionCount = json.Has("rotary_dim") ? json.OptionalInt("rotary_dim") : Math.Min(64, hidden / heads),
-            FeedForwardGated = false,
             FeedForwardBias = true,
             OutputBias = true,
-            Activation = activation,
             TiedEmbeddings = json.OptionalBool("tie_word_embeddings") ?? false,
             BosTokenId = 50256,
             EosTokenIds = [50256],
-        };
+        }) with { Activation = Activation(json, "activation_function") ?? traits.Activation };
         if (json.OptionalObject("rope_scaling") != null) throw new ModelNotSupportedException(json.Path, "rope_scaling", "GPT-J has no rotary scaling in transformers; a file asking for one is not understood");
         return config;
     }

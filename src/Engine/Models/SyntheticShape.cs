@@ -45,30 +45,27 @@ public sealed record SyntheticShape(string Name, int EmbeddingLength, int LayerC
     /// </summary>
     public bool WritesAsLlmc => Architecture == "llama";
 
+    /// <summary>
+    /// The shape as a model description: the family's traits (<see cref="FamilyTraits"/>), and what its best-known
+    /// checkpoint has where the family varies: Pythia's biases and quarter-rotated heads, Falcon-7B's tied output,
+    /// GPT-J's 64 rotated dimensions and its FFN and output biases.
+    /// </summary>
     public ModelConfig ToConfig()
     {
-        var config = new ModelConfig
+        if (Architecture is not ("llama" or "gptneox" or "falcon" or "gptj"))
+            throw new ArgumentException($"Synthetic models are of the llama, gptneox, falcon or gptj families, not '{Architecture}'.", nameof(Architecture));
+        var config = FamilyTraits.Find(Architecture)!.ApplyTo(new ModelConfig
         {
             Architecture = Architecture, EmbeddingLength = EmbeddingLength, LayerCount = LayerCount, HeadCount = HeadCount, KvHeadCount = KvHeadCount,
             FeedForwardLength = FeedForwardLength, VocabularySize = VocabularySize, ContextLength = ContextLength,
             NormEpsilon = 1e-5f, RopeTheta = 10000f, BosTokenId = 1, EosTokenIds = [2],
-        };
-        var layerNorm = config with { Norm = NormKind.Layer, NormBias = true, FeedForwardGated = false };
+        });
         return Architecture switch
         {
-            "llama" => config,
-            "gptneox" => layerNorm with
-            {
-                Activation = FeedForwardActivation.Gelu, Residual = ResidualLayout.ParallelTwoNorms, RotaryDimensionCount = config.HeadDim / 4,
-                AttentionBias = true, AttentionOutputBias = true, FeedForwardBias = true,
-            },
-            "falcon" => layerNorm with { Activation = FeedForwardActivation.Gelu, Residual = ResidualLayout.ParallelSharedNorm, TiedEmbeddings = true },
-            "gptj" => layerNorm with
-            {
-                Activation = FeedForwardActivation.GeluTanh, Residual = ResidualLayout.ParallelSharedNorm,
-                RotaryDimensionCount = 64, RotaryPairing = RotaryPairing.Interleaved, FeedForwardBias = true, OutputBias = true,
-            },
-            _ => throw new ArgumentException($"Synthetic models are of the llama, gptneox, falcon or gptj families, not '{Architecture}'.", nameof(Architecture)),
+            "gptneox" => config with { RotaryDimensionCount = config.HeadDim / 4, AttentionBias = true, AttentionOutputBias = true, FeedForwardBias = true },
+            "falcon" => config with { TiedEmbeddings = true },
+            "gptj" => config with { RotaryDimensionCount = 64, FeedForwardBias = true, OutputBias = true },
+            _ => config,
         };
     }
 }

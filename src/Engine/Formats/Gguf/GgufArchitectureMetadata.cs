@@ -12,16 +12,17 @@ public static class GgufArchitectureMetadata
     public static string? Mismatch(ModelConfig config)
     {
         if (config.SlidingWindow != null) return "a sliding window (llama.cpp runs these architectures with full attention)";
-        bool llamaLike = config.Architecture is "llama" or "qwen2";
-        if (config.Architecture is not ("llama" or "qwen2" or "gptneox" or "falcon")) return $"the {config.Architecture} architecture (llama.cpp has no graph for it)";
-        if (llamaLike != (config.Norm == NormKind.Rms) || config.NormBias != !llamaLike) return $"{config.Norm} norms for {config.Architecture}";
-        if (llamaLike != config.FeedForwardGated) return "the feed-forward network's gating";
-        if (llamaLike != (config.Activation == FeedForwardActivation.Silu)) return $"the {config.Activation} activation";
-        if (config.RotaryPairing != RotaryPairing.HalfSplit) return "interleaved rotary pairs";
-        if (llamaLike && config.RotaryDimensions != config.HeadDim) return "partial rotary embedding";
+        // llama.cpp builds the traits of FamilyTraits into its graphs (and has no graph for GPT-J).
+        if (config.Architecture is not ("llama" or "qwen2" or "gptneox" or "falcon") || FamilyTraits.Find(config.Architecture) is not { } family)
+            return $"the {config.Architecture} architecture (llama.cpp has no graph for it)";
+        if (config.Norm != family.Norm || config.NormBias != family.NormBias) return $"{config.Norm} norms for {config.Architecture}";
+        if (config.FeedForwardGated != family.FeedForwardGated) return "the feed-forward network's gating";
+        if (config.Activation != family.Activation) return $"the {config.Activation} activation";
+        if (config.RotaryPairing != family.RotaryPairing) return "interleaved rotary pairs";
+        if (family.RotatesWholeHead && config.RotaryDimensions != config.HeadDim) return "partial rotary embedding";
         if (config.OutputBias) return "an output bias";
         if (config.Architecture == "falcon" && config.Residual == ResidualLayout.Sequential) return "a sequential Falcon (llama.cpp's Falcon is parallel)";
-        if (llamaLike != (config.Residual == ResidualLayout.Sequential)) return $"the {config.Residual} residual layout";
+        if ((family.Residual == ResidualLayout.Sequential) != (config.Residual == ResidualLayout.Sequential)) return $"the {config.Residual} residual layout";
         if (config.Architecture == "gptneox" && config.Residual == ResidualLayout.ParallelSharedNorm) return "one shared norm in GPT-NeoX";
         return null;
     }

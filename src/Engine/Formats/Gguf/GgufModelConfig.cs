@@ -15,15 +15,14 @@ public static class GgufModelConfig
     // The limit ModelConfig.Validate applies, checked here first so that the message names the GGUF key.
     private const int MaxContextLength = 1 << 20;
 
-    private static readonly string[] Architectures = ["llama", "qwen2", "gptneox", "falcon", "gptj"];
-
     public static ModelConfig Read(GgufFile file)
     {
         var metadata = file.Metadata;
         string path = file.Path;
         string architecture = metadata.RequireString(ArchitectureKey);
-        if (!Architectures.Contains(architecture))
-            throw new ModelNotSupportedException(path, GgufMetadata.Field(ArchitectureKey), $"'{architecture}' is not supported ({string.Join(", ", Architectures)} are)");
+        var family = FamilyTraits.Find(architecture)
+                     ?? throw new ModelNotSupportedException(path, GgufMetadata.Field(ArchitectureKey),
+                         $"'{architecture}' is not supported ({string.Join(", ", FamilyTraits.All.Select(f => f.Architecture))} are)");
         string prefix = architecture + ".";
 
         int embedding = Positive(metadata, prefix + "embedding_length");
@@ -39,19 +38,18 @@ public static class GgufModelConfig
         int rotary = metadata.GetInt32(prefix + "rope.dimension_count") ?? headDim;
         if (rotary <= 0 || rotary > headDim || rotary % 2 != 0)
             throw new ModelNotSupportedException(path, GgufMetadata.Field(prefix + "rope.dimension_count"), $"{rotary} is not an even number of dimensions within the head dimension {headDim}");
-        if (architecture is "llama" or "qwen2" && rotary != headDim)
+        if (family.RotatesWholeHead && rotary != headDim)
             throw new ModelNotSupportedException(path, GgufMetadata.Field(prefix + "rope.dimension_count"), $"{rotary} differs from the head dimension {headDim}; llama.cpp rotates the whole head of {architecture}");
         RefuseWhatChangesTheMath(file, prefix);
 
         int context = Positive(metadata, prefix + "context_length");
         if (context > MaxContextLength)
             throw new ModelNotSupportedException(path, GgufMetadata.Field(prefix + "context_length"), $"{context} exceeds the {MaxContextLength} positions the engine tabulates");
-        bool rms = architecture is "llama" or "qwen2";
-        string epsilonKey = prefix + (rms ? "attention.layer_norm_rms_epsilon" : "attention.layer_norm_epsilon");
+        string epsilonKey = prefix + (family.Norm == NormKind.Rms ? "attention.layer_norm_rms_epsilon" : "attention.layer_norm_epsilon");
         double epsilon = metadata.RequireDouble(epsilonKey);
         double theta = metadata.GetDouble(prefix + "rope.freq_base") ?? 10000.0;
         bool Has(string tensor) => file.Tensors.ContainsKey(tensor);
-        var config = new ModelConfig
+        var config = family.ApplyTo(new ModelConfig
         {
             Architecture = architecture,
             EmbeddingLength = embedding,
@@ -72,24 +70,12 @@ public static class GgufModelConfig
             AttentionOutputBias = Has("blk.0.attn_output.bias"),
             FeedForwardBias = Has("blk.0.ffn_up.bias"),
             OutputBias = Has("output.bias"),
-        };
+        });
+        // The wiring where the file states it: GPT-NeoX by a key, Falcon's new decoder by its second norm's tensors.
         config = architecture switch
         {
-            "gptneox" => config with
-            {
-                Norm = NormKind.Layer, NormBias = true, FeedForwardGated = false, Activation = FeedForwardActivation.Gelu,
-                Residual = metadata.GetBool(prefix + "use_parallel_residual") ?? true ? ResidualLayout.ParallelTwoNorms : ResidualLayout.Sequential,
-            },
-            "falcon" => config with
-            {
-                Norm = NormKind.Layer, NormBias = true, FeedForwardGated = false, Activation = FeedForwardActivation.Gelu,
-                Residual = Has("blk.0.attn_norm_2.weight") ? ResidualLayout.ParallelTwoNorms : ResidualLayout.ParallelSharedNorm,
-            },
-            "gptj" => config with
-            {
-                Norm = NormKind.Layer, NormBias = true, FeedForwardGated = false, Activation = FeedForwardActivation.GeluTanh,
-                Residual = ResidualLayout.ParallelSharedNorm, RotaryPairing = RotaryPairing.Interleaved,
-            },
+            "gptneox" => config with { Residual = metadata.GetBool(prefix + "use_parallel_residual") ?? true ? ResidualLayout.ParallelTwoNorms : ResidualLayout.Sequential },
+            "falcon" => config with { Residual = Has("blk.0.attn_norm_2.weight") ? ResidualLayout.ParallelTwoNorms : ResidualLayout.ParallelSharedNorm },
             _ => config,
         };
         if (!(config.NormEpsilon > 0 && config.NormEpsilon < 1))
