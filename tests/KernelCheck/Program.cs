@@ -12,6 +12,7 @@ var flags = new Dictionary<string, object>
     ["avx512bw"] = Avx512BW.IsSupported,
     ["avxvnni"] = AvxVnni.IsSupported,
     ["avx2"] = Avx2.IsSupported,
+    ["pairReduction"] = LlmCpu.Kernels.Quantization.PairReductionChoice.Current.ToString(),
 };
 Console.WriteLine(JsonSerializer.Serialize(flags));
 int cases = 0, failures = 0;

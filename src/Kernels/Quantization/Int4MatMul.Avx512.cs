@@ -42,6 +42,8 @@ internal static unsafe partial class Int4MatMul
      * vpmaddwd, where widening each token and two vpermt2d and a vpaddd took five operations) and the combine's last
      * multiply and add fused on every path: tile-l2 group size 32, 164 -> 166 (fused) -> 173-174 GOPS, three
      * alternated runs each; gemv-l2 group size 32 (one token, the general kernel) 23.0-23.2 -> 23.6-23.8 GB/s.
+     * Intel's cores split vpermt2w into several micro-operations; there the older order (widen each register, then
+     * two vpermt2d) measured faster, so the reduction is chosen per vendor (PairReduction, with the figures).
      * One token with groups of 32 (decode on Q4_0) takes TileInt8Avx512BlockPairs: two blocks' sums in one register,
      * both groups' scales converted at once, the combine in 512-bit halves added to the accumulator one block after the
      * other: gemv-l2 group size 32, 23.4 -> 27.3 GB/s (three alternated runs each, all alike); `profile` of
@@ -188,9 +190,30 @@ internal static unsafe partial class Int4MatMul
     /// tokens, with the outputs in halves instead of interleaved.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<int> BlockWordPairs(Vector512<short> first, Vector512<short> second) => WordPairs(first, second,
-        Vector512.Create((short)0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29, 32, 33, 36, 37, 40, 41, 44, 45, 48, 49, 52, 53, 56, 57, 60, 61),
-        Vector512.Create((short)2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31, 34, 35, 38, 39, 42, 43, 46, 47, 50, 51, 54, 55, 58, 59, 62, 63));
+    internal static Vector512<int> BlockWordPairs(Vector512<short> first, Vector512<short> second) => WidenBeforePairing
+        ? DwordPairs(first, second,
+            Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30),
+            Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31))
+        : WordPairs(first, second,
+            Vector512.Create((short)0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29, 32, 33, 36, 37, 40, 41, 44, 45, 48, 49, 52, 53, 56, 57, 60, 61),
+            Vector512.Create((short)2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31, 34, 35, 38, 39, 42, 43, 46, 47, 50, 51, 54, 55, 58, 59, 62, 63));
+
+    /// <summary>Whether the pair reductions take <see cref="DwordPairs"/> (see <see cref="PairReduction"/>); read-only, so the JIT drops the other branch.</summary>
+    private static readonly bool WidenBeforePairing = PairReductionChoice.Current == PairReduction.Dwords;
+
+    /// <summary>
+    /// <see cref="WordPairs"/>' sums in the other order: each register's word pairs widened first (vpmaddwd by 1),
+    /// then each output's two dwords gathered by <paramref name="lowDwords"/> and <paramref name="highDwords"/> (0-15
+    /// from the first, 16-31 from the second; two vpermt2d) and added.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> DwordPairs(Vector512<short> first, Vector512<short> second, Vector512<int> lowDwords, Vector512<int> highDwords)
+    {
+        var ones = Vector512.Create((short)1);
+        var a = Avx512BW.MultiplyAddAdjacent(first, ones);
+        var b = Avx512BW.MultiplyAddAdjacent(second, ones);
+        return Avx512F.PermuteVar16x32x2(a, lowDwords, b) + Avx512F.PermuteVar16x32x2(a, highDwords, b);
+    }
 
     /// <summary>
     /// The 32-bit sums of two registers' 16-bit words, four words an output: <paramref name="lowWords"/> and
@@ -269,12 +292,17 @@ internal static unsafe partial class Int4MatMul
     /// into the two halves of a 32-bit lane pair, one vpaddw adds the halves and one vpmaddwd the pair, four operations
     /// where widening each token (vpmaddwd by 1) and then two vpermt2d and a vpaddd took five. The 16-bit add cannot
     /// overflow: an octet sum is at most 4 x 2 x 15 x 128 = 15,360 in magnitude, two of them 30,720. Interleaved, the
-    /// pair's activation scales and sums are one 64-bit broadcast each (<see cref="TokenPair"/>).
+    /// pair's activation scales and sums are one 64-bit broadcast each (<see cref="TokenPair"/>). On Intel processors
+    /// the same sums come from <see cref="DwordPairs"/> (see <see cref="PairReduction"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<int> TokenWordPairs(Vector512<short> first, Vector512<short> second) => WordPairs(first, second,
-        Vector512.Create((short)0, 1, 32, 33, 4, 5, 36, 37, 8, 9, 40, 41, 12, 13, 44, 45, 16, 17, 48, 49, 20, 21, 52, 53, 24, 25, 56, 57, 28, 29, 60, 61),
-        Vector512.Create((short)2, 3, 34, 35, 6, 7, 38, 39, 10, 11, 42, 43, 14, 15, 46, 47, 18, 19, 50, 51, 22, 23, 54, 55, 26, 27, 58, 59, 30, 31, 62, 63));
+    internal static Vector512<int> TokenWordPairs(Vector512<short> first, Vector512<short> second) => WidenBeforePairing
+        ? DwordPairs(first, second,
+            Vector512.Create(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30),
+            Vector512.Create(1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31))
+        : WordPairs(first, second,
+            Vector512.Create((short)0, 1, 32, 33, 4, 5, 36, 37, 8, 9, 40, 41, 12, 13, 44, 45, 16, 17, 48, 49, 20, 21, 52, 53, 24, 25, 56, 57, 28, 29, 60, 61),
+            Vector512.Create((short)2, 3, 34, 35, 6, 7, 38, 39, 10, 11, 42, 43, 14, 15, 46, 47, 18, 19, 50, 51, 22, 23, 54, 55, 26, 27, 58, 59, 30, 31, 62, 63));
 
     /// <summary>A pair's rows, interleaved (lane 2r the first token's row r, 2r + 1 the second's), stored as eight rows per token.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

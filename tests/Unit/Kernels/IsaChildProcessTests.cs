@@ -34,6 +34,26 @@ public sealed class IsaChildProcessTests
     public void ForcedPathIsChosenAndMatchesTheReference(KernelPath path, string[] environment)
     {
         Skip.IfNot(HardwareHas(path), $"{path}: this processor lacks the instruction set, so that path cannot be forced here; its kernels were not run.");
+        RunKernelCheck(path, environment).Dispose();
+    }
+
+    /// <summary>
+    /// The AVX-512 kernels reduce pairs of 16-bit sums in one of two orders, chosen by the processor's vendor; each is
+    /// forced here, so both are compared with the reference whichever vendor runs the tests.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData("Words")]
+    [InlineData("Dwords")]
+    public void EachPairReductionMatchesTheReference(string reduction)
+    {
+        Skip.IfNot(HardwareHas(KernelPath.Avx512), "Avx512: this processor lacks AVX-512 F/BW, whose kernels alone reduce pairs this way; they were not run.");
+        using var flags = RunKernelCheck(KernelPath.Avx512, [$"LLMCPU_PAIR_REDUCTION={reduction}"]);
+        Assert.Equal(reduction, flags.RootElement.GetProperty("pairReduction").GetString());
+    }
+
+    /// <summary>Runs the kernel checker under <paramref name="environment"/>; asserts its path and its comparisons; returns its first line (what it saw).</summary>
+    private static JsonDocument RunKernelCheck(KernelPath path, string[] environment)
+    {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "LlmCpu.KernelCheck.dll"));
         foreach (string variable in environment)
@@ -46,12 +66,13 @@ public sealed class IsaChildProcessTests
         string stderr = process.StandardError.ReadToEnd();
         Assert.True(process.WaitForExit(300_000), "the kernel checker did not finish");
         var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        using var flags = JsonDocument.Parse(lines[0]);
+        var flags = JsonDocument.Parse(lines[0]);
         Assert.Equal(path.ToString(), flags.RootElement.GetProperty("best").GetString());
         Assert.True(process.ExitCode == 0, $"comparisons failed under {string.Join(' ', environment)}:\n{stdout}\n{stderr}");
         using var summary = JsonDocument.Parse(lines[^1]);
         Assert.True(summary.RootElement.GetProperty("cases").GetInt32() > 0 || path == KernelPath.Scalar);
         if (path != KernelPath.Scalar)
             Assert.True(summary.RootElement.GetProperty("perPath").GetProperty(path.ToString()).GetInt32() > 0, $"no case ran on {path}");
+        return flags;
     }
 }

@@ -1,0 +1,49 @@
+using System.Runtime.Intrinsics.X86;
+
+namespace LlmCpu.Kernels.Quantization;
+
+/// <summary>
+/// How the AVX-512 kernels turn a pair of registers' 16-bit octet sums (four per row, in the row's 64-bit lane: two
+/// tokens of prefill, or two blocks of one decode token) into one register of 32-bit row sums. Both give the same
+/// integers; they differ in which operations a processor runs quickly.
+/// </summary>
+internal enum PairReduction
+{
+    /// <summary>
+    /// Two vpermt2w gather each output's four words, one vpaddw and one vpmaddwd add them: four operations. Faster
+    /// on AMD's Zen 4 (tile-l2 group size 32: 166 -> 173-174 GOPS against <see cref="Dwords"/>, see Int4MatMul.Avx512.cs).
+    /// </summary>
+    Words,
+
+    /// <summary>
+    /// One vpmaddwd per register, then two vpermt2d and a vpaddd: five operations, but no two-source word permute,
+    /// which Intel's cores split into several micro-operations. Measured on an Intel Xeon (family 6 model 207,
+    /// Emerald Rapids), one thread, alternated runs against <see cref="Words"/>: tile-l2 group size 32 144-147 ->
+    /// 159-160 GOPS (best of 300 rounds); ggml-l2 64 tokens Q4_0 118 -> 125, Q4_1 105 -> 112, Q4_K 109 -> 115 GOPS;
+    /// one token Q4_0 76.5 -> 80 GOPS.
+    /// </summary>
+    Dwords,
+}
+
+/// <summary>The reduction this process uses, decided once: <see cref="PairReduction.Dwords"/> on Intel processors.</summary>
+internal static class PairReductionChoice
+{
+    /// <summary>
+    /// A static readonly field, so the JIT compiles the kernels with the other reduction's branch removed.
+    /// LLMCPU_PAIR_REDUCTION (Words or Dwords) overrides the choice, so the tests check both on any machine.
+    /// </summary>
+    internal static readonly PairReduction Current = Choose(Environment.GetEnvironmentVariable("LLMCPU_PAIR_REDUCTION"), IsIntel());
+
+    internal static PairReduction Choose(string? requested, bool intel) =>
+        Enum.TryParse<PairReduction>(requested, ignoreCase: true, out var reduction) && Enum.IsDefined(reduction)
+            ? reduction
+            : intel ? PairReduction.Dwords : PairReduction.Words;
+
+    /// <summary>Whether CPUID's vendor string is "GenuineIntel" (ebx, edx, ecx of leaf 0).</summary>
+    private static bool IsIntel()
+    {
+        if (!X86Base.IsSupported) return false;
+        var (_, ebx, ecx, edx) = X86Base.CpuId(0, 0);
+        return ebx == 0x756E6547 && edx == 0x49656E69 && ecx == 0x6C65746E;
+    }
+}
