@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -52,7 +53,12 @@ public static class KernelDispatch
     public static string Description => $"{Best} (supported: {string.Join(", ", Supported)})" +
         (FailedSelfCheck.Count > 0 ? $"; failed the start-up check against the scalar reference: {string.Join(", ", FailedSelfCheck)}" : "");
 
-    private static readonly Lazy<(KernelPath Best, KernelPath[] Failed)> Selection = new(() => Select(Highest(), Quantization.Int4SelfCheck.Passes));
+    private static readonly Lazy<(KernelPath Best, KernelPath[] Failed)> Selection = new(() =>
+    {
+        // Before the start-up check compiles the first kernel, so that the kernels compile the choice as a constant.
+        RuntimeHelpers.RunClassConstructor(typeof(Quantization.PairReductionChoice).TypeHandle);
+        return Select(Highest(), Quantization.Int4SelfCheck.Passes);
+    });
 
     /// <summary>The best supported path, or a lower one named by LLMCPU_KERNEL_PATH (which can never raise it).</summary>
     private static KernelPath Highest()

@@ -190,16 +190,13 @@ internal static unsafe partial class Int4MatMul
     /// tokens, with the outputs in halves instead of interleaved.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<int> BlockWordPairs(Vector512<short> first, Vector512<short> second) => WidenBeforePairing
+    internal static Vector512<int> BlockWordPairs(Vector512<short> first, Vector512<short> second) => PairReductionChoice.WidensFirst
         ? DwordPairs(first, second,
             Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30),
             Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31))
         : WordPairs(first, second,
             Vector512.Create((short)0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29, 32, 33, 36, 37, 40, 41, 44, 45, 48, 49, 52, 53, 56, 57, 60, 61),
             Vector512.Create((short)2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31, 34, 35, 38, 39, 42, 43, 46, 47, 50, 51, 54, 55, 58, 59, 62, 63));
-
-    /// <summary>Whether the pair reductions take <see cref="DwordPairs"/> (see <see cref="PairReduction"/>); read-only, so the JIT drops the other branch.</summary>
-    private static readonly bool WidenBeforePairing = PairReductionChoice.Current == PairReduction.Dwords;
 
     /// <summary>
     /// <see cref="WordPairs"/>' sums in the other order: each register's word pairs widened first (vpmaddwd by 1),
@@ -296,7 +293,7 @@ internal static unsafe partial class Int4MatMul
     /// the same sums come from <see cref="DwordPairs"/> (see <see cref="PairReduction"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<int> TokenWordPairs(Vector512<short> first, Vector512<short> second) => WidenBeforePairing
+    internal static Vector512<int> TokenWordPairs(Vector512<short> first, Vector512<short> second) => PairReductionChoice.WidensFirst
         ? DwordPairs(first, second,
             Vector512.Create(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30),
             Vector512.Create(1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31))

@@ -25,14 +25,23 @@ internal enum PairReduction
     Dwords,
 }
 
-/// <summary>The reduction this process uses, decided once: <see cref="PairReduction.Dwords"/> on Intel processors.</summary>
+/// <summary>
+/// The reduction this process uses, decided once: <see cref="PairReduction.Dwords"/> on Intel processors.
+/// LLMCPU_PAIR_REDUCTION (Words or Dwords) overrides the choice, so the tests check both on any machine.
+/// </summary>
+/// <remarks>
+/// The kernels read <see cref="WidensFirst"/>, a static readonly field: the JIT compiles it as a constant, and drops
+/// the other reduction, only if this class is initialized before a kernel is compiled, which
+/// <see cref="KernelDispatch"/> sees to before its start-up check runs the first kernel. Read from a class not yet
+/// initialized, the field cost a class-initialization helper call inside the kernels' loops, and the eight-token
+/// chunk kernel kept its weights and accumulators on the stack around it (seen in the JIT's listing).
+/// </remarks>
 internal static class PairReductionChoice
 {
-    /// <summary>
-    /// A static readonly field, so the JIT compiles the kernels with the other reduction's branch removed.
-    /// LLMCPU_PAIR_REDUCTION (Words or Dwords) overrides the choice, so the tests check both on any machine.
-    /// </summary>
     internal static readonly PairReduction Current = Choose(Environment.GetEnvironmentVariable("LLMCPU_PAIR_REDUCTION"), IsIntel());
+
+    /// <summary>Whether the kernels widen each register before gathering (<see cref="PairReduction.Dwords"/>).</summary>
+    internal static readonly bool WidensFirst = Current == PairReduction.Dwords;
 
     internal static PairReduction Choose(string? requested, bool intel) =>
         Enum.TryParse<PairReduction>(requested, ignoreCase: true, out var reduction) && Enum.IsDefined(reduction)
