@@ -7,7 +7,8 @@
 #
 # Needs qemu-aarch64 and an ARM64 C library (Debian: qemu-user, libc6-arm64-cross, libstdc++6-arm64-cross); run as
 # root, it installs them with apt-get when they are missing. The self-contained program goes to
-# ${LLMCPU_CACHE:-$HOME/.cache/llmcpu}/kernel-check-arm64. A few minutes on two cores, most of it the emulated JIT.
+# ${LLMCPU_CACHE:-$HOME/.cache/llmcpu}/kernel-check-arm64. About forty seconds on two idle cores, most of it the
+# emulated JIT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
