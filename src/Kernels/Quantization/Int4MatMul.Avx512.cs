@@ -140,9 +140,22 @@ internal static unsafe partial class Int4MatMul
     /// two vpermt2d and one vpaddd for the pair, where narrowing each token (<see cref="LanePairs"/>) took three.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector512<int> TokenLanePairs(Vector512<int> first, Vector512<int> second) =>
-        Avx512F.PermuteVar16x32x2(first, Vector512.Create(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30), second)
-        + Avx512F.PermuteVar16x32x2(first, Vector512.Create(1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31), second);
+    internal static Vector512<int> TokenLanePairs(Vector512<int> first, Vector512<int> second) => GatherLanePairs(first, second,
+        Vector512.Create(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30),
+        Vector512.Create(1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31));
+
+    /// <summary>
+    /// Two registers' row sums, row r in lanes 2r and 2r + 1 of each: <paramref name="lowLanes"/> and
+    /// <paramref name="highLanes"/> pick each output's two lanes (0-15 from <paramref name="first"/>, 16-31 from
+    /// <paramref name="second"/>; two vpermt2d), one vpaddd adds them.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> GatherLanePairs(Vector512<int> first, Vector512<int> second, Vector512<int> lowLanes, Vector512<int> highLanes) =>
+        Avx512F.PermuteVar16x32x2(first, lowLanes, second) + Avx512F.PermuteVar16x32x2(first, highLanes, second);
+
+    /// <summary>Adjacent 16-bit sums added into 32-bit lanes (vpmaddwd by 1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> Widen(Vector512<short> words) => Avx512BW.MultiplyAddAdjacent(words, Vector512.Create((short)1));
 
     /// <summary>
     /// One token and groups of one chunk (GGUF Q4_0, Q4_1 and Q4_K, and the output projection of the converter's files),
@@ -179,7 +192,7 @@ internal static unsafe partial class Int4MatMul
             // An odd last block: the general kernel's arithmetic for it.
             LoadChunk(p, mask, out var l0, out var h0, out var l1, out var h1);
             scales.BeginGroup(tile, b);
-            acc = scales.Combine(LanePairs(Avx512BW.MultiplyAddAdjacent(Octets(l0, h0, l1, h1, xp), Vector512.Create((short)1))), xScales[b], xSums + b, acc);
+            acc = scales.Combine(LanePairs(Widen(Octets(l0, h0, l1, h1, xp))), xScales[b], xSums + b, acc);
         }
         acc.Store(result);
     }
@@ -191,26 +204,12 @@ internal static unsafe partial class Int4MatMul
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector512<int> BlockWordPairs(Vector512<short> first, Vector512<short> second) => PairReductionChoice.WidensFirst
-        ? DwordPairs(first, second,
+        ? GatherLanePairs(Widen(first), Widen(second),
             Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30),
             Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31))
         : WordPairs(first, second,
             Vector512.Create((short)0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29, 32, 33, 36, 37, 40, 41, 44, 45, 48, 49, 52, 53, 56, 57, 60, 61),
             Vector512.Create((short)2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31, 34, 35, 38, 39, 42, 43, 46, 47, 50, 51, 54, 55, 58, 59, 62, 63));
-
-    /// <summary>
-    /// <see cref="WordPairs"/>' sums in the other order: each register's word pairs widened first (vpmaddwd by 1),
-    /// then each output's two dwords gathered by <paramref name="lowDwords"/> and <paramref name="highDwords"/> (0-15
-    /// from the first, 16-31 from the second; two vpermt2d) and added.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> DwordPairs(Vector512<short> first, Vector512<short> second, Vector512<int> lowDwords, Vector512<int> highDwords)
-    {
-        var ones = Vector512.Create((short)1);
-        var a = Avx512BW.MultiplyAddAdjacent(first, ones);
-        var b = Avx512BW.MultiplyAddAdjacent(second, ones);
-        return Avx512F.PermuteVar16x32x2(a, lowDwords, b) + Avx512F.PermuteVar16x32x2(a, highDwords, b);
-    }
 
     /// <summary>
     /// The 32-bit sums of two registers' 16-bit words, four words an output: <paramref name="lowWords"/> and
@@ -290,13 +289,11 @@ internal static unsafe partial class Int4MatMul
     /// where widening each token (vpmaddwd by 1) and then two vpermt2d and a vpaddd took five. The 16-bit add cannot
     /// overflow: an octet sum is at most 4 x 2 x 15 x 128 = 15,360 in magnitude, two of them 30,720. Interleaved, the
     /// pair's activation scales and sums are one 64-bit broadcast each (<see cref="TokenPair"/>). On Intel processors
-    /// the same sums come from <see cref="DwordPairs"/> (see <see cref="PairReduction"/>).
+    /// the same sums come from <see cref="TokenLanePairs"/> on the widened registers (see <see cref="PairReduction"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector512<int> TokenWordPairs(Vector512<short> first, Vector512<short> second) => PairReductionChoice.WidensFirst
-        ? DwordPairs(first, second,
-            Vector512.Create(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30),
-            Vector512.Create(1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31))
+        ? TokenLanePairs(Widen(first), Widen(second))
         : WordPairs(first, second,
             Vector512.Create((short)0, 1, 32, 33, 4, 5, 36, 37, 8, 9, 40, 41, 12, 13, 44, 45, 16, 17, 48, 49, 20, 21, 52, 53, 24, 25, 56, 57, 28, 29, 60, 61),
             Vector512.Create((short)2, 3, 34, 35, 6, 7, 38, 39, 10, 11, 42, 43, 14, 15, 46, 47, 18, 19, 50, 51, 22, 23, 54, 55, 26, 27, 58, 59, 30, 31, 62, 63));
