@@ -49,6 +49,14 @@ public sealed unsafe class ActivationScratch : IDisposable
     /// </summary>
     public int* ChunkHalfSums { get; private set; }
 
+    /// <summary>
+    /// (KPadded / 32, tokens) each chunk's first-half and second-half sums as the low and high 16-bit words of one
+    /// int (each at most 16 x 127 in magnitude), by chunk: consecutive tokens' side by side, so a kernel that combines
+    /// two tokens of a Q6_K chunk at once loads both tokens' pairs with one broadcast. Distance between two chunks:
+    /// <see cref="Tokens"/>.
+    /// </summary>
+    public int* HalfSumPairsByChunk { get; private set; }
+
     /// <summary>(tokens, KPadded) FP32 activations, zero past the real width.</summary>
     public float* Float32 { get; private set; }
 
@@ -88,7 +96,7 @@ public sealed unsafe class ActivationScratch : IDisposable
         long int8Bytes = Align((long)tokens * stride);
         long scaleBytes = Align((long)tokens * blocks * sizeof(float));
         long halfSumBytes = Align((long)tokens * (kPadded / 32) * sizeof(int));
-        Ensure(int8Bytes + 4 * scaleBytes + halfSumBytes);
+        Ensure(int8Bytes + 4 * scaleBytes + 2 * halfSumBytes);
         byte* p = (byte*)_buffer!.Pointer;
         Int8 = (sbyte*)p;
         BlockScales = (float*)(p + int8Bytes);
@@ -96,6 +104,7 @@ public sealed unsafe class ActivationScratch : IDisposable
         BlockScalesByBlock = (float*)(p + int8Bytes + 2 * scaleBytes);
         BlockSumsByBlock = (int*)(p + int8Bytes + 3 * scaleBytes);
         ChunkHalfSums = (int*)(p + int8Bytes + 4 * scaleBytes);
+        HalfSumPairsByChunk = (int*)(p + int8Bytes + 4 * scaleBytes + halfSumBytes);
         Tokens = tokens;
         KPadded = kPadded;
         Int8Stride = stride;
@@ -124,17 +133,24 @@ public sealed unsafe class ActivationScratch : IDisposable
                 BlockScalesByBlock[(long)b * Tokens + t] = scale;
                 BlockSumsByBlock[(long)b * Tokens + t] = sum;
             }
-            SumHalfChunks(q, ChunkHalfSums + (long)t * (kPadded / 32), kPadded / 32);
+            SumHalfChunks(q, ChunkHalfSums + (long)t * (kPadded / 32), HalfSumPairsByChunk + t, Tokens, kPadded / 32);
         }
     }
 
-    /// <summary>The sum of the first 16 values of each chunk of 32.</summary>
-    private static void SumHalfChunks(sbyte* q, int* sums, int chunks)
+    /// <summary>
+    /// The sum of the first 16 values of each chunk of 32 into <paramref name="sums"/>, and both halves' sums as one
+    /// int's two words into <paramref name="pairs"/>, <paramref name="pairStride"/> ints from one chunk to the next.
+    /// </summary>
+    private static void SumHalfChunks(sbyte* q, int* sums, int* pairs, int pairStride, int chunks)
     {
         for (int c = 0; c < chunks; c++)
         {
-            var v = Vector128.Load(q + c * 32);
-            sums[c] = Vector128.Sum(Vector128.WidenLower(v) + Vector128.WidenUpper(v));
+            var first = Vector128.Load(q + c * 32);
+            var second = Vector128.Load(q + c * 32 + 16);
+            int low = Vector128.Sum(Vector128.WidenLower(first) + Vector128.WidenUpper(first));
+            int high = Vector128.Sum(Vector128.WidenLower(second) + Vector128.WidenUpper(second));
+            sums[c] = low;
+            pairs[(long)c * pairStride] = (low & 0xFFFF) | high << 16;
         }
     }
 

@@ -23,6 +23,22 @@ internal unsafe interface IChunkScales
     /// </summary>
     Vector256<int> RowSums512(Vector512<short> sumLow, Vector512<short> sumHigh);
 
+    /// <summary>
+    /// Two tokens' integers in one register, rows interleaved (lane 2r the first token's row r, 2r + 1 the second's),
+    /// from each token's pair sums of the two halves (<paramref name="lowA"/> and <paramref name="highA"/> the first's).
+    /// </summary>
+    Vector512<int> PairRowSums512(Vector512<short> lowA, Vector512<short> highA, Vector512<short> lowB, Vector512<short> highB);
+
+    /// <summary>Each row's scales of the chunk <see cref="BeginChunk"/> loaded, twice (for <see cref="CombineChunkPair"/>).</summary>
+    void BeginPairs();
+
+    /// <summary>
+    /// acc + the chunk's contribution for two tokens, rows interleaved as <see cref="PairRowSums512"/> gives them: the
+    /// activations' scales, sums and half-sum pairs (<see cref="MatMul.ActivationScratch.HalfSumPairsByChunk"/>) of the
+    /// two tokens side by side at the pointers. Lane for lane the operations of <see cref="Combine"/>.
+    /// </summary>
+    Vector512<float> CombineChunkPair(Vector512<int> rows, float* xScales, int* xSums, int* xHalfSumPairs, Vector512<float> acc);
+
     /// <summary>The same from 256-bit pair sums: rows 0-3 and rows 4-7 of each half, row r's in 64-bit lane r % 4.</summary>
     Vector256<int> RowSums256(Vector256<short> low03, Vector256<short> low47, Vector256<short> high03, Vector256<short> high47);
 
@@ -49,12 +65,19 @@ internal unsafe interface IChunkScales
 /// <summary>The row sums of formats with one scale per chunk: each row's products of both halves added.</summary>
 internal static class ChunkSums
 {
+    /*
+     * These formats' codes are at most 31 (5 bits): a half's pair sums are at most 2 x 2 x 31 x 127 = 15,748 in
+     * magnitude, the two halves' added 31,496, so they are added in 16 bits and widened once.
+     */
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> Plain512(Vector512<short> sumLow, Vector512<short> sumHigh)
-    {
-        var ones = Vector512.Create((short)1);
-        return Int4MatMul.LanePairs(Avx512BW.MultiplyAddAdjacent(sumLow, ones) + Avx512BW.MultiplyAddAdjacent(sumHigh, ones));
-    }
+    public static Vector256<int> Plain512(Vector512<short> sumLow, Vector512<short> sumHigh) =>
+        Int4MatMul.LanePairs(Int4MatMul.Widen(sumLow + sumHigh));
+
+    /// <summary>Two tokens' row sums, rows interleaved: each token's halves added and widened, the pair's lanes gathered.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<int> PlainPair512(Vector512<short> lowA, Vector512<short> highA, Vector512<short> lowB, Vector512<short> highB) =>
+        Int4MatMul.TokenLanePairs(Int4MatMul.Widen(lowA + highA), Int4MatMul.Widen(lowB + highB));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> Plain256(Vector256<short> low03, Vector256<short> low47, Vector256<short> high03, Vector256<short> high47)

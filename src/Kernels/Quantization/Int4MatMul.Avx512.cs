@@ -155,7 +155,7 @@ internal static unsafe partial class Int4MatMul
 
     /// <summary>Adjacent 16-bit sums added into 32-bit lanes (vpmaddwd by 1).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<int> Widen(Vector512<short> words) => Avx512BW.MultiplyAddAdjacent(words, Vector512.Create((short)1));
+    internal static Vector512<int> Widen(Vector512<short> words) => Avx512BW.MultiplyAddAdjacent(words, Vector512.Create((short)1));
 
     /// <summary>
     /// One token and groups of one chunk (GGUF Q4_0, Q4_1 and Q4_K, and the output projection of the converter's files),
@@ -300,7 +300,7 @@ internal static unsafe partial class Int4MatMul
 
     /// <summary>A pair's rows, interleaved (lane 2r the first token's row r, 2r + 1 the second's), stored as eight rows per token.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StorePair(Vector512<float> interleaved, float* result) =>
+    internal static void StorePair(Vector512<float> interleaved, float* result) =>
         Avx512F.PermuteVar16x32(interleaved, Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15)).Store(result);
 
     /// <summary>

@@ -302,6 +302,9 @@ internal readonly unsafe struct TokenInt8(ActivationScratch scratch, int token, 
 
     /// <summary>(tokens, KPadded / 32) sums of the first half of each chunk, from the first token.</summary>
     public readonly int* HalfSums = scratch.ChunkHalfSums + (long)token * (scratch.KPadded / 32);
+
+    /// <summary>(chunks, tokens of the layout) both halves' sums of each chunk as one int's two words, by chunk, from the first token.</summary>
+    public readonly int* HalfSumPairsByChunk = scratch.HalfSumPairsByChunk + token;
 }
 
 /// <summary>How many tokens a kernel instance handles: a constant per type, so the JIT compiles away the unused ones.</summary>

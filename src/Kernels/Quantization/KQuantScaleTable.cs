@@ -198,6 +198,14 @@ internal unsafe struct KQuantGroupScales : IScaleMinGroups, IChunkScales
     public readonly Vector256<int> RowSums512(Vector512<short> sumLow, Vector512<short> sumHigh) => ChunkSums.Plain512(sumLow, sumHigh);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly Vector512<int> PairRowSums512(Vector512<short> lowA, Vector512<short> highA, Vector512<short> lowB, Vector512<short> highB) =>
+        ChunkSums.PlainPair512(lowA, highA, lowB, highB);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly Vector512<float> CombineChunkPair(Vector512<int> rows, float* xScales, int* xSums, int* xHalfSumPairs, Vector512<float> acc) =>
+        CombinePair(rows, xScales, xSums, acc);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly Vector256<int> RowSums256(Vector256<short> low03, Vector256<short> low47, Vector256<short> high03, Vector256<short> high47) =>
         ChunkSums.Plain256(low03, low47, high03, high47);
 

@@ -135,6 +135,8 @@ internal unsafe struct Q6KChunkScales : IChunkScales
     private Vector512<short> _highWeights;
     private Vector256<short> _low03, _low47, _high03, _high47; // the same for the AVX2 kernel: rows 0-3, rows 4-7
     private SuperBlockHalves _superScale;
+    private Vector512<float> _dPair;          // _d and _offsetWeights with each row twice, for two tokens
+    private Vector512<short> _offsetWeightPairs;
 
     public Q6KChunkScales(ushort* superScales, sbyte* subScales, int columns)
     {
@@ -195,6 +197,25 @@ internal unsafe struct Q6KChunkScales : IChunkScales
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly Vector256<int> RowSums512(Vector512<short> sumLow, Vector512<short> sumHigh) =>
         Int4MatMul.LanePairs(Avx512BW.MultiplyAddAdjacent(sumLow, _lowWeights) + Avx512BW.MultiplyAddAdjacent(sumHigh, _highWeights));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly Vector512<int> PairRowSums512(Vector512<short> lowA, Vector512<short> highA, Vector512<short> lowB, Vector512<short> highB) =>
+        Int4MatMul.TokenLanePairs(Avx512BW.MultiplyAddAdjacent(lowA, _lowWeights) + Avx512BW.MultiplyAddAdjacent(highA, _highWeights),
+            Avx512BW.MultiplyAddAdjacent(lowB, _lowWeights) + Avx512BW.MultiplyAddAdjacent(highB, _highWeights));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void BeginPairs()
+    {
+        _dPair = TokenPair.EachRowTwice(_d);
+        _offsetWeightPairs = TokenPair.EachRowTwice(_offsetWeights.AsInt32()).AsInt16();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public readonly Vector512<float> CombineChunkPair(Vector512<int> rows, float* xScales, int* xSums, int* xHalfSumPairs, Vector512<float> acc)
+    {
+        var offsets = Avx512BW.MultiplyAddAdjacent(_offsetWeightPairs, TokenPair.Of(xHalfSumPairs).AsInt16());
+        return Vector512.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(rows - offsets), _dPair * TokenPair.Of(xScales), acc);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly Vector256<int> RowSums256(Vector256<short> low03, Vector256<short> low47, Vector256<short> high03, Vector256<short> high47) =>

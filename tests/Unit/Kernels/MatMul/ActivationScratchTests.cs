@@ -57,15 +57,22 @@ public sealed unsafe class ActivationScratchTests
     [Fact]
     public void HalfChunkSumsAreTheFirstSixteenActivations()
     {
-        var x = Enumerable.Range(0, 2 * 64).Select(i => (float)Math.Sin(i)).ToArray();
+        // Values of both signs and large magnitudes, so each half's sum is negative or beyond a byte in some chunk.
+        const int tokens = 3, chunks = 4;
+        var x = Enumerable.Range(0, tokens * chunks * 32).Select(i => (float)(Math.Sin(i) + (i % 37 < 18 ? -0.9 : 0.9))).ToArray();
         using var scratch = new ActivationScratch();
-        fixed (float* px = x) scratch.QuantizeInt8(px, 2, 64, 64, 32);
-        for (int t = 0; t < 2; t++)
-            for (int c = 0; c < 2; c++)
+        fixed (float* px = x) scratch.QuantizeInt8(px, tokens, chunks * 32, chunks * 32, 32);
+        for (int t = 0; t < tokens; t++)
+            for (int c = 0; c < chunks; c++)
             {
-                int expected = 0;
-                for (int j = 0; j < 16; j++) expected += scratch.Int8[t * scratch.Int8Stride + c * 32 + j];
-                Assert.Equal(expected, scratch.ChunkHalfSums[t * 2 + c]);
+                int first = 0, second = 0;
+                for (int j = 0; j < 16; j++) first += scratch.Int8[t * scratch.Int8Stride + c * 32 + j];
+                for (int j = 16; j < 32; j++) second += scratch.Int8[t * scratch.Int8Stride + c * 32 + j];
+                Assert.Equal(first, scratch.ChunkHalfSums[t * chunks + c]);
+                // Both halves as the two 16-bit words of one int, by chunk (consecutive tokens side by side).
+                int pair = scratch.HalfSumPairsByChunk[c * tokens + t];
+                Assert.Equal(first, (short)pair);
+                Assert.Equal(second, pair >> 16);
             }
     }
 
