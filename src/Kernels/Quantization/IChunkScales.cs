@@ -74,7 +74,10 @@ internal static class ChunkSums
     public static Vector256<int> Plain512(Vector512<short> sumLow, Vector512<short> sumHigh) =>
         Int4MatMul.LanePairs(Int4MatMul.Widen(sumLow + sumHigh));
 
-    /// <summary>Two tokens' row sums, rows interleaved: each token's halves added and widened, the pair's lanes gathered.</summary>
+    /// <summary>
+    /// Two tokens' row sums, rows interleaved: each token's halves added and widened, the pair's lanes gathered. Not
+    /// <see cref="Int4MatMul.TokenWordPairs"/>, whose word order adds two of these 16-bit sums (up to 62,992) before widening.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<int> PlainPair512(Vector512<short> lowA, Vector512<short> highA, Vector512<short> lowB, Vector512<short> highB) =>
         Int4MatMul.TokenLanePairs(Int4MatMul.Widen(lowA + highA), Int4MatMul.Widen(lowB + highB));

@@ -218,8 +218,7 @@ internal static unsafe partial class Int4MatMul
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<int> WordPairs(Vector512<short> first, Vector512<short> second, Vector512<short> lowWords, Vector512<short> highWords) =>
-        Avx512BW.MultiplyAddAdjacent(Avx512BW.PermuteVar32x16x2(first, lowWords, second) + Avx512BW.PermuteVar32x16x2(first, highWords, second),
-            Vector512.Create((short)1));
+        Widen(Avx512BW.PermuteVar32x16x2(first, lowWords, second) + Avx512BW.PermuteVar32x16x2(first, highWords, second));
 
     /// <summary>
     /// The kernel for activation blocks of one chunk (groups of 32: ggml's Q4_0, Q4_1, Q4_K) and two or more tokens,
