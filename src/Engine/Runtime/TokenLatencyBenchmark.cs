@@ -168,6 +168,7 @@ public static class TokenLatencyBenchmark
         var firstStep = new List<double>();
         double bytesPerToken = BytesReadPerToken(model, steps);
         var reads = new List<double>();
+        using var probe = options.MeasureBandwidth ? new ReadBandwidthProbe() : null;
         for (int r = -options.WarmUp; r < options.Repetitions; r++)
         {
             log.Progress(Activity, $"tg{steps}: {(r < 0 ? "warm-up" : $"repetition {r + 1} of {options.Repetitions}")}",
@@ -190,8 +191,7 @@ public static class TokenLatencyBenchmark
             // After each repetition, on the same threads: the bound moves with the machine's load (a shared machine's
             // memory drifts by half within minutes), so each repetition is set against the read taken beside it, and
             // the fraction is the median of those ratios, not one reading against the mean of all repetitions.
-            if (!options.MeasureBandwidth) continue;
-            reads.Add(ReadBandwidth.MeasureGBps(pool));
+            if (probe != null) reads.Add(probe.MeasureGBps(pool, cancellation: cancellation));
         }
         var result = Result(model, $"tg{steps}", steps, rates.ToArray(), stepMilliseconds.ToArray(), firstStep.Average(), pool);
         return result with

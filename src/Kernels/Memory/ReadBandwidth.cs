@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using LlmCpu.Kernels.Threading;
@@ -33,34 +32,41 @@ public sealed unsafe class ReadBandwidth : IRangeJob
     }
 
     /// <summary>
-    /// Median GB/s of <paramref name="rounds"/> reads of a fresh buffer of <paramref name="bytes"/> (by default 512 MiB,
-    /// larger than any last-level cache this runs on, so the figure is memory's, not a cache's).
+    /// Median GB/s of <paramref name="rounds"/> reads of a fresh buffer of <paramref name="bytes"/> (by default
+    /// <see cref="ReadBandwidthProbe.DefaultBytes"/>). A caller that measures more than once keeps a
+    /// <see cref="ReadBandwidthProbe"/> instead, so the buffer is written once.
     /// </summary>
-    public static double MeasureGBps(WorkerPool pool, long bytes = 512L << 20, int rounds = 5)
+    public static double MeasureGBps(WorkerPool pool, long bytes = ReadBandwidthProbe.DefaultBytes, int rounds = 5,
+        CancellationToken cancellation = default)
     {
-        using var buffer = NewWrittenBuffer(bytes);
-        var reader = new ReadBandwidth();
-        var samples = new double[rounds];
-        reader.Read(pool, ((nint)buffer.Pointer, bytes)); // warm-up
-        for (int i = 0; i < rounds; i++)
-        {
-            long start = Stopwatch.GetTimestamp();
-            reader.Read(pool, ((nint)buffer.Pointer, bytes));
-            samples[i] = bytes / Stopwatch.GetElapsedTime(start).TotalSeconds / 1e9;
-        }
-        Array.Sort(samples);
-        return samples[rounds / 2];
+        using var probe = new ReadBandwidthProbe(bytes);
+        return probe.MeasureGBps(pool, rounds, cancellation);
     }
 
     /// <summary>
     /// A buffer with every byte written, so that every page is backed by memory of its own before the timing. Pages
     /// that are only allocated, or zeroed by the system, are not: until written, each reads as the one shared zero page,
     /// which stays in cache, and the figure would be the cache's (115 GB/s on a machine whose memory gives 20).
+    /// Written in slices with a cancellation check between them: first touch of fresh pages is slow on some guests
+    /// (half a gigabyte took over a second where the host zeroes pages as it backs them), and a stop must not wait.
     /// </summary>
-    internal static NativeBuffer NewWrittenBuffer(long bytes)
+    internal static NativeBuffer NewWrittenBuffer(long bytes, CancellationToken cancellation = default)
     {
+        const long Slice = 16L << 20;
         var buffer = new NativeBuffer(bytes, zero: false);
-        NativeMemory.Fill(buffer.Pointer, (nuint)bytes, 0x5A);
+        try
+        {
+            for (long offset = 0; offset < bytes; offset += Slice)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                NativeMemory.Fill((byte*)buffer.Pointer + offset, (nuint)Math.Min(Slice, bytes - offset), 0x5A);
+            }
+        }
+        catch
+        {
+            buffer.Dispose();
+            throw;
+        }
         return buffer;
     }
 

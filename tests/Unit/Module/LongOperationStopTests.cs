@@ -57,7 +57,10 @@ public sealed class LongOperationStopTests(SyntheticTinyLlama tinyLlama, ITestOu
         var elapsed = clock.Elapsed;
         output.WriteLine($"{operation}: stopped {elapsed.TotalMilliseconds:F0} ms after the request");
         Assert.Equal(PSInvocationState.Stopped, ps.InvocationStateInfo.State);
-        Assert.True(elapsed < StopBound, $"stopping {operation} took {elapsed.TotalMilliseconds:F0} ms");
+        // What the operation said it was doing last, so a slow stop names the stage that did not see the request.
+        var lastProgress = ps.Streams.Progress.LastOrDefault();
+        string stage = lastProgress is null ? "no progress reported" : $"last progress: {lastProgress.Activity}: {lastProgress.StatusDescription}";
+        Assert.True(elapsed < StopBound, $"stopping {operation} took {elapsed.TotalMilliseconds:F0} ms ({stage})");
         Assert.Empty(Directory.GetFileSystemEntries(_folder));
 
         var after = new TextGenerator(tinyLlama.Model).Generate("It is", new GenerationOptions { MaxTokens = 2, StopAtEos = false, Sampling = SamplingOptions.Greedy });
