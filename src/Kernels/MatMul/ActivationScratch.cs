@@ -44,13 +44,8 @@ public sealed unsafe class ActivationScratch : IDisposable
     public int Tokens { get; private set; }
 
     /// <summary>
-    /// (tokens, KPadded / 32) sum of the first 16 INT8 values of each chunk of 32: formats whose scales change every
-    /// 16 weights (ggml's Q6_K) need the activations' sums per half chunk; the second half's is the block sum less this.
-    /// </summary>
-    public int* ChunkHalfSums { get; private set; }
-
-    /// <summary>
-    /// (KPadded / 32, tokens) each chunk's first-half and second-half sums as the low and high 16-bit words of one
+    /// (KPadded / 32, tokens) each chunk's first-half and second-half sums (formats whose scales change every 16
+    /// weights, ggml's Q5_K and Q6_K, and those whose high bits split a chunk, need the activations' sums per half chunk) as the low and high 16-bit words of one
     /// int (each at most 16 x 127 in magnitude), by chunk: consecutive tokens' side by side, so a kernel that combines
     /// two tokens of a Q6_K chunk at once loads both tokens' pairs with one broadcast. Distance between two chunks:
     /// <see cref="Tokens"/>.
@@ -96,15 +91,14 @@ public sealed unsafe class ActivationScratch : IDisposable
         long int8Bytes = Align((long)tokens * stride);
         long scaleBytes = Align((long)tokens * blocks * sizeof(float));
         long halfSumBytes = Align((long)tokens * (kPadded / 32) * sizeof(int));
-        Ensure(int8Bytes + 4 * scaleBytes + 2 * halfSumBytes);
+        Ensure(int8Bytes + 4 * scaleBytes + halfSumBytes);
         byte* p = (byte*)_buffer!.Pointer;
         Int8 = (sbyte*)p;
         BlockScales = (float*)(p + int8Bytes);
         BlockSums = (int*)(p + int8Bytes + scaleBytes);
         BlockScalesByBlock = (float*)(p + int8Bytes + 2 * scaleBytes);
         BlockSumsByBlock = (int*)(p + int8Bytes + 3 * scaleBytes);
-        ChunkHalfSums = (int*)(p + int8Bytes + 4 * scaleBytes);
-        HalfSumPairsByChunk = (int*)(p + int8Bytes + 4 * scaleBytes + halfSumBytes);
+        HalfSumPairsByChunk = (int*)(p + int8Bytes + 4 * scaleBytes);
         Tokens = tokens;
         KPadded = kPadded;
         Int8Stride = stride;
@@ -133,15 +127,15 @@ public sealed unsafe class ActivationScratch : IDisposable
                 BlockScalesByBlock[(long)b * Tokens + t] = scale;
                 BlockSumsByBlock[(long)b * Tokens + t] = sum;
             }
-            SumHalfChunks(q, ChunkHalfSums + (long)t * (kPadded / 32), HalfSumPairsByChunk + t, Tokens, kPadded / 32);
+            SumHalfChunks(q, HalfSumPairsByChunk + t, Tokens, kPadded / 32);
         }
     }
 
     /// <summary>
-    /// The sum of the first 16 values of each chunk of 32 into <paramref name="sums"/>, and both halves' sums as one
-    /// int's two words into <paramref name="pairs"/>, <paramref name="pairStride"/> ints from one chunk to the next.
+    /// Both halves' sums of each chunk of 32 as one int's two words into <paramref name="pairs"/>,
+    /// <paramref name="pairStride"/> ints from one chunk to the next.
     /// </summary>
-    private static void SumHalfChunks(sbyte* q, int* sums, int* pairs, int pairStride, int chunks)
+    private static void SumHalfChunks(sbyte* q, int* pairs, int pairStride, int chunks)
     {
         for (int c = 0; c < chunks; c++)
         {
@@ -149,7 +143,6 @@ public sealed unsafe class ActivationScratch : IDisposable
             var second = Vector128.Load(q + c * 32 + 16);
             int low = Vector128.Sum(Vector128.WidenLower(first) + Vector128.WidenUpper(first));
             int high = Vector128.Sum(Vector128.WidenLower(second) + Vector128.WidenUpper(second));
-            sums[c] = low;
             pairs[(long)c * pairStride] = (low & 0xFFFF) | high << 16;
         }
     }

@@ -56,7 +56,7 @@ internal static unsafe partial class HighBitsMatMul
             for (int t = 0; t < T.Value; t++)
             {
                 long offset = (long)t * blocks + c;
-                int xLow = x.HalfSums[offset], xSum = x.Sums[offset];
+                int xLow = x.FirstHalfSum(t, c), xSum = x.Sums[offset];
                 float xScale = x.Scales[offset];
                 scales.PortableAccumulate(tile, c, dotLow + t * Int4Matrix.TileRows, dotHigh + t * Int4Matrix.TileRows, xScale, xLow, xSum, result + t * Int4Matrix.TileRows);
             }

@@ -67,7 +67,7 @@ internal static unsafe partial class HighBitsMatMul
         for (int r = 0; r < Int4Matrix.TileRows; r++) result[r] = 0;
         for (int c = 0; c < lows.Chunks; c++)
         {
-            int xLow = x.HalfSums[c], xSum = x.Sums[c];
+            int xLow = x.FirstHalfSum(0, c), xSum = x.Sums[c];
             float xScale = x.Scales[c];
             for (int r = 0; r < Int4Matrix.TileRows; r++)
             {
@@ -154,7 +154,7 @@ internal static unsafe partial class HighBitsMatMul
             Codes512(Vector512.Load(p), h, out var low0, out var high0);
             Codes512(Vector512.Load(p + Int4Matrix.HalfChunkBytes), h + HighBitsPlane.HalfBytes, out var low1, out var high1);
             HalfSums512(low0, high0, low1, high1, x.Values + c * Int4Matrix.ChunkSize, out var sumLow, out var sumHigh);
-            f0 = scales.Combine(scales.RowSums512(sumLow, sumHigh), x.Scales[c], x.HalfSums[c], x.Sums[c], f0);
+            f0 = scales.Combine(scales.RowSums512(sumLow, sumHigh), x.Scales[c], x.FirstHalfSum(0, c), x.Sums[c], f0);
         }
         f0.Store(result);
         return 1;
@@ -290,7 +290,7 @@ internal static unsafe partial class HighBitsMatMul
             var (low47b, high47b) = Codes256(Vector256.Load(p + Int4Matrix.HalfChunkBytes + 32), h + HighBitsPlane.HalfBytes + 16);
             float* acc = result;
             for (int t = 0; t < T.Value; t++, xc += stride, acc += Int4Matrix.TileRows)
-                Token256(low03a, high03a, low03b, high03b, low47a, high47a, low47b, high47b, xc, ref scales, x, t * blocks, c, Vector256.Load(acc)).Store(acc);
+                Token256(low03a, high03a, low03b, high03b, low47a, high47a, low47b, high47b, xc, ref scales, x, t, c, Vector256.Load(acc)).Store(acc);
         }
         return T.Value;
     }
@@ -317,8 +317,9 @@ internal static unsafe partial class HighBitsMatMul
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Token256<S>(Vector256<byte> low03a, Vector256<byte> high03a, Vector256<byte> low03b, Vector256<byte> high03b,
         Vector256<byte> low47a, Vector256<byte> high47a, Vector256<byte> low47b, Vector256<byte> high47b, sbyte* x,
-        ref S scales, in TokenInt8 tokens, int offset, int c, Vector256<float> acc) where S : struct, IChunkScales
+        ref S scales, in TokenInt8 tokens, int token, int c, Vector256<float> acc) where S : struct, IChunkScales
     {
+        long offset = (long)token * tokens.Blocks + c;
         var xa = Vector256.Create(*(long*)x).AsSByte();
         var xb = Vector256.Create(*(long*)(x + 8)).AsSByte();
         var xc = Vector256.Create(*(long*)(x + 16)).AsSByte();
@@ -328,6 +329,6 @@ internal static unsafe partial class HighBitsMatMul
         var high03 = Avx2.MultiplyAddAdjacent(high03a, xc) + Avx2.MultiplyAddAdjacent(high03b, xd);
         var high47 = Avx2.MultiplyAddAdjacent(high47a, xc) + Avx2.MultiplyAddAdjacent(high47b, xd);
         return scales.Combine(scales.RowSums256(low03, low47, high03, high47),
-            tokens.Scales[offset + c], tokens.HalfSums[offset + c], tokens.Sums[offset + c], acc);
+            tokens.Scales[offset], tokens.FirstHalfSum(token, c), tokens.Sums[offset], acc);
     }
 }

@@ -300,11 +300,12 @@ internal readonly unsafe struct TokenInt8(ActivationScratch scratch, int token, 
     /// <summary>Distance between two blocks in <see cref="ScalesByBlock"/> and <see cref="SumsByBlock"/>.</summary>
     public readonly int BlockStride = scratch.Tokens;
 
-    /// <summary>(tokens, KPadded / 32) sums of the first half of each chunk, from the first token.</summary>
-    public readonly int* HalfSums = scratch.ChunkHalfSums + (long)token * (scratch.KPadded / 32);
-
     /// <summary>(chunks, tokens of the layout) both halves' sums of each chunk as one int's two words, by chunk, from the first token.</summary>
     public readonly int* HalfSumPairsByChunk = scratch.HalfSumPairsByChunk + token;
+
+    /// <summary>The sum of the first 16 INT8 values of chunk <paramref name="chunk"/> of token <paramref name="token"/> (from the first): the low word of its pair.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    public int FirstHalfSum(int token, int chunk) => (short)HalfSumPairsByChunk[(long)chunk * BlockStride + token];
 }
 
 /// <summary>How many tokens a kernel instance handles: a constant per type, so the JIT compiles away the unused ones.</summary>
