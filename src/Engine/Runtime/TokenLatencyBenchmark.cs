@@ -47,6 +47,9 @@ public sealed record TokenLatencyResult
     /// <summary>Standard deviation of the repetitions' tokens per second.</summary>
     public required double StandardDeviation { get; init; }
 
+    /// <summary>Each repetition's tokens per second, in the order run (llama-bench's samples_ts), not rounded.</summary>
+    public required IReadOnlyList<double> TokensPerSecondSamples { get; init; }
+
     /// <summary>Prompt test: the whole prompt's time (to the first new token's logits); generation test: the first step's time. Mean, ms.</summary>
     public required double FirstTokenMilliseconds { get; init; }
 
@@ -69,6 +72,9 @@ public sealed record TokenLatencyResult
 
     /// <summary>Read bandwidth measured in the same run on the same threads, after each repetition: the median.</summary>
     public double? ReadBandwidthGBps { get; init; }
+
+    /// <summary>Generation test: each reading of the read bandwidth, the one taken after repetition i at i; not rounded.</summary>
+    public IReadOnlyList<double>? ReadBandwidthGBpsSamples { get; init; }
 
     /// <summary>
     /// How close decode is to the memory bound: each repetition's decode bandwidth against the read bandwidth measured
@@ -198,6 +204,7 @@ public static class TokenLatencyBenchmark
         {
             BandwidthGBps = Math.Round(bytesPerToken * result.TokensPerSecond / 1e9, 2),
             ReadBandwidthGBps = reads.Count > 0 ? Math.Round(Median.Of(reads), 2) : null,
+            ReadBandwidthGBpsSamples = reads.Count > 0 ? reads.ToArray() : null,
             FractionOfBandwidth = reads.Count > 0 ? Math.Round(FractionOfBandwidth(bytesPerToken, rates, reads), 3) : null,
         };
     }
@@ -235,7 +242,7 @@ public static class TokenLatencyBenchmark
         return new TokenLatencyResult
         {
             Model = model.Name, Test = test, Tokens = tokens, Repetitions = rates.Length,
-            TokensPerSecond = Math.Round(mean, 2), StandardDeviation = Math.Round(sd, 2),
+            TokensPerSecond = Math.Round(mean, 2), StandardDeviation = Math.Round(sd, 2), TokensPerSecondSamples = rates.ToArray(),
             FirstTokenMilliseconds = Math.Round(firstMilliseconds, 3),
             P50Milliseconds = Math.Round(Percentile(perTokenMilliseconds, 0.50), 3),
             P90Milliseconds = Math.Round(Percentile(perTokenMilliseconds, 0.90), 3),
