@@ -35,10 +35,16 @@ internal static unsafe partial class Int4MatMul
      * widening, but a block still ends per chunk. On an AMD Zen 5 core with AVX-512 switched off (path Avx2Vnni),
      * tile-l2 group size 32, fastest of 300 rounds, three alternated pairs: 135-149 GOPS with the AVX-VNNI general
      * kernel, 176-184 with this one; TinyLlama-1.1B Q4_0 prefill at two threads 124-140 -> 151-181 tokens per second.
+     * With AVX-VNNI the row sums then come from vpdpbusd (VnniChunkRowSums), one chain of four a row half, where the
+     * AVX2 sums' 16-bit adds and widening took seven more operations a token. On an Intel Xeon (Emerald Rapids) core
+     * with AVX-512 switched off, alternated runs: gemm-shape 256 x 2048, 8 tokens, group size 32, best of 400 rounds
+     * 101-103 -> 114-117 GOPS (two chains of two a row half, added: 108-110); tile-l2 group size 32 104-108 -> 111-122;
+     * ggml-l2 64 tokens Q4_0 56-61 -> 62-87, Q4_1 55-56 -> 56-78 (three runs each, a noisy host). On that core the
+     * AVX-512 kernel (TileInt8Avx512Chunks) stays faster: 133-137 GOPS on the same gemm-shape.
      */
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void TileInt8Avx2Chunks<T, S>(in Int4View w, ref S scales, int tile, in TokenInt8 x, float* result)
-        where T : struct, ITokenCount where S : struct, IGroupScales
+    internal static void TileInt8Avx2Chunks<T, S, P>(in Int4View w, ref S scales, int tile, in TokenInt8 x, float* result)
+        where T : struct, ITokenCount where S : struct, IGroupScales where P : struct, IChunkRowSums
     {
         byte* p = w.Tile(tile);
         int groups = w.Groups, blocksPerGroup = w.GroupSize / Int4Matrix.ChunkSize;
@@ -62,7 +68,7 @@ internal static unsafe partial class Int4MatMul
                 sbyte* xt = xp;
                 float* acc = result;
                 for (int t = 0; t < T.Value; t++, xt += stride, acc += Int4Matrix.TileRows)
-                    ChunkToken(ref scales, l0, h0, l2, h2, l1, h1, l3, h3, xt, xScales[t], xSums + t, acc);
+                    scales.Combine(P.Interleaved(l0, h0, l2, h2, l1, h1, l3, h3, xt), xScales[t], xSums + t, Vector256.Load(acc)).Store(acc);
             }
         }
         for (int t = 0; t < T.Value; t++)
@@ -72,30 +78,69 @@ internal static unsafe partial class Int4MatMul
         }
     }
 
-    /// <summary>The rows of the lanes of <see cref="ChunkToken"/>'s row sums: rows 0-3 and 4-7 interleaved.</summary>
+    /// <summary>The rows of the lanes of <see cref="IChunkRowSums"/>'s row sums: rows 0-3 and 4-7 interleaved.</summary>
     private static Vector256<int> InterleavedRows => Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7);
 
     /// <summary>The lanes of <see cref="InterleavedRows"/> that hold rows 0 to 7: its inverse.</summary>
     private static Vector256<int> RowsFromInterleaved => Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7);
 
     /// <summary>
-    /// One token's contribution of one chunk added to its eight results at <paramref name="acc"/>: the products of
-    /// rows 0-3 and of rows 4-7 as 16-bit sums, reduced to row sums in the order of <see cref="InterleavedRows"/> and
-    /// combined with the scales put in that order.
+    /// One token's row sums of one chunk for <see cref="TileInt8Avx2Chunks{T, S, P}"/>, in the order of
+    /// <see cref="InterleavedRows"/>, from the chunk's eight unpacked registers (rows 0-3: l0, h0, l2, h2; rows 4-7:
+    /// l1, h1, l3, h3) and the token's 32 INT8 activations.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ChunkToken<S>(ref S scales, Vector256<byte> l0, Vector256<byte> h0, Vector256<byte> l2, Vector256<byte> h2,
-        Vector256<byte> l1, Vector256<byte> h1, Vector256<byte> l3, Vector256<byte> h3, sbyte* x, float xScale, int* xSum, float* acc)
-        where S : struct, IGroupScales
+    internal interface IChunkRowSums
     {
-        var rows03 = Octets(l0, h0, l2, h2, x);
-        var rows47 = Octets(l1, h1, l3, h3, x);
-        // Each row's four 16-bit sums, in its 64-bit lane: the pairs two apart are added (at most 30,720 in
-        // magnitude), rows 0-3 keep their lane's first two words and rows 4-7 their last two, and one vpmaddwd adds
-        // each pair: lanes hold rows 0, 4, 1, 5, 2, 6, 3, 7.
-        var pairs03 = rows03 + Avx2.Shuffle(rows03.AsInt32(), 0b10_11_00_01).AsInt16();
-        var pairs47 = rows47 + Avx2.Shuffle(rows47.AsInt32(), 0b10_11_00_01).AsInt16();
-        var sums = Avx2.MultiplyAddAdjacent(Avx2.Blend(pairs03.AsInt32(), pairs47.AsInt32(), 0b1010_1010).AsInt16(), Vector256.Create((short)1));
-        scales.Combine(sums, xScale, xSum, Vector256.Load(acc)).Store(acc);
+        static abstract Vector256<int> Interleaved(Vector256<byte> l0, Vector256<byte> h0, Vector256<byte> l2, Vector256<byte> h2,
+            Vector256<byte> l1, Vector256<byte> h1, Vector256<byte> l3, Vector256<byte> h3, sbyte* x);
+    }
+
+    /// <summary>AVX2: the products as 16-bit sums (vpmaddubsw), reduced and widened once.</summary>
+    internal readonly struct Avx2ChunkRowSums : IChunkRowSums
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Interleaved(Vector256<byte> l0, Vector256<byte> h0, Vector256<byte> l2, Vector256<byte> h2,
+            Vector256<byte> l1, Vector256<byte> h1, Vector256<byte> l3, Vector256<byte> h3, sbyte* x)
+        {
+            var rows03 = Octets(l0, h0, l2, h2, x);
+            var rows47 = Octets(l1, h1, l3, h3, x);
+            // Each row's four 16-bit sums, in its 64-bit lane: the pairs two apart are added (at most 30,720 in
+            // magnitude), rows 0-3 keep their lane's first two words and rows 4-7 their last two, and one vpmaddwd adds
+            // each pair: lanes hold rows 0, 4, 1, 5, 2, 6, 3, 7.
+            var pairs03 = rows03 + Avx2.Shuffle(rows03.AsInt32(), 0b10_11_00_01).AsInt16();
+            var pairs47 = rows47 + Avx2.Shuffle(rows47.AsInt32(), 0b10_11_00_01).AsInt16();
+            return Avx2.MultiplyAddAdjacent(Avx2.Blend(pairs03.AsInt32(), pairs47.AsInt32(), 0b1010_1010).AsInt16(), Vector256.Create((short)1));
+        }
+    }
+
+    /// <summary>
+    /// AVX-VNNI: vpdpbusd adds each group of four products straight into 32-bit lanes (each row's two lanes of its
+    /// 64-bit lane), so the 16-bit adds and the widening go: eight vpdpbusd, two vpshufd, two vpaddd and a blend a
+    /// token, where the AVX2 sums take eight vpmaddubsw, six vpaddw, two vpshufd, two vpaddw, a blend and a vpmaddwd.
+    /// The same integers, so the same results.
+    /// </summary>
+    internal readonly struct VnniChunkRowSums : IChunkRowSums
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Interleaved(Vector256<byte> l0, Vector256<byte> h0, Vector256<byte> l2, Vector256<byte> h2,
+            Vector256<byte> l1, Vector256<byte> h1, Vector256<byte> l3, Vector256<byte> h3, sbyte* x)
+        {
+            var x0 = Vector256.Create(*(long*)x).AsSByte();
+            var x1 = Vector256.Create(*(long*)(x + 8)).AsSByte();
+            var x2 = Vector256.Create(*(long*)(x + 16)).AsSByte();
+            var x3 = Vector256.Create(*(long*)(x + 24)).AsSByte();
+            // One chain of four a row half: the tokens' chains are independent, so the processor overlaps them.
+            var rows03 = Vnni4(l0, l2, h0, h2, x0, x1, x2, x3);
+            var rows47 = Vnni4(l1, l3, h1, h3, x0, x1, x2, x3);
+            var sums03 = rows03 + Avx2.Shuffle(rows03, 0b10_11_00_01);
+            var sums47 = rows47 + Avx2.Shuffle(rows47, 0b10_11_00_01);
+            return Avx2.Blend(sums03, sums47, 0b1010_1010);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static Vector256<int> Vnni4(Vector256<byte> a, Vector256<byte> b, Vector256<byte> c, Vector256<byte> d,
+            Vector256<sbyte> xa, Vector256<sbyte> xb, Vector256<sbyte> xc, Vector256<sbyte> xd) =>
+            AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(AvxVnni.MultiplyWideningAndAdd(
+                AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, a, xa), b, xb), c, xc), d, xd);
     }
 }

@@ -182,11 +182,16 @@ internal static unsafe partial class Int4MatMul
                 TileInt8Avx512<One, S>(w, ref scales, tile, x, result);
                 return 1;
             // Blocks of one chunk end a block per chunk, which the AVX2 chunk kernel pays far less for than the general
-            // kernels; AVX-VNNI's vpdpbusd saves nothing there (see Int4MatMul.Avx2Chunks.cs).
-            case KernelPath.Avx2 or KernelPath.Avx2Vnni when w.BlockSize == Int4Matrix.ChunkSize && available >= 2:
-                if (available >= 8) { TileInt8Avx2Chunks<Eight, S>(w, ref scales, tile, x, result); return 8; }
-                if (available >= 4) { TileInt8Avx2Chunks<Four, S>(w, ref scales, tile, x, result); return 4; }
-                TileInt8Avx2Chunks<Two, S>(w, ref scales, tile, x, result);
+            // kernels (see Int4MatMul.Avx2Chunks.cs).
+            case KernelPath.Avx2Vnni when w.BlockSize == Int4Matrix.ChunkSize && available >= 2:
+                if (available >= 8) { TileInt8Avx2Chunks<Eight, S, VnniChunkRowSums>(w, ref scales, tile, x, result); return 8; }
+                if (available >= 4) { TileInt8Avx2Chunks<Four, S, VnniChunkRowSums>(w, ref scales, tile, x, result); return 4; }
+                TileInt8Avx2Chunks<Two, S, VnniChunkRowSums>(w, ref scales, tile, x, result);
+                return 2;
+            case KernelPath.Avx2 when w.BlockSize == Int4Matrix.ChunkSize && available >= 2:
+                if (available >= 8) { TileInt8Avx2Chunks<Eight, S, Avx2ChunkRowSums>(w, ref scales, tile, x, result); return 8; }
+                if (available >= 4) { TileInt8Avx2Chunks<Four, S, Avx2ChunkRowSums>(w, ref scales, tile, x, result); return 4; }
+                TileInt8Avx2Chunks<Two, S, Avx2ChunkRowSums>(w, ref scales, tile, x, result);
                 return 2;
             case KernelPath.Avx2Vnni:
                 if (available >= 4) { TileInt8Avx2ByHalves<Four, S, VnniHalfBlock>(w, ref scales, tile, x, result); return 4; }
